@@ -1,0 +1,56 @@
+# youtube-etl — `make run` runs the pipeline locally, `make test` runs lint and every test.
+# Each target installs what it needs from pyproject.toml/uv.lock into .venv on first use.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+VENV := .venv
+PY := $(VENV)/bin/python
+DATA ?= ../shared/data/youtube
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help
+help: ## Show this help
+	@echo "youtube-etl — YouTube trending analytics on AWS, runnable locally"
+	@echo
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-14s %s\n", $$1, $$2}'
+
+.PHONY: check-prereqs
+check-prereqs: ## Check Python 3.11+ and Java 17+ are on this machine
+	@bash scripts/check_prereqs.sh
+
+$(VENV)/.synced: pyproject.toml uv.lock | check-prereqs
+	@$(UV) --version >/dev/null 2>&1 || { echo "installing uv from the package registry"; $(PYTHON) -m pip install --quiet uv; }
+	$(UV) sync --frozen
+	@touch $@
+
+.PHONY: install
+install: $(VENV)/.synced ## Create .venv from uv.lock (done automatically by run/test)
+
+.PHONY: run
+run: install ## Run the whole pipeline end to end on the local AWS runtime (DATA=folder to choose the data)
+	$(PY) -m infra.local.pipeline --data "$(DATA)"
+
+.PHONY: lint
+lint: install ## ruff (incl. Airflow AIR rules) and mypy on plugins/ and include/
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check plugins include infra dags tests bench
+	$(VENV)/bin/mypy plugins/youtube_etl include infra/local
+
+.PHONY: test
+test: lint ## Lint, then every test (unit, DAG integrity, AWS-level on the local runtime, infra, e2e)
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+.PHONY: bench
+bench: install ## Benchmarks: figures printed side by side with their reference
+	$(PY) -m bench
+
+.PHONY: clean
+clean: ## Remove generated files (keeps .venv)
+	rm -rf out .pytest_cache .mypy_cache .ruff_cache cdk.out
+
+# Area-specific targets (infra, airflow, dashboard, ...) live in mk/*.mk.
+-include mk/*.mk

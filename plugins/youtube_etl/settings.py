@@ -1,0 +1,373 @@
+"""One source of truth for every name the pipeline uses.
+
+DAGs, the CDK app and the local AWS runtime all derive bucket, database, table, crawler, job, function and
+workgroup names from here. Values come from Airflow configuration options in the ``[youtube_etl]`` section
+(on MWAA the CDK stack sets them; anywhere they can also be environment variables
+``AIRFLOW__YOUTUBE_ETL__<OPTION>``). Reading them never touches the network, so DAG files may call
+:func:`get_settings` at parse time.
+
+The Lambda and the Glue scripts never import this module: they receive what they need as environment
+variables / job arguments, built here by :meth:`Settings.lambda_environment` and
+:meth:`Settings.glue_job_arguments` so that infra and the local runtime set exactly the same values.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+SECTION = "youtube_etl"
+ENV_PREFIX = "AIRFLOW__YOUTUBE_ETL__"
+
+#: Regions of the Kaggle trending datasets (datasnaek: 10, rsrishav adds BR). Lower case, as partitions.
+KNOWN_REGIONS: tuple[str, ...] = ("br", "ca", "de", "fr", "gb", "in", "jp", "kr", "mx", "ru", "us")
+
+_PROJECT_RE = re.compile(r"^[a-z][a-z0-9]{1,19}$")
+_STAGE_RE = re.compile(r"^[a-z][a-z0-9]{0,9}$")
+_ACCOUNT_RE = re.compile(r"^\d{12}$")
+_AWS_REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_GLUE_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,254}$")
+_RESOURCE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+class SettingsError(ValueError):
+    """A configuration value is invalid; the message names the option and the rule it breaks."""
+
+
+@dataclass(frozen=True)
+class Prefixes:
+    """S3 key prefixes (always ending in ``/``) inside the three lake buckets."""
+
+    raw_statistics: str = "youtube/raw_statistics/"
+    raw_reference: str = "youtube/raw_statistics_reference_data/"
+    statistics: str = "youtube/statistics/"
+    category_reference: str = "youtube/category_reference/"
+    analytics: str = "youtube/analytics/trending/"
+    reports: str = "youtube/reports/"
+    quarantine: str = "quarantine/"
+    athena_results: str = "athena-results/"
+    glue_scripts: str = "glue/scripts/"
+    glue_temp: str = "glue/temp/"
+    lambda_code: str = "lambda/"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every deployment-dependent value of the pipeline. Build with :func:`get_settings`."""
+
+    project: str = "youtube"
+    stage: str = "dev"
+    #: AWS account id; empty on the local runtime. When set, bucket names carry account and region.
+    account: str = ""
+    region: str = "us-east-1"
+    aws_conn_id: str = "aws_default"
+    #: Deferrable provider operators (MWAA) vs. polling in the worker (local runs).
+    deferrable: bool = False
+    #: Seconds between status polls of sensors, Glue jobs, crawlers and Athena queries.
+    poll_interval: int = 30
+    #: Report run folders kept per report table; older ones are deleted after a successful run.
+    report_retention: int = 3
+    #: Fraction of rejected statistics rows above which clean_statistics fails.
+    reject_threshold: float = 0.01
+    #: Fraction a region's row count may drop compared with the previous run before the check fails.
+    row_drop_threshold: float = 0.5
+    #: Top-N rows per region and day in the top_videos_by_region report.
+    top_n: int = 10
+    # Explicit overrides (the CDK stack sets the real bucket names on MWAA). Empty means "derive".
+    raw_bucket_name: str = ""
+    processed_bucket_name: str = ""
+    reporting_bucket_name: str = ""
+    assets_bucket_name: str = ""
+    processed_database_name: str = ""
+    analytics_database_name: str = ""
+    prefixes: Prefixes = field(default_factory=Prefixes)
+
+    def __post_init__(self) -> None:
+        _check(_PROJECT_RE, "project", self.project, "2-20 characters: a lower-case letter, then a-z or 0-9")
+        _check(_STAGE_RE, "stage", self.stage, "1-10 characters: a lower-case letter, then a-z or 0-9")
+        if self.account:
+            _check(_ACCOUNT_RE, "account", self.account, "12 digits")
+        _check(_AWS_REGION_RE, "region", self.region, "an AWS region code such as eu-west-1")
+        if self.poll_interval < 1:
+            raise SettingsError(f"[{SECTION}] poll_interval={self.poll_interval!r}: must be >= 1 second")
+        if self.report_retention < 1:
+            raise SettingsError(f"[{SECTION}] report_retention={self.report_retention!r}: must be >= 1")
+        for name in ("reject_threshold", "row_drop_threshold"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise SettingsError(f"[{SECTION}] {name}={value!r}: must be a fraction between 0 and 1")
+        if not 1 <= self.top_n <= 1000:
+            raise SettingsError(f"[{SECTION}] top_n={self.top_n!r}: must be between 1 and 1000")
+        for bucket in (self.raw_bucket, self.processed_bucket, self.reporting_bucket, self.assets_bucket):
+            _check_bucket(bucket)
+        for database in (self.processed_database, self.analytics_database):
+            _check(_GLUE_NAME_RE, "database", database, "lower-case letters, digits and _ (Glue/Athena)")
+        for name in (
+            self.lambda_function,
+            self.clean_statistics_job,
+            self.build_analytics_job,
+            self.processed_crawler,
+            self.analytics_crawler,
+            self.athena_workgroup,
+        ):
+            _check(_RESOURCE_NAME_RE, "resource name", name, "at most 64 of A-Z a-z 0-9 _ -")
+
+    # ---- buckets -------------------------------------------------------------------------------
+    def _bucket(self, role: str, override: str) -> str:
+        if override:
+            return override
+        name = f"{self.project}-{self.stage}-{role}"
+        return f"{name}-{self.account}-{self.region}" if self.account else name
+
+    @property
+    def raw_bucket(self) -> str:
+        """Landing bucket: immutable inputs, plus ``quarantine/`` for rejected ones."""
+        return self._bucket("raw", self.raw_bucket_name)
+
+    @property
+    def processed_bucket(self) -> str:
+        """Cleansed Parquet: statistics and category reference, partitioned by region."""
+        return self._bucket("processed", self.processed_bucket_name)
+
+    @property
+    def reporting_bucket(self) -> str:
+        """Analytics table, report runs and Athena query results."""
+        return self._bucket("reporting", self.reporting_bucket_name)
+
+    @property
+    def assets_bucket(self) -> str:
+        """Deployment artifacts: Glue scripts, Glue temp dir, the Lambda package."""
+        return self._bucket("assets", self.assets_bucket_name)
+
+    @property
+    def buckets(self) -> tuple[str, str, str, str]:
+        return (self.raw_bucket, self.processed_bucket, self.reporting_bucket, self.assets_bucket)
+
+    # ---- catalog -------------------------------------------------------------------------------
+    @property
+    def _db_prefix(self) -> str:
+        return self.project.replace("-", "_")
+
+    @property
+    def processed_database(self) -> str:
+        return self.processed_database_name or f"{self._db_prefix}_processed"
+
+    @property
+    def analytics_database(self) -> str:
+        return self.analytics_database_name or f"{self._db_prefix}_analytics"
+
+    # Crawlers name tables after the folder they find; these match the prefixes above.
+    statistics_table: str = field(default="statistics", init=False)
+    category_reference_table: str = field(default="category_reference", init=False)
+    analytics_table: str = field(default="trending", init=False)
+
+    # ---- compute -------------------------------------------------------------------------------
+    def _name(self, suffix: str) -> str:
+        return f"{self.project}-{self.stage}-{suffix}"
+
+    @property
+    def lambda_function(self) -> str:
+        return self._name("json-to-parquet")
+
+    @property
+    def clean_statistics_job(self) -> str:
+        return self._name("clean-statistics")
+
+    @property
+    def build_analytics_job(self) -> str:
+        return self._name("build-analytics")
+
+    @property
+    def processed_crawler(self) -> str:
+        return self._name("processed")
+
+    @property
+    def analytics_crawler(self) -> str:
+        return self._name("analytics")
+
+    @property
+    def athena_workgroup(self) -> str:
+        return self._name("workgroup")
+
+    # ---- S3 URIs ---------------------------------------------------------------------------------
+    @property
+    def raw_statistics_uri(self) -> str:
+        return f"s3://{self.raw_bucket}/{self.prefixes.raw_statistics}"
+
+    @property
+    def raw_reference_uri(self) -> str:
+        return f"s3://{self.raw_bucket}/{self.prefixes.raw_reference}"
+
+    @property
+    def statistics_uri(self) -> str:
+        return f"s3://{self.processed_bucket}/{self.prefixes.statistics}"
+
+    @property
+    def category_reference_uri(self) -> str:
+        return f"s3://{self.processed_bucket}/{self.prefixes.category_reference}"
+
+    @property
+    def analytics_uri(self) -> str:
+        return f"s3://{self.reporting_bucket}/{self.prefixes.analytics}"
+
+    @property
+    def reports_uri(self) -> str:
+        return f"s3://{self.reporting_bucket}/{self.prefixes.reports}"
+
+    @property
+    def athena_results_uri(self) -> str:
+        return f"s3://{self.reporting_bucket}/{self.prefixes.athena_results}"
+
+    def report_location(self, table: str, run_id: str) -> str:
+        """Where one run of a report CTAS writes: never reused, so a CTAS never hits a non-empty path."""
+        return f"{self.reports_uri}{table}/run={safe_run_id(run_id)}/"
+
+    def glue_script_uri(self, script: str) -> str:
+        return f"s3://{self.assets_bucket}/{self.prefixes.glue_scripts}{script}"
+
+    # ---- what infra passes to the deployed code ------------------------------------------------
+    def lambda_environment(self) -> dict[str, str]:
+        """Environment of the JSON-to-Parquet Lambda (identical on AWS and on the local runtime)."""
+        return {
+            "PROCESSED_BUCKET": self.processed_bucket,
+            "PROCESSED_PREFIX": self.prefixes.category_reference,
+            "RAW_BUCKET": self.raw_bucket,
+            "QUARANTINE_PREFIX": self.prefixes.quarantine,
+            "GLUE_DATABASE": self.processed_database,
+            "GLUE_TABLE": self.category_reference_table,
+            "ALLOWED_REGIONS": ",".join(KNOWN_REGIONS),
+        }
+
+    def glue_job_arguments(self, job: str) -> dict[str, str]:
+        """Default arguments of a Glue job (``--key``: value), as the CDK stack and local runtime set them."""
+        common = {
+            "--job-bookmark-option": "job-bookmark-disable",
+            "--TempDir": f"s3://{self.assets_bucket}/{self.prefixes.glue_temp}",
+            "--enable-continuous-cloudwatch-log": "true",
+        }
+        if job == self.clean_statistics_job:
+            return common | {
+                "--source_path": self.raw_statistics_uri,
+                "--target_path": self.statistics_uri,
+                "--quarantine_path": f"s3://{self.raw_bucket}/{self.prefixes.quarantine}statistics/",
+                "--reject_threshold": str(self.reject_threshold),
+            }
+        if job == self.build_analytics_job:
+            return common | {
+                "--statistics_path": self.statistics_uri,
+                "--category_path": self.category_reference_uri,
+                "--target_path": self.analytics_uri,
+            }
+        raise SettingsError(f"unknown Glue job {job!r}; known: {self.clean_statistics_job}, "
+                            f"{self.build_analytics_job}")
+
+    @property
+    def glue_jobs(self) -> dict[str, str]:
+        """Job name -> script file name under ``include/glue/``."""
+        return {
+            self.clean_statistics_job: "clean_statistics.py",
+            self.build_analytics_job: "build_analytics.py",
+        }
+
+    @property
+    def crawler_targets(self) -> dict[str, tuple[str, list[str]]]:
+        """Crawler name -> (database, S3 target paths). Each target folder becomes one table."""
+        return {
+            self.processed_crawler: (
+                self.processed_database,
+                [self.statistics_uri, self.category_reference_uri],
+            ),
+            self.analytics_crawler: (self.analytics_database, [self.analytics_uri]),
+        }
+
+    def sql_params(self) -> dict[str, Any]:
+        """Jinja ``params`` for the SQL in ``include/sql/``."""
+        return {
+            "processed_database": self.processed_database,
+            "analytics_database": self.analytics_database,
+            "statistics_table": self.statistics_table,
+            "category_reference_table": self.category_reference_table,
+            "analytics_table": self.analytics_table,
+            "reports_uri": self.reports_uri,
+            "top_n": self.top_n,
+            "row_drop_threshold": self.row_drop_threshold,
+        }
+
+
+def safe_run_id(run_id: str) -> str:
+    """An Airflow run id made safe for S3 prefixes and Athena table names (``[a-z0-9_]``)."""
+    cleaned = re.sub(r"[^a-z0-9]+", "_", run_id.lower()).strip("_")
+    if not cleaned:
+        raise SettingsError(f"run id {run_id!r} has no usable characters")
+    return cleaned[:100]
+
+
+def _check(pattern: re.Pattern[str], option: str, value: str, rule: str) -> None:
+    if not pattern.fullmatch(value):
+        raise SettingsError(f"[{SECTION}] {option}={value!r} is invalid: {rule}")
+
+
+def _check_bucket(name: str) -> None:
+    if not _BUCKET_RE.fullmatch(name) or ".." in name or re.fullmatch(r"\d+\.\d+\.\d+\.\d+", name):
+        raise SettingsError(
+            f"[{SECTION}] bucket name {name!r} is invalid for S3: 3-63 characters of a-z 0-9 . -, "
+            "starting and ending with a letter or digit"
+        )
+
+
+_BOOL = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
+
+
+def _coerce(name: str, raw: str, default: Any) -> Any:
+    try:
+        if isinstance(default, bool):
+            return _BOOL[raw.strip().lower()]
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+    except (KeyError, ValueError):
+        raise SettingsError(
+            f"[{SECTION}] {name}={raw!r}: expected a {type(default).__name__}"
+        ) from None
+    return raw.strip()
+
+
+def _configured(option: str, environ: Mapping[str, str]) -> str | None:
+    """An option from ``environ`` or, when Airflow is importable, its configuration (airflow.cfg)."""
+    env_value = environ.get(ENV_PREFIX + option.upper())
+    if env_value is not None:
+        return env_value
+    # Airflow's configuration (airflow.cfg) is consulted only inside Airflow processes: importing it
+    # elsewhere (CDK app, local runtime) would create an AIRFLOW_HOME as a side effect.
+    if environ is not os.environ or "airflow.configuration" not in sys.modules:
+        return None
+    from airflow.configuration import conf
+
+    if conf.has_option(SECTION, option):
+        return str(conf.get(SECTION, option))
+    return None
+
+
+def get_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Settings from configuration (``[youtube_etl]`` / ``AIRFLOW__YOUTUBE_ETL__*``), then ``overrides``.
+
+    Pass ``environ`` to read only that mapping (tests, the CDK app); by default the process environment and
+    Airflow's configuration are read. No network access.
+    """
+    env = os.environ if environ is None else environ
+    defaults = Settings()
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        if not f.init or f.name == "prefixes":
+            continue
+        raw = _configured(f.name, env)
+        if raw is not None:
+            values[f.name] = _coerce(f.name, raw, getattr(defaults, f.name))
+    values.update(overrides)
+    return replace(defaults, **values)

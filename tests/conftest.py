@@ -1,0 +1,67 @@
+"""Fixtures shared by every test layer: the real data, the local AWS runtime, a local SparkSession."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from youtube_etl.settings import Settings, get_settings
+
+from infra.local.runtime import REPO_ROOT, LocalRuntime, patched_environ
+
+DATA_DIR = Path(os.environ.get("YOUTUBE_ETL_DATA", REPO_ROOT.parent / "shared" / "data" / "youtube"))
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The real Kaggle files (``../shared/data/youtube``). Missing data is an error, never a skip."""
+    if not (DATA_DIR / "SOURCES.md").exists():
+        pytest.fail(f"real data not found at {DATA_DIR}: clone the repository with ../shared beside it")
+    return DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    """Default settings, independent of the developer's environment."""
+    return get_settings({})
+
+
+@pytest.fixture(scope="session")
+def local_aws(settings: Settings) -> Iterator[LocalRuntime]:
+    """The local AWS runtime on a free 127.0.0.1 port, provisioned; the test process points at it."""
+    runtime = LocalRuntime(settings=settings)
+    runtime.start()
+    try:
+        with patched_environ(runtime.client_env()):
+            yield runtime
+    finally:
+        runtime.stop()
+
+
+@pytest.fixture
+def clean_aws(local_aws: LocalRuntime) -> LocalRuntime:
+    """The runtime wiped and provisioned again, for tests that assert on the whole state."""
+    local_aws.reset()
+    return local_aws
+
+
+@pytest.fixture(scope="session")
+def spark():  # type: ignore[no-untyped-def]
+    """A local SparkSession like Glue 5.1's (Spark 3.5, UTC, dynamic partition overwrite)."""
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("youtube-etl-tests")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.driver.host", "127.0.0.1")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
