@@ -53,6 +53,7 @@ class Prefixes:
     athena_results: str = "athena-results/"
     glue_scripts: str = "glue/scripts/"
     glue_temp: str = "glue/temp/"
+    glue_metrics: str = "glue/metrics/"
     lambda_code: str = "lambda/"
 
 
@@ -249,6 +250,10 @@ class Settings:
             "--job-bookmark-option": "job-bookmark-disable",
             "--TempDir": f"s3://{self.assets_bucket}/{self.prefixes.glue_temp}",
             "--enable-continuous-cloudwatch-log": "true",
+            # The DAG passes its run id; manual runs fall back to this.
+            "--run_id": "manual",
+            # The job writes <metrics_path>run_id=<run id>/metrics.json with its row counts.
+            "--metrics_path": f"s3://{self.assets_bucket}/{self.prefixes.glue_metrics}{job}/",
         }
         if job == self.clean_statistics_job:
             return common | {
