@@ -1,1 +1,1 @@
-"""Benchmarks run by ``make bench``: each ``bench/bench_*.py`` module has a ``main()`` that prints its figures."""
+"""Benchmarks for `make bench`: each `bench/bench_*.py` module has a `main()` printing its figures."""

@@ -1,4 +1,4 @@
-"""Run every benchmark module (``bench/bench_*.py``) in turn; ``python -m bench NAME`` runs only those named."""
+"""Run every `bench/bench_*.py` module in turn; `python -m bench NAME` runs only the ones named."""
 
 from __future__ import annotations
 

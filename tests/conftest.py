@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from youtube_etl.settings import Settings, get_settings
 
 from infra.local.runtime import REPO_ROOT, LocalRuntime, patched_environ
+from youtube_etl.settings import Settings, get_settings
+
+# Airflow reads its configuration once, at first import: fix it here, before any test module imports airflow,
+# so every test in this process shares one SQLite metadata DB in a throw-away AIRFLOW_HOME (the developer's
+# ~/airflow is never touched). The connection string is an env var, so subprocesses use the same DB.
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="youtube-etl-airflow-"))
+os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}"
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO_ROOT / "dags")
+os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(REPO_ROOT / "plugins")
+os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
 
 DATA_DIR = Path(os.environ.get("YOUTUBE_ETL_DATA", REPO_ROOT.parent / "shared" / "data" / "youtube"))
 
@@ -65,3 +79,16 @@ def spark():  # type: ignore[no-untyped-def]
     )
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """A migrated Airflow metadata DB (SQLite, shared by the session) for ``dag.test()``."""
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        check=True,
+        capture_output=True,
+        env=os.environ.copy(),
+        timeout=300,
+    )
+    return _AIRFLOW_HOME

@@ -25,7 +25,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    runtime = LocalRuntime(port=args.port)
+    runtime = LocalRuntime(port=args.port, host=args.host)
     runtime.start()
     try:
         if args.data:
@@ -44,6 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the provisioned runtime in the foreground on 127.0.0.1")
     serve.add_argument("--port", type=int, default=0, help="port to bind (default: a free one)")
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="bind address (default 127.0.0.1; 0.0.0.0 only inside a container)",
+    )
     serve.add_argument("--data", help="also load this dataset folder into the raw bucket")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")

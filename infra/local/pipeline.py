@@ -28,7 +28,9 @@ def summarize(runtime: LocalRuntime) -> list[str]:
             counts[folder] += 1
             sizes[folder] += obj["Size"]
         for folder in sorted(counts):
-            lines.append(f"  s3://{bucket}/{folder}/  {counts[folder]:>5} objects  {sizes[folder]:>12,} bytes")
+            lines.append(
+                f"  s3://{bucket}/{folder}/  {counts[folder]:>5} objects  {sizes[folder]:>12,} bytes"
+            )
     return lines
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+
 from youtube_etl.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,8 @@ class LocalRuntime:
     settings: Settings = field(default_factory=get_settings)
     port: int = 0
     executors: bool = True
+    #: Bind address. 127.0.0.1 everywhere on a workstation; only a container (docker-compose) needs 0.0.0.0.
+    host: str = HOST
     _server: Any = field(default=None, init=False, repr=False)
 
     # ---- lifecycle ------------------------------------------------------------------------------
@@ -76,7 +79,7 @@ class LocalRuntime:
         # moto builds ARNs and validates against this account; keep it explicit and stable.
         os.environ.setdefault("MOTO_ACCOUNT_ID", LOCAL_ACCOUNT)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
-        server = ThreadedMotoServer(ip_address=HOST, port=self.port, verbose=False)
+        server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         server.start()
         self._server = server
         self.port = server.get_host_and_port()[1]
@@ -122,6 +125,7 @@ class LocalRuntime:
     def endpoint(self) -> str:
         if self._server is None:
             raise RuntimeError("the local AWS runtime is not started")
+        # Clients on this machine always connect through the loopback address.
         return f"http://{HOST}:{self.port}"
 
     def client_env(self) -> dict[str, str]:
@@ -166,8 +170,9 @@ class LocalRuntime:
         for service, principal in _TRUST.items():
             trust = {
                 "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Principal": {"Service": principal},
-                               "Action": "sts:AssumeRole"}],
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"Service": principal}, "Action": "sts:AssumeRole"}
+                ],
             }
             name = self.role_arn(service).rsplit("/", 1)[1]
             try:
@@ -265,8 +270,11 @@ class LocalRuntime:
                 s3.put_object(Bucket=s.assets_bucket, Key=key, Body=path.read_bytes())
             spec: dict[str, Any] = {
                 "Role": self.role_arn("glue"),
-                "Command": {"Name": "glueetl", "ScriptLocation": s.glue_script_uri(script),
-                            "PythonVersion": "3"},
+                "Command": {
+                    "Name": "glueetl",
+                    "ScriptLocation": s.glue_script_uri(script),
+                    "PythonVersion": "3",
+                },
                 "DefaultArguments": s.glue_job_arguments(job),
                 "GlueVersion": "5.1",
                 "WorkerType": "G.1X",
@@ -316,7 +324,9 @@ class LocalRuntime:
             "raw_statistics": (self.settings.prefixes.raw_statistics, "*.csv"),
             "raw_statistics_reference_data": (self.settings.prefixes.raw_reference, "*.json"),
         }
-        found = {folder: sorted((data_dir / folder).rglob(pattern)) for folder, (_, pattern) in layout.items()}
+        found = {
+            folder: sorted((data_dir / folder).rglob(pattern)) for folder, (_, pattern) in layout.items()
+        }
         if not any(found.values()):
             raise FileNotFoundError(
                 f"{data_dir}: no raw_statistics/region=xx/*.csv or raw_statistics_reference_data/*.json found"

@@ -268,8 +268,9 @@ class Settings:
                 "--category_path": self.category_reference_uri,
                 "--target_path": self.analytics_uri,
             }
-        raise SettingsError(f"unknown Glue job {job!r}; known: {self.clean_statistics_job}, "
-                            f"{self.build_analytics_job}")
+        raise SettingsError(
+            f"unknown Glue job {job!r}; known: {self.clean_statistics_job}, {self.build_analytics_job}"
+        )
 
     @property
     def glue_jobs(self) -> dict[str, str]:
@@ -325,7 +326,16 @@ def _check_bucket(name: str) -> None:
         )
 
 
-_BOOL = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
+_BOOL = {
+    "true": True,
+    "1": True,
+    "yes": True,
+    "on": True,
+    "false": False,
+    "0": False,
+    "no": False,
+    "off": False,
+}
 
 
 def _coerce(name: str, raw: str, default: Any) -> Any:
@@ -337,9 +347,7 @@ def _coerce(name: str, raw: str, default: Any) -> Any:
         if isinstance(default, float):
             return float(raw)
     except (KeyError, ValueError):
-        raise SettingsError(
-            f"[{SECTION}] {name}={raw!r}: expected a {type(default).__name__}"
-        ) from None
+        raise SettingsError(f"[{SECTION}] {name}={raw!r}: expected a {type(default).__name__}") from None
     return raw.strip()
 
 

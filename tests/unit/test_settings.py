@@ -1,0 +1,181 @@
+"""Settings: every derived name obeys the naming rules of the AWS service it is used in."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from youtube_etl.settings import KNOWN_REGIONS, Settings, SettingsError, get_settings, safe_run_id
+
+S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+GLUE_NAME = re.compile(r"^[a-z0-9_]{1,255}$")
+# Lambda function, Glue job/crawler and Athena workgroup names: letters, digits, - and _, at most 64.
+RESOURCE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+CASES = [
+    pytest.param({}, id="local-defaults"),
+    pytest.param(
+        {
+            "AIRFLOW__YOUTUBE_ETL__STAGE": "prod",
+            "AIRFLOW__YOUTUBE_ETL__ACCOUNT": "123456789012",
+            "AIRFLOW__YOUTUBE_ETL__REGION": "eu-west-1",
+        },
+        id="aws-prod",
+    ),
+    pytest.param(
+        {
+            "AIRFLOW__YOUTUBE_ETL__PROJECT": "ytanalytics2",
+            "AIRFLOW__YOUTUBE_ETL__STAGE": "qa1",
+            "AIRFLOW__YOUTUBE_ETL__ACCOUNT": "000000000001",
+            "AIRFLOW__YOUTUBE_ETL__REGION": "ap-southeast-2",
+        },
+        id="aws-long-region",
+    ),
+]
+
+
+@pytest.mark.parametrize("environ", CASES)
+def test_every_name_is_valid_for_its_service(environ: dict[str, str]) -> None:
+    s = get_settings(environ)
+    assert len(set(s.buckets)) == 4
+    for bucket in s.buckets:
+        assert S3_BUCKET.fullmatch(bucket), bucket
+        assert 3 <= len(bucket) <= 63
+    for name in (
+        s.processed_database,
+        s.analytics_database,
+        s.statistics_table,
+        s.category_reference_table,
+        s.analytics_table,
+    ):
+        assert GLUE_NAME.fullmatch(name), name
+    names = [
+        s.lambda_function,
+        s.clean_statistics_job,
+        s.build_analytics_job,
+        s.processed_crawler,
+        s.analytics_crawler,
+        s.athena_workgroup,
+    ]
+    assert len(set(names)) == len(names)
+    for name in names:
+        assert RESOURCE.fullmatch(name), name
+    for prefix in vars(s.prefixes).values():
+        assert prefix.endswith("/") and not prefix.startswith("/")
+
+
+def test_defaults_match_the_design() -> None:
+    s = get_settings({})
+    assert s.processed_database == "youtube_processed"
+    assert s.analytics_database == "youtube_analytics"
+    assert s.raw_bucket == "youtube-dev-raw"
+    assert s.prefixes.raw_reference == "youtube/raw_statistics_reference_data/"
+    assert s.statistics_uri == "s3://youtube-dev-processed/youtube/statistics/"
+
+
+def test_aws_bucket_names_carry_account_and_region() -> None:
+    s = get_settings(
+        {"AIRFLOW__YOUTUBE_ETL__ACCOUNT": "123456789012", "AIRFLOW__YOUTUBE_ETL__REGION": "eu-west-1"}
+    )
+    assert all(b.endswith("-123456789012-eu-west-1") for b in s.buckets)
+
+
+def test_explicit_bucket_override_wins() -> None:
+    s = get_settings({"AIRFLOW__YOUTUBE_ETL__RAW_BUCKET_NAME": "my-landing-zone"})
+    assert s.raw_bucket == "my-landing-zone"
+    assert s.lambda_environment()["RAW_BUCKET"] == "my-landing-zone"
+
+
+def test_typed_options_are_coerced() -> None:
+    s = get_settings(
+        {
+            "AIRFLOW__YOUTUBE_ETL__DEFERRABLE": "true",
+            "AIRFLOW__YOUTUBE_ETL__POLL_INTERVAL": "5",
+            "AIRFLOW__YOUTUBE_ETL__REJECT_THRESHOLD": "0.05",
+        }
+    )
+    assert s.deferrable is True and s.poll_interval == 5 and s.reject_threshold == 0.05
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        pytest.param(
+            {"AIRFLOW__YOUTUBE_ETL__PROJECT": "YouTube"}, "project='YouTube' is invalid", id="upper-case"
+        ),
+        pytest.param(
+            {"AIRFLOW__YOUTUBE_ETL__PROJECT": "you_tube"}, "project='you_tube' is invalid", id="underscore"
+        ),
+        pytest.param({"AIRFLOW__YOUTUBE_ETL__PROJECT": "y"}, "project='y' is invalid", id="too-short"),
+        pytest.param({"AIRFLOW__YOUTUBE_ETL__STAGE": "Dev-1"}, "stage='Dev-1' is invalid", id="bad-stage"),
+        pytest.param(
+            {"AIRFLOW__YOUTUBE_ETL__ACCOUNT": "12345"}, "account='12345' is invalid", id="short-account"
+        ),
+        pytest.param({"AIRFLOW__YOUTUBE_ETL__REGION": "mars"}, "region='mars' is invalid", id="bad-region"),
+        pytest.param(
+            {"AIRFLOW__YOUTUBE_ETL__DEFERRABLE": "maybe"},
+            "deferrable='maybe': expected a bool",
+            id="bad-bool",
+        ),
+        pytest.param(
+            {"AIRFLOW__YOUTUBE_ETL__REJECT_THRESHOLD": "2"}, "reject_threshold=2.0", id="bad-fraction"
+        ),
+        pytest.param(
+            {"AIRFLOW__YOUTUBE_ETL__RAW_BUCKET_NAME": "Bad_Bucket"},
+            "bucket name 'Bad_Bucket'",
+            id="bad-bucket-override",
+        ),
+        pytest.param(
+            {
+                "AIRFLOW__YOUTUBE_ETL__PROJECT": "abcdefghijklmnopqrst",
+                "AIRFLOW__YOUTUBE_ETL__STAGE": "abcdefghij",
+                "AIRFLOW__YOUTUBE_ETL__ACCOUNT": "123456789012",
+                "AIRFLOW__YOUTUBE_ETL__REGION": "ap-southeast-2",
+            },
+            "invalid for S3: 3-63 characters",
+            id="bucket-too-long",
+        ),
+    ],
+)
+def test_bad_configuration_gives_a_clear_error(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        get_settings(environ)
+
+
+def test_settings_are_frozen() -> None:
+    s = Settings()
+    with pytest.raises(AttributeError):
+        s.stage = "prod"  # type: ignore[misc]
+
+
+def test_known_regions_are_lower_case_two_letter_codes() -> None:
+    assert all(re.fullmatch(r"[a-z]{2}", r) for r in KNOWN_REGIONS)
+
+
+@pytest.mark.parametrize(
+    ("run_id", "expected"),
+    [
+        pytest.param(
+            "scheduled__2026-11-24T00:00:00+00:00", "scheduled_2026_11_24t00_00_00_00_00", id="scheduled"
+        ),
+        pytest.param(
+            "manual__2026-11-24T10:11:12.123456+00:00", "manual_2026_11_24t10_11_12_123456_00_00", id="manual"
+        ),
+    ],
+)
+def test_safe_run_id_is_usable_in_s3_and_athena(run_id: str, expected: str) -> None:
+    assert safe_run_id(run_id) == expected
+    assert GLUE_NAME.fullmatch(safe_run_id(run_id))
+
+
+def test_safe_run_id_rejects_empty() -> None:
+    with pytest.raises(SettingsError, match="no usable characters"):
+        safe_run_id("+++")
+
+
+def test_glue_arguments_only_for_known_jobs() -> None:
+    s = get_settings({})
+    assert s.glue_job_arguments(s.clean_statistics_job)["--source_path"] == s.raw_statistics_uri
+    with pytest.raises(SettingsError, match="unknown Glue job 'nope'"):
+        s.glue_job_arguments("nope")
