@@ -86,6 +86,8 @@ class Settings:
     assets_bucket_name: str = ""
     processed_database_name: str = ""
     analytics_database_name: str = ""
+    #: Folder of the Athena SQL templates; empty means include/sql in a checkout or dags/sql on MWAA.
+    sql_folder: str = ""
     prefixes: Prefixes = field(default_factory=Prefixes)
 
     def __post_init__(self) -> None:

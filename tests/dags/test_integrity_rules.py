@@ -67,6 +67,11 @@ def test_a_good_dag_passes(tmp_path: Path) -> None:
             "Cycle detected",
             id="cycle",
         ),
+        pytest.param(
+            GOOD + "\nimport boto3\nboto3.client('s3', region_name='us-east-1').list_buckets()\n",
+            "network access while parsing DAGs",
+            id="aws-call-at-parse-time",
+        ),
         pytest.param(GOOD.replace('tags=["t"], ', ""), "good: no tags", id="no-tags"),
         pytest.param(
             GOOD.replace('"retries": 2', '"retries": 1'), "good.hello: retries=1 < 2", id="few-retries"

@@ -1,0 +1,135 @@
+"""Small, pure helpers the DAG files share: defaults, assets, the Lambda payloads and result checks.
+
+Nothing here touches AWS or the metadata DB at import time, so DAG files stay fast to parse.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote_plus
+
+from airflow.sdk import Asset
+
+from youtube_etl.settings import Settings
+
+log = logging.getLogger(__name__)
+
+OWNER = "data-engineering"
+TAGS = ["youtube", "etl"]
+
+
+class LambdaRecordError(RuntimeError):
+    """The Lambda quarantined a file or answered something that is not its documented result."""
+
+
+def default_args(settings: Settings, *, execution_timeout: timedelta = timedelta(hours=1)) -> dict[str, Any]:
+    """Task defaults: at least two retries with exponential backoff, a timeout, a failure summary."""
+    return {
+        "owner": OWNER,
+        "retries": 2,
+        "retry_delay": timedelta(seconds=min(60, settings.poll_interval * 2)),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=10),
+        "execution_timeout": execution_timeout,
+        "on_failure_callback": log_failure,
+    }
+
+
+def log_failure(context: Mapping[str, Any]) -> None:
+    """One clear line per failed task: DAG, task, map index, try, run and the error."""
+    ti = context.get("ti") or context.get("task_instance")
+    error = context.get("exception")
+    log.error(
+        "task failed: dag=%s task=%s map_index=%s try=%s run=%s error=%s: %s",
+        getattr(ti, "dag_id", "?"),
+        getattr(ti, "task_id", "?"),
+        getattr(ti, "map_index", -1),
+        getattr(ti, "try_number", "?"),
+        context.get("run_id"),
+        type(error).__name__ if error else "?",
+        error,
+    )
+
+
+def processed_assets(settings: Settings) -> list[Asset]:
+    """What ``youtube_ingest`` updates and ``youtube_reporting`` is scheduled on."""
+    return [
+        Asset(name=f"{settings.processed_database}.{settings.statistics_table}", uri=settings.statistics_uri),
+        Asset(
+            name=f"{settings.processed_database}.{settings.category_reference_table}",
+            uri=settings.category_reference_uri,
+        ),
+    ]
+
+
+def report_asset(settings: Settings, report: str) -> Asset:
+    """The stable view of one report, updated when a run swapped it to its new table."""
+    return Asset(name=f"{settings.analytics_database}.{report}", uri=f"{settings.reports_uri}{report}/")
+
+
+def sql_dir(settings: Settings) -> Path:
+    """The folder of the Athena SQL templates.
+
+    A repository checkout and docker-compose keep it at ``include/sql`` beside ``plugins/``; on MWAA the
+    CDK stack uploads it next to the DAGs (``dags/sql``) and may set ``[youtube_etl] sql_folder``.
+    """
+    if settings.sql_folder:
+        return Path(settings.sql_folder)
+    candidates = [
+        Path(__file__).resolve().parents[2] / "include" / "sql",
+        Path(os.environ.get("AIRFLOW_HOME", "/usr/local/airflow")) / "dags" / "sql",
+    ]
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate
+    return candidates[0]
+
+
+def s3_event_payload(bucket: str, keys: Iterable[str], *, size: int = 0) -> str:
+    """The S3 ``ObjectCreated`` event shape for ``keys``, as the scheduled path sends it to the Lambda.
+
+    Keys are URL-encoded like S3 encodes them in real events (spaces as ``+``).
+    """
+    records = [
+        {
+            "eventVersion": "2.1",
+            "eventSource": "aws:s3",
+            "eventName": "ObjectCreated:Put",
+            "s3": {"bucket": {"name": bucket}, "object": {"key": quote_plus(key, safe="/="), "size": size}},
+        }
+        for key in keys
+    ]
+    if not records:
+        raise ValueError("an S3 event needs at least one key")
+    return json.dumps({"Records": records})
+
+
+def reference_payloads(bucket: str, keys: Iterable[str], suffix: str = ".json") -> list[str]:
+    """One S3-event payload per reference file (the Lambda's unit of work is one file = one region)."""
+    selected = sorted(k for k in keys if k.endswith(suffix))
+    if not selected:
+        raise ValueError(f"no {suffix} reference files found in s3://{bucket}/")
+    return [s3_event_payload(bucket, [key]) for key in selected]
+
+
+def check_lambda_result(payload: str) -> dict[str, Any]:
+    """Raise :class:`LambdaRecordError` naming every quarantined file and its reason; return the result."""
+    try:
+        result = json.loads(payload)
+        records = result["records"]
+    except (ValueError, TypeError, KeyError) as error:
+        raise LambdaRecordError(f"unexpected Lambda result (no 'records'): {payload[:500]!r}") from error
+    bad = [r for r in records if r.get("status") != "converted"]
+    if bad:
+        details = "; ".join(
+            f"{r.get('key')}: {r.get('status')}: {r.get('reason')} (copy at {r.get('quarantine_key')})"
+            for r in bad
+        )
+        raise LambdaRecordError(f"{len(bad)} of {len(records)} reference file(s) rejected — {details}")
+    return result
