@@ -1,0 +1,399 @@
+"""Pure core of the JSON-to-Parquet Lambda: category reference JSON in, a typed Arrow table out.
+
+No I/O, no clock, no environment lookups: the handler passes in the bytes, the key, the configuration and
+the time, so every rule here is unit-tested on the real files without AWS.
+
+Input: a YouTube ``videoCategoryListResponse`` document named ``XX_category_id.json`` (XX = region code).
+Output: one row per ``items[]`` entry with :data:`OUTPUT_SCHEMA` (``category_id`` is an integer so the
+join with the statistics' integer ``category_id`` works without catalog edits).
+
+Two parsers, one contract. :func:`transform` first tries pyarrow's JSON reader with an explicit schema
+(fast and lean on large files); when that fails or anything looks off, the standard ``json`` module
+re-parses the document and either builds the same table or raises :class:`Rejected` naming the first
+offending item. So the strict path alone defines what is accepted, and rejection messages are exact.
+
+Rejection reasons (``Rejected.reason``): see :data:`REASONS`.
+
+Layout in S3 (built by the functions at the end of this module):
+
+- output: ``s3://<PROCESSED_BUCKET>/<PROCESSED_PREFIX>region=<xx>/`` holds exactly one object,
+  :data:`OUTPUT_FILE`. A fixed name makes re-processing replace the region's data atomically (S3 PUT is
+  atomic), so redelivered events, Airflow re-sends and even two concurrent runs for the same region never
+  duplicate rows; different regions live under different prefixes and never touch each other.
+- quarantine: ``s3://<RAW_BUCKET>/<QUARANTINE_PREFIX>reference_data/date=<YYYY-MM-DD>/<request id>/<key>``
+  is a copy of the rejected raw object (``<key>`` = its full original key, so nothing collides) and
+  ``…/<key>.error.json`` the error report (reason, detail, source, request id, time). The raw object is
+  never moved or deleted. The quarantine prefix lies outside the landing prefix the S3 trigger watches.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import urllib.parse
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+
+#: Rejection reason codes -> what they mean. The Airflow task shows ``reason`` when a record is quarantined.
+REASONS: dict[str, str] = {
+    "unknown_region": "the file name is not XX_category_id.json with XX an allowed region code",
+    "empty_file": "the object is empty or only whitespace",
+    "not_json": "the object is not valid JSON (or not UTF-8)",
+    "no_items": "the document has no non-empty 'items' list",
+    "item_without_id": "an item is not an object or has no 'id'",
+    "item_without_title": "an item has no non-empty string 'snippet.title'",
+    "non_integer_id": "an item's 'id' is not a non-negative integer (a JSON string of digits or a number)",
+    "invalid_field": "an item's 'etag', 'snippet.channelId' or 'snippet.assignable' has the wrong JSON type",
+    "duplicate_id": "the same category id appears twice (the join would duplicate statistics rows)",
+    "in_quarantine": "the object is itself under the quarantine prefix (processing it would loop)",
+}
+
+#: Columns written, in order. ``region`` is the partition column (a path segment, not stored in the file).
+OUTPUT_SCHEMA = pa.schema(
+    [
+        pa.field("category_id", pa.int64(), nullable=False),
+        pa.field("category_title", pa.string(), nullable=False),
+        pa.field("assignable", pa.bool_()),
+        pa.field("channel_id", pa.string()),
+        pa.field("etag", pa.string()),
+        pa.field("source_key", pa.string(), nullable=False),
+        pa.field("ingested_at", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("region", pa.string(), nullable=False),
+    ]
+)
+PARTITION_COLUMN = "region"
+OUTPUT_FILE = "categories.snappy.parquet"
+
+#: Glue/Athena types of the data columns and of the partition column.
+GLUE_COLUMN_TYPES: dict[str, str] = {
+    "category_id": "bigint",
+    "category_title": "string",
+    "assignable": "boolean",
+    "channel_id": "string",
+    "etag": "string",
+    "source_key": "string",
+    "ingested_at": "timestamp",
+}
+GLUE_PARTITION_TYPES: dict[str, str] = {PARTITION_COLUMN: "string"}
+
+#: Environment variables the handler needs (exactly ``Settings.lambda_environment()``'s keys).
+ENV_VARS: tuple[str, ...] = (
+    "PROCESSED_BUCKET",
+    "PROCESSED_PREFIX",
+    "RAW_BUCKET",
+    "QUARANTINE_PREFIX",
+    "GLUE_DATABASE",
+    "GLUE_TABLE",
+    "ALLOWED_REGIONS",
+)
+
+_FILE_NAME_RE = re.compile(r"^([A-Za-z]{2})_category_id\.json$")
+_ID_RE = re.compile(r"^[0-9]{1,18}$")  # fits in a bigint
+_ID_PATTERN = _ID_RE.pattern
+
+# What the fast reader extracts; every other field of the document is ignored.
+_ITEM_TYPE = pa.struct(
+    [
+        pa.field("id", pa.string()),
+        pa.field("etag", pa.string()),
+        pa.field(
+            "snippet",
+            pa.struct(
+                [
+                    pa.field("title", pa.string()),
+                    pa.field("assignable", pa.bool_()),
+                    pa.field("channelId", pa.string()),
+                ]
+            ),
+        ),
+    ]
+)
+_READ_SCHEMA = pa.schema([pa.field("items", pa.list_(_ITEM_TYPE))])
+
+
+class Rejected(ValueError):
+    """The input can never be converted: quarantine it, don't retry. ``reason`` is a key of REASONS."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        if reason not in REASONS:
+            raise ValueError(f"unknown rejection reason {reason!r}")
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class ConfigError(RuntimeError):
+    """The function's environment is incomplete or unsafe; raised so the invocation fails loudly."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """The Lambda's configuration, read from environment variables at call time."""
+
+    processed_bucket: str
+    processed_prefix: str
+    raw_bucket: str
+    quarantine_prefix: str
+    glue_database: str
+    glue_table: str
+    allowed_regions: frozenset[str]
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Config:
+        missing = [name for name in ENV_VARS if not environ.get(name, "").strip()]
+        if missing:
+            raise ConfigError(f"missing environment variable(s): {', '.join(missing)}")
+        value = {name: environ[name].strip() for name in ENV_VARS}
+        regions = frozenset(r.strip().lower() for r in value["ALLOWED_REGIONS"].split(",") if r.strip())
+        bad = sorted(r for r in regions if not re.fullmatch(r"[a-z]{2}", r))
+        if bad:
+            raise ConfigError(f"ALLOWED_REGIONS holds invalid region codes: {', '.join(bad)}")
+        if value["PROCESSED_BUCKET"] == value["RAW_BUCKET"]:
+            # Writing Parquet next to the landing files could re-trigger the function forever.
+            raise ConfigError(
+                f"PROCESSED_BUCKET equals RAW_BUCKET ({value['RAW_BUCKET']!r}): refusing to write into the "
+                "raw bucket"
+            )
+        return cls(
+            processed_bucket=value["PROCESSED_BUCKET"],
+            processed_prefix=_folder(value["PROCESSED_PREFIX"]),
+            raw_bucket=value["RAW_BUCKET"],
+            quarantine_prefix=_folder(value["QUARANTINE_PREFIX"]),
+            glue_database=value["GLUE_DATABASE"],
+            glue_table=value["GLUE_TABLE"],
+            allowed_regions=regions,
+        )
+
+    @property
+    def table_uri(self) -> str:
+        return f"s3://{self.processed_bucket}/{self.processed_prefix}"
+
+    def partition_uri(self, region: str) -> str:
+        return f"{self.table_uri}{PARTITION_COLUMN}={region}/"
+
+    def output_key(self, region: str) -> str:
+        return f"{self.processed_prefix}{PARTITION_COLUMN}={region}/{OUTPUT_FILE}"
+
+    def quarantine_keys(self, source_key: str, request_id: str, at: datetime) -> tuple[str, str]:
+        """(copy key, report key) in the raw bucket for a rejected object; see the module docstring."""
+        safe_request = re.sub(r"[^A-Za-z0-9-]", "_", request_id) or "unknown"
+        base = f"{self.quarantine_prefix}reference_data/date={at:%Y-%m-%d}/{safe_request}/{source_key}"
+        return base, f"{base}.error.json"
+
+
+def _folder(prefix: str) -> str:
+    prefix = prefix.strip("/")
+    return f"{prefix}/" if prefix else ""
+
+
+@dataclass(frozen=True)
+class S3Object:
+    """One record of an invocation: the object to convert."""
+
+    bucket: str
+    key: str
+    version_id: str | None = None
+
+
+def parse_event(event: Mapping[str, Any]) -> list[S3Object]:
+    """Every record of an S3 event (or Airflow's event-shaped payload); keys arrive URL-encoded.
+
+    An S3 ``s3:TestEvent`` (sent when a notification is configured) has no records and yields none.
+    A malformed event raises ValueError: there is no object to quarantine, so the invocation fails and
+    the on-failure destination keeps the event.
+    """
+    if not isinstance(event, Mapping):
+        raise ValueError(f"event must be a JSON object, got {type(event).__name__}")
+    if event.get("Event") == "s3:TestEvent":
+        return []
+    records = event.get("Records")
+    if not isinstance(records, list):
+        raise ValueError("event has no 'Records' list (expected an S3 event notification)")
+    objects = []
+    for index, record in enumerate(records):
+        try:
+            s3 = record["s3"]
+            bucket = s3["bucket"]["name"]
+            raw_key = s3["object"]["key"]
+        except (KeyError, TypeError):
+            raise ValueError(f"Records[{index}] has no s3.bucket.name / s3.object.key") from None
+        if not isinstance(bucket, str) or not isinstance(raw_key, str) or not bucket or not raw_key:
+            raise ValueError(f"Records[{index}]: bucket and key must be non-empty strings")
+        version = s3["object"].get("versionId") or None
+        objects.append(S3Object(bucket, urllib.parse.unquote_plus(raw_key), version))
+    return objects
+
+
+def s3_event(objects: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """An S3-notification-shaped event for (bucket, key) pairs, keys URL-encoded like S3 does."""
+    return {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": bucket}, "object": {"key": urllib.parse.quote_plus(key, safe="/")}},
+            }
+            for bucket, key in objects
+        ]
+    }
+
+
+def region_from_key(key: str, allowed_regions: Collection[str]) -> str:
+    """The lower-case region code from ``…/XX_category_id.json``; Rejected otherwise."""
+    name = key.rsplit("/", 1)[-1]
+    match = _FILE_NAME_RE.fullmatch(name)
+    if not match:
+        raise Rejected("unknown_region", f"file name {name!r} is not XX_category_id.json")
+    region = match.group(1).lower()
+    if region not in allowed_regions:
+        raise Rejected(
+            "unknown_region",
+            f"region {region!r} of {name!r} is not one of {', '.join(sorted(allowed_regions))}",
+        )
+    return region
+
+
+def transform(body: bytes, *, key: str, region: str, ingested_at: datetime, fast: bool = True) -> pa.Table:
+    """Flatten a category document into :data:`OUTPUT_SCHEMA` rows, or raise :class:`Rejected`.
+
+    ``fast=False`` forces the strict ``json`` parser (tests compare both paths).
+    """
+    if ingested_at.tzinfo is None:
+        raise ValueError("ingested_at must be timezone-aware")
+    if not body.strip():
+        raise Rejected("empty_file", f"{len(body)} bytes, no JSON value")
+    columns = _read_fast(body) if fast else None
+    if columns is None:
+        columns = _read_strict(body)
+    ids, titles, assignable, channel_ids, etags = columns
+    rows = len(ids)
+    constant = {
+        "source_key": _repeat(key, rows, pa.string()),
+        "ingested_at": _repeat(ingested_at, rows, pa.timestamp("us", tz="UTC")),
+        "region": _repeat(region, rows, pa.string()),
+    }
+    arrays = [ids, titles, assignable, channel_ids, etags, *constant.values()]
+    return pa.Table.from_arrays(arrays, schema=OUTPUT_SCHEMA)
+
+
+_Columns = tuple[pa.Array, pa.Array, pa.Array, pa.Array, pa.Array]
+
+
+def _repeat(value: Any, rows: int, type_: pa.DataType) -> pa.Array:
+    """A constant column without building a Python list of ``rows`` items."""
+    return pa.repeat(pa.scalar(value, type_), rows)
+
+
+def _read_fast(body: bytes) -> _Columns | None:
+    """pyarrow's reader; None whenever the document is not plainly valid (the strict path decides)."""
+    try:
+        table = pj.read_json(
+            io.BytesIO(body),
+            read_options=pj.ReadOptions(block_size=len(body) + 1, use_threads=False),
+            parse_options=pj.ParseOptions(
+                explicit_schema=_READ_SCHEMA, unexpected_field_behavior="ignore", newlines_in_values=True
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if table.num_rows != 1 or table.column("items").null_count:
+        return None
+    items = pc.list_flatten(table.column("items")).combine_chunks()
+    if len(items) == 0 or items.null_count:
+        return None
+    raw_ids = items.field("id")
+    snippet = items.field("snippet")
+    titles = snippet.field("title")
+    if snippet.null_count or raw_ids.null_count or titles.null_count:
+        return None
+    if not pc.all(pc.match_substring_regex(raw_ids, _ID_PATTERN)).as_py():
+        return None
+    if not pc.all(pc.greater(pc.utf8_length(titles), 0)).as_py():
+        return None
+    ids = pc.cast(raw_ids, pa.int64())
+    if pc.count_distinct(ids).as_py() != len(ids):
+        return None
+    return ids, titles, snippet.field("assignable"), snippet.field("channelId"), items.field("etag")
+
+
+def _read_strict(body: bytes) -> _Columns:
+    """The reference parser: the standard ``json`` module, checking every item, first failure wins."""
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise Rejected("not_json", str(error)) from None
+    if not isinstance(document, dict):
+        raise Rejected("no_items", f"top level is a JSON {type(document).__name__}, not an object")
+    items = document.get("items")
+    if not isinstance(items, list) or not items:
+        found = "missing" if "items" not in document else f"a {type(items).__name__}" if items else "empty"
+        raise Rejected("no_items", f"'items' is {found}")
+    ids: list[int] = []
+    titles: list[str] = []
+    assignable: list[bool | None] = []
+    channel_ids: list[str | None] = []
+    etags: list[str | None] = []
+    seen: dict[int, int] = {}
+    for index, item in enumerate(items):
+        where = f"items[{index}]"
+        if not isinstance(item, dict) or item.get("id") is None:
+            raise Rejected("item_without_id", f"{where} has no 'id'")
+        category_id = _integer_id(item["id"], where)
+        snippet = item.get("snippet")
+        title = snippet.get("title") if isinstance(snippet, dict) else None
+        if not isinstance(title, str) or not title:
+            raise Rejected("item_without_title", f"{where} (id {category_id}) has no snippet.title")
+        flag = snippet.get("assignable") if isinstance(snippet, dict) else None
+        channel = snippet.get("channelId") if isinstance(snippet, dict) else None
+        etag = item.get("etag")
+        if flag is not None and not isinstance(flag, bool):
+            raise Rejected("invalid_field", f"{where}.snippet.assignable is {flag!r}, not a boolean")
+        for name, text in (("snippet.channelId", channel), ("etag", etag)):
+            if text is not None and not isinstance(text, str):
+                raise Rejected("invalid_field", f"{where}.{name} is {text!r}, not a string")
+        if category_id in seen:
+            raise Rejected("duplicate_id", f"id {category_id} in items[{seen[category_id]}] and {where}")
+        seen[category_id] = index
+        ids.append(category_id)
+        titles.append(title)
+        assignable.append(flag)
+        channel_ids.append(channel)
+        etags.append(etag)
+    return (
+        pa.array(ids, pa.int64()),
+        pa.array(titles, pa.string()),
+        pa.array(assignable, pa.bool_()),
+        pa.array(channel_ids, pa.string()),
+        pa.array(etags, pa.string()),
+    )
+
+
+def _integer_id(value: Any, where: str) -> int:
+    """Category ids are JSON strings of digits in the real files; plain JSON integers are accepted too."""
+    if isinstance(value, str) and _ID_RE.fullmatch(value):
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**18:
+        return value
+    raise Rejected("non_integer_id", f"{where}.id is {value!r}")
+
+
+def error_report(
+    *, rejected: Rejected, source: S3Object, request_id: str, at: datetime, copy_uri: str
+) -> dict[str, Any]:
+    """The JSON document stored next to a quarantined copy."""
+    return {
+        "reason": rejected.reason,
+        "reason_text": REASONS[rejected.reason],
+        "detail": rejected.detail,
+        "source": {"bucket": source.bucket, "key": source.key, "version_id": source.version_id},
+        "quarantined_copy": copy_uri,
+        "request_id": request_id,
+        "time": at.isoformat(),
+    }

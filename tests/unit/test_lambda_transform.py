@@ -1,0 +1,428 @@
+"""The Lambda's pure core on the real category files of both datasets, and every rejection reason."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from infra.local.runtime import LAMBDA_SOURCE
+from youtube_etl.settings import KNOWN_REGIONS, get_settings
+
+sys.path.insert(0, str(LAMBDA_SOURCE))
+import category_reference as cr  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "youtube"
+REAL_FILES = sorted(DATA.glob("raw_statistics_reference_data/*_category_id.json")) + sorted(
+    DATA.glob("rsrishav_trending/raw_statistics_reference_data/*_category_id.json")
+)
+NOW = datetime(2026, 11, 24, 12, 30, tzinfo=UTC)
+ALLOWED = frozenset(KNOWN_REGIONS)
+
+
+def _file_id(path: Path) -> str:
+    return f"{'rsrishav' if 'rsrishav' in path.parts else 'datasnaek'}-{path.name[:2]}"
+
+
+def _items_in_sources_md() -> dict[str, int]:
+    """'N items' per file as documented in SOURCES.md (written when the files were collected)."""
+    counts = {}
+    for line in (DATA / "SOURCES.md").read_text(encoding="utf-8").splitlines():
+        match = re.match(r"\| `([^`]+_category_id\.json)` \|.*\| (\d+) items \|", line)
+        if match:
+            counts[match.group(1)] = int(match.group(2))
+    return counts
+
+
+def _expected_rows(path: Path) -> list[dict[str, Any]]:
+    """An independent flattening with plain dict walking, as the test's oracle."""
+    items = json.loads(path.read_text(encoding="utf-8"))["items"]
+    return [
+        {
+            "category_id": int(item["id"]),
+            "category_title": item["snippet"]["title"],
+            "assignable": item["snippet"]["assignable"],
+            "channel_id": item["snippet"]["channelId"],
+            "etag": item["etag"],
+        }
+        for item in items
+    ]
+
+
+def test_every_real_file_is_found(data_dir: Path) -> None:
+    assert data_dir == DATA
+    assert len(REAL_FILES) == 21  # 10 datasnaek regions + 11 rsrishav regions
+    assert set(_items_in_sources_md()) == {str(p.relative_to(DATA)) for p in REAL_FILES}
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, id=_file_id(p)) for p in REAL_FILES])
+def test_real_file_flattens_to_one_typed_row_per_item(path: Path) -> None:
+    body = path.read_bytes()
+    key = f"youtube/raw_statistics_reference_data/{path.name}"
+    region = cr.region_from_key(key, ALLOWED)
+    table = cr.transform(body, key=key, region=region, ingested_at=NOW)
+
+    documented = _items_in_sources_md()[str(path.relative_to(DATA))]
+    id_strings = re.findall(rb'"id":\s*"(\d+)"', body)  # raw-text count, independent of any JSON parser
+    assert table.num_rows == documented == len(id_strings)
+    assert table.schema == cr.OUTPUT_SCHEMA
+    assert table.schema.field("category_id").type == pa.int64()
+    assert table.schema.field("assignable").type == pa.bool_()
+
+    data_columns = ["category_id", "category_title", "assignable", "channel_id", "etag"]
+    assert table.select(data_columns).to_pylist() == _expected_rows(path)
+    assert table.column("category_id").to_pylist() == [int(i) for i in id_strings]
+    assert set(table.column("region").to_pylist()) == {path.name[:2].lower()}
+    assert set(table.column("source_key").to_pylist()) == {key}
+    assert set(table.column("ingested_at").to_pylist()) == {NOW}
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, id=_file_id(p)) for p in REAL_FILES])
+def test_fast_reader_handles_real_files_and_matches_strict_reader(path: Path) -> None:
+    body = path.read_bytes()
+    assert cr._read_fast(body) is not None, "real files must take the fast path"
+    kwargs = {"key": path.name, "region": "us", "ingested_at": NOW}
+    assert cr.transform(body, **kwargs).equals(cr.transform(body, fast=False, **kwargs))
+
+
+def test_real_quirks_survive() -> None:
+    """Facts from SOURCES.md: US has id 29 and others don't; 'Comedy' twice; 17 non-assignable ids."""
+    us = cr.transform(
+        (DATA / "raw_statistics_reference_data/US_category_id.json").read_bytes(),
+        key="k",
+        region="us",
+        ingested_at=NOW,
+    )
+    ca = cr.transform(
+        (DATA / "raw_statistics_reference_data/CA_category_id.json").read_bytes(),
+        key="k",
+        region="ca",
+        ingested_at=NOW,
+    )
+    assert 29 in us.column("category_id").to_pylist()
+    assert 29 not in ca.column("category_id").to_pylist()
+    comedy = [r["category_id"] for r in us.to_pylist() if r["category_title"] == "Comedy"]
+    assert comedy == [23, 34]
+    not_assignable = {r["category_id"] for r in us.to_pylist() if r["assignable"] is False}
+    assert not_assignable == {18, 21, *range(30, 45)}
+    assert us.column("etag")[0].as_py().startswith('"m2yskBQFythfE4irbTIeOgYYfBU/')  # escaped quotes kept
+
+
+def test_integer_ids_and_absent_optional_fields_take_the_strict_path() -> None:
+    body = json.dumps(
+        {"items": [{"id": 7, "snippet": {"title": "Seven"}}, {"id": "8", "snippet": {"title": "8"}}]}
+    )
+    assert cr._read_fast(body.encode()) is None
+    table = cr.transform(body.encode(), key="k", region="us", ingested_at=NOW)
+    assert table.column("category_id").to_pylist() == [7, 8]
+    assert table.column("assignable").to_pylist() == [None, None]
+    assert table.column("channel_id").null_count == 2
+
+
+def test_utf8_bom_is_accepted() -> None:
+    body = b"\xef\xbb\xbf" + (DATA / "raw_statistics_reference_data/GB_category_id.json").read_bytes()
+    assert cr.transform(body, key="k", region="gb", ingested_at=NOW).num_rows == 31
+
+
+# ---- rejections ------------------------------------------------------------------------------------
+
+
+def _real_us() -> dict[str, Any]:
+    return json.loads(
+        (DATA / "raw_statistics_reference_data/US_category_id.json").read_text(encoding="utf-8")
+    )
+
+
+def _mutated(change: Any) -> bytes:
+    document = _real_us()
+    change(document)
+    return json.dumps(document).encode()
+
+
+def _set(path: list[Any], value: Any) -> Any:
+    def change(document: dict[str, Any]) -> None:
+        target = document
+        for step in path[:-1]:
+            target = target[step]
+        target[path[-1]] = value
+
+    return change
+
+
+def _pop(path: list[Any]) -> Any:
+    def change(document: dict[str, Any]) -> None:
+        target = document
+        for step in path[:-1]:
+            target = target[step]
+        target.pop(path[-1])
+
+    return change
+
+
+REJECTIONS = [
+    pytest.param(b"", "empty_file", "0 bytes", id="empty"),
+    pytest.param(b" \r\n\t ", "empty_file", "5 bytes", id="whitespace-only"),
+    pytest.param(b'{"items": [', "not_json", "", id="truncated"),
+    pytest.param(b"\xff\xfe\x00garbage", "not_json", "", id="not-utf8"),
+    pytest.param(b"<html>502 Bad Gateway</html>", "not_json", "", id="html"),
+    pytest.param(
+        b'{"items": [{"id": "1", "snippet": {"title": "a"}}]} {}', "not_json", "Extra data", id="two-docs"
+    ),
+    pytest.param(b"[1, 2]", "no_items", "list", id="top-level-array"),
+    pytest.param(_mutated(_pop(["items"])), "no_items", "missing", id="items-missing"),
+    pytest.param(_mutated(_set(["items"], {"id": "1"})), "no_items", "dict", id="items-object"),
+    pytest.param(_mutated(_set(["items"], [])), "no_items", "empty", id="items-empty"),
+    pytest.param(_mutated(_set(["items"], None)), "no_items", "", id="items-null"),
+    pytest.param(_mutated(_pop(["items", 3, "id"])), "item_without_id", "items[3]", id="id-missing"),
+    pytest.param(_mutated(_set(["items", 4, "id"], None)), "item_without_id", "items[4]", id="id-null"),
+    pytest.param(_mutated(_set(["items", 5], None)), "item_without_id", "items[5]", id="item-null"),
+    pytest.param(_mutated(_set(["items", 5], "Music")), "item_without_id", "items[5]", id="item-string"),
+    pytest.param(
+        _mutated(_pop(["items", 6, "snippet", "title"])), "item_without_title", "items[6]", id="title-missing"
+    ),
+    pytest.param(
+        _mutated(_set(["items", 6, "snippet", "title"], "")),
+        "item_without_title",
+        "items[6]",
+        id="title-empty",
+    ),
+    pytest.param(
+        _mutated(_set(["items", 6, "snippet", "title"], 12)),
+        "item_without_title",
+        "items[6]",
+        id="title-number",
+    ),
+    pytest.param(
+        _mutated(_pop(["items", 7, "snippet"])), "item_without_title", "items[7]", id="snippet-missing"
+    ),
+    pytest.param(_mutated(_set(["items", 8, "id"], "abc")), "non_integer_id", "'abc'", id="id-letters"),
+    pytest.param(
+        _mutated(_set(["items", 8, "id"], "1.5")), "non_integer_id", "'1.5'", id="id-decimal-string"
+    ),
+    pytest.param(_mutated(_set(["items", 8, "id"], 1.5)), "non_integer_id", "1.5", id="id-float"),
+    pytest.param(_mutated(_set(["items", 8, "id"], "-3")), "non_integer_id", "'-3'", id="id-negative"),
+    pytest.param(_mutated(_set(["items", 8, "id"], " 3")), "non_integer_id", "' 3'", id="id-padded"),
+    pytest.param(_mutated(_set(["items", 8, "id"], True)), "non_integer_id", "True", id="id-bool"),
+    pytest.param(_mutated(_set(["items", 8, "id"], "1" * 19)), "non_integer_id", "", id="id-beyond-bigint"),
+    pytest.param(
+        _mutated(_set(["items", 9, "snippet", "assignable"], "yes")),
+        "invalid_field",
+        "assignable",
+        id="assignable-string",
+    ),
+    pytest.param(
+        _mutated(_set(["items", 9, "snippet", "channelId"], 5)),
+        "invalid_field",
+        "channelId",
+        id="channel-number",
+    ),
+    pytest.param(_mutated(_set(["items", 9, "etag"], ["x"])), "invalid_field", "etag", id="etag-list"),
+    pytest.param(
+        _mutated(_set(["items", 10, "id"], "1")), "duplicate_id", "items[0] and items[10]", id="duplicate"
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "reason", "detail"), REJECTIONS)
+def test_bad_documents_are_rejected_with_their_reason(body: bytes, reason: str, detail: str) -> None:
+    with pytest.raises(cr.Rejected) as caught:
+        cr.transform(
+            body,
+            key="youtube/raw_statistics_reference_data/US_category_id.json",
+            region="us",
+            ingested_at=NOW,
+        )
+    assert caught.value.reason == reason
+    assert detail in caught.value.detail
+    assert str(caught.value).startswith(f"{reason}: ")
+    # The fast reader must never accept what the strict one rejects.
+    assert cr._read_fast(body) is None
+
+
+def test_every_reason_is_exercised() -> None:
+    tested = {case.values[1] for case in REJECTIONS} | {"unknown_region"}
+    # in_quarantine is decided by the handler from the key (tests/aws).
+    assert tested | {"in_quarantine"} == set(cr.REASONS)
+
+
+@pytest.mark.parametrize(
+    ("key", "region"),
+    [
+        pytest.param("youtube/raw_statistics_reference_data/US_category_id.json", "us", id="upper"),
+        pytest.param("youtube/raw_statistics_reference_data/br_category_id.json", "br", id="lower"),
+        pytest.param(
+            "youtube/raw_statistics_reference_data/drop 1/ünï/KR_category_id.json", "kr", id="nested"
+        ),
+        pytest.param("GB_category_id.json", "gb", id="no-folder"),
+    ],
+)
+def test_region_comes_from_the_file_name(key: str, region: str) -> None:
+    assert cr.region_from_key(key, ALLOWED) == region
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param("youtube/raw_statistics_reference_data/XX_category_id.json", id="unknown-code"),
+        pytest.param("youtube/raw_statistics_reference_data/USA_category_id.json", id="three-letters"),
+        pytest.param("youtube/raw_statistics_reference_data/US_category.json", id="wrong-suffix"),
+        pytest.param("youtube/raw_statistics_reference_data/category_id.json", id="no-code"),
+        pytest.param("youtube/raw_statistics_reference_data/US_category_id.json/", id="folder"),
+        pytest.param("youtube/US/category_id.json", id="code-in-folder"),
+    ],
+)
+def test_unknown_region_is_rejected(key: str) -> None:
+    with pytest.raises(cr.Rejected) as caught:
+        cr.region_from_key(key, ALLOWED)
+    assert caught.value.reason == "unknown_region"
+
+
+def test_region_must_be_allowed() -> None:
+    with pytest.raises(cr.Rejected, match="unknown_region: region 'br'"):
+        cr.region_from_key("BR_category_id.json", frozenset({"us", "ca"}))
+
+
+def test_transform_needs_an_aware_time() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        cr.transform(b"{}", key="k", region="us", ingested_at=datetime(2026, 1, 1))
+
+
+# ---- configuration and layout ------------------------------------------------------------------------
+
+
+def test_env_vars_are_exactly_what_settings_provide() -> None:
+    assert set(cr.ENV_VARS) == set(get_settings({}).lambda_environment())
+
+
+def test_config_from_settings_environment() -> None:
+    settings = get_settings({})
+    config = cr.Config.from_environ(settings.lambda_environment())
+    assert config.processed_bucket == settings.processed_bucket
+    assert config.table_uri == settings.category_reference_uri
+    assert config.allowed_regions == ALLOWED
+    assert config.output_key("us") == f"{settings.prefixes.category_reference}region=us/{cr.OUTPUT_FILE}"
+    assert config.partition_uri("us") == f"{settings.category_reference_uri}region=us/"
+    assert (config.glue_database, config.glue_table) == (
+        settings.processed_database,
+        settings.category_reference_table,
+    )
+
+
+@pytest.mark.parametrize("missing", [pytest.param(name, id=name) for name in cr.ENV_VARS])
+def test_missing_variable_is_named(missing: str) -> None:
+    environ = get_settings({}).lambda_environment()
+    del environ[missing]
+    with pytest.raises(cr.ConfigError, match=f"missing environment variable\\(s\\): {missing}$"):
+        cr.Config.from_environ(environ)
+    environ[missing] = "  "
+    with pytest.raises(cr.ConfigError, match=missing):
+        cr.Config.from_environ(environ)
+
+
+def test_refuses_to_write_into_the_raw_bucket() -> None:
+    environ = get_settings({}).lambda_environment()
+    environ["PROCESSED_BUCKET"] = environ["RAW_BUCKET"]
+    with pytest.raises(cr.ConfigError, match="refusing to write into the raw bucket"):
+        cr.Config.from_environ(environ)
+
+
+def test_bad_region_list_is_refused() -> None:
+    environ = get_settings({}).lambda_environment() | {"ALLOWED_REGIONS": "us,usa"}
+    with pytest.raises(cr.ConfigError, match="usa"):
+        cr.Config.from_environ(environ)
+
+
+def test_prefixes_are_normalised_to_folders() -> None:
+    environ = get_settings({}).lambda_environment() | {"PROCESSED_PREFIX": "/a/b", "QUARANTINE_PREFIX": "q"}
+    config = cr.Config.from_environ(environ)
+    assert config.output_key("us") == f"a/b/region=us/{cr.OUTPUT_FILE}"
+    assert config.quarantine_keys("x/US_category_id.json", "r-1", NOW)[0].startswith("q/reference_data/")
+
+
+def test_quarantine_layout() -> None:
+    config = cr.Config.from_environ(get_settings({}).lambda_environment())
+    key = "youtube/raw_statistics_reference_data/drop 1/US_category_id.json"
+    copy_key, report_key = config.quarantine_keys(key, "0f1e-2d3c/../x", NOW)
+    assert copy_key == f"quarantine/reference_data/date=2026-11-24/0f1e-2d3c____x/{key}"
+    assert report_key == copy_key + ".error.json"
+    # Never under the landing prefix the S3 trigger watches (no recursive invocations).
+    assert not copy_key.startswith(get_settings({}).prefixes.raw_reference)
+
+
+def test_error_report_fields() -> None:
+    rejected = cr.Rejected("not_json", "Expecting value: line 1 column 1 (char 0)")
+    source = cr.S3Object("raw", "k/US_category_id.json", "v1")
+    report = cr.error_report(
+        rejected=rejected, source=source, request_id="req", at=NOW, copy_uri="s3://raw/q"
+    )
+    assert report["reason"] == "not_json"
+    assert report["detail"] == rejected.detail
+    assert report["source"] == {"bucket": "raw", "key": "k/US_category_id.json", "version_id": "v1"}
+    assert report["request_id"] == "req"
+    assert datetime.fromisoformat(report["time"]) == NOW
+    json.dumps(report)
+
+
+def test_unknown_reason_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="unknown rejection reason"):
+        cr.Rejected("bad_vibes", "x")
+
+
+# ---- events ------------------------------------------------------------------------------------------
+
+
+def test_parse_event_decodes_every_record() -> None:
+    event = {
+        "Records": [
+            {
+                "s3": {
+                    "bucket": {"name": "raw"},
+                    "object": {"key": "a/US_category_id.json", "versionId": "v1"},
+                }
+            },
+            {
+                "s3": {
+                    "bucket": {"name": "raw"},
+                    "object": {"key": "a/drop+2/%C3%BCn%C3%AF+x/CA_category_id.json"},
+                }
+            },
+            {"s3": {"bucket": {"name": "raw"}, "object": {"key": "a/100%25+sure/GB_category_id.json"}}},
+        ]
+    }
+    assert cr.parse_event(event) == [
+        cr.S3Object("raw", "a/US_category_id.json", "v1"),
+        cr.S3Object("raw", "a/drop 2/ünï x/CA_category_id.json"),
+        cr.S3Object("raw", "a/100% sure/GB_category_id.json"),
+    ]
+
+
+def test_s3_event_round_trips_through_parse_event() -> None:
+    pairs = [("raw", "a/drop 2/ünï+x/CA_category_id.json"), ("raw", "b/US_category_id.json")]
+    event = cr.s3_event(pairs)
+    assert "+" in event["Records"][0]["s3"]["object"]["key"]  # spaces encoded as S3 does
+    assert [(o.bucket, o.key) for o in cr.parse_event(event)] == pairs
+
+
+def test_s3_test_event_has_no_records() -> None:
+    assert cr.parse_event({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "raw"}) == []
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        pytest.param({}, id="no-records"),
+        pytest.param({"Records": "x"}, id="records-not-list"),
+        pytest.param({"Records": [{"s3": {"bucket": {}}}]}, id="no-bucket-name"),
+        pytest.param({"Records": [{"s3": {"bucket": {"name": "b"}, "object": {"key": ""}}}]}, id="empty-key"),
+        pytest.param([], id="not-an-object"),
+    ],
+)
+def test_malformed_event_raises(event: Any) -> None:
+    with pytest.raises(ValueError):
+        cr.parse_event(event)
