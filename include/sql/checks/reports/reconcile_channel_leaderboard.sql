@@ -1,0 +1,35 @@
+-- Check: reconcile_channel_leaderboard
+-- Fails for each region where this run's channel_leaderboard does not cover the analytics table: the
+-- appearances of all channels must add up to the region's trending rows, there must be one row per channel,
+-- and ranks must run 1..channels without gaps.
+WITH source AS (
+    SELECT region, count(*) AS trending_rows, count(DISTINCT channel_title) AS channels
+    FROM {{ params.analytics_database }}.{{ params.analytics_table }}
+    GROUP BY region
+),
+report AS (
+    SELECT region, sum(appearances) AS trending_rows, count(*) AS channels,
+        count(DISTINCT channel_rank) AS ranks, max(channel_rank) AS max_rank
+    FROM {{ params.analytics_database }}.channel_leaderboard__{{ safe_run_id(run_id) }}
+    GROUP BY region
+),
+offending AS (
+    SELECT
+        coalesce(s.region, r.region) AS region,
+        s.trending_rows AS source_rows, r.trending_rows AS report_rows,
+        s.channels AS source_channels, r.channels AS report_channels
+    FROM source AS s
+    FULL OUTER JOIN report AS r ON s.region = r.region
+    WHERE s.trending_rows IS DISTINCT FROM r.trending_rows
+        OR s.channels IS DISTINCT FROM r.channels
+        OR r.ranks IS DISTINCT FROM r.channels
+        OR CAST(r.max_rank AS bigint) IS DISTINCT FROM r.channels
+)
+SELECT
+    count(*) AS failures,
+    min(
+        'region=' || coalesce(region, 'NULL')
+        || ' appearances ' || coalesce(CAST(source_rows AS varchar), 'NULL') || ' vs ' || coalesce(CAST(report_rows AS varchar), 'NULL')
+        || ', channels ' || coalesce(CAST(source_channels AS varchar), 'NULL') || ' vs ' || coalesce(CAST(report_channels AS varchar), 'NULL')
+    ) AS example
+FROM offending

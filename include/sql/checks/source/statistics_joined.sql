@@ -1,0 +1,34 @@
+-- Check: statistics_joined
+-- Fails unless every cleaned statistics row has exactly one analytics row with the same key and vice versa
+-- (the join with the category reference neither dropped nor multiplied rows). failures is the number of
+-- rows by which the two tables differ, key by key; rows with a null key never match and always count.
+WITH stats AS (
+    SELECT region, video_id, trending_date, count(*) AS n
+    FROM {{ params.processed_database }}.{{ params.statistics_table }}
+    GROUP BY region, video_id, trending_date
+),
+trending AS (
+    SELECT region, video_id, trending_date, count(*) AS n
+    FROM {{ params.analytics_database }}.{{ params.analytics_table }}
+    GROUP BY region, video_id, trending_date
+),
+compared AS (
+    SELECT
+        coalesce(s.region, t.region) AS region,
+        coalesce(s.video_id, t.video_id) AS video_id,
+        coalesce(s.trending_date, t.trending_date) AS trending_date,
+        coalesce(s.n, 0) AS statistics_rows,
+        coalesce(t.n, 0) AS analytics_rows
+    FROM stats AS s
+    FULL OUTER JOIN trending AS t
+        ON s.region = t.region AND s.video_id = t.video_id AND s.trending_date = t.trending_date
+)
+SELECT
+    CAST(coalesce(sum(abs(statistics_rows - analytics_rows)), 0) AS bigint) AS failures,
+    min(
+        'region=' || coalesce(region, 'NULL') || ' video_id=' || coalesce(video_id, 'NULL')
+        || ' trending_date=' || coalesce(CAST(trending_date AS varchar), 'NULL')
+        || ' statistics=' || CAST(statistics_rows AS varchar) || ' analytics=' || CAST(analytics_rows AS varchar)
+    ) AS example
+FROM compared
+WHERE statistics_rows <> analytics_rows

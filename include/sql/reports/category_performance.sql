@@ -1,0 +1,41 @@
+-- Report: category_performance
+-- Grain: one row per (region, category_id) over every trending row of the region. "Trending views" sum the
+-- views of every (video, trending day) row, so a video counts once per day it trends; views_share is the
+-- category's part of the region's trending views (the shares of a region sum to 1).
+-- Small (regions x ~30 categories): not partitioned.
+CREATE TABLE {{ params.analytics_database }}.category_performance__{{ safe_run_id(run_id) }}
+WITH (
+    format = 'PARQUET',
+    write_compression = 'SNAPPY',
+    external_location = '{{ params.reports_uri }}category_performance/run={{ safe_run_id(run_id) }}/'
+) AS
+WITH per_category AS (
+    SELECT
+        region,
+        category_id,
+        max(category_title) AS category_title,
+        count(DISTINCT video_id) AS videos,
+        count(*) AS trending_rows,
+        sum(views) AS total_views,
+        avg(CAST(views AS double)) AS avg_views,
+        sum(likes) AS total_likes,
+        sum(comment_count) AS total_comments,
+        avg(engagement_rate) AS avg_engagement_rate,
+        avg(like_ratio) AS avg_like_ratio
+    FROM {{ params.analytics_database }}.{{ params.analytics_table }}
+    GROUP BY region, category_id
+)
+SELECT
+    region,
+    category_id,
+    category_title,
+    videos,
+    trending_rows,
+    total_views,
+    avg_views,
+    total_likes,
+    total_comments,
+    avg_engagement_rate,
+    avg_like_ratio,
+    CAST(total_views AS double) / nullif(sum(total_views) OVER (PARTITION BY region), 0) AS views_share
+FROM per_category

@@ -1,0 +1,47 @@
+-- Report: days_to_trend
+-- Grain: one row per (region, category_id) — how many days after publication videos first trended in the
+-- region. Each video counts once, with the category and days_to_trend of its first trending day.
+-- Percentiles are exact nearest-rank (the smallest value with at least p of the videos at or below it), not
+-- approx_percentile, so they are reproducible on any engine.
+-- Small: not partitioned.
+CREATE TABLE {{ params.analytics_database }}.days_to_trend__{{ safe_run_id(run_id) }}
+WITH (
+    format = 'PARQUET',
+    write_compression = 'SNAPPY',
+    external_location = '{{ params.reports_uri }}days_to_trend/run={{ safe_run_id(run_id) }}/'
+) AS
+WITH first_trending AS (
+    SELECT
+        region,
+        video_id,
+        category_id,
+        category_title,
+        days_to_trend,
+        row_number() OVER (PARTITION BY region, video_id ORDER BY trending_date) AS day_number
+    FROM {{ params.analytics_database }}.{{ params.analytics_table }}
+    WHERE days_to_trend IS NOT NULL
+),
+ordered AS (
+    SELECT
+        region,
+        category_id,
+        category_title,
+        days_to_trend,
+        row_number() OVER (PARTITION BY region, category_id ORDER BY days_to_trend) AS position,
+        count(*) OVER (PARTITION BY region, category_id) AS videos
+    FROM first_trending
+    WHERE day_number = 1
+)
+SELECT
+    region,
+    category_id,
+    max(category_title) AS category_title,
+    max(videos) AS videos,
+    min(days_to_trend) AS min_days,
+    min(CASE WHEN position >= ceil(0.5 * videos) THEN days_to_trend END) AS p50_days,
+    min(CASE WHEN position >= ceil(0.9 * videos) THEN days_to_trend END) AS p90_days,
+    max(days_to_trend) AS max_days,
+    avg(CAST(days_to_trend AS double)) AS avg_days,
+    count_if(days_to_trend <= 1) AS trended_within_1_day
+FROM ordered
+GROUP BY region, category_id

@@ -1,0 +1,25 @@
+-- Report: region_summary
+-- Grain: one row per region — the size of each region's trending data in this run. It is also the baseline
+-- of the row_count_drop check: the stable view region_summary still shows the previous run until this run's
+-- checks pass and the views are swapped.
+-- Tiny: not partitioned.
+CREATE TABLE {{ params.analytics_database }}.region_summary__{{ safe_run_id(run_id) }}
+WITH (
+    format = 'PARQUET',
+    write_compression = 'SNAPPY',
+    external_location = '{{ params.reports_uri }}region_summary/run={{ safe_run_id(run_id) }}/'
+) AS
+SELECT
+    region,
+    count(*) AS trending_rows,
+    count(DISTINCT video_id) AS videos,
+    count(DISTINCT channel_title) AS channels,
+    count(DISTINCT trending_date) AS trending_days,
+    min(trending_date) AS first_trending_date,
+    max(trending_date) AS last_trending_date,
+    sum(views) AS total_views,
+    count_if(comments_disabled) AS comments_disabled_rows,
+    count_if(ratings_disabled) AS ratings_disabled_rows,
+    count_if(video_error_or_removed) AS removed_rows
+FROM {{ params.analytics_database }}.{{ params.analytics_table }}
+GROUP BY region

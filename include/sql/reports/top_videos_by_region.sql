@@ -1,0 +1,40 @@
+-- Report: top_videos_by_region
+-- Grain: one row per (region, trending_date, rank) — the top {{ params.top_n }} videos by views on each
+-- region's trending list that day; ties broken by likes, then video_id, so ranks are stable across runs.
+-- Partitioned by region only (at most 11 partitions; a date partition would pass Athena's 100 limit).
+CREATE TABLE {{ params.analytics_database }}.top_videos_by_region__{{ safe_run_id(run_id) }}
+WITH (
+    format = 'PARQUET',
+    write_compression = 'SNAPPY',
+    external_location = '{{ params.reports_uri }}top_videos_by_region/run={{ safe_run_id(run_id) }}/',
+    partitioned_by = ARRAY['region']
+) AS
+WITH ranked AS (
+    SELECT
+        t.*,
+        row_number() OVER (
+            PARTITION BY t.region, t.trending_date
+            ORDER BY t.views DESC, t.likes DESC, t.video_id
+        ) AS view_rank
+    FROM {{ params.analytics_database }}.{{ params.analytics_table }} AS t
+)
+SELECT
+    trending_date,
+    CAST(view_rank AS integer) AS view_rank,
+    video_id,
+    title,
+    channel_id,
+    channel_title,
+    category_id,
+    category_title,
+    publish_time,
+    days_to_trend,
+    views,
+    likes,
+    dislikes,
+    comment_count,
+    engagement_rate,
+    like_ratio,
+    region
+FROM ranked
+WHERE view_rank <= {{ params.top_n }}

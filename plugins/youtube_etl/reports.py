@@ -1,0 +1,289 @@
+"""Athena reports, their stable views and data-quality checks: the pure rules plus thin AWS edges.
+
+Each report is a CTAS in ``include/sql/reports/<report>.sql`` that writes a new table
+``<report>__<safe run id>`` under ``<reports_uri><report>/run=<safe run id>/`` (a CTAS can neither reuse a
+table name nor write into a non-empty location, so every run gets its own). After the checks in
+``include/sql/checks/`` pass, the view ``<report>`` is replaced to point at the new table and older runs
+beyond the retention count are dropped. Readers only ever query the views.
+
+The SQL is Jinja: ``params`` is :meth:`Settings.sql_params`, ``run_id``/``ds`` come from Airflow, and
+:func:`report_macros` gives the DAG's ``user_defined_macros``. Finding the SQL files only lists folders, so
+it is cheap enough for DAG parse time; everything that touches AWS takes an injected ``boto3.Session``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from youtube_etl.settings import Settings, safe_run_id
+
+if TYPE_CHECKING:
+    import boto3
+
+#: ``include/sql`` in a checkout (this file is ``plugins/youtube_etl/reports.py``).
+DEFAULT_SQL_DIR = Path(__file__).resolve().parents[2] / "include" / "sql"
+REPORTS_SUBDIR = "reports"
+CHECKS_SUBDIR = "checks"
+VIEW_TEMPLATE = "views/swap_view.sql"
+#: Separates a report name from the run in a run table's name (report names never contain it).
+RUN_SEPARATOR = "__"
+
+#: Checks run on the analytics/statistics tables before any report is built.
+SOURCE_STAGE = "source"
+#: Checks run on this run's report tables, after the CTAS and before the views are swapped.
+REPORTS_STAGE = "reports"
+CHECK_STAGES = (SOURCE_STAGE, REPORTS_STAGE)
+
+#: Checks that compare with the previous published run, by the view they read. On the very first run that
+#: view does not exist yet and the check is skipped (see :func:`applicable_checks`).
+BASELINE_VIEWS: dict[str, str] = {"row_count_drop": "region_summary"}
+
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class DataQualityError(RuntimeError):
+    """A data-quality check found offending rows; the message names the check and the count."""
+
+    def __init__(self, check: str, failures: int, example: str | None = None) -> None:
+        self.check = check
+        self.failures = failures
+        self.example = example
+        detail = f" (e.g. {example})" if example else ""
+        super().__init__(f"data-quality check {check!r} failed: {failures} offending row(s){detail}")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check file: ``checks/<stage>/<name>.sql``."""
+
+    name: str
+    stage: str
+    #: Path relative to the SQL folder, as Airflow's ``template_searchpath`` resolves it.
+    template: str
+
+    @property
+    def baseline_view(self) -> str | None:
+        return BASELINE_VIEWS.get(self.name)
+
+
+@dataclass(frozen=True)
+class ReportRun:
+    """One run table of a report, as found in the Glue catalog."""
+
+    table: str
+    created: datetime
+    location: str = ""
+
+
+# ---- discovering the SQL (parse time: folder listings only) --------------------------------------------
+def _names(folder: Path) -> list[str]:
+    names = sorted(p.stem for p in folder.glob("*.sql"))
+    for name in names:
+        if not _NAME_RE.fullmatch(name) or RUN_SEPARATOR in name:
+            raise ValueError(f"{folder / name}.sql: SQL file names must be lower_snake_case without '__'")
+    return names
+
+
+def discover_reports(sql_dir: Path = DEFAULT_SQL_DIR) -> list[str]:
+    """Report names (``reports/<name>.sql``), sorted, so adding a report is adding a file."""
+    return _names(sql_dir / REPORTS_SUBDIR)
+
+
+def report_template(report: str) -> str:
+    """The report's CTAS template, relative to the SQL folder."""
+    return f"{REPORTS_SUBDIR}/{report}.sql"
+
+
+def discover_checks(sql_dir: Path = DEFAULT_SQL_DIR, stage: str | None = None) -> list[Check]:
+    """Checks (``checks/<stage>/<name>.sql``) in stage order, then by name; optionally one stage only."""
+    stages = CHECK_STAGES if stage is None else (stage,)
+    if stage is not None and stage not in CHECK_STAGES:
+        raise ValueError(f"unknown check stage {stage!r}; known: {', '.join(CHECK_STAGES)}")
+    return [
+        Check(name=name, stage=s, template=f"{CHECKS_SUBDIR}/{s}/{name}.sql")
+        for s in stages
+        for name in _names(sql_dir / CHECKS_SUBDIR / s)
+    ]
+
+
+def applicable_checks(checks: Iterable[Check], existing_tables: Iterable[str]) -> list[Check]:
+    """The checks that can run now: those comparing with a previous run need its view to exist."""
+    existing = set(existing_tables)
+    return [c for c in checks if c.baseline_view is None or c.baseline_view in existing]
+
+
+# ---- names and templating ------------------------------------------------------------------------------
+def report_table(report: str, run_id: str) -> str:
+    """The table one run of a report creates: ``<report>__<safe run id>`` (never reused by another run)."""
+    return f"{report}{RUN_SEPARATOR}{safe_run_id(run_id)}"
+
+
+def run_of_table(report: str, table: str) -> str | None:
+    """The safe run id of a report's run table, or None when ``table`` is not a run of ``report``."""
+    prefix = report + RUN_SEPARATOR
+    if not table.startswith(prefix) or len(table) == len(prefix):
+        return None
+    return table[len(prefix) :]
+
+
+def report_macros() -> dict[str, Callable[..., str]]:
+    """Jinja macros the SQL uses; the DAG passes them as ``user_defined_macros``."""
+    return {"safe_run_id": safe_run_id}
+
+
+def render_sql(
+    path: str | Path,
+    *,
+    run_id: str,
+    ds: str,
+    params: Mapping[str, Any],
+    sql_dir: Path = DEFAULT_SQL_DIR,
+) -> str:
+    """Render a template like Airflow does (``params``, ``run_id``, ``ds``, macros), failing on any undefined
+    name. For tests and local use; in the DAG the operator renders the same file."""
+    import jinja2
+
+    template_path = Path(path)
+    if template_path.is_absolute():
+        template_path = template_path.relative_to(sql_dir)
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(sql_dir)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    template = environment.get_template(template_path.as_posix())
+    return template.render(params=dict(params), run_id=run_id, ds=ds, **report_macros())
+
+
+def view_swap_sql(
+    report: str, *, run_id: str, params: Mapping[str, Any], sql_dir: Path = DEFAULT_SQL_DIR
+) -> str:
+    """``CREATE OR REPLACE VIEW <report>`` over this run's table."""
+    return render_sql(
+        VIEW_TEMPLATE, run_id=run_id, ds="", params={**params, "report": report}, sql_dir=sql_dir
+    )
+
+
+# ---- retention -----------------------------------------------------------------------------------------
+def runs_to_delete(runs: Sequence[ReportRun], retention: int, keep: Iterable[str] = ()) -> list[ReportRun]:
+    """The run tables beyond the ``retention`` newest (by creation time, then name), oldest first.
+
+    Tables named in ``keep`` (this run's, the one the view shows) are never returned.
+    """
+    if retention < 1:
+        raise ValueError(f"retention must be >= 1, got {retention}")
+    kept = set(keep)
+    newest_first = sorted(runs, key=lambda r: (r.created, r.table), reverse=True)
+    return sorted(
+        (r for r in newest_first[retention:] if r.table not in kept),
+        key=lambda r: (r.created, r.table),
+    )
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/key/`` -> ("bucket", "key/")."""
+    if not uri.startswith("s3://"):
+        raise ValueError(f"not an s3:// URI: {uri!r}")
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    return bucket, key
+
+
+# ---- check results -------------------------------------------------------------------------------------
+def rows_from_athena(result_set: Mapping[str, Any]) -> list[dict[str, str | None]]:
+    """Rows of an Athena ``GetQueryResults`` ``ResultSet`` as dicts (the first row is the header)."""
+    rows = result_set.get("Rows", [])
+    if not rows:
+        return []
+    header = [cell.get("VarCharValue", "") for cell in rows[0]["Data"]]
+    return [
+        {name: cell.get("VarCharValue") for name, cell in zip(header, row["Data"], strict=True)}
+        for row in rows[1:]
+    ]
+
+
+def evaluate_check(check: str, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Raise :class:`DataQualityError` when the check's single result row reports failures; return 0.
+
+    Every check query returns exactly one row with ``failures`` (a count) and ``example`` (one offender).
+    """
+    if len(rows) != 1 or "failures" not in rows[0]:
+        raise DataQualityError(check, -1, f"expected one row with a 'failures' column, got {list(rows)!r}")
+    raw = rows[0]["failures"]
+    try:
+        failures = int(raw) if raw not in (None, "") else 0
+    except (TypeError, ValueError):
+        raise DataQualityError(check, -1, f"'failures' is not a count: {raw!r}") from None
+    if failures != 0:
+        example = rows[0].get("example")
+        raise DataQualityError(check, failures, str(example) if example not in (None, "") else None)
+    return failures
+
+
+# ---- AWS edges (run inside tasks, never at parse time) -------------------------------------------------
+def list_report_runs(session: boto3.Session, settings: Settings, report: str) -> list[ReportRun]:
+    """Every run table of ``report`` in the analytics database, with creation time and location."""
+    glue = session.client("glue")
+    runs = []
+    for page in glue.get_paginator("get_tables").paginate(DatabaseName=settings.analytics_database):
+        for table in page["TableList"]:
+            if run_of_table(report, table["Name"]) is None or table.get("TableType") == "VIRTUAL_VIEW":
+                continue
+            runs.append(
+                ReportRun(
+                    table=table["Name"],
+                    created=table.get("CreateTime") or datetime.min,
+                    location=table.get("StorageDescriptor", {}).get("Location", ""),
+                )
+            )
+    return runs
+
+
+def existing_tables(session: boto3.Session, database: str) -> list[str]:
+    """Names of the tables and views of a Glue database."""
+    glue = session.client("glue")
+    return [
+        table["Name"]
+        for page in glue.get_paginator("get_tables").paginate(DatabaseName=database)
+        for table in page["TableList"]
+    ]
+
+
+def delete_report_runs(
+    session: boto3.Session, settings: Settings, report: str, run_id: str, retention: int | None = None
+) -> list[str]:
+    """Drop the run tables of ``report`` beyond the retention count and delete their S3 folders.
+
+    This run's table is always kept. Deleting the Glue table is what Athena's ``DROP TABLE`` does for an
+    external table; the data has to go separately. Returns the dropped table names, oldest first.
+    """
+    retention = settings.report_retention if retention is None else retention
+    stale = runs_to_delete(
+        list_report_runs(session, settings, report), retention, keep=[report_table(report, run_id)]
+    )
+    glue = session.client("glue")
+    s3 = session.client("s3")
+    expected_root = f"{settings.reports_uri}{report}/"
+    for run in stale:
+        location = run.location if run.location.endswith("/") else run.location + "/"
+        # Only ever delete inside this report's own folder, whatever the catalog says.
+        if location.startswith(expected_root) and len(location) > len(expected_root):
+            bucket, prefix = split_s3_uri(location)
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+                objects: list[Any] = [{"Key": obj["Key"]} for obj in page.get("Contents", [])]
+                if objects:
+                    s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
+        glue.delete_table(DatabaseName=settings.analytics_database, Name=run.table)
+    return [run.table for run in stale]
+
+
+def check_query_results(session: boto3.Session, check: str, query_execution_id: str) -> int:
+    """Read a finished check query's result and raise :class:`DataQualityError` when it found offenders."""
+    athena = session.client("athena")
+    response = athena.get_query_results(QueryExecutionId=query_execution_id)
+    return evaluate_check(check, rows_from_athena(response["ResultSet"]))
