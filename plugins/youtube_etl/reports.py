@@ -254,32 +254,93 @@ def existing_tables(session: boto3.Session, database: str) -> list[str]:
     ]
 
 
+def view_target_text(view: Mapping[str, Any]) -> str:
+    """The SQL a Glue view was created from, decoded from Athena's ``/* Presto View: <base64> */`` form."""
+    import base64
+    import json
+
+    texts = [str(view.get("ViewOriginalText") or ""), str(view.get("ViewExpandedText") or "")]
+    decoded = []
+    for text in texts:
+        match = re.fullmatch(r"\s*/\*\s*Presto View:\s*(\S+)\s*\*/\s*", text)
+        if match:
+            try:
+                decoded.append(str(json.loads(base64.b64decode(match.group(1)))["originalSql"]))
+                continue
+            except (ValueError, KeyError, TypeError):
+                pass
+        decoded.append(text)
+    return "\n".join(decoded)
+
+
+def view_points_at(view: Mapping[str, Any] | None, table: str) -> bool:
+    """Whether a view's definition reads ``table`` (so that table must not be dropped)."""
+    if not view:
+        return False
+    return (
+        re.search(rf"(?<![A-Za-z0-9_]){re.escape(table)}(?![A-Za-z0-9_])", view_target_text(view)) is not None
+    )
+
+
+def _get_table(glue: Any, database: str, name: str) -> dict[str, Any] | None:
+    try:
+        table: dict[str, Any] = glue.get_table(DatabaseName=database, Name=name)["Table"]
+        return table
+    except glue.exceptions.EntityNotFoundException:
+        return None
+
+
+def _delete_run(glue: Any, s3: Any, settings: Settings, report: str, run: ReportRun) -> None:
+    """Delete a run's S3 folder (only inside the report's own folder) and its Glue table."""
+    expected_root = f"{settings.reports_uri}{report}/"
+    location = run.location if run.location.endswith("/") else run.location + "/"
+    if location.startswith(expected_root) and len(location) > len(expected_root):
+        bucket, prefix = split_s3_uri(location)
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            objects: list[Any] = [{"Key": obj["Key"]} for obj in page.get("Contents", [])]
+            if objects:
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
+    try:
+        glue.delete_table(DatabaseName=settings.analytics_database, Name=run.table)
+    except glue.exceptions.EntityNotFoundException:
+        pass
+
+
 def delete_report_runs(
     session: boto3.Session, settings: Settings, report: str, run_id: str, retention: int | None = None
 ) -> list[str]:
     """Drop the run tables of ``report`` beyond the retention count and delete their S3 folders.
 
-    This run's table is always kept. Deleting the Glue table is what Athena's ``DROP TABLE`` does for an
-    external table; the data has to go separately. Returns the dropped table names, oldest first.
+    This run's table and the table the view shows are always kept. Deleting the Glue table is what Athena's
+    ``DROP TABLE`` does for an external table; the data has to go separately. Returns the dropped tables,
+    oldest first.
     """
     retention = settings.report_retention if retention is None else retention
-    stale = runs_to_delete(
-        list_report_runs(session, settings, report), retention, keep=[report_table(report, run_id)]
-    )
     glue = session.client("glue")
+    view = _get_table(glue, settings.analytics_database, report)
+    runs = list_report_runs(session, settings, report)
+    keep = [report_table(report, run_id)] + [r.table for r in runs if view_points_at(view, r.table)]
+    stale = runs_to_delete(runs, retention, keep=keep)
     s3 = session.client("s3")
-    expected_root = f"{settings.reports_uri}{report}/"
     for run in stale:
-        location = run.location if run.location.endswith("/") else run.location + "/"
-        # Only ever delete inside this report's own folder, whatever the catalog says.
-        if location.startswith(expected_root) and len(location) > len(expected_root):
-            bucket, prefix = split_s3_uri(location)
-            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-                objects: list[Any] = [{"Key": obj["Key"]} for obj in page.get("Contents", [])]
-                if objects:
-                    s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
-        glue.delete_table(DatabaseName=settings.analytics_database, Name=run.table)
+        _delete_run(glue, s3, settings, report, run)
     return [run.table for run in stale]
+
+
+def discard_report_run(session: boto3.Session, settings: Settings, report: str, run_id: str) -> list[str]:
+    """Remove this run's table and S3 folder unless the view shows them; returns what was dropped.
+
+    Call it before a report's CTAS (a retried attempt then finds neither the table nor a non-empty location)
+    and after a run that was not published. Its folder is emptied even when no table was registered.
+    """
+    glue = session.client("glue")
+    table = report_table(report, run_id)
+    if view_points_at(_get_table(glue, settings.analytics_database, report), table):
+        return []
+    found = _get_table(glue, settings.analytics_database, table)
+    run = ReportRun(table=table, created=datetime.min, location=settings.report_location(report, run_id))
+    _delete_run(glue, session.client("s3"), settings, report, run)
+    return [table] if found is not None else []
 
 
 def check_query_results(session: boto3.Session, check: str, query_execution_id: str) -> int:

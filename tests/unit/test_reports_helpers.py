@@ -180,3 +180,45 @@ def test_split_s3_uri(uri: str, expected: tuple[str, str]) -> None:
 def test_split_s3_uri_rejects_other_schemes() -> None:
     with pytest.raises(ValueError, match="s3://"):
         reports.split_s3_uri("/tmp/x")
+
+
+def _presto_view(sql: str) -> str:
+    import base64
+    import json
+
+    payload = {"originalSql": sql, "catalog": "awsdatacatalog", "schema": "youtube_analytics", "columns": []}
+    return "/* Presto View: " + base64.b64encode(json.dumps(payload).encode()).decode() + " */"
+
+
+@pytest.mark.parametrize(
+    ("view", "table", "expected"),
+    [
+        pytest.param(
+            {"ViewOriginalText": _presto_view("SELECT * FROM youtube_analytics.region_summary__run_2")},
+            "region_summary__run_2",
+            True,
+            id="athena-encoded-view",
+        ),
+        pytest.param(
+            {"ViewOriginalText": "SELECT * FROM youtube_analytics.region_summary__run_2"},
+            "region_summary__run_2",
+            True,
+            id="plain-sql",
+        ),
+        pytest.param(
+            {"ViewOriginalText": "SELECT * FROM youtube_analytics.region_summary__run_22"},
+            "region_summary__run_2",
+            False,
+            id="longer-name-is-another-table",
+        ),
+        pytest.param(
+            {"ViewOriginalText": _presto_view("SELECT * FROM youtube_analytics.region_summary__run_3")},
+            "region_summary__run_2",
+            False,
+            id="other-run",
+        ),
+        pytest.param(None, "region_summary__run_2", False, id="no-view-yet"),
+    ],
+)
+def test_view_points_at(view: dict[str, str] | None, table: str, expected: bool) -> None:
+    assert reports.view_points_at(view, table) is expected
