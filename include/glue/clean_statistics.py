@@ -1,0 +1,658 @@
+"""Glue job ``clean_statistics``: the raw per-region trending CSVs -> typed, deduplicated Parquet.
+
+Reads every ``*.csv`` under ``--source_path`` (``region=xx/`` folders), in either real format:
+
+* Kaggle "datasnaek" (``video_id,trending_date,title,channel_title,...``; ``trending_date`` is ``YY.DD.MM``;
+  tags quoted one by one and joined by ``|``; bare CR or LF inside quoted descriptions; literal ``\\n``);
+* "rsrishav" daily files (``video_id,title,publishedAt,channelId,...``; every field quoted; ISO dates).
+
+The format is chosen per file from its header line, so both can sit in one region folder. Output
+(``--target_path``, Parquet/snappy, ``region=xx/`` partitions, dynamic partition overwrite: a re-run
+replaces exactly the regions it read) has these columns, stable for the crawler and the Athena SQL:
+
+============================  ==============  ===================================================
+column                        type            meaning
+============================  ==============  ===================================================
+video_id                      string          11-character YouTube id
+trending_date                 date            day the video was trending
+title                         string
+channel_id                    string          rsrishav only (null for datasnaek rows)
+channel_title                 string
+category_id                   bigint          joins category_reference on (region, category_id)
+publish_time                  timestamp       UTC
+tags                          array<string>   ``[none]``/``[None]`` -> empty array
+views, likes, dislikes,       bigint          >= 0
+comment_count
+thumbnail_link                string
+comments_disabled,            boolean         ``True``/``False`` (exact spelling of both formats)
+ratings_disabled,
+video_error_or_removed                        (null for rsrishav rows: that format has no such column)
+description                   string          line breaks normalised to LF (literal ``\\n``, CRLF, CR)
+source_file                   string          URI of the CSV the row came from
+region                        string          partition; lower-case, from the ``region=xx`` folder
+============================  ==============  ===================================================
+
+Rows are deduplicated on (region, video_id, trending_date); the last one seen wins (highest source file
+name, then last in its file). Rows that cannot be parsed or typed are never dropped: they go, as raw text
+with ``reject_reason`` and ``source_file``, to ``<quarantine_path>run_id=<run_id>/`` (JSON lines). Counts
+satisfy ``read = written + duplicates + rejected`` (in total and per region) and are written to
+``<metrics_path>run_id=<run_id>/metrics.json`` and printed as one JSON line. When a region's rejected
+fraction exceeds ``--reject_threshold`` the job fails before writing any statistics, so a file in the wrong
+format never silently replaces (or empties) a region.
+
+Self-contained on purpose: Glue uploads this one file; it never imports the project's package.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import reduce
+from typing import Any
+
+from pyspark import StorageLevel
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+from pyspark.sql.window import Window
+
+JOB_ARGUMENTS = [
+    "JOB_NAME",
+    "source_path",
+    "target_path",
+    "quarantine_path",
+    "reject_threshold",
+    "run_id",
+    "metrics_path",
+]
+
+#: Header line -> the canonical column each position maps to (None: the format has no such column).
+DATASNAEK_HEADER = (
+    "video_id,trending_date,title,channel_title,category_id,publish_time,tags,views,likes,dislikes,"
+    "comment_count,thumbnail_link,comments_disabled,ratings_disabled,video_error_or_removed,description"
+)
+RSRISHAV_HEADER = (
+    "video_id,title,publishedAt,channelId,channelTitle,categoryId,trending_date,tags,view_count,likes,"
+    "dislikes,comment_count,thumbnail_link,comments_disabled,ratings_disabled,description"
+)
+_RSRISHAV_CANONICAL = {
+    "publishedAt": "publish_time",
+    "channelId": "channel_id",
+    "channelTitle": "channel_title",
+    "categoryId": "category_id",
+    "view_count": "views",
+}
+FORMATS: dict[str, tuple[str, ...]] = {
+    "datasnaek": tuple(DATASNAEK_HEADER.split(",")),
+    "rsrishav": tuple(_RSRISHAV_CANONICAL.get(c, c) for c in RSRISHAV_HEADER.split(",")),
+}
+HEADERS = {DATASNAEK_HEADER: "datasnaek", RSRISHAV_HEADER: "rsrishav"}
+UNKNOWN_FORMAT = "unknown"
+
+#: Every text column a raw row may carry, as read (all strings), in output order.
+RAW_COLUMNS = (
+    "video_id",
+    "trending_date",
+    "title",
+    "channel_id",
+    "channel_title",
+    "category_id",
+    "publish_time",
+    "tags",
+    "views",
+    "likes",
+    "dislikes",
+    "comment_count",
+    "thumbnail_link",
+    "comments_disabled",
+    "ratings_disabled",
+    "video_error_or_removed",
+    "description",
+)
+COUNT_COLUMNS = ("views", "likes", "dislikes", "comment_count")
+BOOLEAN_COLUMNS = ("comments_disabled", "ratings_disabled", "video_error_or_removed")
+KEY = ("region", "video_id", "trending_date")
+OUTPUT_COLUMNS = (*RAW_COLUMNS, "source_file", "region")
+QUARANTINE_COLUMNS = ("reject_reason", "source_file", "region", "format", *RAW_COLUMNS)
+
+_CORRUPT = "_corrupt_record"
+_ROW = "_row"  # position of the record in its read (monotonic within a file: files are never split)
+_TRUNCATED = "_truncated"
+#: Parquet output per region is aimed at roughly this many CSV bytes per file (~128-200 MB of Parquet).
+CSV_BYTES_PER_OUTPUT_FILE = 512 * 1024**2
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One input CSV as listed before reading: what the driver learns from its first and last bytes."""
+
+    path: str
+    size: int
+    region: str | None
+    format: str
+    header: str
+    #: The file ends inside a quoted field (odd number of ``"``): its last record was cut off.
+    truncated: bool = False
+
+
+@dataclass
+class Counts:
+    read: int = 0
+    written: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "read": self.read,
+            "written": self.written,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+        }
+
+
+@dataclass
+class CleanResult:
+    """What a run did; ``metrics()`` is what lands in metrics.json."""
+
+    run_id: str
+    regions: dict[str, Counts] = field(default_factory=dict)
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    files: list[dict[str, Any]] = field(default_factory=list)
+    ignored_files: list[str] = field(default_factory=list)
+    reject_threshold: float = 0.01
+    failed_regions: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def total(self) -> Counts:
+        return Counts(
+            *(
+                sum(getattr(c, f) for c in self.regions.values())
+                for f in ("read", "written", "duplicates", "rejected")
+            )
+        )
+
+    def metrics(self) -> dict[str, Any]:
+        return {
+            "job": "clean_statistics",
+            "run_id": self.run_id,
+            **self.total.as_dict(),
+            "reject_threshold": self.reject_threshold,
+            "failed_regions": self.failed_regions,
+            "regions": {r: c.as_dict() for r, c in sorted(self.regions.items())},
+            "rejected_by_reason": dict(sorted(self.rejected_by_reason.items())),
+            "files": self.files,
+            "ignored_files": self.ignored_files,
+            "seconds": round(self.seconds, 2),
+        }
+
+
+class RejectThresholdExceeded(RuntimeError):
+    """Too many rows of a region could not be parsed: most likely a file in the wrong format."""
+
+    def __init__(self, message: str, result: CleanResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+# ---- pure helpers (no Spark) ---------------------------------------------------------------------
+
+
+def detect_format(header: str) -> str:
+    """The format named by a file's header line (BOM, quotes, spaces and line ends ignored)."""
+    cleaned = header.lstrip("\ufeff").strip().replace('"', "").replace(" ", "")
+    return HEADERS.get(cleaned, UNKNOWN_FORMAT)
+
+
+def region_of(path: str) -> str | None:
+    """``region=xx`` folder of a path, lower case; None when the file is not in such a folder."""
+    for part in reversed(path.split("/")[:-1]):
+        if part.lower().startswith("region="):
+            value = part.split("=", 1)[1].strip().lower()
+            return value if len(value) == 2 and value.isalpha() else None
+    return None
+
+
+def files_per_region(sources: Sequence[SourceFile]) -> dict[str, int]:
+    """Output files per region, from its input bytes: one file for small regions, more for big ones."""
+    sizes: dict[str, int] = {}
+    for source in sources:
+        if source.region:
+            sizes[source.region] = sizes.get(source.region, 0) + source.size
+    return {region: max(1, math.ceil(size / CSV_BYTES_PER_OUTPUT_FILE)) for region, size in sizes.items()}
+
+
+def exceeded_regions(regions: dict[str, Counts], threshold: float) -> list[str]:
+    """Regions whose rejected fraction is above the threshold (a region with no rows never fails)."""
+    return sorted(r for r, c in regions.items() if c.read and c.rejected / c.read > threshold)
+
+
+# ---- Spark transforms (DataFrame -> DataFrame) ---------------------------------------------------
+
+
+def raw_schema(fmt: str = UNKNOWN_FORMAT) -> T.StructType:
+    """16 string columns plus the corrupt-record column (rows with a wrong column count land there).
+
+    Known formats name the fields as their header does, so Spark's header check stays quiet; columns are
+    still taken by position.
+    """
+    names = [f"_c{i}" for i in range(16)]
+    for header, name in HEADERS.items():
+        if name == fmt:
+            names = header.split(",")
+    fields = [T.StructField(n, T.StringType()) for n in names]
+    return T.StructType([*fields, T.StructField(_CORRUPT, T.StringType())])
+
+
+def read_csv(spark: SparkSession, paths: Sequence[str], fmt: str = UNKNOWN_FORMAT) -> DataFrame:
+    """Read CSVs of one layout as strings, header skipped, multi-line quoted fields allowed.
+
+    ``multiLine`` is required: quoted descriptions hold bare CR (Kaggle originals) or LF (converted copies
+    and rsrishav files). Univocity keeps the Kaggle tags ``"a"|"b"`` as raw text (``unescapedQuoteHandling``
+    default), which :func:`parse_tags` splits.
+    """
+    return (
+        spark.read.schema(raw_schema(fmt))
+        .option("header", True)
+        .option("multiLine", True)
+        .option("mode", "PERMISSIVE")
+        .option("columnNameOfCorruptRecord", _CORRUPT)
+        .option("quote", '"')
+        .option("escape", '"')
+        .option("encoding", "UTF-8")
+        .option("ignoreLeadingWhiteSpace", False)
+        .option("ignoreTrailingWhiteSpace", False)
+        .csv(list(paths))
+        .withColumn("source_file", F.input_file_name())
+        .withColumn(_ROW, F.monotonically_increasing_id())
+    )
+
+
+def standardize(raw: DataFrame, fmt: str, region: Column | None = None) -> DataFrame:
+    """Positional raw columns -> the canonical string columns of ``RAW_COLUMNS`` plus bookkeeping.
+
+    ``fmt`` is the format of every file in ``raw``; an unknown format keeps the text in the canonical
+    slots of the datasnaek layout so the quarantine shows it.
+    """
+    names = FORMATS.get(fmt, FORMATS["datasnaek"])
+    by_name = {name: F.col(f"`{raw.columns[i]}`") for i, name in enumerate(names)}
+    region_col = (
+        region if region is not None else F.regexp_extract("source_file", r"(?i)/region=([A-Za-z]{2})/", 1)
+    )
+    columns = [by_name.get(c, F.lit(None).cast("string")).alias(c) for c in RAW_COLUMNS]
+    truncated = F.col(_TRUNCATED) if _TRUNCATED in raw.columns else F.lit(False)
+    return raw.select(
+        *columns,
+        "source_file",
+        F.lower(F.nullif(region_col, F.lit(""))).alias("region"),
+        F.lit(fmt).alias("format"),
+        F.col(_CORRUPT).isNotNull().alias("_wrong_width"),
+        truncated.alias(_TRUNCATED),
+        F.col(_ROW),
+    )
+
+
+def parse_tags(tags: Column) -> Column:
+    """``"a"|"b"`` (datasnaek), ``a|b`` (rsrishav) -> [a, b]; ``[none]``/``[None]``/empty -> []."""
+    parts = F.split(tags, r"\|")
+    stripped = F.transform(parts, lambda t: F.regexp_replace(t, r'^"|"$', ""))
+    cleaned = F.filter(stripped, lambda t: t != "")
+    untagged = tags.isNull() | F.lower(F.trim(tags)).isin("[none]", "")
+    return F.when(untagged, F.array().cast("array<string>")).otherwise(cleaned)
+
+
+def parse_trending_date(text: Column) -> Column:
+    """``YY.DD.MM`` (datasnaek: 17.14.11 is 2017-11-14) or ISO ``2020-08-12[T00:00:00Z]`` -> date."""
+    kaggle = text.rlike(r"^\d{2}\.\d{2}\.\d{2}$")
+    iso = text.rlike(r"^\d{4}-\d{2}-\d{2}($|T)")
+    return (
+        F.when(kaggle, F.to_date(text, "yy.dd.MM"))
+        .when(iso, F.to_date(F.substring(text, 1, 10), "yyyy-MM-dd"))
+        .otherwise(F.lit(None).cast("date"))
+    )
+
+
+def parse_timestamp(text: Column) -> Column:
+    """ISO-8601 with ``Z`` (with or without milliseconds) -> timestamp (UTC session)."""
+    iso = text.rlike(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
+    return F.when(iso, text.cast("timestamp")).otherwise(F.lit(None).cast("timestamp"))
+
+
+def parse_boolean(text: Column) -> Column:
+    """Exactly ``True``/``False`` as both real formats write them; anything else is not a boolean here.
+
+    Upper-case ``TRUE``/``FALSE`` is the signature of a spreadsheet re-save (the altered IN copy), which
+    also mangles other values (``#NAME?`` ids), so such files are rejected rather than half trusted.
+    """
+    return F.when(text == "True", F.lit(True)).when(text == "False", F.lit(False))
+
+
+def normalize_description(text: Column, fmt: Column) -> Column:
+    """One line-break convention: CRLF / bare CR -> LF; datasnaek's literal ``\\n`` -> LF."""
+    lf = F.regexp_replace(text, r"\r\n?", "\n")
+    return F.when(fmt == "datasnaek", F.regexp_replace(lf, r"\\n", "\n")).otherwise(lf)
+
+
+def _is_count(text: Column) -> Column:
+    return text.rlike(r"^[0-9]{1,18}$")
+
+
+def _is_negative(text: Column) -> Column:
+    return text.rlike(r"^-[0-9]{1,18}$")
+
+
+def reject_reason(df: DataFrame) -> Column:
+    """First reason a standardized row cannot be typed, or null when it is good."""
+    c = F.col
+    checks: list[tuple[Column, str]] = [
+        (c(_TRUNCATED), "truncated record (file ends inside a quoted field)"),
+        (c("format") == UNKNOWN_FORMAT, "unrecognised header (not a known statistics format)"),
+        (c("_wrong_width"), "wrong column count"),
+        (c("region").isNull(), "file not in a region=xx folder"),
+        (~F.coalesce(c("video_id").rlike(r"^[A-Za-z0-9_-]{11}$"), F.lit(False)), "invalid video_id"),
+        (parse_trending_date(c("trending_date")).isNull(), "unparseable trending_date"),
+        (parse_timestamp(c("publish_time")).isNull(), "unparseable publish_time"),
+        (~F.coalesce(c("category_id").rlike(r"^[0-9]{1,9}$"), F.lit(False)), "invalid category_id"),
+    ]
+    for name in COUNT_COLUMNS:
+        checks.append((F.coalesce(_is_negative(c(name)), F.lit(False)), f"negative {name}"))
+        checks.append((~F.coalesce(_is_count(c(name)), F.lit(False)), f"non-numeric {name}"))
+    for name in BOOLEAN_COLUMNS:
+        present = c(name).isNotNull() | (c("format") != "rsrishav")
+        checks.append((present & parse_boolean(c(name)).isNull(), f"invalid boolean {name}"))
+    return F.coalesce(*[F.when(cond, F.lit(reason)) for cond, reason in checks])
+
+
+def classify(standardized: DataFrame) -> DataFrame:
+    """Add ``reject_reason`` (null for good rows) to standardized rows."""
+    return standardized.withColumn("reject_reason", reject_reason(standardized))
+
+
+def to_typed(classified: DataFrame) -> DataFrame:
+    """Good rows, typed to the output schema (plus the ordering column the dedupe uses)."""
+    c = F.col
+    good = classified.where(c("reject_reason").isNull())
+    typed = {
+        "trending_date": parse_trending_date(c("trending_date")),
+        "category_id": c("category_id").cast("bigint"),
+        "publish_time": parse_timestamp(c("publish_time")),
+        "tags": parse_tags(c("tags")),
+        "description": normalize_description(c("description"), c("format")),
+        **{name: c(name).cast("bigint") for name in COUNT_COLUMNS},
+        **{name: parse_boolean(c(name)) for name in BOOLEAN_COLUMNS},
+    }
+    return good.select(*[typed.get(name, c(name)).alias(name) for name in OUTPUT_COLUMNS], c(_ROW))
+
+
+def rejected_rows(classified: DataFrame) -> DataFrame:
+    """Rejected rows as raw text, with reason and source, for the quarantine."""
+    return classified.where(F.col("reject_reason").isNotNull()).select(*QUARANTINE_COLUMNS)
+
+
+def deduplicate(typed: DataFrame, files: dict[str, int] | None = None) -> DataFrame:
+    """One row per (region, video_id, trending_date): the last seen (source_file, then row order).
+
+    The rows are hashed on (region, bucket of video_id) with ``files[region]`` buckets, so the window
+    needs no second shuffle and each region is written as ``files[region]`` Parquet files.
+    """
+    files = files or {}
+    buckets = F.lit(1)
+    for region, count in files.items():
+        buckets = F.when(F.col("region") == region, F.lit(count)).otherwise(buckets)
+    salted = typed.withColumn("_bucket", F.pmod(F.xxhash64("video_id"), buckets))
+    partitions = max(1, sum(files.values()) or 1)
+    window = Window.partitionBy("region", "_bucket", "video_id", "trending_date").orderBy(
+        F.col("source_file").desc(), F.col(_ROW).desc()
+    )
+    return (
+        salted.repartition(partitions, "region", "_bucket")
+        .withColumn("_rank", F.row_number().over(window))
+        .where(F.col("_rank") == 1)
+        .select(*OUTPUT_COLUMNS)
+    )
+
+
+# ---- I/O at the edges ----------------------------------------------------------------------------
+
+
+def _jvm(spark: SparkSession) -> Any:
+    jvm = spark.sparkContext._jvm
+    if jvm is None:
+        raise RuntimeError("no JVM behind this SparkSession")
+    return jvm
+
+
+def _hadoop_fs(spark: SparkSession, path: str) -> tuple[Any, Any]:
+    jvm = _jvm(spark)
+    conf = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[attr-defined]
+    hpath = jvm.org.apache.hadoop.fs.Path(path)
+    return hpath.getFileSystem(conf), hpath
+
+
+def list_csv_files(spark: SparkSession, source_path: str) -> tuple[list[tuple[str, int]], list[str]]:
+    """(CSV files with sizes, other files ignored) under a folder, recursively, through Hadoop's FS."""
+    fs, root = _hadoop_fs(spark, source_path)
+    csvs: list[tuple[str, int]] = []
+    ignored: list[str] = []
+    if not fs.exists(root):
+        return csvs, ignored
+    iterator = fs.listFiles(root, True)
+    while iterator.hasNext():
+        status = iterator.next()
+        path = status.getPath().toString()
+        name = path.rsplit("/", 1)[-1]
+        if name.startswith(("_", ".")):
+            continue
+        if name.lower().endswith(".csv"):
+            csvs.append((path, int(status.getLen())))
+        else:
+            ignored.append(path)
+    return sorted(csvs), sorted(ignored)
+
+
+def inspect_files(spark: SparkSession, files: Sequence[tuple[str, int]]) -> list[SourceFile]:
+    """Header (-> format) and last byte of each file; quote parity for files that do not end in a newline.
+
+    Only files without a final newline can end inside a quoted field unnoticed by the CSV reader, so only
+    those are scanned (with Spark, in parallel) for an odd number of quote characters.
+    """
+    jvm = _jvm(spark)
+    sources: list[SourceFile] = []
+    suspects: list[str] = []
+    for path, size in files:
+        fs, hpath = _hadoop_fs(spark, path)
+        header = ""
+        last = -1
+        if size:
+            stream = fs.open(hpath)
+            try:
+                reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "UTF-8"))
+                header = reader.readLine() or ""
+                stream.seek(size - 1)
+                last = stream.read()
+            finally:
+                stream.close()
+        if size and last not in (10, 13):
+            suspects.append(path)
+        sources.append(SourceFile(path, size, region_of(path), detect_format(header), header[:300]))
+    odd = _odd_quote_files(spark, suspects) if suspects else set()
+    return [
+        SourceFile(s.path, s.size, s.region, s.format, s.header, truncated=s.path in odd) for s in sources
+    ]
+
+
+def _odd_quote_files(spark: SparkSession, paths: Sequence[str]) -> set[str]:
+    """Files whose total number of ``"`` characters is odd, i.e. that end inside a quoted field."""
+    lines = spark.read.option("wholetext", False).text(list(paths))
+    quotes = F.length("value") - F.length(F.regexp_replace("value", '"', ""))
+    per_file = lines.groupBy(F.input_file_name().alias("file")).agg(F.sum(quotes).alias("quotes"))
+    odd = {row["file"] for row in per_file.collect() if row["quotes"] % 2 == 1}
+    # input_file_name() gives file:///x where Hadoop listed file:/x: match on the path after the scheme.
+    return {p for p in paths if any(_same_file(p, o) for o in odd)}
+
+
+def _same_file(a: str, b: str) -> bool:
+    def strip(uri: str) -> str:
+        return uri.split(":", 1)[1].lstrip("/") if ":" in uri else uri.lstrip("/")
+
+    return strip(a) == strip(b)
+
+
+def read_sources(spark: SparkSession, sources: Sequence[SourceFile]) -> DataFrame:
+    """All files, standardized to ``RAW_COLUMNS`` strings, one read per format.
+
+    A truncated file is read on its own (one partition, rows numbered 0..n-1 in file order) so its last
+    record can be flagged without a shuffle.
+    """
+    frames: list[DataFrame] = []
+    by_format: dict[str, list[str]] = {}
+    for source in sources:
+        if source.truncated:
+            raw = read_csv(spark, [source.path], source.format)
+            last = raw.count() - 1
+            raw = raw.withColumn(_TRUNCATED, F.col(_ROW) == F.lit(last))
+            frames.append(standardize(raw, source.format))
+        else:
+            by_format.setdefault(source.format, []).append(source.path)
+    for fmt, paths in sorted(by_format.items()):
+        frames.append(standardize(read_csv(spark, paths, fmt), fmt))
+    return reduce(DataFrame.unionByName, frames)
+
+
+def region_counts(classified: DataFrame, regions: Sequence[str]) -> tuple[dict[str, Counts], dict[str, int]]:
+    """Read and rejected rows per region, and rejects per reason, in one aggregation."""
+    rows = (
+        classified.groupBy(F.coalesce("region", F.lit("")).alias("region"), "reject_reason").count().collect()
+    )
+    counts = {r: Counts() for r in regions}
+    reasons: dict[str, int] = {}
+    for row in rows:
+        entry = counts.setdefault(row["region"], Counts())
+        entry.read += row["count"]
+        if row["reject_reason"] is not None:
+            entry.rejected += row["count"]
+            reasons[row["reject_reason"]] = reasons.get(row["reject_reason"], 0) + row["count"]
+    return counts, reasons
+
+
+def write_statistics(deduped: DataFrame, target_path: str) -> None:
+    """Parquet/snappy partitioned by region; dynamic overwrite replaces exactly the regions present."""
+    (
+        deduped.write.mode("overwrite")
+        .option("partitionOverwriteMode", "dynamic")
+        .option("compression", "snappy")
+        .partitionBy("region")
+        .parquet(target_path)
+    )
+
+
+def write_text(spark: SparkSession, uri: str, text: str) -> None:
+    """Write a small text object (metrics.json) through Hadoop's FS, so s3:// and local paths both work."""
+    fs, hpath = _hadoop_fs(spark, uri)
+    stream = fs.create(hpath, True)
+    try:
+        stream.write(bytearray(text.encode("utf-8")))
+    finally:
+        stream.close()
+
+
+def run_folder(base: str, run_id: str) -> str:
+    return f"{base.rstrip('/')}/run_id={run_id}/"
+
+
+def run(
+    spark: SparkSession,
+    source_path: str,
+    target_path: str,
+    quarantine_path: str,
+    metrics_path: str,
+    run_id: str,
+    reject_threshold: float = 0.01,
+) -> CleanResult:
+    """The whole job; raises :class:`RejectThresholdExceeded` (after writing quarantine and metrics)."""
+    started = time.perf_counter()
+    result = CleanResult(run_id=run_id, reject_threshold=reject_threshold)
+    listed, result.ignored_files = list_csv_files(spark, source_path)
+    sources = inspect_files(spark, listed)
+    result.files = [
+        {"path": s.path, "bytes": s.size, "region": s.region, "format": s.format, "truncated": s.truncated}
+        for s in sources
+    ]
+    regions = sorted({s.region for s in sources if s.region})
+    if not sources:
+        result.seconds = time.perf_counter() - started
+        write_text(spark, run_folder(metrics_path, run_id) + "metrics.json", json.dumps(result.metrics()))
+        return result
+
+    classified = classify(read_sources(spark, sources)).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        counts, result.rejected_by_reason = region_counts(classified, regions)
+        result.regions = counts
+        if result.total.rejected:
+            rejected_rows(classified).write.mode("overwrite").json(run_folder(quarantine_path, run_id))
+        result.failed_regions = exceeded_regions(counts, reject_threshold)
+        if not result.failed_regions:
+            written = Observation("written")
+            deduped = deduplicate(to_typed(classified), files_per_region(sources))
+            observed = deduped.observe(
+                written,
+                *[F.count_if(F.col("region") == r).alias(r) for r in counts if r],
+            )
+            write_statistics(observed, target_path)
+            out = written.get
+            for region, entry in counts.items():
+                entry.written = int(out.get(region, 0)) if region else 0
+                entry.duplicates = entry.read - entry.rejected - entry.written
+    finally:
+        classified.unpersist()
+    result.seconds = time.perf_counter() - started
+    write_text(
+        spark, run_folder(metrics_path, run_id) + "metrics.json", json.dumps(result.metrics(), indent=1)
+    )
+    if result.failed_regions:
+        details = ", ".join(f"{r}: {counts[r].rejected}/{counts[r].read} rows" for r in result.failed_regions)
+        raise RejectThresholdExceeded(
+            f"clean_statistics: rejected rows above the threshold of {reject_threshold:.2%} in {details}; "
+            f"nothing written to {target_path}. Reasons: {result.rejected_by_reason}. "
+            f"Rejected rows: {run_folder(quarantine_path, run_id)}",
+            result,
+        )
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Glue entry point: arguments from ``getResolvedOptions``, session from the Glue runtime."""
+    from awsglue.utils import getResolvedOptions
+
+    args = getResolvedOptions(list(argv if argv is not None else sys.argv), JOB_ARGUMENTS)
+    spark = SparkSession.builder.getOrCreate()
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
+    try:
+        result = run(
+            spark,
+            source_path=args["source_path"],
+            target_path=args["target_path"],
+            quarantine_path=args["quarantine_path"],
+            metrics_path=args["metrics_path"],
+            run_id=args["run_id"],
+            reject_threshold=float(args["reject_threshold"]),
+        )
+    except RejectThresholdExceeded as error:
+        print(json.dumps(summary_line(error.result)), flush=True)
+        raise
+    print(json.dumps(summary_line(result)), flush=True)
+
+
+def summary_line(result: CleanResult) -> dict[str, Any]:
+    """The stdout summary: metrics without the per-file and per-region detail."""
+    return {k: v for k, v in result.metrics().items() if k not in ("files", "regions")}
+
+
+if __name__ == "__main__":
+    main()
