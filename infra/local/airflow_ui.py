@@ -1,0 +1,152 @@
+"""``make airflow``: the Airflow UI on this machine, with the project's DAGs and the local AWS runtime.
+
+Runs the Airflow 3 components as separate processes — api-server, scheduler, dag-processor, triggerer — rather
+than ``airflow standalone``, because standalone's log servers bind every interface; here the scheduler and
+triggerer skip their log servers (task logs are local files the api-server reads) and the api-server binds
+127.0.0.1 only. The ``aws_default`` connection points at the local runtime started alongside. Ctrl-C stops
+everything that was started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from infra.local.runtime import HOST, REPO_ROOT, LocalRuntime
+
+USER = "admin"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def component_env(home: Path, runtime: LocalRuntime, api_port: int, secret: str) -> dict[str, str]:
+    """Environment shared by every Airflow component: one config, one secret, one metadata DB."""
+    return {
+        **os.environ,
+        **runtime.client_env(),
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://{HOST}:{api_port}/execution/",
+        "AIRFLOW__API__HOST": HOST,
+        "AIRFLOW__API__PORT": str(api_port),
+        "AIRFLOW__API_AUTH__JWT_SECRET": secret,
+        "AIRFLOW__API__SECRET_KEY": secret,
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+        "AIRFLOW__YOUTUBE_ETL__POLL_INTERVAL": "2",
+    }
+
+
+def wait_healthy(url: str, timeout: float, procs: list[subprocess.Popen[bytes]]) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for proc in procs:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{' '.join(map(str, proc.args))} exited with {proc.returncode}")  # type: ignore[arg-type]
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"Airflow did not become healthy at {url} within {timeout:.0f} s")
+
+
+def password(home: Path) -> str:
+    """SimpleAuthManager writes the generated passwords next to the config on first start."""
+    path = home / "simple_auth_manager_passwords.json.generated"
+    for _ in range(40):
+        if path.exists():
+            return str(json.loads(path.read_text()).get(USER, "?"))
+        time.sleep(0.25)
+    return f"(see {path})"
+
+
+def start(home: Path, runtime: LocalRuntime, api_port: int, log_dir: Path) -> list[subprocess.Popen[bytes]]:
+    env = component_env(home, runtime, api_port, secrets.token_urlsafe(32))
+    airflow = [sys.executable, "-m", "airflow"]
+    subprocess.run([*airflow, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
+    commands = {
+        "api-server": [*airflow, "api-server", "--host", HOST, "--port", str(api_port)],
+        "scheduler": [*airflow, "scheduler", "--skip-serve-logs"],
+        "dag-processor": [*airflow, "dag-processor"],
+        "triggerer": [*airflow, "triggerer", "--skip-serve-logs"],
+    }
+    log_dir.mkdir(parents=True, exist_ok=True)
+    procs = []
+    for name, command in commands.items():
+        log = (log_dir / f"{name}.log").open("ab")
+        procs.append(
+            subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        )
+    return procs
+
+
+def stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make airflow", description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0, help="api-server port (default: a free one)")
+    parser.add_argument("--airflow-home", type=Path, default=REPO_ROOT / ".airflow" / "ui")
+    parser.add_argument("--data", type=Path, help="load this dataset folder into the raw bucket first")
+    args = parser.parse_args(argv)
+    home = args.airflow_home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    api_port = args.port or free_port()
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    with LocalRuntime() as runtime:
+        if args.data:
+            runtime.load_sample_data(args.data.resolve())
+        procs = start(home, runtime, api_port, home / "logs" / "components")
+        try:
+            wait_healthy(f"http://{HOST}:{api_port}/api/v2/monitor/health", 120, procs)
+            print(f"Airflow UI: http://{HOST}:{api_port}  login: {USER} / {password(home)}", flush=True)
+            print(f"local AWS runtime: {runtime.endpoint} (connection aws_default points here)", flush=True)
+            print("trigger youtube_ingest in the UI; Ctrl-C stops everything", flush=True)
+            while not stopping and all(p.poll() is None for p in procs):
+                time.sleep(0.5)
+        finally:
+            stop(procs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
