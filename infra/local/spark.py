@@ -1,0 +1,184 @@
+"""Spark configuration that makes ``s3://`` paths work against the local AWS runtime (Hadoop S3A).
+
+Glue 5.1 runs Spark 3.5 with EMRFS behind ``s3://``; locally the same paths go through Hadoop's S3A file
+system pointed at the moto endpoint, so Glue scripts run unchanged. Maven is unreachable here: the
+hadoop-aws and AWS SDK bundle jars come from the installed ``sagemaker_pyspark`` package (its ``jars/``
+folder), located without importing it (its ``classpath_jars`` needs ``pkg_resources``).
+
+Two ways to apply the configuration:
+
+* in-process: :func:`configure_builder` on a ``SparkSession.Builder`` (tests, benchmarks);
+* for a subprocess whose script calls a plain ``SparkSession.builder.getOrCreate()``:
+  :func:`write_conf_dir` writes ``spark-defaults.conf`` (+ a quiet ``log4j2.properties``) and
+  :func:`subprocess_env` points ``SPARK_CONF_DIR`` at it; ``spark-submit`` reads it when PySpark launches
+  the JVM.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+#: The two jars S3A needs. hadoop-aws 3.3.1 works with Spark 3.5's Hadoop 3.3.4 client.
+S3A_JARS: tuple[str, ...] = ("hadoop-aws-3.3.1.jar", "aws-java-sdk-bundle-1.11.901.jar")
+S3A_FILE_SYSTEM = "org.apache.hadoop.fs.s3a.S3AFileSystem"
+
+#: Spark settings that mirror Glue 5.1 and keep a local start cheap (no UI, few shuffle partitions).
+BASE_CONF: dict[str, str] = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.sources.partitionOverwriteMode": "dynamic",
+    # Glue's default is 200 (spread over executors); locally a few partitions avoid hundreds of tiny tasks.
+    "spark.sql.shuffle.partitions": "4",
+    "spark.default.parallelism": "4",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.driver.host": "127.0.0.1",
+    "spark.sql.parquet.compression.codec": "snappy",
+}
+
+
+class SparkSetupError(RuntimeError):
+    """The local Spark cannot be configured (jars missing); the message says what to install."""
+
+
+def jars_folder() -> Path:
+    """``sagemaker_pyspark/jars`` of the installed package, found without importing it."""
+    spec = importlib.util.find_spec("sagemaker_pyspark")
+    if spec is None or not spec.submodule_search_locations:
+        raise SparkSetupError(
+            "sagemaker_pyspark is not installed: it ships the hadoop-aws and AWS SDK jars S3A needs "
+            "(uv sync installs it from uv.lock)"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "jars"
+
+
+def s3a_jars() -> list[Path]:
+    """Absolute paths of the hadoop-aws and AWS SDK bundle jars."""
+    folder = jars_folder()
+    paths = [folder / name for name in S3A_JARS]
+    missing = [p.name for p in paths if not p.is_file()]
+    if missing:
+        raise SparkSetupError(f"{folder}: missing {', '.join(missing)}")
+    return paths
+
+
+def s3a_conf(
+    endpoint: str,
+    access_key: str = "testing",
+    secret_key: str = "testing",
+) -> dict[str, str]:
+    """``spark.hadoop.fs.*`` settings: S3A against ``endpoint`` for the ``s3a``, ``s3`` and ``s3n`` schemes.
+
+    Timeouts are numeric on purpose: hadoop-aws 3.3.1 cannot parse the ``60s``-style defaults of newer
+    Hadoop configurations.
+    """
+    hadoop = {
+        "fs.s3a.endpoint": endpoint,
+        "fs.s3a.path.style.access": "true",
+        "fs.s3a.connection.ssl.enabled": "false" if endpoint.startswith("http://") else "true",
+        "fs.s3a.aws.credentials.provider": "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
+        "fs.s3a.access.key": access_key,
+        "fs.s3a.secret.key": secret_key,
+        "fs.s3a.impl": S3A_FILE_SYSTEM,
+        "fs.s3.impl": S3A_FILE_SYSTEM,
+        "fs.s3n.impl": S3A_FILE_SYSTEM,
+        "fs.AbstractFileSystem.s3a.impl": "org.apache.hadoop.fs.s3a.S3A",
+        "fs.AbstractFileSystem.s3.impl": "org.apache.hadoop.fs.s3a.S3A",
+        "fs.s3a.connection.timeout": "200000",
+        "fs.s3a.connection.establish.timeout": "5000",
+        "fs.s3a.socket.timeout": "200000",
+        "fs.s3a.threads.keepalivetime": "60",
+        "fs.s3a.multipart.purge.age": "86400",
+        "fs.s3a.attempts.maximum": "3",
+        "fs.s3a.retry.limit": "3",
+        # A local endpoint has no bucket to probe and no region to discover.
+        "fs.s3a.bucket.probe": "0",
+        "fs.s3a.change.detection.version.required": "false",
+        # Fewer copy+delete "renames" when committing task output (a rename is a copy on S3).
+        "mapreduce.fileoutputcommitter.algorithm.version": "2",
+    }
+    return {f"spark.hadoop.{key}": value for key, value in hadoop.items()}
+
+
+def spark_conf(
+    endpoint: str,
+    *,
+    master: str | None = "local[*]",
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Everything a local Glue-like Spark needs: base settings, the S3A jars and ``s3a_conf``."""
+    conf = dict(BASE_CONF)
+    if master:
+        conf["spark.master"] = master
+    conf["spark.jars"] = ",".join(str(p) for p in s3a_jars())
+    conf.update(s3a_conf(endpoint))
+    # Python workers must be this interpreter (the venv), not whatever "python3" is on PATH.
+    conf["spark.pyspark.python"] = sys.executable
+    conf["spark.pyspark.driver.python"] = sys.executable
+    conf.update(extra or {})
+    return conf
+
+
+def configure_builder(builder: Any, conf: Mapping[str, str]) -> Any:
+    """Apply ``conf`` to a ``SparkSession.Builder`` (in-process use)."""
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    return builder
+
+
+#: Spark and Hadoop log at INFO by default: thousands of lines per job. Keep warnings and errors.
+LOG4J2_PROPERTIES = """\
+rootLogger.level = warn
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
+logger.nativeio.name = org.apache.hadoop.util.NativeCodeLoader
+logger.nativeio.level = error
+logger.metrics.name = org.apache.hadoop.metrics2.impl.MetricsConfig
+logger.metrics.level = error
+logger.s3abucket.name = org.apache.hadoop.fs.s3a.impl.ConfigurationHelper
+logger.s3abucket.level = error
+logger.sdk.name = com.amazonaws
+logger.sdk.level = error
+"""
+
+
+def render_spark_defaults(conf: Mapping[str, str]) -> str:
+    """``spark-defaults.conf`` text: one ``key value`` per line (values must not hold newlines)."""
+    lines = []
+    for key, value in sorted(conf.items()):
+        if "\n" in key or "\n" in value or not key.strip():
+            raise ValueError(f"invalid Spark setting {key!r}={value!r}")
+        lines.append(f"{key} {value}")
+    return "\n".join(lines) + "\n"
+
+
+def write_conf_dir(folder: Path, conf: Mapping[str, str]) -> Path:
+    """Write ``spark-defaults.conf`` and ``log4j2.properties`` into ``folder`` (a ``SPARK_CONF_DIR``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "spark-defaults.conf").write_text(render_spark_defaults(conf), encoding="utf-8")
+    (folder / "log4j2.properties").write_text(LOG4J2_PROPERTIES, encoding="utf-8")
+    return folder
+
+
+def subprocess_env(conf_dir: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Environment for a Python subprocess whose PySpark must pick up ``conf_dir``.
+
+    ``PYSPARK_SUBMIT_ARGS`` and ``SPARK_HOME`` from the caller are dropped so the generated
+    configuration is the only one that applies.
+    """
+    env = dict(os.environ if base is None else base)
+    for key in ("PYSPARK_SUBMIT_ARGS", "SPARK_HOME", "SPARK_CONF_DIR"):
+        env.pop(key, None)
+    env["SPARK_CONF_DIR"] = str(conf_dir)
+    env["PYSPARK_PYTHON"] = sys.executable
+    env["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    return env
