@@ -1,0 +1,708 @@
+"""Lambda executor: ``Invoke`` and S3 notifications really run the function's handler.
+
+moto alone needs Docker to run a function. Here ``moto.awslambda.models.LambdaFunction.invoke`` is replaced
+so that the handler runs from the function's deployed zip (extracted once per code digest) in a fresh
+``sys.executable`` process (``infra/local/lambda_bootstrap.py``) with the function's environment, dummy
+credentials and ``AWS_ENDPOINT_URL`` pointing at the runtime; the virtualenv plays the AWS SDK for pandas
+layer. Behaviour follows AWS:
+
+* ``RequestResponse`` returns the handler's JSON, or ``X-Amz-Function-Error: Unhandled`` with
+  ``errorMessage``/``errorType``/``stackTrace``; a handler outliving ``Timeout`` is killed
+  (``Sandbox.Timedout``). ``LogType=Tail`` returns the last 4 KB of the log; logs also go to CloudWatch
+  Logs ``/aws/lambda/<name>``.
+* ``Event`` invocations and S3 notifications are queued and run on background threads. A failed attempt is
+  retried ``MaximumRetryAttempts`` times (default 2), then the AWS-shaped failure record goes to the
+  ``OnFailure`` destination (SQS, SNS or another function); with no reachable destination the event is
+  logged and kept in :attr:`LambdaExecutor.undelivered` — never silently lost.
+* S3 notification records are completed to what S3 sends: keys URL-encoded like S3 (``/`` kept, space as
+  ``+``), ``sequencer``, ``versionId`` on versioned buckets, ``userIdentity``, request/response elements.
+
+:func:`wait_idle` blocks until every queued asynchronous invocation (retries included) has finished.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import itertools
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+import zipfile
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from infra.local.lambda_bootstrap import TIMEOUT_EXIT_CODE
+from infra.local.runtime import LOCAL_CREDENTIALS
+
+if TYPE_CHECKING:
+    from infra.local.runtime import LocalRuntime
+
+log = logging.getLogger(__name__)
+
+BOOTSTRAP = Path(__file__).resolve().parents[1] / "lambda_bootstrap.py"
+#: Seconds an interpreter may take to start and import the handler before the function's timeout applies
+#: (AWS gives the init phase 10 s of its own).
+INIT_ALLOWANCE_S = 10.0
+#: Pause before each retry of a failed asynchronous invocation. AWS waits about 1 and 2 minutes; locally
+#: that would only slow tests down, the count of attempts is what matters.
+RETRY_DELAYS_S = (0.2, 0.5)
+#: Asynchronous invocations running at once (the rest wait in the queue, as with reserved concurrency).
+ASYNC_CONCURRENCY = 4
+LOG_TAIL_BYTES = 4096
+#: Seconds ``shutdown`` waits for queued asynchronous invocations before killing what still runs.
+SHUTDOWN_GRACE_S = 30.0
+
+
+# ---- pure helpers ---------------------------------------------------------------------------------
+def s3_event_key(key: str) -> str:
+    """Encode an object key the way S3 writes it into event records.
+
+    S3 form-encodes the key (UTF-8 percent-escapes, space as ``+``) but keeps ``/``; handlers decode it
+    with ``urllib.parse.unquote_plus``.
+    """
+    return quote(key, safe="/*").replace("%20", "+")
+
+
+_sequence = itertools.count()
+_sequence_lock = threading.Lock()
+_last_sequencer = 0
+
+
+def next_sequencer() -> str:
+    """A strictly increasing hexadecimal ``sequencer`` like S3's, to order events on the same key."""
+    global _last_sequencer
+    with _sequence_lock:
+        _last_sequencer = max(_last_sequencer + 1, time.time_ns())
+        return f"{_last_sequencer:018X}"
+
+
+def complete_s3_record(record: dict[str, Any], raw_key: str, version_id: str | None) -> dict[str, Any]:
+    """Add what moto leaves out of an S3 event record (key encoding, sequencer, versionId, identities)."""
+    record = json.loads(json.dumps(record))
+    obj = record["s3"]["object"]
+    obj["key"] = s3_event_key(raw_key)
+    obj["sequencer"] = next_sequencer()
+    if version_id and version_id != "null":
+        obj["versionId"] = version_id
+    record.setdefault("userIdentity", {"principalId": "AWS:AIDALOCALRUNTIME"})
+    record.setdefault("requestParameters", {"sourceIPAddress": "127.0.0.1"})
+    record.setdefault(
+        "responseElements",
+        {
+            "x-amz-request-id": uuid.uuid4().hex[:16].upper(),
+            "x-amz-id-2": base64.b64encode(os.urandom(48)).decode(),
+        },
+    )
+    record["s3"]["bucket"].setdefault("ownerIdentity", {"principalId": "A3LOCALRUNTIME"})
+    return record
+
+
+def failure_record(
+    function_arn: str,
+    request_id: str,
+    event: Any,
+    attempts: int,
+    response: Any,
+    *,
+    success: bool = False,
+) -> dict[str, Any]:
+    """The invocation record Lambda sends to an asynchronous invocation's destination."""
+    response_context: dict[str, Any] = {"statusCode": 200, "executedVersion": "$LATEST"}
+    if not success:
+        response_context["functionError"] = "Unhandled"
+    return {
+        "version": "1.0",
+        "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+        "requestContext": {
+            "requestId": request_id,
+            "functionArn": f"{function_arn}:$LATEST",
+            "condition": "Success" if success else "RetriesExhausted",
+            "approximateInvokeCount": attempts,
+        },
+        "requestPayload": event,
+        "responseContext": response_context,
+        "responsePayload": response,
+    }
+
+
+def _header(headers: Any, name: str) -> str | None:
+    """A request header, case-insensitively, from werkzeug headers or a plain dict."""
+    if headers is None:
+        return None
+    for key in (name, name.lower(), name.title()):
+        value = headers.get(key)
+        if value is not None:
+            return str(value)
+    for key, value in dict(headers).items():
+        if str(key).lower() == name.lower():
+            return str(value)
+    return None
+
+
+# ---- what to run ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A snapshot of a function's configuration and code, taken when it is invoked."""
+
+    name: str
+    arn: str
+    handler: str
+    runtime: str
+    timeout: float
+    memory_size: int
+    region: str
+    environment: Mapping[str, str]
+    code: bytes
+    max_retries: int = 2
+    on_failure: str | None = None
+    on_success: str | None = None
+
+    @property
+    def code_sha256(self) -> str:
+        return hashlib.sha256(self.code).hexdigest()
+
+    @property
+    def log_group(self) -> str:
+        return f"/aws/lambda/{self.name}"
+
+    @classmethod
+    def from_moto(cls, fn: Any) -> FunctionSpec:
+        config: dict[str, Any] = fn.event_invoke_config[-1].config if fn.event_invoke_config else {}
+        destinations = config.get("DestinationConfig") or {}
+        return cls(
+            name=fn.function_name,
+            arn=fn.function_arn,
+            handler=fn.handler or "",
+            runtime=fn.run_time or "python3.12",
+            timeout=float(fn.timeout),
+            memory_size=int(fn.memory_size),
+            region=fn.region,
+            environment=dict(fn.environment_vars or {}),
+            code=bytes(getattr(fn, "code_bytes", b"") or b""),
+            max_retries=int(config.get("MaximumRetryAttempts", 2)),
+            on_failure=(destinations.get("OnFailure") or {}).get("Destination") or None,
+            on_success=(destinations.get("OnSuccess") or {}).get("Destination") or None,
+        )
+
+
+@dataclass
+class InvokeResult:
+    """The outcome of one attempt: the payload bytes AWS would return, and what it logged."""
+
+    request_id: str
+    payload: bytes
+    function_error: str | None
+    logs: str
+    duration_ms: float
+    max_memory_mb: int = 0
+
+    @property
+    def response(self) -> Any:
+        try:
+            return json.loads(self.payload) if self.payload else None
+        except ValueError:
+            return self.payload.decode("utf-8", "replace")
+
+
+@dataclass
+class LambdaExecutor:
+    """Runs invocations in subprocesses and keeps the asynchronous queue of one runtime."""
+
+    endpoint: str
+    region: str
+    deliver: Callable[[str, dict[str, Any]], None] | None = None
+    undelivered: list[dict[str, Any]] = field(default_factory=list)
+    _root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="local-lambda-")))
+    _code_dirs: dict[str, Path] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _idle: threading.Condition = field(default_factory=threading.Condition)
+    _pending: int = 0
+    _stopping: threading.Event = field(default_factory=threading.Event)
+    #: Bumped by a moto reset: queued work for the old resources is abandoned, not retried.
+    _generation: int = 0
+    _procs: set[subprocess.Popen[bytes]] = field(default_factory=set)
+    _pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(ASYNC_CONCURRENCY, thread_name_prefix="lambda-async")
+    )
+
+    # ---- synchronous ----------------------------------------------------------------------------
+    def code_dir(self, spec: FunctionSpec) -> Path:
+        """The package extracted once per code digest (``/var/task``)."""
+        digest = spec.code_sha256
+        with self._lock:
+            path = self._code_dirs.get(digest)
+            if path is None:
+                path = self._root / digest[:16]
+                shutil.rmtree(path, ignore_errors=True)
+                path.mkdir(parents=True)
+                if spec.code:
+                    with zipfile.ZipFile(io.BytesIO(spec.code)) as archive:
+                        archive.extractall(path)
+                self._code_dirs[digest] = path
+            return path
+
+    def environment(self, spec: FunctionSpec, request_id: str, log_stream: str) -> dict[str, str]:
+        """The function's variables plus what Lambda itself sets (which a function cannot override)."""
+        task_root = str(self.code_dir(spec))
+        reserved = {
+            **LOCAL_CREDENTIALS,
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_REGION": spec.region,
+            "AWS_DEFAULT_REGION": spec.region,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_size),
+            "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
+            "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "LAMBDA_TASK_ROOT": task_root,
+            "LAMBDA_RUNTIME_DIR": str(BOOTSTRAP.parent),
+            "_HANDLER": spec.handler,
+            "TZ": "UTC",
+            "LANG": "en_US.UTF-8",
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(self._root),
+            "PYTHONUNBUFFERED": "1",
+        }
+        return {**{k: str(v) for k, v in spec.environment.items()}, **reserved}
+
+    def run(self, spec: FunctionSpec, event: Any, request_id: str | None = None) -> InvokeResult:
+        """One attempt, synchronously: the handler's payload, or an AWS-shaped error payload."""
+        request_id = request_id or str(uuid.uuid4())
+        now = datetime.now(UTC)
+        log_stream = f"{now:%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
+        request = {
+            "event": event,
+            "handler": spec.handler,
+            "function_name": spec.name,
+            "invoked_function_arn": spec.arn,
+            "memory_limit_in_mb": spec.memory_size,
+            "aws_request_id": request_id,
+            "log_group_name": spec.log_group,
+            "log_stream_name": log_stream,
+            "timeout": spec.timeout,
+        }
+        result_file = self._root / f"result-{request_id}-{uuid.uuid4().hex[:8]}.json"
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, "-I", str(BOOTSTRAP), str(self.code_dir(spec)), str(result_file)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=self.environment(spec, request_id, log_stream),
+            cwd=str(self._root),
+            start_new_session=True,
+        )
+        with self._lock:
+            self._procs.add(proc)
+        timed_out = False
+        try:
+            output, _ = proc.communicate(
+                json.dumps(request).encode(), timeout=spec.timeout + INIT_ALLOWANCE_S
+            )
+        except subprocess.TimeoutExpired:
+            _kill(proc)
+            output, _ = proc.communicate()
+            timed_out = True
+        finally:
+            with self._lock:
+                self._procs.discard(proc)
+        duration_ms = (time.perf_counter() - started) * 1000
+        logs = output.decode("utf-8", "replace")
+        outcome: dict[str, Any] = {}
+        if result_file.exists():
+            outcome = json.loads(result_file.read_text(encoding="utf-8"))
+            result_file.unlink()
+        if timed_out or proc.returncode == TIMEOUT_EXIT_CODE:
+            error: dict[str, Any] | None = {
+                "errorType": "Sandbox.Timedout",
+                "errorMessage": f"RequestId: {request_id} Error: Task timed out after "
+                f"{spec.timeout:.2f} seconds",
+            }
+        elif "error" in outcome:
+            error = outcome["error"]
+        elif "payload" in outcome:
+            error = None
+        else:
+            error = {
+                "errorType": "Runtime.ExitError",
+                "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: "
+                f"exit status {proc.returncode}",
+            }
+        payload = json.dumps(error).encode() if error else outcome["payload"].encode()
+        result = InvokeResult(
+            request_id=request_id,
+            payload=payload,
+            function_error="Unhandled" if error else None,
+            logs=_with_report(logs, request_id, duration_ms, spec, outcome.get("max_memory_mb", 0), error),
+            duration_ms=duration_ms,
+            max_memory_mb=int(outcome.get("max_memory_mb", 0)),
+        )
+        _save_logs(spec, log_stream, result.logs)
+        return result
+
+    # ---- asynchronous ---------------------------------------------------------------------------
+    def submit(self, spec: FunctionSpec, event: Any) -> str:
+        """Queue an asynchronous invocation (``Event`` / S3 notification); returns its request id."""
+        request_id = str(uuid.uuid4())
+        if self._stopping.is_set():
+            self._give_up(spec, request_id, event, "the local runtime is shutting down", attempts=0)
+            return request_id
+        with self._idle:
+            self._pending += 1
+            generation = self._generation
+        self._pool.submit(self._run_async, spec, event, request_id, generation)
+        return request_id
+
+    def _run_async(self, spec: FunctionSpec, event: Any, request_id: str, generation: int) -> None:
+        try:
+            attempts = 0
+            result: InvokeResult | None = None
+            for attempt in range(spec.max_retries + 1):
+                if attempt:
+                    delay = RETRY_DELAYS_S[min(attempt - 1, len(RETRY_DELAYS_S) - 1)]
+                    if self._stopping.wait(delay):
+                        break
+                if generation != self._generation:
+                    log.info("async invoke %s of %s abandoned: the runtime was reset", request_id, spec.name)
+                    return
+                attempts += 1
+                result = self.run(spec, event, request_id)
+                if result.function_error is None:
+                    if spec.on_success:
+                        self._send(
+                            spec,
+                            spec.on_success,
+                            failure_record(
+                                spec.arn, request_id, event, attempts, result.response, success=True
+                            ),
+                            request_id,
+                        )
+                    return
+                log.warning(
+                    "async invoke %s of %s failed (attempt %d): %s",
+                    request_id,
+                    spec.name,
+                    attempts,
+                    result.payload[:500],
+                )
+            response = result.response if result else {"errorMessage": "not run: runtime shutting down"}
+            record = failure_record(spec.arn, request_id, event, attempts, response)
+            if spec.on_failure:
+                self._send(spec, spec.on_failure, record, request_id)
+            else:
+                self._give_up(
+                    spec, request_id, event, "no on-failure destination configured", attempts, record
+                )
+        except Exception as error:  # a bug here must not lose the event either
+            log.exception("async invoke %s of %s crashed", request_id, spec.name)
+            self._give_up(spec, request_id, event, f"executor error: {error}", 0)
+        finally:
+            with self._idle:
+                self._pending -= 1
+                self._idle.notify_all()
+
+    def _send(self, spec: FunctionSpec, destination: str, record: dict[str, Any], request_id: str) -> None:
+        try:
+            (self.deliver or self._deliver_api)(destination, record)
+        except Exception as error:
+            self._give_up(
+                spec,
+                request_id,
+                record.get("requestPayload"),
+                f"delivery to {destination} failed: {error}",
+                0,
+                record,
+            )
+
+    def _deliver_api(self, destination: str, record: dict[str, Any]) -> None:
+        """Send the record through the runtime's API, like Lambda's destination delivery."""
+        import boto3
+
+        service = destination.split(":")[2]
+        session = boto3.session.Session(
+            aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=LOCAL_CREDENTIALS["AWS_SESSION_TOKEN"],
+            region_name=destination.split(":")[3] or self.region,
+        )
+        client = session.client(service, endpoint_url=self.endpoint)  # type: ignore[call-overload]
+        body = json.dumps(record)
+        if service == "sqs":
+            account, queue = destination.split(":")[4:6]
+            url = client.get_queue_url(QueueName=queue, QueueOwnerAWSAccountId=account)["QueueUrl"]
+            client.send_message(QueueUrl=url, MessageBody=body)
+        elif service == "sns":
+            client.publish(TopicArn=destination, Message=body)
+        elif service == "lambda":
+            client.invoke(FunctionName=destination, InvocationType="Event", Payload=body.encode())
+        else:
+            raise ValueError(f"unsupported destination service {service!r}")
+
+    def _give_up(
+        self,
+        spec: FunctionSpec,
+        request_id: str,
+        event: Any,
+        reason: str,
+        attempts: int,
+        record: dict[str, Any] | None = None,
+    ) -> None:
+        entry = {
+            "function": spec.name,
+            "request_id": request_id,
+            "reason": reason,
+            "attempts": attempts,
+            "event": event,
+            "record": record,
+        }
+        with self._lock:
+            self.undelivered.append(entry)
+        log.error(
+            "async invoke %s of %s not delivered (%s); event kept: %s",
+            request_id,
+            spec.name,
+            reason,
+            json.dumps(event)[:1000],
+        )
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until no asynchronous invocation is queued or running; False on timeout."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+    @property
+    def pending(self) -> int:
+        with self._idle:
+            return self._pending
+
+    def shutdown(self, grace: float = SHUTDOWN_GRACE_S) -> None:
+        """Let queued invocations finish for ``grace`` seconds, then stop retrying and kill the rest."""
+        if not self.wait_idle(grace):
+            log.warning("%d asynchronous Lambda invocations still running at shutdown", self.pending)
+        self._stopping.set()
+        self.kill_all()
+        self._pool.shutdown(wait=True, cancel_futures=False)
+        shutil.rmtree(self._root, ignore_errors=True)
+
+    def abandon(self, timeout: float = 5.0) -> None:
+        """Drop queued and running invocations (a moto reset removed their resources)."""
+        with self._idle:
+            self._generation += 1
+        if not self.wait_idle(timeout):
+            self.kill_all()
+            self.wait_idle(timeout)
+        with self._lock:
+            self.undelivered.clear()
+
+    def kill_all(self) -> None:
+        with self._lock:
+            procs = list(self._procs)
+        for proc in procs:
+            _kill(proc)
+
+    def forget_code(self) -> None:
+        with self._lock:
+            for path in self._code_dirs.values():
+                shutil.rmtree(path, ignore_errors=True)
+            self._code_dirs.clear()
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    """Kill the invocation's whole process group (the handler may have started children)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _with_report(
+    logs: str, request_id: str, duration_ms: float, spec: FunctionSpec, memory_mb: int, error: Any
+) -> str:
+    lines = (
+        [f"START RequestId: {request_id} Version: $LATEST", logs.rstrip("\n")]
+        if logs.strip()
+        else [f"START RequestId: {request_id} Version: $LATEST"]
+    )
+    if error and error.get("errorType") == "Sandbox.Timedout":
+        lines.append(f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%S.%fZ} {error['errorMessage']}")
+    lines.append(f"END RequestId: {request_id}")
+    lines.append(
+        f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\tBilled Duration: "
+        f"{int(duration_ms) + 1} ms\tMemory Size: {spec.memory_size} MB\tMax Memory Used: {memory_mb} MB"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _save_logs(spec: FunctionSpec, log_stream: str, logs: str) -> None:
+    """Write the invocation's log to moto's CloudWatch Logs, as Lambda does."""
+    try:
+        from moto.logs.models import logs_backends
+
+        backend = logs_backends[_account()][spec.region]
+        backend.ensure_log_group(spec.log_group)
+        backend.create_log_stream(spec.log_group, log_stream)
+        stamp = int(time.time() * 1000)
+        events = [{"timestamp": stamp, "message": line} for line in logs.splitlines() if line]
+        if events:
+            backend.put_log_events(spec.log_group, log_stream, events)
+    except Exception:  # logs are a convenience; never fail an invocation on them
+        log.debug("could not save Lambda logs", exc_info=True)
+
+
+def _account() -> str:
+    from infra.local.runtime import LOCAL_ACCOUNT
+
+    return os.environ.get("MOTO_ACCOUNT_ID", LOCAL_ACCOUNT)
+
+
+# ---- moto patches ---------------------------------------------------------------------------------
+_executor: LambdaExecutor | None = None
+_originals: dict[str, Any] = {}
+
+
+def _decode_event(body: Any) -> Any:
+    from moto.awslambda.exceptions import LambdaClientError
+
+    if isinstance(body, bytes):
+        body = body.decode("utf-8")
+    if not body:
+        return {}
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise LambdaClientError(
+            "InvalidRequestContentException", "Could not parse request body into json: invalid JSON"
+        ) from None
+
+
+def _invoke(self: Any, body: Any, request_headers: Any, response_headers: Any) -> bytes:
+    """Replacement for ``LambdaFunction.invoke`` (the HTTP Invoke and InvokeAsync paths)."""
+    executor = _executor
+    if executor is None:
+        return _originals["invoke"](self, body, request_headers, response_headers)  # type: ignore[no-any-return]
+    invocation_type = _header(request_headers, "X-Amz-Invocation-Type") or "RequestResponse"
+    event = _decode_event(body)
+    spec = FunctionSpec.from_moto(self)
+    if invocation_type == "DryRun":
+        return b""
+    if invocation_type == "Event":
+        executor.submit(spec, event)
+        return b""
+    result = executor.run(spec, event)
+    response_headers["x-amz-executed-version"] = "$LATEST"
+    if result.function_error:
+        response_headers["x-amz-function-error"] = result.function_error
+    tail = result.logs.encode("utf-8")[-LOG_TAIL_BYTES:]
+    response_headers["x-amz-log-result"] = base64.b64encode(tail).decode()
+    return result.payload
+
+
+def _invoke_from_s3(account_id: str, event_body: Any, fn_arn: str, region_name: str) -> None:
+    """Replacement for moto's S3 -> Lambda notification: asynchronous, like S3's."""
+    executor = _executor
+    if executor is None:
+        _originals["s3_invoke"](account_id, event_body, fn_arn, region_name)
+        return
+    from moto.awslambda.utils import get_backend
+
+    try:
+        fn = get_backend(account_id, region_name).get_function(fn_arn)
+    except Exception:
+        log.error(
+            "S3 notification for missing function %s dropped by S3 (as on AWS): %s",
+            fn_arn,
+            json.dumps(event_body)[:1000],
+        )
+        return
+    executor.submit(FunctionSpec.from_moto(fn), event_body)
+
+
+def _s3_event(event_name: str, bucket: Any, key: Any, notification_id: str) -> dict[str, Any]:
+    """Replacement for moto's S3 event builder: the records S3 really sends."""
+    event: dict[str, Any] = _originals["s3_event"](event_name, bucket, key, notification_id)
+    if _executor is None:
+        return event
+    version_id = getattr(key, "version_id", None) if getattr(bucket, "is_versioned", False) else None
+    event["Records"] = [complete_s3_record(r, key.name, version_id) for r in event["Records"]]
+    return event
+
+
+def _patch() -> None:
+    from moto.awslambda import models as lambda_models
+    from moto.s3 import notifications
+
+    if _originals:
+        return
+    _originals["invoke"] = lambda_models.LambdaFunction.invoke
+    _originals["s3_invoke"] = notifications._invoke_awslambda
+    _originals["s3_event"] = notifications._get_s3_event
+    lambda_models.LambdaFunction.invoke = _invoke  # type: ignore[method-assign]
+    notifications._invoke_awslambda = _invoke_from_s3
+    notifications._get_s3_event = _s3_event
+
+
+def _unpatch() -> None:
+    from moto.awslambda import models as lambda_models
+    from moto.s3 import notifications
+
+    if not _originals:
+        return
+    lambda_models.LambdaFunction.invoke = _originals["invoke"]  # type: ignore[method-assign]
+    notifications._invoke_awslambda = _originals["s3_invoke"]
+    notifications._get_s3_event = _originals["s3_event"]
+    _originals.clear()
+
+
+# ---- executor protocol ----------------------------------------------------------------------------
+def install(runtime: LocalRuntime) -> None:
+    global _executor
+    if _executor is not None:
+        _executor.shutdown(grace=0)
+    _executor = LambdaExecutor(endpoint=runtime.endpoint, region=runtime.settings.region)
+    _patch()
+
+
+def shutdown(runtime: LocalRuntime) -> None:
+    """Wait for queued asynchronous invocations (bounded), then stop and restore moto."""
+    global _executor
+    executor, _executor = _executor, None
+    if executor is not None:
+        executor.shutdown()
+    _unpatch()
+
+
+def reset(runtime: LocalRuntime) -> None:
+    """After a moto reset: drop in-flight work of the old resources and the extracted packages."""
+    executor = _executor
+    if executor is None:
+        return
+    executor.abandon()
+    executor.forget_code()
+
+
+def wait_idle(runtime: LocalRuntime | None = None, timeout: float | None = 60.0) -> bool:
+    """Block until every asynchronous Lambda invocation (S3 events, ``Event`` invokes) has finished."""
+    executor = _executor
+    return True if executor is None else executor.wait_idle(timeout)
+
+
+def executor() -> LambdaExecutor | None:
+    """The running executor (tests read :attr:`LambdaExecutor.undelivered`)."""
+    return _executor

@@ -1,0 +1,390 @@
+"""The local runtime's Lambda executor: invokes and S3 events really run the handler, like AWS.
+
+A small probe function (an in-memory zip created through the Lambda API) reads the real category files
+from S3 and records what it received, so each test asserts on effects the handler produced.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import uuid
+import zipfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote_plus, unquote_plus
+
+import pytest
+
+from infra.local.executors import awslambda
+from infra.local.runtime import LocalRuntime
+
+PROBE = """
+import json
+import os
+import time
+import uuid
+from urllib.parse import unquote_plus
+
+import boto3
+
+
+def handler(event, context):
+    s3 = boto3.client("s3")
+    results = os.environ["RESULT_BUCKET"]
+    if "Records" in event:
+        record = event["Records"][0]
+        key = unquote_plus(record["s3"]["object"]["key"])
+        body = s3.get_object(Bucket=record["s3"]["bucket"]["name"], Key=key)["Body"].read()
+        seen = {"event": event, "items": len(json.loads(body)["items"]), "request_id": context.aws_request_id}
+        s3.put_object(Bucket=results, Key=f"seen/{context.aws_request_id}.json", Body=json.dumps(seen))
+        return seen
+    if "fail_marker" in event:
+        s3.put_object(Bucket=results, Key=f"attempts/{event['fail_marker']}/{uuid.uuid4().hex}", Body=b"x")
+        raise KeyError("no category " + str(event["category"]))
+    if "sleep" in event:
+        time.sleep(event["sleep"])
+        return {"slept": True}
+    obj = s3.get_object(Bucket=event["bucket"], Key=event["key"])
+    items = json.loads(obj["Body"].read())["items"]
+    out = {
+        "titles": sorted({i["snippet"]["title"] for i in items}),
+        "function_name": context.function_name,
+        "memory": context.memory_limit_in_mb,
+        "remaining_ms": context.get_remaining_time_in_millis(),
+        "request_id": context.aws_request_id,
+        "stage": os.environ.get("STAGE"),
+        "endpoint": os.environ.get("AWS_ENDPOINT_URL"),
+    }
+    if "marker" in event:
+        s3.put_object(Bucket=results, Key=f"done/{event['marker']}.json", Body=json.dumps(out))
+    print("converted", len(items), "categories")
+    return out
+"""
+
+RESULTS = "lambda-executor-results"
+DLQ = "lambda-executor-dlq"
+
+
+def _zip(source: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("probe.py", source)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def probe(clean_aws: LocalRuntime) -> dict[str, Any]:
+    """The probe function (5 s timeout), a results bucket and an SQS on-failure destination."""
+    runtime = clean_aws
+    runtime.client("s3").create_bucket(Bucket=RESULTS)
+    lam = runtime.client("lambda")
+    function = lam.create_function(
+        FunctionName="probe",
+        Runtime="python3.12",
+        Role=runtime.role_arn("lambda"),
+        Handler="probe.handler",
+        Code={"ZipFile": _zip(PROBE)},
+        Timeout=5,
+        MemorySize=256,
+        Environment={"Variables": {"RESULT_BUCKET": RESULTS, "STAGE": "probe-stage"}},
+    )
+    sqs = runtime.client("sqs")
+    queue_url = sqs.create_queue(QueueName=DLQ)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    lam.put_function_event_invoke_config(
+        FunctionName="probe",
+        MaximumRetryAttempts=2,
+        DestinationConfig={"OnFailure": {"Destination": queue_arn}},
+    )
+    return {"arn": function["FunctionArn"], "queue_url": queue_url}
+
+
+def _upload_category(runtime: LocalRuntime, data_dir: Path, region: str, bucket: str, key: str) -> bytes:
+    body = (data_dir / "raw_statistics_reference_data" / f"{region}_category_id.json").read_bytes()
+    runtime.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
+    return body
+
+
+def _titles(body: bytes) -> list[str]:
+    return sorted({item["snippet"]["title"] for item in json.loads(body)["items"]})
+
+
+def _read_json(runtime: LocalRuntime, bucket: str, key: str) -> Any:
+    return json.loads(runtime.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def test_request_response_runs_handler_with_environment_and_context(
+    probe: dict[str, Any], clean_aws: LocalRuntime, data_dir: Path
+) -> None:
+    body = _upload_category(clean_aws, data_dir, "US", RESULTS, "in/US_category_id.json")
+    response = clean_aws.client("lambda").invoke(
+        FunctionName="probe",
+        Payload=json.dumps({"bucket": RESULTS, "key": "in/US_category_id.json"}),
+        LogType="Tail",
+    )
+    assert response["StatusCode"] == 200
+    assert "FunctionError" not in response
+    result = json.loads(response["Payload"].read())
+    assert result["titles"] == _titles(body)
+    assert "Nonprofits & Activism" in result["titles"]  # US is the only region with category 29
+    assert result["function_name"] == "probe"
+    assert result["memory"] == "256"
+    assert 0 < result["remaining_ms"] <= 5000
+    assert result["stage"] == "probe-stage"
+    assert result["endpoint"] == clean_aws.endpoint
+    log_tail = base64.b64decode(response["LogResult"]).decode()
+    assert f"converted {len(json.loads(body)['items'])} categories" in log_tail
+    assert f"REPORT RequestId: {result['request_id']}" in log_tail
+
+
+def test_unhandled_error_has_aws_shape(probe: dict[str, Any], clean_aws: LocalRuntime) -> None:
+    response = clean_aws.client("lambda").invoke(
+        FunctionName="probe", Payload=json.dumps({"fail_marker": "sync", "category": 29})
+    )
+    assert response["StatusCode"] == 200
+    assert response["FunctionError"] == "Unhandled"
+    error = json.loads(response["Payload"].read())
+    assert error["errorType"] == "KeyError"
+    assert error["errorMessage"] == repr("no category 29")  # str(KeyError) quotes its argument, as on AWS
+    assert any("probe.py" in frame and "in handler" in frame for frame in error["stackTrace"])
+    assert not any("lambda_bootstrap" in frame for frame in error["stackTrace"])
+
+
+def test_handler_outliving_timeout_is_killed(probe: dict[str, Any], clean_aws: LocalRuntime) -> None:
+    lam = clean_aws.client("lambda")
+    lam.update_function_configuration(FunctionName="probe", Timeout=1)
+    response = lam.invoke(FunctionName="probe", Payload=json.dumps({"sleep": 30}))
+    assert response["FunctionError"] == "Unhandled"
+    error = json.loads(response["Payload"].read())
+    assert error["errorType"] == "Sandbox.Timedout"
+    assert "Task timed out after 1.00 seconds" in error["errorMessage"]
+
+
+def test_missing_handler_module_is_an_import_error(clean_aws: LocalRuntime) -> None:
+    lam = clean_aws.client("lambda")
+    lam.create_function(
+        FunctionName="broken",
+        Runtime="python3.12",
+        Role=clean_aws.role_arn("lambda"),
+        Handler="nothere.handler",
+        Code={"ZipFile": _zip(PROBE)},
+    )
+    response = lam.invoke(FunctionName="broken", Payload=b"{}")
+    error = json.loads(response["Payload"].read())
+    assert response["FunctionError"] == "Unhandled"
+    assert error["errorType"] == "Runtime.ImportModuleError"
+    assert "nothere" in error["errorMessage"]
+
+
+def test_async_invoke_runs_in_background(
+    probe: dict[str, Any], clean_aws: LocalRuntime, data_dir: Path
+) -> None:
+    body = _upload_category(clean_aws, data_dir, "GB", RESULTS, "in/GB_category_id.json")
+    marker = uuid.uuid4().hex
+    response = clean_aws.client("lambda").invoke(
+        FunctionName="probe",
+        InvocationType="Event",
+        Payload=json.dumps({"bucket": RESULTS, "key": "in/GB_category_id.json", "marker": marker}),
+    )
+    assert response["StatusCode"] == 202
+    assert awslambda.wait_idle(clean_aws, timeout=60)
+    done = _read_json(clean_aws, RESULTS, f"done/{marker}.json")
+    assert done["titles"] == _titles(body)
+    assert "Nonprofits & Activism" not in done["titles"]
+
+
+def test_async_failure_is_retried_twice_then_sent_to_on_failure_destination(
+    probe: dict[str, Any], clean_aws: LocalRuntime
+) -> None:
+    event = {"fail_marker": uuid.uuid4().hex, "category": 29}
+    clean_aws.client("lambda").invoke(FunctionName="probe", InvocationType="Event", Payload=json.dumps(event))
+    assert awslambda.wait_idle(clean_aws, timeout=60)
+    attempts = list(clean_aws.list_objects(RESULTS, f"attempts/{event['fail_marker']}/"))
+    assert len(attempts) == 3  # the first attempt and two retries
+    messages = clean_aws.client("sqs").receive_message(
+        QueueUrl=probe["queue_url"], MaxNumberOfMessages=10, WaitTimeSeconds=1
+    )["Messages"]
+    assert len(messages) == 1
+    record = json.loads(messages[0]["Body"])
+    assert record["requestPayload"] == event
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 3
+    assert record["requestContext"]["functionArn"].startswith(probe["arn"])
+    assert record["responseContext"]["functionError"] == "Unhandled"
+    assert record["responsePayload"]["errorType"] == "KeyError"
+
+
+def test_async_failure_without_destination_is_kept_not_lost(clean_aws: LocalRuntime) -> None:
+    clean_aws.client("s3").create_bucket(Bucket=RESULTS)
+    lam = clean_aws.client("lambda")
+    lam.create_function(
+        FunctionName="nodest",
+        Runtime="python3.12",
+        Role=clean_aws.role_arn("lambda"),
+        Handler="probe.handler",
+        Code={"ZipFile": _zip(PROBE)},
+        Environment={"Variables": {"RESULT_BUCKET": RESULTS}},
+    )
+    lam.put_function_event_invoke_config(FunctionName="nodest", MaximumRetryAttempts=0)
+    event = {"fail_marker": uuid.uuid4().hex, "category": 29}
+    lam.invoke(FunctionName="nodest", InvocationType="Event", Payload=json.dumps(event))
+    assert awslambda.wait_idle(clean_aws, timeout=60)
+    assert len(list(clean_aws.list_objects(RESULTS, f"attempts/{event['fail_marker']}/"))) == 1
+    executor = awslambda.executor()
+    assert executor is not None
+    kept = [entry for entry in executor.undelivered if entry["event"] == event]
+    assert len(kept) == 1 and kept[0]["attempts"] == 1
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param("drop/US_category_id.json", id="plain"),
+        pytest.param("drop/region=us/my categories ü 東京+x.json", id="space-unicode-plus-equals"),
+    ],
+)
+def test_s3_object_created_invokes_function_with_real_event_record(
+    probe: dict[str, Any], clean_aws: LocalRuntime, data_dir: Path, key: str
+) -> None:
+    s3 = clean_aws.client("s3")
+    bucket = "lambda-executor-landing"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "LambdaFunctionConfigurations": [
+                {
+                    "Id": "probe-on-json",
+                    "LambdaFunctionArn": probe["arn"],
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {
+                        "Key": {
+                            "FilterRules": [
+                                {"Name": "prefix", "Value": "drop/"},
+                                {"Name": "suffix", "Value": ".json"},
+                            ]
+                        }
+                    },
+                }
+            ]
+        },
+    )
+    body = (data_dir / "raw_statistics_reference_data" / "US_category_id.json").read_bytes()
+    put = s3.put_object(Bucket=bucket, Key=key, Body=body)
+    s3.put_object(Bucket=bucket, Key="drop/ignored.csv", Body=b"a,b\n")  # filtered out by the suffix rule
+    assert awslambda.wait_idle(clean_aws, timeout=60)
+
+    seen = [_read_json(clean_aws, RESULTS, o["Key"]) for o in clean_aws.list_objects(RESULTS, "seen/")]
+    assert len(seen) == 1
+    assert seen[0]["items"] == len(json.loads(body)["items"])
+    (record,) = seen[0]["event"]["Records"]
+    assert record["eventSource"] == "aws:s3"
+    assert record["eventName"] == "ObjectCreated:Put"
+    assert record["awsRegion"] == clean_aws.settings.region
+    assert record["s3"]["configurationId"] == "probe-on-json"
+    assert record["s3"]["bucket"]["name"] == bucket
+    assert record["s3"]["bucket"]["arn"] == f"arn:aws:s3:::{bucket}"
+    obj = record["s3"]["object"]
+    assert obj["key"] == quote_plus(key, safe="/")
+    assert unquote_plus(obj["key"]) == key
+    assert obj["size"] == len(body)
+    assert obj["eTag"] == hashlib.md5(body).hexdigest()
+    assert obj["versionId"] == put["VersionId"]
+    assert int(obj["sequencer"], 16) > 0
+
+
+def test_s3_events_on_same_key_have_increasing_sequencers(
+    probe: dict[str, Any], clean_aws: LocalRuntime, data_dir: Path
+) -> None:
+    s3 = clean_aws.client("s3")
+    bucket = "lambda-executor-landing"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "LambdaFunctionConfigurations": [
+                {"LambdaFunctionArn": probe["arn"], "Events": ["s3:ObjectCreated:*"]}
+            ]
+        },
+    )
+    for region in ("CA", "GB"):
+        _upload_category(clean_aws, data_dir, region, bucket, "drop/category.json")
+    assert awslambda.wait_idle(clean_aws, timeout=60)
+    seen = [_read_json(clean_aws, RESULTS, o["Key"]) for o in clean_aws.list_objects(RESULTS, "seen/")]
+    sizes = {
+        region: (data_dir / "raw_statistics_reference_data" / f"{region}_category_id.json").stat().st_size
+        for region in ("CA", "GB")
+    }
+    by_size = {s["event"]["Records"][0]["s3"]["object"]["size"]: s for s in seen}
+    assert set(by_size) == set(sizes.values())
+    first = by_size[sizes["CA"]]["event"]["Records"][0]["s3"]["object"]["sequencer"]
+    second = by_size[sizes["GB"]]["event"]["Records"][0]["s3"]["object"]["sequencer"]
+    assert int(second, 16) > int(first, 16)
+
+
+DAG_SOURCE = """
+import json
+
+from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeFunctionOperator
+from airflow.sdk import DAG
+
+with DAG(dag_id="test_executor_lambda_operator", schedule=None, params={"payload": "{}"}) as dag:
+    LambdaInvokeFunctionOperator(
+        task_id="invoke_probe",
+        function_name="probe",
+        payload="{{ params.payload }}",
+    )
+"""
+
+
+def run_test_dag(
+    source: str, dag_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **conf: Any
+) -> Any:
+    """Run a DAG file with ``dag.test()``: dag.test() only runs DAGs found in a configured bundle."""
+    import importlib.util
+
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    path = folder / f"{dag_id}.py"
+    path.write_text(source, encoding="utf-8")
+    bundles = [
+        {
+            "name": f"test-{dag_id}",
+            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+            "kwargs": {"path": str(folder), "refresh_interval": 0},
+        },
+        {
+            "name": "dags-folder",
+            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+            "kwargs": {},
+        },
+    ]
+    monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", json.dumps(bundles))
+    spec = importlib.util.spec_from_file_location(f"test_dag_{dag_id}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.dag.test(run_conf=conf or None)
+
+
+def test_lambda_invoke_operator_in_a_dag(
+    probe: dict[str, Any],
+    clean_aws: LocalRuntime,
+    data_dir: Path,
+    airflow_db: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    body = _upload_category(clean_aws, data_dir, "FR", RESULTS, "in/FR_category_id.json")
+    marker = uuid.uuid4().hex
+    payload = json.dumps({"bucket": RESULTS, "key": "in/FR_category_id.json", "marker": marker})
+    run = run_test_dag(DAG_SOURCE, "test_executor_lambda_operator", tmp_path, monkeypatch, payload=payload)
+    assert run.state == "success"
+    done = _read_json(clean_aws, RESULTS, f"done/{marker}.json")
+    assert done["titles"] == _titles(body)
