@@ -1,0 +1,160 @@
+"""
+### youtube_reporting — analytics table, Athena reports, checks, published views
+
+Scheduled on the processed assets that `youtube_ingest` updates.
+
+1. `run_build_analytics`: Glue job joining the cleaned statistics with the category reference on
+   (region, category_id); `crawl_analytics` registers the `trending` table.
+2. `check_sources`: data-quality checks on the analytics and statistics tables (`include/sql/checks/source/`).
+3. `build_reports`: one Athena CTAS per `include/sql/reports/*.sql`, each into a table and S3 folder of
+   its own for this run (`<report>__<run>` under `…/reports/<report>/run=<run>/`), so re-runs never collide.
+4. `check_reports`: each report reconciles with its source; row counts did not drop against the previous run.
+5. `publish_views`: the stable view `<report>` is replaced to point at this run's table — readers
+   (QuickSight, the local dashboard) never see a half-built or unchecked report.
+6. `cleanup_report_runs` (runs whatever happened before it): a published report keeps its newest runs up to
+   the retention count; an unpublished run's own table and folder are discarded. The view's table is never
+   touched.
+
+All names come from `youtube_etl.settings`; SQL files are discovered from the local folder at parse time.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.providers.amazon.aws.operators.athena import AthenaOperator
+from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
+from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerRunOperator
+from airflow.providers.standard.operators.empty import EmptyOperator
+from airflow.sdk import TaskGroup, TriggerRule, chain, dag, task
+
+from youtube_etl.dag_support import TAGS, default_args, processed_assets, report_asset, sql_dir
+from youtube_etl.operators import AthenaCheckOperator, AthenaReportOperator
+from youtube_etl.reports import (
+    SOURCE_STAGE,
+    discover_checks,
+    discover_reports,
+    report_macros,
+    report_template,
+)
+from youtube_etl.settings import get_settings
+
+settings = get_settings()
+SQL_DIR = sql_dir(settings)
+REPORTS = discover_reports(SQL_DIR)
+SOURCE_CHECKS = [c for c in discover_checks(SQL_DIR) if c.stage == SOURCE_STAGE]
+REPORT_CHECKS = [c for c in discover_checks(SQL_DIR) if c.stage != SOURCE_STAGE]
+
+
+@dag(
+    dag_id="youtube_reporting",
+    schedule=processed_assets(settings),
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=[*TAGS, "reporting", "athena"],
+    doc_md=__doc__,
+    default_args=default_args(settings),
+    template_searchpath=[str(SQL_DIR)],
+    user_defined_macros=report_macros(),
+    params=settings.sql_params(),
+)
+def youtube_reporting() -> None:
+    athena_args = {
+        "database": settings.analytics_database,
+        "workgroup": settings.athena_workgroup,
+        "sleep_time": settings.poll_interval,
+        "deferrable": settings.deferrable,
+        "aws_conn_id": settings.aws_conn_id,
+        "execution_timeout": timedelta(minutes=30),
+    }
+    run_build_analytics = GlueJobOperator(
+        task_id="run_build_analytics",
+        job_name=settings.build_analytics_job,
+        script_args={"--run_id": "{{ run_id }}"},
+        wait_for_completion=True,
+        deferrable=settings.deferrable,
+        job_poll_interval=settings.poll_interval,
+        waiter_delay=settings.poll_interval,
+        verbose=False,
+        aws_conn_id=settings.aws_conn_id,
+        execution_timeout=timedelta(hours=2),
+    )
+    crawl_analytics = GlueCrawlerRunOperator(
+        task_id="crawl_analytics",
+        crawler_name=settings.analytics_crawler,
+        wait_for_completion=True,
+        deferrable=settings.deferrable,
+        poll_interval=settings.poll_interval,
+        aws_conn_id=settings.aws_conn_id,
+        execution_timeout=timedelta(minutes=30),
+    )
+
+    with TaskGroup("check_sources") as check_sources:
+        for check in SOURCE_CHECKS:
+            AthenaCheckOperator(
+                task_id=f"check_{check.name}",
+                check_name=check.name,
+                query=check.template,
+                baseline_view=check.baseline_view,
+                **athena_args,
+            )
+
+    with TaskGroup("build_reports") as build_reports:
+        for report in REPORTS:
+            AthenaReportOperator(
+                task_id=f"build_{report}", report=report, query=report_template(report), **athena_args
+            )
+
+    with TaskGroup("check_reports") as check_reports:
+        for check in REPORT_CHECKS:
+            AthenaCheckOperator(
+                task_id=f"check_{check.name}",
+                check_name=check.name,
+                query=check.template,
+                baseline_view=check.baseline_view,
+                **athena_args,
+            )
+
+    with TaskGroup("publish_views") as publish_views:
+        for report in REPORTS:
+            AthenaOperator(
+                task_id=f"publish_{report}",
+                query="views/swap_view.sql",
+                params={"report": report},
+                outlets=[report_asset(settings, report)],
+                **athena_args,
+            )
+
+    @task(task_id="cleanup_report_runs", trigger_rule=TriggerRule.ALL_DONE)
+    def cleanup_report_runs(run_id: str | None = None, ti=None) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
+        """Drop report runs beyond the retention count, or this run's tables when they were not published."""
+        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+        from youtube_etl.reports import delete_report_runs, discard_report_run
+
+        session = AwsBaseHook(aws_conn_id=settings.aws_conn_id, client_type="glue").get_session()
+        dropped: dict[str, list[str]] = {}
+        for report in REPORTS:
+            published = ti.xcom_pull(task_ids=f"publish_views.publish_{report}") is not None
+            if published:
+                dropped[report] = delete_report_runs(session, settings, report, run_id or "")
+            else:
+                dropped[report] = discard_report_run(session, settings, report, run_id or "")
+        return dropped
+
+    # The cleanup runs whatever happened; this marker keeps a failure upstream failing the whole run
+    # (a DAG run's state follows its leaves, and the cleanup would otherwise be a successful leaf).
+    reports_published = EmptyOperator(task_id="reports_published")
+    chain(
+        run_build_analytics,
+        crawl_analytics,
+        check_sources,
+        build_reports,
+        check_reports,
+        publish_views,
+        [cleanup_report_runs(), reports_published],
+    )
+
+
+youtube_reporting()

@@ -1,0 +1,94 @@
+"""Structure of the two DAGs: task order, mapping, asset wiring, settings-derived names."""
+
+from __future__ import annotations
+
+import pytest
+from airflow.dag_processing.dagbag import DagBag
+
+from infra.local.runtime import REPO_ROOT
+from youtube_etl.dag_support import processed_assets
+from youtube_etl.reports import discover_checks, discover_reports
+from youtube_etl.settings import get_settings
+
+
+@pytest.fixture(scope="module")
+def dags():  # type: ignore[no-untyped-def]
+    bag = DagBag(dag_folder=str(REPO_ROOT / "dags"))
+    assert not bag.import_errors
+    return bag.dags
+
+
+def downstream(dag, task_id: str) -> set[str]:  # type: ignore[no-untyped-def]
+    return {t.task_id for t in dag.get_task(task_id).get_flat_relatives(upstream=False)}
+
+
+def test_ingest_order(dags) -> None:  # type: ignore[no-untyped-def]
+    dag = dags["youtube_ingest"]
+    assert dag.catchup is False
+    assert "convert_reference_data" in downstream(dag, "wait_for_reference_data")
+    assert "run_clean_statistics" in downstream(dag, "wait_for_statistics")
+    assert {"crawl_processed"} <= downstream(dag, "convert_reference_data")
+    assert {"crawl_processed"} <= downstream(dag, "run_clean_statistics")
+
+
+def test_ingest_uses_settings_names(dags) -> None:  # type: ignore[no-untyped-def]
+    s = get_settings()
+    dag = dags["youtube_ingest"]
+    assert dag.get_task("run_clean_statistics").job_name == s.clean_statistics_job
+    assert dag.get_task("crawl_processed").crawler_name == s.processed_crawler
+    assert dag.get_task("wait_for_statistics").bucket_name == s.raw_bucket
+    assert dag.get_task("wait_for_statistics").bucket_key.startswith(s.prefixes.raw_statistics)
+    assert dag.get_task("wait_for_reference_data").bucket_key.endswith("*.json")
+    assert dag.get_task("run_clean_statistics").script_args == {"--run_id": "{{ run_id }}"}
+
+
+def test_conversion_is_mapped_over_the_sensed_files(dags) -> None:  # type: ignore[no-untyped-def]
+    dag = dags["youtube_ingest"]
+    convert = dag.get_task("convert_reference_data")
+    assert type(convert).__name__ == "MappedOperator"
+    assert convert.operator_class.__name__ == "ConvertReferenceOperator"
+    assert "list_reference_files" in {t.task_id for t in convert.upstream_list}
+
+
+def test_assets_connect_the_dags(dags) -> None:  # type: ignore[no-untyped-def]
+    produced = {a.name for a in dags["youtube_ingest"].get_task("crawl_processed").outlets}
+    assert produced == {a.name for a in processed_assets(get_settings())}
+    consumed = {a.name for a in dags["youtube_reporting"].timetable.asset_condition.objects}
+    assert consumed == produced
+
+
+def test_reporting_has_one_task_per_report_and_check(dags) -> None:  # type: ignore[no-untyped-def]
+    dag = dags["youtube_reporting"]
+    reports = discover_reports()
+    assert reports, "no report SQL found"
+    for report in reports:
+        assert f"build_reports.build_{report}" in dag.task_ids
+        assert f"publish_views.publish_{report}" in dag.task_ids
+    for check in discover_checks():
+        group = "check_sources" if check.stage == "source" else "check_reports"
+        assert f"{group}.check_{check.name}" in dag.task_ids
+
+
+def test_reporting_order_publishes_only_after_checks(dags) -> None:  # type: ignore[no-untyped-def]
+    dag = dags["youtube_reporting"]
+    report = discover_reports()[0]
+    after_build = downstream(dag, f"build_reports.build_{report}")
+    assert {f"publish_views.publish_{report}", "cleanup_report_runs"} <= after_build
+    check = next(c for c in discover_checks() if c.stage == "reports")
+    assert f"publish_views.publish_{report}" in downstream(dag, f"check_reports.check_{check.name}")
+    assert "build_reports.build_" + report in downstream(dag, "crawl_analytics")
+
+
+def test_cleanup_runs_whatever_happened_but_failures_still_fail_the_run(dags) -> None:  # type: ignore[no-untyped-def]
+    dag = dags["youtube_reporting"]
+    assert dag.get_task("cleanup_report_runs").trigger_rule == "all_done"
+    leaves = {t.task_id for t in dag.leaves}
+    assert leaves == {"cleanup_report_runs", "reports_published"}
+    assert dag.get_task("reports_published").trigger_rule == "all_success"
+
+
+def test_publish_tasks_emit_report_assets(dags) -> None:  # type: ignore[no-untyped-def]
+    dag = dags["youtube_reporting"]
+    for report in discover_reports():
+        (asset,) = dag.get_task(f"publish_views.publish_{report}").outlets
+        assert asset.name.endswith("." + report)
