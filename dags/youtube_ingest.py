@@ -24,7 +24,7 @@ from airflow.sdk import chain, dag, task
 
 from youtube_etl.dag_support import TAGS, default_args, processed_assets
 from youtube_etl.operators import ConvertReferenceOperator
-from youtube_etl.settings import get_settings
+from youtube_etl.settings import get_settings, safe_run_id
 
 settings = get_settings()
 SENSOR_TIMEOUT = timedelta(hours=6)
@@ -39,6 +39,7 @@ SENSOR_TIMEOUT = timedelta(hours=6)
     tags=[*TAGS, "ingest"],
     doc_md=__doc__,
     default_args=default_args(settings),
+    user_defined_macros={"safe_run_id": safe_run_id},
 )
 def youtube_ingest() -> None:
     sensor_args = {
@@ -85,7 +86,8 @@ def youtube_ingest() -> None:
     run_clean_statistics = GlueJobOperator(
         task_id="run_clean_statistics",
         job_name=settings.clean_statistics_job,
-        script_args={"--run_id": "{{ run_id }}"},
+        # Spark/Hadoop paths cannot hold the ':' and '+' of Airflow run ids.
+        script_args={"--run_id": "{{ safe_run_id(run_id) }}"},
         wait_for_completion=True,
         deferrable=settings.deferrable,
         job_poll_interval=settings.poll_interval,

@@ -71,7 +71,7 @@ def youtube_reporting() -> None:
     run_build_analytics = GlueJobOperator(
         task_id="run_build_analytics",
         job_name=settings.build_analytics_job,
-        script_args={"--run_id": "{{ run_id }}"},
+        script_args={"--run_id": "{{ safe_run_id(run_id) }}"},
         wait_for_completion=True,
         deferrable=settings.deferrable,
         job_poll_interval=settings.poll_interval,

@@ -39,7 +39,11 @@ def test_ingest_uses_settings_names(dags) -> None:  # type: ignore[no-untyped-de
     assert dag.get_task("wait_for_statistics").bucket_name == s.raw_bucket
     assert dag.get_task("wait_for_statistics").bucket_key.startswith(s.prefixes.raw_statistics)
     assert dag.get_task("wait_for_reference_data").bucket_key.endswith("*.json")
-    assert dag.get_task("run_clean_statistics").script_args == {"--run_id": "{{ run_id }}"}
+    assert dag.get_task("run_clean_statistics").script_args == {"--run_id": "{{ safe_run_id(run_id) }}"}
+    assert (
+        dag.user_defined_macros["safe_run_id"]("manual__2026-01-01T00:00:00+00:00")
+        == "manual_2026_01_01t00_00_00_00_00"
+    )
 
 
 def test_conversion_is_mapped_over_the_sensed_files(dags) -> None:  # type: ignore[no-untyped-def]
