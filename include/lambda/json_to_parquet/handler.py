@@ -53,7 +53,7 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     config = Config.from_environ(os.environ)
     request_id = str(getattr(context, "aws_request_id", "") or uuid.uuid4())
     objects = parse_event(event)
-    session = boto3.Session()
+    session = _session()
     results: list[dict[str, Any]] = []
     failures: list[str] = []
     for source in objects:
@@ -91,6 +91,20 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     return summary
 
 
+_SESSION: boto3.Session | None = None
+
+
+def _session() -> boto3.Session:
+    """One session per container: it caches the service models (~1 s to load per new session).
+
+    Clients are still created per invocation, so ``AWS_ENDPOINT_URL`` is honoured as set at call time.
+    """
+    global _SESSION
+    if _SESSION is None:
+        _SESSION = boto3.Session()
+    return _SESSION
+
+
 def process_record(
     source: S3Object, *, config: Config, session: boto3.Session, request_id: str
 ) -> dict[str, Any]:
@@ -123,7 +137,7 @@ def process_record(
         )
         return result
     del body
-    result["output"] = write_partition(table, region, config=config, session=session)
+    result["output"] = write_partition(table, region, config=config, session=session, s3=s3)
     result["rows"] = table.num_rows
     result["status"] = "converted"
     return result
@@ -135,7 +149,7 @@ def _get_object(s3: Any, source: S3Object) -> bytes:
     return response["Body"].read()  # type: ignore[no-any-return]
 
 
-def write_partition(table: Any, region: str, *, config: Config, session: boto3.Session) -> str:
+def write_partition(table: Any, region: str, *, config: Config, session: boto3.Session, s3: Any) -> str:
     """Replace the region's partition with one Parquet object and make sure the catalog knows it.
 
     The object name is fixed, so the PUT itself replaces the previous data atomically; objects with other
@@ -144,7 +158,6 @@ def write_partition(table: Any, region: str, *, config: Config, session: boto3.S
     """
     import awswrangler as wr  # the layer's biggest import: only when there is something to write
 
-    s3 = session.client("s3")
     buffer = io.BytesIO()
     pq.write_table(table.drop_columns([PARTITION_COLUMN]), buffer, compression="snappy")
     key = config.output_key(region)
