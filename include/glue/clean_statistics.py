@@ -382,7 +382,8 @@ def to_typed(classified: DataFrame) -> DataFrame:
         "category_id": c("category_id").cast("bigint"),
         "publish_time": parse_timestamp(c("publish_time")),
         "tags": parse_tags(c("tags")),
-        "description": normalize_description(c("description"), c("format")),
+        # Spark reads a quoted empty field ("") as null; both formats always carry a description.
+        "description": F.coalesce(normalize_description(c("description"), c("format")), F.lit("")),
         **{name: c(name).cast("bigint") for name in COUNT_COLUMNS},
         **{name: parse_boolean(c(name)) for name in BOOLEAN_COLUMNS},
     }

@@ -1,0 +1,230 @@
+"""Glue job ``build_analytics``: cleaned statistics joined with category titles -> the ``trending`` table.
+
+Inputs: ``--statistics_path`` (clean_statistics output, ``region=xx/`` Parquet) and ``--category_path``
+(the Lambda's ``category_reference``, ``region=xx/`` Parquet with ``category_id`` bigint and
+``category_title``). The join is on (region, category_id): category ids are only unique per region, and
+joining on the id alone multiplies rows across regions.
+
+Category ids missing from a region's own file (real case: id 29 "Nonprofits & Activism" is used in FR, CA,
+KR, MX, RU but only US's file defines it) keep their rows: the title comes from another region's file when
+one defines the id (the most common title for it, ties broken alphabetically), else ``'Unknown'``.
+``category_title_source`` says which, so reports can tell the two apart. The row count of the output
+always equals that of the statistics.
+
+Output (``--target_path``, Parquet/snappy, ``region=xx/`` partitions, dynamic partition overwrite: a re-run
+replaces exactly the regions present in the statistics). Columns, stable for the crawler and Athena SQL:
+
+every statistics column (video_id, trending_date, title, channel_id, channel_title, category_id,
+publish_time, tags, views, likes, dislikes, comment_count, thumbnail_link, comments_disabled,
+ratings_disabled, video_error_or_removed, description, source_file), then
+
+=====================  =======  ==========================================================================
+category_title         string   title from the region's file / another region's / ``'Unknown'``
+category_title_source  string   ``region`` | ``other_region`` | ``unknown``
+engagement_rate        double   (likes + dislikes + comment_count) / views; null when views = 0
+like_ratio             double   likes / (likes + dislikes); null when both are 0 (e.g. ratings disabled)
+days_to_trend          int      trending_date - publish date (UTC days)
+region                 string   partition
+=====================  =======  ==========================================================================
+
+Counts (rows, unknown_category rows = rows whose category is not in their region's file, per region) go to
+``<metrics_path>run_id=<run_id>/metrics.json`` and stdout (one JSON line). Self-contained: Glue uploads
+this one file.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.window import Window
+
+JOB_ARGUMENTS = ["JOB_NAME", "statistics_path", "category_path", "target_path", "run_id", "metrics_path"]
+
+UNKNOWN_TITLE = "Unknown"
+STATISTICS_COLUMNS = (
+    "video_id",
+    "trending_date",
+    "title",
+    "channel_id",
+    "channel_title",
+    "category_id",
+    "publish_time",
+    "tags",
+    "views",
+    "likes",
+    "dislikes",
+    "comment_count",
+    "thumbnail_link",
+    "comments_disabled",
+    "ratings_disabled",
+    "video_error_or_removed",
+    "description",
+    "source_file",
+)
+DERIVED_COLUMNS = (
+    "category_title",
+    "category_title_source",
+    "engagement_rate",
+    "like_ratio",
+    "days_to_trend",
+)
+OUTPUT_COLUMNS = (*STATISTICS_COLUMNS, *DERIVED_COLUMNS, "region")
+
+
+def category_titles(categories: DataFrame) -> DataFrame:
+    """One title per (region, category_id): the reference may hold a key twice (re-ingested files)."""
+    return (
+        categories.where(F.col("category_id").isNotNull() & F.col("region").isNotNull())
+        .groupBy(F.lower("region").alias("region"), F.col("category_id").cast("bigint").alias("category_id"))
+        .agg(F.min("category_title").alias("category_title"))
+    )
+
+
+def fallback_titles(titles: DataFrame) -> DataFrame:
+    """One title per category_id across all regions: the most common, ties broken alphabetically."""
+    counted = titles.groupBy("category_id", "category_title").agg(F.count(F.lit(1)).alias("_n"))
+    best = Window.partitionBy("category_id").orderBy(F.col("_n").desc(), F.col("category_title"))
+    return (
+        counted.withColumn("_rank", F.row_number().over(best))
+        .where(F.col("_rank") == 1)
+        .select("category_id", F.col("category_title").alias("fallback_title"))
+    )
+
+
+def join_categories(statistics: DataFrame, categories: DataFrame) -> DataFrame:
+    """Statistics with ``category_title`` and ``category_title_source``; never drops or multiplies rows."""
+    titles = category_titles(categories)
+    fallback = fallback_titles(titles)
+    joined = statistics.join(F.broadcast(titles), ["region", "category_id"], "left").join(
+        F.broadcast(fallback), ["category_id"], "left"
+    )
+    return (
+        joined.withColumn(
+            "category_title_source",
+            F.when(F.col("category_title").isNotNull(), F.lit("region"))
+            .when(F.col("fallback_title").isNotNull(), F.lit("other_region"))
+            .otherwise(F.lit("unknown")),
+        )
+        .withColumn("category_title", F.coalesce("category_title", "fallback_title", F.lit(UNKNOWN_TITLE)))
+        .drop("fallback_title")
+    )
+
+
+def add_metrics(df: DataFrame) -> DataFrame:
+    """Derived per-row metrics; divisions by zero give null, not infinity or an error."""
+    c = F.col
+    reactions = c("likes") + c("dislikes")
+    return df.select(
+        "*",
+        F.when(c("views") > 0, (reactions + c("comment_count")) / c("views")).alias("engagement_rate"),
+        F.when(reactions > 0, c("likes") / reactions).alias("like_ratio"),
+        F.datediff(c("trending_date"), F.to_date(c("publish_time"))).alias("days_to_trend"),
+    )
+
+
+def build(statistics: DataFrame, categories: DataFrame) -> DataFrame:
+    """The analytics table, columns in ``OUTPUT_COLUMNS`` order."""
+    return add_metrics(join_categories(statistics, categories)).select(*OUTPUT_COLUMNS)
+
+
+# ---- I/O at the edges ----------------------------------------------------------------------------
+
+
+def read_parquet(spark: SparkSession, path: str) -> DataFrame:
+    """A region-partitioned Parquet folder; ``region`` comes back as a string partition column."""
+    return spark.read.option("basePath", path).parquet(path)
+
+
+def write_analytics(df: DataFrame, target_path: str) -> None:
+    """One file per region for these sizes; dynamic overwrite replaces exactly the regions present."""
+    (
+        df.repartition("region")
+        .write.mode("overwrite")
+        .option("partitionOverwriteMode", "dynamic")
+        .option("compression", "snappy")
+        .partitionBy("region")
+        .parquet(target_path)
+    )
+
+
+def write_text(spark: SparkSession, uri: str, text: str) -> None:
+    """A small object (metrics.json) through Hadoop's FS, so s3:// and local paths both work."""
+    jvm = spark.sparkContext._jvm
+    if jvm is None:
+        raise RuntimeError("no JVM behind this SparkSession")
+    path = jvm.org.apache.hadoop.fs.Path(uri)
+    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # type: ignore[union-attr]
+    stream = fs.create(path, True)
+    try:
+        stream.write(bytearray(text.encode("utf-8")))
+    finally:
+        stream.close()
+
+
+def run(
+    spark: SparkSession,
+    statistics_path: str,
+    category_path: str,
+    target_path: str,
+    metrics_path: str,
+    run_id: str,
+) -> dict[str, Any]:
+    """The whole job; returns the metrics it wrote."""
+    started = time.perf_counter()
+    statistics = read_parquet(spark, statistics_path)
+    regions = sorted(r["region"] for r in statistics.select("region").distinct().collect())
+    analytics = build(statistics, read_parquet(spark, category_path))
+    observation = Observation("analytics")
+    unknown = F.col("category_title_source") != "region"
+    aggregates = [F.count(F.lit(1)).alias("rows"), F.count_if(unknown).alias("unknown_category")]
+    for region in regions:
+        here = F.col("region") == region
+        aggregates += [
+            F.count_if(here).alias(f"rows:{region}"),
+            F.count_if(here & unknown).alias(f"unk:{region}"),
+        ]
+    write_analytics(analytics.observe(observation, *aggregates), target_path)
+    observed = observation.get
+    metrics = {
+        "job": "build_analytics",
+        "run_id": run_id,
+        "rows": int(observed["rows"]),
+        "unknown_category": int(observed["unknown_category"]),
+        "regions": {
+            r: {"rows": int(observed[f"rows:{r}"]), "unknown_category": int(observed[f"unk:{r}"])}
+            for r in regions
+        },
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    uri = f"{metrics_path.rstrip('/')}/run_id={run_id}/metrics.json"
+    write_text(spark, uri, json.dumps(metrics, indent=1))
+    return metrics
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Glue entry point: arguments from ``getResolvedOptions``, session from the Glue runtime."""
+    from awsglue.utils import getResolvedOptions
+
+    args = getResolvedOptions(list(argv if argv is not None else sys.argv), JOB_ARGUMENTS)
+    spark = SparkSession.builder.getOrCreate()
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
+    metrics = run(
+        spark,
+        statistics_path=args["statistics_path"],
+        category_path=args["category_path"],
+        target_path=args["target_path"],
+        metrics_path=args["metrics_path"],
+        run_id=args["run_id"],
+    )
+    print(json.dumps({k: v for k, v in metrics.items() if k != "regions"}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
