@@ -17,6 +17,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from pyspark.sql import functions as F
 
 from infra.local.runtime import GLUE_SOURCE
 
@@ -46,9 +47,7 @@ def stats(spark: Any, rows: list[tuple]) -> Any:
     df = spark.createDataFrame(rows, STATS_SCHEMA)
     for name in ba.STATISTICS_COLUMNS:
         if name not in df.columns:
-            df = df.withColumn(
-                name, __import__("pyspark.sql.functions", fromlist=["lit"]).lit(None).cast("string")
-            )
+            df = df.withColumn(name, F.lit(None).cast("string"))
     return df
 
 
@@ -118,12 +117,8 @@ def test_derived_metrics(
 ) -> None:
     s = stats(spark, [_row("us", "a", 1, views, likes, dislikes, comments)])
     row = ba.build(s, spark.createDataFrame([("us", 1, "Film")], CATEGORY_SCHEMA)).first()
-    assert (
-        row["engagement_rate"] == pytest.approx(engagement)
-        if engagement is not None
-        else row["engagement_rate"] is None
-    )
-    assert row["like_ratio"] == pytest.approx(ratio) if ratio is not None else row["like_ratio"] is None
+    assert row["engagement_rate"] == (None if engagement is None else pytest.approx(engagement))
+    assert row["like_ratio"] == (None if ratio is None else pytest.approx(ratio))
     assert row["days_to_trend"] == 2
 
 
