@@ -704,6 +704,7 @@ class _QueryContext:
             partitioning=partitioning,
             basename_template=f"{self.run.id}_{{i}}",
             existing_data_behavior="overwrite_or_ignore",
+            create_dir=False,  # S3 has no directories: no empty "folder/" marker objects, like Athena
             max_partitions=sql.MAX_WRITTEN_PARTITIONS + 1,
             file_visitor=lambda f: written.append(f"s3://{f.path}"),
         )
