@@ -394,8 +394,19 @@ def test_report_equals_the_independent_computation(
     keys, expected = EXPECTED[report]
     written = read_report(lake, report, RUN)
     assert_same_rows(written, expected(trending, lake.settings), keys)
-    # The CTAS registered the run table, and Athena reads it back whole.
+    # The CTAS registered the run table with the types a reader expects, and Athena reads it back whole.
     table = reports.report_table(report, RUN)
+    glue_table = lake.client("glue").get_table(DatabaseName=lake.settings.analytics_database, Name=table)[
+        "Table"
+    ]
+    types = {
+        c["Name"]: c["Type"] for c in glue_table["StorageDescriptor"]["Columns"] + glue_table["PartitionKeys"]
+    }
+    assert set(types) == set(written.columns)
+    for column in ("trending_date", "first_trending_date", "last_trending_date"):
+        assert types.get(column, "date") == "date", column
+    for column in ("views", "total_views", "peak_views", "videos", "trending_rows", "appearances"):
+        assert types.get(column, "bigint") == "bigint", column
     counted = athena(lake, f"SELECT count(*) AS n FROM {lake.settings.analytics_database}.{table}")
     assert counted == [{"n": str(len(written))}]
 
