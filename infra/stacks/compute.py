@@ -1,0 +1,408 @@
+"""Compute stack: the JSON-to-Parquet Lambda, the Glue 5.1 jobs and the two crawlers, one role per service.
+
+Buckets are referenced by their settings names (not CloudFormation exports) so the lake stack can change
+without export locks; only the lake key crosses stacks. Every IAM statement is scoped to the buckets,
+prefixes, databases and tables the service touches.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_deployment as s3deploy
+from aws_cdk import aws_s3_notifications as s3n
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.stacks.common import (
+    REPO_ROOT,
+    InfraNames,
+    deployment_log_group,
+    glue_arns,
+    list_prefixes,
+    log_group_arn,
+    mark_owned,
+    objects_arn,
+    skip_checkov,
+)
+from youtube_etl.settings import Settings
+
+LAMBDA_SOURCE = REPO_ROOT / "include" / "lambda" / "json_to_parquet"
+GLUE_SOURCE = REPO_ROOT / "include" / "glue"
+#: Owner account of the AWS SDK for pandas managed layers (same in every commercial region it serves).
+PANDAS_LAYER_ACCOUNT = "336392948345"
+
+# Sized from the JSON-to-Parquet benchmark (FACTS.md): a 50 MB category-style JSON peaks at 634 MB and takes
+# 4.3 s with awswrangler on one core; the real category files are ~10 KB. 1 GB also buys a full vCPU share.
+LAMBDA_MEMORY_MB = 1024
+LAMBDA_TIMEOUT = Duration.minutes(2)
+#: Eleven regional files arrive together at most; more in parallel would only contend on the Glue catalog.
+LAMBDA_RESERVED_CONCURRENCY = 5
+
+#: Glue 5.1 = Spark 3.5.6 on Python 3.11. Two G.1X workers (4 vCPU, 16 GB each) clean the 1.4 GB
+#: benchmark file in about the time local[2] needs (44 s): the data is small, more workers only add startup.
+GLUE_VERSION = "5.1"
+GLUE_WORKER_TYPE = "G.1X"
+GLUE_WORKERS = 2
+GLUE_TIMEOUT_MINUTES = 60
+
+_CODE_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/test_*", "**/tests", "**/.pytest_cache"]
+
+
+def pandas_layer_arn(region: str, version: int) -> str:
+    """ARN of the AWS SDK for pandas managed layer for Python 3.12 on x86_64 in ``region``."""
+    return f"arn:aws:lambda:{region}:{PANDAS_LAYER_ACCOUNT}:layer:AWSSDKPandas-Python312:{version}"
+
+
+class ComputeStack(Stack):
+    """The code that moves data: Lambda for category JSON, Glue jobs and crawlers for the rest."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        key: kms.IKey,
+        pandas_layer_version: int,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        self.settings = settings
+        self.names = InfraNames(settings)
+        self.key = key
+        self._lambda(pandas_layer_version)
+        self._glue()
+
+    # ---- Lambda ---------------------------------------------------------------------------------
+    def _lambda(self, pandas_layer_version: int) -> None:
+        s, p = self.settings, self.settings.prefixes
+        self.dlq = sqs.Queue(
+            self,
+            "LambdaFailures",
+            queue_name=self.names.lambda_dlq,
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self.key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        log_group = logs.LogGroup(
+            self,
+            "LambdaLogs",
+            log_group_name=f"/aws/lambda/{s.lambda_function}",
+            retention=logs.RetentionDays.ONE_YEAR,
+            encryption_key=self.key,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.lambda_role = iam.Role(
+            self,
+            "LambdaRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="json_to_parquet: read category JSON, write Parquet + catalog, quarantine rejects",
+        )
+        for statement in (
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[f"{log_group.log_group_arn}"],
+            ),
+            iam.PolicyStatement(
+                actions=["s3:GetObject"], resources=[objects_arn(s.raw_bucket, p.raw_reference)]
+            ),
+            list_prefixes(s.raw_bucket, [p.raw_reference]),
+            iam.PolicyStatement(
+                actions=["s3:PutObject"], resources=[objects_arn(s.raw_bucket, p.quarantine)]
+            ),
+            # awswrangler overwrites the region partition: list, read, write and delete under its prefix.
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                resources=[objects_arn(s.processed_bucket, p.category_reference)],
+            ),
+            list_prefixes(s.processed_bucket, [p.category_reference]),
+            iam.PolicyStatement(
+                actions=[
+                    "glue:GetDatabase",
+                    "glue:GetTable",
+                    "glue:CreateTable",
+                    "glue:UpdateTable",
+                    "glue:GetPartition",
+                    "glue:GetPartitions",
+                    "glue:CreatePartition",
+                    "glue:BatchCreatePartition",
+                    "glue:UpdatePartition",
+                    "glue:BatchUpdatePartition",
+                ],
+                resources=[
+                    f"arn:aws:glue:{self.region}:{self.account}:catalog",
+                    f"arn:aws:glue:{self.region}:{self.account}:database/{s.processed_database}",
+                    f"arn:aws:glue:{self.region}:{self.account}:table/{s.processed_database}/"
+                    f"{s.category_reference_table}",
+                ],
+            ),
+        ):
+            self.lambda_role.add_to_policy(statement)
+        self.key.grant_encrypt_decrypt(self.lambda_role)
+
+        self.function = lambda_.Function(
+            self,
+            "JsonToParquet",
+            function_name=s.lambda_function,
+            description="Category reference JSON -> Parquet (processed bucket) + Glue catalog",
+            runtime=lambda_.Runtime.PYTHON_3_12,
+            architecture=lambda_.Architecture.X86_64,
+            handler="handler.handler",
+            code=lambda_.Code.from_asset(str(LAMBDA_SOURCE), exclude=_CODE_EXCLUDES),
+            layers=[
+                lambda_.LayerVersion.from_layer_version_arn(
+                    self, "AwsSdkPandas", pandas_layer_arn(self.region, pandas_layer_version)
+                )
+            ],
+            memory_size=LAMBDA_MEMORY_MB,
+            timeout=LAMBDA_TIMEOUT,
+            reserved_concurrent_executions=LAMBDA_RESERVED_CONCURRENCY,
+            environment=s.lambda_environment(),
+            environment_encryption=self.key,
+            role=self.lambda_role,
+            log_group=log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+            retry_attempts=2,
+            max_event_age=Duration.hours(6),
+            on_failure=destinations.SqsDestination(self.dlq),
+        )
+        mark_owned(self.function)
+        skip_checkov(
+            self.function,
+            (
+                "CKV_AWS_116",
+                "failures go to an on-failure destination (SQS), which keeps the error a DLQ drops",
+            ),
+            (
+                "CKV_AWS_117",
+                "talks only to S3 and Glue public endpoints; a VPC would add NAT cost, no isolation",
+            ),
+        )
+
+        # Ad-hoc drops of category files are converted at once; Airflow invokes the same function on schedule.
+        raw = s3.Bucket.from_bucket_name(self, "RawBucket", s.raw_bucket)
+        raw.add_event_notification(
+            s3.EventType.OBJECT_CREATED,
+            s3n.LambdaDestination(self.function),
+            s3.NotificationKeyFilter(prefix=p.raw_reference, suffix=".json"),
+        )
+
+    # ---- Glue -----------------------------------------------------------------------------------
+    def _glue(self) -> None:
+        s, p = self.settings, self.settings.prefixes
+        key_arn = self.key.key_arn
+        self.security_configuration = glue.CfnSecurityConfiguration(
+            self,
+            "GlueSecurity",
+            name=self.names.glue_security_configuration,
+            encryption_configuration=glue.CfnSecurityConfiguration.EncryptionConfigurationProperty(
+                s3_encryptions=[
+                    glue.CfnSecurityConfiguration.S3EncryptionProperty(
+                        s3_encryption_mode="SSE-KMS", kms_key_arn=key_arn
+                    )
+                ],
+                cloud_watch_encryption=glue.CfnSecurityConfiguration.CloudWatchEncryptionProperty(
+                    cloud_watch_encryption_mode="SSE-KMS", kms_key_arn=key_arn
+                ),
+                job_bookmarks_encryption=glue.CfnSecurityConfiguration.JobBookmarksEncryptionProperty(
+                    job_bookmarks_encryption_mode="CSE-KMS", kms_key_arn=key_arn
+                ),
+            ),
+        )
+
+        # Scripts go to the assets bucket under the settings' prefix, where the jobs' ScriptLocation points.
+        assets = s3.Bucket.from_bucket_attributes(
+            self, "AssetsBucket", bucket_name=s.assets_bucket, encryption_key=self.key
+        )
+        GLUE_SOURCE.mkdir(parents=True, exist_ok=True)
+        self.scripts = s3deploy.BucketDeployment(
+            self,
+            "GlueScripts",
+            sources=[s3deploy.Source.asset(str(GLUE_SOURCE), exclude=_CODE_EXCLUDES)],
+            destination_bucket=assets,
+            destination_key_prefix=p.glue_scripts,
+            server_side_encryption=s3deploy.ServerSideEncryption.AWS_KMS,
+            server_side_encryption_aws_kms_key_id=key_arn,
+            memory_limit=512,
+            log_group=deployment_log_group(self, "GlueScriptsLogs", self.key),
+        )
+
+        glue_logs = log_group_arn(self, "/aws-glue/*")
+        log_statement = iam.PolicyStatement(
+            actions=[
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:PutLogEvents",
+                "logs:AssociateKmsKey",
+            ],
+            resources=[glue_logs, f"{glue_logs}:log-stream:*"],
+        )
+        metrics_statement = iam.PolicyStatement(
+            actions=["cloudwatch:PutMetricData"],
+            resources=["*"],  # PutMetricData has no resource type; the namespace condition scopes it.
+            conditions={"StringEquals": {"cloudwatch:namespace": "Glue"}},
+        )
+
+        self.job_role = iam.Role(
+            self,
+            "GlueJobRole",
+            assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
+            description="Glue jobs clean_statistics and build_analytics: their prefixes only",
+        )
+        for statement in (
+            log_statement,
+            metrics_statement,
+            iam.PolicyStatement(
+                actions=["s3:GetObject"], resources=[objects_arn(s.raw_bucket, p.raw_statistics)]
+            ),
+            list_prefixes(s.raw_bucket, [p.raw_statistics, p.quarantine]),
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                resources=[objects_arn(s.raw_bucket, f"{p.quarantine}statistics/")],
+            ),
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                resources=[objects_arn(s.processed_bucket, p.statistics)],
+            ),
+            iam.PolicyStatement(
+                actions=["s3:GetObject"], resources=[objects_arn(s.processed_bucket, p.category_reference)]
+            ),
+            list_prefixes(s.processed_bucket, [p.statistics, p.category_reference]),
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                resources=[objects_arn(s.reporting_bucket, p.analytics)],
+            ),
+            list_prefixes(s.reporting_bucket, [p.analytics]),
+            iam.PolicyStatement(
+                actions=["s3:GetObject"], resources=[objects_arn(s.assets_bucket, p.glue_scripts)]
+            ),
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                resources=[
+                    objects_arn(s.assets_bucket, p.glue_temp),
+                    objects_arn(s.assets_bucket, p.glue_metrics),
+                ],
+            ),
+            list_prefixes(s.assets_bucket, [p.glue_scripts, p.glue_temp, p.glue_metrics]),
+        ):
+            self.job_role.add_to_policy(statement)
+        self.key.grant_encrypt_decrypt(self.job_role)
+
+        self.jobs: dict[str, glue.CfnJob] = {}
+        for job_name, script in s.glue_jobs.items():
+            job = glue.CfnJob(
+                self,
+                f"Job{script.removesuffix('.py').title().replace('_', '')}",
+                name=job_name,
+                description=f"include/glue/{script} (idempotent: overwrites its partitions, no bookmarks)",
+                role=self.job_role.role_arn,
+                command=glue.CfnJob.JobCommandProperty(
+                    name="glueetl", python_version="3", script_location=s.glue_script_uri(script)
+                ),
+                glue_version=GLUE_VERSION,
+                worker_type=GLUE_WORKER_TYPE,
+                number_of_workers=GLUE_WORKERS,
+                timeout=GLUE_TIMEOUT_MINUTES,
+                max_retries=0,  # Airflow retries the task; a Glue-level retry would double-run on top.
+                execution_property=glue.CfnJob.ExecutionPropertyProperty(max_concurrent_runs=1),
+                security_configuration=self.security_configuration.name,
+                default_arguments={
+                    **s.glue_job_arguments(job_name),
+                    "--enable-metrics": "true",
+                    "--enable-observability-metrics": "true",
+                    "--job-language": "python",
+                },
+            )
+            job.node.add_dependency(self.scripts)
+            job.add_resource_dependency(self.security_configuration)
+            self.jobs[job_name] = job
+
+        self._crawlers(log_statement, metrics_statement)
+
+    def _crawlers(self, log_statement: iam.PolicyStatement, metrics_statement: iam.PolicyStatement) -> None:
+        s, p = self.settings, self.settings.prefixes
+        self.crawler_role = iam.Role(
+            self,
+            "CrawlerRole",
+            assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
+            description="Glue crawlers processed and analytics: read their targets, write their databases",
+        )
+        for statement in (
+            log_statement,
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[
+                    objects_arn(s.processed_bucket, p.statistics),
+                    objects_arn(s.processed_bucket, p.category_reference),
+                    objects_arn(s.reporting_bucket, p.analytics),
+                ],
+            ),
+            list_prefixes(s.processed_bucket, [p.statistics, p.category_reference]),
+            list_prefixes(s.reporting_bucket, [p.analytics]),
+            iam.PolicyStatement(
+                actions=[
+                    "glue:GetDatabase",
+                    "glue:GetTable",
+                    "glue:GetTables",
+                    "glue:CreateTable",
+                    "glue:UpdateTable",
+                    "glue:GetPartition",
+                    "glue:GetPartitions",
+                    "glue:BatchGetPartition",
+                    "glue:CreatePartition",
+                    "glue:BatchCreatePartition",
+                    "glue:UpdatePartition",
+                    "glue:BatchUpdatePartition",
+                ],
+                resources=glue_arns(self, s, [s.processed_database, s.analytics_database]),
+            ),
+            iam.PolicyStatement(
+                actions=["glue:GetSecurityConfiguration"],
+                resources=["*"],  # no resource type for security configurations; read-only.
+            ),
+        ):
+            self.crawler_role.add_to_policy(statement)
+        self.key.grant_decrypt(self.crawler_role)
+        self.key.grant(self.crawler_role, "kms:GenerateDataKey")  # encrypted crawler logs
+
+        configuration = json.dumps(
+            {
+                "Version": 1.0,
+                "Grouping": {"TableGroupingPolicy": "CombineCompatibleSchemas"},
+                "CrawlerOutput": {
+                    "Partitions": {"AddOrUpdateBehavior": "InheritFromTable"},
+                    "Tables": {"AddOrUpdateBehavior": "MergeNewColumns"},
+                },
+            }
+        )
+        self.crawlers: dict[str, glue.CfnCrawler] = {}
+        for name, (database, targets) in s.crawler_targets.items():
+            self.crawlers[name] = glue.CfnCrawler(
+                self,
+                f"Crawler{name.rsplit('-', 1)[-1].title()}",
+                name=name,
+                description=f"Tables and region partitions of {database} from {', '.join(targets)}",
+                role=self.crawler_role.role_arn,
+                database_name=database,
+                targets=glue.CfnCrawler.TargetsProperty(
+                    s3_targets=[glue.CfnCrawler.S3TargetProperty(path=target) for target in targets]
+                ),
+                # Jobs rewrite partitions in place, so new-folders-only would miss changed files and schemas.
+                recrawl_policy=glue.CfnCrawler.RecrawlPolicyProperty(recrawl_behavior="CRAWL_EVERYTHING"),
+                schema_change_policy=glue.CfnCrawler.SchemaChangePolicyProperty(
+                    update_behavior="UPDATE_IN_DATABASE", delete_behavior="LOG"
+                ),
+                configuration=configuration,
+                crawler_security_configuration=self.security_configuration.name,
+            )
+            self.crawlers[name].add_resource_dependency(self.security_configuration)

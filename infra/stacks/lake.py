@@ -1,0 +1,220 @@
+"""Lake stack: the raw, processed, reporting and assets buckets, the Glue databases, the Athena workgroup.
+
+Encryption decision: one customer-managed KMS key (rotated yearly) for every data bucket, with S3 bucket
+keys so the KMS request cost stays flat. A customer key (not SSE-S3) because Glue's security configuration
+must encrypt CloudWatch logs and job bookmarks with a KMS key anyway, Athena results use the same key, and
+key access is a second, auditable gate in front of the data besides bucket policies. Only the access-log
+bucket uses SSE-S3: S3 server access logging cannot deliver into an SSE-KMS bucket.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_athena as athena
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from infra.stacks.common import InfraNames, lake_bucket, skip_checkov
+from youtube_etl.settings import Settings
+
+#: Athena stops (and bills no further) a query that would scan more than this.
+BYTES_SCANNED_CUTOFF = 10 * 1024**3
+
+
+class LakeStack(Stack):
+    """Storage and catalog; everything else reads names from settings and the key from here."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        report_expiry_days: int = 90,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        names = InfraNames(settings)
+        p = settings.prefixes
+
+        self.key = kms.Key(
+            self,
+            "LakeKey",
+            alias=names.lake_key_alias,
+            description=f"{settings.project}-{settings.stage}: lake buckets, Glue logs and bookmarks, Athena",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        # Glue continuous logging, crawler logs and the Lambda's log group are encrypted with this key.
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchLogsOfThisAccount",
+                principals=[iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com")],
+                actions=[
+                    "kms:Encrypt*",
+                    "kms:Decrypt*",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:Describe*",
+                ],
+                resources=["*"],
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{self.region}:{self.account}:*"
+                    }
+                },
+            )
+        )
+
+        self.access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            bucket_name=names.access_log_bucket,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            versioned=True,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-access-logs",
+                    expiration=Duration.days(365),
+                    noncurrent_version_expiration=Duration.days(30),
+                )
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        # Every bucket of this account may deliver access logs here (also the MWAA source bucket, which
+        # lives in another stack: a per-bucket SourceArn would make this stack depend on that one).
+        self.access_logs.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="S3ServerAccessLogsFromThisAccount",
+                principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
+                actions=["s3:PutObject"],
+                resources=[self.access_logs.arn_for_objects("*")],
+                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+            )
+        )
+        skip_checkov(
+            self.access_logs,
+            ("CKV_AWS_18", "this is the access-log target; logging it to itself would loop"),
+            ("CKV_AWS_145", "S3 server access logging only delivers into SSE-S3 buckets"),
+        )
+
+        noncurrent = Duration.days(30)
+        self.raw = lake_bucket(
+            self,
+            "Raw",
+            bucket_name=settings.raw_bucket,
+            key=self.key,
+            access_logs=self.access_logs,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="raw-to-cheaper-storage",
+                    prefix="youtube/",
+                    transitions=[
+                        s3.Transition(
+                            storage_class=s3.StorageClass.INFREQUENT_ACCESS,
+                            transition_after=Duration.days(30),
+                        ),
+                        s3.Transition(
+                            storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
+                            transition_after=Duration.days(90),
+                        ),
+                    ],
+                    noncurrent_version_expiration=Duration.days(90),
+                ),
+                s3.LifecycleRule(id="expire-quarantine", prefix=p.quarantine, expiration=Duration.days(30)),
+            ],
+        )
+        self.processed = lake_bucket(
+            self,
+            "Processed",
+            bucket_name=settings.processed_bucket,
+            key=self.key,
+            access_logs=self.access_logs,
+            # Jobs overwrite partitions in place: old versions are only a short safety net.
+            lifecycle_rules=[
+                s3.LifecycleRule(id="expire-overwritten", noncurrent_version_expiration=noncurrent)
+            ],
+        )
+        self.reporting = lake_bucket(
+            self,
+            "Reporting",
+            bucket_name=settings.reporting_bucket,
+            key=self.key,
+            access_logs=self.access_logs,
+            lifecycle_rules=[
+                s3.LifecycleRule(id="expire-overwritten", noncurrent_version_expiration=noncurrent),
+                # The DAG keeps the newest report runs; this only catches runs it never got to delete.
+                s3.LifecycleRule(
+                    id="expire-old-report-runs",
+                    prefix=p.reports,
+                    expiration=Duration.days(report_expiry_days),
+                ),
+                s3.LifecycleRule(
+                    id="expire-athena-results", prefix=p.athena_results, expiration=Duration.days(7)
+                ),
+            ],
+        )
+        self.assets = lake_bucket(
+            self,
+            "Assets",
+            bucket_name=settings.assets_bucket,
+            key=self.key,
+            access_logs=self.access_logs,
+            lifecycle_rules=[
+                s3.LifecycleRule(id="expire-overwritten", noncurrent_version_expiration=noncurrent),
+                s3.LifecycleRule(id="expire-glue-temp", prefix=p.glue_temp, expiration=Duration.days(7)),
+                s3.LifecycleRule(
+                    id="expire-glue-metrics", prefix=p.glue_metrics, expiration=Duration.days(90)
+                ),
+            ],
+        )
+
+        for database, location, description in (
+            (
+                settings.processed_database,
+                f"s3://{settings.processed_bucket}/youtube/",
+                "Cleansed statistics and category reference (Parquet), tables made by the processed crawler",
+            ),
+            (
+                settings.analytics_database,
+                settings.analytics_uri,
+                "Joined trending analytics and the Athena report tables",
+            ),
+        ):
+            glue.CfnDatabase(
+                self,
+                f"Database{database.title().replace('_', '')}",
+                catalog_id=self.account,
+                database_input=glue.CfnDatabase.DatabaseInputProperty(
+                    name=database, description=description, location_uri=location
+                ),
+            )
+
+        self.workgroup = athena.CfnWorkGroup(
+            self,
+            "Workgroup",
+            name=settings.athena_workgroup,
+            description="youtube-etl reports: enforced encrypted result location, per-query scan cutoff",
+            state="ENABLED",
+            work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
+                enforce_work_group_configuration=True,
+                publish_cloud_watch_metrics_enabled=True,
+                bytes_scanned_cutoff_per_query=BYTES_SCANNED_CUTOFF,
+                engine_version=athena.CfnWorkGroup.EngineVersionProperty(
+                    selected_engine_version="Athena engine version 3"
+                ),
+                result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
+                    output_location=settings.athena_results_uri,
+                    encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
+                        encryption_option="SSE_KMS", kms_key=self.key.key_arn
+                    ),
+                ),
+            ),
+        )

@@ -1,0 +1,378 @@
+"""Orchestration stack: Amazon MWAA (Airflow 3.3.1) in a private VPC, its source bucket and execution role.
+
+The source bucket gets one bundle (``infra.mwaa.package.stage_bundle``): ``dags/`` with ``include/sql``,
+``plugins.zip`` built from ``plugins/``, ``requirements.txt`` and ``startup.sh``. The deployment values DAGs
+need (bucket names, account, region, stage, deferrable) are Airflow configuration options of the
+``youtube_etl`` section, so DAGs read them from ``airflow.configuration.conf`` with no call at parse time.
+"""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import tempfile
+from dataclasses import fields, replace
+from pathlib import Path
+
+from aws_cdk import Annotations, CfnOutput, Duration, Fn, RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_mwaa as mwaa
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_deployment as s3deploy
+from constructs import Construct
+
+from infra.mwaa.package import AIRFLOW_VERSION, MWAA_DAGS_PATH, MWAA_SQL_SUBDIR, stage_bundle
+from infra.stacks.common import (
+    InfraNames,
+    bucket_arn,
+    deployment_log_group,
+    glue_arns,
+    list_prefixes,
+    log_group_arn,
+    objects_arn,
+    skip_checkov,
+)
+from youtube_etl.settings import SECTION, Settings
+
+MWAA_ENVIRONMENT_CLASS = "mw1.small"
+MWAA_LOG_LEVEL = "INFO"
+
+
+def airflow_configuration_options(settings: Settings) -> dict[str, str]:
+    """``youtube_etl.<field>`` for every Settings field, with MWAA's values (deferrable, real names).
+
+    Field names are exactly the ones :func:`youtube_etl.settings.get_settings` reads, so what the DAGs see
+    on MWAA is ``settings`` itself.
+    """
+    values: dict[str, str] = {}
+    resolved = {
+        "raw_bucket_name": settings.raw_bucket,
+        "processed_bucket_name": settings.processed_bucket,
+        "reporting_bucket_name": settings.reporting_bucket,
+        "assets_bucket_name": settings.assets_bucket,
+        "processed_database_name": settings.processed_database,
+        "analytics_database_name": settings.analytics_database,
+    }
+    for field in fields(settings):
+        if not field.init or field.name == "prefixes":
+            continue
+        value = resolved.get(field.name, getattr(settings, field.name))
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        if text:
+            values[f"{SECTION}.{field.name}"] = text
+    return values
+
+
+class OrchestrationStack(Stack):
+    """MWAA, with exactly the AWS permissions the DAGs use."""
+
+    @property
+    def availability_zones(self) -> list[str]:
+        """The region's first two AZs resolved at deploy time (no context lookup, nothing hard-coded)."""
+        return [Fn.select(0, Fn.get_azs()), Fn.select(1, Fn.get_azs())]
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        key: kms.IKey,
+        webserver_access: str = "PRIVATE_ONLY",
+        **kwargs: object,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        names = InfraNames(settings)
+        # On MWAA the provider operators defer to the triggerer; the SQL ships inside the dags folder.
+        self.settings = replace(settings, deferrable=True, sql_folder=f"{MWAA_DAGS_PATH}/{MWAA_SQL_SUBDIR}")
+        s = self.settings
+        env_name = names.mwaa_environment
+
+        # ---- network: two private subnets (MWAA needs two AZs), one NAT for requirements and AWS APIs ----
+        flow_logs = logs.LogGroup(
+            self,
+            "VpcFlowLogs",
+            retention=logs.RetentionDays.ONE_YEAR,
+            encryption_key=key,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            max_azs=2,
+            nat_gateways=1,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
+                ec2.SubnetConfiguration(
+                    name="private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=22
+                ),
+            ],
+            flow_logs={
+                "all": ec2.FlowLogOptions(destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_logs))
+            },
+            restrict_default_security_group=True,
+        )
+        for subnet in self.vpc.public_subnets:
+            skip_checkov(
+                subnet,
+                ("CKV_AWS_130", "public subnets hold only the NAT gateway; MWAA runs in the private subnets"),
+            )
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "MwaaSecurityGroup",
+            vpc=self.vpc,
+            description="MWAA: its components talk to each other; outbound for AWS APIs and pip",
+            allow_all_outbound=True,
+        )
+        self.security_group.add_ingress_rule(
+            self.security_group, ec2.Port.all_traffic(), "MWAA components reach each other (AWS requirement)"
+        )
+
+        # ---- source bucket with the bundle ----
+        access_logs = s3.Bucket.from_bucket_name(self, "AccessLogs", names.access_log_bucket)
+        self.source_bucket = s3.Bucket(
+            self,
+            "Source",
+            bucket_name=names.mwaa_source_bucket,
+            versioned=True,  # MWAA requires a versioned source bucket
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=access_logs,
+            server_access_logs_prefix=f"{names.mwaa_source_bucket}/",
+            lifecycle_rules=[
+                s3.LifecycleRule(id="expire-old-code", noncurrent_version_expiration=Duration.days(30)),
+                s3.LifecycleRule(
+                    id="abort-incomplete-uploads", abort_incomplete_multipart_upload_after=Duration.days(7)
+                ),
+            ],
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        Annotations.of(self.source_bucket).acknowledge_warning(
+            "@aws-cdk/aws-s3:accessLogsPolicyNotAdded",
+            "the lake stack's access-log bucket policy admits every bucket of this account",
+        )
+        skip_checkov(
+            self.source_bucket,
+            ("CKV_AWS_145", "holds only code (dags, plugins.zip); SSE-S3 keeps MWAA's own reads keyless"),
+        )
+        bundle = Path(tempfile.mkdtemp(prefix="youtube-etl-mwaa-"))
+        atexit.register(shutil.rmtree, bundle, True)
+        stage_bundle(bundle / "bundle")
+        self.deployment = s3deploy.BucketDeployment(
+            self,
+            "Bundle",
+            sources=[s3deploy.Source.asset(str(bundle / "bundle"))],
+            destination_bucket=self.source_bucket,
+            prune=True,
+            memory_limit=512,
+            log_group=deployment_log_group(self, "BundleLogs", key),
+        )
+
+        # ---- execution role: MWAA's required statements + what the DAGs call ----
+        region, account = self.region, self.account
+        self.execution_role = iam.Role(
+            self,
+            "ExecutionRole",
+            assumed_by=iam.CompositePrincipal(
+                iam.ServicePrincipal("airflow.amazonaws.com"),
+                iam.ServicePrincipal("airflow-env.amazonaws.com"),
+            ),
+            description=f"MWAA {env_name}: MWAA's required statements + the pipeline's Glue/Lambda/Athena/S3",
+        )
+        airflow_logs = log_group_arn(self, f"airflow-{env_name}-*")
+        p = s.prefixes
+        jobs = [f"arn:aws:glue:{region}:{account}:job/{job}" for job in s.glue_jobs]
+        crawlers = [f"arn:aws:glue:{region}:{account}:crawler/{name}" for name in s.crawler_targets]
+        function = f"arn:aws:lambda:{region}:{account}:function:{s.lambda_function}"
+        statements = [
+            # -- required by MWAA --
+            iam.PolicyStatement(
+                actions=["airflow:PublishMetrics"],
+                resources=[f"arn:aws:airflow:{region}:{account}:environment/{env_name}"],
+            ),
+            iam.PolicyStatement(
+                effect=iam.Effect.DENY,
+                actions=["s3:ListAllMyBuckets"],
+                resources=[bucket_arn(names.mwaa_source_bucket), objects_arn(names.mwaa_source_bucket)],
+            ),
+            iam.PolicyStatement(
+                actions=["s3:GetObject*", "s3:GetBucket*", "s3:List*"],
+                resources=[bucket_arn(names.mwaa_source_bucket), objects_arn(names.mwaa_source_bucket)],
+            ),
+            iam.PolicyStatement(
+                actions=[
+                    "logs:CreateLogStream",
+                    "logs:CreateLogGroup",
+                    "logs:PutLogEvents",
+                    "logs:GetLogEvents",
+                    "logs:GetLogRecord",
+                    "logs:GetLogGroupFields",
+                    "logs:GetQueryResults",
+                ],
+                resources=[airflow_logs, f"{airflow_logs}:log-stream:*"],
+            ),
+            iam.PolicyStatement(
+                actions=[
+                    "logs:DescribeLogGroups",
+                    "s3:GetAccountPublicAccessBlock",
+                    "cloudwatch:PutMetricData",
+                ],
+                resources=["*"],  # these actions have no resource type
+            ),
+            iam.PolicyStatement(
+                actions=[
+                    "sqs:ChangeMessageVisibility",
+                    "sqs:DeleteMessage",
+                    "sqs:GetQueueAttributes",
+                    "sqs:GetQueueUrl",
+                    "sqs:ReceiveMessage",
+                    "sqs:SendMessage",
+                ],
+                resources=[f"arn:aws:sqs:{region}:*:airflow-celery-*"],
+            ),
+            iam.PolicyStatement(
+                actions=["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey*", "kms:Encrypt"],
+                not_resources=[f"arn:aws:kms:*:{account}:key/*"],
+                conditions={"StringLike": {"kms:ViaService": [f"sqs.{region}.amazonaws.com"]}},
+            ),
+            # -- what the DAGs call --
+            iam.PolicyStatement(
+                actions=[
+                    "glue:StartJobRun",
+                    "glue:GetJobRun",
+                    "glue:GetJobRuns",
+                    "glue:GetJob",
+                    "glue:BatchStopJobRun",
+                ],
+                resources=jobs,
+            ),
+            iam.PolicyStatement(actions=["glue:StartCrawler", "glue:GetCrawler"], resources=crawlers),
+            iam.PolicyStatement(actions=["glue:GetCrawlerMetrics"], resources=["*"]),  # no resource type
+            iam.PolicyStatement(
+                actions=["logs:GetLogEvents", "logs:FilterLogEvents", "logs:DescribeLogStreams"],
+                resources=[
+                    log_group_arn(self, "/aws-glue/*"),
+                    f"{log_group_arn(self, '/aws-glue/*')}:log-stream:*",
+                ],
+            ),
+            iam.PolicyStatement(
+                actions=["lambda:InvokeFunction", "lambda:GetFunction"], resources=[function, f"{function}:*"]
+            ),
+            iam.PolicyStatement(
+                actions=[
+                    "athena:StartQueryExecution",
+                    "athena:GetQueryExecution",
+                    "athena:GetQueryResults",
+                    "athena:StopQueryExecution",
+                    "athena:GetWorkGroup",
+                ],
+                resources=[f"arn:aws:athena:{region}:{account}:workgroup/{s.athena_workgroup}"],
+            ),
+            # Athena runs the report CTAS/DDL with the caller's catalog permissions.
+            iam.PolicyStatement(
+                actions=[
+                    "glue:GetDatabase",
+                    "glue:GetDatabases",
+                    "glue:GetTable",
+                    "glue:GetTables",
+                    "glue:GetPartition",
+                    "glue:GetPartitions",
+                    "glue:BatchGetPartition",
+                ],
+                resources=glue_arns(self, s, [s.processed_database, s.analytics_database]),
+            ),
+            iam.PolicyStatement(
+                actions=[
+                    "glue:CreateTable",
+                    "glue:UpdateTable",
+                    "glue:DeleteTable",
+                    "glue:BatchCreatePartition",
+                ],
+                resources=glue_arns(self, s, [s.analytics_database]),
+            ),
+            # Sensors and Athena reads.
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[
+                    objects_arn(s.raw_bucket, p.raw_statistics),
+                    objects_arn(s.raw_bucket, p.raw_reference),
+                    objects_arn(s.processed_bucket, p.statistics),
+                    objects_arn(s.processed_bucket, p.category_reference),
+                    objects_arn(s.reporting_bucket, p.analytics),
+                    objects_arn(s.assets_bucket, p.glue_metrics),
+                ],
+            ),
+            list_prefixes(s.raw_bucket, [p.raw_statistics, p.raw_reference]),
+            list_prefixes(s.processed_bucket, [p.statistics, p.category_reference]),
+            list_prefixes(s.reporting_bucket, [p.analytics, p.reports, p.athena_results]),
+            list_prefixes(s.assets_bucket, [p.glue_metrics]),
+            # Report runs (CTAS output, retention deletes) and Athena query results.
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+                resources=[
+                    objects_arn(s.reporting_bucket, p.reports),
+                    objects_arn(s.reporting_bucket, p.athena_results),
+                ],
+            ),
+            iam.PolicyStatement(
+                actions=["s3:GetBucketLocation"],
+                resources=[bucket_arn(b) for b in (s.raw_bucket, s.processed_bucket, s.reporting_bucket)],
+            ),
+        ]
+        for statement in statements:
+            self.execution_role.add_to_policy(statement)
+        key.grant_encrypt_decrypt(self.execution_role)
+
+        # ---- the environment ----
+        def log_type() -> mwaa.CfnEnvironment.ModuleLoggingConfigurationProperty:
+            return mwaa.CfnEnvironment.ModuleLoggingConfigurationProperty(
+                enabled=True, log_level=MWAA_LOG_LEVEL
+            )
+
+        self.airflow = mwaa.CfnEnvironment(
+            self,
+            "Airflow",
+            name=env_name,
+            airflow_version=AIRFLOW_VERSION,
+            environment_class=MWAA_ENVIRONMENT_CLASS,
+            min_workers=1,
+            max_workers=2,
+            schedulers=2,
+            execution_role_arn=self.execution_role.role_arn,
+            source_bucket_arn=self.source_bucket.bucket_arn,
+            dag_s3_path="dags",
+            plugins_s3_path="plugins.zip",
+            requirements_s3_path="requirements.txt",
+            startup_script_s3_path="startup.sh",
+            webserver_access_mode=webserver_access,
+            network_configuration=mwaa.CfnEnvironment.NetworkConfigurationProperty(
+                security_group_ids=[self.security_group.security_group_id],
+                subnet_ids=[subnet.subnet_id for subnet in self.vpc.private_subnets],
+            ),
+            logging_configuration=mwaa.CfnEnvironment.LoggingConfigurationProperty(
+                dag_processing_logs=log_type(),
+                scheduler_logs=log_type(),
+                task_logs=log_type(),
+                webserver_logs=log_type(),
+                worker_logs=log_type(),
+            ),
+            airflow_configuration_options={
+                **airflow_configuration_options(s),
+                "core.load_examples": "False",
+            },
+            weekly_maintenance_window_start="SUN:03:00",
+            tags={"project": s.project, "stage": s.stage},
+        )
+        self.airflow.node.add_dependency(self.deployment)
+        # The role itself is implied by ExecutionRoleArn; its policy must exist before MWAA validates it.
+        policy = self.execution_role.node.try_find_child("DefaultPolicy")
+        if policy is not None:
+            self.airflow.node.add_dependency(policy)
+        CfnOutput(self, "SourceBucket", value=self.source_bucket.bucket_name)
+        CfnOutput(self, "WebserverUrl", value=self.airflow.attr_webserver_url)
