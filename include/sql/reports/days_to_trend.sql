@@ -27,7 +27,7 @@ ordered AS (
         category_id,
         category_title,
         days_to_trend,
-        row_number() OVER (PARTITION BY region, category_id ORDER BY days_to_trend) AS position,
+        row_number() OVER (PARTITION BY region, category_id ORDER BY days_to_trend) AS rank_in_category,
         count(*) OVER (PARTITION BY region, category_id) AS videos
     FROM first_trending
     WHERE day_number = 1
@@ -38,8 +38,8 @@ SELECT
     max(category_title) AS category_title,
     max(videos) AS videos,
     min(days_to_trend) AS min_days,
-    min(CASE WHEN position >= ceil(0.5 * videos) THEN days_to_trend END) AS p50_days,
-    min(CASE WHEN position >= ceil(0.9 * videos) THEN days_to_trend END) AS p90_days,
+    min(CASE WHEN rank_in_category >= ceil(0.5 * videos) THEN days_to_trend END) AS p50_days,
+    min(CASE WHEN rank_in_category >= ceil(0.9 * videos) THEN days_to_trend END) AS p90_days,
     max(days_to_trend) AS max_days,
     avg(CAST(days_to_trend AS double)) AS avg_days,
     count_if(days_to_trend <= 1) AS trended_within_1_day
