@@ -156,7 +156,7 @@ def make_job(runtime: LocalRuntime) -> Iterator[Any]:
 
 
 # ---- happy path on the real data -------------------------------------------------------------------------
-def test_job_run_reads_real_csvs_and_writes_partitioned_parquet(
+def test_job_run_reads_real_csvs_and_writes_partitioned_parquet_then_reruns_one_region(
     runtime: LocalRuntime, make_job: Any, data_dir: Path
 ) -> None:
     s = runtime.settings
@@ -210,31 +210,25 @@ def test_job_run_reads_real_csvs_and_writes_partitioned_parquet(
     runs = glue.get_job_runs(JobName=job)["JobRuns"]
     assert [r["Id"] for r in runs] == [run_id]
 
-
-def test_rerun_overwrites_only_its_partitions(runtime: LocalRuntime, make_job: Any, data_dir: Path) -> None:
-    """Dynamic partition overwrite over s3:// (S3A): a re-run for one region replaces only that region."""
-    s = runtime.settings
-    target = f"s3://{s.processed_bucket}/test-glue/rerun/"
-    job = make_job(
-        COUNT_SCRIPT, {"--target_path": target, "--echo_key": f"s3://{s.assets_bucket}/test-glue/e"}
-    )
-    # Second input: GB's rows filed as region=us, so the us partition's new content is recognisable.
+    # A re-run over one region replaces only that partition (dynamic overwrite through S3A): GB's rows
+    # filed as region=us make the new content recognisable.
     (gb_csv,) = (data_dir / "raw_statistics" / "region=gb").glob("*.csv")
     runtime.client("s3").upload_file(str(gb_csv), s.raw_bucket, "test-glue/in-us-only/region=us/data.csv")
-    glue = runtime.client("glue")
-    for source in ("test-glue/in/", "test-glue/in-us-only/"):
-        run_id = glue.start_job_run(
-            JobName=job, Arguments={"--source_path": f"s3://{s.raw_bucket}/{source}"}
-        )["JobRunId"]
-        run, _ = wait_for_run(glue, job, run_id)
-        assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
-
-    written = wr.s3.read_parquet(target, dataset=True)
-    actual = {(str(r.region), str(r.category_id)): (int(r.rows), int(r.videos)) for r in written.itertuples()}
+    rerun_id = glue.start_job_run(
+        JobName=job,
+        Arguments={"--target_path": target, "--source_path": f"s3://{s.raw_bucket}/test-glue/in-us-only/"},
+    )["JobRunId"]
+    rerun, _ = wait_for_run(glue, job, rerun_id)
+    assert rerun["JobRunState"] == "SUCCEEDED", rerun.get("ErrorMessage")
+    rewritten = wr.s3.read_parquet(target, dataset=True)
+    actual = {
+        (str(r.region), str(r.category_id)): (int(r.rows), int(r.videos)) for r in rewritten.itertuples()
+    }
     full = expected_counts(data_dir)
     expected = {k: v for k, v in full.items() if k[0] != "us"}
     expected |= {("us", category): v for (region, category), v in full.items() if region == "gb"}
     assert actual == expected
+    assert [r["Id"] for r in glue.get_job_runs(JobName=job)["JobRuns"]] == [rerun_id, run_id]
 
 
 # ---- failure paths ---------------------------------------------------------------------------------------
@@ -412,3 +406,136 @@ def test_spark_defaults_map_every_s3_scheme_to_s3a(tmp_path: Path) -> None:
     assert all(v.isdigit() for k, v in lines.items() if k.endswith("timeout"))
     with pytest.raises(ValueError):
         local_spark.render_spark_defaults({"spark.bad": "two\nlines"})
+
+
+# ---- Airflow's GlueJobOperator -----------------------------------------------------------------------------
+MARKER_SCRIPT = """\
+import json
+import sys
+import time
+
+import boto3
+from awsglue.utils import getResolvedOptions
+
+args = getResolvedOptions(sys.argv, ["JOB_NAME", "marker_uri", "seconds"])
+time.sleep(float(args["seconds"]))
+bucket, key = args["marker_uri"][5:].split("/", 1)
+boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(args).encode())
+print("marker written", flush=True)
+"""
+
+
+OPERATOR_DAG = """\
+from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
+from airflow.sdk import DAG
+
+with DAG(dag_id={dag_id!r}, schedule=None, catchup=False) as dag:
+    GlueJobOperator(
+        task_id="run_job",
+        job_name={job!r},
+        script_args={script_args!r},
+        aws_conn_id={conn_id!r},
+        region_name={region!r},
+        wait_for_completion={wait!r},
+        deferrable={deferrable!r},
+        verbose=True,
+        job_poll_interval=1,
+        waiter_delay=1,
+        waiter_max_attempts=120,
+        retries=0,
+    )
+"""
+
+
+def run_operator_dag(
+    runtime: LocalRuntime,
+    job: str,
+    script_args: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    wait: bool = True,
+    deferrable: bool = False,
+) -> Any:
+    """``dag.test()`` of a one-task DAG file; dag.test() only runs DAGs found in a configured bundle."""
+    import importlib.util
+
+    dag_id = f"test_glue_operator_{uuid.uuid4().hex[:8]}"
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    path = folder / f"{dag_id}.py"
+    source = OPERATOR_DAG.format(
+        dag_id=dag_id,
+        job=job,
+        script_args=script_args,
+        conn_id=runtime.settings.aws_conn_id,
+        region=runtime.settings.region,
+        wait=wait,
+        deferrable=deferrable,
+    )
+    path.write_text(source, encoding="utf-8")
+    bundles = [
+        {
+            "name": f"test-{dag_id}",
+            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+            "kwargs": {"path": str(folder), "refresh_interval": 0},
+        },
+        {
+            "name": "dags-folder",
+            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+            "kwargs": {},
+        },
+    ]
+    monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", json.dumps(bundles))
+    spec = importlib.util.spec_from_file_location(dag_id, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.dag.test()
+
+
+@pytest.mark.parametrize(
+    ("wait_for_completion", "deferrable"),
+    [
+        pytest.param(True, False, id="wait-polling"),
+        pytest.param(False, False, id="no-wait"),
+        pytest.param(True, True, id="wait-deferrable"),
+    ],
+)
+def test_glue_job_operator_in_a_dag(
+    runtime: LocalRuntime,
+    make_job: Any,
+    airflow_db: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    wait_for_completion: bool,
+    deferrable: bool,
+) -> None:
+    s = runtime.settings
+    job = make_job(MARKER_SCRIPT, {"--seconds": "2"})
+    marker = f"s3://{s.assets_bucket}/test-glue/markers/{uuid.uuid4().hex}.json"
+    dag_run = run_operator_dag(
+        runtime, job, {"--marker_uri": marker}, tmp_path, monkeypatch, wait_for_completion, deferrable
+    )
+    assert dag_run.state == "success"
+
+    glue = runtime.client("glue")
+    (listed,) = glue.get_job_runs(JobName=job)["JobRuns"]
+    assert listed["Arguments"]["--marker_uri"] == marker
+    if wait_for_completion:
+        assert listed["JobRunState"] == "SUCCEEDED"  # the task waited for it
+    run, _ = wait_for_run(glue, job, listed["Id"])
+    assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+    bucket, key = marker[5:].split("/", 1)
+    written = json.loads(runtime.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert (written["JOB_NAME"], written["marker_uri"], written["seconds"]) == (job, marker, "2")
+
+
+def test_glue_job_operator_fails_the_task_when_the_script_fails(
+    runtime: LocalRuntime, make_job: Any, airflow_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = make_job(RAISING_SCRIPT)
+    dag_run = run_operator_dag(runtime, job, {"--region": "zz"}, tmp_path, monkeypatch)
+    assert dag_run.state == "failed"
+    (run,) = runtime.client("glue").get_job_runs(JobName=job)["JobRuns"]
+    assert run["JobRunState"] == "FAILED"
+    assert run["ErrorMessage"].startswith("ValueError: unknown region 'zz'")

@@ -57,6 +57,8 @@ ACTIVE_STATES = frozenset({"STARTING", "RUNNING", "STOPPING", "WAITING"})
 DEFAULT_TIMEOUT_MINUTES = 2880
 #: Lines of the driver's stderr appended to a failed run's ErrorMessage.
 ERROR_TAIL_LINES = 20
+#: Seconds between copies of a running job's output to CloudWatch Logs.
+LOG_SHIP_SECONDS = 2.0
 #: Driver memory of the local job process (a G.1X worker has 16 GB; 2 GB is plenty for the sample data).
 DRIVER_MEMORY = "2g"
 
@@ -153,6 +155,7 @@ class LocalJobRun(FakeJobRun):
         self.process: subprocess.Popen[bytes] | None = None
         self.stop_requested = threading.Event()
         self.done = threading.Event()
+        self.logs: CloudWatchShipper | None = None
 
     # moto's ManagedState would advance the state on every describe; a real process drives it here.
     @property  # type: ignore[override]
@@ -280,6 +283,7 @@ class GlueJobExecutor:
                     start_new_session=True,  # its own process group: a stop kills the JVM too
                 )
                 run.started_on = _utcnow()
+                run.logs = CloudWatchShipper(run)
                 run.status = "RUNNING"
                 log.info(
                     "glue job %s run %s started (pid %s), logs in %s",
@@ -289,13 +293,19 @@ class GlueJobExecutor:
                     run.work_dir,
                 )
                 timeout_minutes = run.timeout or job.timeout or DEFAULT_TIMEOUT_MINUTES
-                try:
-                    returncode = run.process.wait(timeout=timeout_minutes * 60)
-                    timed_out = False
-                except subprocess.TimeoutExpired:
-                    _terminate(run.process)
-                    returncode = run.process.wait()
-                    timed_out = True
+                deadline = time.monotonic() + timeout_minutes * 60
+                timed_out = False
+                while True:  # ship the driver's output to CloudWatch Logs while it runs, like Glue
+                    try:
+                        returncode = run.process.wait(timeout=LOG_SHIP_SECONDS)
+                        break
+                    except subprocess.TimeoutExpired:
+                        run.logs.ship()
+                    if time.monotonic() > deadline:
+                        _terminate(run.process)
+                        returncode = run.process.wait()
+                        timed_out = True
+                        break
             stderr = run.stderr_path.read_text(encoding="utf-8", errors="replace")
             if run.stop_requested.is_set():
                 self._finish(run, "STOPPED", None, started)
@@ -315,10 +325,8 @@ class GlueJobExecutor:
         run.completed = _utcnow()
         run.execution_seconds = max(1, math.ceil(time.monotonic() - started))
         run.error = error
-        try:
-            self._publish_logs(run)
-        except Exception:  # logs are a convenience; the run's outcome matters more
-            log.warning("could not copy the logs of run %s to CloudWatch Logs", run.job_run_id, exc_info=True)
+        if run.logs is not None:
+            run.logs.ship()
         run.status = state  # last: a poller that sees the final state sees everything else too
         run.done.set()
         if state == "FAILED":
@@ -366,26 +374,68 @@ class GlueJobExecutor:
             env["PYTHONPATH"] = os.pathsep.join([*pythonpath, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
         return env
 
-    def _publish_logs(self, run: LocalJobRun) -> None:
-        """Copy the driver's output to CloudWatch Logs (moto, in-process) where Glue would put it."""
-        from moto.logs.exceptions import ResourceAlreadyExistsException
+
+class CloudWatchShipper:
+    """Copies new lines of a run's stdout/stderr files to CloudWatch Logs (moto's backend, in-process).
+
+    Glue writes the driver's stdout to ``/aws-glue/jobs/output`` and stderr to ``/aws-glue/jobs/error``,
+    one stream per run id; the provider's operators and triggers read them there (``verbose=True``).
+    """
+
+    def __init__(self, run: LocalJobRun) -> None:
+        self.run = run
+        self.offsets = {"output": 0, "error": 0}
+        self._lock = threading.Lock()
+        self._ensure_streams()
+
+    def _backend(self) -> Any:
         from moto.logs.models import logs_backends
 
-        backend = logs_backends[run.job.backend.account_id][run.job.backend.region_name]
-        for suffix, path in (("output", run.stdout_path), ("error", run.stderr_path)):
-            if path is None or not path.exists():
-                continue
+        return logs_backends[self.run.job.backend.account_id][self.run.job.backend.region_name]
+
+    def _ensure_streams(self) -> None:
+        from moto.logs.exceptions import ResourceAlreadyExistsException
+
+        backend = self._backend()
+        for suffix in self.offsets:
             group = f"{LOG_GROUP}/{suffix}"
             try:
                 backend.create_log_group(group, {})
             except ResourceAlreadyExistsException:
                 pass
-            backend.ensure_log_stream(group, run.job_run_id)
+            backend.ensure_log_stream(group, self.run.job_run_id)
+
+    def ship(self) -> None:
+        """Send the complete lines written since the last call. Never raises: logs are a convenience."""
+        with self._lock:
+            try:
+                self._ship()
+            except Exception:
+                log.warning(
+                    "could not copy logs of run %s to CloudWatch Logs", self.run.job_run_id, exc_info=True
+                )
+
+    def _ship(self) -> None:
+        paths = {"output": self.run.stdout_path, "error": self.run.stderr_path}
+        for suffix, path in paths.items():
+            if path is None or not path.exists():
+                continue
+            with path.open("rb") as handle:
+                handle.seek(self.offsets[suffix])
+                chunk = handle.read()
+            end = chunk.rfind(b"\n") + 1
+            if self.run.process is not None and self.run.process.poll() is not None:
+                end = len(chunk)  # the process is gone: a last line without newline is complete too
+            if end <= 0:
+                continue
+            self.offsets[suffix] += end
+            lines = [line for line in chunk[:end].decode("utf-8", errors="replace").splitlines() if line]
             now = int(time.time() * 1000)
-            lines = [line for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if line]
+            group = f"{LOG_GROUP}/{suffix}"
+            self._ensure_streams()  # a moto reset may have dropped them
             for i in range(0, len(lines), 1000):
                 events = [{"timestamp": now, "message": line[:200_000]} for line in lines[i : i + 1000]]
-                backend.put_log_events(group, run.job_run_id, events)
+                self._backend().put_log_events(group, self.run.job_run_id, events)
 
 
 def _safe(name: str) -> str:
