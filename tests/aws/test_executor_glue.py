@@ -539,3 +539,112 @@ def test_glue_job_operator_fails_the_task_when_the_script_fails(
     (run,) = runtime.client("glue").get_job_runs(JobName=job)["JobRuns"]
     assert run["JobRunState"] == "FAILED"
     assert run["ErrorMessage"].startswith("ValueError: unknown region 'zz'")
+
+
+# ---- the project's real Glue scripts, as provisioned ------------------------------------------------------
+def _csv_records(data_dir: Path) -> dict[str, list[dict[str, str]]]:
+    records = {}
+    for folder in sorted((data_dir / "raw_statistics").glob("region=*")):
+        (path,) = sorted(folder.glob("*.csv"))
+        with path.open(encoding="utf-8", newline="") as handle:
+            records[folder.name.split("=", 1)[1]] = list(csv.DictReader(handle))
+    return records
+
+
+def _category_titles(data_dir: Path) -> dict[tuple[str, int], str]:
+    titles = {}
+    for path in sorted((data_dir / "raw_statistics_reference_data").glob("*_category_id.json")):
+        region = path.name[:2].lower()
+        for item in json.loads(path.read_text(encoding="utf-8"))["items"]:
+            titles[(region, int(item["id"]))] = item["snippet"]["title"]
+    return titles
+
+
+def _read_json(runtime: LocalRuntime, uri: str) -> dict[str, Any]:
+    bucket, key = glue_jobs.split_s3_uri(uri)
+    return dict(json.loads(runtime.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()))
+
+
+def test_real_glue_scripts_run_through_start_job_run(runtime: LocalRuntime, data_dir: Path) -> None:
+    """clean_statistics then build_analytics, as the runtime provisions them, on the real sample files.
+
+    Paths are overridden per run (run Arguments win over DefaultArguments) so the shared session runtime's
+    pipeline prefixes stay untouched; everything else comes from the provisioned job definitions.
+    """
+    import pandas as pd
+
+    s = runtime.settings
+    glue = runtime.client("glue")
+    session = runtime.session()
+    base = f"s3://{s.processed_bucket}/test-glue/pipeline/"
+    records = _csv_records(data_dir)
+    for region in records:
+        (path,) = sorted((data_dir / "raw_statistics" / f"region={region}").glob("*.csv"))
+        runtime.client("s3").upload_file(
+            str(path), s.raw_bucket, f"test-glue/raw/region={region}/{path.name}"
+        )
+    # The category reference as the Lambda writes it (region partitions, category_id bigint, title).
+    titles = _category_titles(data_dir)
+    reference = pd.DataFrame(
+        [{"category_id": i, "category_title": t, "region": r} for (r, i), t in titles.items()]
+    )
+    wr.s3.to_parquet(
+        reference,
+        f"{base}category_reference/",
+        dataset=True,
+        partition_cols=["region"],
+        boto3_session=session,
+    )
+
+    run_id = f"glue_executor_{uuid.uuid4().hex[:8]}"
+    clean = glue.start_job_run(
+        JobName=s.clean_statistics_job,
+        Arguments={
+            "--source_path": f"s3://{s.raw_bucket}/test-glue/raw/",
+            "--target_path": f"{base}statistics/",
+            "--quarantine_path": f"{base}quarantine/",
+            "--metrics_path": f"{base}metrics/clean/",
+            "--run_id": run_id,
+        },
+    )["JobRunId"]
+    run, _ = wait_for_run(glue, s.clean_statistics_job, clean, timeout=600)
+    assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+    assert run["Arguments"]["--reject_threshold"] == str(s.reject_threshold)  # from DefaultArguments
+
+    metrics = _read_json(runtime, f"{base}metrics/clean/run_id={run_id}/metrics.json")
+    statistics = wr.s3.read_parquet(f"{base}statistics/", dataset=True, boto3_session=session)
+    statistics["region"] = statistics["region"].astype(str)
+    written = statistics.groupby("region").size().to_dict()
+    for region, rows in records.items():
+        entry = metrics["regions"][region]
+        assert entry["read"] == len(rows), region  # every CSV record, counted by Python's csv module
+        pairs = {(r["video_id"], r["trending_date"]) for r in rows}
+        assert entry["written"] == written[region] == len(pairs) - entry["rejected"], region
+    assert not statistics.duplicated(["region", "video_id", "trending_date"]).any()
+
+    analytics_run = glue.start_job_run(
+        JobName=s.build_analytics_job,
+        Arguments={
+            "--statistics_path": f"{base}statistics/",
+            "--category_path": f"{base}category_reference/",
+            "--target_path": f"{base}trending/",
+            "--metrics_path": f"{base}metrics/analytics/",
+            "--run_id": run_id,
+        },
+    )["JobRunId"]
+    run, _ = wait_for_run(glue, s.build_analytics_job, analytics_run, timeout=600)
+    assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+
+    trending = wr.s3.read_parquet(f"{base}trending/", dataset=True, boto3_session=session)
+    trending["region"] = trending["region"].astype(str)
+    assert trending.groupby("region").size().to_dict() == written
+    own = trending[trending["category_title_source"] == "region"]
+    assert len(own) > 0
+    expected_titles = [titles[(r, int(c))] for r, c in zip(own["region"], own["category_id"], strict=True)]
+    assert own["category_title"].tolist() == expected_titles
+    # CA uses category 29, which only other regions' files define (SOURCES.md): its rows keep a title.
+    ca29 = trending[(trending["region"] == "ca") & (trending["category_id"] == 29)]
+    assert len(ca29) > 0 and set(ca29["category_title_source"]) == {"other_region"}
+    assert set(ca29["category_title"]) == {titles[("us", 29)]}
+    analytics_metrics = _read_json(runtime, f"{base}metrics/analytics/run_id={run_id}/metrics.json")
+    assert analytics_metrics["rows"] == len(trending)
