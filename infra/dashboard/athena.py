@@ -1,9 +1,9 @@
 """The AWS edge: read the report views through the Athena API, like the QuickSight datasets do.
 
-``SELECT * FROM <analytics_database>.<report view>`` runs in the settings' workgroup; all queries are
-started first and then polled, so the wait is the slowest query's, not their sum. Results are paged with
-``get_query_results`` and typed from the result's ``ColumnInfo`` (Athena returns every value as text).
-Works against whatever ``AWS_ENDPOINT_URL`` / credentials the injected session points at.
+``SELECT * FROM <analytics_database>.<report view>`` runs in the readers' workgroup like QuickSight's; all
+queries are started first and then polled, so the wait is the slowest query's, not their sum. Results are
+paged with ``get_query_results`` and typed from the result's ``ColumnInfo`` (Athena returns every value as
+text). Works against whatever ``AWS_ENDPOINT_URL`` / credentials the injected session points at.
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ def fetch_reports(
             QueryString=report_query(settings, report),
             QueryExecutionContext={"Database": settings.analytics_database},
             ResultConfiguration={"OutputLocation": f"{settings.athena_results_uri}dashboard/"},
-            WorkGroup=settings.athena_workgroup,
+            WorkGroup=settings.readers_workgroup,
         )
         executions[report] = response["QueryExecutionId"]
     _wait(athena, executions, timeout, sleep, clock)

@@ -199,15 +199,18 @@ class LocalRuntime:
         self._provision_crawlers()
         athena = self.client("athena")
         names = [w["Name"] for w in athena.list_work_groups()["WorkGroups"]]
-        if s.athena_workgroup not in names:
-            athena.create_work_group(
-                Name=s.athena_workgroup,
-                Configuration={
-                    "ResultConfiguration": {"OutputLocation": s.athena_results_uri},
-                    "EnforceWorkGroupConfiguration": True,
-                    "BytesScannedCutoffPerQuery": 10 * 1024**3,
-                },
-            )
+        # The pipeline's CTAS needs external_location, which an enforcing workgroup rejects; readers get
+        # an enforced one, as the lake stack deploys them.
+        for workgroup, enforce in ((s.athena_workgroup, False), (s.readers_workgroup, True)):
+            if workgroup not in names:
+                athena.create_work_group(
+                    Name=workgroup,
+                    Configuration={
+                        "ResultConfiguration": {"OutputLocation": s.athena_results_uri},
+                        "EnforceWorkGroupConfiguration": enforce,
+                        "BytesScannedCutoffPerQuery": 10 * 1024**3,
+                    },
+                )
 
     def _provision_lambda(self) -> None:
         s = self.settings

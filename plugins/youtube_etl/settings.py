@@ -117,6 +117,7 @@ class Settings:
             self.processed_crawler,
             self.analytics_crawler,
             self.athena_workgroup,
+            self.readers_workgroup,
         ):
             _check(_RESOURCE_NAME_RE, "resource name", name, "at most 64 of A-Z a-z 0-9 _ -")
 
@@ -195,7 +196,14 @@ class Settings:
 
     @property
     def athena_workgroup(self) -> str:
+        """The pipeline's workgroup (CTAS reports, checks). It cannot enforce its result location: Athena
+        fails a CTAS with ``external_location`` in a workgroup that overrides client-side settings."""
         return self._name("workgroup")
+
+    @property
+    def readers_workgroup(self) -> str:
+        """The enforced workgroup for readers of the report views (QuickSight, analysts, the dashboard)."""
+        return self._name("readers")
 
     # ---- S3 URIs ---------------------------------------------------------------------------------
     @property

@@ -172,7 +172,7 @@ def test_fetch_reports_starts_all_queries_polls_and_pages(
                 "QueryString": f'SELECT * FROM "{settings.analytics_database}"."{name}"',
                 "QueryExecutionContext": {"Database": settings.analytics_database},
                 "ResultConfiguration": {"OutputLocation": f"{settings.athena_results_uri}dashboard/"},
-                "WorkGroup": settings.athena_workgroup,
+                "WorkGroup": settings.readers_workgroup,
             },
         )
     stubber.add_response("get_query_execution", _execution("q0", "RUNNING"), {"QueryExecutionId": "q0"})

@@ -86,10 +86,21 @@ def test_crawlers_target_the_lake_folders(local_aws: LocalRuntime, settings: Set
         assert config["Grouping"]["TableGroupingPolicy"] == "CombineCompatibleSchemas"
 
 
-def test_athena_workgroup_enforces_result_location(local_aws: LocalRuntime, settings: Settings) -> None:
-    wg = local_aws.client("athena").get_work_group(WorkGroup=settings.athena_workgroup)["WorkGroup"]
+@pytest.mark.parametrize(
+    ("attribute", "enforced"),
+    [
+        pytest.param("athena_workgroup", False, id="pipeline"),
+        pytest.param("readers_workgroup", True, id="readers"),
+    ],
+)
+def test_athena_workgroups(
+    local_aws: LocalRuntime, settings: Settings, attribute: str, enforced: bool
+) -> None:
+    name = getattr(settings, attribute)
+    wg = local_aws.client("athena").get_work_group(WorkGroup=name)["WorkGroup"]
     assert wg["Configuration"]["ResultConfiguration"]["OutputLocation"] == settings.athena_results_uri
-    assert wg["Configuration"]["EnforceWorkGroupConfiguration"] is True
+    assert wg["Configuration"]["EnforceWorkGroupConfiguration"] is enforced
+    assert wg["Configuration"]["BytesScannedCutoffPerQuery"] > 0
 
 
 def test_load_sample_data_keeps_the_documented_layout(clean_aws: LocalRuntime, data_dir: Path) -> None:
