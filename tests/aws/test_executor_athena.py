@@ -330,6 +330,30 @@ def test_ctas_fails_like_athena(
         assert keys == [location.split("/", 3)[3] + "existing.parquet"]  # nothing written next to it
 
 
+def test_ctas_external_location_fails_in_an_enforced_workgroup(
+    lake: LocalRuntime, settings: Settings
+) -> None:
+    """Athena rejects external_location where the workgroup overrides client-side settings."""
+    location = f"{settings.reports_uri}athena_fail_enforced/run=1/"
+    select = f"SELECT video_id, views, region FROM {settings.processed_database}.{TABLE}"
+    query = _ctas(settings, "athena_fail_enforced", location, select)
+    athena = lake.client("athena")
+    query_id = athena.start_query_execution(
+        QueryString=query,
+        QueryExecutionContext={"Database": settings.processed_database},
+        WorkGroup=settings.readers_workgroup,
+    )["QueryExecutionId"]
+    deadline = time.monotonic() + 60
+    while (status := athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"])[
+        "State"
+    ] in ("QUEUED", "RUNNING"):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert status["State"] == "FAILED"
+    assert status["StateChangeReason"].startswith("INVALID_TABLE_PROPERTY: external_location is not allowed")
+    assert list(lake.list_objects(settings.reporting_bucket, location.split("/", 3)[3])) == []
+
+
 def test_insert_into_adds_rows_and_partitions_and_drop_keeps_data(
     lake: LocalRuntime, settings: Settings
 ) -> None:

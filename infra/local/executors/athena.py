@@ -62,6 +62,8 @@ class QueryRun:
     workgroup: str
     output_location: str
     parameters: list[str] | None
+    #: The workgroup overrides client-side settings (EnforceWorkGroupConfiguration).
+    enforced: bool = False
     submitted: float = field(default_factory=time.time)
     state: str = "QUEUED"
     reason: str | None = None
@@ -637,6 +639,14 @@ class _QueryContext:
             )
         _require_named_columns(statement.query)
         options = statement.options
+        if options.external_location and self.run.enforced:
+            # Athena's documented behaviour: an enforced result location forbids CTAS external_location.
+            raise AthenaError(
+                "INVALID_TABLE_PROPERTY",
+                f"external_location is not allowed in workgroup '{self.run.workgroup}': it overrides "
+                "client-side settings (enforced query result location). Omit external_location or use a "
+                "workgroup that does not enforce its configuration.",
+            )
         location = _as_dir(
             options.external_location
             or self.run.output_location.rsplit("/", 1)[0] + f"/tables/{self.run.id}/"
@@ -1173,6 +1183,7 @@ def _start_query_execution(self: Any) -> Any:
         workgroup=workgroup,
         output_location=location,
         parameters=parameters,
+        enforced=bool(backend.work_groups[workgroup].configuration.get("EnforceWorkGroupConfiguration")),
     )
     _executor().submit(run)
     return json.dumps({"QueryExecutionId": query_id})
