@@ -123,6 +123,8 @@ def youtube_reporting() -> None:
                 query="views/swap_view.sql",
                 params={"report": report},
                 outlets=[report_asset(settings, report)],
+                # A check may skip (row_count_drop on the first run, with no previous run to compare with).
+                trigger_rule=TriggerRule.NONE_FAILED,
                 **athena_args,
             )
 
@@ -145,7 +147,7 @@ def youtube_reporting() -> None:
 
     # The cleanup runs whatever happened; this marker keeps a failure upstream failing the whole run
     # (a DAG run's state follows its leaves, and the cleanup would otherwise be a successful leaf).
-    reports_published = EmptyOperator(task_id="reports_published")
+    reports_published = EmptyOperator(task_id="reports_published", trigger_rule=TriggerRule.NONE_FAILED)
     chain(
         run_build_analytics,
         crawl_analytics,

@@ -1,23 +1,287 @@
-"""``make run``: the pipeline end to end on the local AWS runtime, with a summary at the end.
+"""``make run``: the whole pipeline end to end on the local AWS runtime, with a summary at the end.
 
-Starts the runtime on a free 127.0.0.1 port, provisions it from settings, loads a dataset folder laid out
-like ``../shared/data/youtube/`` into the raw bucket, and reports what landed. Everything it starts is
-stopped before it returns, also on failure.
+Starts the runtime on a free 127.0.0.1 port (provisioned from settings), loads a dataset folder laid out like
+``../shared/data/youtube/`` into the raw bucket (its S3 events fire the Lambda, like ad-hoc drops on AWS),
+runs ``youtube_ingest`` and then ``youtube_reporting`` for real with ``dag.test()`` against a project-local
+SQLite metadata DB, prints progress per task and a summary, and exports every report (CSV with header) and
+the dashboard into ``out/`` — the runtime's state is in memory and gone once it stops. Everything it starts
+is stopped before it returns, also on failure; the exit code is non-zero when any task failed.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import io
+import json
 import logging
+import os
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from infra.local.runtime import LocalRuntime, patched_environ
+from infra.local.runtime import REPO_ROOT, LocalRuntime, patched_environ
+
+DAGS_DIR = REPO_ROOT / "dags"
+DAG_IDS = ("youtube_ingest", "youtube_reporting")
+PREVIEW_ROWS = 5
 
 
-def summarize(runtime: LocalRuntime) -> list[str]:
+class PipelineError(RuntimeError):
+    """A DAG run failed; the message names the failing task(s) and their error."""
+
+
+@dataclass
+class StageTiming:
+    name: str
+    seconds: float
+
+
+@dataclass
+class PipelineResult:
+    run_ids: dict[str, str] = field(default_factory=dict)
+    timings: list[StageTiming] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    reports: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    quarantined: list[str] = field(default_factory=list)
+    exported: list[Path] = field(default_factory=list)
+    dashboard: Path | None = None
+
+
+def airflow_environment(home: Path, runtime: LocalRuntime, poll_interval: int = 1) -> dict[str, str]:
+    """Airflow configuration for running the project's DAGs in this process against the runtime."""
+    return {
+        **runtime.client_env(),
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "AIRFLOW__YOUTUBE_ETL__POLL_INTERVAL": str(poll_interval),
+    }
+
+
+class _TaskProgress(logging.Handler):
+    """Turns dag.test()'s '[DAG TEST] starting task_id=…' records into one progress line per task."""
+
+    def __init__(self, dag_id: str, started: float) -> None:
+        super().__init__(logging.INFO)
+        self.dag_id = dag_id
+        self.started = started
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("[DAG TEST] starting task_id="):
+            task = message.removeprefix("[DAG TEST] starting ").replace(" map_index=-1", "")
+            print(f"  [{time.perf_counter() - self.started:6.1f} s] {self.dag_id}: {task}", flush=True)
+
+
+@contextmanager
+def _progress(dag_id: str, started: float) -> Iterator[None]:
+    logger = logging.getLogger("airflow.sdk.definitions.dag")
+    handler = _TaskProgress(dag_id, started)
+    old_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+
+
+def run_dag(dag_id: str, started: float) -> str:
+    """Run one DAG of ``dags/`` with ``dag.test()``; raise :class:`PipelineError` naming failed tasks."""
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.utils.state import TaskInstanceState
+
+    bag = DagBag(dag_folder=str(DAGS_DIR / f"{dag_id}.py"))
+    if bag.import_errors:
+        raise PipelineError(f"{dag_id}: import errors: {bag.import_errors}")
+    dag = bag.get_dag(dag_id)
+    if dag is None:
+        raise PipelineError(f"{dag_id}: DAG not found in {DAGS_DIR}")
+    with _progress(dag_id, started):
+        run = dag.test()
+    instances = run.get_task_instances()
+    for ti in instances:
+        if ti.state == TaskInstanceState.SKIPPED:
+            print(f"  {dag_id}: {ti.task_id} skipped (see its log for why)", flush=True)
+    done = (TaskInstanceState.SUCCESS, TaskInstanceState.SKIPPED)
+    failed = [ti for ti in instances if ti.state not in done]
+    if failed or run.state != "success":
+        details = "; ".join(f"{ti.task_id}[{ti.map_index}]={ti.state}" for ti in failed)
+        raise PipelineError(f"{dag_id} run {run.run_id} ended {run.state}: {details} (see the log above)")
+    return str(run.run_id)
+
+
+def migrate_metadata_db() -> None:
+    from airflow.utils.db import initdb
+
+    initdb()
+
+
+def wait_for_event_invocations(runtime: LocalRuntime, timeout: float = 300) -> None:
+    """Let the S3-event Lambda invocations of the upload finish before the scheduled path starts."""
+    from infra.local.executors import awslambda
+
+    awslambda.wait_idle(runtime, timeout=timeout)
+
+
+def read_metrics(runtime: LocalRuntime, job: str, run_id: str) -> dict[str, Any]:
+    """The counts a Glue job run wrote to ``<metrics_path>run_id=<run id>/metrics.json``."""
+    from youtube_etl.settings import safe_run_id
+
+    path = runtime.settings.glue_job_arguments(job)["--metrics_path"]
+    bucket, _, prefix = path.removeprefix("s3://").partition("/")
+    s3 = runtime.client("s3")
+    for candidate in (run_id, safe_run_id(run_id)):
+        try:
+            body = s3.get_object(Bucket=bucket, Key=f"{prefix}run_id={candidate}/metrics.json")["Body"].read()
+        except s3.exceptions.NoSuchKey:
+            continue
+        return dict(json.loads(body))
+    return {}
+
+
+def athena_rows(runtime: LocalRuntime, sql: str, timeout: float = 120) -> tuple[list[dict[str, str]], str]:
+    """Run a query through the runtime's Athena; the rows as dicts and the S3 URI of the result CSV."""
+    s = runtime.settings
+    athena = runtime.client("athena")
+    query_id = athena.start_query_execution(
+        QueryString=sql,
+        QueryExecutionContext={"Database": s.analytics_database},
+        WorkGroup=s.readers_workgroup,
+    )["QueryExecutionId"]
+    deadline = time.monotonic() + timeout
+    while True:
+        execution = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
+        state = execution["Status"]["State"]
+        if state in ("SUCCEEDED", "FAILED", "CANCELLED"):
+            break
+        if time.monotonic() > deadline:
+            raise PipelineError(f"Athena query did not finish in {timeout} s: {sql}")
+        time.sleep(0.2)
+    if state != "SUCCEEDED":
+        raise PipelineError(f"Athena query {state}: {execution['Status'].get('StateChangeReason')}: {sql}")
+    location = execution["ResultConfiguration"]["OutputLocation"]
+    bucket, _, key = location.removeprefix("s3://").partition("/")
+    text = runtime.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
+    return list(csv.DictReader(io.StringIO(text))), location
+
+
+def export_reports(runtime: LocalRuntime, reports: list[str], out_dir: Path, result: PipelineResult) -> None:
+    """Each report view as ``out/reports/<report>.csv`` (Athena's own result CSV, header row included)."""
+    target = out_dir / "reports"
+    target.mkdir(parents=True, exist_ok=True)
+    s3 = runtime.client("s3")
+    for report in reports:
+        rows, location = athena_rows(runtime, f'SELECT * FROM "{report}"')
+        bucket, _, key = location.removeprefix("s3://").partition("/")
+        path = target / f"{report}.csv"
+        path.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        result.reports[report] = rows
+        result.exported.append(path)
+
+
+def run_pipeline(runtime: LocalRuntime, data: Path, out_dir: Path) -> PipelineResult:
+    """Load ``data``, run both DAGs, export the reports and the dashboard. Airflow must be configured."""
+    from youtube_etl.dag_support import sql_dir
+    from youtube_etl.reports import discover_reports
+
+    result = PipelineResult()
+    started = time.perf_counter()
+    s = runtime.settings
+
+    def stage(name: str, since: float) -> float:
+        now = time.perf_counter()
+        result.timings.append(StageTiming(name, now - since))
+        return now
+
+    mark = started
+    keys = runtime.load_sample_data(data)
+    print(f"loaded {len(keys)} files from {data} into s3://{s.raw_bucket}/", flush=True)
+    wait_for_event_invocations(runtime)
+    mark = stage("load + S3-event Lambda", mark)
+    for dag_id in DAG_IDS:
+        result.run_ids[dag_id] = run_dag(dag_id, started)
+        mark = stage(dag_id, mark)
+    result.metrics = {
+        "clean_statistics": read_metrics(runtime, s.clean_statistics_job, result.run_ids["youtube_ingest"]),
+        "build_analytics": read_metrics(runtime, s.build_analytics_job, result.run_ids["youtube_reporting"]),
+    }
+    result.quarantined = [o["Key"] for o in runtime.list_objects(s.raw_bucket, s.prefixes.quarantine)]
+    reports = discover_reports(sql_dir(s))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    export_reports(runtime, reports, out_dir, result)
+    result.dashboard = write_dashboard(runtime, out_dir, result)
+    stage("export", mark)
+    return result
+
+
+def dashboard_summary(result: PipelineResult) -> dict[str, Any]:
+    """The header facts of the dashboard: run, rows per stage, rejected and quarantined counts."""
+    clean = result.metrics.get("clean_statistics", {})
+    analytics = result.metrics.get("build_analytics", {})
+    stage_rows = {
+        "statistics rows read": clean.get("read"),
+        "statistics rows written": clean.get("written"),
+        "duplicates removed": clean.get("duplicates"),
+        "analytics rows": analytics.get("rows"),
+    }
+    return {
+        "run_id": result.run_ids.get("youtube_reporting", ""),
+        "stage_rows": {k: v for k, v in stage_rows.items() if v is not None},
+        "rejected": {"statistics rows": clean.get("rejected", 0)},
+        "quarantined": {"objects under quarantine/": len(result.quarantined)},
+    }
+
+
+def write_dashboard(runtime: LocalRuntime, out_dir: Path, result: PipelineResult) -> Path:
+    """The offline HTML dashboard of the report views, read through Athena like QuickSight reads them."""
+    from infra.dashboard import fetch_reports
+    from infra.dashboard import write_dashboard as write_html
+
+    frames = fetch_reports(runtime.session(), runtime.settings)
+    return write_html(out_dir / "dashboard.html", frames, dashboard_summary(result))
+
+
+def format_summary(result: PipelineResult, elapsed: float) -> str:
+    lines = ["", "=== summary ==="]
+    for dag_id, run_id in result.run_ids.items():
+        lines.append(f"{dag_id}: success ({run_id})")
+    clean = result.metrics.get("clean_statistics", {})
+    analytics = result.metrics.get("build_analytics", {})
+    if clean:
+        counts = {k: clean.get(k, "?") for k in ("read", "written", "duplicates", "rejected")}
+        lines.append("statistics rows: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    if analytics:
+        lines.append(
+            f"analytics rows: {json.dumps({k: v for k, v in analytics.items() if not isinstance(v, dict)})}"
+        )
+    lines.append(f"quarantined objects: {len(result.quarantined)}")
+    for report, rows in result.reports.items():
+        lines.append(f"\nreport {report}: {len(rows)} rows")
+        for row in rows[:PREVIEW_ROWS]:
+            lines.append("  " + ", ".join(f"{k}={v}" for k, v in list(row.items())[:6]))
+    lines.append("")
+    for timing in result.timings:
+        lines.append(f"  {timing.name:<28} {timing.seconds:6.1f} s")
+    for path in result.exported:
+        lines.append(f"exported {path}")
+    if result.dashboard:
+        lines.append(f"dashboard: {result.dashboard}")
+    lines.append(f"done in {elapsed:.1f} s; the local runtime is stopped")
+    return "\n".join(lines)
+
+
+def summarize_lake(runtime: LocalRuntime) -> list[str]:
     """One line per bucket and top-level data folder: object count and bytes."""
     lines = []
     for bucket in runtime.settings.buckets:
@@ -37,22 +301,35 @@ def summarize(runtime: LocalRuntime) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make run", description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="dataset folder (raw_statistics/, ...)")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "out", help="where reports are exported")
+    parser.add_argument("--airflow-home", type=Path, default=REPO_ROOT / ".airflow" / "run")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     data = args.data.resolve()
-    if not data.is_dir():
-        print(f"error: data folder {args.data} does not exist", file=sys.stderr)
+    if not (data / "raw_statistics").is_dir() and not (data / "raw_statistics_reference_data").is_dir():
+        print(
+            f"error: {args.data} has no raw_statistics/ or raw_statistics_reference_data/ folder",
+            file=sys.stderr,
+        )
         return 2
     started = time.perf_counter()
-    with LocalRuntime() as runtime, patched_environ(runtime.client_env()):
+    args.airflow_home.mkdir(parents=True, exist_ok=True)
+    with (
+        LocalRuntime() as runtime,
+        patched_environ(airflow_environment(args.airflow_home.resolve(), runtime)),
+    ):
         print(f"local AWS runtime: {runtime.endpoint} (provisioned from settings)", flush=True)
-        keys = runtime.load_sample_data(data)
-        print(f"loaded {len(keys)} files from {data} into s3://{runtime.settings.raw_bucket}/", flush=True)
-        print("objects in the lake:")
-        print("\n".join(summarize(runtime)))
-    print(f"done in {time.perf_counter() - started:.1f} s; the local runtime is stopped")
+        try:
+            migrate_metadata_db()
+            result = run_pipeline(runtime, data, args.out.resolve())
+        except PipelineError as error:
+            print(f"\nFAILED: {error}", file=sys.stderr)
+            print("objects in the lake:\n" + "\n".join(summarize_lake(runtime)), file=sys.stderr)
+            return 1
+    print(format_summary(result, time.perf_counter() - started))
     return 0
 
 
 if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
     sys.exit(main())

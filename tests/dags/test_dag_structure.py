@@ -88,7 +88,10 @@ def test_cleanup_runs_whatever_happened_but_failures_still_fail_the_run(dags) ->
     assert dag.get_task("cleanup_report_runs").trigger_rule == "all_done"
     leaves = {t.task_id for t in dag.leaves}
     assert leaves == {"cleanup_report_runs", "reports_published"}
-    assert dag.get_task("reports_published").trigger_rule == "all_success"
+    # none_failed: a skipped check (no baseline yet) must not skip publishing, a failed one must stop it.
+    assert dag.get_task("reports_published").trigger_rule == "none_failed"
+    for report in discover_reports():
+        assert dag.get_task(f"publish_views.publish_{report}").trigger_rule == "none_failed"
 
 
 def test_publish_tasks_emit_report_assets(dags) -> None:  # type: ignore[no-untyped-def]
