@@ -89,6 +89,8 @@ def test_fast_reader_handles_real_files_and_matches_strict_reader(path: Path) ->
     assert cr._read_fast(body) is not None, "real files must take the fast path"
     kwargs = {"key": path.name, "region": "us", "ingested_at": NOW}
     assert cr.transform(body, **kwargs).equals(cr.transform(body, fast=False, **kwargs))
+    # The handler passes the S3 body as a bytearray (one buffer, no copy): same result.
+    assert cr.transform(bytearray(body), **kwargs).equals(cr.transform(body, **kwargs))
 
 
 def test_real_quirks_survive() -> None:

@@ -28,7 +28,6 @@ Layout in S3 (built by the functions at the end of this module):
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import urllib.parse
@@ -260,14 +259,16 @@ def region_from_key(key: str, allowed_regions: Collection[str]) -> str:
     return region
 
 
-def transform(body: bytes, *, key: str, region: str, ingested_at: datetime, fast: bool = True) -> pa.Table:
+def transform(
+    body: bytes | bytearray, *, key: str, region: str, ingested_at: datetime, fast: bool = True
+) -> pa.Table:
     """Flatten a category document into :data:`OUTPUT_SCHEMA` rows, or raise :class:`Rejected`.
 
     ``fast=False`` forces the strict ``json`` parser (tests compare both paths).
     """
     if ingested_at.tzinfo is None:
         raise ValueError("ingested_at must be timezone-aware")
-    if not body.strip():
+    if not body or body.isspace():  # no .strip(): it would copy a large body
         raise Rejected("empty_file", f"{len(body)} bytes, no JSON value")
     columns = _read_fast(body) if fast else None
     if columns is None:
@@ -291,11 +292,11 @@ def _repeat(value: Any, rows: int, type_: pa.DataType) -> pa.Array:
     return pa.repeat(pa.scalar(value, type_), rows)
 
 
-def _read_fast(body: bytes) -> _Columns | None:
+def _read_fast(body: bytes | bytearray) -> _Columns | None:
     """pyarrow's reader; None whenever the document is not plainly valid (the strict path decides)."""
     try:
         table = pj.read_json(
-            io.BytesIO(body),
+            pa.BufferReader(pa.py_buffer(body)),  # zero-copy view of the body
             read_options=pj.ReadOptions(block_size=len(body) + 1, use_threads=False),
             parse_options=pj.ParseOptions(
                 explicit_schema=_READ_SCHEMA, unexpected_field_behavior="ignore", newlines_in_values=True
@@ -303,9 +304,12 @@ def _read_fast(body: bytes) -> _Columns | None:
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    if table.num_rows != 1 or table.column("items").null_count:
+    if table.num_rows != 1 or table.column("items").num_chunks != 1 or table.column("items").null_count:
         return None
-    items = pc.list_flatten(table.column("items")).combine_chunks()
+    # One block, so one chunk: flatten its values in place (combine_chunks would copy every item).
+    (lists,) = table.column("items").chunks
+    items = lists.flatten()
+    del table, lists
     if len(items) == 0 or items.null_count:
         return None
     raw_ids = items.field("id")
@@ -323,7 +327,7 @@ def _read_fast(body: bytes) -> _Columns | None:
     return ids, titles, snippet.field("assignable"), snippet.field("channelId"), items.field("etag")
 
 
-def _read_strict(body: bytes) -> _Columns:
+def _read_strict(body: bytes | bytearray) -> _Columns:
     """The reference parser: the standard ``json`` module, checking every item, first failure wins."""
     try:
         document = json.loads(body)

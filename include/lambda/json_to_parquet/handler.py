@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+import pyarrow as pa
 import pyarrow.parquet as pq
 from botocore.exceptions import BotoCoreError, ClientError
 from category_reference import (
@@ -51,6 +52,9 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """Convert every record of the event; see the module docstring for the failure contract."""
     _ensure_logging()
     config = Config.from_environ(os.environ)
+    # glibc's allocator hands large freed blocks (the JSON parser's scratch space) back to the OS at once;
+    # pyarrow's default (mimalloc) keeps them, which adds ~35 MB to the peak on a 50 MB file.
+    pa.set_memory_pool(pa.system_memory_pool())
     request_id = str(getattr(context, "aws_request_id", "") or uuid.uuid4())
     objects = parse_event(event)
     session = _session()
@@ -143,10 +147,26 @@ def process_record(
     return result
 
 
-def _get_object(s3: Any, source: S3Object) -> bytes:
+def _get_object(s3: Any, source: S3Object) -> bytearray:
+    """The object's bytes in one buffer of its exact size.
+
+    ``StreamingBody.read()`` joins the chunks it read, holding the body twice at its peak; filling a
+    buffer sized from ``ContentLength`` keeps one copy (the biggest allocation of a run on large files).
+    """
     extra = {"VersionId": source.version_id} if source.version_id else {}
     response = s3.get_object(Bucket=source.bucket, Key=source.key, **extra)
-    return response["Body"].read()  # type: ignore[no-any-return]
+    size = int(response["ContentLength"])
+    buffer = bytearray(size)
+    view = memoryview(buffer)
+    filled = 0
+    for chunk in response["Body"].iter_chunks(chunk_size=1024 * 1024):
+        if filled + len(chunk) > size:
+            raise OSError(f"s3://{source.bucket}/{source.key}: more bytes than its ContentLength {size}")
+        view[filled : filled + len(chunk)] = chunk
+        filled += len(chunk)
+    if filled != size:
+        raise OSError(f"s3://{source.bucket}/{source.key}: read {filled} of {size} bytes")
+    return buffer
 
 
 def write_partition(table: Any, region: str, *, config: Config, session: boto3.Session, s3: Any) -> str:
