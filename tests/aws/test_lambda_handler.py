@@ -29,19 +29,37 @@ import handler as lambda_handler  # noqa: E402
 DROP = "youtube/manual_reference_drops/"
 
 
+_CLIENTS: dict[tuple[str, str], Any] = {}
+
+
+def client(runtime: LocalRuntime, service: str) -> Any:
+    """A cached client per endpoint and service: ``LocalRuntime.client`` builds a new session (~0.5 s)."""
+    key = (runtime.endpoint, service)
+    if key not in _CLIENTS:
+        _CLIENTS[key] = runtime.client(service)
+    return _CLIENTS[key]
+
+
+def objects(runtime: LocalRuntime, bucket: str, prefix: str = "") -> list[dict[str, Any]]:
+    paginator = client(runtime, "s3").get_paginator("list_objects_v2")
+    return [
+        obj for page in paginator.paginate(Bucket=bucket, Prefix=prefix) for obj in page.get("Contents", [])
+    ]
+
+
 def wipe_lambda_state(runtime: LocalRuntime) -> None:
     """Forget what the function wrote (output, quarantine, drops, catalog table): a full reset costs ~5 s."""
     s = runtime.settings
-    s3 = runtime.client("s3")
+    s3 = client(runtime, "s3")
     for bucket, prefix in (
         (s.processed_bucket, s.prefixes.category_reference),
         (s.raw_bucket, s.prefixes.quarantine),
         (s.raw_bucket, DROP),
     ):
-        keys = [{"Key": obj["Key"]} for obj in runtime.list_objects(bucket, prefix)]
+        keys = [{"Key": obj["Key"]} for obj in objects(runtime, bucket, prefix)]
         for start in range(0, len(keys), 1000):
             s3.delete_objects(Bucket=bucket, Delete={"Objects": keys[start : start + 1000]})
-    glue = runtime.client("glue")
+    glue = client(runtime, "glue")
     try:
         glue.delete_table(DatabaseName=s.processed_database, Name=s.category_reference_table)
     except glue.exceptions.EntityNotFoundException:
@@ -63,7 +81,7 @@ def _context(request_id: str = "req-0001") -> SimpleNamespace:
 
 
 def _put(aws: LocalRuntime, key: str, body: bytes) -> None:
-    aws.client("s3").put_object(Bucket=aws.settings.raw_bucket, Key=key, Body=body)
+    client(aws, "s3").put_object(Bucket=aws.settings.raw_bucket, Key=key, Body=body)
 
 
 def _event(aws: LocalRuntime, *keys: str) -> dict[str, Any]:
@@ -71,14 +89,14 @@ def _event(aws: LocalRuntime, *keys: str) -> dict[str, Any]:
 
 
 def _keys(aws: LocalRuntime, bucket: str, prefix: str) -> list[str]:
-    return sorted(obj["Key"] for obj in aws.list_objects(bucket, prefix))
+    return sorted(obj["Key"] for obj in objects(aws, bucket, prefix))
 
 
 def _partition(aws: LocalRuntime, region: str) -> list[dict[str, Any]]:
     """Every row stored under the region's partition (all objects, so duplicates would show)."""
     s = aws.settings
     rows: list[dict[str, Any]] = []
-    s3 = aws.client("s3")
+    s3 = client(aws, "s3")
     for key in _keys(aws, s.processed_bucket, f"{s.prefixes.category_reference}region={region}/"):
         body = s3.get_object(Bucket=s.processed_bucket, Key=key)["Body"].read()
         rows.extend(pq.read_table(io.BytesIO(body)).to_pylist())
@@ -99,7 +117,7 @@ def test_real_files_of_both_datasets_land_as_partitions_and_catalog(
     aws: LocalRuntime, data_dir: Path
 ) -> None:
     s = aws.settings
-    glue = aws.client("glue")
+    glue = client(aws, "glue")
     for dataset in ("", "rsrishav_trending"):
         files = _files(data_dir, dataset)
         keys = [f"{DROP}{dataset or 'datasnaek'}/{path.name}" for path in files]
@@ -164,9 +182,9 @@ def test_stale_objects_in_the_partition_are_replaced(aws: LocalRuntime, data_dir
     """A partition written earlier by other means (wrangler's uuid-named files) ends with only our file."""
     s = aws.settings
     stale_key = f"{s.prefixes.category_reference}region=gb/0123abcd.snappy.parquet"
-    aws.client("s3").put_object(Bucket=s.processed_bucket, Key=stale_key, Body=b"old")
+    client(aws, "s3").put_object(Bucket=s.processed_bucket, Key=stale_key, Body=b"old")
     other_region = f"{s.prefixes.category_reference}region=ca/keep.snappy.parquet"
-    aws.client("s3").put_object(Bucket=s.processed_bucket, Key=other_region, Body=b"other")
+    client(aws, "s3").put_object(Bucket=s.processed_bucket, Key=other_region, Body=b"other")
     key = f"{DROP}GB_category_id.json"
     _put(aws, key, (data_dir / "raw_statistics_reference_data" / "GB_category_id.json").read_bytes())
     lambda_handler.handler(_event(aws, key), _context())
@@ -184,7 +202,7 @@ def test_bad_file_is_quarantined_and_the_others_still_converted(aws: LocalRuntim
         _put(aws, key, (data_dir / "raw_statistics_reference_data" / key.rsplit("/", 1)[1]).read_bytes())
     broken = (data_dir / "raw_statistics_reference_data" / "FR_category_id.json").read_bytes()[:3000]
     _put(aws, bad, broken)
-    raw_before = {o["Key"]: o["ETag"] for o in aws.list_objects(s.raw_bucket, DROP)}
+    raw_before = {o["Key"]: o["ETag"] for o in objects(aws, s.raw_bucket, DROP)}
 
     result = lambda_handler.handler(_event(aws, good[0], bad, good[1]), _context("req-bad-1"))
 
@@ -195,8 +213,8 @@ def test_bad_file_is_quarantined_and_the_others_still_converted(aws: LocalRuntim
     assert record["reason"].startswith("not_json: ")
     assert record["region"] == "fr" and record["rows"] == 0 and record["output"] is None
     # The raw object is untouched, the copy is byte-identical, the report says why.
-    assert {o["Key"]: o["ETag"] for o in aws.list_objects(s.raw_bucket, DROP)} == raw_before
-    s3 = aws.client("s3")
+    assert {o["Key"]: o["ETag"] for o in objects(aws, s.raw_bucket, DROP)} == raw_before
+    s3 = client(aws, "s3")
     copy_key = record["quarantine_key"]
     assert copy_key.startswith(f"{s.prefixes.quarantine}reference_data/date=")
     assert copy_key.endswith(f"/req-bad-1/{bad}")
@@ -235,9 +253,9 @@ def test_rejections_end_in_quarantine(aws: LocalRuntime, name: str, body: bytes,
     assert record["reason"].split(":")[0] == reason
     s = aws.settings
     assert (
-        aws.client("s3").get_object(Bucket=s.raw_bucket, Key=record["quarantine_key"])["Body"].read() == body
+        client(aws, "s3").get_object(Bucket=s.raw_bucket, Key=record["quarantine_key"])["Body"].read() == body
     )
-    assert list(aws.list_objects(s.processed_bucket, s.prefixes.category_reference)) == []
+    assert list(objects(aws, s.processed_bucket, s.prefixes.category_reference)) == []
 
 
 def test_key_with_spaces_and_unicode(aws: LocalRuntime, data_dir: Path) -> None:
@@ -269,7 +287,7 @@ def test_aws_error_raises_after_the_other_records(aws: LocalRuntime, data_dir: P
     with pytest.raises(lambda_handler.RecordsFailed, match="1 of 2 record.*NoSuchKey"):
         lambda_handler.handler(_event(aws, f"{DROP}RU_category_id.json", good), _context())
     assert len(_partition(aws, "kr")) == 31
-    assert list(aws.list_objects(aws.settings.raw_bucket, aws.settings.prefixes.quarantine)) == []
+    assert list(objects(aws, aws.settings.raw_bucket, aws.settings.prefixes.quarantine)) == []
 
 
 def test_missing_environment_variable_is_named(aws: LocalRuntime, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -331,7 +349,7 @@ def test_concurrent_drops_do_not_clobber_each_other(aws: LocalRuntime, data_dir:
     assert len(_partition(aws, "us")) == 32
     assert len(_partition(aws, "gb")) == 31 and len(_partition(aws, "ca")) == 31
     s = aws.settings
-    partitions = aws.client("glue").get_partitions(
+    partitions = client(aws, "glue").get_partitions(
         DatabaseName=s.processed_database, TableName=s.category_reference_table
     )["Partitions"]
     assert sorted(p["Values"][0] for p in partitions) == ["ca", "gb", "us"]

@@ -22,6 +22,7 @@ import pytest
 
 from infra.local.executors import awslambda
 from infra.local.runtime import LAMBDA_SOURCE, LocalRuntime
+from tests.aws.test_lambda_handler import client, objects
 
 sys.path.insert(0, str(LAMBDA_SOURCE))
 import category_reference as cr  # noqa: E402
@@ -40,9 +41,9 @@ def _poll(check: Callable[[], bool], what: str, timeout: float = TIMEOUT_S) -> N
 
 def _rows(runtime: LocalRuntime, region: str) -> list[dict[str, Any]]:
     s = runtime.settings
-    s3 = runtime.client("s3")
+    s3 = client(runtime, "s3")
     rows: list[dict[str, Any]] = []
-    for obj in runtime.list_objects(s.processed_bucket, f"{s.prefixes.category_reference}region={region}/"):
+    for obj in objects(runtime, s.processed_bucket, f"{s.prefixes.category_reference}region={region}/"):
         body = s3.get_object(Bucket=s.processed_bucket, Key=obj["Key"])["Body"].read()
         rows.extend(pq.read_table(io.BytesIO(body)).to_pylist())
     return rows
@@ -54,13 +55,13 @@ def _ids(path: Path) -> list[int]:
 
 def _partition_values(runtime: LocalRuntime) -> list[str]:
     s = runtime.settings
-    glue = runtime.client("glue")
+    glue = client(runtime, "glue")
     partitions = glue.get_partitions(DatabaseName=s.processed_database, TableName=s.category_reference_table)
     return sorted(p["Values"][0] for p in partitions["Partitions"])
 
 
 def _dlq_messages(runtime: LocalRuntime) -> list[dict[str, Any]]:
-    sqs = runtime.client("sqs")
+    sqs = client(runtime, "sqs")
     url = sqs.get_queue_url(QueueName=runtime.dlq_name)["QueueUrl"]
     response = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
     return [json.loads(m["Body"]) for m in response.get("Messages", [])]
@@ -69,7 +70,7 @@ def _dlq_messages(runtime: LocalRuntime) -> list[dict[str, Any]]:
 def test_invoke_with_several_records(clean_aws: LocalRuntime, data_dir: Path) -> None:
     """What Airflow does: a RequestResponse invoke with an S3-shaped event; one record is bad."""
     s = clean_aws.settings
-    s3 = clean_aws.client("s3")
+    s3 = client(clean_aws, "s3")
     drop = "youtube/scheduled_drops/"  # outside the trigger prefix: only the invoke runs the function
     names = ["US", "IN", "GB"]
     keys = [f"{drop}run 1/ünï/{name}_category_id.json" for name in names]
@@ -83,7 +84,7 @@ def test_invoke_with_several_records(clean_aws: LocalRuntime, data_dir: Path) ->
     s3.put_object(Bucket=s.raw_bucket, Key=bad, Body=b'{"items": []}')
     event = cr.s3_event((s.raw_bucket, key) for key in [*keys, bad])
 
-    response = clean_aws.client("lambda").invoke(
+    response = client(clean_aws, "lambda").invoke(
         FunctionName=s.lambda_function, Payload=json.dumps(event).encode(), LogType="Tail"
     )
 
@@ -108,7 +109,7 @@ def test_s3_drops_trigger_the_function(clean_aws: LocalRuntime, data_dir: Path) 
     """Every real file dropped under the landing prefix becomes its partition; a re-drop changes nothing;
     a malformed drop is quarantined; nothing reaches the on-failure destination."""
     s = clean_aws.settings
-    s3 = clean_aws.client("s3")
+    s3 = client(clean_aws, "s3")
     files = sorted((data_dir / "raw_statistics_reference_data").glob("*_category_id.json"))
     for path in files:
         s3.put_object(Bucket=s.raw_bucket, Key=s.prefixes.raw_reference + path.name, Body=path.read_bytes())
@@ -138,7 +139,7 @@ def test_s3_drops_trigger_the_function(clean_aws: LocalRuntime, data_dir: Path) 
     def reports() -> list[str]:
         return [
             o["Key"]
-            for o in clean_aws.list_objects(s.raw_bucket, report_prefix)
+            for o in objects(clean_aws, s.raw_bucket, report_prefix)
             if o["Key"].endswith(".error.json")
         ]
 
@@ -159,7 +160,7 @@ def test_s3_drops_trigger_the_function(clean_aws: LocalRuntime, data_dir: Path) 
 
 def _table_exists(runtime: LocalRuntime) -> bool:
     s = runtime.settings
-    glue = runtime.client("glue")
+    glue = client(runtime, "glue")
     try:
         glue.get_table(DatabaseName=s.processed_database, Name=s.category_reference_table)
     except glue.exceptions.EntityNotFoundException:
@@ -172,7 +173,7 @@ def test_aws_error_is_retried_then_sent_to_the_on_failure_destination(clean_aws:
     then hands the event to the DLQ, so nothing is lost."""
     s = clean_aws.settings
     event = cr.s3_event([(s.raw_bucket, s.prefixes.raw_reference + "vanished/US_category_id.json")])
-    clean_aws.client("lambda").invoke(
+    client(clean_aws, "lambda").invoke(
         FunctionName=s.lambda_function, InvocationType="Event", Payload=json.dumps(event).encode()
     )
     assert awslambda.wait_idle(clean_aws, timeout=TIMEOUT_S)
@@ -183,4 +184,4 @@ def test_aws_error_is_retried_then_sent_to_the_on_failure_destination(clean_aws:
     assert failure["requestContext"]["condition"] == "RetriesExhausted"
     assert failure["requestContext"]["approximateInvokeCount"] == 3
     assert "NoSuchKey" in json.dumps(failure["responsePayload"])
-    assert list(clean_aws.list_objects(s.raw_bucket, s.prefixes.quarantine)) == []
+    assert list(objects(clean_aws, s.raw_bucket, s.prefixes.quarantine)) == []
