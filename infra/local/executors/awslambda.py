@@ -671,17 +671,29 @@ def _unpatch() -> None:
 
 
 # ---- executor protocol ----------------------------------------------------------------------------
+#: Runtimes started in this process. moto's backends are process-wide, so one executor serves them all,
+#: calling back to the most recently started one that is still running.
+_runtimes: list[LocalRuntime] = []
+
+
 def install(runtime: LocalRuntime) -> None:
     global _executor
-    if _executor is not None:
-        _executor.shutdown(grace=0)
-    _executor = LambdaExecutor(endpoint=runtime.endpoint, region=runtime.settings.region)
+    _runtimes.append(runtime)
+    if _executor is None:
+        _executor = LambdaExecutor(endpoint=runtime.endpoint, region=runtime.settings.region)
+    else:
+        _executor.endpoint = runtime.endpoint
     _patch()
 
 
 def shutdown(runtime: LocalRuntime) -> None:
-    """Wait for queued asynchronous invocations (bounded), then stop and restore moto."""
+    """Wait for queued asynchronous invocations (bounded), then stop; restore moto with the last runtime."""
     global _executor
+    _runtimes[:] = [r for r in _runtimes if r is not runtime]
+    if _runtimes:
+        if _executor is not None:
+            _executor.endpoint = _runtimes[-1].endpoint
+        return
     executor, _executor = _executor, None
     if executor is not None:
         executor.shutdown()

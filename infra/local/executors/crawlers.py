@@ -879,9 +879,17 @@ def _unpatch() -> None:
 
 
 # ---- executor protocol ----------------------------------------------------------------------------
+#: Runtimes started in this process; moto's backends are shared, the latest running one is called back.
+_runtimes: list[LocalRuntime] = []
+
+
 def install(runtime: LocalRuntime) -> None:
     global _state
-    _state = _State(endpoint=runtime.endpoint, region=runtime.settings.region)
+    _runtimes.append(runtime)
+    if _state is None:
+        _state = _State(endpoint=runtime.endpoint, region=runtime.settings.region)
+    else:
+        _state.endpoint = runtime.endpoint
     _patch()
 
 
@@ -907,8 +915,13 @@ def _cancel_all(state: _State) -> None:
 
 
 def shutdown(runtime: LocalRuntime) -> None:
-    """Cancel running crawls, wait for their threads, restore moto."""
+    """Cancel running crawls, wait for their threads, restore moto (when the last runtime stops)."""
     global _state
+    _runtimes[:] = [r for r in _runtimes if r is not runtime]
+    if _runtimes:
+        if _state is not None:
+            _state.endpoint = _runtimes[-1].endpoint
+        return
     state, _state = _state, None
     if state is not None:
         _cancel_all(state)
