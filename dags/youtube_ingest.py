@@ -91,7 +91,7 @@ def youtube_ingest() -> None:
         wait_for_completion=True,
         deferrable=settings.deferrable,
         job_poll_interval=settings.poll_interval,
-        waiter_delay=settings.poll_interval,
+        waiter_delay=settings.waiter_delay,
         verbose=False,
         aws_conn_id=settings.aws_conn_id,
         execution_timeout=timedelta(hours=2),
@@ -101,7 +101,8 @@ def youtube_ingest() -> None:
         crawler_name=settings.processed_crawler,
         wait_for_completion=True,
         deferrable=settings.deferrable,
-        poll_interval=settings.poll_interval,
+        # Deferrable triggers wait through botocore waiters, which take whole seconds.
+        poll_interval=settings.waiter_delay if settings.deferrable else settings.poll_interval,
         aws_conn_id=settings.aws_conn_id,
         outlets=processed_assets(settings),
         execution_timeout=timedelta(minutes=30),

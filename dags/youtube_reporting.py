@@ -63,7 +63,7 @@ def youtube_reporting() -> None:
     athena_args = {
         "database": settings.analytics_database,
         "workgroup": settings.athena_workgroup,
-        "sleep_time": settings.poll_interval,
+        "sleep_time": settings.waiter_delay if settings.deferrable else settings.poll_interval,
         "deferrable": settings.deferrable,
         "aws_conn_id": settings.aws_conn_id,
         "execution_timeout": timedelta(minutes=30),
@@ -75,7 +75,7 @@ def youtube_reporting() -> None:
         wait_for_completion=True,
         deferrable=settings.deferrable,
         job_poll_interval=settings.poll_interval,
-        waiter_delay=settings.poll_interval,
+        waiter_delay=settings.waiter_delay,
         verbose=False,
         aws_conn_id=settings.aws_conn_id,
         execution_timeout=timedelta(hours=2),
@@ -85,7 +85,8 @@ def youtube_reporting() -> None:
         crawler_name=settings.analytics_crawler,
         wait_for_completion=True,
         deferrable=settings.deferrable,
-        poll_interval=settings.poll_interval,
+        # Deferrable triggers wait through botocore waiters, which take whole seconds.
+        poll_interval=settings.waiter_delay if settings.deferrable else settings.poll_interval,
         aws_conn_id=settings.aws_conn_id,
         execution_timeout=timedelta(minutes=30),
     )

@@ -53,7 +53,7 @@ class PipelineResult:
     dashboard: Path | None = None
 
 
-def airflow_environment(home: Path, runtime: LocalRuntime, poll_interval: int = 1) -> dict[str, str]:
+def airflow_environment(home: Path, runtime: LocalRuntime, poll_interval: float = 0.2) -> dict[str, str]:
     """Airflow configuration for running the project's DAGs in this process against the runtime."""
     return {
         **runtime.client_env(),

@@ -69,8 +69,9 @@ class Settings:
     aws_conn_id: str = "aws_default"
     #: Deferrable provider operators (MWAA) vs. polling in the worker (local runs).
     deferrable: bool = False
-    #: Seconds between status polls of sensors, Glue jobs, crawlers and Athena queries.
-    poll_interval: int = 30
+    #: Seconds between status polls of sensors, Glue jobs, crawlers and Athena queries (fractions allowed:
+    #: the local runtime answers in milliseconds).
+    poll_interval: float = 30.0
     #: Report run folders kept per report table; older ones are deleted after a successful run.
     report_retention: int = 3
     #: Fraction of rejected statistics rows above which clean_statistics fails.
@@ -96,8 +97,8 @@ class Settings:
         if self.account:
             _check(_ACCOUNT_RE, "account", self.account, "12 digits")
         _check(_AWS_REGION_RE, "region", self.region, "an AWS region code such as eu-west-1")
-        if self.poll_interval < 1:
-            raise SettingsError(f"[{SECTION}] poll_interval={self.poll_interval!r}: must be >= 1 second")
+        if self.poll_interval < 0.1:
+            raise SettingsError(f"[{SECTION}] poll_interval={self.poll_interval!r}: must be >= 0.1 second")
         if self.report_retention < 1:
             raise SettingsError(f"[{SECTION}] report_retention={self.report_retention!r}: must be >= 1")
         for name in ("reject_threshold", "row_drop_threshold"):
@@ -120,6 +121,11 @@ class Settings:
             self.readers_workgroup,
         ):
             _check(_RESOURCE_NAME_RE, "resource name", name, "at most 64 of A-Z a-z 0-9 _ -")
+
+    @property
+    def waiter_delay(self) -> int:
+        """The poll interval for deferrable triggers, whose botocore waiters take whole seconds."""
+        return max(1, round(self.poll_interval))
 
     # ---- buckets -------------------------------------------------------------------------------
     def _bucket(self, role: str, override: str) -> str:

@@ -96,6 +96,9 @@ def test_typed_options_are_coerced() -> None:
         }
     )
     assert s.deferrable is True and s.poll_interval == 5 and s.reject_threshold == 0.05
+    assert get_settings({"AIRFLOW__YOUTUBE_ETL__POLL_INTERVAL": "0.2"}).waiter_delay == 1
+    with pytest.raises(SettingsError, match="poll_interval=0.01: must be >= 0.1 second"):
+        get_settings({"AIRFLOW__YOUTUBE_ETL__POLL_INTERVAL": "0.01"})
 
 
 @pytest.mark.parametrize(
