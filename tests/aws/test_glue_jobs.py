@@ -1,0 +1,128 @@
+"""Both Glue scripts run as Glue runs them: ``python script.py --JOB_NAME … --<job arguments>``.
+
+The arguments are exactly ``Settings.glue_job_arguments(job)`` with the S3 URIs swapped for local folders
+(the local runtime's Glue executor is not committed yet; once it is, these runs go through
+``glue.start_job_run``). Each script gets a fresh JVM, plain ``SparkSession.builder.getOrCreate()``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.local.runtime import GLUE_SOURCE, REPO_ROOT
+from youtube_etl.settings import Settings
+
+pytestmark = pytest.mark.spark
+
+
+def run_script(script: str, arguments: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    argv = [
+        sys.executable,
+        str(GLUE_SOURCE / script),
+        "--JOB_NAME",
+        script,
+        "--JOB_ID",
+        "j",
+        "--JOB_RUN_ID",
+        "jr",
+    ]
+    for key, value in arguments.items():
+        argv += [key, value]
+    env = {
+        **os.environ,
+        "PYSPARK_SUBMIT_ARGS": "--master local[2] --conf spark.ui.enabled=false "
+        "--conf spark.driver.host=127.0.0.1 --conf spark.driver.bindAddress=127.0.0.1 "
+        "--conf spark.ui.showConsoleProgress=false pyspark-shell",
+    }
+    return subprocess.run(
+        argv, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600, check=False
+    )
+
+
+def localized(settings: Settings, job: str, tmp_path: Path, **paths: str) -> dict[str, str]:
+    """The job's real default arguments, every s3:// URI replaced by a local folder."""
+    arguments = settings.glue_job_arguments(job)
+    assert set(paths) <= {k.lstrip("-") for k in arguments}, "only arguments the job really gets"
+    for key, value in arguments.items():
+        if value.startswith("s3://"):
+            arguments[key] = paths.get(key.lstrip("-"), str(tmp_path / key.lstrip("-"))) + "/"
+    arguments["--run_id"] = "scheduled__2026_01_01"
+    return arguments
+
+
+@pytest.fixture(scope="module")
+def clean_run(settings: Settings, data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    tmp_path = tmp_path_factory.mktemp("glue_clean")
+    arguments = localized(
+        settings, settings.clean_statistics_job, tmp_path, source_path=str(data_dir / "raw_statistics")
+    )
+    result = run_script("clean_statistics.py", arguments, tmp_path)
+    return {"result": result, "arguments": arguments, "tmp": tmp_path}
+
+
+def test_clean_statistics_script_writes_partitions_and_metrics(
+    clean_run: dict[str, Any], data_dir: Path
+) -> None:
+    result, arguments = clean_run["result"], clean_run["arguments"]
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["read"] == summary["written"] + summary["duplicates"] + summary["rejected"]
+    target = Path(arguments["--target_path"])
+    regions = sorted(p.parent.name for p in (data_dir / "raw_statistics").rglob("*.csv"))
+    assert sorted(p.name for p in target.iterdir() if p.is_dir()) == regions
+    metrics = Path(arguments["--metrics_path"]) / "run_id=scheduled__2026_01_01" / "metrics.json"
+    assert json.loads(metrics.read_text())["written"] == summary["written"]
+
+
+def test_build_analytics_script_reads_clean_output(
+    clean_run: dict[str, Any], settings: Settings, data_dir: Path, spark: Any
+) -> None:
+    tmp_path = clean_run["tmp"]
+    categories = []
+    for path in sorted((data_dir / "raw_statistics_reference_data").glob("*.json")):
+        for item in json.loads(path.read_text(encoding="utf-8"))["items"]:
+            categories.append((path.name[:2].lower(), int(item["id"]), item["snippet"]["title"]))
+    category_path = str(tmp_path / "category_reference")
+    spark.createDataFrame(
+        categories, "region string, category_id bigint, category_title string"
+    ).write.partitionBy("region").parquet(category_path)
+    statistics_path = clean_run["arguments"]["--target_path"].rstrip("/")
+    arguments = localized(
+        settings,
+        settings.build_analytics_job,
+        tmp_path,
+        statistics_path=statistics_path,
+        category_path=category_path,
+    )
+    result = run_script("build_analytics.py", arguments, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["rows"] == spark.read.parquet(statistics_path).count()
+    trending = spark.read.parquet(arguments["--target_path"])
+    assert trending.count() == summary["rows"]
+    assert {"category_title", "engagement_rate", "like_ratio", "days_to_trend"} <= set(trending.columns)
+
+
+def test_wrong_format_file_fails_the_job(settings: Settings, data_dir: Path, tmp_path: Path) -> None:
+    arguments = localized(
+        settings, settings.clean_statistics_job, tmp_path, source_path=str(data_dir / "altered_copies")
+    )
+    result = run_script("clean_statistics.py", arguments, tmp_path)
+    assert result.returncode != 0
+    assert "RejectThresholdExceeded" in result.stderr and "in: 966/966 rows" in result.stderr
+    assert not Path(arguments["--target_path"]).exists()
+    assert json.loads(result.stdout.strip().splitlines()[-1])["rejected"] == 966
+
+
+def test_scripts_do_not_import_the_project() -> None:
+    for script in ("clean_statistics.py", "build_analytics.py"):
+        text = (GLUE_SOURCE / script).read_text()
+        assert "youtube_etl" not in text and "GlueContext" not in text.replace("no GlueContext", "")
+    assert (REPO_ROOT / "include" / "glue").is_dir()
