@@ -24,7 +24,7 @@ check-prereqs: ## Check Python 3.11+ and Java 17+ are on this machine
 
 $(VENV)/.synced: pyproject.toml uv.lock | check-prereqs
 	@$(UV) --version >/dev/null 2>&1 || { echo "installing uv from the package registry"; $(PYTHON) -m pip install --quiet uv; }
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 	@touch $@
 
 .PHONY: install

@@ -285,11 +285,13 @@ class LocalRuntime:
                 "ExecutionProperty": {"MaxConcurrentRuns": 1},
                 "Timeout": 60,
             }
+            # moto has no UpdateJob; its backends are per process, so a second runtime finds the job.
             try:
                 glue.get_job(JobName=job)
-                glue.update_job(JobName=job, JobUpdate=spec)
+                glue.delete_job(JobName=job)
             except glue.exceptions.EntityNotFoundException:
-                glue.create_job(Name=job, **spec)
+                pass
+            glue.create_job(Name=job, **spec)
 
     def _provision_crawlers(self) -> None:
         glue = self.client("glue")

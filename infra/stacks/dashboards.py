@@ -1,6 +1,6 @@
 """Dashboards stack (optional, ``-c dashboards=true``; needs a QuickSight Enterprise subscription).
 
-A QuickSight Athena data source on the pipeline's workgroup, one direct-query dataset per report view it
+A QuickSight Athena data source on the readers' workgroup, one direct-query dataset per report view it
 charts, and a dashboard with three visuals: top categories by region, engagement by category, days to trend.
 Datasets read the stable report *views* (never a run table), so a dashboard never shows an unchecked run.
 """
@@ -178,11 +178,11 @@ class DashboardsStack(Stack):
             "AthenaSource",
             aws_account_id=self.account,
             data_source_id=f"{prefix}-athena",
-            name=f"{prefix} Athena ({s.athena_workgroup})",
+            name=f"{prefix} Athena ({s.readers_workgroup})",
             type="ATHENA",
             data_source_parameters=quicksight.CfnDataSource.DataSourceParametersProperty(
                 athena_parameters=quicksight.CfnDataSource.AthenaParametersProperty(
-                    work_group=s.athena_workgroup
+                    work_group=s.readers_workgroup
                 )
             ),
             ssl_properties=quicksight.CfnDataSource.SslPropertiesProperty(disable_ssl=False),

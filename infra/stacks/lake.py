@@ -197,24 +197,46 @@ class LakeStack(Stack):
                 ),
             )
 
-        self.workgroup = athena.CfnWorkGroup(
-            self,
-            "Workgroup",
-            name=settings.athena_workgroup,
-            description="youtube-etl reports: enforced encrypted result location, per-query scan cutoff",
-            state="ENABLED",
-            work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
-                enforce_work_group_configuration=True,
-                publish_cloud_watch_metrics_enabled=True,
-                bytes_scanned_cutoff_per_query=BYTES_SCANNED_CUTOFF,
-                engine_version=athena.CfnWorkGroup.EngineVersionProperty(
-                    selected_engine_version="Athena engine version 3"
-                ),
-                result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
-                    output_location=settings.athena_results_uri,
-                    encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
-                        encryption_option="SSE_KMS", kms_key=self.key.key_arn
+        # Two workgroups. Athena fails a CTAS with external_location in a workgroup that overrides
+        # client-side settings, so the pipeline's (CTAS reports, checks) cannot enforce its configuration;
+        # readers of the report views (QuickSight, analysts, the dashboard) get an enforced one.
+        workgroups = {
+            "Workgroup": (settings.athena_workgroup, False, "youtube-etl pipeline: report CTAS and checks"),
+            "ReadersWorkgroup": (
+                settings.readers_workgroup,
+                True,
+                "youtube-etl report readers: enforced encrypted result location, per-query scan cutoff",
+            ),
+        }
+        self.workgroups: dict[str, athena.CfnWorkGroup] = {}
+        for construct_id, (name, enforce, description) in workgroups.items():
+            self.workgroups[name] = athena.CfnWorkGroup(
+                self,
+                construct_id,
+                name=name,
+                description=description,
+                state="ENABLED",
+                work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
+                    enforce_work_group_configuration=enforce,
+                    publish_cloud_watch_metrics_enabled=True,
+                    bytes_scanned_cutoff_per_query=BYTES_SCANNED_CUTOFF,
+                    engine_version=athena.CfnWorkGroup.EngineVersionProperty(
+                        selected_engine_version="Athena engine version 3"
+                    ),
+                    result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
+                        output_location=settings.athena_results_uri,
+                        encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
+                            encryption_option="SSE_KMS", kms_key=self.key.key_arn
+                        ),
                     ),
                 ),
+            )
+        self.workgroup = self.workgroups[settings.athena_workgroup]
+        skip_checkov(
+            self.workgroup,
+            (
+                "CKV_AWS_82",
+                "Athena rejects CTAS external_location in an enforcing workgroup; results still default to "
+                "SSE-KMS and only the MWAA role may use this workgroup",
             ),
         )

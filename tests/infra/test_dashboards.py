@@ -15,7 +15,7 @@ def test_data_source_uses_the_workgroup_and_grants_the_principal(synth: Synth) -
     (source,) = synth.resources("Dashboards", "AWS::QuickSight::DataSource").values()
     props = source["Properties"]
     assert props["Type"] == "ATHENA"
-    assert props["DataSourceParameters"]["AthenaParameters"]["WorkGroup"] == synth.settings.athena_workgroup
+    assert props["DataSourceParameters"]["AthenaParameters"]["WorkGroup"] == synth.settings.readers_workgroup
     assert [p["Principal"] for p in props["Permissions"]] == [QUICKSIGHT_PRINCIPAL]
 
 

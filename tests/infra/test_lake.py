@@ -174,14 +174,24 @@ def test_glue_databases_are_named_by_settings(synth: Synth) -> None:
     assert names == {s.processed_database, s.analytics_database}
 
 
-def test_athena_workgroup_enforces_encrypted_results_and_a_scan_cutoff(synth: Synth) -> None:
+@pytest.mark.parametrize(
+    ("attribute", "enforced"),
+    [
+        # Athena rejects CTAS external_location where the workgroup overrides client-side settings.
+        pytest.param("athena_workgroup", False, id="pipeline"),
+        pytest.param("readers_workgroup", True, id="readers"),
+    ],
+)
+def test_athena_workgroups_encrypt_results_with_a_scan_cutoff(
+    synth: Synth, attribute: str, enforced: bool
+) -> None:
     s = synth.settings
     synth.template("Lake").has_resource_properties(
         "AWS::Athena::WorkGroup",
         {
-            "Name": s.athena_workgroup,
+            "Name": getattr(s, attribute),
             "WorkGroupConfiguration": {
-                "EnforceWorkGroupConfiguration": True,
+                "EnforceWorkGroupConfiguration": enforced,
                 "BytesScannedCutoffPerQuery": BYTES_SCANNED_CUTOFF,
                 "ResultConfiguration": {
                     "OutputLocation": s.athena_results_uri,
