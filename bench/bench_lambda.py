@@ -27,7 +27,7 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ITEMS = 232_906  # the reference file's item count (FACTS.md)
-REPEATS = int(os.environ.get("BENCH_REPEATS", "2"))
+REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
 #: Measured on this machine type (FACTS.md): seconds, MB peak RSS.
 REFERENCE = {"naive": (4.3, 634), "pyarrow": (0.7, 229), "lambda": (None, None)}
 TIME_FACTOR, PEAK_LIMIT_MB = 1.3, 300

@@ -260,25 +260,34 @@ def region_from_key(key: str, allowed_regions: Collection[str]) -> str:
 
 
 def transform(
-    body: bytes | bytearray, *, key: str, region: str, ingested_at: datetime, fast: bool = True
+    body: bytes | bytearray,
+    *,
+    key: str,
+    region: str,
+    ingested_at: datetime,
+    fast: bool = True,
+    memory_pool: pa.MemoryPool | None = None,
 ) -> pa.Table:
     """Flatten a category document into :data:`OUTPUT_SCHEMA` rows, or raise :class:`Rejected`.
 
-    ``fast=False`` forces the strict ``json`` parser (tests compare both paths).
+    ``fast=False`` forces the strict ``json`` parser (tests compare both paths). ``memory_pool`` is where
+    the Arrow buffers go (the handler passes the system allocator to keep its peak low).
     """
     if ingested_at.tzinfo is None:
         raise ValueError("ingested_at must be timezone-aware")
     if not body or body.isspace():  # no .strip(): it would copy a large body
         raise Rejected("empty_file", f"{len(body)} bytes, no JSON value")
-    columns = _read_fast(body) if fast else None
+    columns = _read_fast(body, memory_pool) if fast else None
     if columns is None:
         columns = _read_strict(body)
     ids, titles, assignable, channel_ids, etags = columns
     rows = len(ids)
     constant = {
-        "source_key": _repeat(key, rows, pa.string()),
-        "ingested_at": _repeat(ingested_at, rows, pa.timestamp("us", tz="UTC")),
-        "region": _repeat(region, rows, pa.string()),
+        "source_key": pa.repeat(pa.scalar(key, pa.string()), rows, memory_pool=memory_pool),
+        "ingested_at": pa.repeat(
+            pa.scalar(ingested_at, OUTPUT_SCHEMA.field("ingested_at").type), rows, memory_pool=memory_pool
+        ),
+        "region": pa.repeat(pa.scalar(region, pa.string()), rows, memory_pool=memory_pool),
     }
     arrays = [ids, titles, assignable, channel_ids, etags, *constant.values()]
     return pa.Table.from_arrays(arrays, schema=OUTPUT_SCHEMA)
@@ -287,12 +296,7 @@ def transform(
 _Columns = tuple[pa.Array, pa.Array, pa.Array, pa.Array, pa.Array]
 
 
-def _repeat(value: Any, rows: int, type_: pa.DataType) -> pa.Array:
-    """A constant column without building a Python list of ``rows`` items."""
-    return pa.repeat(pa.scalar(value, type_), rows)
-
-
-def _read_fast(body: bytes | bytearray) -> _Columns | None:
+def _read_fast(body: bytes | bytearray, memory_pool: pa.MemoryPool | None = None) -> _Columns | None:
     """pyarrow's reader; None whenever the document is not plainly valid (the strict path decides)."""
     try:
         table = pj.read_json(
@@ -301,6 +305,7 @@ def _read_fast(body: bytes | bytearray) -> _Columns | None:
             parse_options=pj.ParseOptions(
                 explicit_schema=_READ_SCHEMA, unexpected_field_behavior="ignore", newlines_in_values=True
             ),
+            memory_pool=memory_pool,
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
@@ -321,7 +326,7 @@ def _read_fast(body: bytes | bytearray) -> _Columns | None:
         return None
     if not pc.all(pc.greater(pc.utf8_length(titles), 0)).as_py():
         return None
-    ids = pc.cast(raw_ids, pa.int64())
+    ids = pc.cast(raw_ids, pa.int64(), memory_pool=memory_pool)
     if pc.count_distinct(ids).as_py() != len(ids):
         return None
     return ids, titles, snippet.field("assignable"), snippet.field("channelId"), items.field("etag")

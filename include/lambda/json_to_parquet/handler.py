@@ -17,6 +17,7 @@ import io
 import json
 import logging
 import os
+import threading
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -52,9 +53,6 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """Convert every record of the event; see the module docstring for the failure contract."""
     _ensure_logging()
     config = Config.from_environ(os.environ)
-    # glibc's allocator hands large freed blocks (the JSON parser's scratch space) back to the OS at once;
-    # pyarrow's default (mimalloc) keeps them, which adds ~35 MB to the peak on a 50 MB file.
-    pa.set_memory_pool(pa.system_memory_pool())
     request_id = str(getattr(context, "aws_request_id", "") or uuid.uuid4())
     objects = parse_event(event)
     session = _session()
@@ -104,9 +102,23 @@ def _session() -> boto3.Session:
     Clients are still created per invocation, so ``AWS_ENDPOINT_URL`` is honoured as set at call time.
     """
     global _SESSION
-    if _SESSION is None:
-        _SESSION = boto3.Session()
-    return _SESSION
+    with _LOCK:
+        if _SESSION is None:
+            _SESSION = boto3.Session()
+        return _SESSION
+
+
+_CLIENTS: dict[tuple[str, str | None, str | None], Any] = {}
+_LOCK = threading.Lock()
+
+
+def _client(session: boto3.Session, service: str) -> Any:
+    """A client reused across warm invocations (creating one costs ~50 ms), per endpoint as set now."""
+    key = (service, os.environ.get("AWS_ENDPOINT_URL"), session.region_name)
+    with _LOCK:  # sessions are not thread-safe; clients are
+        if key not in _CLIENTS:
+            _CLIENTS[key] = session.client(service)  # type: ignore[call-overload]
+        return _CLIENTS[key]
 
 
 def process_record(
@@ -127,13 +139,17 @@ def process_record(
         # Never re-process (and re-quarantine) quarantined copies, whatever the trigger says.
         result["reason"] = "in_quarantine: object is under the quarantine prefix; not processed"
         return result
-    s3 = session.client("s3")
+    s3 = _client(session, "s3")
     now = datetime.now(UTC)
     try:
         region = region_from_key(source.key, config.allowed_regions)
         result["region"] = region
         body = _get_object(s3, source)
-        table = transform(body, key=source.key, region=region, ingested_at=now)
+        # glibc's allocator hands large freed blocks (the JSON parser's scratch space) back to the OS at
+        # once; pyarrow's default pool (mimalloc) keeps them: ~35 MB more peak on a 50 MB file.
+        table = transform(
+            body, key=source.key, region=region, ingested_at=now, memory_pool=pa.system_memory_pool()
+        )
     except Rejected as rejected:
         result["reason"] = str(rejected)
         result["quarantine_key"] = quarantine(
@@ -169,15 +185,13 @@ def _get_object(s3: Any, source: S3Object) -> bytearray:
     return buffer
 
 
-def write_partition(table: Any, region: str, *, config: Config, session: boto3.Session, s3: Any) -> str:
+def write_partition(table: pa.Table, region: str, *, config: Config, session: boto3.Session, s3: Any) -> str:
     """Replace the region's partition with one Parquet object and make sure the catalog knows it.
 
     The object name is fixed, so the PUT itself replaces the previous data atomically; objects with other
     names left in the partition (older layouts, manual copies) are deleted afterwards. Readers therefore
     never see an empty or doubled partition, and concurrent runs for different regions are independent.
     """
-    import awswrangler as wr  # the layer's biggest import: only when there is something to write
-
     buffer = io.BytesIO()
     pq.write_table(table.drop_columns([PARTITION_COLUMN]), buffer, compression="snappy")
     key = config.output_key(region)
@@ -197,27 +211,44 @@ def write_partition(table: Any, region: str, *, config: Config, session: boto3.S
     ]
     for start in range(0, len(stale), 1000):
         s3.delete_objects(Bucket=config.processed_bucket, Delete={"Objects": stale[start : start + 1000]})
-    # mode="append" creates the table once and leaves an existing one (and its partitions) alone; a
-    # concurrent creator's AlreadyExists is swallowed by awswrangler, and existing partitions are kept.
-    wr.catalog.create_parquet_table(
-        database=config.glue_database,
-        table=config.glue_table,
-        path=config.table_uri,
-        columns_types=GLUE_COLUMN_TYPES,
-        partitions_types=GLUE_PARTITION_TYPES,
-        compression="snappy",
-        description="YouTube video categories per region, from XX_category_id.json (json_to_parquet Lambda)",
-        mode="append",
-        boto3_session=session,
-    )
-    wr.catalog.add_parquet_partitions(
-        database=config.glue_database,
-        table=config.glue_table,
-        partitions_values={config.partition_uri(region): [region]},
-        compression="snappy",
-        boto3_session=session,
-    )
+    register_partition(region, config=config, session=session)
     return f"s3://{config.processed_bucket}/{key}"
+
+
+def register_partition(region: str, *, config: Config, session: boto3.Session) -> None:
+    """Make sure the Glue table and the region's partition exist (they point at fixed locations)."""
+    import awswrangler as wr  # the layer's biggest import: only when there is something to register
+
+    glue = _client(session, "glue")
+    try:
+        glue.get_partition(
+            DatabaseName=config.glue_database, TableName=config.glue_table, PartitionValues=[region]
+        )
+        return  # the usual re-run: nothing to change in the catalog
+    except glue.exceptions.EntityNotFoundException:
+        pass
+    # awswrangler creates clients from the shared session, which is not thread-safe: one caller at a time.
+    with _LOCK:
+        # mode="append" creates the table once and leaves an existing one (and its partitions) alone; a
+        # concurrent creator's AlreadyExists is swallowed by awswrangler, and existing partitions are kept.
+        wr.catalog.create_parquet_table(
+            database=config.glue_database,
+            table=config.glue_table,
+            path=config.table_uri,
+            columns_types=GLUE_COLUMN_TYPES,
+            partitions_types=GLUE_PARTITION_TYPES,
+            compression="snappy",
+            description="YouTube video categories per region, from XX_category_id.json (json_to_parquet)",
+            mode="append",
+            boto3_session=session,
+        )
+        wr.catalog.add_parquet_partitions(
+            database=config.glue_database,
+            table=config.glue_table,
+            partitions_values={config.partition_uri(region): [region]},
+            compression="snappy",
+            boto3_session=session,
+        )
 
 
 def quarantine(
