@@ -6,9 +6,13 @@ from the standard ``AWS_ENDPOINT_URL`` that boto3 and awswrangler honour, so thi
 whether it runs on AWS or on the local runtime. Only boto3, awswrangler and pyarrow are imported: the AWS
 SDK for pandas managed layer provides them.
 
-Per record: bad input is quarantined and reported with ``status="quarantined"`` (retrying it helps
-nobody); AWS errors are collected, the other records still processed, and the invocation then raises so
-Lambda retries it (every step is idempotent) and finally hands the event to the on-failure destination.
+Per record: bad input is quarantined and reported with ``status="quarantined"`` and
+``reason="<code>: <detail>"`` (codes: ``category_reference.REASONS``), because retrying it helps nobody.
+AWS errors are collected, the other records still processed, and the invocation then raises so Lambda
+retries it (every step is idempotent) and finally hands the event to the on-failure destination.
+
+Return value (JSON): ``{"records": [{bucket, key, status, region, rows, output, reason, quarantine_key}],
+"converted": n, "quarantined": n}``; ``output`` is the Parquet object's ``s3://`` URI.
 """
 
 from __future__ import annotations
@@ -42,7 +46,8 @@ from category_reference import (
 
 log = logging.getLogger("json_to_parquet")
 
-_AWS_ERRORS = (BotoCoreError, ClientError)
+#: Errors that say nothing about the file (AWS API errors, a body cut short): the event is retried.
+_RETRYABLE = (BotoCoreError, ClientError, OSError)
 
 
 class RecordsFailed(RuntimeError):
@@ -61,7 +66,7 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     for source in objects:
         try:
             result = process_record(source, config=config, session=session, request_id=request_id)
-        except _AWS_ERRORS as error:
+        except _RETRYABLE as error:
             failures.append(f"s3://{source.bucket}/{source.key}: {error}")
             _log(
                 "record_failed",
@@ -97,10 +102,7 @@ _SESSION: boto3.Session | None = None
 
 
 def _session() -> boto3.Session:
-    """One session per container: it caches the service models (~1 s to load per new session).
-
-    Clients are still created per invocation, so ``AWS_ENDPOINT_URL`` is honoured as set at call time.
-    """
+    """One session per container: it caches the service models (~1 s to load per new session)."""
     global _SESSION
     with _LOCK:
         if _SESSION is None:
@@ -124,7 +126,7 @@ def _client(session: boto3.Session, service: str) -> Any:
 def process_record(
     source: S3Object, *, config: Config, session: boto3.Session, request_id: str
 ) -> dict[str, Any]:
-    """Convert one object, or quarantine it. Raises only AWS errors (transient or configuration)."""
+    """Convert one object, or quarantine it. Raises only :data:`_RETRYABLE` errors (AWS, I/O)."""
     result: dict[str, Any] = {
         "bucket": source.bucket,
         "key": source.key,
