@@ -17,12 +17,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
-from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerRunOperator
 from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
 from airflow.sdk import chain, dag, task
 
-from youtube_etl.dag_support import TAGS, default_args, processed_assets
+from youtube_etl.dag_support import TAGS, crawler_task, default_args, glue_job_task, processed_assets
 from youtube_etl.operators import ConvertReferenceOperator
 from youtube_etl.settings import get_settings, safe_run_id
 
@@ -83,29 +81,9 @@ def youtube_ingest() -> None:
         execution_timeout=timedelta(minutes=20),
     ).expand(payload=payloads)
 
-    run_clean_statistics = GlueJobOperator(
-        task_id="run_clean_statistics",
-        job_name=settings.clean_statistics_job,
-        # Spark/Hadoop paths cannot hold the ':' and '+' of Airflow run ids.
-        script_args={"--run_id": "{{ safe_run_id(run_id) }}"},
-        wait_for_completion=True,
-        deferrable=settings.deferrable,
-        job_poll_interval=settings.poll_interval,
-        waiter_delay=settings.waiter_delay,
-        verbose=False,
-        aws_conn_id=settings.aws_conn_id,
-        execution_timeout=timedelta(hours=2),
-    )
-    crawl_processed = GlueCrawlerRunOperator(
-        task_id="crawl_processed",
-        crawler_name=settings.processed_crawler,
-        wait_for_completion=True,
-        deferrable=settings.deferrable,
-        # Deferrable triggers wait through botocore waiters, which take whole seconds.
-        poll_interval=settings.waiter_delay if settings.deferrable else settings.poll_interval,
-        aws_conn_id=settings.aws_conn_id,
-        outlets=processed_assets(settings),
-        execution_timeout=timedelta(minutes=30),
+    run_clean_statistics = glue_job_task(settings, "run_clean_statistics", settings.clean_statistics_job)
+    crawl_processed = crawler_task(
+        settings, "crawl_processed", settings.processed_crawler, outlets=processed_assets(settings)
     )
 
     chain(wait_for_reference_data, payloads, convert_reference_data, crawl_processed)

@@ -23,12 +23,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.providers.amazon.aws.operators.athena import AthenaOperator
-from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
-from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerRunOperator
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import TaskGroup, TriggerRule, chain, dag, task
 
-from youtube_etl.dag_support import TAGS, default_args, processed_assets, report_asset, sql_dir
+from youtube_etl.dag_support import (
+    TAGS,
+    crawler_task,
+    default_args,
+    glue_job_task,
+    processed_assets,
+    report_asset,
+    sql_dir,
+)
 from youtube_etl.operators import AthenaCheckOperator, AthenaReportOperator
 from youtube_etl.reports import (
     SOURCE_STAGE,
@@ -68,28 +74,8 @@ def youtube_reporting() -> None:
         "aws_conn_id": settings.aws_conn_id,
         "execution_timeout": timedelta(minutes=30),
     }
-    run_build_analytics = GlueJobOperator(
-        task_id="run_build_analytics",
-        job_name=settings.build_analytics_job,
-        script_args={"--run_id": "{{ safe_run_id(run_id) }}"},
-        wait_for_completion=True,
-        deferrable=settings.deferrable,
-        job_poll_interval=settings.poll_interval,
-        waiter_delay=settings.waiter_delay,
-        verbose=False,
-        aws_conn_id=settings.aws_conn_id,
-        execution_timeout=timedelta(hours=2),
-    )
-    crawl_analytics = GlueCrawlerRunOperator(
-        task_id="crawl_analytics",
-        crawler_name=settings.analytics_crawler,
-        wait_for_completion=True,
-        deferrable=settings.deferrable,
-        # Deferrable triggers wait through botocore waiters, which take whole seconds.
-        poll_interval=settings.waiter_delay if settings.deferrable else settings.poll_interval,
-        aws_conn_id=settings.aws_conn_id,
-        execution_timeout=timedelta(minutes=30),
-    )
+    run_build_analytics = glue_job_task(settings, "run_build_analytics", settings.build_analytics_job)
+    crawl_analytics = crawler_task(settings, "crawl_analytics", settings.analytics_crawler)
 
     with TaskGroup("check_sources") as check_sources:
         for check in SOURCE_CHECKS:

@@ -12,6 +12,7 @@ import io
 import json
 import logging
 import os
+import threading
 import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -68,6 +69,8 @@ class LocalRuntime:
     #: Bind address. 127.0.0.1 everywhere on a workstation; only a container (docker-compose) needs 0.0.0.0.
     host: str = HOST
     _server: Any = field(default=None, init=False, repr=False)
+    _clients: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     # ---- lifecycle ------------------------------------------------------------------------------
     def start(self) -> LocalRuntime:
@@ -100,6 +103,7 @@ class LocalRuntime:
             executors.shutdown(self)
         self._server.stop()
         self._server = None
+        self._clients.clear()
 
     def reset(self) -> None:
         """Forget every resource and object (moto's reset), then provision again."""
@@ -151,9 +155,14 @@ class LocalRuntime:
         )
 
     def client(self, service: str) -> Any:
-        return self.session().client(
-            service, endpoint_url=self.endpoint, config=Config(retries={"max_attempts": 2})
-        )
+        """A boto3 client for the runtime, cached: building one costs a large part of a second."""
+        key = f"{service}@{self.endpoint}"
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = self.session().client(  # type: ignore[call-overload]
+                    service, endpoint_url=self.endpoint, config=Config(retries={"max_attempts": 2})
+                )
+            return self._clients[key]
 
     # ---- provisioning ---------------------------------------------------------------------------
     def role_arn(self, service: str) -> str:

@@ -57,6 +57,43 @@ def log_failure(context: Mapping[str, Any]) -> None:
     )
 
 
+def glue_job_task(settings: Settings, task_id: str, job_name: str) -> Any:
+    """The provider's GlueJobOperator as both DAGs run a job: waits, run id passed, polls from settings."""
+    from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
+
+    return GlueJobOperator(
+        task_id=task_id,
+        job_name=job_name,
+        # Spark/Hadoop paths cannot hold the ':' and '+' of Airflow run ids.
+        script_args={"--run_id": "{{ safe_run_id(run_id) }}"},
+        wait_for_completion=True,
+        deferrable=settings.deferrable,
+        job_poll_interval=settings.poll_interval,
+        waiter_delay=settings.waiter_delay,
+        verbose=False,
+        aws_conn_id=settings.aws_conn_id,
+        execution_timeout=timedelta(hours=2),
+    )
+
+
+def crawler_task(settings: Settings, task_id: str, crawler_name: str, **kwargs: Any) -> Any:
+    """The provider's GlueCrawlerRunOperator, waiting for the crawl to finish."""
+    from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerRunOperator
+
+    return GlueCrawlerRunOperator(
+        task_id=task_id,
+        crawler_name=crawler_name,
+        wait_for_completion=True,
+        deferrable=settings.deferrable,
+        # Deferrable triggers wait through botocore waiters, which take whole seconds; polling in the worker
+        # only sleeps, so a fraction works (typed int upstream).
+        poll_interval=settings.waiter_delay if settings.deferrable else settings.poll_interval,  # type: ignore[arg-type]
+        aws_conn_id=settings.aws_conn_id,
+        execution_timeout=timedelta(minutes=30),
+        **kwargs,
+    )
+
+
 def processed_assets(settings: Settings) -> list[Asset]:
     """What ``youtube_ingest`` updates and ``youtube_reporting`` is scheduled on."""
     return [

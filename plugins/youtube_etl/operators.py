@@ -61,7 +61,7 @@ class AthenaCheckOperator(AthenaOperator):
     def _baseline_exists(self) -> bool:
         from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
 
-        glue = GlueCatalogHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name).get_conn()
+        glue: Any = GlueCatalogHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name).get_conn()
         try:
             glue.get_table(DatabaseName=self.database, Name=self.baseline_view)
         except glue.exceptions.EntityNotFoundException:
