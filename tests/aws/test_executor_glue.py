@@ -294,10 +294,7 @@ def test_concurrent_runs_limit_and_stop(runtime: LocalRuntime, make_job: Any) ->
     assert excinfo.value.response["Error"]["Code"] == "ConcurrentRunsExceededException"
     assert job in excinfo.value.response["Error"]["Message"]
 
-    deadline = time.monotonic() + 30
-    while glue.get_job_run(JobName=job, RunId=first)["JobRun"]["JobRunState"] != "RUNNING":
-        assert time.monotonic() < deadline, "the run never reached RUNNING"
-        time.sleep(0.1)
+    _wait_running(glue, job, first)
     process = _local_run(job, first).process
     assert process is not None and process.poll() is None
 
@@ -318,6 +315,44 @@ def test_concurrent_runs_limit_and_stop(runtime: LocalRuntime, make_job: Any) ->
     assert [wait_for_run(glue, wide, r)[0]["JobRunState"] for r in runs] == ["SUCCEEDED", "SUCCEEDED"]
     listed = glue.get_job_runs(JobName=wide)["JobRuns"]
     assert [r["Id"] for r in listed] == runs[::-1]  # newest first, like Glue
+
+
+def _wait_running(glue: Any, job: str, run_id: str) -> None:
+    deadline = time.monotonic() + 30
+    while glue.get_job_run(JobName=job, RunId=run_id)["JobRun"]["JobRunState"] != "RUNNING":
+        assert time.monotonic() < deadline, "the run never reached RUNNING"
+        time.sleep(0.1)
+
+
+def test_run_past_its_timeout_is_killed(
+    runtime: LocalRuntime, make_job: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run's Timeout (minutes; shrunk to seconds here) ends the process and reports TIMEOUT."""
+    monkeypatch.setattr(glue_jobs, "TIMEOUT_UNIT_SECONDS", 1.0)
+    job = make_job(SLEEP_SCRIPT, {"--seconds": "120"}, Timeout=60)
+    glue = runtime.client("glue")
+    run_id = glue.start_job_run(JobName=job, Timeout=2)["JobRunId"]
+    run, _ = wait_for_run(glue, job, run_id, timeout=60)
+    assert run["JobRunState"] == "TIMEOUT"
+    assert run["ErrorMessage"] == "Job run timed out after 2 minutes"
+    assert run["Timeout"] == 2
+    process = _local_run(job, run_id).process
+    assert process is not None and process.poll() is not None
+    assert 2 <= run["ExecutionTime"] < 60
+
+
+def test_runtime_reset_stops_running_jobs(runtime: LocalRuntime, make_job: Any) -> None:
+    """``reset`` and ``shutdown`` share ``stop_all``: no job process outlives the runtime's state."""
+    job = make_job(SLEEP_SCRIPT, {"--seconds": "120"})
+    glue = runtime.client("glue")
+    run_id = glue.start_job_run(JobName=job)["JobRunId"]
+    _wait_running(glue, job, run_id)
+    local = _local_run(job, run_id)
+    assert local.process is not None and local.process.poll() is None
+    glue_jobs.reset(runtime)
+    assert local.process.poll() is not None
+    assert local.status == "STOPPED" and local.done.is_set()
+    assert glue_jobs.wait_idle(runtime, timeout=1)
 
 
 def _local_run(job: str, run_id: str) -> glue_jobs.LocalJobRun:
