@@ -17,11 +17,13 @@ WITH per_category AS (
         count(DISTINCT video_id) AS videos,
         count(*) AS trending_rows,
         sum(views) AS total_views,
-        avg(CAST(views AS double)) AS avg_views,
+        -- Integer sums are exact whatever order the engine adds rows in; a double avg() is not, and re-runs
+        -- must give identical reports. Averages of doubles are rounded far below any displayed precision.
+        CAST(sum(views) AS double) / count(*) AS avg_views,
         sum(likes) AS total_likes,
         sum(comment_count) AS total_comments,
-        avg(engagement_rate) AS avg_engagement_rate,
-        avg(like_ratio) AS avg_like_ratio
+        round(avg(engagement_rate), 12) AS avg_engagement_rate,
+        round(avg(like_ratio), 12) AS avg_like_ratio
     FROM {{ params.analytics_database }}.{{ params.analytics_table }}
     GROUP BY region, category_id
 )

@@ -32,6 +32,7 @@ SELECT
     sum(views) AS total_views,
     sum(likes) AS total_likes,
     sum(comment_count) AS total_comments,
-    avg(engagement_rate) AS avg_engagement_rate
+    -- Rounded far below any displayed precision so re-runs are identical (double sums depend on row order).
+    round(avg(engagement_rate), 12) AS avg_engagement_rate
 FROM flagged
 GROUP BY region, trending_date

@@ -41,7 +41,8 @@ SELECT
     min(CASE WHEN rank_in_category >= ceil(0.5 * videos) THEN days_to_trend END) AS p50_days,
     min(CASE WHEN rank_in_category >= ceil(0.9 * videos) THEN days_to_trend END) AS p90_days,
     max(days_to_trend) AS max_days,
-    avg(CAST(days_to_trend AS double)) AS avg_days,
+    -- An exact integer sum, so re-runs are identical whatever order the rows are added in.
+    CAST(sum(days_to_trend) AS double) / count(days_to_trend) AS avg_days,
     count_if(days_to_trend <= 1) AS trended_within_1_day
 FROM ordered
 GROUP BY region, category_id
