@@ -19,7 +19,8 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,7 +132,8 @@ def wait_for_event_invocations(runtime: LocalRuntime, timeout: float = 300) -> N
     """Let the S3-event Lambda invocations of the upload finish before the scheduled path starts."""
     from infra.local.executors import awslambda
 
-    awslambda.wait_idle(runtime, timeout=timeout)
+    if not awslambda.wait_idle(runtime, timeout=timeout):
+        raise PipelineError(f"the S3-event Lambda invocations were still running after {timeout:.0f} s")
 
 
 def read_metrics(runtime: LocalRuntime, job: str, run_id: str) -> dict[str, Any]:
@@ -150,8 +152,8 @@ def read_metrics(runtime: LocalRuntime, job: str, run_id: str) -> dict[str, Any]
     return {}
 
 
-def athena_rows(runtime: LocalRuntime, sql: str, timeout: float = 120) -> tuple[list[dict[str, str]], str]:
-    """Run a query through the runtime's Athena; the rows as dicts and the S3 URI of the result CSV."""
+def athena_csv(runtime: LocalRuntime, sql: str, timeout: float = 120) -> str:
+    """Run a query through Athena in the readers' workgroup; the result CSV Athena wrote to S3."""
     s = runtime.settings
     athena = runtime.client("athena")
     query_id = athena.start_query_execution(
@@ -167,31 +169,49 @@ def athena_rows(runtime: LocalRuntime, sql: str, timeout: float = 120) -> tuple[
             break
         if time.monotonic() > deadline:
             raise PipelineError(f"Athena query did not finish in {timeout} s: {sql}")
-        time.sleep(0.2)
+        time.sleep(0.1)
     if state != "SUCCEEDED":
         raise PipelineError(f"Athena query {state}: {execution['Status'].get('StateChangeReason')}: {sql}")
-    location = execution["ResultConfiguration"]["OutputLocation"]
-    bucket, _, key = location.removeprefix("s3://").partition("/")
-    text = runtime.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
-    return list(csv.DictReader(io.StringIO(text))), location
+    bucket, _, key = execution["ResultConfiguration"]["OutputLocation"].removeprefix("s3://").partition("/")
+    return str(runtime.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8"))
+
+
+def sorted_csv(text: str) -> tuple[list[dict[str, str]], str]:
+    """Rows of an Athena result CSV sorted by every column, and the same as CSV text (header first).
+
+    Query results come in no particular order; sorting makes re-runs byte-for-byte comparable.
+    """
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, [])
+    rows = sorted(reader)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return [dict(zip(header, row, strict=True)) for row in rows], buffer.getvalue()
 
 
 def export_reports(runtime: LocalRuntime, reports: list[str], out_dir: Path, result: PipelineResult) -> None:
-    """Each report view as ``out/reports/<report>.csv`` (Athena's own result CSV, header row included)."""
+    """Each report view as ``out/reports/<report>.csv`` (header row, rows sorted)."""
     target = out_dir / "reports"
     target.mkdir(parents=True, exist_ok=True)
-    s3 = runtime.client("s3")
     for report in reports:
-        rows, location = athena_rows(runtime, f'SELECT * FROM "{report}"')
-        bucket, _, key = location.removeprefix("s3://").partition("/")
+        text = athena_csv(runtime, f'SELECT * FROM "{report}"')
+        rows, content = sorted_csv(text)
         path = target / f"{report}.csv"
-        path.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        path.write_text(content, encoding="utf-8")
         result.reports[report] = rows
         result.exported.append(path)
 
 
-def run_pipeline(runtime: LocalRuntime, data: Path, out_dir: Path) -> PipelineResult:
-    """Load ``data``, run both DAGs, export the reports and the dashboard. Airflow must be configured."""
+def run_pipeline(
+    runtime: LocalRuntime, data: Path, out_dir: Path, prepare_airflow: Callable[[], None] | None = None
+) -> PipelineResult:
+    """Load ``data``, run both DAGs, export the reports and the dashboard. Airflow must be configured.
+
+    ``prepare_airflow`` (e.g. migrating the metadata DB) runs in a thread while the data loads and its S3
+    events run the Lambda, to keep Airflow's start-up off the critical path.
+    """
     from youtube_etl.dag_support import sql_dir
     from youtube_etl.reports import discover_reports
 
@@ -205,9 +225,13 @@ def run_pipeline(runtime: LocalRuntime, data: Path, out_dir: Path) -> PipelineRe
         return now
 
     mark = started
-    keys = runtime.load_sample_data(data)
-    print(f"loaded {len(keys)} files from {data} into s3://{s.raw_bucket}/", flush=True)
-    wait_for_event_invocations(runtime)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prepare-airflow") as pool:
+        prepared = pool.submit(prepare_airflow) if prepare_airflow else None
+        keys = runtime.load_sample_data(data)
+        print(f"loaded {len(keys)} files from {data} into s3://{s.raw_bucket}/", flush=True)
+        wait_for_event_invocations(runtime)
+        if prepared is not None:
+            prepared.result()
     mark = stage("load + S3-event Lambda", mark)
     for dag_id in DAG_IDS:
         result.run_ids[dag_id] = run_dag(dag_id, started)
@@ -320,8 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     ):
         print(f"local AWS runtime: {runtime.endpoint} (provisioned from settings)", flush=True)
         try:
-            migrate_metadata_db()
-            result = run_pipeline(runtime, data, args.out.resolve())
+            result = run_pipeline(runtime, data, args.out.resolve(), prepare_airflow=migrate_metadata_db)
         except PipelineError as error:
             print(f"\nFAILED: {error}", file=sys.stderr)
             print("objects in the lake:\n" + "\n".join(summarize_lake(runtime)), file=sys.stderr)
