@@ -1,11 +1,21 @@
-"""Run one Lambda invocation in a fresh interpreter, the way the AWS Python runtime's bootstrap does.
+"""A warm Lambda execution environment: import the handler once, then run invocations one at a time.
 
 The local runtime's Lambda executor (``infra/local/executors/awslambda.py``) starts this file as a script:
-``python -I lambda_bootstrap.py <task_root> <result_file>`` with the invocation as JSON on stdin. It imports
-the handler from the extracted code package (``task_root`` plays ``/var/task``), calls it with the event
-and a Lambda-like context, and writes the outcome as JSON to ``result_file``: ``{"payload": <json text>}``
-or ``{"error": {errorMessage, errorType, requestId, stackTrace}}`` shaped like AWS's error response.
-Whatever the handler prints or logs goes to stdout/stderr, which the executor keeps as the function's log.
+``python -I lambda_bootstrap.py <task_root> <control_in_fd> <control_out_fd> <token>``, with the function's
+environment (``_HANDLER`` names the handler). Like the AWS Python runtime it has an init phase (put the
+package first on ``sys.path``, import the handler module — module-level state and imports then persist) and
+an invoke loop. The control channel is a pair of pipes carrying length-prefixed JSON frames
+(:func:`write_frame`), kept apart from stdout/stderr, which stay the function's log:
+
+* after init, one frame: ``{"init": "ok"}`` or ``{"init": "error", "error": {...}}`` (then the process
+  exits: AWS discards an environment whose init failed and retries init on the next invocation);
+* then, per invocation, a request frame in (event and context fields, ``deadline_ms``) and an outcome frame
+  out: ``{"payload": <json text>}`` or ``{"error": {errorMessage, errorType, requestId, stackTrace}}``
+  shaped like AWS's error response, plus ``max_memory_mb``. Before the outcome frame a marker line
+  ``\\0<token> END <request id>\\0`` goes to stdout, so the executor knows where this invocation's log ends.
+
+EOF on the control channel ends the process. The executor enforces the function's timeout by killing the
+process group (the environment is then discarded, as on AWS).
 
 This file imports nothing from the repository: the function must see only its package and the installed
 libraries (the virtualenv plays the AWS SDK for pandas layer), as on AWS.
@@ -18,15 +28,40 @@ import json
 import logging
 import os
 import resource
+import struct
 import sys
-import threading
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-#: Exit code when the watchdog ends a handler that outlived the function's timeout.
-TIMEOUT_EXIT_CODE = 124
+#: Frame header: payload length, 4 bytes big-endian.
+_HEADER = struct.Struct(">I")
+
+
+def write_frame(stream: BinaryIO, message: Any) -> None:
+    """Send one JSON message, length-prefixed, and flush."""
+    body = json.dumps(message).encode("utf-8")
+    stream.write(_HEADER.pack(len(body)) + body)
+    stream.flush()
+
+
+def read_frame(stream: BinaryIO) -> Any:
+    """Receive one JSON message; ``None`` at end of stream (the executor closed the channel)."""
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        return None
+    (size,) = _HEADER.unpack(header)
+    body = stream.read(size)
+    if len(body) < size:
+        return None
+    return json.loads(body)
+
+
+def end_marker(token: str, request_id: str) -> bytes:
+    """The line the bootstrap writes to stdout after an invocation's log (it ends the log's chunk)."""
+    return f"\0{token} END {request_id}\0\n".encode()
 
 
 class LambdaContext:
@@ -53,11 +88,15 @@ class LambdaContext:
 
 
 class _LambdaLogHandler(logging.Handler):
-    """Root-logger handler with AWS's line format: ``[LEVEL]\\t<time>\\t<request id>\\t<message>``."""
+    """Root-logger handler with AWS's line format: ``[LEVEL]\\t<time>\\t<request id>\\t<message>``.
 
-    def __init__(self, request_id: str) -> None:
+    One handler lives as long as the environment; ``request_id`` is switched per invocation (empty during
+    init, as on AWS).
+    """
+
+    def __init__(self) -> None:
         super().__init__()
-        self.request_id = request_id
+        self.request_id = ""
 
     def emit(self, record: logging.LogRecord) -> None:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
@@ -90,63 +129,84 @@ def _isolate(task_root: str) -> None:
     sys.path.insert(0, task_root)
 
 
-def invoke(task_root: str, spec: dict[str, Any]) -> dict[str, Any]:
-    """Import the handler, call it, and return the AWS-shaped outcome. Never raises."""
-    request_id = spec["aws_request_id"]
+Handler = Callable[[Any, LambdaContext], Any]
+
+
+def load_handler(task_root: str, handler_name: str) -> Handler | dict[str, Any]:
+    """The init phase: the handler function, or the AWS-shaped init error. Never raises."""
     _isolate(task_root)
     os.chdir(task_root)
-    logging.getLogger().addHandler(_LambdaLogHandler(request_id))
-    module_name, _, function_name = spec["handler"].rpartition(".")
+    module_name, _, function_name = handler_name.rpartition(".")
     try:
         module = importlib.import_module(module_name.replace("/", "."))
     except Exception as error:
-        return {
-            "error": _error(
-                "Runtime.ImportModuleError", f"Unable to import module '{module_name}': {error}", request_id
-            )
-        }
+        # AWS reports init errors without a request id in the payload's own field.
+        return _error("Runtime.ImportModuleError", f"Unable to import module '{module_name}': {error}", "")
     handler = getattr(module, function_name, None)
     if not callable(handler):
-        return {
-            "error": _error(
-                "Runtime.HandlerNotFound",
-                f"Handler '{function_name}' missing on module '{module_name}'",
-                request_id,
-            )
-        }
+        return _error(
+            "Runtime.HandlerNotFound", f"Handler '{function_name}' missing on module '{module_name}'", ""
+        )
+    return handler  # type: ignore[no-any-return]
 
-    timeout_s = float(spec["timeout"])
-    deadline_ms = time.time() * 1000 + timeout_s * 1000
-    watchdog = threading.Timer(timeout_s, _time_out)
-    watchdog.daemon = True
-    watchdog.start()
+
+def invoke(handler: Handler, spec: dict[str, Any]) -> dict[str, Any]:
+    """Call the handler once and return the AWS-shaped outcome. Never raises an ``Exception``."""
+    request_id = spec["aws_request_id"]
+    deadline_ms = float(spec.get("deadline_ms") or time.time() * 1000 + float(spec["timeout"]) * 1000)
     try:
         result = handler(spec["event"], LambdaContext(spec, deadline_ms))
     except Exception as error:
         return {"error": _error(type(error).__name__, str(error), request_id, _user_frames(error))}
-    finally:
-        watchdog.cancel()
     try:
         return {"payload": json.dumps(result)}
     except (TypeError, ValueError) as error:
         return {"error": _error("Runtime.MarshalError", f"Unable to marshal response: {error}", request_id)}
 
 
-def _time_out() -> None:
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(TIMEOUT_EXIT_CODE)
+def _max_memory_mb() -> int:
+    # ru_maxrss is in KiB on Linux: the REPORT line's "Max Memory Used" (of the environment, as on AWS).
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+
+def _end_log(token: str, request_id: str) -> None:
+    """Flush what the handler wrote, then mark the end of this invocation's log."""
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            pass
+    os.write(1, end_marker(token, request_id))
+
+
+def serve(task_root: str, control_in: BinaryIO, control_out: BinaryIO, token: str) -> int:
+    """Init once, then answer invocation frames until the executor closes the channel."""
+    log_handler = _LambdaLogHandler()
+    logging.getLogger().addHandler(log_handler)
+    handler = load_handler(task_root, os.environ.get("_HANDLER", ""))
+    if isinstance(handler, dict):
+        write_frame(control_out, {"init": "error", "error": handler, "max_memory_mb": _max_memory_mb()})
+        return 1
+    write_frame(control_out, {"init": "ok"})
+    while True:
+        spec = read_frame(control_in)
+        if spec is None:
+            return 0
+        log_handler.request_id = spec["aws_request_id"]
+        outcome = invoke(handler, spec)
+        outcome["max_memory_mb"] = _max_memory_mb()
+        _end_log(token, spec["aws_request_id"])
+        write_frame(control_out, outcome)
 
 
 def main(argv: list[str]) -> int:
-    task_root, result_file = argv[1], argv[2]
-    spec = json.load(sys.stdin)
-    outcome = invoke(task_root, spec)
-    # ru_maxrss is in KiB on Linux: the REPORT line's "Max Memory Used".
-    outcome["max_memory_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-    Path(result_file).write_text(json.dumps(outcome), encoding="utf-8")
-    sys.stdout.flush()
-    return 0
+    task_root, in_fd, out_fd, token = argv[1], int(argv[2]), int(argv[3]), argv[4]
+    # The handler's own subprocesses must not inherit the control channel.
+    os.set_inheritable(in_fd, False)
+    os.set_inheritable(out_fd, False)
+    with open(in_fd, "rb") as control_in, open(out_fd, "wb") as control_out:
+        return serve(task_root, control_in, control_out, token)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import io
 import json
 import uuid
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus, unquote_plus
@@ -388,3 +389,228 @@ def test_lambda_invoke_operator_in_a_dag(
     assert run.state == "success"
     done = _read_json(clean_aws, RESULTS, f"done/{marker}.json")
     assert done["titles"] == _titles(body)
+
+
+# ---- warm execution environments ------------------------------------------------------------------
+WARM = """
+import os
+import subprocess
+import sys
+import time
+
+COUNT = 0  # module state: survives between invocations only in a reused execution environment
+print("init in", os.getpid())
+
+
+def handler(event, context):
+    global COUNT
+    COUNT += 1
+    if "exit" in event:
+        os._exit(event["exit"])
+    if "child" in event:
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+        return {"pid": os.getpid(), "count": COUNT, "child": child.pid}
+    if "unserialisable" in event:
+        return {"pid": {os.getpid()}}
+    time.sleep(event.get("sleep", 0))
+    print("invocation", COUNT, "in", os.getpid())
+    return {
+        "pid": os.getpid(),
+        "count": COUNT,
+        "request_id": context.aws_request_id,
+        "remaining_ms": context.get_remaining_time_in_millis(),
+        "stage": os.environ.get("STAGE"),
+    }
+"""
+
+
+def _create_warm(runtime: LocalRuntime, timeout: int = 5, source: str = WARM) -> None:
+    runtime.client("lambda").create_function(
+        FunctionName="warm",
+        Runtime="python3.12",
+        Role=runtime.role_arn("lambda"),
+        Handler="probe.handler",
+        Code={"ZipFile": _zip(source)},
+        Timeout=timeout,
+        Environment={"Variables": {"STAGE": "one"}},
+    )
+
+
+def _call(runtime: LocalRuntime, event: dict[str, Any] | None = None) -> tuple[dict[str, Any], Any, str]:
+    """Invoke ``warm``: the response metadata, the decoded payload and the decoded log tail."""
+    response = runtime.client("lambda").invoke(
+        FunctionName="warm", Payload=json.dumps(event or {}), LogType="Tail"
+    )
+    payload = json.loads(response["Payload"].read())
+    return response, payload, base64.b64decode(response["LogResult"]).decode()
+
+
+def _gone(pid: int) -> bool:
+    """True once the process no longer runs (exited, or a zombie nobody has reaped yet)."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _bootstrap_children() -> list[int]:
+    """Worker processes (and their descendants) still running under this test process."""
+    import psutil
+
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and "lambda_bootstrap" in " ".join(child.cmdline()):
+                found.append(child.pid)
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
+@pytest.fixture
+def private_executor(
+    clean_aws: LocalRuntime, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[awslambda.LambdaExecutor]:
+    """A fresh executor in place of the session's for one test, so the test may shut it down."""
+    executor = awslambda.LambdaExecutor(endpoint=clean_aws.endpoint, region=clean_aws.settings.region)
+    monkeypatch.setattr(awslambda, "_executor", executor)
+    yield executor
+    executor.shutdown(grace=5)
+
+
+def test_warm_worker_keeps_module_state_and_is_replaced_on_code_or_configuration_change(
+    clean_aws: LocalRuntime,
+) -> None:
+    _create_warm(clean_aws)
+    _, first, first_log = _call(clean_aws, {"sleep": 1})
+    _, second, second_log = _call(clean_aws)
+    assert second["pid"] == first["pid"]
+    assert (first["count"], second["count"]) == (1, 2)
+    assert first["request_id"] != second["request_id"]
+    # Each invocation gets its own deadline: the second starts with more time left than the first had
+    # after sleeping a second of its own.
+    assert first["remaining_ms"] <= 4000 < second["remaining_ms"] <= 5000
+    # Init output and Init Duration belong to the cold start only; each log has only its own invocation.
+    assert "init in" in first_log and "Init Duration" in first_log
+    assert "init in" not in second_log and "Init Duration" not in second_log
+    assert f"invocation 2 in {first['pid']}" in second_log and "invocation 1" not in second_log
+    assert f"RequestId: {second['request_id']}" in second_log and first["request_id"] not in second_log
+    # One CloudWatch log stream per execution environment, holding both invocations.
+    logs = clean_aws.client("logs")
+    (stream,) = logs.describe_log_streams(logGroupName="/aws/lambda/warm")["logStreams"]
+    events = logs.get_log_events(logGroupName="/aws/lambda/warm", logStreamName=stream["logStreamName"])
+    starts = [e["message"] for e in events["events"] if e["message"].startswith("START RequestId:")]
+    assert starts == [
+        f"START RequestId: {first['request_id']} Version: $LATEST",
+        f"START RequestId: {second['request_id']} Version: $LATEST",
+    ]
+
+    lam = clean_aws.client("lambda")
+    lam.update_function_configuration(FunctionName="warm", Environment={"Variables": {"STAGE": "two"}})
+    _, after_config, _ = _call(clean_aws)
+    assert after_config["pid"] != first["pid"] and after_config["count"] == 1
+    assert after_config["stage"] == "two"
+    assert _gone(first["pid"])  # the environment of the old configuration was retired
+
+    lam.update_function_code(FunctionName="warm", ZipFile=_zip(WARM + "\n# version 2\n"))
+    _, after_code, _ = _call(clean_aws)
+    assert after_code["pid"] not in (first["pid"], after_config["pid"]) and after_code["count"] == 1
+    assert _gone(after_config["pid"])
+
+
+def test_function_errors_keep_the_worker(clean_aws: LocalRuntime) -> None:
+    """A handler exception or an unserialisable result is the function's error, not the environment's."""
+    _create_warm(clean_aws)
+    _, first, _ = _call(clean_aws)
+    response, error, _ = _call(clean_aws, {"unserialisable": True})
+    assert response["FunctionError"] == "Unhandled"
+    assert error["errorType"] == "Runtime.MarshalError"
+    assert "Unable to marshal response" in error["errorMessage"]
+    _, after, _ = _call(clean_aws)
+    assert (after["pid"], after["count"]) == (first["pid"], 3)
+
+
+def test_timed_out_invocation_discards_the_worker(clean_aws: LocalRuntime) -> None:
+    _create_warm(clean_aws, timeout=1)
+    _, warm, _ = _call(clean_aws)
+    response, error, tail = _call(clean_aws, {"sleep": 30})
+    assert response["FunctionError"] == "Unhandled"
+    assert error["errorType"] == "Sandbox.Timedout"
+    assert "Task timed out after 1.00 seconds" in tail
+    assert _gone(warm["pid"])
+    response, after, _ = _call(clean_aws)
+    assert "FunctionError" not in response
+    assert after["pid"] != warm["pid"] and after["count"] == 1
+
+
+def test_crashing_handler_is_an_exit_error_and_its_worker_replaced(clean_aws: LocalRuntime) -> None:
+    _create_warm(clean_aws)
+    _, warm, _ = _call(clean_aws)
+    response, error, tail = _call(clean_aws, {"exit": 3})
+    assert response["FunctionError"] == "Unhandled"
+    assert error["errorType"] == "Runtime.ExitError"
+    assert error["errorMessage"].endswith("Runtime exited with error: exit status 3")
+    assert "END RequestId:" in tail and "REPORT RequestId:" in tail
+    assert _gone(warm["pid"])
+    response, after, _ = _call(clean_aws)
+    assert "FunctionError" not in response
+    assert after["pid"] != warm["pid"] and after["count"] == 1
+
+
+def test_failed_init_is_retried_by_a_new_worker(clean_aws: LocalRuntime) -> None:
+    _create_warm(clean_aws, source="raise RuntimeError('no config yet')\n" + WARM)
+    response, error, _ = _call(clean_aws)
+    assert response["FunctionError"] == "Unhandled"
+    assert error["errorType"] == "Runtime.ImportModuleError"
+    assert "no config yet" in error["errorMessage"]
+    executor = awslambda.executor()
+    assert executor is not None and not [w for w in executor.workers() if w.key.arn.endswith(":warm")]
+    clean_aws.client("lambda").update_function_code(FunctionName="warm", ZipFile=_zip(WARM))
+    response, fixed, _ = _call(clean_aws)
+    assert "FunctionError" not in response and fixed["count"] == 1
+
+
+def test_concurrent_invocations_get_separate_workers(clean_aws: LocalRuntime) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    _create_warm(clean_aws)
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda _: _call(clean_aws, {"sleep": 1})[1], range(3)))
+    assert len({r["pid"] for r in results}) == 3
+    assert [r["count"] for r in results] == [1, 1, 1]  # no worker ever ran two of them
+    _, after, _ = _call(clean_aws)
+    assert after["pid"] in {r["pid"] for r in results} and after["count"] == 2
+
+
+def test_idle_workers_are_reaped(clean_aws: LocalRuntime, private_executor: awslambda.LambdaExecutor) -> None:
+    import psutil
+
+    private_executor.idle_timeout = 0.2
+    _create_warm(clean_aws)
+    _, first, _ = _call(clean_aws)
+    (gone,), alive = psutil.wait_procs([psutil.Process(first["pid"])], timeout=30)
+    assert gone.pid == first["pid"] and not alive
+    assert private_executor.workers() == []
+    _, second, _ = _call(clean_aws)
+    assert second["pid"] != first["pid"] and second["count"] == 1
+
+
+def test_shutdown_kills_every_worker_and_its_children(
+    clean_aws: LocalRuntime, private_executor: awslambda.LambdaExecutor
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    _create_warm(clean_aws)
+    with ThreadPoolExecutor(2) as pool:
+        started = list(pool.map(lambda _: _call(clean_aws, {"sleep": 1})[1], range(2)))
+    _, spawner, _ = _call(clean_aws, {"child": True})  # leaves a grandchild process behind
+    pids = {r["pid"] for r in started} | {spawner["child"]}
+    assert len(pids) == 3 and not any(_gone(pid) for pid in pids)
+    assert sorted(w.pid for w in private_executor.workers()) == sorted(r["pid"] for r in started)
+
+    private_executor.shutdown(grace=5)
+    assert all(_gone(pid) for pid in pids)
+    assert _bootstrap_children() == []
+    assert private_executor.workers() == []

@@ -1,15 +1,24 @@
 """Lambda executor: ``Invoke`` and S3 notifications really run the function's handler.
 
 moto alone needs Docker to run a function. Here ``moto.awslambda.models.LambdaFunction.invoke`` is replaced
-so that the handler runs from the function's deployed zip (extracted once per code digest) in a fresh
+so that the handler runs from the function's deployed zip (extracted once per code digest) in a
 ``sys.executable`` process (``infra/local/lambda_bootstrap.py``) with the function's environment, dummy
 credentials and ``AWS_ENDPOINT_URL`` pointing at the runtime; the virtualenv plays the AWS SDK for pandas
 layer. Behaviour follows AWS:
 
+* Execution environments are reused: a worker process imports the handler once (the init phase, reported
+  as ``Init Duration`` on the cold start's REPORT line) and then serves invocations one at a time, so
+  module-level state and imports persist between invocations of the same code and configuration. A new
+  worker starts when none of that (function ARN, code digest, configuration) is free — concurrent
+  invocations get separate workers — and workers of an older code or configuration are retired. A worker
+  whose invocation timed out or whose process died is discarded; idle workers are reaped after
+  :attr:`LambdaExecutor.idle_timeout` and all of them at shutdown or reset. At most
+  :attr:`LambdaExecutor.max_workers` stay alive (beyond that, a one-off worker serves and is discarded).
 * ``RequestResponse`` returns the handler's JSON, or ``X-Amz-Function-Error: Unhandled`` with
   ``errorMessage``/``errorType``/``stackTrace``; a handler outliving ``Timeout`` is killed
-  (``Sandbox.Timedout``). ``LogType=Tail`` returns the last 4 KB of the log; logs also go to CloudWatch
-  Logs ``/aws/lambda/<name>``.
+  (``Sandbox.Timedout``), a process that dies mid-invocation is ``Runtime.ExitError``. ``LogType=Tail``
+  returns the last 4 KB of the log; logs also go to CloudWatch Logs ``/aws/lambda/<name>``, one log stream
+  per execution environment.
 * ``Event`` invocations and S3 notifications are queued and run on background threads. A failed attempt is
   retried ``MaximumRetryAttempts`` times (default 2), then the AWS-shaped failure record goes to the
   ``OnFailure`` destination (SQS, SNS or another function); with no reachable destination the event is
@@ -29,6 +38,7 @@ import itertools
 import json
 import logging
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -42,11 +52,12 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from infra.local.lambda_bootstrap import TIMEOUT_EXIT_CODE
+from infra.local.lambda_bootstrap import end_marker
 from infra.local.runtime import LOCAL_CREDENTIALS
 
 if TYPE_CHECKING:
@@ -55,9 +66,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BOOTSTRAP = Path(__file__).resolve().parents[1] / "lambda_bootstrap.py"
-#: Seconds an interpreter may take to start and import the handler before the function's timeout applies
-#: (AWS gives the init phase 10 s of its own).
+#: Seconds an interpreter may take to start and import the handler, on top of the function's timeout
+#: (AWS gives the init phase 10 s of its own, then lets a slow init go on within the invocation's timeout).
 INIT_ALLOWANCE_S = 10.0
+#: Seconds an execution environment may stay idle before it is reaped (AWS keeps them for minutes; locally
+#: a warm worker holding pandas costs ~150 MB). ``LOCAL_LAMBDA_IDLE_TIMEOUT`` overrides it.
+IDLE_TIMEOUT_S = float(os.environ.get("LOCAL_LAMBDA_IDLE_TIMEOUT", "60"))
+#: Worker processes kept alive at most, all functions together. ``LOCAL_LAMBDA_MAX_WORKERS`` overrides it.
+MAX_WORKERS = int(os.environ.get("LOCAL_LAMBDA_MAX_WORKERS", "8"))
+#: Seconds to wait for the rest of an invocation's log once its outcome has arrived.
+LOG_SETTLE_S = 5.0
 #: Pause before each retry of a failed asynchronous invocation. AWS waits about 1 and 2 minutes; locally
 #: that would only slow tests down, the count of attempts is what matters.
 RETRY_DELAYS_S = (0.2, 0.5)
@@ -172,9 +190,24 @@ class FunctionSpec:
     on_failure: str | None = None
     on_success: str | None = None
 
-    @property
+    @cached_property
     def code_sha256(self) -> str:
         return hashlib.sha256(self.code).hexdigest()
+
+    def worker_key(self, endpoint: str) -> WorkerKey:
+        """Which warm workers may serve this function: same ARN, code and configuration (and endpoint)."""
+        config = json.dumps(
+            [
+                self.handler,
+                self.runtime,
+                self.timeout,
+                self.memory_size,
+                self.region,
+                sorted((str(k), str(v)) for k, v in self.environment.items()),
+                endpoint,
+            ]
+        )
+        return WorkerKey(self.arn, self.code_sha256, hashlib.sha256(config.encode()).hexdigest()[:16])
 
     @property
     def log_group(self) -> str:
@@ -210,6 +243,8 @@ class InvokeResult:
     logs: str
     duration_ms: float
     max_memory_mb: int = 0
+    #: Set on a cold start (a new execution environment): interpreter start and handler import.
+    init_duration_ms: float | None = None
 
     @property
     def response(self) -> Any:
@@ -219,14 +254,220 @@ class InvokeResult:
             return self.payload.decode("utf-8", "replace")
 
 
+# ---- execution environments -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class WorkerKey:
+    """What an execution environment is bound to; a change to any part needs a new one."""
+
+    arn: str
+    code_sha256: str
+    config: str
+
+
+class WorkerExited(Exception):
+    """The worker's process ended (crash, ``os._exit``, init failure) before answering."""
+
+
+class Worker:
+    """One execution environment: a bootstrap process, its control pipes and a thread reading its log.
+
+    The thread running an invocation owns the worker; other threads only ever :meth:`terminate` it.
+    """
+
+    def __init__(
+        self,
+        key: WorkerKey,
+        proc: subprocess.Popen[bytes],
+        control_in: IO[bytes],
+        control_out: int,
+        token: str,
+        log_stream: str,
+        *,
+        generation: int,
+        pooled: bool,
+    ) -> None:
+        self.key = key
+        self.proc = proc
+        self.token = token
+        self.log_stream = log_stream
+        self.generation = generation
+        #: False for a one-off worker started beyond :attr:`LambdaExecutor.max_workers`.
+        self.pooled = pooled
+        self.spawned = time.perf_counter()
+        self.ready = False
+        self.invocations = 0
+        self.last_used = time.monotonic()
+        self._control_in = control_in
+        self._control_out = control_out
+        self._received = bytearray()
+        self._state = threading.Lock()
+        self._terminated = False
+        self._closed = False
+        self._log = threading.Condition()
+        self._buffer: list[str] = []
+        self._chunks: dict[str, str] = {}
+        self._eof = False
+        self._reader = threading.Thread(target=self._read_log, name=f"lambda-log-{proc.pid}", daemon=True)
+        self._reader.start()
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def __repr__(self) -> str:
+        return f"Worker(pid={self.pid}, arn={self.key.arn!r}, invocations={self.invocations})"
+
+    # ---- control channel ------------------------------------------------------------------------
+    def send(self, message: Any) -> bool:
+        """Write one request frame; False if the worker is gone."""
+        body = json.dumps(message).encode("utf-8")
+        try:
+            self._control_in.write(len(body).to_bytes(4, "big") + body)
+            self._control_in.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            return False
+        return True
+
+    def receive(self, deadline: float) -> Any:
+        """The next frame from the worker. Raises :class:`TimeoutError` at ``deadline`` (monotonic) and
+        :class:`WorkerExited` at end of stream."""
+        poller = select.poll()
+        poller.register(self._control_out, select.POLLIN | select.POLLHUP | select.POLLERR)
+        while True:
+            if len(self._received) >= 4:
+                size = int.from_bytes(self._received[:4], "big")
+                if len(self._received) >= 4 + size:
+                    body = bytes(self._received[4 : 4 + size])
+                    del self._received[: 4 + size]
+                    return json.loads(body)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            if not poller.poll(max(1, int(remaining * 1000))):
+                continue
+            try:
+                chunk = os.read(self._control_out, 1 << 16)
+            except OSError as error:
+                raise WorkerExited from error
+            if not chunk:
+                raise WorkerExited
+            self._received += chunk
+
+    # ---- log ------------------------------------------------------------------------------------
+    def _read_log(self) -> None:
+        """Split the worker's stdout/stderr into one chunk per invocation at the bootstrap's end markers."""
+        stream = self.proc.stdout
+        assert stream is not None
+        prefix = end_marker(self.token, "")[:-2]  # b"\0<token> END "
+        try:
+            for raw in iter(stream.readline, b""):
+                at = raw.find(prefix)
+                if at < 0:
+                    with self._log:
+                        self._buffer.append(raw.decode("utf-8", "replace"))
+                    continue
+                request_id = raw[at + len(prefix) :].split(b"\0", 1)[0].decode("utf-8", "replace")
+                with self._log:
+                    if at:
+                        self._buffer.append(raw[:at].decode("utf-8", "replace"))
+                    self._chunks[request_id] = "".join(self._buffer)
+                    self._buffer.clear()
+                    self._log.notify_all()
+        except (OSError, ValueError):
+            pass
+        finally:
+            with self._log:
+                self._eof = True
+                self._log.notify_all()
+
+    def log_of(self, request_id: str, timeout: float = LOG_SETTLE_S) -> str:
+        """What the worker logged during the invocation ``request_id`` (init output included when cold)."""
+        with self._log:
+            self._log.wait_for(lambda: request_id in self._chunks or self._eof, timeout)
+            if request_id in self._chunks:
+                return self._chunks.pop(request_id)
+            text = "".join(self._buffer)
+            self._buffer.clear()
+            return text
+
+    def remaining_log(self, timeout: float = 2.0) -> str:
+        """Everything not yet collected, once the process is gone (its last invocation's log)."""
+        self._reader.join(timeout)
+        with self._log:
+            text = "".join(self._chunks.values()) + "".join(self._buffer)
+            self._chunks.clear()
+            self._buffer.clear()
+            return text
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+    def exit_status(self) -> int | None:
+        """The exit status if the process has ended, without reaping it (so its process id, which is
+        also its process group's, stays ours until :meth:`terminate` has killed the group)."""
+        if self.proc.returncode is not None:
+            return self.proc.returncode
+        try:
+            info = os.waitid(os.P_PID, self.proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return self.proc.poll()
+        if info is None:
+            return None
+        return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
+
+    def alive(self) -> bool:
+        return not self._terminated and self.exit_status() is None
+
+    def wait_exit(self, timeout: float) -> int | None:
+        """The exit status once the process has ended by itself within ``timeout``, else None."""
+        deadline = time.monotonic() + timeout
+        while (status := self.exit_status()) is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return status
+
+    def terminate(self) -> None:
+        """Kill the worker's whole process group (the handler may have started children) and reap it."""
+        with self._state:
+            if self._terminated:
+                return
+            self._terminated = True
+        if self.proc.returncode is None:  # not reaped yet: the group id cannot have been reused
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            log.warning("Lambda worker %s did not exit after SIGKILL", self.pid)
+
+    def close(self) -> None:
+        """Terminate and release the pipes (only by the worker's owner, never while it is in use)."""
+        self.terminate()
+        with self._state:
+            if self._closed:
+                return
+            self._closed = True
+        for closer in (self._control_in.close, lambda: os.close(self._control_out)):
+            try:
+                closer()
+            except OSError:
+                pass
+        self._reader.join(2.0)
+        if not self._reader.is_alive() and self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
 @dataclass
 class LambdaExecutor:
-    """Runs invocations in subprocesses and keeps the asynchronous queue of one runtime."""
+    """Runs invocations in warm worker processes and keeps the asynchronous queue of one runtime."""
 
     endpoint: str
     region: str
     deliver: Callable[[str, dict[str, Any]], None] | None = None
     undelivered: list[dict[str, Any]] = field(default_factory=list)
+    #: Seconds an idle worker is kept before it is reaped.
+    idle_timeout: float = IDLE_TIMEOUT_S
+    #: Workers alive at most; beyond that an invocation gets a one-off worker.
+    max_workers: int = MAX_WORKERS
     _root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="local-lambda-")))
     _code_dirs: dict[str, Path] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -235,10 +476,20 @@ class LambdaExecutor:
     _stopping: threading.Event = field(default_factory=threading.Event)
     #: Bumped by a moto reset: queued work for the old resources is abandoned, not retried.
     _generation: int = 0
-    _procs: set[subprocess.Popen[bytes]] = field(default_factory=set)
     _pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(ASYNC_CONCURRENCY, thread_name_prefix="lambda-async")
     )
+    # Execution environments, guarded by _workers_lock: every live worker, the idle ones per key (most
+    # recently used last), the key each function ARN was last invoked with, and a generation bumped by
+    # :meth:`discard_workers` (a worker busy at that moment is discarded when it finishes).
+    _workers_lock: threading.Lock = field(default_factory=threading.Lock)
+    _workers: set[Worker] = field(default_factory=set)
+    _idle_workers: dict[WorkerKey, list[Worker]] = field(default_factory=dict)
+    _current_keys: dict[str, WorkerKey] = field(default_factory=dict)
+    _worker_generation: int = 0
+    _closed: bool = False
+    _reaper: threading.Thread | None = None
+    _reaper_stop: threading.Event = field(default_factory=threading.Event)
 
     # ---- synchronous ----------------------------------------------------------------------------
     def code_dir(self, spec: FunctionSpec) -> Path:
@@ -256,7 +507,7 @@ class LambdaExecutor:
                 self._code_dirs[digest] = path
             return path
 
-    def environment(self, spec: FunctionSpec, request_id: str, log_stream: str) -> dict[str, str]:
+    def environment(self, spec: FunctionSpec, log_stream: str) -> dict[str, str]:
         """The function's variables plus what Lambda itself sets (which a function cannot override)."""
         task_root = str(self.code_dir(spec))
         reserved = {
@@ -285,77 +536,242 @@ class LambdaExecutor:
     def run(self, spec: FunctionSpec, event: Any, request_id: str | None = None) -> InvokeResult:
         """One attempt, synchronously: the handler's payload, or an AWS-shaped error payload."""
         request_id = request_id or str(uuid.uuid4())
-        now = datetime.now(UTC)
-        log_stream = f"{now:%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
-        request = {
-            "event": event,
-            "handler": spec.handler,
-            "function_name": spec.name,
-            "invoked_function_arn": spec.arn,
-            "memory_limit_in_mb": spec.memory_size,
-            "aws_request_id": request_id,
-            "log_group_name": spec.log_group,
-            "log_stream_name": log_stream,
-            "timeout": spec.timeout,
-        }
-        result_file = self._root / f"result-{request_id}-{uuid.uuid4().hex[:8]}.json"
-        started = time.perf_counter()
-        proc = subprocess.Popen(
-            [sys.executable, "-I", str(BOOTSTRAP), str(self.code_dir(spec)), str(result_file)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=self.environment(spec, request_id, log_stream),
-            cwd=str(self._root),
-            start_new_session=True,
-        )
-        with self._lock:
-            self._procs.add(proc)
-        timed_out = False
         try:
-            output, _ = proc.communicate(
-                json.dumps(request).encode(), timeout=spec.timeout + INIT_ALLOWANCE_S
-            )
-        except subprocess.TimeoutExpired:
-            _kill(proc)
-            output, _ = proc.communicate()
-            timed_out = True
-        finally:
-            with self._lock:
-                self._procs.discard(proc)
-        duration_ms = (time.perf_counter() - started) * 1000
-        logs = output.decode("utf-8", "replace")
+            worker = self.acquire(spec)
+        except RuntimeError as unavailable:  # shutting down
+            refusal = {
+                "errorType": "Runtime.Unavailable",
+                "errorMessage": f"RequestId: {request_id} Error: {unavailable}",
+            }
+            return InvokeResult(request_id, json.dumps(refusal).encode(), "Unhandled", "", 0.0)
+        healthy = True
+        error: dict[str, Any] | None = None
         outcome: dict[str, Any] = {}
-        if result_file.exists():
-            outcome = json.loads(result_file.read_text(encoding="utf-8"))
-            result_file.unlink()
-        if timed_out or proc.returncode == TIMEOUT_EXIT_CODE:
-            error: dict[str, Any] | None = {
+        init_ms: float | None = None
+        started = time.perf_counter()
+        try:
+            if not worker.ready:  # cold start: the init phase, with its own allowance
+                frame = worker.receive(time.monotonic() + INIT_ALLOWANCE_S + spec.timeout)
+                init_ms = (time.perf_counter() - worker.spawned) * 1000
+                if frame.get("init") != "ok":
+                    error = {**frame["error"], "requestId": request_id}
+                    outcome = frame
+                    healthy = False
+                worker.ready = True
+            if error is None:
+                started = time.perf_counter()
+                deadline = time.monotonic() + spec.timeout
+                request = {
+                    "event": event,
+                    "function_name": spec.name,
+                    "invoked_function_arn": spec.arn,
+                    "memory_limit_in_mb": spec.memory_size,
+                    "aws_request_id": request_id,
+                    "log_group_name": spec.log_group,
+                    "log_stream_name": worker.log_stream,
+                    "timeout": spec.timeout,
+                    "deadline_ms": time.time() * 1000 + spec.timeout * 1000,
+                }
+                worker.invocations += 1
+                if not worker.send(request):
+                    raise WorkerExited
+                outcome = worker.receive(deadline)
+                error = outcome.get("error")
+        except TimeoutError:
+            healthy = False
+            worker.terminate()
+            error = {
                 "errorType": "Sandbox.Timedout",
                 "errorMessage": f"RequestId: {request_id} Error: Task timed out after "
                 f"{spec.timeout:.2f} seconds",
             }
-        elif "error" in outcome:
-            error = outcome["error"]
-        elif "payload" in outcome:
-            error = None
-        else:
+        except WorkerExited:
+            healthy = False
+            status = worker.wait_exit(2.0)
             error = {
                 "errorType": "Runtime.ExitError",
                 "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: "
-                f"exit status {proc.returncode}",
+                + (f"exit status {status}" if status is None or status >= 0 else f"signal {-status}"),
             }
+        duration_ms = (time.perf_counter() - started) * 1000
+        if healthy:
+            logs = worker.log_of(request_id)
+        else:
+            worker.terminate()
+            logs = worker.remaining_log()
+        self.release(worker, healthy)
         payload = json.dumps(error).encode() if error else outcome["payload"].encode()
+        memory_mb = int(outcome.get("max_memory_mb", 0))
         result = InvokeResult(
             request_id=request_id,
             payload=payload,
             function_error="Unhandled" if error else None,
-            logs=_with_report(logs, request_id, duration_ms, spec, outcome.get("max_memory_mb", 0), error),
+            logs=_with_report(logs, request_id, duration_ms, spec, memory_mb, error, init_ms),
             duration_ms=duration_ms,
-            max_memory_mb=int(outcome.get("max_memory_mb", 0)),
+            max_memory_mb=memory_mb,
+            init_duration_ms=init_ms,
         )
-        _save_logs(spec, log_stream, result.logs)
+        _save_logs(spec, worker.log_stream, result.logs)
         return result
+
+    # ---- execution environments -----------------------------------------------------------------
+    def acquire(self, spec: FunctionSpec) -> Worker:
+        """A free warm worker for this function's code and configuration, or a newly started one."""
+        key = spec.worker_key(self.endpoint)
+        retired: list[Worker] = []
+        with self._workers_lock:
+            if self._closed:
+                raise RuntimeError("the local runtime is shutting down")
+            self._current_keys[key.arn] = key
+            for other in [k for k in self._idle_workers if k.arn == key.arn and k != key]:
+                retired += self._idle_workers.pop(other)  # an older code or configuration
+            idle = self._idle_workers.get(key, [])
+            worker = None
+            while idle and worker is None:
+                candidate = idle.pop()
+                if candidate.alive() and candidate.generation == self._worker_generation:
+                    worker = candidate
+                else:
+                    retired.append(candidate)
+            self._workers.difference_update(retired)
+            if worker is None:
+                pooled = len(self._workers) < self.max_workers
+                if not pooled:
+                    victim = self._least_recently_used_idle()
+                    if victim is not None:
+                        self._workers.discard(victim)
+                        retired.append(victim)
+                        pooled = True
+                    else:
+                        log.warning(
+                            "%d Lambda workers busy: a one-off worker serves %s",
+                            len(self._workers),
+                            spec.name,
+                        )
+                worker = self._spawn(spec, key, pooled)
+                self._workers.add(worker)
+        for old in retired:
+            old.close()
+        self._ensure_reaper()
+        return worker
+
+    def _least_recently_used_idle(self) -> Worker | None:
+        candidates = [w for workers in self._idle_workers.values() for w in workers]
+        if not candidates:
+            return None
+        victim = min(candidates, key=lambda w: w.last_used)
+        self._idle_workers[victim.key].remove(victim)
+        return victim
+
+    def _spawn(self, spec: FunctionSpec, key: WorkerKey, pooled: bool) -> Worker:
+        """Start a bootstrap process; it imports the handler and reports on the control channel."""
+        log_stream = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
+        token = uuid.uuid4().hex
+        request_read, request_write = os.pipe()
+        outcome_read, outcome_write = os.pipe()
+        try:
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-I",
+                    "-u",
+                    str(BOOTSTRAP),
+                    str(self.code_dir(spec)),
+                    str(request_read),
+                    str(outcome_write),
+                    token,
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                env=self.environment(spec, log_stream),
+                cwd=str(self._root),
+                start_new_session=True,
+                pass_fds=(request_read, outcome_write),
+            )
+        except BaseException:
+            os.close(request_write)
+            os.close(outcome_read)
+            raise
+        finally:
+            os.close(request_read)
+            os.close(outcome_write)
+        return Worker(
+            key,
+            proc,
+            open(request_write, "wb"),  # noqa: SIM115 - closed by Worker.close
+            outcome_read,
+            token,
+            log_stream,
+            generation=self._worker_generation,
+            pooled=pooled,
+        )
+
+    def release(self, worker: Worker, healthy: bool) -> None:
+        """Back to the pool after an invocation, or discarded (failed, stale, one-off or shutting down)."""
+        with self._workers_lock:
+            worker.last_used = time.monotonic()
+            keep = (
+                healthy
+                and worker.pooled
+                and not self._closed
+                and worker.generation == self._worker_generation
+                and self._current_keys.get(worker.key.arn) == worker.key
+                and worker.alive()
+            )
+            if keep:
+                self._idle_workers.setdefault(worker.key, []).append(worker)
+            else:
+                self._workers.discard(worker)
+        if not keep:
+            worker.close()
+
+    def workers(self) -> list[Worker]:
+        """Every live worker, idle or busy (tests and the benchmark look at them)."""
+        with self._workers_lock:
+            return list(self._workers)
+
+    def reap_idle(self, max_idle: float | None = None) -> int:
+        """Stop workers idle for ``max_idle`` seconds or more (default :attr:`idle_timeout`)."""
+        limit = self.idle_timeout if max_idle is None else max_idle
+        now = time.monotonic()
+        expired: list[Worker] = []
+        with self._workers_lock:
+            for key, workers in list(self._idle_workers.items()):
+                keep = [w for w in workers if now - w.last_used < limit]
+                expired += [w for w in workers if now - w.last_used >= limit]
+                if keep:
+                    self._idle_workers[key] = keep
+                else:
+                    del self._idle_workers[key]
+            self._workers.difference_update(expired)
+        for worker in expired:
+            worker.close()
+        return len(expired)
+
+    def _ensure_reaper(self) -> None:
+        with self._workers_lock:
+            if self._reaper is not None or self._closed:
+                return
+            self._reaper = threading.Thread(target=self._reap_loop, name="lambda-reaper", daemon=True)
+            self._reaper.start()
+
+    def _reap_loop(self) -> None:
+        while not self._reaper_stop.wait(max(0.05, min(5.0, self.idle_timeout / 4))):
+            try:
+                self.reap_idle()
+            except Exception:  # the reaper must outlive a bad worker
+                log.exception("reaping idle Lambda workers failed")
+
+    def discard_workers(self) -> None:
+        """Stop the idle workers now; busy ones are discarded when their invocation ends."""
+        with self._workers_lock:
+            self._worker_generation += 1
+            idle = [w for workers in self._idle_workers.values() for w in workers]
+            self._idle_workers.clear()
+            self._workers.difference_update(idle)
+        for worker in idle:
+            worker.close()
 
     # ---- asynchronous ---------------------------------------------------------------------------
     def submit(self, spec: FunctionSpec, event: Any) -> str:
@@ -493,12 +909,19 @@ class LambdaExecutor:
             return self._pending
 
     def shutdown(self, grace: float = SHUTDOWN_GRACE_S) -> None:
-        """Let queued invocations finish for ``grace`` seconds, then stop retrying and kill the rest."""
+        """Let queued invocations finish for ``grace`` seconds, then stop retrying and kill every worker."""
         if not self.wait_idle(grace):
             log.warning("%d asynchronous Lambda invocations still running at shutdown", self.pending)
         self._stopping.set()
+        with self._workers_lock:
+            self._closed = True
+            reaper = self._reaper
+        self._reaper_stop.set()
+        if reaper is not None:
+            reaper.join()
         self.kill_all()
         self._pool.shutdown(wait=True, cancel_futures=False)
+        self.kill_all()  # anything a last asynchronous attempt was still using
         shutil.rmtree(self._root, ignore_errors=True)
 
     def abandon(self, timeout: float = 5.0) -> None:
@@ -512,10 +935,17 @@ class LambdaExecutor:
             self.undelivered.clear()
 
     def kill_all(self) -> None:
-        with self._lock:
-            procs = list(self._procs)
-        for proc in procs:
-            _kill(proc)
+        """Kill every worker, busy ones included (their invocations end as ``Runtime.ExitError``)."""
+        with self._workers_lock:
+            workers = list(self._workers)
+            idle = {w for ws in self._idle_workers.values() for w in ws}
+            self._workers.clear()
+            self._idle_workers.clear()
+        for worker in workers:
+            if worker in idle:
+                worker.close()
+            else:
+                worker.terminate()  # its owner closes the pipes when the invocation returns
 
     def forget_code(self) -> None:
         with self._lock:
@@ -524,16 +954,14 @@ class LambdaExecutor:
             self._code_dirs.clear()
 
 
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    """Kill the invocation's whole process group (the handler may have started children)."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
 def _with_report(
-    logs: str, request_id: str, duration_ms: float, spec: FunctionSpec, memory_mb: int, error: Any
+    logs: str,
+    request_id: str,
+    duration_ms: float,
+    spec: FunctionSpec,
+    memory_mb: int,
+    error: Any,
+    init_ms: float | None = None,
 ) -> str:
     lines = (
         [f"START RequestId: {request_id} Version: $LATEST", logs.rstrip("\n")]
@@ -546,6 +974,7 @@ def _with_report(
     lines.append(
         f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\tBilled Duration: "
         f"{int(duration_ms) + 1} ms\tMemory Size: {spec.memory_size} MB\tMax Memory Used: {memory_mb} MB"
+        + (f"\tInit Duration: {init_ms:.2f} ms" if init_ms is not None else "")
     )
     return "\n".join(lines) + "\n"
 
@@ -557,7 +986,7 @@ def _save_logs(spec: FunctionSpec, log_stream: str, logs: str) -> None:
 
         backend = logs_backends[_account()][spec.region]
         backend.ensure_log_group(spec.log_group)
-        backend.create_log_stream(spec.log_group, log_stream)
+        backend.ensure_log_stream(spec.log_group, log_stream)
         stamp = int(time.time() * 1000)
         events = [{"timestamp": stamp, "message": line} for line in logs.splitlines() if line]
         if events:
@@ -701,11 +1130,12 @@ def shutdown(runtime: LocalRuntime) -> None:
 
 
 def reset(runtime: LocalRuntime) -> None:
-    """After a moto reset: drop in-flight work of the old resources and the extracted packages."""
+    """After a moto reset: drop in-flight work, the warm workers and the extracted packages."""
     executor = _executor
     if executor is None:
         return
     executor.abandon()
+    executor.discard_workers()
     executor.forget_code()
 
 
