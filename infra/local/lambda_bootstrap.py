@@ -177,7 +177,10 @@ def _end_log(token: str, request_id: str) -> None:
                 stream.flush()
         except (OSError, ValueError):
             pass
-    os.write(1, end_marker(token, request_id))
+    try:
+        os.write(1, end_marker(token, request_id))
+    except OSError:  # the handler closed stdout: the executor then takes what it has after a while
+        pass
 
 
 def serve(task_root: str, control_in: BinaryIO, control_out: BinaryIO, token: str) -> int:

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import io
 import json
+import re
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -394,6 +395,7 @@ def test_lambda_invoke_operator_in_a_dag(
 # ---- warm execution environments ------------------------------------------------------------------
 WARM = """
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -407,11 +409,20 @@ def handler(event, context):
     COUNT += 1
     if "exit" in event:
         os._exit(event["exit"])
+    if "kill" in event:
+        os.kill(os.getpid(), signal.SIGKILL)
     if "child" in event:
         child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
         return {"pid": os.getpid(), "count": COUNT, "child": child.pid}
     if "unserialisable" in event:
         return {"pid": {os.getpid()}}
+    if "rendezvous" in event:  # wait (bounded) until n invocations are running at once
+        folder = event["rendezvous"]
+        open(os.path.join(folder, context.aws_request_id), "w").close()
+        deadline = time.time() + 4
+        while len(os.listdir(folder)) < event["n"] and time.time() < deadline:
+            time.sleep(0.01)
+        return {"pid": os.getpid(), "count": COUNT, "met": len(os.listdir(folder)) >= event["n"]}
     time.sleep(event.get("sleep", 0))
     print("invocation", COUNT, "in", os.getpid())
     return {
@@ -443,6 +454,12 @@ def _call(runtime: LocalRuntime, event: dict[str, Any] | None = None) -> tuple[d
     )
     payload = json.loads(response["Payload"].read())
     return response, payload, base64.b64decode(response["LogResult"]).decode()
+
+
+def error_request_id(tail: str) -> str:
+    """The request id of the invocation whose log tail this is (from its REPORT line)."""
+    (request_id,) = re.findall(r"^REPORT RequestId: (\S+)", tail, re.MULTILINE)
+    return str(request_id)
 
 
 def _gone(pid: int) -> bool:
@@ -545,13 +562,25 @@ def test_timed_out_invocation_discards_the_worker(clean_aws: LocalRuntime) -> No
     assert after["pid"] != warm["pid"] and after["count"] == 1
 
 
-def test_crashing_handler_is_an_exit_error_and_its_worker_replaced(clean_aws: LocalRuntime) -> None:
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        pytest.param({"exit": 3}, "exit status 3", id="os-exit"),
+        pytest.param({"kill": True}, "signal: killed", id="sigkill"),
+    ],
+)
+def test_crashing_handler_is_an_exit_error_and_its_worker_replaced(
+    clean_aws: LocalRuntime, event: dict[str, Any], reason: str
+) -> None:
     _create_warm(clean_aws)
     _, warm, _ = _call(clean_aws)
-    response, error, tail = _call(clean_aws, {"exit": 3})
+    response, error, tail = _call(clean_aws, event)
     assert response["FunctionError"] == "Unhandled"
     assert error["errorType"] == "Runtime.ExitError"
-    assert error["errorMessage"].endswith("Runtime exited with error: exit status 3")
+    assert (
+        error["errorMessage"]
+        == f"RequestId: {error_request_id(tail)} Error: Runtime exited with error: {reason}"
+    )
     assert "END RequestId:" in tail and "REPORT RequestId:" in tail
     assert _gone(warm["pid"])
     response, after, _ = _call(clean_aws)
@@ -572,12 +601,21 @@ def test_failed_init_is_retried_by_a_new_worker(clean_aws: LocalRuntime) -> None
     assert "FunctionError" not in response and fixed["count"] == 1
 
 
-def test_concurrent_invocations_get_separate_workers(clean_aws: LocalRuntime) -> None:
+def together(tmp_path: Path, n: int) -> dict[str, Any]:
+    """An event making ``n`` invocations wait for each other (in a fresh folder)."""
+    folder = tmp_path / uuid.uuid4().hex
+    folder.mkdir()
+    return {"rendezvous": str(folder), "n": n}
+
+
+def test_concurrent_invocations_get_separate_workers(clean_aws: LocalRuntime, tmp_path: Path) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     _create_warm(clean_aws)
+    event = together(tmp_path, 3)
     with ThreadPoolExecutor(3) as pool:
-        results = list(pool.map(lambda _: _call(clean_aws, {"sleep": 1})[1], range(3)))
+        results = list(pool.map(lambda _: _call(clean_aws, event)[1], range(3)))
+    assert all(r["met"] for r in results)  # all three ran at the same time
     assert len({r["pid"] for r in results}) == 3
     assert [r["count"] for r in results] == [1, 1, 1]  # no worker ever ran two of them
     _, after, _ = _call(clean_aws)
@@ -598,13 +636,14 @@ def test_idle_workers_are_reaped(clean_aws: LocalRuntime, private_executor: awsl
 
 
 def test_shutdown_kills_every_worker_and_its_children(
-    clean_aws: LocalRuntime, private_executor: awslambda.LambdaExecutor
+    clean_aws: LocalRuntime, private_executor: awslambda.LambdaExecutor, tmp_path: Path
 ) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     _create_warm(clean_aws)
+    event = together(tmp_path, 2)
     with ThreadPoolExecutor(2) as pool:
-        started = list(pool.map(lambda _: _call(clean_aws, {"sleep": 1})[1], range(2)))
+        started = list(pool.map(lambda _: _call(clean_aws, event)[1], range(2)))
     _, spawner, _ = _call(clean_aws, {"child": True})  # leaves a grandchild process behind
     pids = {r["pid"] for r in started} | {spawner["child"]}
     assert len(pids) == 3 and not any(_gone(pid) for pid in pids)
@@ -614,3 +653,32 @@ def test_shutdown_kills_every_worker_and_its_children(
     assert all(_gone(pid) for pid in pids)
     assert _bootstrap_children() == []
     assert private_executor.workers() == []
+
+
+def test_workers_beyond_the_cap_are_one_off(
+    clean_aws: LocalRuntime, private_executor: awslambda.LambdaExecutor, tmp_path: Path
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    private_executor.max_workers = 1
+    _create_warm(clean_aws)
+    event = together(tmp_path, 2)
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: _call(clean_aws, event)[1], range(2)))
+    assert all(r["met"] for r in results)  # still concurrent: neither waited for the other's worker
+    assert len({r["pid"] for r in results}) == 2
+    (kept,) = private_executor.workers()
+    (one_off,) = {r["pid"] for r in results} - {kept.pid}
+    assert _gone(one_off)
+    _, after, _ = _call(clean_aws)
+    assert (after["pid"], after["count"]) == (kept.pid, 2)
+
+
+def test_reset_discards_warm_workers(clean_aws: LocalRuntime) -> None:
+    _create_warm(clean_aws)
+    _, warm, _ = _call(clean_aws)
+    clean_aws.reset()
+    assert _gone(warm["pid"])
+    _create_warm(clean_aws)
+    _, after, _ = _call(clean_aws)
+    assert after["pid"] != warm["pid"] and after["count"] == 1

@@ -158,6 +158,17 @@ def failure_record(
     }
 
 
+def exit_reason(status: int | None) -> str:
+    """How Lambda words a runtime's exit: ``exit status 3``, ``signal: killed``, ``signal: aborted``."""
+    if status is None or status >= 0:
+        return f"exit status {status}"
+    try:
+        name = signal.strsignal(-status)
+    except ValueError:
+        name = None
+    return f"signal: {(name or str(-status)).lower()}"
+
+
 def _header(headers: Any, name: str) -> str | None:
     """A request header, case-insensitively, from werkzeug headers or a plain dict."""
     if headers is None:
@@ -588,10 +599,13 @@ class LambdaExecutor:
         except WorkerExited:
             healthy = False
             status = worker.wait_exit(2.0)
+            if status is None:  # closed its channel but lingers: end it
+                worker.terminate()
+                status = worker.proc.returncode
             error = {
                 "errorType": "Runtime.ExitError",
                 "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: "
-                + (f"exit status {status}" if status is None or status >= 0 else f"signal {-status}"),
+                + exit_reason(status),
             }
         duration_ms = (time.perf_counter() - started) * 1000
         if healthy:
