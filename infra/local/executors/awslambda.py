@@ -632,7 +632,19 @@ class LambdaExecutor:
     def acquire(self, spec: FunctionSpec) -> Worker:
         """A free warm worker for this function's code and configuration, or a newly started one."""
         key = spec.worker_key(self.endpoint)
+        self.code_dir(spec)  # extract the package (once) before taking the pool's lock
         retired: list[Worker] = []
+        try:
+            worker = self._take_or_spawn(spec, key, retired)
+        finally:
+            for old in retired:
+                old.close()
+        self._ensure_reaper()
+        return worker
+
+    def _take_or_spawn(self, spec: FunctionSpec, key: WorkerKey, retired: list[Worker]) -> Worker:
+        """Under the pool's lock: an idle worker of ``key``, else a new one; workers to stop go to
+        ``retired``."""
         with self._workers_lock:
             if self._closed:
                 raise RuntimeError("the local runtime is shutting down")
@@ -664,10 +676,7 @@ class LambdaExecutor:
                         )
                 worker = self._spawn(spec, key, pooled)
                 self._workers.add(worker)
-        for old in retired:
-            old.close()
-        self._ensure_reaper()
-        return worker
+            return worker
 
     def _least_recently_used_idle(self) -> Worker | None:
         candidates = [w for workers in self._idle_workers.values() for w in workers]
