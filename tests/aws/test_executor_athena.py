@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 
 from infra.local.runtime import LocalRuntime
+from tests.airflow_dags import run_dag_file
 from youtube_etl.settings import Settings
 
 TABLE = "athena_statistics"
@@ -553,34 +554,6 @@ with DAG(dag_id={dag_id!r}, schedule=None, catchup=False) as dag:
 """
 
 
-def run_operator_dag(source: str, dag_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """``dag.test()`` of a one-task DAG file; dag.test() only runs DAGs found in a configured bundle."""
-    import importlib.util
-
-    folder = tmp_path / "dags"
-    folder.mkdir()
-    path = folder / f"{dag_id}.py"
-    path.write_text(source, encoding="utf-8")
-    bundles = [
-        {
-            "name": f"test-{dag_id}",
-            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-            "kwargs": {"path": str(folder), "refresh_interval": 0},
-        },
-        {
-            "name": "dags-folder",
-            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-            "kwargs": {},
-        },
-    ]
-    monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", json.dumps(bundles))
-    spec = importlib.util.spec_from_file_location(dag_id, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.dag.test()
-
-
 @pytest.mark.parametrize(
     "deferrable", [pytest.param(False, id="polling"), pytest.param(True, id="deferrable")]
 )
@@ -610,7 +583,7 @@ def test_airflow_athena_operator_runs_a_ctas(
         region=settings.region,
         deferrable=deferrable,
     )
-    run = run_operator_dag(source, dag_id, tmp_path, monkeypatch)
+    run = run_dag_file(source, dag_id, tmp_path, monkeypatch)
     assert run.state == "success"
     written = wr.s3.read_parquet(location, boto3_session=lake.session()).sort_values(
         "region", ignore_index=True

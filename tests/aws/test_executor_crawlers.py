@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 
 from infra.local.executors import crawlers
 from infra.local.runtime import LocalRuntime
+from tests.airflow_dags import run_dag_file
 from youtube_etl.settings import Settings
 
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
@@ -283,34 +284,6 @@ with DAG(dag_id="{dag_id}", schedule=None) as dag:
 """
 
 
-def run_test_dag(source: str, dag_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Run a DAG file with ``dag.test()``: dag.test() only runs DAGs found in a configured bundle."""
-    import importlib.util
-
-    folder = tmp_path / "dags"
-    folder.mkdir()
-    path = folder / f"{dag_id}.py"
-    path.write_text(source, encoding="utf-8")
-    bundles = [
-        {
-            "name": f"test-{dag_id}",
-            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-            "kwargs": {"path": str(folder), "refresh_interval": 0},
-        },
-        {
-            "name": "dags-folder",
-            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-            "kwargs": {},
-        },
-    ]
-    monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", json.dumps(bundles))
-    spec = importlib.util.spec_from_file_location(f"test_dag_{dag_id}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.dag.test()
-
-
 @pytest.mark.parametrize(
     "deferrable", [pytest.param(False, id="polling"), pytest.param(True, id="deferrable")]
 )
@@ -326,7 +299,7 @@ def test_glue_crawler_run_operator_in_a_dag(
     _write(statistics_frame[["video_id", "views", "region"]], settings.statistics_uri)
     dag_id = f"test_executor_crawler_{'deferrable' if deferrable else 'polling'}"
     source = DAG_SOURCE.format(dag_id=dag_id, crawler=settings.processed_crawler, deferrable=deferrable)
-    run = run_test_dag(source, dag_id, tmp_path, monkeypatch)
+    run = run_dag_file(source, dag_id, tmp_path, monkeypatch)
     assert run.state == "success"
     partitions = _partitions(clean_aws, settings.processed_database, settings.statistics_table)
     assert sorted(partitions) == sorted(statistics_frame["region"].unique())

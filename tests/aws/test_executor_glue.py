@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 from infra.local import spark as local_spark
 from infra.local.executors import glue_jobs
 from infra.local.runtime import LocalRuntime
+from tests.airflow_dags import run_dag_file
 
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(600)]
 
@@ -491,13 +492,8 @@ def run_operator_dag(
     wait: bool = True,
     deferrable: bool = False,
 ) -> Any:
-    """``dag.test()`` of a one-task DAG file; dag.test() only runs DAGs found in a configured bundle."""
-    import importlib.util
-
+    """``dag.test()`` of a one-task GlueJobOperator DAG against the runtime."""
     dag_id = f"test_glue_operator_{uuid.uuid4().hex[:8]}"
-    folder = tmp_path / "dags"
-    folder.mkdir()
-    path = folder / f"{dag_id}.py"
     source = OPERATOR_DAG.format(
         dag_id=dag_id,
         job=job,
@@ -507,25 +503,7 @@ def run_operator_dag(
         wait=wait,
         deferrable=deferrable,
     )
-    path.write_text(source, encoding="utf-8")
-    bundles = [
-        {
-            "name": f"test-{dag_id}",
-            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-            "kwargs": {"path": str(folder), "refresh_interval": 0},
-        },
-        {
-            "name": "dags-folder",
-            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-            "kwargs": {},
-        },
-    ]
-    monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", json.dumps(bundles))
-    spec = importlib.util.spec_from_file_location(dag_id, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.dag.test()
+    return run_dag_file(source, dag_id, tmp_path, monkeypatch)
 
 
 @pytest.mark.parametrize(
