@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -79,6 +80,8 @@ def spark():  # type: ignore[no-untyped-def]
     )
     yield session
     session.stop()
+    # py4j logs from __del__ at interpreter exit, after pytest closed its streams ("Logging error").
+    logging.getLogger("py4j").setLevel(logging.WARNING)
 
 
 @pytest.fixture(scope="session")
