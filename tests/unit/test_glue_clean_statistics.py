@@ -416,3 +416,53 @@ def test_duplicate_keeps_last_seen(spark: Any, tmp_path: Path) -> None:
     result = cs.run(spark, source, target, q, m, "r")
     assert result.regions["zz"].as_dict() == {"read": 2, "written": 1, "duplicates": 1, "rejected": 0}
     assert spark.read.parquet(target).first()["views"] == 99
+
+
+def test_murmur3_int_is_sparks_hash(spark: Any) -> None:
+    from pyspark.sql import functions as F
+
+    values = [0, 1, 2, 7, 42, 1000, -1, -123456, 2**31 - 1, -(2**31)]
+    df = spark.createDataFrame([(v,) for v in values], "v int")
+    assert [r["h"] for r in df.select(F.hash("v").alias("h")).collect()] == [
+        cs.murmur3_int(v) for v in values
+    ]
+
+
+@pytest.mark.parametrize("partitions", [pytest.param(n, id=f"{n}-partitions") for n in (1, 3, 4, 11, 40)])
+def test_partition_labels_give_each_output_file_its_own_task(spark: Any, partitions: int) -> None:
+    from pyspark.sql import functions as F
+
+    labels = cs.partition_labels(partitions)
+    df = spark.createDataFrame([(label,) for label in labels], "label int").repartition(partitions, "label")
+    placed = df.select("label", F.spark_partition_id().alias("p")).collect()
+    assert sorted((labels.index(r["label"]), r["p"]) for r in placed) == [(p, p) for p in range(partitions)]
+
+
+def test_files_per_region_rounds_big_inputs_to_the_cores() -> None:
+    big = cs.SourceFile("s3://b/region=us/a.csv", 3 * cs.CSV_BYTES_PER_OUTPUT_FILE - 1, "us", "datasnaek", "")
+    small = cs.SourceFile("s3://b/region=gb/b.csv", 1000, "gb", "datasnaek", "")
+    assert cs.files_per_region([big], parallelism=2) == {"us": 4}
+    assert cs.files_per_region([big, small], parallelism=2) == {"us": 3, "gb": 1}
+    assert cs.files_per_region([small], parallelism=2) == {"gb": 1}
+
+
+@pytest.mark.parametrize(
+    "fmt", [pytest.param("datasnaek", id="datasnaek"), pytest.param("rsrishav", id="rsrishav")]
+)
+def test_parse_tags_on_every_real_value(spark: Any, data_dir: Path, fmt: str) -> None:
+    """The replacement-based split equals splitting on | and stripping one quote at each end."""
+    import re
+
+    values = []
+    for path in sorted((data_dir / FORMATS[fmt]).rglob("*.csv")):
+        raw = cs.read_csv(spark, [str(path)], fmt).select("tags").collect()
+        values += [r[0] for r in raw]
+    expected = [
+        []
+        if v is None or v.strip().lower() in ("[none]", "")
+        else [t for t in (re.sub(r'^"|"$', "", part) for part in v.split("|")) if t]
+        for v in values
+    ]
+    df = spark.createDataFrame([(v,) for v in values], "t string")
+    got = [r["x"] for r in df.select(cs.parse_tags(df.t).alias("x")).collect()]
+    assert len(got) > 1000 and got == expected
