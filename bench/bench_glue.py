@@ -46,8 +46,9 @@ print(json.dumps(cs.summary_line(r)))
 
 #: What each side does, printed with the figures (both do the same work on the same bytes).
 SPARK_WORK = (
-    "Spark = include/glue/clean_statistics.run as deployed (local[2], 4 GB driver): multi-line CSV read as "
-    "strings; per row one CASE reject reason (width, region, video_id, dates, counts, booleans); per-region "
+    "Spark = include/glue/clean_statistics.run as deployed (local[2], 4 GB driver): CSV read as strings "
+    "(big CRLF Kaggle files as CRLF lines, split across tasks; others multi-line); per row one CASE "
+    "reject reason (width, region, video_id, dates, counts, booleans); per-region "
     "counts + threshold check; rejected rows to JSON; last-seen dedupe (window); typing (yy.dd.MM date, "
     "timestamp, bigints, booleans, tags array, description line breaks); Parquet/snappy by region; metrics"
 )

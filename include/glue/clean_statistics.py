@@ -45,6 +45,7 @@ Self-contained on purpose: Glue uploads this one file; it never imports the proj
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sys
@@ -119,7 +120,11 @@ OUTPUT_COLUMNS = (*RAW_COLUMNS, "source_file", "region")
 QUARANTINE_COLUMNS = ("reject_reason", "source_file", "region", "format", *RAW_COLUMNS)
 
 _CORRUPT = "_corrupt_record"
-_ROW = "_row"  # position of the record in its read (monotonic within a file: files are never split)
+_ROW = "_row"  # position of the record in its read (monotonic within a file's block, see _BLOCK)
+#: Byte offset of the split a row was read from (0 for multi-line reads, which never split a file).
+_BLOCK = "_block"
+#: The row comes from a CRLF-line read (:func:`read_csv` with ``crlf_lines``).
+_LINE_READ = "_line_read"
 _TRUNCATED = "_truncated"
 #: Parquet output per region is aimed at roughly this many CSV bytes per file (~128-200 MB of Parquet).
 CSV_BYTES_PER_OUTPUT_FILE = 512 * 1024**2
@@ -136,6 +141,8 @@ class SourceFile:
     header: str
     #: The file ends inside a quoted field (odd number of ``"``): its last record was cut off.
     truncated: bool = False
+    #: The file ends with CRLF (Kaggle original): it can be read as CRLF-separated lines, split in parallel.
+    crlf: bool = False
 
 
 @dataclass
@@ -288,17 +295,25 @@ def raw_schema(fmt: str = UNKNOWN_FORMAT) -> T.StructType:
     return T.StructType([*fields, T.StructField(_CORRUPT, T.StringType())])
 
 
-def read_csv(spark: SparkSession, paths: Sequence[str], fmt: str = UNKNOWN_FORMAT) -> DataFrame:
+def read_csv(
+    spark: SparkSession, paths: Sequence[str], fmt: str = UNKNOWN_FORMAT, crlf_lines: bool = False
+) -> DataFrame:
     """Read CSVs of one layout as strings, header skipped, multi-line quoted fields allowed.
 
-    ``multiLine`` is required: quoted descriptions hold bare CR (Kaggle originals) or LF (converted copies
-    and rsrishav files). Univocity keeps the Kaggle tags ``"a"|"b"`` as raw text (``unescapedQuoteHandling``
-    default), which :func:`parse_tags` splits.
+    ``multiLine`` is required in general: quoted descriptions hold bare CR (Kaggle originals) or LF
+    (converted copies and rsrishav files), and a multi-line file is parsed by one task. With
+    ``crlf_lines`` the files are read as CRLF-separated records instead, which splits them across tasks
+    (Kaggle originals end every record with CRLF; see :func:`splittable`). A CRLF inside a quoted field
+    would cut a record in two: every piece after the first starts inside a quoted field, where no
+    11-character id, ``YY.DD.MM`` date, timestamp, counts and booleans follow (Spark does not even flag
+    a short line as corrupt here), so such a piece is rejected. :func:`threshold_verdict` therefore makes
+    the run read the files whole instead as soon as a row of a line read is rejected (only a description
+    holding a whole valid-looking record after a CRLF would slip through). Univocity keeps the Kaggle
+    tags ``"a"|"b"`` as raw text (``unescapedQuoteHandling`` default), which :func:`parse_tags` splits.
     """
-    return (
+    reader = (
         spark.read.schema(raw_schema(fmt))
         .option("header", True)
-        .option("multiLine", True)
         .option("mode", "PERMISSIVE")
         .option("columnNameOfCorruptRecord", _CORRUPT)
         .option("quote", '"')
@@ -306,9 +321,33 @@ def read_csv(spark: SparkSession, paths: Sequence[str], fmt: str = UNKNOWN_FORMA
         .option("encoding", "UTF-8")
         .option("ignoreLeadingWhiteSpace", False)
         .option("ignoreTrailingWhiteSpace", False)
-        .csv(list(paths))
+    )
+    if crlf_lines:
+        reader = reader.option("multiLine", False).option("lineSep", "\r\n")
+    else:
+        reader = reader.option("multiLine", True)
+    raw = (
+        reader.csv(list(paths))
         .withColumn("source_file", F.input_file_name())
         .withColumn(_ROW, F.monotonically_increasing_id())
+    )
+    if not crlf_lines:
+        return raw.withColumn(_BLOCK, F.lit(0).cast("long"))
+    # Rows are numbered in file order within a split; the split's offset orders the splits of a file.
+    return raw.withColumn(_BLOCK, F.col("_metadata.file_block_start")).withColumn(_LINE_READ, F.lit(True))
+
+
+#: Files at least this big, in the datasnaek layout and ending with CRLF, are parsed in parallel.
+SPLIT_MIN_BYTES = 64 * 1024**2
+
+
+def splittable(source: SourceFile) -> bool:
+    """A Kaggle original big enough to gain from a parallel parse (every record ends with CRLF)."""
+    return (
+        source.crlf
+        and not source.truncated
+        and source.size >= SPLIT_MIN_BYTES
+        and source.header.lstrip("\ufeff") == DATASNAEK_HEADER
     )
 
 
@@ -325,6 +364,7 @@ def standardize(raw: DataFrame, fmt: str, region: Column | None = None) -> DataF
     )
     columns = [by_name.get(c, F.lit(None).cast("string")).alias(c) for c in RAW_COLUMNS]
     truncated = F.col(_TRUNCATED) if _TRUNCATED in raw.columns else F.lit(False)
+    line_read = F.col(_LINE_READ) if _LINE_READ in raw.columns else F.lit(False)
     return raw.select(
         *columns,
         "source_file",
@@ -333,6 +373,8 @@ def standardize(raw: DataFrame, fmt: str, region: Column | None = None) -> DataF
         F.col(_CORRUPT).isNotNull().alias("_wrong_width"),
         truncated.alias(_TRUNCATED),
         F.col(_ROW),
+        F.col(_BLOCK),
+        line_read.alias(_LINE_READ),
     )
 
 
@@ -470,6 +512,8 @@ _LABEL = "_label"
 _REGION_KEY = "_region_key"
 #: Marks the error the verdict raises inside the write query when a region has too many rejected rows.
 THRESHOLD_MARKER = "clean_statistics reject threshold exceeded"
+#: Marks the error the verdict raises when a line-split read cut a record (CRLF inside a quoted field).
+SPLIT_MARKER = "clean_statistics rejected row in a CRLF-line read"
 
 
 def shuffle_by_output_file(classified: DataFrame, files: dict[str, int]) -> DataFrame:
@@ -494,12 +538,23 @@ def shuffle_by_output_file(classified: DataFrame, files: dict[str, int]) -> Data
     return classified.withColumn(_LABEL, F.element_at(labels, index + 1)).repartition(partitions, _LABEL)
 
 
-def threshold_verdict(rows: DataFrame, threshold: float) -> DataFrame:
-    """(region, _ok) per region key: raises inside the query when the rejected fraction is too high."""
+def threshold_verdict(rows: DataFrame, threshold: float, every_column: bool = False) -> DataFrame:
+    """(region, _ok) per region key: raises inside the query when the rejected fraction is too high.
+
+    ``every_column``: the verdict reads every column of ``rows`` (a cheap hash), so column pruning leaves
+    the shuffle below ``rows`` as the write's and Spark reuses it: the CSVs are scanned once.
+    """
+    # A rejected row of a line read may be a piece of a record cut by a CRLF inside quotes.
+    broken = F.col(_LINE_READ) & F.col("reject_reason").isNotNull()
+    digest = F.xxhash64(*[F.col(f"`{c}`") for c in rows.columns]) if every_column else F.lit(0)
     counts = rows.groupBy(F.coalesce(F.col("region"), F.lit("")).alias(_REGION_KEY)).agg(
         F.count(F.lit(1)).alias("_read"),
         F.count("reject_reason").alias("_rejected"),
+        F.count_if(broken).alias("_broken_rows"),
+        F.max(digest).alias("_digest"),
     )
+    # Checked first and over all regions: counts of a line-split read with a cut record mean nothing.
+    any_broken = F.sum("_broken_rows").over(Window.partitionBy()) > 0
     exceeded = F.col("_rejected") / F.col("_read") > F.lit(float(threshold))
     message = F.concat(
         F.lit(THRESHOLD_MARKER + ": "),
@@ -512,7 +567,10 @@ def threshold_verdict(rows: DataFrame, threshold: float) -> DataFrame:
     return counts.select(
         F.col(_REGION_KEY).alias("region"),
         # Never false: raises instead. The write filters on it, so the optimizer cannot drop the check.
-        F.when(exceeded, F.raise_error(message)).otherwise(F.col("_read") > 0).alias("_ok"),
+        F.when(any_broken, F.raise_error(F.lit(SPLIT_MARKER)))
+        .when(exceeded, F.raise_error(message))
+        .otherwise((F.col("_read") > 0) | F.col("_digest").isNull())
+        .alias("_ok"),
     )
 
 
@@ -521,10 +579,11 @@ def deduplicate(good: DataFrame) -> DataFrame:
 
     ``good`` comes from :func:`shuffle_by_output_file`: the window adds the partition label to its keys
     (a function of region and video_id, so the groups are the same) and needs no second shuffle; region
-    first, so the partitioned write needs no extra sort.
+    first, so the partitioned write needs no extra sort. Rows of a line-split read are ordered by their
+    split's offset first (``_BLOCK``), then by their number within it.
     """
     window = Window.partitionBy("region", _LABEL, "video_id", "_date").orderBy(
-        F.col("source_file").desc(), F.col(_ROW).desc()
+        F.col("source_file").desc(), F.col(_BLOCK).desc(), F.col(_ROW).desc()
     )
     return (
         good.withColumn("_date", parse_trending_date(F.col("trending_date")))
@@ -589,25 +648,28 @@ def inspect_files(spark: SparkSession, files: Sequence[tuple[str, int]]) -> list
         fs, hpath = _hadoop_fs(spark, path)
         header = ""
         last = -1
+        before_last = -1
         if size:
             stream = fs.open(hpath)
             try:
                 reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "UTF-8"))
                 header = reader.readLine() or ""
-                stream.seek(size - 1)
+                stream.seek(max(0, size - 2))
+                before_last = stream.read() if size >= 2 else -1
                 last = stream.read()
             finally:
                 stream.close()
         if size and last not in (10, 13):
             suspects.append((path, size))
-        sources.append(SourceFile(path, size, region_of(path), detect_format(header), header[:300]))
+        crlf = (before_last, last) == (13, 10)
+        sources.append(
+            SourceFile(path, size, region_of(path), detect_format(header), header[:300], crlf=crlf)
+        )
     if sum(size for _, size in suspects) <= DRIVER_PARITY_BYTES:
         odd = {path for path, _ in suspects if _read_bytes(spark, path).count(b'"') % 2 == 1}
     else:
         odd = _odd_quote_files(spark, [path for path, _ in suspects])
-    return [
-        SourceFile(s.path, s.size, s.region, s.format, s.header, truncated=s.path in odd) for s in sources
-    ]
+    return [dataclasses.replace(s, truncated=s.path in odd) for s in sources]
 
 
 def _read_bytes(spark: SparkSession, path: str) -> bytes:
@@ -637,17 +699,24 @@ def _same_file(a: str, b: str) -> bool:
     return strip(a) == strip(b)
 
 
-def read_sources(spark: SparkSession, sources: Sequence[SourceFile]) -> DataFrame:
+def read_sources(spark: SparkSession, sources: Sequence[SourceFile], split: bool = True) -> DataFrame:
     """All files, standardized to ``RAW_COLUMNS`` strings, one scan per format.
 
-    Files that end inside a quoted field get their own scan, where the last record of each file (the
-    highest row number: a multi-line file is never split, so its rows are numbered in file order) is
+    Big Kaggle originals (:func:`splittable`, unless ``split`` is false) are read as CRLF lines, in
+    parallel. Files that end inside a quoted field get their own scan, where the last record of each file
+    (the highest row number: a multi-line file is never split, so its rows are numbered in file order) is
     flagged; the small window this needs only sees those files.
     """
     frames: list[DataFrame] = []
     by_format: dict[tuple[bool, str], list[str]] = {}
+    lines: list[str] = []
     for source in sources:
-        by_format.setdefault((source.truncated, source.format), []).append(source.path)
+        if split and splittable(source):
+            lines.append(source.path)
+        else:
+            by_format.setdefault((source.truncated, source.format), []).append(source.path)
+    if lines:
+        frames.append(standardize(read_csv(spark, lines, "datasnaek", crlf_lines=True), "datasnaek"))
     for (truncated, fmt), paths in sorted(by_format.items()):
         raw = read_csv(spark, paths, fmt)
         if truncated:
@@ -807,13 +876,26 @@ def run(
         write_text(spark, run_folder(metrics_path, run_id) + "metrics.json", json.dumps(result.metrics()))
         return result
 
-    standardized = read_sources(spark, sources)
+    split = True
+    standardized = read_sources(spark, sources, split)
     files = files_per_region(sources, spark.sparkContext.defaultParallelism)
     target_existed = _exists(spark, target_path)
     try:
-        counts, result.rejected_by_reason = clean_and_write(
-            spark, standardized, files, regions, target_path, reject_threshold
-        )
+        try:
+            counts, result.rejected_by_reason = clean_and_write(
+                spark, standardized, files, regions, target_path, reject_threshold
+            )
+        except Exception as error:  # raise_error arrives wrapped in Spark/Py4J exceptions
+            if SPLIT_MARKER not in str(error):
+                raise
+            # A CRLF inside a quoted field: the line-split read cut a record; read every file whole.
+            if not target_existed:
+                _remove_if_empty(spark, target_path)
+            split = False
+            standardized = read_sources(spark, sources, split)
+            counts, result.rejected_by_reason = clean_and_write(
+                spark, standardized, files, regions, target_path, reject_threshold
+            )
     except Exception as error:  # the verdict's raise_error arrives wrapped in Spark/Py4J exceptions
         if THRESHOLD_MARKER not in str(error):
             raise
@@ -831,7 +913,7 @@ def run(
         # Re-read only the regions that had rejected rows.
         bad = {r for r, c in counts.items() if c.rejected}
         affected = [s for s in sources if (s.region or "") in bad]
-        write_quarantine(classify(read_sources(spark, affected)), quarantine_path, run_id)
+        write_quarantine(classify(read_sources(spark, affected, split)), quarantine_path, run_id)
     result.seconds = time.perf_counter() - started
     write_text(
         spark, run_folder(metrics_path, run_id) + "metrics.json", json.dumps(result.metrics(), indent=1)

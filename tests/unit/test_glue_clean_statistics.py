@@ -466,3 +466,43 @@ def test_parse_tags_on_every_real_value(spark: Any, data_dir: Path, fmt: str) ->
     df = spark.createDataFrame([(v,) for v in values], "t string")
     got = [r["x"] for r in df.select(cs.parse_tags(df.t).alias("x")).collect()]
     assert len(got) > 1000 and got == expected
+
+
+# ---- CRLF-line (parallel) read of big Kaggle originals --------------------------------------------
+
+
+def _crlf_inside_quotes(data: bytes) -> bytes:
+    """The real bytes with every bare CR inside a quoted description turned into CRLF (the altered copy's
+    quirk), so a line-split read would cut those records."""
+    return data.replace(b"\r\n", b"\x00").replace(b"\r", b"\r\n").replace(b"\x00", b"\r\n")
+
+
+@pytest.mark.parametrize(
+    "cut", [pytest.param(False, id="kaggle-original"), pytest.param(True, id="crlf-inside-quotes")]
+)
+def test_crlf_line_read_equals_multiline_read(
+    spark: Any, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cut: bool
+) -> None:
+    original = (data_dir / "raw_statistics" / "region=us" / "USvideos.csv").read_bytes()
+    data = _crlf_inside_quotes(original) if cut else original
+    assert (data.count(b"\r\n") > original.count(b"\r\n")) == cut
+    source = tmp_path / "src" / "region=us"
+    source.mkdir(parents=True)
+    (source / "USvideos.csv").write_bytes(data)
+    outputs = {}
+    for name, min_bytes in (("lines", 0), ("whole", 1 << 62)):
+        monkeypatch.setattr(cs, "SPLIT_MIN_BYTES", min_bytes)
+        sources = cs.inspect_files(spark, cs.list_csv_files(spark, str(tmp_path / "src"))[0])
+        assert [cs.splittable(s) for s in sources] == [name == "lines"]
+        target, q, m = (str(tmp_path / name / k) + "/" for k in ("t", "q", "m"))
+        previous = spark.conf.get("spark.sql.files.maxPartitionBytes")
+        spark.conf.set("spark.sql.files.maxPartitionBytes", "1m")  # several splits: order across them
+        try:
+            result = cs.run(spark, str(tmp_path / "src"), target, q, m, "r")
+        finally:
+            spark.conf.set("spark.sql.files.maxPartitionBytes", previous)
+        rows = spark.read.parquet(target).drop("source_file").collect()
+        outputs[name] = (result.regions["us"].as_dict(), sorted(map(tuple, rows), key=repr))
+    expected = expected_counts(tmp_path / "src")["us"]
+    assert outputs["lines"][0] == outputs["whole"][0] == expected
+    assert outputs["lines"][1] == outputs["whole"][1]
