@@ -117,6 +117,43 @@ def _wait(
         delay = min(delay * 2, 2.0)
 
 
+def run_report_queries(
+    athena: Any,
+    settings: Settings,
+    reports: Sequence[str],
+    *,
+    timeout: float = 300.0,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> dict[str, str]:
+    """Start ``SELECT *`` of every report view at once and wait for all: report -> query execution id.
+
+    Raises :class:`ReportQueryError` naming the view when a query fails or outlives ``timeout``.
+    """
+    executions = {}
+    for report in reports:
+        response = athena.start_query_execution(
+            QueryString=report_query(settings, report),
+            QueryExecutionContext={"Database": settings.analytics_database},
+            ResultConfiguration={"OutputLocation": f"{settings.athena_results_uri}dashboard/"},
+            WorkGroup=settings.readers_workgroup,
+        )
+        executions[report] = response["QueryExecutionId"]
+    _wait(athena, executions, timeout, sleep, clock)
+    return executions
+
+
+def read_report_frames(athena: Any, executions: Mapping[str, str]) -> dict[str, pd.DataFrame]:
+    """The typed rows of finished report queries, by view name."""
+    paginator = athena.get_paginator("get_query_results")
+    return {
+        report: frame_from_result_pages(
+            paginator.paginate(QueryExecutionId=execution_id, PaginationConfig={"PageSize": 1000})
+        )
+        for report, execution_id in executions.items()
+    }
+
+
 def fetch_reports(
     session: boto3.Session,
     settings: Settings,
@@ -132,20 +169,5 @@ def fetch_reports(
     because the reporting DAG never published it) or is still running after ``timeout`` seconds.
     """
     athena = session.client("athena")
-    executions = {}
-    for report in reports:
-        response = athena.start_query_execution(
-            QueryString=report_query(settings, report),
-            QueryExecutionContext={"Database": settings.analytics_database},
-            ResultConfiguration={"OutputLocation": f"{settings.athena_results_uri}dashboard/"},
-            WorkGroup=settings.readers_workgroup,
-        )
-        executions[report] = response["QueryExecutionId"]
-    _wait(athena, executions, timeout, sleep, clock)
-    paginator = athena.get_paginator("get_query_results")
-    return {
-        report: frame_from_result_pages(
-            paginator.paginate(QueryExecutionId=execution_id, PaginationConfig={"PageSize": 1000})
-        )
-        for report, execution_id in executions.items()
-    }
+    executions = run_report_queries(athena, settings, reports, timeout=timeout, sleep=sleep, clock=clock)
+    return read_report_frames(athena, executions)

@@ -152,30 +152,6 @@ def read_metrics(runtime: LocalRuntime, job: str, run_id: str) -> dict[str, Any]
     return {}
 
 
-def athena_csv(runtime: LocalRuntime, sql: str, timeout: float = 120) -> str:
-    """Run a query through Athena in the readers' workgroup; the result CSV Athena wrote to S3."""
-    s = runtime.settings
-    athena = runtime.client("athena")
-    query_id = athena.start_query_execution(
-        QueryString=sql,
-        QueryExecutionContext={"Database": s.analytics_database},
-        WorkGroup=s.readers_workgroup,
-    )["QueryExecutionId"]
-    deadline = time.monotonic() + timeout
-    while True:
-        execution = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
-        state = execution["Status"]["State"]
-        if state in ("SUCCEEDED", "FAILED", "CANCELLED"):
-            break
-        if time.monotonic() > deadline:
-            raise PipelineError(f"Athena query did not finish in {timeout} s: {sql}")
-        time.sleep(0.1)
-    if state != "SUCCEEDED":
-        raise PipelineError(f"Athena query {state}: {execution['Status'].get('StateChangeReason')}: {sql}")
-    bucket, _, key = execution["ResultConfiguration"]["OutputLocation"].removeprefix("s3://").partition("/")
-    return str(runtime.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8"))
-
-
 def sorted_csv(text: str) -> tuple[list[dict[str, str]], str]:
     """Rows of an Athena result CSV sorted by every column, and the same as CSV text (header first).
 
@@ -191,17 +167,35 @@ def sorted_csv(text: str) -> tuple[list[dict[str, str]], str]:
     return [dict(zip(header, row, strict=True)) for row in rows], buffer.getvalue()
 
 
-def export_reports(runtime: LocalRuntime, reports: list[str], out_dir: Path, result: PipelineResult) -> None:
-    """Each report view as ``out/reports/<report>.csv`` (header row, rows sorted)."""
+def export_reports(runtime: LocalRuntime, reports: list[str], out_dir: Path, result: PipelineResult) -> Path:
+    """Each report view as ``out/reports/<report>.csv`` (header row, rows sorted) and the dashboard.
+
+    One Athena query per view, in the readers' workgroup like QuickSight: its result CSV is exported and
+    its typed rows feed the dashboard. Returns the dashboard's path.
+    """
+    from infra.dashboard import write_dashboard
+    from infra.dashboard.athena import ReportQueryError, read_report_frames, run_report_queries
+
+    athena = runtime.client("athena")
+    s3 = runtime.client("s3")
+    try:
+        executions = run_report_queries(athena, runtime.settings, reports)
+    except ReportQueryError as error:
+        raise PipelineError(str(error)) from error
     target = out_dir / "reports"
     target.mkdir(parents=True, exist_ok=True)
-    for report in reports:
-        text = athena_csv(runtime, f'SELECT * FROM "{report}"')
-        rows, content = sorted_csv(text)
+    for report, execution_id in executions.items():
+        location = athena.get_query_execution(QueryExecutionId=execution_id)["QueryExecution"][
+            "ResultConfiguration"
+        ]["OutputLocation"]
+        bucket, _, key = location.removeprefix("s3://").partition("/")
+        rows, content = sorted_csv(s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8"))
         path = target / f"{report}.csv"
         path.write_text(content, encoding="utf-8")
         result.reports[report] = rows
         result.exported.append(path)
+    frames = read_report_frames(athena, executions)
+    return write_dashboard(out_dir / "dashboard.html", frames, dashboard_summary(result))
 
 
 def run_pipeline(
@@ -243,8 +237,7 @@ def run_pipeline(
     result.quarantined = [o["Key"] for o in runtime.list_objects(s.raw_bucket, s.prefixes.quarantine)]
     reports = discover_reports(sql_dir(s))
     out_dir.mkdir(parents=True, exist_ok=True)
-    export_reports(runtime, reports, out_dir, result)
-    result.dashboard = write_dashboard(runtime, out_dir, result)
+    result.dashboard = export_reports(runtime, reports, out_dir, result)
     stage("export", mark)
     return result
 
@@ -265,15 +258,6 @@ def dashboard_summary(result: PipelineResult) -> dict[str, Any]:
         "rejected": {"statistics rows": clean.get("rejected", 0)},
         "quarantined": {"objects under quarantine/": len(result.quarantined)},
     }
-
-
-def write_dashboard(runtime: LocalRuntime, out_dir: Path, result: PipelineResult) -> Path:
-    """The offline HTML dashboard of the report views, read through Athena like QuickSight reads them."""
-    from infra.dashboard import fetch_reports
-    from infra.dashboard import write_dashboard as write_html
-
-    frames = fetch_reports(runtime.session(), runtime.settings)
-    return write_html(out_dir / "dashboard.html", frames, dashboard_summary(result))
 
 
 def format_summary(result: PipelineResult, elapsed: float) -> str:
