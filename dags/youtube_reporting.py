@@ -37,7 +37,9 @@ from youtube_etl.dag_support import (
 )
 from youtube_etl.operators import AthenaCheckOperator, AthenaReportOperator
 from youtube_etl.reports import (
+    REPORTS_STAGE,
     SOURCE_STAGE,
+    Check,
     discover_checks,
     discover_reports,
     report_macros,
@@ -48,8 +50,8 @@ from youtube_etl.settings import get_settings
 settings = get_settings()
 SQL_DIR = sql_dir(settings)
 REPORTS = discover_reports(SQL_DIR)
-SOURCE_CHECKS = [c for c in discover_checks(SQL_DIR) if c.stage == SOURCE_STAGE]
-REPORT_CHECKS = [c for c in discover_checks(SQL_DIR) if c.stage != SOURCE_STAGE]
+SOURCE_CHECKS = discover_checks(SQL_DIR, stage=SOURCE_STAGE)
+REPORT_CHECKS = discover_checks(SQL_DIR, stage=REPORTS_STAGE)
 
 
 @dag(
@@ -77,15 +79,20 @@ def youtube_reporting() -> None:
     run_build_analytics = glue_job_task(settings, "run_build_analytics", settings.build_analytics_job)
     crawl_analytics = crawler_task(settings, "crawl_analytics", settings.analytics_crawler)
 
-    with TaskGroup("check_sources") as check_sources:
-        for check in SOURCE_CHECKS:
-            AthenaCheckOperator(
-                task_id=f"check_{check.name}",
-                check_name=check.name,
-                query=check.template,
-                baseline_view=check.baseline_view,
-                **athena_args,
-            )
+    def check_group(group_id: str, checks: list[Check]) -> TaskGroup:
+        """One data-quality task per check file; each fails naming its check and offending count."""
+        with TaskGroup(group_id) as group:
+            for check in checks:
+                AthenaCheckOperator(
+                    task_id=f"check_{check.name}",
+                    check_name=check.name,
+                    query=check.template,
+                    baseline_view=check.baseline_view,
+                    **athena_args,
+                )
+        return group
+
+    check_sources = check_group("check_sources", SOURCE_CHECKS)
 
     with TaskGroup("build_reports") as build_reports:
         for report in REPORTS:
@@ -93,15 +100,7 @@ def youtube_reporting() -> None:
                 task_id=f"build_{report}", report=report, query=report_template(report), **athena_args
             )
 
-    with TaskGroup("check_reports") as check_reports:
-        for check in REPORT_CHECKS:
-            AthenaCheckOperator(
-                task_id=f"check_{check.name}",
-                check_name=check.name,
-                query=check.template,
-                baseline_view=check.baseline_view,
-                **athena_args,
-            )
+    check_reports = check_group("check_reports", REPORT_CHECKS)
 
     with TaskGroup("publish_views") as publish_views:
         for report in REPORTS:

@@ -10,8 +10,11 @@ from typing import Any
 import pytest
 
 
-def run_dag_file(source: str, dag_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Write ``source`` as ``<dag_id>.py`` and run its ``dag`` with ``dag.test()``; returns the DagRun.
+def run_dag_file(
+    source: str, dag_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **conf: Any
+) -> Any:
+    """Write ``source`` as ``<dag_id>.py`` and run its ``dag`` with ``dag.test()`` (``conf`` as the run's
+    conf); returns the DagRun.
 
     ``dag.test()`` only runs DAGs found in a configured DAG bundle, so the file's folder is added as one
     (next to the default ``dags-folder``) for the duration of the test. Needs the ``airflow_db`` fixture.
@@ -37,4 +40,4 @@ def run_dag_file(source: str, dag_id: str, tmp_path: Path, monkeypatch: pytest.M
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.dag.test()
+    return module.dag.test(run_conf=conf or None)

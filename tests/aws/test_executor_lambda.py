@@ -22,6 +22,7 @@ import pytest
 
 from infra.local.executors import awslambda
 from infra.local.runtime import LocalRuntime
+from tests.airflow_dags import run_dag_file
 
 PROBE = """
 import json
@@ -345,36 +346,6 @@ with DAG(dag_id="test_executor_lambda_operator", schedule=None, params={"payload
 """
 
 
-def run_test_dag(
-    source: str, dag_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **conf: Any
-) -> Any:
-    """Run a DAG file with ``dag.test()``: dag.test() only runs DAGs found in a configured bundle."""
-    import importlib.util
-
-    folder = tmp_path / "dags"
-    folder.mkdir()
-    path = folder / f"{dag_id}.py"
-    path.write_text(source, encoding="utf-8")
-    bundles = [
-        {
-            "name": f"test-{dag_id}",
-            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-            "kwargs": {"path": str(folder), "refresh_interval": 0},
-        },
-        {
-            "name": "dags-folder",
-            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-            "kwargs": {},
-        },
-    ]
-    monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", json.dumps(bundles))
-    spec = importlib.util.spec_from_file_location(f"test_dag_{dag_id}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.dag.test(run_conf=conf or None)
-
-
 def test_lambda_invoke_operator_in_a_dag(
     probe: dict[str, Any],
     clean_aws: LocalRuntime,
@@ -386,7 +357,7 @@ def test_lambda_invoke_operator_in_a_dag(
     body = _upload_category(clean_aws, data_dir, "FR", RESULTS, "in/FR_category_id.json")
     marker = uuid.uuid4().hex
     payload = json.dumps({"bucket": RESULTS, "key": "in/FR_category_id.json", "marker": marker})
-    run = run_test_dag(DAG_SOURCE, "test_executor_lambda_operator", tmp_path, monkeypatch, payload=payload)
+    run = run_dag_file(DAG_SOURCE, "test_executor_lambda_operator", tmp_path, monkeypatch, payload=payload)
     assert run.state == "success"
     done = _read_json(clean_aws, RESULTS, f"done/{marker}.json")
     assert done["titles"] == _titles(body)
