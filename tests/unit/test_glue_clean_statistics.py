@@ -400,6 +400,33 @@ def test_threshold_fails_before_writing(spark: Any, tmp_path: Path) -> None:
     assert not Path(target).exists()
 
 
+def test_failed_run_keeps_the_regions_already_there(spark: Any, tmp_path: Path) -> None:
+    """The output waits in a staging folder until the counts pass: a failed check changes nothing."""
+    target, q, m = (str(tmp_path / k) + "/" for k in ("t", "q", "m"))
+    cs.run(spark, _csv(tmp_path, cs.DATASNAEK_HEADER + "\n" + GOOD + "\n"), target, q, m, "good")
+    before = {p.relative_to(target): p.read_bytes() for p in Path(target).rglob("*") if p.is_file()}
+    bad = GOOD.replace(",10,", ",-1,")
+    source = _csv(tmp_path, cs.DATASNAEK_HEADER + "\n" + GOOD.replace("17.14.11", "17.15.11") + "\n" + bad)
+    with pytest.raises(cs.RejectThresholdExceeded, match=r"zz: 1/2 rows"):
+        cs.run(spark, source, target, q, m, "bad", reject_threshold=0.01)
+    after = {p.relative_to(target): p.read_bytes() for p in Path(target).rglob("*") if p.is_file()}
+    assert after == before
+    assert [p.name for p in Path(target).iterdir()] == ["region=zz"]  # no staging folder left behind
+
+
+def test_publish_time_is_utc_whatever_the_session_zone(spark: Any, tmp_path: Path) -> None:
+    target, q, m = (str(tmp_path / k) + "/" for k in ("t", "q", "m"))
+    previous = spark.conf.get("spark.sql.session.timeZone")
+    spark.conf.set("spark.sql.session.timeZone", "America/New_York")
+    try:
+        cs.run(spark, _csv(tmp_path, cs.DATASNAEK_HEADER + "\n" + GOOD + "\n"), target, q, m, "r")
+        row = spark.read.parquet(target).selectExpr("unix_micros(publish_time) AS micros").first()
+    finally:
+        spark.conf.set("spark.sql.session.timeZone", previous)
+    expected = dt.datetime(2017, 11, 13, 17, 13, 1, tzinfo=dt.UTC)
+    assert row["micros"] == int(expected.timestamp()) * 1_000_000
+
+
 def test_unknown_header_is_rejected(spark: Any, tmp_path: Path) -> None:
     source = _csv(tmp_path, "id,date\n1,2\n")
     target, q, m = (str(tmp_path / k) + "/" for k in ("t", "q", "m"))
