@@ -129,7 +129,7 @@ _BLOCK = "_block"
 _LINE_READ = "_line_read"
 _TRUNCATED = "_truncated"
 #: Parquet output per region is aimed at roughly this many CSV bytes per file (~128-200 MB of Parquet).
-CSV_BYTES_PER_OUTPUT_FILE = 512 * 1024**2
+CSV_BYTES_PER_OUTPUT_FILE = 256 * 1024**2
 
 
 @dataclass(frozen=True)
@@ -336,7 +336,7 @@ def read_csv(
     if not crlf_lines:
         return raw.withColumn(_BLOCK, F.lit(0).cast("long"))
     # Rows are numbered in file order within a split; the split's offset orders the splits of a file.
-    return raw.withColumn(_BLOCK, F.col("_metadata.file_block_start")).withColumn(_LINE_READ, F.lit(True))
+    return raw.withColumn(_BLOCK, F.input_file_block_start()).withColumn(_LINE_READ, F.lit(True))
 
 
 #: Files at least this big, in the datasnaek layout and ending with CRLF, are parsed in parallel.
