@@ -8,7 +8,8 @@ Reads every ``*.csv`` under ``--source_path`` (``region=xx/`` folders), in eithe
 
 The format is chosen per file from its header line, so both can sit in one region folder. Output
 (``--target_path``, Parquet/snappy, ``region=xx/`` partitions, dynamic partition overwrite: a re-run
-replaces exactly the regions it read) has these columns, stable for the crawler and the Athena SQL:
+replaces exactly the regions it wrote, see :func:`commit_regions`) has these columns, stable for the
+crawler and the Athena SQL:
 
 ============================  ==============  ===================================================
 column                        type            meaning
@@ -790,6 +791,8 @@ def commit_regions(spark: SparkSession, staging_path: str, target_path: str) -> 
     fs, staged = _hadoop_fs(spark, staging_path)
     _, target = _hadoop_fs(spark, target_path)
     committed: list[str] = []
+    if not fs.exists(staged):
+        return committed
     for status in sorted(fs.listStatus(staged), key=lambda s: s.getPath().getName()):
         name = status.getPath().getName()
         if not status.isDirectory() or not name.startswith("region="):
