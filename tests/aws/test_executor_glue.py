@@ -634,6 +634,13 @@ def test_real_glue_scripts_run_through_start_job_run(runtime: LocalRuntime, data
         pairs = {(r["video_id"], r["trending_date"]) for r in rows}
         assert entry["written"] == written[region] == len(pairs) - entry["rejected"], region
     assert not statistics.duplicated(["region", "video_id", "trending_date"]).any()
+    # Staged output moved into place over S3A: only region folders of Parquet files remain.
+    listed = runtime.client("s3").list_objects_v2(
+        Bucket=s.processed_bucket, Prefix="test-glue/pipeline/statistics/"
+    )
+    keys = [o["Key"].removeprefix("test-glue/pipeline/statistics/") for o in listed.get("Contents", [])]
+    assert keys and all(k.startswith("region=") and k.endswith(".parquet") for k in keys), keys
+    assert {k.split("/")[0] for k in keys} == {f"region={r}" for r in records}
 
     analytics_run = glue.start_job_run(
         JobName=s.build_analytics_job,
