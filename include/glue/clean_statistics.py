@@ -480,13 +480,18 @@ def reject_reason(df: DataFrame) -> Column:
         (c("_publish_ts").isNull(), F.lit(REJECT_REASONS[6])),
         (~F.coalesce(c("category_id").rlike(r"^[0-9]{1,9}$"), F.lit(False)), F.lit(REJECT_REASONS[7])),
     ]
+    texts = list(REJECT_REASONS[: len(cases)])
     for name in COUNT_COLUMNS:
         negative = F.coalesce(_is_negative(c(name)), F.lit(False))
         reason = F.when(negative, F.lit(f"negative {name}")).otherwise(F.lit(f"non-numeric {name}"))
         cases.append((~F.coalesce(_is_count(c(name)), F.lit(False)), reason))
+        texts += [f"negative {name}", f"non-numeric {name}"]
     for name in BOOLEAN_COLUMNS:
         present = c(name).isNotNull() | (c("format") != "rsrishav")
         cases.append((present & parse_boolean(c(name)).isNull(), F.lit(f"invalid boolean {name}")))
+        texts.append(f"invalid boolean {name}")
+    if texts != list(REJECT_REASONS):  # the metrics count rejects per REJECT_REASONS entry
+        raise AssertionError("the checks must produce exactly REJECT_REASONS, in order")
     check, value = cases[0]
     reason = F.when(check, value)
     for check, value in cases[1:]:
