@@ -6,7 +6,6 @@ import io
 import json
 import os
 import signal
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -15,6 +14,7 @@ import psutil
 import pytest
 
 from infra.local.runtime import REPO_ROOT, LocalRuntime, package_lambda
+from tests.servers import started
 from youtube_etl.settings import Settings
 
 
@@ -135,17 +135,7 @@ def test_reset_forgets_objects_and_provisions_again(clean_aws: LocalRuntime, set
 
 def test_serve_prints_one_ready_line_binds_loopback_and_stops_on_sigterm() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "infra.local", "serve"],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
+    with started([sys.executable, "-m", "infra.local", "serve"], env) as (proc, line):
         assert line.startswith("ready: http://127.0.0.1:"), line
         port = int(line.rsplit(":", 1)[1])
         listening = [
@@ -156,11 +146,7 @@ def test_serve_prints_one_ready_line_binds_loopback_and_stops_on_sigterm() -> No
         assert port in {c.laddr.port for c in listening}
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
-        assert proc.stdout.read() == "", "exactly one line on stdout"
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        assert proc.stdout is not None and proc.stdout.read() == "", "exactly one line on stdout"
 
 
 def test_serve_uses_a_given_port() -> None:
@@ -169,19 +155,7 @@ def test_serve_uses_a_given_port() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "infra.local", "serve", "--port", str(port)],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == f"ready: http://127.0.0.1:{port}"
+    with started([sys.executable, "-m", "infra.local", "serve", "--port", str(port)]) as (proc, line):
+        assert line.strip() == f"ready: http://127.0.0.1:{port}"
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()

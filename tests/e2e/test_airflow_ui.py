@@ -11,7 +11,6 @@ import json
 import os
 import re
 import signal
-import subprocess
 import sys
 import time
 import urllib.request
@@ -22,7 +21,7 @@ from typing import Any
 import psutil
 import pytest
 
-from infra.local.runtime import REPO_ROOT
+from tests.servers import started
 
 pytestmark = pytest.mark.slow
 READY = re.compile(r"Airflow UI: (http://127\.0\.0\.1:\d+)\s+login: (\S+) / (\S+)")
@@ -45,38 +44,21 @@ def airflow_ui(
     home = tmp_path_factory.mktemp("airflow-ui")
     # The components get a clean environment: none of this test process's Airflow or AWS settings.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AWS_"))}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "infra.local.airflow_ui",
-            "--airflow-home",
-            str(home),
-            "--data",
-            str(data_dir),
-        ],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
+    argv = [
+        sys.executable,
+        "-m",
+        "infra.local.airflow_ui",
+        "--airflow-home",
+        str(home),
+        "--data",
+        str(data_dir),
+    ]
+    with started(argv, env) as (proc, line):
         match = READY.search(line)
         assert match, f"no ready line, got {line!r} (logs in {home}/logs/components)"
         url, user, password = match.groups()
         token = call(f"{url}/auth/token", method="POST", body={"username": user, "password": password})
         yield url, token["access_token"], psutil.Process(proc.pid)
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def test_every_listener_is_on_loopback(airflow_ui) -> None:  # type: ignore[no-untyped-def]
