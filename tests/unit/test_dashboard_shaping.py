@@ -15,9 +15,12 @@ from tests.unit.test_dashboard_reports_data import real_reports, trending_rows
 DATASETS = [pytest.param("datasnaek", id="datasnaek"), pytest.param("rsrishav", id="rsrishav")]
 
 
-def _label(region_rows: pd.DataFrame, category_id: int) -> str:
-    titles = region_rows.loc[region_rows["category_id"] == category_id, "category_title"].dropna()
-    return titles.iloc[0] if len(titles) else f"Unknown ({category_id})"
+def _label(region_rows: pd.DataFrame, category_id: int, *, marked: bool = False) -> str:
+    """The label of a category in one region: its title (the region's or, marked with †, another region's)."""
+    rows = region_rows.loc[region_rows["category_id"] == category_id]
+    title = rows["category_title"].iloc[0]
+    borrowed = marked and rows["category_title_source"].iloc[0] == "other_region"
+    return f"{title} {shaping.BORROWED_MARK}" if borrowed else title
 
 
 @pytest.mark.parametrize("dataset", DATASETS)
@@ -30,7 +33,7 @@ def test_top_categories_rank_each_regions_trending_views(dataset: str) -> None:
         expected = sorted(views.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
         got = top[top["region"] == region]
         assert got["rank"].tolist() == list(range(1, len(expected) + 1))
-        assert got["category"].tolist() == [_label(rows, c) for c, _ in expected]
+        assert got["category"].tolist() == [_label(rows, c, marked=True) for c, _ in expected]
         assert got["total_views"].tolist() == [float(v) for _, v in expected]
         assert got["views_share"].tolist() == pytest.approx([v / rows["views"].sum() for _, v in expected])
         assert set(got["region_label"]) == {region.upper()}
@@ -46,18 +49,39 @@ def test_top_categories_rank_each_regions_trending_views(dataset: str) -> None:
         pytest.param("rsrishav", "ru", id="rsrishav-ru"),
     ],
 )
-def test_a_category_missing_from_the_regions_json_is_unknown_with_its_id(dataset: str, region: str) -> None:
+def test_a_category_missing_from_the_regions_json_is_marked_as_borrowed(dataset: str, region: str) -> None:
     trending = trending_rows(dataset)
     rows = trending[trending["region"] == region]
-    missing = sorted(rows.loc[rows["category_title"].isna(), "category_id"].unique())
-    assert missing, f"{region} should use a category its JSON lacks"  # SOURCES.md: id 29
+    borrowed = rows[rows["category_title_source"] == "other_region"]
+    assert set(borrowed["category_id"]) == {29}, f"{region} uses id 29, which its JSON lacks (SOURCES.md)"
+    expected_label = f"Nonprofits & Activism {shaping.BORROWED_MARK}"
     top = shaping.top_categories(real_reports(dataset)["category_performance"], top_n=100)
-    labels = set(top.loc[top["region"] == region, "category"])
-    assert {f"Unknown ({c})" for c in missing} <= labels
+    assert expected_label in set(top.loc[top["region"] == region, "category"])
+    days = shaping.days_to_trend(real_reports(dataset)["days_to_trend"])
+    assert expected_label in set(days.loc[days["region"] == region, "category"])
+    # The heatmap keeps one row per category across regions: the borrowed title is the same category.
     matrix = shaping.engagement_matrix(real_reports(dataset)["category_performance"])
-    for category_id in missing:
-        expected = rows.loc[rows["category_id"] == category_id, "engagement_rate"].mean()
-        assert matrix.loc[f"Unknown ({category_id})", region.upper()] == pytest.approx(expected)
+    expected = borrowed["engagement_rate"].mean()
+    assert matrix.loc["Nonprofits & Activism", region.upper()] == pytest.approx(expected)
+
+
+def test_only_other_region_titles_are_marked() -> None:
+    frame = pd.DataFrame(
+        {
+            "category_id": [29, 29, 10, 99],
+            "category_title": ["Nonprofits & Activism", "Nonprofits & Activism", "Music", "Unknown"],
+            "category_title_source": ["region", "other_region", "region", "unknown"],
+        }
+    )
+    assert shaping.marked_labels(frame).tolist() == [
+        "Nonprofits & Activism",
+        "Nonprofits & Activism †",
+        "Music",
+        "Unknown (99)",
+    ]
+    assert shaping.marked_labels(frame.drop(columns=["category_title_source"])).tolist()[1] == (
+        "Nonprofits & Activism"
+    )
 
 
 @pytest.mark.parametrize(

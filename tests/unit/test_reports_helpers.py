@@ -222,3 +222,23 @@ def _presto_view(sql: str) -> str:
 )
 def test_view_points_at(view: dict[str, str] | None, table: str, expected: bool) -> None:
     assert reports.view_points_at(view, table) is expected
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        pytest.param("-- Key: region, trending_date\n", ("region", "trending_date"), id="two-columns"),
+        pytest.param("{# jinja first #}\n-- Key: region\n", ("region",), id="after-a-jinja-comment"),
+        pytest.param("-- Key: trending_date, region\n", ValueError, id="region-not-first"),
+        pytest.param("-- Key: region, Trending Date\n", ValueError, id="not-a-column-name"),
+        pytest.param("-- Grain: one row per region\n", ValueError, id="no-key-line"),
+    ],
+)
+def test_report_key_is_read_from_the_header(tmp_path: Path, header: str, expected: object) -> None:
+    (tmp_path / reports.REPORTS_SUBDIR).mkdir()
+    (tmp_path / reports.report_template("some_report")).write_text(header + "SELECT 1\n")
+    if expected is ValueError:
+        with pytest.raises(ValueError, match="some_report.sql"):
+            reports.report_key("some_report", tmp_path)
+    else:
+        assert reports.report_key("some_report", tmp_path) == expected

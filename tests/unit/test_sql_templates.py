@@ -78,6 +78,15 @@ def test_report_states_its_grain_and_reads_the_analytics_table(report: str, sett
 
 
 @pytest.mark.parametrize("report", [pytest.param(r, id=r) for r in REPORTS])
+def test_report_key_names_output_columns_region_first(report: str, settings: Settings) -> None:
+    """Exports sort by the declared key and put it first: its columns must be ones the report writes."""
+    key = reports.report_key(report)
+    tree = sqlglot.parse_one(_render(reports.report_template(report), settings), read="athena")
+    assert isinstance(tree.expression, exp.Query)
+    assert key[0] == "region" and set(key) <= set(tree.expression.named_selects), key
+
+
+@pytest.mark.parametrize("report", [pytest.param(r, id=r) for r in REPORTS])
 def test_only_low_cardinality_partitions_and_they_come_last(report: str, settings: Settings) -> None:
     """Athena writes at most 100 partitions per CTAS: only region (11 values) may partition a report."""
     tree = sqlglot.parse_one(_render(reports.report_template(report), settings), read="athena")

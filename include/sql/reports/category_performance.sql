@@ -1,7 +1,10 @@
 -- Report: category_performance
+-- Key: region, category_id
 -- Grain: one row per (region, category_id) over every trending row of the region. "Trending views" sum the
 -- views of every (video, trending day) row, so a video counts once per day it trends; views_share is the
 -- category's part of the region's trending views (the shares of a region sum to 1).
+-- category_title_source says where the title came from: 'region' (the region's own category file),
+-- 'other_region' (the id is missing there; the title another region's file gives it) or 'unknown'.
 -- Small (regions x ~30 categories): not partitioned.
 CREATE TABLE {{ params.analytics_database }}.category_performance__{{ safe_run_id(run_id) }}
 WITH (
@@ -14,6 +17,7 @@ WITH per_category AS (
         region,
         category_id,
         max(category_title) AS category_title,
+        max(category_title_source) AS category_title_source,
         count(DISTINCT video_id) AS videos,
         count(*) AS trending_rows,
         sum(views) AS total_views,
@@ -31,6 +35,7 @@ SELECT
     region,
     category_id,
     category_title,
+    category_title_source,
     videos,
     trending_rows,
     total_views,

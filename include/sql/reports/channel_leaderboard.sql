@@ -1,8 +1,13 @@
 -- Report: channel_leaderboard
--- Grain: one row per (region, channel_title) — every channel that trended in the region, ranked by trending
--- appearances (video x day rows), then distinct videos, then peak views. channel_id is null for the older
--- Kaggle format, so the channel title is the key. peak_views sums each distinct video's highest view count
--- (views are cumulative, so summing every day would count a video's audience several times).
+-- Key: region, channel_rank
+-- Grain: one row per (region, channel) — every channel that trended in the region, ranked by trending
+-- appearances (video x day rows), then distinct videos, then peak views, then the channel's key.
+-- A channel is its channel_id where the format has one (the rsrishav files): two channels that share a title
+-- stay apart and a renamed channel stays one. The older Kaggle format has no channel_id (null), so there the
+-- title is the key. channel_title is the channel's latest title (on its last trending day; the greatest title
+-- when it had two that day) and titles counts the titles it trended under.
+-- peak_views sums each distinct video's highest view count (views are cumulative, so summing every day would
+-- count a video's audience several times).
 -- Keep every channel (not only the top) so the report reconciles with its source; filter on channel_rank.
 -- Small: not partitioned.
 CREATE TABLE {{ params.analytics_database }}.channel_leaderboard__{{ safe_run_id(run_id) }}
@@ -11,42 +16,65 @@ WITH (
     write_compression = 'SNAPPY',
     external_location = '{{ params.reports_uri }}channel_leaderboard/run={{ safe_run_id(run_id) }}/'
 ) AS
-WITH per_video AS (
+WITH keyed AS (
     SELECT
         region,
+        -- The same key expression counts channels in region_summary, daily_trending_summary and the check.
+        coalesce('id:' || channel_id, 'title:' || channel_title, 'none') AS channel_key,
+        channel_id,
         channel_title,
         video_id,
-        max(channel_id) AS channel_id,
+        views,
+        trending_date
+    FROM {{ params.analytics_database }}.{{ params.analytics_table }}
+),
+per_video AS (
+    SELECT
+        region,
+        channel_key,
+        video_id,
         count(*) AS appearances,
         max(views) AS peak_views,
         min(trending_date) AS first_trending_date,
         max(trending_date) AS last_trending_date
-    FROM {{ params.analytics_database }}.{{ params.analytics_table }}
-    GROUP BY region, channel_title, video_id
+    FROM keyed
+    GROUP BY region, channel_key, video_id
 ),
 per_channel AS (
     SELECT
         region,
-        channel_title,
-        max(channel_id) AS channel_id,
+        channel_key,
         sum(appearances) AS appearances,
         count(*) AS videos,
         sum(peak_views) AS peak_views,
         min(first_trending_date) AS first_trending_date,
         max(last_trending_date) AS last_trending_date
     FROM per_video
-    GROUP BY region, channel_title
+    GROUP BY region, channel_key
+),
+names AS (
+    SELECT
+        region,
+        channel_key,
+        max(channel_id) AS channel_id,
+        -- ISO date first, so the text orders by day, then by title: the latest title, deterministically.
+        max_by(channel_title, CAST(trending_date AS varchar) || channel_title) AS channel_title,
+        count(DISTINCT channel_title) AS titles
+    FROM keyed
+    GROUP BY region, channel_key
 )
 SELECT
-    region,
+    c.region,
     CAST(row_number() OVER (
-        PARTITION BY region ORDER BY appearances DESC, videos DESC, peak_views DESC, channel_title
+        PARTITION BY c.region ORDER BY c.appearances DESC, c.videos DESC, c.peak_views DESC, c.channel_key
     ) AS integer) AS channel_rank,
-    channel_title,
-    channel_id,
-    appearances,
-    videos,
-    peak_views,
-    first_trending_date,
-    last_trending_date
-FROM per_channel
+    n.channel_id,
+    n.channel_title,
+    n.titles,
+    c.appearances,
+    c.videos,
+    c.peak_views,
+    c.first_trending_date,
+    c.last_trending_date
+FROM per_channel AS c
+JOIN names AS n ON c.region = n.region AND c.channel_key = n.channel_key

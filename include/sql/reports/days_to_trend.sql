@@ -1,8 +1,11 @@
 -- Report: days_to_trend
+-- Key: region, category_id
 -- Grain: one row per (region, category_id) — how many days after publication videos first trended in the
 -- region. Each video counts once, with the category and days_to_trend of its first trending day.
 -- Percentiles are exact nearest-rank (the smallest value with at least p of the videos at or below it), not
 -- approx_percentile, so they are reproducible on any engine.
+-- category_title_source says where the title came from: 'region' (the region's own category file),
+-- 'other_region' (the id is missing there; the title another region's file gives it) or 'unknown'.
 -- Small: not partitioned.
 CREATE TABLE {{ params.analytics_database }}.days_to_trend__{{ safe_run_id(run_id) }}
 WITH (
@@ -16,6 +19,7 @@ WITH first_trending AS (
         video_id,
         category_id,
         category_title,
+        category_title_source,
         days_to_trend,
         row_number() OVER (PARTITION BY region, video_id ORDER BY trending_date) AS day_number
     FROM {{ params.analytics_database }}.{{ params.analytics_table }}
@@ -26,6 +30,7 @@ ordered AS (
         region,
         category_id,
         category_title,
+        category_title_source,
         days_to_trend,
         row_number() OVER (PARTITION BY region, category_id ORDER BY days_to_trend) AS rank_in_category,
         count(*) OVER (PARTITION BY region, category_id) AS videos
@@ -36,6 +41,7 @@ SELECT
     region,
     category_id,
     max(category_title) AS category_title,
+    max(category_title_source) AS category_title_source,
     max(videos) AS videos,
     min(days_to_trend) AS min_days,
     min(CASE WHEN rank_in_category >= ceil(0.5 * videos) THEN days_to_trend END) AS p50_days,

@@ -1,4 +1,5 @@
 -- Report: region_summary
+-- Key: region
 -- Grain: one row per region — the size of each region's trending data in this run. It is also the baseline
 -- of the row_count_drop check: the stable view region_summary still shows the previous run until this run's
 -- checks pass and the views are swapped.
@@ -13,7 +14,8 @@ SELECT
     region,
     count(*) AS trending_rows,
     count(DISTINCT video_id) AS videos,
-    count(DISTINCT channel_title) AS channels,
+    -- Channels by channel_leaderboard's key: the channel_id where the format has one, else the title.
+    count(DISTINCT coalesce('id:' || channel_id, 'title:' || channel_title, 'none')) AS channels,
     count(DISTINCT trending_date) AS trending_days,
     min(trending_date) AS first_trending_date,
     max(trending_date) AS last_trending_date,

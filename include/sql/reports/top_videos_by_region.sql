@@ -1,6 +1,9 @@
 -- Report: top_videos_by_region
+-- Key: region, trending_date, view_rank
 -- Grain: one row per (region, trending_date, rank) — the top {{ params.top_n }} videos by views on each
 -- region's trending list that day; ties broken by likes, then video_id, so ranks are stable across runs.
+-- category_title_source says where the title came from: 'region' (the region's own category file),
+-- 'other_region' (the id is missing there; the title another region's file gives it) or 'unknown'.
 -- Partitioned by region only (at most 11 partitions; a date partition would pass Athena's 100 limit).
 CREATE TABLE {{ params.analytics_database }}.top_videos_by_region__{{ safe_run_id(run_id) }}
 WITH (
@@ -27,6 +30,7 @@ SELECT
     channel_title,
     category_id,
     category_title,
+    category_title_source,
     publish_time,
     days_to_trend,
     views,

@@ -1,9 +1,11 @@
 -- Check: reconcile_channel_leaderboard
 -- Fails for each region where this run's channel_leaderboard does not cover the analytics table: the
 -- appearances of all channels must add up to the region's trending rows, there must be one row per channel,
--- and ranks must run 1..channels without gaps.
+-- and ranks must run 1..channels without gaps. A channel is its channel_id, or its title where the format has
+-- no channel_id (the report's key).
 WITH source AS (
-    SELECT region, count(*) AS trending_rows, count(DISTINCT channel_title) AS channels
+    SELECT region, count(*) AS trending_rows,
+        count(DISTINCT coalesce('id:' || channel_id, 'title:' || channel_title, 'none')) AS channels
     FROM {{ params.analytics_database }}.{{ params.analytics_table }}
     GROUP BY region
 ),
