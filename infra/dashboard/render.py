@@ -39,6 +39,9 @@ SECTIONS: tuple[tuple[str, str, str], ...] = (
     ("leaderboard", "Which channels trend most often?", "channel_leaderboard"),
 )
 
+#: Sections whose category axis marks titles borrowed from another region (they get the mark's note).
+MARKED_SECTIONS = ("top_categories", "days_to_trend")
+
 PLOTLY_CONFIG: dict[str, Any] = {"displaylogo": False, "responsive": True}
 TEMPLATE = "plotly_white"
 TOP_CATEGORIES = 10
@@ -477,9 +480,10 @@ def build_html(
             div_id=CHART_IDS[key],
             default_height=f"{figures[key].layout.height or 450}px",
         )
+        note = f"<p class='source'>{html.escape(shaping.BORROWED_NOTE)}</p>" if key in MARKED_SECTIONS else ""
         sections.append(
             f"<section id='{key}'><h2>{html.escape(question)}</h2>"
-            f"<p class='source'>report view: {html.escape(report)}</p>{div}</section>"
+            f"<p class='source'>report view: {html.escape(report)}</p>{div}{note}</section>"
         )
     meta = json.dumps({"run_id": facts.run_id, "report_rows": facts.report_rows}).replace("</", "<\\/")
     return (

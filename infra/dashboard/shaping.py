@@ -78,6 +78,9 @@ FRESHNESS_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 UNKNOWN_CATEGORY = "Unknown"
+#: Marks a category title a region borrowed from another region's file (``category_title_source``).
+BORROWED_MARK = "†"
+BORROWED_NOTE = f"{BORROWED_MARK} the region's category file lacks this id: the title is another region's"
 
 
 class ReportShapeError(ValueError):
@@ -149,6 +152,20 @@ def category_labels(frame: pd.DataFrame) -> pd.Series:
     return pd.Series(labels, index=frame.index, dtype="object")
 
 
+def borrowed_titles(frame: pd.DataFrame) -> pd.Series:
+    """Whether each row's category title came from another region's file (False when the report does not
+    say: older report runs have no ``category_title_source``)."""
+    if "category_title_source" not in frame.columns:
+        return pd.Series(False, index=frame.index, dtype="bool")
+    return frame["category_title_source"].astype("object").eq("other_region").astype("bool")
+
+
+def marked_labels(frame: pd.DataFrame) -> pd.Series:
+    """:func:`category_labels` with :data:`BORROWED_MARK` after a borrowed title, for one region's axis."""
+    labels = category_labels(frame)
+    return labels.where(~borrowed_titles(frame), labels + " " + BORROWED_MARK)
+
+
 def _numeric(series: pd.Series) -> pd.Series:
     return pd.to_numeric(series, errors="coerce").astype("float64")
 
@@ -157,11 +174,11 @@ def _dates(series: pd.Series) -> pd.Series:
     return pd.to_datetime(series, errors="coerce")
 
 
-def _with_labels(frame: pd.DataFrame, *, categories: bool = True) -> pd.DataFrame:
+def _with_labels(frame: pd.DataFrame, *, categories: bool = True, marked: bool = False) -> pd.DataFrame:
     out = frame.copy()
     out["region_label"] = out["region"].map(region_label) if len(out) else pd.Series(dtype="object")
     if categories:
-        out["category"] = category_labels(out)
+        out["category"] = marked_labels(out) if marked else category_labels(out)
     return out
 
 
@@ -187,7 +204,7 @@ def top_categories(category_performance: pd.DataFrame | None, top_n: int = 10) -
     ]
     if frame.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
-    out = _with_labels(frame)
+    out = _with_labels(frame, marked=True)
     out["total_views"] = _numeric(out["total_views"])
     out["views_share"] = _numeric(out["views_share"])
     out["videos"] = _numeric(out["videos"])
@@ -247,7 +264,7 @@ def days_to_trend(days: pd.DataFrame | None) -> pd.DataFrame:
     ]
     if frame.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
-    out = _with_labels(frame)
+    out = _with_labels(frame, marked=True)
     for column in (
         "videos",
         "min_days",
