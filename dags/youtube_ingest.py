@@ -1,13 +1,19 @@
 """
-### youtube_ingest — land, convert and clean the YouTube trending files (daily)
+### youtube_ingest — take the landing objects of one data interval (daily, UTC)
 
-1. `wait_for_statistics` / `wait_for_reference_data`: the per-region CSVs and the category JSON files are in
-   the raw bucket's landing prefixes.
-2. `convert_reference_data`: the JSON-to-Parquet Lambda, one invocation per category file (S3-event payload).
-   It is idempotent, so files the S3-event path already converted are simply converted again. A file the
-   Lambda quarantines fails the task with the reason.
-3. `run_clean_statistics`: the Glue Spark job that types, deduplicates and partitions the statistics.
-4. `crawl_processed`: the crawler registers `statistics` and `category_reference` in the processed database,
+Each run covers its data interval `[start, end)` (`CronDataIntervalTimetable`: a scheduled run for day D
+covers D; a manual run the last whole day before its logical date; a backfill one run per day). See
+`docs/daily-pipeline.md` for arrival, the landing ledger and the processed layout.
+
+1. `wait_for_drop`: waits for the interval's drop — a landing object whose arrival (`landing_date=` in its
+   key, else `LastModified`) is in `[start, end)` — until `end + landing_grace_hours`, then fails naming the
+   interval, bucket and prefixes.
+2. `plan_increment`: from one listing of both landing prefixes and one of the ledger, the objects this run
+   takes (arrival before `end`, no verdict for key + ETag yet), written as the run's plan for the Glue job;
+   returns counts and one S3-event payload per category file.
+3. `convert_reference_data`: the JSON-to-Parquet Lambda, one invocation per planned category file.
+4. `run_clean_statistics`: the Glue Spark job that types, deduplicates and partitions the statistics.
+5. `crawl_processed`: the crawler registers `statistics` and `category_reference` in the processed database,
    then the processed assets are updated, which schedules `youtube_reporting`.
 
 All names come from `youtube_etl.settings`; nothing here calls AWS while the file is parsed.
@@ -16,22 +22,22 @@ All names come from `youtube_etl.settings`; nothing here calls AWS while the fil
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
-from airflow.sdk import chain, dag, task
+from airflow.sdk import CronDataIntervalTimetable, TriggerRule, chain, dag, task
 
 from youtube_etl.dag_support import TAGS, crawler_task, default_args, glue_job_task, processed_assets
-from youtube_etl.operators import ConvertReferenceOperator
+from youtube_etl.operators import ConvertReferenceOperator, LandingDropSensor
 from youtube_etl.settings import get_settings, safe_run_id
 
 settings = get_settings()
-SENSOR_TIMEOUT = timedelta(hours=6)
 
 
 @dag(
     dag_id="youtube_ingest",
-    schedule="@daily",
-    start_date=datetime(2026, 1, 1),
+    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
+    # The Kaggle trending data starts in November 2017; catchup stays off: backfills are explicit.
+    start_date=datetime(2017, 11, 1),
     catchup=False,
     max_active_runs=1,
     tags=[*TAGS, "ingest"],
@@ -40,39 +46,45 @@ SENSOR_TIMEOUT = timedelta(hours=6)
     user_defined_macros={"safe_run_id": safe_run_id},
 )
 def youtube_ingest() -> None:
-    sensor_args = {
-        "bucket_name": settings.raw_bucket,
-        "wildcard_match": True,
-        "aws_conn_id": settings.aws_conn_id,
-        "poke_interval": settings.poll_interval,
-        "timeout": SENSOR_TIMEOUT.total_seconds(),
-        "execution_timeout": SENSOR_TIMEOUT + timedelta(minutes=5),
-        "deferrable": settings.deferrable,
-        "mode": "poke" if settings.deferrable else "reschedule",
-    }
-    wait_for_statistics = S3KeySensor(
-        task_id="wait_for_statistics",
-        bucket_key=f"{settings.prefixes.raw_statistics}region=*/*.csv",
-        **sensor_args,
-    )
-    wait_for_reference_data = S3KeySensor(
-        task_id="wait_for_reference_data",
-        bucket_key=f"{settings.prefixes.raw_reference}*.json",
-        **sensor_args,
+    wait_for_drop = LandingDropSensor(
+        task_id="wait_for_drop",
+        bucket_name=settings.raw_bucket,
+        prefixes=settings.landing_prefixes,
+        landing_grace=settings.landing_grace,
+        aws_conn_id=settings.aws_conn_id,
+        poke_interval=settings.poll_interval,
+        deferrable=settings.deferrable,
+        mode="poke" if settings.deferrable else "reschedule",
+        # Per poke in reschedule mode: a listing of the landing prefixes.
+        execution_timeout=timedelta(minutes=10),
     )
 
-    @task(task_id="list_reference_files")
-    def list_reference_files() -> list[str]:
-        """One S3-event payload per category file found under the landing prefix."""
+    @task(task_id="plan_increment", execution_timeout=timedelta(minutes=15))
+    def plan_increment(
+        run_id: str | None = None,
+        data_interval_start: datetime | None = None,
+        data_interval_end: datetime | None = None,
+        dag_run: Any = None,
+        ti: Any = None,
+    ) -> list[str]:
+        """The landing objects this run takes, in arrival order; the plan goes to the assets bucket.
+
+        Returns one S3-event payload per category file (the Lambda's mapped invocations); the plan's counts
+        and location are pushed as the XCom ``plan``.
+        """
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-        from youtube_etl.dag_support import reference_payloads
+        from youtube_etl.ingest import plan_task
+        from youtube_etl.landing import run_interval
 
-        hook = S3Hook(aws_conn_id=settings.aws_conn_id)
-        keys = hook.list_keys(bucket_name=settings.raw_bucket, prefix=settings.prefixes.raw_reference)
-        return reference_payloads(settings.raw_bucket, keys)
+        start, end = run_interval(data_interval_start, data_interval_end, getattr(dag_run, "run_after", None))
+        s3 = S3Hook(aws_conn_id=settings.aws_conn_id).get_conn()
+        result = plan_task(s3, settings, start, end, str(run_id))
+        payloads: list[str] = result.pop("payloads")
+        ti.xcom_push(key="plan", value=result)
+        return payloads
 
-    payloads = list_reference_files()
+    payloads = plan_increment()
     convert_reference_data = ConvertReferenceOperator.partial(
         task_id="convert_reference_data",
         function_name=settings.lambda_function,
@@ -83,11 +95,15 @@ def youtube_ingest() -> None:
 
     run_clean_statistics = glue_job_task(settings, "run_clean_statistics", settings.clean_statistics_job)
     crawl_processed = crawler_task(
-        settings, "crawl_processed", settings.processed_crawler, outlets=processed_assets(settings)
+        settings,
+        "crawl_processed",
+        settings.processed_crawler,
+        outlets=processed_assets(settings),
+        # A run with no category file to convert (skipped mapping) still publishes its statistics.
+        trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
     )
 
-    chain(wait_for_reference_data, payloads, convert_reference_data, crawl_processed)
-    chain(wait_for_statistics, run_clean_statistics, crawl_processed)
+    chain(wait_for_drop, payloads, [convert_reference_data, run_clean_statistics], crawl_processed)
 
 
 youtube_ingest()

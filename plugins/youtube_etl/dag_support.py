@@ -128,31 +128,45 @@ def sql_dir(settings: Settings) -> Path:
     return candidates[0]
 
 
-def s3_event_payload(bucket: str, keys: Iterable[str], *, size: int = 0) -> str:
-    """The S3 ``ObjectCreated`` event shape for ``keys``, as the scheduled path sends it to the Lambda.
+def s3_event_payload(
+    bucket: str,
+    objects: Iterable[str | Mapping[str, Any]],
+    *,
+    size: int = 0,
+    run: Mapping[str, Any] | None = None,
+) -> str:
+    """The S3 ``ObjectCreated`` event shape for ``objects``, as the scheduled path sends it to the Lambda.
 
-    Keys are URL-encoded like S3 encodes them in real events (spaces as ``+``).
+    An object is a key or a planned object (``key``, ``size``, ``etag``, ``version_id``); keys are
+    URL-encoded like S3 encodes them in real events (spaces as ``+``). ``run`` (``run_id``,
+    ``interval_start``, ``interval_end``) tells the Lambda which Airflow run asks, for its ledger documents;
+    real S3 events have no such member.
     """
-    records = [
-        {
-            "eventVersion": "2.1",
-            "eventSource": "aws:s3",
-            "eventName": "ObjectCreated:Put",
-            "s3": {"bucket": {"name": bucket}, "object": {"key": quote_plus(key, safe="/="), "size": size}},
+    records = []
+    for obj in objects:
+        fields = {"key": obj} if isinstance(obj, str) else obj
+        s3_object: dict[str, Any] = {
+            "key": quote_plus(str(fields["key"]), safe="/="),
+            "size": int(fields.get("size") or size),
         }
-        for key in keys
-    ]
+        if fields.get("etag"):
+            s3_object["eTag"] = str(fields["etag"]).strip('"')
+        if fields.get("version_id"):
+            s3_object["versionId"] = fields["version_id"]
+        records.append(
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": bucket}, "object": s3_object},
+            }
+        )
     if not records:
         raise ValueError("an S3 event needs at least one key")
-    return json.dumps({"Records": records})
-
-
-def reference_payloads(bucket: str, keys: Iterable[str], suffix: str = ".json") -> list[str]:
-    """One S3-event payload per reference file (the Lambda's unit of work is one file = one region)."""
-    selected = sorted(k for k in keys if k.endswith(suffix))
-    if not selected:
-        raise ValueError(f"no {suffix} reference files found in s3://{bucket}/")
-    return [s3_event_payload(bucket, [key]) for key in selected]
+    event: dict[str, Any] = {"Records": records}
+    if run:
+        event["airflow"] = dict(run)
+    return json.dumps(event)
 
 
 def check_lambda_result(payload: str) -> dict[str, Any]:

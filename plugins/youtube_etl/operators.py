@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.providers.amazon.aws.operators.athena import AthenaOperator
 from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeFunctionOperator
-from airflow.sdk.exceptions import AirflowSkipException
+from airflow.sdk import BaseSensorOperator, PokeReturnValue, timezone
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from youtube_etl.dag_support import check_lambda_result
 from youtube_etl.reports import DataQualityError, evaluate_check, rows_from_athena
@@ -98,3 +100,96 @@ class AthenaReportOperator(AthenaOperator):
         if dropped:
             self.log.info("discarded what an earlier attempt left: %s", dropped)
         return super().execute(context)
+
+
+class LandingDropSensor(BaseSensorOperator):
+    """Wait for the data interval's drop: a landing object whose arrival is in ``[start, end)``.
+
+    Arrival is the key's ``landing_date=`` or else ``LastModified`` (``youtube_etl.landing``); an object
+    already processed counts too, so re-running an interval never waits. The sensor gives up at
+    ``end + landing_grace`` — not a fixed time after it started: a live run waits into the morning for a
+    late producer, a backfill of a day that never had a drop fails at its first poke. Giving up is a
+    verdict (``AirflowFailException``, no retries); an AWS error is retried. ``deferrable`` frees the
+    worker slot between pokes (a ``DateTimeTrigger`` on the triggerer).
+    """
+
+    ui_color = "#f0eede"
+
+    def __init__(
+        self,
+        *,
+        bucket_name: str,
+        prefixes: tuple[str, ...],
+        landing_grace: timedelta,
+        aws_conn_id: str | None = "aws_default",
+        deferrable: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        # The deadline, not this timeout, ends the wait; the timeout only bounds a run that started early.
+        kwargs.setdefault("timeout", (landing_grace + timedelta(days=2)).total_seconds())
+        super().__init__(**kwargs)
+        self.bucket_name = bucket_name
+        self.prefixes = prefixes
+        self.landing_grace = landing_grace
+        self.aws_conn_id = aws_conn_id
+        self.deferrable = deferrable
+
+    def _interval(self, context: Any) -> tuple[datetime, datetime]:
+        from youtube_etl.landing import PlanError, run_interval
+
+        dag_run = context.get("dag_run")
+        try:
+            return run_interval(
+                context.get("data_interval_start"),
+                context.get("data_interval_end"),
+                getattr(dag_run, "run_after", None),
+            )
+        except PlanError as error:
+            raise AirflowFailException(f"{self.task_id}: {error}") from error
+
+    def poke(self, context: Any) -> bool | PokeReturnValue:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        from youtube_etl.ingest import list_landing
+        from youtube_etl.landing import arrival, in_interval, is_folder_marker
+
+        start, end = self._interval(context)
+        s3 = S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
+        drop = [
+            obj.key
+            for prefix in self.prefixes
+            for obj in list_landing(s3, self.bucket_name, [prefix])
+            if not is_folder_marker(obj.key) and in_interval(arrival(obj, prefix), start, end)
+        ]
+        if drop:
+            self.log.info("the drop of [%s, %s) holds %d object(s), e.g. %s", start, end, len(drop), drop[:5])
+            return PokeReturnValue(is_done=True, xcom_value={"drop": len(drop)})
+        deadline = end + self.landing_grace
+        if timezone.utcnow() >= deadline:
+            where = " or ".join(f"s3://{self.bucket_name}/{p}" for p in self.prefixes)
+            raise AirflowFailException(
+                f"no landing object arrived for the data interval [{start.isoformat()}, {end.isoformat()}) "
+                f"in "
+                f"{where} by {deadline.isoformat()} (interval end + landing_grace_hours="
+                f"{self.landing_grace.total_seconds() / 3600:g}); a dated drop goes under "
+                f"landing_date={start.date().isoformat()}/"
+            )
+        self.log.info("no object of [%s, %s) yet; waiting until %s", start, end, deadline)
+        return False
+
+    def execute(self, context: Any) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        return self.execute_complete(context)
+
+    def execute_complete(self, context: Any, event: Any = None) -> Any:
+        """Poke; when the drop is not there yet, defer until the next poke (or the deadline)."""
+        from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+
+        found = self.poke(context)
+        if found:
+            return found.xcom_value if isinstance(found, PokeReturnValue) else None
+        _, end = self._interval(context)
+        moment = min(timezone.utcnow() + timedelta(seconds=self.poke_interval), end + self.landing_grace)
+        self.defer(trigger=DateTimeTrigger(moment=moment), method_name="execute_complete")
+        return None

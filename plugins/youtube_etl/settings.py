@@ -18,6 +18,7 @@ import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from datetime import timedelta
 from typing import Any
 
 SECTION = "youtube_etl"
@@ -50,10 +51,14 @@ class Prefixes:
     analytics: str = "youtube/analytics/trending/"
     reports: str = "youtube/reports/"
     quarantine: str = "quarantine/"
+    #: One JSON document per landing object version with its verdict (processed bucket).
+    landing_ledger: str = "youtube/landing_ledger/"
     athena_results: str = "athena-results/"
     glue_scripts: str = "glue/scripts/"
     glue_temp: str = "glue/temp/"
     glue_metrics: str = "glue/metrics/"
+    #: The plan of each youtube_ingest run (assets bucket): what clean_statistics takes.
+    ingest_plans: str = "glue/plans/"
     lambda_code: str = "lambda/"
 
 
@@ -74,8 +79,10 @@ class Settings:
     poll_interval: float = 30.0
     #: Report run folders kept per report table; older ones are deleted after a successful run.
     report_retention: int = 3
-    #: Fraction of rejected statistics rows above which clean_statistics fails.
+    #: Fraction of a statistics file's rows that may be rejected; above it the file is quarantined whole.
     reject_threshold: float = 0.01
+    #: Hours after the end of its data interval that ``wait_for_drop`` waits for the interval's drop.
+    landing_grace_hours: float = 6.0
     #: Fraction a region's row count may drop compared with the previous run before the check fails.
     row_drop_threshold: float = 0.5
     #: Top-N rows per region and day in the top_videos_by_region report.
@@ -105,6 +112,10 @@ class Settings:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise SettingsError(f"[{SECTION}] {name}={value!r}: must be a fraction between 0 and 1")
+        if not 0.0 <= self.landing_grace_hours <= 24 * 7:
+            raise SettingsError(
+                f"[{SECTION}] landing_grace_hours={self.landing_grace_hours!r}: must be between 0 and 168"
+            )
         if not 1 <= self.top_n <= 1000:
             raise SettingsError(f"[{SECTION}] top_n={self.top_n!r}: must be between 1 and 1000")
         for bucket in (self.raw_bucket, self.processed_bucket, self.reporting_bucket, self.assets_bucket):
@@ -175,6 +186,8 @@ class Settings:
     statistics_table: str = field(default="statistics", init=False)
     category_reference_table: str = field(default="category_reference", init=False)
     analytics_table: str = field(default="trending", init=False)
+    #: The landing ledger's Glue table (OpenX JSON SerDe over ``prefixes.landing_ledger``).
+    landing_ledger_table: str = field(default="landing_ledger", init=False)
 
     # ---- compute -------------------------------------------------------------------------------
     def _name(self, suffix: str) -> str:
@@ -227,6 +240,23 @@ class Settings:
     @property
     def category_reference_uri(self) -> str:
         return f"s3://{self.processed_bucket}/{self.prefixes.category_reference}"
+
+    @property
+    def landing_ledger_uri(self) -> str:
+        return f"s3://{self.processed_bucket}/{self.prefixes.landing_ledger}"
+
+    @property
+    def landing_prefixes(self) -> tuple[str, str]:
+        """The raw bucket's two landing prefixes: statistics CSVs, category JSONs."""
+        return (self.prefixes.raw_statistics, self.prefixes.raw_reference)
+
+    @property
+    def landing_grace(self) -> timedelta:
+        return timedelta(hours=self.landing_grace_hours)
+
+    def plan_uri(self, run_id: str) -> str:
+        """Where ``plan_increment`` writes the plan of one ingest run for ``clean_statistics``."""
+        return f"s3://{self.assets_bucket}/{self.prefixes.ingest_plans}run_id={safe_run_id(run_id)}/plan.json"
 
     @property
     def analytics_uri(self) -> str:

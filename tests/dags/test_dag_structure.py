@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 
@@ -22,13 +24,35 @@ def downstream(dag, task_id: str) -> set[str]:  # type: ignore[no-untyped-def]
     return {t.task_id for t in dag.get_task(task_id).get_flat_relatives(upstream=False)}
 
 
+def test_ingest_runs_on_daily_data_intervals_from_2017(dags) -> None:  # type: ignore[no-untyped-def]
+    from airflow.serialization.encoders import coerce_to_core_timetable
+
+    dag = dags["youtube_ingest"]
+    timetable = coerce_to_core_timetable(dag.timetable)
+    # A manual run (UI, dag.test(logical_date=D+1)) covers the last whole UTC day before its date; a
+    # plain "@daily" would give start == end (CronTriggerTimetable) and no run would know its day.
+    interval = timetable.infer_manual_data_interval(run_after=datetime(2017, 11, 15, tzinfo=UTC))
+    assert (interval.start, interval.end) == (
+        datetime(2017, 11, 14, tzinfo=UTC),
+        datetime(2017, 11, 15, tzinfo=UTC),
+    )
+    later = timetable.infer_manual_data_interval(run_after=datetime(2017, 11, 15, 13, 5, tzinfo=UTC))
+    assert (later.start, later.end) == (
+        datetime(2017, 11, 14, tzinfo=UTC),
+        datetime(2017, 11, 15, tzinfo=UTC),
+    )
+    assert dag.catchup is False and dag.max_active_runs == 1
+    assert dag.start_date.year == 2017 and dag.start_date.month <= 11
+
+
 def test_ingest_order(dags) -> None:  # type: ignore[no-untyped-def]
     dag = dags["youtube_ingest"]
-    assert dag.catchup is False
-    assert "convert_reference_data" in downstream(dag, "wait_for_reference_data")
-    assert "run_clean_statistics" in downstream(dag, "wait_for_statistics")
+    assert downstream(dag, "wait_for_drop") >= {"plan_increment", "convert_reference_data"}
+    assert {"convert_reference_data", "run_clean_statistics"} <= downstream(dag, "plan_increment")
     assert {"crawl_processed"} <= downstream(dag, "convert_reference_data")
     assert {"crawl_processed"} <= downstream(dag, "run_clean_statistics")
+    # No category file to convert (an empty mapping is skipped) must not stop the statistics' publish.
+    assert dag.get_task("crawl_processed").trigger_rule == "none_failed_min_one_success"
 
 
 def test_ingest_uses_settings_names(dags) -> None:  # type: ignore[no-untyped-def]
@@ -36,22 +60,24 @@ def test_ingest_uses_settings_names(dags) -> None:  # type: ignore[no-untyped-de
     dag = dags["youtube_ingest"]
     assert dag.get_task("run_clean_statistics").job_name == s.clean_statistics_job
     assert dag.get_task("crawl_processed").crawler_name == s.processed_crawler
-    assert dag.get_task("wait_for_statistics").bucket_name == s.raw_bucket
-    assert dag.get_task("wait_for_statistics").bucket_key.startswith(s.prefixes.raw_statistics)
-    assert dag.get_task("wait_for_reference_data").bucket_key.endswith("*.json")
-    assert dag.get_task("run_clean_statistics").script_args == {"--run_id": "{{ safe_run_id(run_id) }}"}
+    sensor = dag.get_task("wait_for_drop")
+    assert type(sensor).__name__ == "LandingDropSensor"
+    assert sensor.bucket_name == s.raw_bucket
+    assert sensor.prefixes == (s.prefixes.raw_statistics, s.prefixes.raw_reference)
+    assert sensor.landing_grace == s.landing_grace
+    assert dag.get_task("run_clean_statistics").script_args["--run_id"] == "{{ safe_run_id(run_id) }}"
     assert (
         dag.user_defined_macros["safe_run_id"]("manual__2026-01-01T00:00:00+00:00")
         == "manual_2026_01_01t00_00_00_00_00"
     )
 
 
-def test_conversion_is_mapped_over_the_sensed_files(dags) -> None:  # type: ignore[no-untyped-def]
+def test_conversion_is_mapped_over_the_planned_files(dags) -> None:  # type: ignore[no-untyped-def]
     dag = dags["youtube_ingest"]
     convert = dag.get_task("convert_reference_data")
     assert type(convert).__name__ == "MappedOperator"
     assert convert.operator_class.__name__ == "ConvertReferenceOperator"
-    assert "list_reference_files" in {t.task_id for t in convert.upstream_list}
+    assert "plan_increment" in {t.task_id for t in convert.upstream_list}
 
 
 def test_assets_connect_the_dags(dags) -> None:  # type: ignore[no-untyped-def]

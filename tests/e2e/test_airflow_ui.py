@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +85,10 @@ def test_triggered_ingest_runs_both_dags(airflow_ui) -> None:  # type: ignore[no
         time.sleep(2)
     for dag_id in ("youtube_reporting", "youtube_ingest"):
         call(f"{url}/api/v2/dags/{dag_id}", token, "PATCH", {"is_paused": False})
-    call(f"{url}/api/v2/dags/youtube_ingest/dagRuns", token, "POST", {"logical_date": None})
+    # The sample data was uploaded without a landing date (arrival = now): trigger the interval holding now
+    # (a manual run covers the last whole day before its logical date).
+    tomorrow = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    call(f"{url}/api/v2/dags/youtube_ingest/dagRuns", token, "POST", {"logical_date": tomorrow.isoformat()})
 
     deadline = time.monotonic() + 900
     while True:

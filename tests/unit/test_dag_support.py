@@ -11,7 +11,6 @@ from youtube_etl.dag_support import (
     LambdaRecordError,
     check_lambda_result,
     default_args,
-    reference_payloads,
     s3_event_payload,
     sql_dir,
 )
@@ -28,18 +27,28 @@ def test_payload_has_the_s3_event_shape_with_encoded_keys() -> None:
     assert [unquote_plus(k) for k in encoded] == keys
 
 
-def test_one_payload_per_json_file_in_key_order() -> None:
-    keys = ["p/US_category_id.json", "p/", "p/readme.txt", "p/CA_category_id.json"]
-    payloads = reference_payloads("b", keys)
-    assert [json.loads(p)["Records"][0]["s3"]["object"]["key"] for p in payloads] == [
-        "p/CA_category_id.json",
-        "p/US_category_id.json",
-    ]
+def test_planned_objects_carry_etag_version_size_and_the_run() -> None:
+    obj = {
+        "key": "p/landing_date=2017-11-14/US_category_id.json",
+        "etag": '"e1"',
+        "version_id": "v9",
+        "size": 42,
+    }
+    run = {"run_id": "manual__1", "interval_start": "a", "interval_end": "b"}
+    event = json.loads(s3_event_payload("b", [obj], run=run))
+    (record,) = event["Records"]
+    assert record["s3"]["object"] == {
+        "key": "p/landing_date=2017-11-14/US_category_id.json",
+        "size": 42,
+        "eTag": "e1",
+        "versionId": "v9",
+    }
+    assert event["airflow"] == run
 
 
-def test_no_reference_file_is_an_error() -> None:
-    with pytest.raises(ValueError, match=r"no \.json reference files found in s3://b/"):
-        reference_payloads("b", ["p/readme.txt"])
+def test_no_object_is_an_error() -> None:
+    with pytest.raises(ValueError, match="at least one key"):
+        s3_event_payload("b", [])
 
 
 def test_converted_records_pass() -> None:

@@ -125,6 +125,11 @@ def test_typed_options_are_coerced() -> None:
             {"AIRFLOW__YOUTUBE_ETL__REJECT_THRESHOLD": "2"}, "reject_threshold=2.0", id="bad-fraction"
         ),
         pytest.param(
+            {"AIRFLOW__YOUTUBE_ETL__LANDING_GRACE_HOURS": "-1"},
+            "landing_grace_hours=-1.0: must be between 0 and 168",
+            id="negative-grace",
+        ),
+        pytest.param(
             {"AIRFLOW__YOUTUBE_ETL__RAW_BUCKET_NAME": "Bad_Bucket"},
             "bucket name 'Bad_Bucket'",
             id="bad-bucket-override",
@@ -182,3 +187,14 @@ def test_glue_arguments_only_for_known_jobs() -> None:
     assert s.glue_job_arguments(s.clean_statistics_job)["--source_path"] == s.raw_statistics_uri
     with pytest.raises(SettingsError, match="unknown Glue job 'nope'"):
         s.glue_job_arguments("nope")
+
+
+def test_landing_grace_and_plan_location() -> None:
+    s = get_settings({"AIRFLOW__YOUTUBE_ETL__LANDING_GRACE_HOURS": "1.5"})
+    assert s.landing_grace.total_seconds() == 5400
+    assert get_settings({}).landing_grace.total_seconds() == 6 * 3600
+    assert s.landing_prefixes == (s.prefixes.raw_statistics, s.prefixes.raw_reference)
+    assert s.plan_uri("manual__2017-11-15T00:00:00+00:00") == (
+        f"s3://{s.assets_bucket}/glue/plans/run_id=manual_2017_11_15t00_00_00_00_00/plan.json"
+    )
+    assert s.landing_ledger_uri == f"s3://{s.processed_bucket}/youtube/landing_ledger/"

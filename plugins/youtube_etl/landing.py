@@ -1,0 +1,422 @@
+"""Which landing objects an ingest run takes: arrival, arrival order, and the plan (pure, no AWS).
+
+See ``docs/daily-pipeline.md``. An object's *arrival* is the date of a ``landing_date=YYYY-MM-DD/`` path
+segment below its landing prefix, else its S3 ``LastModified``. A run for ``[start, end)`` takes every
+landing object whose arrival is before ``end`` and whose current version (key + ETag) has no verdict in the
+ledger, in arrival order ``(arrival, key)``. The functions here get listings as plain values; the DAG's
+tasks do the listing (``youtube_etl.dag_support``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from youtube_etl.ledger import ledger_document_name, parse_ledger_listing
+
+STATISTICS = "statistics"
+REFERENCE = "reference"
+OTHER = "other"
+
+_LANDING_DATE_RE = re.compile(r"^landing_date=(\d{4})-(\d{2})-(\d{2})$")
+_REGION_RE = re.compile(r"^[a-z]{2}$")
+
+
+class PlanError(ValueError):
+    """A listing or ledger entry the planner cannot use; the message names it."""
+
+
+@dataclass(frozen=True)
+class LandingKind:
+    """What one landing prefix holds: the kind of its objects and the suffixes the pipeline reads.
+
+    Issue 16 widens these rules (``.csv.gz``, ``.json.gz``): one declaration per prefix, read by the planner.
+    """
+
+    kind: str
+    prefix: str
+    suffixes: tuple[str, ...]
+    #: The object must sit in a ``region=xx/`` folder (the statistics CSVs; category files carry the
+    #: region in their name, which the Lambda checks).
+    needs_region_folder: bool
+
+
+def landing_kinds(raw_statistics: str, raw_reference: str) -> tuple[LandingKind, LandingKind]:
+    return (
+        LandingKind(STATISTICS, raw_statistics, (".csv",), needs_region_folder=True),
+        LandingKind(REFERENCE, raw_reference, (".json",), needs_region_folder=False),
+    )
+
+
+@dataclass(frozen=True)
+class LandingObject:
+    """One current landing object version as S3 lists it."""
+
+    key: str
+    #: Without the quotes S3 puts around it.
+    etag: str
+    size: int
+    last_modified: datetime
+    version_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.last_modified.tzinfo is None:
+            raise PlanError(f"{self.key}: LastModified {self.last_modified} has no time zone")
+        object.__setattr__(self, "etag", self.etag.strip('"'))
+
+    @property
+    def ledger_name(self) -> str:
+        return ledger_document_name(self.key, self.etag)
+
+
+def landing_date(key: str, prefix: str) -> date | None:
+    """The ``landing_date=YYYY-MM-DD`` of a key below ``prefix`` (any folder level); None without one.
+
+    Raises :class:`PlanError` for a segment that names no real date (``landing_date=2017-13-45``).
+    """
+    folders = key[len(prefix) :].split("/")[:-1] if key.startswith(prefix) else []
+    for folder in folders:
+        match = _LANDING_DATE_RE.match(folder)
+        if match:
+            try:
+                return date(*(int(part) for part in match.groups()))
+            except ValueError:
+                raise PlanError(f"{key}: {folder!r} is not a calendar date") from None
+        if folder.startswith("landing_date="):
+            raise PlanError(f"{key}: {folder!r} is not landing_date=YYYY-MM-DD")
+    return None
+
+
+def arrival(obj: LandingObject, prefix: str) -> datetime:
+    """The instant ``obj`` belongs to: its landing date at 00:00 UTC, else its ``LastModified``.
+
+    A malformed landing date falls back to ``LastModified`` (the planner ignores such an object with the
+    reason, so it still gets a verdict instead of waiting forever).
+    """
+    try:
+        day = landing_date(obj.key, prefix)
+    except PlanError:
+        day = None
+    if day is None:
+        return obj.last_modified.astimezone(UTC)
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def region_folder(key: str) -> str | None:
+    """The lower-case region of the innermost ``region=xx`` folder of a key, None without a valid one."""
+    for folder in reversed(key.split("/")[:-1]):
+        if folder.lower().startswith("region="):
+            value = folder.split("=", 1)[1].strip().lower()
+            return value if _REGION_RE.match(value) else None
+    return None
+
+
+@dataclass(frozen=True)
+class Classified:
+    obj: LandingObject
+    kind: str
+    arrival: datetime
+    region: str | None = None
+    #: ``code: detail`` when the pipeline does not read the object (it is ignored with this reason).
+    ignored: str | None = None
+
+    @property
+    def order(self) -> tuple[datetime, str]:
+        """Arrival order: later arrival wins; within one instant the key that sorts last wins."""
+        return (self.arrival, self.obj.key)
+
+
+def classify(obj: LandingObject, kinds: Sequence[LandingKind]) -> Classified:
+    """Kind, arrival, region, and the reason when the object is ignored."""
+    kind = next((k for k in kinds if obj.key.startswith(k.prefix)), None)
+    if kind is None:
+        raise PlanError(f"{obj.key} is not below a landing prefix ({', '.join(k.prefix for k in kinds)})")
+    when = arrival(obj, kind.prefix)
+    name = obj.key.rsplit("/", 1)[-1]
+    region = region_folder(obj.key)
+    reason = None
+    try:
+        landing_date(obj.key, kind.prefix)
+    except PlanError as error:
+        reason = f"bad_landing_date: {error}"
+    if reason is None and not name.lower().endswith(kind.suffixes):
+        reason = f"wrong_suffix: {name!r} does not end with {' or '.join(kind.suffixes)}"
+    if reason is None and kind.needs_region_folder and region is None:
+        reason = f"no_region_folder: {obj.key!r} is not in a region=xx/ folder (two letters)"
+    return Classified(obj, kind.kind if reason is None else OTHER, when, region, reason)
+
+
+def is_folder_marker(key: str) -> bool:
+    """Zero-byte ``folder/`` keys that consoles create: not objects to process."""
+    return key.endswith("/")
+
+
+def run_interval(
+    start: datetime | None, end: datetime | None, run_after: datetime | None
+) -> tuple[datetime, datetime]:
+    """A run's data interval; a run without one (UI trigger with no logical date) gets the last whole UTC
+    day before it was triggered, as a manual run with a logical date does."""
+    if start is not None and end is not None:
+        if start >= end:
+            raise PlanError(f"empty data interval [{start}, {end}) — schedule with CronDataIntervalTimetable")
+        return start, end
+    if run_after is None:
+        raise PlanError("the run has neither a data interval nor a run_after date")
+    end = datetime.combine(run_after.astimezone(UTC).date(), time.min, tzinfo=UTC)
+    return end - timedelta(days=1), end
+
+
+def in_interval(arrived: datetime, start: datetime, end: datetime) -> bool:
+    return start <= arrived < end
+
+
+@dataclass(frozen=True)
+class PlannedObject:
+    """An object a run takes, with what clean_statistics needs to rebuild partitions of its old versions."""
+
+    item: Classified
+    #: Processed partitions earlier versions of this key wrote (``region=us/dt=2017-11-14``): rebuilt first.
+    previous_partitions: tuple[str, ...] = ()
+
+    def as_json(self, bucket: str) -> dict[str, Any]:
+        return object_json(self.item, bucket) | {"previous_partitions": list(self.previous_partitions)}
+
+
+@dataclass(frozen=True)
+class Plan:
+    start: datetime
+    end: datetime
+    statistics: list[PlannedObject] = field(default_factory=list)
+    reference: list[Classified] = field(default_factory=list)
+    ignored: list[Classified] = field(default_factory=list)
+    #: Objects with arrival in [start, end): the interval's drop (processed before or not).
+    drop: list[Classified] = field(default_factory=list)
+    #: Objects without a verdict that arrive at or after ``end`` (left for later runs).
+    later: list[Classified] = field(default_factory=list)
+    #: Already processed objects whose rows must be read again to rebuild ``rebuild_partitions``.
+    rebuild_sources: list[tuple[Classified, tuple[str, ...]]] = field(default_factory=list)
+
+    def with_versions(self, versions: Mapping[str, str | None]) -> Plan:
+        """The plan with the S3 version id of each taken object (from HEAD requests)."""
+
+        def versioned(item: Classified) -> Classified:
+            return replace(item, obj=replace(item.obj, version_id=versions.get(item.obj.key)))
+
+        return replace(
+            self,
+            statistics=[replace(p, item=versioned(p.item)) for p in self.statistics],
+            reference=[versioned(item) for item in self.reference],
+        )
+
+    @property
+    def changed_keys(self) -> list[str]:
+        return [p.item.obj.key for p in self.statistics if p.previous_partitions]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "interval_start": self.start.isoformat(),
+            "interval_end": self.end.isoformat(),
+            "drop": len(self.drop),
+            "statistics": len(self.statistics),
+            "reference": len(self.reference),
+            "ignored": len(self.ignored),
+            "later": len(self.later),
+            "changed": len(self.changed_keys),
+            "rebuild_sources": len(self.rebuild_sources),
+        }
+
+    def as_json(self, bucket: str, run_id: str) -> dict[str, Any]:
+        """The plan file clean_statistics reads (``--plan_path``) and record_verdicts reads back."""
+        return {
+            "version": 1,
+            "run_id": run_id,
+            "bucket": bucket,
+            **self.summary(),
+            "statistics": [p.as_json(bucket) for p in self.statistics],
+            "rebuild_sources": [
+                object_json(item, bucket) | {"partitions": list(parts)}
+                for item, parts in self.rebuild_sources
+            ],
+            "reference": [object_json(item, bucket) for item in self.reference],
+            "ignored": [object_json(item, bucket) | {"reason": item.ignored} for item in self.ignored],
+        }
+
+
+def object_json(item: Classified, bucket: str) -> dict[str, Any]:
+    obj = item.obj
+    return {
+        "key": obj.key,
+        "uri": f"s3://{bucket}/{obj.key}",
+        "etag": obj.etag,
+        "version_id": obj.version_id,
+        "size": obj.size,
+        "last_modified": iso(obj.last_modified),
+        "arrival": iso(item.arrival),
+        "kind": item.kind,
+        "region": item.region,
+    }
+
+
+def iso(when: datetime) -> str:
+    """ISO-8601 UTC with a ``Z``, second precision, as the ledger stores instants."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def plan_increment(
+    objects: Iterable[LandingObject],
+    ledger_names: Iterable[str],
+    start: datetime,
+    end: datetime,
+    kinds: Sequence[LandingKind],
+) -> Plan:
+    """What a run for ``[start, end)`` takes, from the landing listing and the ledger listing.
+
+    Taken: arrival before ``end`` and no verdict for (key, ETag). Statistics and reference objects are
+    returned in arrival order; objects the pipeline does not read are ``ignored`` with their reason (they get
+    an ``ignored`` verdict, so each is reported once). The rebuild of changed objects needs the ledger
+    documents of earlier versions: :func:`add_rebuilds` completes the plan.
+    """
+    if start >= end:
+        raise PlanError(f"empty data interval [{start}, {end})")
+    verdicts = parse_ledger_listing(ledger_names)
+    plan = Plan(start=start, end=end)
+    items = sorted(
+        (classify(o, kinds) for o in objects if not is_folder_marker(o.key)), key=lambda c: c.order
+    )
+    for item in items:
+        if in_interval(item.arrival, start, end):
+            plan.drop.append(item)
+        if item.obj.etag in verdicts.get(key_hash_of(item.obj), set()):
+            continue
+        if item.arrival >= end:
+            plan.later.append(item)
+        elif item.ignored:
+            plan.ignored.append(item)
+        elif item.kind == STATISTICS:
+            plan.statistics.append(PlannedObject(item))
+        else:
+            plan.reference.append(item)
+    return plan
+
+
+def key_hash_of(obj: LandingObject) -> str:
+    return obj.ledger_name.split("_", 1)[0]
+
+
+def _documents_by_hash(ledger_names: Iterable[str]) -> dict[str, list[str]]:
+    by_hash: dict[str, list[str]] = {}
+    for name in ledger_names:
+        by_hash.setdefault(name.rsplit("/", 1)[-1].split("_", 1)[0], []).append(name)
+    return by_hash
+
+
+def previous_documents(plan: Plan, ledger_names: Iterable[str]) -> dict[str, list[str]]:
+    """Planned statistics keys that had other versions with a verdict -> those ledger documents.
+
+    Their ``partitions`` say what the earlier versions wrote (:func:`add_rebuilds`).
+    """
+    by_hash = _documents_by_hash(ledger_names)
+    out: dict[str, list[str]] = {}
+    for planned in plan.statistics:
+        obj = planned.item.obj
+        earlier = [n for n in by_hash.get(key_hash_of(obj), []) if n.rsplit("/", 1)[-1] != obj.ledger_name]
+        if earlier:
+            out[obj.key] = sorted(earlier)
+    return out
+
+
+def partition_regions(partitions: Iterable[str]) -> set[str]:
+    """``region=us/dt=2017-11-14`` -> ``us``."""
+    return {p.split("/", 1)[0].split("=", 1)[1] for p in partitions if p.startswith("region=")}
+
+
+def contributor_documents(
+    plan: Plan,
+    landing: Iterable[LandingObject],
+    ledger_names: Iterable[str],
+    regions: set[str],
+    kinds: Sequence[LandingKind],
+) -> list[str]:
+    """Ledger documents of the other statistics objects of ``regions``: who may have written a partition.
+
+    Partitions are per region, so only that region's objects can have written one. For each key: the
+    document of its current version, or, when that version has none yet, those of its earlier versions.
+    """
+    by_hash = _documents_by_hash(ledger_names)
+    planned = {p.item.obj.key for p in plan.statistics}
+    names: list[str] = []
+    for obj in landing:
+        if is_folder_marker(obj.key) or obj.key in planned:
+            continue
+        item = classify(obj, kinds)
+        if item.kind != STATISTICS or item.region not in regions:
+            continue
+        documents = by_hash.get(key_hash_of(obj), [])
+        current = [n for n in documents if n.rsplit("/", 1)[-1] == obj.ledger_name]
+        names.extend(current or documents)
+    return sorted(names)
+
+
+def add_rebuilds(
+    plan: Plan,
+    previous: Mapping[str, Sequence[Mapping[str, Any]]],
+    contributors: Sequence[Mapping[str, Any]],
+    landing: Iterable[LandingObject],
+    kinds: Sequence[LandingKind],
+) -> Plan:
+    """The plan with the partitions earlier versions of changed keys wrote, and what to rebuild them from.
+
+    ``previous``: planned key -> the ledger documents of its earlier versions. ``contributors``: ledger
+    documents of other statistics objects (:func:`contributor_documents`). A partition an earlier version
+    wrote is rebuilt from every current, processed object that wrote it (read again) plus this run's
+    objects, so rows the new version no longer holds disappear as in a full run. A contributor whose current
+    version has no verdict (it changed too, arriving at or after ``end``) is taken now, and the partitions
+    of its earlier versions are rebuilt as well.
+    """
+    current = {o.key: o for o in landing if not is_folder_marker(o.key)}
+    docs_by_key: dict[str, list[Mapping[str, Any]]] = {}
+    for doc in contributors:
+        docs_by_key.setdefault(str(doc.get("key")), []).append(doc)
+
+    def partitions_of(docs: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
+        return tuple(sorted({p for doc in docs for p in doc.get("partitions") or []}))
+
+    statistics = [
+        replace(p, previous_partitions=partitions_of(previous.get(p.item.obj.key, [])))
+        for p in plan.statistics
+    ]
+    planned = {p.item.obj.key for p in statistics}
+    rebuild = {part for p in statistics for part in p.previous_partitions}
+    grew = bool(rebuild)
+    while grew:  # a contributor taken now widens the rebuild
+        grew = False
+        for key, docs in sorted(docs_by_key.items()):
+            obj = current.get(key)
+            if obj is None or key in planned or not rebuild & set(partitions_of(docs)):
+                continue
+            if any(str(d.get("etag", "")).strip('"') == obj.etag for d in docs):
+                continue
+            earlier = partitions_of(d for d in docs if d.get("verdict") == "processed")
+            statistics.append(PlannedObject(classify(obj, kinds), previous_partitions=earlier))
+            planned.add(key)
+            grew = grew or not set(earlier) <= rebuild
+            rebuild.update(earlier)
+    sources: list[tuple[Classified, tuple[str, ...]]] = []
+    for key, docs in sorted(docs_by_key.items()):
+        obj = current.get(key)
+        if obj is None or key in planned:
+            continue
+        mine = [
+            d
+            for d in docs
+            if str(d.get("etag", "")).strip('"') == obj.etag and d.get("verdict") == "processed"
+        ]
+        overlap = tuple(sorted(rebuild & set(partitions_of(mine))))
+        if overlap:
+            sources.append((classify(obj, kinds), overlap))
+    statistics.sort(key=lambda p: p.item.order)
+    sources.sort(key=lambda s: s[0].order)
+    return replace(plan, statistics=statistics, rebuild_sources=sources)
