@@ -20,6 +20,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from infra.local.runtime import HOST, REPO_ROOT, LocalRuntime
@@ -134,13 +135,20 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     with LocalRuntime() as runtime:
         if args.data:
-            runtime.load_sample_data(args.data.resolve())
+            # Yesterday's drop: the daily run that unpausing schedules (the last whole day) takes it, and so
+            # does a run triggered in the UI (a manual run covers the last whole day before its date).
+            yesterday = datetime.now(UTC).date() - timedelta(days=1)
+            runtime.load_sample_data(args.data.resolve(), landing_date=yesterday)
         procs = start(home, runtime, api_port, home / "logs" / "components")
         try:
             wait_healthy(f"http://{HOST}:{api_port}/api/v2/monitor/health", 120, procs)
             print(f"Airflow UI: http://{HOST}:{api_port}  login: {USER} / {password(home)}", flush=True)
             print(f"local AWS runtime: {runtime.endpoint} (connection aws_default points here)", flush=True)
-            print("trigger youtube_ingest in the UI; Ctrl-C stops everything", flush=True)
+            print(
+                "the data landed as yesterday's drop: unpause or trigger youtube_ingest in the UI; "
+                "Ctrl-C stops everything",
+                flush=True,
+            )
             while not stopping and all(p.poll() is None for p in procs):
                 time.sleep(0.5)
         finally:

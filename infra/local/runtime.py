@@ -17,6 +17,7 @@ import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -327,12 +328,13 @@ class LocalRuntime:
                 glue.create_crawler(Name=crawler, **spec)
 
     # ---- data -----------------------------------------------------------------------------------
-    def load_sample_data(self, data_dir: Path) -> list[str]:
+    def load_sample_data(self, data_dir: Path, landing_date: date | None = None) -> list[str]:
         """Upload a dataset laid out like ``../shared/data/youtube/`` into the raw bucket's landing prefixes.
 
         ``raw_statistics/region=xx/*.csv`` and ``raw_statistics_reference_data/*.json`` keep their
-        relative paths under the settings' prefixes. Returns the keys written, in upload order (CSVs first,
-        so the reference files' S3 events fire once the statistics are there).
+        relative paths under the settings' prefixes, below ``landing_date=YYYY-MM-DD/`` when a landing
+        date is given (a dated drop: it belongs to that day's interval). Returns the keys written, in upload
+        order (CSVs first, so the reference files' S3 events fire once the statistics are there).
         """
         layout = {
             "raw_statistics": (self.settings.prefixes.raw_statistics, "*.csv"),
@@ -348,8 +350,9 @@ class LocalRuntime:
         s3 = self.client("s3")
         keys = []
         for folder, (prefix, _) in layout.items():
+            dated = f"{prefix}landing_date={landing_date.isoformat()}/" if landing_date else prefix
             for path in found[folder]:
-                key = prefix + path.relative_to(data_dir / folder).as_posix()
+                key = dated + path.relative_to(data_dir / folder).as_posix()
                 s3.upload_file(str(path), self.settings.raw_bucket, key)
                 keys.append(key)
         return keys

@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import zipfile
+from datetime import date
 from pathlib import Path
 
 import psutil
@@ -118,6 +119,13 @@ def test_load_sample_data_keeps_the_documented_layout(clean_aws: LocalRuntime, d
         Bucket=clean_aws.settings.raw_bucket, Key="youtube/raw_statistics/region=us/USvideos.csv"
     )
     assert body["Body"].read() == (data_dir / "raw_statistics/region=us/USvideos.csv").read_bytes()
+
+
+def test_load_sample_data_as_a_dated_drop(clean_aws: LocalRuntime, data_dir: Path) -> None:
+    keys = clean_aws.load_sample_data(data_dir, landing_date=date(2017, 11, 14))
+    assert "youtube/raw_statistics/landing_date=2017-11-14/region=us/USvideos.csv" in keys
+    assert "youtube/raw_statistics_reference_data/landing_date=2017-11-14/US_category_id.json" in keys
+    assert all("/landing_date=2017-11-14/" in k for k in keys)
 
 
 def test_load_sample_data_rejects_an_empty_folder(local_aws: LocalRuntime, tmp_path: Path) -> None:

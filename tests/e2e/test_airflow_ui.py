@@ -85,10 +85,12 @@ def test_triggered_ingest_runs_both_dags(airflow_ui) -> None:  # type: ignore[no
         time.sleep(2)
     for dag_id in ("youtube_reporting", "youtube_ingest"):
         call(f"{url}/api/v2/dags/{dag_id}", token, "PATCH", {"is_paused": False})
-    # The sample data was uploaded without a landing date (arrival = now): trigger the interval holding now
-    # (a manual run covers the last whole day before its logical date).
-    tomorrow = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-    call(f"{url}/api/v2/dags/youtube_ingest/dagRuns", token, "POST", {"logical_date": tomorrow.isoformat()})
+    # make airflow landed the data as yesterday's drop. Unpausing schedules yesterday's interval; a run
+    # triggered for today 00:00 covers the same day (the last whole day before its logical date).
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    triggered = call(
+        f"{url}/api/v2/dags/youtube_ingest/dagRuns", token, "POST", {"logical_date": today.isoformat()}
+    )["dag_run_id"]
 
     deadline = time.monotonic() + 900
     while True:
@@ -103,6 +105,11 @@ def test_triggered_ingest_runs_both_dags(airflow_ui) -> None:  # type: ignore[no
             break
         assert time.monotonic() < deadline, f"DAG runs not done after 15 minutes: {runs}"
         time.sleep(5)
+    ingest = call(f"{url}/api/v2/dags/youtube_ingest/dagRuns", token)["dag_runs"]
+    assert triggered in {r["dag_run_id"] for r in ingest}
+    assert {(r["data_interval_start"][:10], r["data_interval_end"][:10]) for r in ingest} == {
+        ((today - timedelta(days=1)).date().isoformat(), today.date().isoformat())
+    }
 
 
 def test_sigint_stops_everything(airflow_ui) -> None:  # type: ignore[no-untyped-def]
