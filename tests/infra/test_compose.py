@@ -6,8 +6,11 @@ No Docker engine runs here: the file is parsed, asserted, and validated against 
 
 from __future__ import annotations
 
+import configparser
 import json
 import re
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -37,6 +40,36 @@ LONG_RUNNING = (
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
     return dict(yaml.safe_load((REPO_ROOT / "docker-compose.yaml").read_text()))
+
+
+def mounts(service: dict[str, Any]) -> dict[str, str]:
+    """Container path -> host path of a service's bind mounts."""
+    binds = [interpolate(v).split(":") for v in service.get("volumes", [])]
+    return {parts[1]: parts[0] for parts in binds if len(parts) > 1}
+
+
+def interpolate(value: str) -> str:
+    """A Compose value as it is with no variable set: ``${NAME:-default}`` becomes ``default``."""
+    return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
+
+
+def effective_config(service: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """(section, option) -> value an Airflow service runs with: its AIRFLOW_CONFIG file, then the
+    ``AIRFLOW__SECTION__OPTION`` environment variables, which win."""
+    env = service["environment"]
+    host_file = mounts(service)[env["AIRFLOW_CONFIG"]]
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string((REPO_ROOT / host_file).read_text())
+    values = {
+        (section, option): parser[section][option]
+        for section in parser.sections()
+        for option in parser[section]
+    }
+    for name, value in env.items():
+        if name.startswith("AIRFLOW__") and name.count("__") >= 2:
+            _, section, option = name.split("__", 2)
+            values[(section.lower(), option.lower())] = interpolate(str(value))
+    return values
 
 
 def test_matches_the_compose_schema(compose: dict[str, Any]) -> None:
@@ -70,7 +103,7 @@ def test_airflow_uses_local_executor_on_postgres_and_the_project_airflow_version
     for name in AIRFLOW_SERVICES:
         service = compose["services"][name]
         env = service["environment"]
-        assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+        assert effective_config(service)[("core", "executor")] == "LocalExecutor"
         assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith(
             "postgresql+psycopg2://airflow:airflow@postgres/"
         )
@@ -117,3 +150,46 @@ def test_dockerfile_serves_the_runtime_with_java_for_spark() -> None:
     assert "openjdk-17" in dockerfile
     assert "uv sync --frozen" in dockerfile
     assert '"infra.local", "serve", "--host", "0.0.0.0"' in dockerfile
+
+
+def test_airflow_services_share_one_config_file_and_one_long_jwt_secret(
+    compose: dict[str, Any],
+) -> None:
+    """Tasks authenticate to the execution API with tokens the api-server signs: a service with another
+    secret rejects them ("Invalid auth token"); under 64 bytes the api-server warns that the key is short."""
+    configs = [effective_config(compose["services"][name]) for name in AIRFLOW_SERVICES]
+    secrets = {c[("api_auth", "jwt_secret")] for c in configs}
+    assert len(secrets) == 1 and len(next(iter(secrets)).encode()) >= 64
+    files = {
+        mounts(compose["services"][name])["/opt/airflow/config/airflow.cfg"] for name in AIRFLOW_SERVICES
+    }
+    assert files == {"./infra/compose/airflow.cfg"}
+    assert all(c == configs[0] for c in configs[1:]), "every service runs with the same configuration"
+    volume = next(v for v in compose["services"]["airflow-scheduler"]["volumes"] if "airflow.cfg" in v)
+    assert volume.endswith(":ro")
+    assert configs[0][("youtube_etl", "deferrable")] == "False"
+
+
+def test_the_header_tells_the_login_the_auth_manager_really_asks_for(compose: dict[str, Any]) -> None:
+    config = effective_config(compose["services"]["airflow-apiserver"])
+    assert config[("core", "auth_manager")].endswith("SimpleAuthManager")
+    assert config[("core", "simple_auth_manager_all_admins")] == "True"
+    header = (REPO_ROOT / "docker-compose.yaml").read_text().split("\n\n", 1)[0]
+    assert "no login" in header and "airflow/airflow" not in header
+    # FAB's user-creation variables would do nothing with this auth manager.
+    assert not any(
+        k.startswith("_AIRFLOW_WWW_USER") for k in compose["services"]["airflow-init"]["environment"]
+    )
+
+
+def test_the_data_mount_defaults_to_a_git_ignored_folder_in_the_repository(
+    compose: dict[str, Any],
+) -> None:
+    source = mounts(compose["services"]["local-aws"])["/data"]
+    folder = (REPO_ROOT / source).resolve()
+    assert folder.is_relative_to(REPO_ROOT), source
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", str(folder / "raw_statistics" / "region=us" / "x.csv")], cwd=REPO_ROOT
+    )
+    assert ignored.returncode == 0, f"{source} must be git-ignored: data is never committed"
+    assert Path(source).parts[0] != ".."
