@@ -1,14 +1,20 @@
 """Orchestration stack: Amazon MWAA (Airflow 3.3.1) in a private VPC, its source bucket and execution role.
 
 The source bucket gets one bundle (``infra.mwaa.package.stage_bundle``): ``dags/`` with ``include/sql``,
-``plugins.zip`` built from ``plugins/``, ``requirements.txt`` and ``startup.sh``. The deployment values DAGs
-need (bucket names, account, region, stage, deferrable) are Airflow configuration options of the
-``youtube_etl`` section, so DAGs read them from ``airflow.configuration.conf`` with no call at parse time.
+``plugins.zip`` built from ``plugins/``, ``requirements.txt`` and ``startup.sh``. MWAA syncs ``dags/``
+continuously but reads the other three only at the S3 object version the environment names: after each
+upload a custom resource reads the new object's version (``HeadObject``) and the environment gets it, so a
+redeploy with a changed file updates the environment (one that did not change leaves it alone).
+
+The deployment values DAGs need (bucket names, account, region, stage, deferrable) are Airflow configuration
+options of the ``youtube_etl`` section, so DAGs read them from ``airflow.configuration.conf`` with no call at
+parse time.
 """
 
 from __future__ import annotations
 
 import atexit
+import hashlib
 import shutil
 import tempfile
 from dataclasses import fields, replace
@@ -22,6 +28,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_mwaa as mwaa
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
+from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from infra.mwaa.package import AIRFLOW_VERSION, MWAA_DAGS_PATH, MWAA_SQL_SUBDIR, stage_bundle
@@ -39,6 +46,8 @@ from youtube_etl.settings import SECTION, Settings
 
 MWAA_ENVIRONMENT_CLASS = "mw1.small"
 MWAA_LOG_LEVEL = "INFO"
+#: Bundle files MWAA reads at a pinned S3 object version (dags/ is synced without versions).
+VERSIONED_FILES = ("plugins.zip", "requirements.txt", "startup.sh")
 
 
 def airflow_configuration_options(settings: Settings) -> dict[str, str]:
@@ -173,6 +182,10 @@ class OrchestrationStack(Stack):
             memory_limit=512,
             log_group=deployment_log_group(self, "BundleLogs", key),
         )
+        self.object_versions = {
+            name: self._object_version(name, bundle / "bundle" / name, names.mwaa_source_bucket, key)
+            for name in VERSIONED_FILES
+        }
 
         # ---- execution role: MWAA's required statements + what the DAGs call ----
         region, account = self.region, self.account
@@ -348,8 +361,11 @@ class OrchestrationStack(Stack):
             source_bucket_arn=self.source_bucket.bucket_arn,
             dag_s3_path="dags",
             plugins_s3_path="plugins.zip",
+            plugins_s3_object_version=self.object_versions["plugins.zip"],
             requirements_s3_path="requirements.txt",
+            requirements_s3_object_version=self.object_versions["requirements.txt"],
             startup_script_s3_path="startup.sh",
+            startup_script_s3_object_version=self.object_versions["startup.sh"],
             webserver_access_mode=webserver_access,
             network_configuration=mwaa.CfnEnvironment.NetworkConfigurationProperty(
                 security_group_ids=[self.security_group.security_group_id],
@@ -376,3 +392,36 @@ class OrchestrationStack(Stack):
             self.airflow.node.add_dependency(policy)
         CfnOutput(self, "SourceBucket", value=self.source_bucket.bucket_name)
         CfnOutput(self, "WebserverUrl", value=self.airflow.attr_webserver_url)
+
+    def _object_version(self, name: str, staged: Path, bucket: str, key: kms.IKey) -> str:
+        """The S3 version of a bundle file once the deployment uploaded it (a deploy-time token).
+
+        The call's physical id carries the file's hash: a changed file makes CloudFormation run it again after
+        the new upload; an unchanged one keeps the version the environment already has.
+        """
+        digest = hashlib.sha256(staged.read_bytes()).hexdigest()[:16]
+        call = cr.AwsSdkCall(
+            service="S3",
+            action="headObject",
+            parameters={"Bucket": bucket, "Key": name},
+            physical_resource_id=cr.PhysicalResourceId.of(f"{name}@{digest}"),
+            output_paths=["VersionId"],
+        )
+        resource_id = "".join(part.capitalize() for part in name.replace(".", "_").split("_"))
+        version = cr.AwsCustomResource(
+            self,
+            f"{resource_id}Version",
+            on_create=call,
+            on_update=call,
+            policy=cr.AwsCustomResourcePolicy.from_statements(
+                [
+                    iam.PolicyStatement(
+                        actions=["s3:GetObject", "s3:GetObjectVersion"], resources=[objects_arn(bucket, name)]
+                    )
+                ]
+            ),
+            install_latest_aws_sdk=False,
+            log_group=deployment_log_group(self, f"{resource_id}VersionLogs", key),
+        )
+        version.node.add_dependency(self.deployment)
+        return version.get_response_field("VersionId")

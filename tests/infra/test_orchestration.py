@@ -3,6 +3,7 @@ plus least privilege across every stack."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from infra.mwaa.package import AIRFLOW_VERSION
@@ -92,6 +93,38 @@ def test_source_bucket_is_versioned_and_receives_the_bundle(synth: Synth) -> Non
     (env,) = synth.resources("Orchestration", "AWS::MWAA::Environment").values()
     deployment_ids = set(synth.resources("Orchestration", "Custom::CDKBucketDeployment"))
     assert deployment_ids & set(env.get("DependsOn", [])), "MWAA is created only after the bundle is uploaded"
+
+
+def test_plugins_requirements_and_startup_script_are_pinned_to_their_uploaded_versions(synth: Synth) -> None:
+    """MWAA reads these three at the object version the environment names: each is the VersionId a HeadObject
+    returns after the bundle upload, and the call is keyed on the file's hash, so a changed file is re-read
+    (and the environment updated) on the next deploy while an unchanged one is left alone."""
+    import hashlib
+    import tempfile
+    from pathlib import Path
+
+    from infra.mwaa.package import stage_bundle
+
+    bundle = stage_bundle(Path(tempfile.mkdtemp()) / "bundle")
+    props = environment(synth)
+    calls = synth.resources("Orchestration", "Custom::AWS")
+    deployments = set(synth.resources("Orchestration", "Custom::CDKBucketDeployment"))
+    bucket = InfraNames(synth.settings).mwaa_source_bucket
+    for prop, name in (
+        ("PluginsS3ObjectVersion", "plugins.zip"),
+        ("RequirementsS3ObjectVersion", "requirements.txt"),
+        ("StartupScriptS3ObjectVersion", "startup.sh"),
+    ):
+        resource_id, field = props[prop]["Fn::GetAtt"]
+        assert field == "VersionId", prop
+        resource = calls[resource_id]
+        create = json.loads(resource["Properties"]["Create"])  # plain JSON: no deploy-time token inside
+        assert (create["service"], create["action"]) == ("S3", "headObject")
+        assert create["parameters"] == {"Bucket": bucket, "Key": name}
+        digest = hashlib.sha256((bundle / name).read_bytes()).hexdigest()[:16]
+        assert create["physicalResourceId"] == {"id": f"{name}@{digest}"}
+        assert resource["Properties"]["Update"] == resource["Properties"]["Create"]
+        assert deployments & set(resource.get("DependsOn", [])), f"{name}: read only after the upload"
 
 
 def _actions_on(statements: list[dict[str, Any]], action: str) -> list[Any]:
