@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 FINAL_STATES = ("SUCCEEDED", "FAILED", "CANCELLED")
 INTEGER_TYPES = ("tinyint", "smallint", "integer", "int", "bigint")
 FLOAT_TYPES = ("double", "float", "real", "decimal")
+#: ``DataFrame.attrs`` key of a result frame: column -> Athena base type (``date``, ``bigint``, ...).
+ATHENA_TYPES = "athena_types"
 
 
 class ReportQueryError(RuntimeError):
@@ -85,7 +87,10 @@ def frame_from_result_pages(pages: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     for index, info in enumerate(columns):
         values = [row[index] if index < len(row) else None for row in cells]
         data[info["Name"]] = convert_column(values, info.get("Type", "varchar"))
-    return pd.DataFrame(data, columns=names)
+    frame = pd.DataFrame(data, columns=names)
+    # Exports write a date as a date and a timestamp as a timestamp: both are datetime64 in the frame.
+    frame.attrs[ATHENA_TYPES] = {info["Name"]: _base_type(info.get("Type", "varchar")) for info in columns}
+    return frame
 
 
 def _wait(

@@ -24,7 +24,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from infra.local.export import PipelineError, PipelineResult, StageTiming, export_reports, format_summary
+from infra.local.export import (
+    PipelineError,
+    PipelineResult,
+    StageTiming,
+    export_reports,
+    format_summary,
+    fresh_exports,
+)
 from infra.local.runtime import REPO_ROOT, LocalRuntime, patched_environ
 
 DAGS_DIR = REPO_ROOT / "dags"
@@ -213,17 +220,21 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     started = time.perf_counter()
     args.airflow_home.mkdir(parents=True, exist_ok=True)
-    with (
-        LocalRuntime() as runtime,
-        patched_environ(airflow_environment(args.airflow_home.resolve(), runtime)),
-    ):
-        print(f"local AWS runtime: {runtime.endpoint} (provisioned from settings)", flush=True)
-        try:
-            result = run_pipeline(runtime, data, args.out.resolve(), prepare_airflow=migrate_metadata_db)
-        except PipelineError as error:
-            print(f"\nFAILED: {error}", file=sys.stderr)
-            print("objects in the lake:\n" + "\n".join(summarize_lake(runtime)), file=sys.stderr)
-            return 1
+    try:
+        with (
+            fresh_exports(args.out.resolve()),
+            LocalRuntime() as runtime,
+            patched_environ(airflow_environment(args.airflow_home.resolve(), runtime)),
+        ):
+            print(f"local AWS runtime: {runtime.endpoint} (provisioned from settings)", flush=True)
+            try:
+                result = run_pipeline(runtime, data, args.out.resolve(), prepare_airflow=migrate_metadata_db)
+            except PipelineError as error:
+                print(f"\nFAILED: {error}", file=sys.stderr)
+                print("objects in the lake:\n" + "\n".join(summarize_lake(runtime)), file=sys.stderr)
+                raise
+    except PipelineError:
+        return 1  # fresh_exports removed the previous run's exports and left out/RUN_FAILED.txt
     print(format_summary(result, time.perf_counter() - started))
     return 0
 

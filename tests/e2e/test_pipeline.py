@@ -18,7 +18,7 @@ import pytest
 
 from infra.local.pipeline import PipelineResult, run_pipeline
 from infra.local.runtime import LocalRuntime, patched_environ
-from youtube_etl.reports import discover_reports, report_table
+from youtube_etl.reports import discover_reports, report_key, report_table
 
 pytestmark = pytest.mark.slow
 
@@ -190,5 +190,9 @@ def test_dashboard_and_exports_are_written(runs) -> None:  # type: ignore[no-unt
     assert first.run_ids["youtube_reporting"] in html
     for path in first.exported:
         with path.open(newline="", encoding="utf-8") as handle:
-            header = next(csv.reader(handle))
-        assert "region" in header, path
+            header, *records = list(csv.reader(handle))
+        key = report_key(path.stem)
+        assert header[: len(key)] == list(key), path  # region first, then the rest of the key
+    # Ranks read 1, 2, 3 … in each region (numeric order, not text order).
+    ranks = [(row["region"], int(row["channel_rank"])) for row in first.reports["channel_leaderboard"]]
+    assert ranks == sorted(ranks) and len(ranks) > 100
