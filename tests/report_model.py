@@ -187,6 +187,58 @@ def expected_region_summary(t: pd.DataFrame) -> pd.DataFrame:
     ).reset_index()
 
 
+def expected_category_daily(t: pd.DataFrame) -> pd.DataFrame:
+    grouped = t.groupby(["region", "trending_date", "category_id"])
+    return pd.DataFrame(
+        {
+            "category_title": grouped["category_title"].max(),
+            "category_title_source": grouped["category_title_source"].max(),
+            "trending_rows": grouped.size(),
+            "total_views": grouped["views"].sum(),
+            "total_likes": grouped["likes"].sum(),
+            "total_comments": grouped["comment_count"].sum(),
+            "engagement_rate_sum": grouped["engagement_rate"].sum(),
+            "engagement_rate_rows": grouped["engagement_rate"].count(),
+            "like_ratio_sum": grouped["like_ratio"].sum(),
+            "like_ratio_rows": grouped["like_ratio"].count(),
+        }
+    ).reset_index()
+
+
+def expected_channel_daily(t: pd.DataFrame) -> pd.DataFrame:
+    keyed = t.assign(channel_key=channel_keys(t))
+    latest = (
+        keyed.sort_values(["trending_date", "channel_title"])
+        .groupby(["region", "channel_key"])["channel_title"]
+        .last()
+    )
+    grouped = keyed.groupby(["region", "trending_date", "channel_key"])
+    out = pd.DataFrame(
+        {
+            "channel_id": grouped["channel_id"].max(),
+            "appearances": grouped.size(),
+            "total_views": grouped["views"].sum(),
+        }
+    ).reset_index()
+    out["channel_title"] = [latest[(r, k)] for r, k in zip(out["region"], out["channel_key"], strict=True)]
+    return out
+
+
+def expected_days_to_trend_daily(t: pd.DataFrame) -> pd.DataFrame:
+    known = t[t["days_to_trend"].notna()]
+    first = known.sort_values("trending_date").groupby(["region", "video_id"], as_index=False).first()
+    grouped = first.rename(columns={"trending_date": "first_trending_date"}).groupby(
+        ["region", "first_trending_date", "category_id", "days_to_trend"]
+    )
+    return pd.DataFrame(
+        {
+            "category_title": grouped["category_title"].max(),
+            "category_title_source": grouped["category_title_source"].max(),
+            "videos": grouped.size(),
+        }
+    ).reset_index()
+
+
 #: report -> its expected frame from the trending rows and settings
 EXPECTED: dict[str, Callable[[pd.DataFrame, Settings], pd.DataFrame]] = {
     "top_videos_by_region": lambda t, s: expected_top_videos_by_region(t, s.top_n),
@@ -195,6 +247,9 @@ EXPECTED: dict[str, Callable[[pd.DataFrame, Settings], pd.DataFrame]] = {
     "days_to_trend": lambda t, s: expected_days_to_trend(t),
     "daily_trending_summary": lambda t, s: expected_daily_trending_summary(t),
     "region_summary": lambda t, s: expected_region_summary(t),
+    "category_daily": lambda t, s: expected_category_daily(t),
+    "channel_daily": lambda t, s: expected_channel_daily(t),
+    "days_to_trend_daily": lambda t, s: expected_days_to_trend_daily(t),
 }
 
 

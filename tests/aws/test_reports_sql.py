@@ -498,6 +498,8 @@ def test_report_checks_fail_when_the_source_no_longer_reconciles(
         "reconcile_days_to_trend": 1 if lost_videos else 0,  # ca's distinct videos
         "reconcile_region_summary": 1,  # ca's rows
         "reconcile_top_videos_by_region": 1,  # (ca, day): rank 1 is gone from the source
+        # ca's rows in category_daily and channel_daily, and its distinct videos in days_to_trend_daily
+        "reconcile_daily_reports": 2 + (1 if lost_videos else 0),
     }
     assert sorted(expected) == sorted(
         c.name for c in reports.discover_checks(stage="reports") if c.baseline_view is None

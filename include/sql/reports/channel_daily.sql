@@ -1,0 +1,44 @@
+-- Report: channel_daily
+-- Key: region, trending_date, channel_key
+-- Grain: one row per (region, trending_date, channel) — how a channel did on one day's trending list, so that
+-- a reader (the dashboard's date range) can rank channels over any range of days by adding up appearances.
+-- A channel is keyed like channel_leaderboard: 'id:<channel_id>' where the format has one, else
+-- 'title:<channel_title>'; channel_title is the channel's latest title over all days (the one the leaderboard
+-- shows), so a renamed channel reads the same on every day.
+-- Not partitioned (regions x days x channels of the day's list).
+CREATE TABLE {{ params.analytics_database }}.channel_daily__{{ safe_run_id(run_id) }}
+WITH (
+    format = 'PARQUET',
+    write_compression = 'SNAPPY',
+    external_location = '{{ params.reports_uri }}channel_daily/run={{ safe_run_id(run_id) }}/'
+) AS
+WITH keyed AS (
+    SELECT
+        region,
+        coalesce('id:' || channel_id, 'title:' || channel_title, 'none') AS channel_key,
+        channel_id,
+        channel_title,
+        video_id,
+        views,
+        trending_date
+    FROM {{ params.analytics_database }}.{{ params.analytics_table }}
+),
+names AS (
+    SELECT
+        region,
+        channel_key,
+        max_by(channel_title, CAST(trending_date AS varchar) || channel_title) AS channel_title
+    FROM keyed
+    GROUP BY region, channel_key
+)
+SELECT
+    k.region,
+    k.trending_date,
+    k.channel_key,
+    max(k.channel_id) AS channel_id,
+    max(n.channel_title) AS channel_title,
+    count(*) AS appearances,
+    sum(k.views) AS total_views
+FROM keyed AS k
+JOIN names AS n ON k.region = n.region AND k.channel_key = n.channel_key
+GROUP BY k.region, k.trending_date, k.channel_key
