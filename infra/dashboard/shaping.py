@@ -13,58 +13,56 @@ from typing import Any
 
 import pandas as pd
 
-#: The report views the dashboard reads (stable views in the analytics database, one per report).
+#: The report views the dashboard reads (stable views in the analytics database, one per report). The charts
+#: read the daily grains, so that the page's region and date range can add up any selection in the browser.
 DASHBOARD_REPORTS: tuple[str, ...] = (
-    "category_performance",
-    "channel_leaderboard",
+    "category_daily",
+    "channel_daily",
     "daily_trending_summary",
-    "days_to_trend",
+    "days_to_trend_daily",
     "region_summary",
-    "top_videos_by_region",
 )
 
-#: Columns each chart needs, by report view. Reports not listed are only counted in the header.
+#: Columns the page needs, by report view. Reports not listed are only counted in the header.
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "category_performance": (
+    "category_daily": (
         "region",
+        "trending_date",
         "category_id",
         "category_title",
-        "videos",
+        "category_title_source",
         "trending_rows",
         "total_views",
-        "avg_engagement_rate",
-        "avg_like_ratio",
-        "views_share",
+        "engagement_rate_sum",
+        "engagement_rate_rows",
+        "like_ratio_sum",
+        "like_ratio_rows",
     ),
-    "channel_leaderboard": (
+    "channel_daily": (
         "region",
-        "channel_rank",
+        "trending_date",
+        "channel_key",
         "channel_title",
         "appearances",
-        "videos",
-        "peak_views",
-        "first_trending_date",
-        "last_trending_date",
+        "total_views",
     ),
     "daily_trending_summary": (
         "region",
         "trending_date",
         "videos",
         "new_entrants",
-        "returning_videos",
         "total_views",
+        "typical_videos",
+        "is_partial_day",
     ),
-    "days_to_trend": (
+    "days_to_trend_daily": (
         "region",
+        "first_trending_date",
         "category_id",
         "category_title",
+        "category_title_source",
+        "days_to_trend",
         "videos",
-        "min_days",
-        "p50_days",
-        "p90_days",
-        "max_days",
-        "avg_days",
-        "trended_within_1_day",
     ),
     "region_summary": ("region", "trending_rows", "first_trending_date", "last_trending_date"),
 }
@@ -73,14 +71,17 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
 FRESHNESS_COLUMNS: tuple[tuple[str, str], ...] = (
     ("region_summary", "last_trending_date"),
     ("daily_trending_summary", "trending_date"),
-    ("channel_leaderboard", "last_trending_date"),
-    ("top_videos_by_region", "trending_date"),
+    ("category_daily", "trending_date"),
+    ("channel_daily", "trending_date"),
 )
 
 UNKNOWN_CATEGORY = "Unknown"
 #: Marks a category title a region borrowed from another region's file (``category_title_source``).
 BORROWED_MARK = "†"
-BORROWED_NOTE = f"{BORROWED_MARK} the region's category file lacks this id: the title is another region's"
+BORROWED_NOTE = (
+    f"{BORROWED_MARK} the category file of the region (of one of the regions shown) lacks this id: "
+    + "the title is another region's"
+)
 
 
 class ReportShapeError(ValueError):
@@ -160,12 +161,6 @@ def borrowed_titles(frame: pd.DataFrame) -> pd.Series:
     return frame["category_title_source"].astype("object").eq("other_region").astype("bool")
 
 
-def marked_labels(frame: pd.DataFrame) -> pd.Series:
-    """:func:`category_labels` with :data:`BORROWED_MARK` after a borrowed title, for one region's axis."""
-    labels = category_labels(frame)
-    return labels.where(~borrowed_titles(frame), labels + " " + BORROWED_MARK)
-
-
 def _numeric(series: pd.Series) -> pd.Series:
     return pd.to_numeric(series, errors="coerce").astype("float64")
 
@@ -174,158 +169,107 @@ def _dates(series: pd.Series) -> pd.Series:
     return pd.to_datetime(series, errors="coerce")
 
 
-def _with_labels(frame: pd.DataFrame, *, categories: bool = True, marked: bool = False) -> pd.DataFrame:
-    out = frame.copy()
-    out["region_label"] = out["region"].map(region_label) if len(out) else pd.Series(dtype="object")
-    if categories:
-        out["category"] = marked_labels(out) if marked else category_labels(out)
-    return out
+def _codes(values: pd.Series, categories: list[Any]) -> list[int]:
+    index = {value: i for i, value in enumerate(categories)}
+    return [index[v] for v in values]
 
 
-def top_categories(category_performance: pd.DataFrame | None, top_n: int = 10) -> pd.DataFrame:
-    """The ``top_n`` categories of each region by trending views (ties: fewer id first), ranked from 1.
+def _ints(series: pd.Series) -> list[int]:
+    return [0 if pd.isna(v) else int(v) for v in series]
 
-    Columns: region, region_label, category_id, category, rank, total_views, views_share, videos,
-    avg_engagement_rate.
+
+def _floats(series: pd.Series) -> list[float]:
+    return [0.0 if pd.isna(v) else float(v) for v in _numeric(series)]
+
+
+def _day_text(series: pd.Series) -> pd.Series:
+    return _dates(series).dt.strftime("%Y-%m-%d")
+
+
+def dashboard_data(reports: Mapping[str, pd.DataFrame]) -> dict[str, Any]:
+    """The page's data: the daily report grains as columns of numbers, with regions, dates, categories and
+    channels as lists the columns index into (``r``, ``d``, ``c``, ``k``). The browser adds up whatever
+    region and date range the reader picks; nothing here aggregates across days.
+
+    Rows with a date that does not parse are dropped (they could not be placed in any range).
     """
-    if top_n < 1:
-        raise ValueError(f"top_n must be >= 1, got {top_n}")
-    frame = require_columns(category_performance, "category_performance")
-    columns = [
-        "region",
-        "region_label",
-        "category_id",
-        "category",
-        "rank",
-        "total_views",
-        "views_share",
-        "videos",
-        "avg_engagement_rate",
-    ]
-    if frame.empty:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
-    out = _with_labels(frame, marked=True)
-    out["total_views"] = _numeric(out["total_views"])
-    out["views_share"] = _numeric(out["views_share"])
-    out["videos"] = _numeric(out["videos"])
-    out["avg_engagement_rate"] = _numeric(out["avg_engagement_rate"])
-    out["_id"] = _numeric(out["category_id"])
-    out = out.sort_values(["region", "total_views", "_id"], ascending=[True, False, True], kind="stable")
-    out["rank"] = out.groupby("region").cumcount() + 1
-    return out[out["rank"] <= top_n][columns].reset_index(drop=True)
+    daily = require_columns(reports.get("daily_trending_summary"), "daily_trending_summary")
+    cat = require_columns(reports.get("category_daily"), "category_daily")
+    channels = require_columns(reports.get("channel_daily"), "channel_daily")
+    dtt = require_columns(reports.get("days_to_trend_daily"), "days_to_trend_daily")
+    daily = daily.assign(_day=_day_text(daily["trending_date"])).dropna(subset=["_day"])
+    cat = cat.assign(_day=_day_text(cat["trending_date"])).dropna(subset=["_day"])
+    channels = channels.assign(_day=_day_text(channels["trending_date"])).dropna(subset=["_day"])
+    dtt = dtt.assign(_day=_day_text(dtt["first_trending_date"])).dropna(subset=["_day"])
+    frames = (daily, cat, channels, dtt)
+    regions = sorted({region_label(r) for f in frames for r in f["region"]})
+    dates = sorted({d for f in frames for d in f["_day"]})
+    # One label per category id (titles shared by two ids get the id), in id order.
+    categories_frame = pd.concat(
+        [f[["category_id", "category_title"]] for f in (cat, dtt)], ignore_index=True
+    ).drop_duplicates()
+    categories_frame = categories_frame.assign(
+        label=category_labels(categories_frame), _id=_numeric(categories_frame["category_id"])
+    ).sort_values(["_id", "label"], kind="stable")
+    labels = list(dict.fromkeys(categories_frame["label"]))
 
+    def category_codes(frame: pd.DataFrame) -> list[int]:
+        return _codes(category_labels(frame[["category_id", "category_title"]]), labels)
 
-def engagement_matrix(
-    category_performance: pd.DataFrame | None, metric: str = "avg_engagement_rate"
-) -> pd.DataFrame:
-    """Category x region matrix of ``metric`` for the heatmap; NaN where a region has no such category.
-
-    Rows are category labels, biggest categories (trending views over all regions) first; columns are region
-    labels in alphabetical order.
-    """
-    if metric not in ("avg_engagement_rate", "avg_like_ratio", "views_share"):
-        raise ValueError(f"unknown metric {metric!r}")
-    frame = require_columns(category_performance, "category_performance")
-    if frame.empty:
-        return pd.DataFrame(dtype="float64")
-    out = _with_labels(frame)
-    out["value"] = _numeric(out[metric])
-    out["total_views"] = _numeric(out["total_views"])
-    matrix = out.pivot_table(
-        index="category", columns="region_label", values="value", aggfunc="mean", dropna=False
+    channel_titles = (
+        channels.sort_values("channel_key", kind="stable").drop_duplicates("channel_key")[
+            ["channel_key", "channel_title"]
+        ]
+        if len(channels)
+        else pd.DataFrame({"channel_key": [], "channel_title": []})
     )
-    order = out.groupby("category")["total_views"].sum().sort_values(ascending=False, kind="stable").index
-    matrix = matrix.reindex(index=list(order), columns=sorted(matrix.columns))
-    matrix.index.name = "category"
-    matrix.columns.name = "region"
-    return matrix.astype("float64")
+    keys = list(channel_titles["channel_key"])
 
+    def regions_of(frame: pd.DataFrame) -> list[int]:
+        return _codes(frame["region"].map(region_label), regions)
 
-def days_to_trend(days: pd.DataFrame | None) -> pd.DataFrame:
-    """Days from publication to first trending day, per region and category, for the p50/p90 bars.
-
-    The report holds exact nearest-rank percentiles per (region, category), not the raw distribution, so the
-    chart shows p50 and p90 (with min/max/avg in the hover) rather than a box. Sorted by region, then
-    categories with the most videos first. Adds ``within_1_day_share`` (trended_within_1_day / videos).
-    """
-    frame = require_columns(days, "days_to_trend")
-    columns = [
-        "region",
-        "region_label",
-        "category_id",
-        "category",
-        "videos",
-        "min_days",
-        "p50_days",
-        "p90_days",
-        "max_days",
-        "avg_days",
-        "within_1_day_share",
-    ]
-    if frame.empty:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
-    out = _with_labels(frame, marked=True)
-    for column in (
-        "videos",
-        "min_days",
-        "p50_days",
-        "p90_days",
-        "max_days",
-        "avg_days",
-        "trended_within_1_day",
-    ):
-        out[column] = _numeric(out[column])
-    videos = out["videos"].where(out["videos"] > 0)
-    out["within_1_day_share"] = out["trended_within_1_day"] / videos
-    out = out.sort_values(["region", "videos", "category"], ascending=[True, False, True], kind="stable")
-    return out[columns].reset_index(drop=True)
-
-
-def daily_volume(summary: pd.DataFrame | None) -> pd.DataFrame:
-    """One row per region and trending day, dates as datetimes, in date order for the line chart."""
-    frame = require_columns(summary, "daily_trending_summary")
-    columns = [
-        "region",
-        "region_label",
-        "trending_date",
-        "videos",
-        "new_entrants",
-        "returning_videos",
-        "total_views",
-    ]
-    if frame.empty:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
-    out = _with_labels(frame, categories=False)
-    out["trending_date"] = _dates(out["trending_date"])
-    for column in ("videos", "new_entrants", "returning_videos", "total_views"):
-        out[column] = _numeric(out[column])
-    out = out.dropna(subset=["trending_date"]).sort_values(["region", "trending_date"], kind="stable")
-    return out[columns].reset_index(drop=True)
-
-
-def leaderboard(channels: pd.DataFrame | None, top_n: int = 20) -> pd.DataFrame:
-    """The ``top_n`` channels of each region by the report's ``channel_rank``, in rank order."""
-    if top_n < 1:
-        raise ValueError(f"top_n must be >= 1, got {top_n}")
-    frame = require_columns(channels, "channel_leaderboard")
-    columns = [
-        "region",
-        "region_label",
-        "channel_rank",
-        "channel_title",
-        "appearances",
-        "videos",
-        "peak_views",
-        "first_trending_date",
-        "last_trending_date",
-    ]
-    if frame.empty:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
-    out = _with_labels(frame, categories=False)
-    out["channel_rank"] = _numeric(out["channel_rank"])
-    out = out[out["channel_rank"] <= top_n]
-    out = out.sort_values(["region", "channel_rank"], kind="stable")
-    return out[columns].reset_index(drop=True)
+    return {
+        "regions": regions,
+        "dates": dates,
+        "categories": labels,
+        "channels": [("" if _is_blank(t) else str(t)) for t in channel_titles["channel_title"]],
+        "daily": {
+            "r": regions_of(daily),
+            "d": _codes(daily["_day"], dates),
+            "videos": _ints(daily["videos"]),
+            "new": _ints(daily["new_entrants"]),
+            "views": _ints(daily["total_views"]),
+            "typical": _ints(daily["typical_videos"]),
+            "partial": [bool(v) if not pd.isna(v) else False for v in daily["is_partial_day"]],
+        },
+        "cat": {
+            "r": regions_of(cat),
+            "d": _codes(cat["_day"], dates),
+            "c": category_codes(cat),
+            "b": [bool(v) for v in borrowed_titles(cat)],
+            "rows": _ints(cat["trending_rows"]),
+            "views": _ints(cat["total_views"]),
+            "es": _floats(cat["engagement_rate_sum"]),
+            "en": _ints(cat["engagement_rate_rows"]),
+            "ls": _floats(cat["like_ratio_sum"]),
+            "ln": _ints(cat["like_ratio_rows"]),
+        },
+        "ch": {
+            "r": regions_of(channels),
+            "d": _codes(channels["_day"], dates),
+            "k": _codes(channels["channel_key"], keys),
+            "n": _ints(channels["appearances"]),
+            "views": _ints(channels["total_views"]),
+        },
+        "dtt": {
+            "r": regions_of(dtt),
+            "d": _codes(dtt["_day"], dates),
+            "c": category_codes(dtt),
+            "b": [bool(v) for v in borrowed_titles(dtt)],
+            "days": _ints(dtt["days_to_trend"]),
+            "n": _ints(dtt["videos"]),
+        },
+    }
 
 
 def row_counts(reports: Mapping[str, pd.DataFrame]) -> dict[str, int]:

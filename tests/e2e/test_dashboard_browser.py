@@ -1,12 +1,15 @@
 """The dashboard, opened in headless Chromium with no network, draws every chart without a console error.
 
-The HTML is generated from report frames computed from the real Kaggle files. Chromium runs with a dead
-proxy and a host resolver that resolves nothing, and the DevTools protocol (over a websocket on 127.0.0.1)
-records every request, console message and exception while the page loads. Then each chart's marks are
-counted in the DOM against what the data says they should be, the client-side filters are exercised with
-real mouse clicks (a region dropdown, a legend toggle), and a full-page screenshot is saved under
-``artifacts/``. Chromium comes from Debian (``scripts/install_chromium.sh``, which ``.ci/run`` calls); the
-test installs it when missing and skips, saying why, only when it cannot be installed.
+The HTML is generated from report frames computed from the real Kaggle files (the rsrishav set, whose KR
+and JP channels have CJK titles). Chromium runs with a dead proxy and a host resolver that resolves nothing,
+and the DevTools protocol (over a websocket on 127.0.0.1) records every request, console message and
+exception while the page loads. Each chart's marks are counted in the DOM against what the data says they
+should be; the page's one region selector and date range are changed like a reader does and every chart
+must follow, with sums equal to those computed here from the trending rows; a CJK channel title must be
+drawn with the embedded font (Chromium reports which font drew each glyph); a legend toggle is clicked with
+the mouse; and full-page screenshots are saved under ``artifacts/``. Chromium comes from Debian
+(``scripts/install_chromium.sh``, which ``.ci/run`` calls); the test installs it when missing and skips,
+saying why, only when it cannot be installed.
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import pandas as pd
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
+from infra.dashboard import fonts
 from infra.dashboard.render import CHART_IDS, LEADERBOARD_ROWS, TOP_CATEGORIES, write_dashboard
 from infra.local.runtime import REPO_ROOT
 from tests.unit.test_dashboard_reports_data import real_reports, trending_rows
@@ -54,11 +59,14 @@ MARKS_JS = """
   const count = (id, selector) => all(id, selector).filter(shown).length;
   return {
     plotly: (typeof Plotly === 'object') ? Plotly.version : null,
-    rendered: Array.from(document.querySelectorAll('.plotly-graph-div')).filter(g => g._fullLayout).length,
+    rendered: Object.values(ids).filter(id => (document.getElementById(id) || {})._fullLayout).length,
+    titles: Object.fromEntries(Object.entries(ids).map(([k, id]) =>
+      [k, (document.querySelector('#' + id + ' .gtitle') || {}).textContent || ''])),
     top_categories: count(ids.top_categories, '.barlayer .point path'),
     engagement: count(ids.engagement, '.heatmaplayer image'),
     days_to_trend: count(ids.days_to_trend, '.barlayer .point path'),
     daily_volume: count(ids.daily_volume, '.scatterlayer path.js-line'),
+    partial_markers: count(ids.daily_volume, '.scatterlayer .point'),
     leaderboard: all(ids.leaderboard, '.cell-text').filter(shown).map(t => t.textContent),
     page_height: document.documentElement.scrollHeight,
   };
@@ -258,48 +266,27 @@ def _problems(events: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
     return errors, requests
 
 
-def test_dashboard_renders_offline_in_chromium(browser: DevTools, tmp_path: Path) -> None:
-    reports = real_reports("datasnaek")
-    trending = trending_rows("datasnaek")
-    page = write_dashboard(tmp_path / "dashboard.html", reports, SUMMARY)
-
-    # What the data says each chart must draw (computed from the trending rows, not the report frames).
-    regions = sorted(trending["region"].str.upper().unique())
-    first = regions[0].lower()
-    first_rows = trending[trending["region"] == first]
-    bars_expected = min(TOP_CATEGORIES, first_rows["category_id"].nunique())
-    appearances = first_rows.groupby("channel_title").size()
-    top_channel = appearances[appearances == appearances.max()].index.min()
-    other = regions[-1].lower()
-    other_rows = trending[trending["region"] == other]
-    other_counts = other_rows.groupby("channel_title").size()
-    other_top = other_counts[other_counts == other_counts.max()].index.min()
-
-    session = _open_page(browser, page.as_uri())
-    marks = _wait_for_marks(
+def _choose(browser: DevTools, session: str, region: str, first: str, last: str) -> None:
+    """Pick a region and a date range in the page's controls, as a reader does (then each fires 'change')."""
+    _evaluate(
         browser,
         session,
-        lambda m: (
-            m.get("rendered") == len(CHART_IDS)
-            and all(
-                m.get(k)
-                for k in ("top_categories", "engagement", "days_to_trend", "daily_volume", "leaderboard")
-            )
-        ),
+        f"""(() => {{
+          const region = document.getElementById('region-filter');
+          region.value = String(window.dashboard.data.regions.indexOf({json.dumps(region)}));
+          region.dispatchEvent(new Event('change'));
+          for (const [id, value] of [['date-from', {json.dumps(first)}], ['date-to', {json.dumps(last)}]]) {{
+            const input = document.getElementById(id); input.value = value;
+            input.dispatchEvent(new Event('change'));
+          }}
+        }})()""",
     )
-    assert marks.get("plotly"), "plotly.js did not load from the inlined script"
-    assert marks["rendered"] == len(CHART_IDS), marks
-    assert marks["top_categories"] == bars_expected, marks
-    assert marks["engagement"] >= 1, marks
-    assert marks["days_to_trend"] >= 1, marks
-    assert marks["daily_volume"] == len(regions), marks
-    assert top_channel in marks["leaderboard"], (top_channel, marks["leaderboard"][:12])
 
-    # Full-page screenshot, as a person would see the page.
-    ARTIFACTS.mkdir(exist_ok=True)
+
+def _screenshot(browser: DevTools, session: str, height: int, name: str) -> bytes:
     browser.send(
         "Emulation.setDeviceMetricsOverride",
-        {"width": 1400, "height": int(marks["page_height"]), "deviceScaleFactor": 1, "mobile": False},
+        {"width": 1400, "height": height, "deviceScaleFactor": 1, "mobile": False},
         session=session,
     )
     time.sleep(0.5)  # plotly's responsive resize
@@ -307,24 +294,105 @@ def test_dashboard_renders_offline_in_chromium(browser: DevTools, tmp_path: Path
         "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}, session=session
     )
     png = base64.b64decode(shot["data"])
-    (ARTIFACTS / "dashboard.png").write_bytes(png)
-    assert png.startswith(b"\x89PNG") and len(png) > 50_000
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / name).write_bytes(png)
+    return png
 
-    # Region filter: pick the last region in the leaderboard's dropdown with the mouse.
-    _click(
-        browser, session, f"document.querySelector('#{CHART_IDS['leaderboard']} .updatemenu-header-group')"
+
+def _fonts_drawing(browser: DevTools, session: str, selector_js: str) -> list[dict[str, Any]]:
+    """The fonts Chromium used to draw the text of the element ``selector_js`` returns."""
+    _evaluate(browser, session, f"(() => {{ ({selector_js}).setAttribute('data-probe', '1'); }})()")
+    browser.send("DOM.enable", session=session)
+    browser.send("CSS.enable", session=session)
+    root = browser.send("DOM.getDocument", {"depth": -1}, session=session)["root"]["nodeId"]
+    node = browser.send("DOM.querySelector", {"nodeId": root, "selector": "[data-probe]"}, session=session)
+    return list(
+        browser.send("CSS.getPlatformFontsForNode", {"nodeId": node["nodeId"]}, session=session)["fonts"]
     )
-    _click(
+
+
+def test_dashboard_renders_offline_and_every_chart_follows_the_filters(
+    browser: DevTools, tmp_path: Path
+) -> None:
+    reports = real_reports("rsrishav")
+    trending = trending_rows("rsrishav")
+    page = write_dashboard(tmp_path / "dashboard.html", reports, SUMMARY)
+    regions = sorted(trending["region"].str.upper().unique())
+
+    session = _open_page(browser, page.as_uri())
+    charts = ("top_categories", "engagement", "days_to_trend", "daily_volume", "leaderboard")
+    marks = _wait_for_marks(
+        browser, session, lambda m: m.get("rendered") == len(CHART_IDS) and all(m.get(k) for k in charts)
+    )
+    assert marks.get("plotly"), "plotly.js did not load from the inlined script"
+    assert marks["rendered"] == len(CHART_IDS), marks
+    # All regions, all dates: one line per region, the top categories of every region together.
+    assert marks["daily_volume"] == len(regions), marks
+    assert marks["top_categories"] == min(TOP_CATEGORIES, trending["category_id"].nunique()), marks
+    partial_days = reports["daily_trending_summary"]["is_partial_day"].sum()
+    assert marks["partial_markers"] >= partial_days > 0
+    _screenshot(browser, session, int(marks["page_height"]), "dashboard.png")
+
+    # A region and a date range, as a reader picks them: every chart follows.
+    region, first, last = "KR", "2020-08-13", "2020-08-17"
+    _choose(browser, session, region, first, last)
+    marks = _wait_for_marks(
+        browser, session, lambda m: m["daily_volume"] == 1 and "KR" in m["titles"]["leaderboard"]
+    )
+    for chart in charts:
+        assert f"{region}, {first} to {last}" in marks["titles"][chart], (chart, marks["titles"][chart])
+    chosen = trending[
+        (trending["region"] == region.lower())
+        & (trending["trending_date"] >= pd.Timestamp(first))
+        & (trending["trending_date"] <= pd.Timestamp(last))
+    ]
+    # The sums the page draws equal those computed here from the trending rows.
+    views = chosen.groupby("category_id")["views"].sum().sort_values(ascending=False, kind="stable")
+    top = _evaluate(browser, session, "window.dashboard.topCategories()")
+    assert [row["views"] for row in top] == views.head(TOP_CATEGORIES).tolist()
+    assert marks["top_categories"] == min(TOP_CATEGORIES, len(views))
+    appearances = chosen.groupby("channel_title").size()
+    board = _evaluate(browser, session, "window.dashboard.leaderboard()")
+    assert board[0]["appearances"] == appearances.max()
+    assert board[0]["channel"] in set(appearances[appearances == appearances.max()].index)
+    assert [row["rank"] for row in board] == list(range(1, min(LEADERBOARD_ROWS, len(appearances)) + 1))
+    firsts = (
+        trending[trending["region"] == region.lower()]
+        .sort_values("trending_date")
+        .drop_duplicates("video_id")
+    )
+    firsts = firsts[
+        (firsts["trending_date"] >= pd.Timestamp(first)) & (firsts["trending_date"] <= pd.Timestamp(last))
+    ]
+    days = {
+        row["category"].removesuffix(" †"): row
+        for row in _evaluate(browser, session, "window.dashboard.daysToTrend()")
+    }
+    for category_id, rows in firsts.groupby("category_id"):
+        ordered = sorted(rows["days_to_trend"])
+        row = days[rows["category_title"].iloc[0]]
+        assert (row["videos"], row["p50"]) == (len(ordered), ordered[-(-len(ordered) // 2) - 1]), category_id
+    assert "Nonprofits & Activism †" in {row["category"] for row in days.values()} or 29 not in set(
+        firsts["category_id"]
+    )
+
+    # A CJK channel title of KR is drawn with the embedded font, not as empty boxes.
+    cjk_title = next(t for t in marks["leaderboard"] if any(fonts.is_cjk(c) for c in t))
+    used = _fonts_drawing(
         browser,
         session,
-        f"Array.from(document.querySelectorAll('#{CHART_IDS['leaderboard']} .updatemenu-dropdown-button'))"
-        f".find(b => b.textContent.trim() === '{regions[-1]}')",
+        f"Array.from(document.querySelectorAll('#{CHART_IDS['leaderboard']} .cell-text'))"
+        f".find(t => t.textContent === {json.dumps(cjk_title)})",
     )
-    marks = _wait_for_marks(browser, session, lambda m: other_top in m.get("leaderboard", []))
-    assert other_top in marks["leaderboard"], (other_top, marks["leaderboard"][:12])
-    assert len(marks["leaderboard"]) <= 7 * (LEADERBOARD_ROWS + 1)
+    cjk_glyphs = sum(1 for c in cjk_title if fonts.is_cjk(c))
+    embedded = [f for f in used if f.get("isCustomFont")]
+    assert embedded and sum(f["glyphCount"] for f in embedded) >= cjk_glyphs, (cjk_title, used)
+    png = _screenshot(browser, session, int(marks["page_height"]), "dashboard-kr.png")
+    assert png.startswith(b"\x89PNG") and len(png) > 50_000
 
-    # Legend toggling hides one region's line in the daily volume chart.
+    # Back to every region; the legend toggle hides one region's line (a real mouse click).
+    _choose(browser, session, "", trending["trending_date"].min().strftime("%Y-%m-%d"), "2020-08-19")
+    marks = _wait_for_marks(browser, session, lambda m: m.get("daily_volume") == len(regions))
     _click(
         browser,
         session,

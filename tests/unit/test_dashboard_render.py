@@ -1,18 +1,20 @@
-"""The dashboard's figures and HTML: self-contained, one chart per question, filters wired to the data."""
+"""The dashboard's HTML: self-contained, one chart per question, one region selector and date range over the
+daily data, CJK text with its own font subset. (What the charts draw is checked in Chromium.)"""
 
 from __future__ import annotations
 
+import base64
 import html
+import io
 import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from plotly.offline import get_plotlyjs
 
-from infra.dashboard import render
+from infra.dashboard import fonts, render, shaping
 from tests.unit.test_dashboard_reports_data import real_reports, trending_rows
 
 GENERATED = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -50,10 +52,9 @@ def test_page_is_self_contained(page: str) -> None:
 
 def test_page_has_one_chart_per_question(page: str) -> None:
     for key, question, report in render.SECTIONS:
-        assert page.count(f'id="{render.CHART_IDS[key]}"') == 1
+        assert page.count(f"id='{render.CHART_IDS[key]}'") == 1
         assert html.escape(question) in page
         assert f"report view: {report}" in page
-    assert page.count("Plotly.newPlot(") == len(render.SECTIONS)
 
 
 def test_header_shows_run_and_freshness(page: str) -> None:
@@ -74,98 +75,60 @@ def test_summary_text_is_escaped() -> None:
     assert "&lt;b&gt;rows&lt;/b&gt;" in body
 
 
-def test_region_dropdown_shows_one_region_at_a_time() -> None:
-    reports = real_reports("datasnaek")
-    regions = sorted(trending_rows("datasnaek")["region"].str.upper().unique())
-    figure = render.top_categories_figure(reports["category_performance"])
-    assert [trace.name for trace in figure.data] == regions
-    assert [trace.visible for trace in figure.data] == [True] + [False] * (len(regions) - 1)
-    buttons = figure.layout.updatemenus[0].buttons
-    assert [b.label for b in buttons] == regions
-    for index, button in enumerate(buttons):
-        visible = button.args[0]["visible"]
-        assert visible == [i == index for i in range(len(regions))]
-        # The axis lists that region's categories, biggest at the top.
-        shown = figure.data[index]
-        assert button.args[1]["yaxis.categoryarray"] == list(reversed(shown.y))
+def _json(page: str, element_id: str) -> dict:  # type: ignore[type-arg]
+    found = re.search(rf"<script type='application/json' id='{element_id}'>(.*?)</script>", page, re.S)
+    assert found is not None, element_id
+    return dict(json.loads(found.group(1).replace("<\\/", "</")))
 
 
-def test_days_to_trend_dropdown_toggles_p50_and_p90_pairs() -> None:
-    figure = render.days_to_trend_figure(real_reports("datasnaek")["days_to_trend"])
-    regions = sorted(trending_rows("datasnaek")["region"].str.upper().unique())
-    assert len(figure.data) == 2 * len(regions)
-    assert [t.name for t in figure.data[:2]] == ["p50", "p90"]
-    for index, button in enumerate(figure.layout.updatemenus[0].buttons):
-        assert button.args[0]["visible"] == [i // 2 == index for i in range(2 * len(regions))]
+def test_the_page_carries_the_daily_data_and_one_set_of_filters(page: str) -> None:
+    data = _json(page, "dashboard-data")
+    assert data == json.loads(json.dumps(shaping.dashboard_data(real_reports("datasnaek"))))
+    regions = re.findall(
+        r"<option value='(-?\d+)'>([^<]+)</option>", page.split("id='region-filter'")[1].split("</select>")[0]
+    )
+    assert regions == [("-1", "All regions")] + [(str(i), r) for i, r in enumerate(data["regions"])]
+    assert f"id='date-from' min='{data['dates'][0]}' max='{data['dates'][-1]}'" in page
+    assert page.count("id='region-filter'") == 1 and page.count("id='date-from'") == 1
+    assert render.SCRIPT in page and "window.dashboard = api" in render.SCRIPT
 
 
-def test_daily_volume_has_a_line_per_region_and_a_metric_menu() -> None:
-    reports = real_reports("datasnaek")
-    figure = render.daily_volume_figure(reports["daily_trending_summary"])
-    trending = trending_rows("datasnaek")
-    assert [t.name for t in figure.data] == sorted(trending["region"].str.upper().unique())
-    labels = [b.label for b in figure.layout.updatemenus[0].buttons]
-    assert labels == ["videos", "new entrants", "total views"]
-    new_entrants = figure.layout.updatemenus[0].buttons[1].args[0]["y"]
-    first_days = trending.groupby(["region", "video_id"])["trending_date"].min().reset_index()
-    expected = first_days.groupby("region").size().sort_index()
-    assert [sum(v for v in series if v is not None) for series in new_entrants] == expected.tolist()
+def _visible_text(page: str) -> str:
+    """What the page shows besides plotly.js and the font: its markup and its data."""
+    return re.sub(r"@font-face \{[^}]*\}", "", _outside_plotlyjs(page))
 
 
-def test_leaderboard_table_per_region() -> None:
-    reports = real_reports("datasnaek")
-    figure = render.leaderboard_figure(reports["channel_leaderboard"], top_n=3)
-    trending = trending_rows("datasnaek")
-    for trace in figure.data:
-        rows = trending[trending["region"] == trace.name.lower()]
-        ranks, channels, appearances = trace.cells.values[:3]
-        assert list(ranks) == [1, 2, 3]
-        assert list(appearances) == sorted(rows.groupby("channel_title").size(), reverse=True)[:3]
-        assert channels[0] in set(rows["channel_title"])
+def test_cjk_titles_get_an_embedded_subset_of_noto_sans_cjk() -> None:
+    from fontTools.ttLib import TTFont
+
+    page = render.build_html(real_reports("rsrishav"), {"run_id": "manual__1"}, generated_at=GENERATED)
+    cjk = {c for c in _visible_text(page) if fonts.is_cjk(c)}
+    assert {"트", "레", "저"} <= cjk  # TREASURE (트레저), a KR channel of the data
+    face = re.search(r"@font-face \{([^}]*)\}", page)
+    assert face is not None
+    woff = base64.b64decode(re.search(r"base64,([A-Za-z0-9+/=]+)", face.group(1)).group(1))  # type: ignore[union-attr]
+    font = TTFont(io.BytesIO(woff))
+    assert font.flavor == "woff"
+    assert cjk <= {chr(c) for c in font.getBestCmap()}, "every CJK character shown has its glyph"
+    declared = set()
+    for span in re.search(r"unicode-range: ([^;]+);", face.group(1)).group(1).split(","):  # type: ignore[union-attr]
+        low, _, high = span.removeprefix("U+").partition("-")
+        declared |= {chr(c) for c in range(int(low, 16), int(high or low, 16) + 1)}
+    assert declared == cjk, "the font applies to the CJK characters only; Latin keeps the system font"
+    assert f"'{fonts.FAMILY}'" in page.split("<style>")[1].split("</style>")[0]
+    # A subset, not the 19 MB collection: the page stays plotly.js plus well under a megabyte.
+    assert len(woff) < 400_000 and len(page.encode()) < len(get_plotlyjs().encode()) + 1_000_000
 
 
-@pytest.mark.parametrize(
-    ("key", "report"),
-    [pytest.param(key, report, id=key) for key, _, report in render.SECTIONS],
-)
-def test_an_empty_report_says_so_instead_of_a_blank_chart(key: str, report: str) -> None:
-    reports = {name: frame.iloc[0:0] for name, frame in real_reports("datasnaek").items()}
-    figure = render.build_figures(reports)[key]
-    assert len(figure.data) == 0
-    assert f"No rows in the {report} report" in figure.layout.annotations[0].text
+def test_a_page_without_cjk_embeds_no_font() -> None:
+    page = render.build_html({}, {"run_id": "manual__1"}, generated_at=GENERATED)
+    assert "@font-face" not in page
+    assert fonts.font_face("Music, News & Politics, Москва") == ("", fonts.SYSTEM_FAMILIES)
 
 
 def test_page_builds_with_no_reports_at_all(tmp_path: Path) -> None:
     path = render.write_dashboard(tmp_path / "sub" / "dashboard.html", {}, None, generated_at=GENERATED)
     text = path.read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>")
-    assert text.count("No rows in the") == len(render.SECTIONS)
     assert "not reported by the pipeline" in text
-
-
-def test_a_region_with_only_an_unknown_category_renders() -> None:
-    reports = {name: frame.copy() for name, frame in real_reports("datasnaek").items()}
-    extra = pd.DataFrame(
-        {
-            "region": ["zz"],
-            "category_id": [29],
-            "category_title": [None],
-            "videos": [1],
-            "trending_rows": [1],
-            "total_views": [10],
-            "avg_views": [10.0],
-            "total_likes": [1],
-            "total_comments": [0],
-            "avg_engagement_rate": [0.1],
-            "avg_like_ratio": [1.0],
-            "views_share": [1.0],
-        }
-    )
-    reports["category_performance"] = pd.concat([reports["category_performance"], extra], ignore_index=True)
-    figures = render.build_figures(reports)
-    zz = next(t for t in figures["top_categories"].data if t.name == "ZZ")
-    assert list(zz.y) == ["Unknown (29)"]
-    heatmap = figures["engagement"].data[0]
-    column = list(heatmap.x).index("ZZ")
-    row = list(heatmap.y).index("Unknown (29)")
-    assert heatmap.z[row][column] == pytest.approx(0.1)
+    assert _json(text, "dashboard-data")["dates"] == []
