@@ -33,6 +33,7 @@ _ACCOUNT_RE = re.compile(r"^\d{12}$")
 _AWS_REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _GLUE_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,254}$")
+_REGION_CODE_RE = re.compile(r"^[a-z]{2}$")
 _RESOURCE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
@@ -87,6 +88,15 @@ class Settings:
     row_drop_threshold: float = 0.5
     #: Top-N rows per region and day in the top_videos_by_region report.
     top_n: int = 10
+    #: The region codes the pipeline accepts, comma-separated (lower case, two letters): the one definition
+    #: the Lambda and the Glue jobs receive as configuration; inputs of any other region are quarantined.
+    data_regions: str = ",".join(KNOWN_REGIONS)
+    #: Share of a region's categories a new category file may drop before it is quarantined (a file with
+    #: one item must not silently replace a region's 31 categories).
+    category_drop_threshold: float = 0.5
+    #: Largest category file (bytes, after gunzip) the Lambda reads; larger ones are quarantined. The strict
+    #: JSON parser needs ~6x the body in memory: 64 MiB fits the function's 1 GB with room to spare.
+    reference_max_bytes: int = 64 * 1024 * 1024
     # Explicit overrides (the CDK stack sets the real bucket names on MWAA). Empty means "derive".
     raw_bucket_name: str = ""
     processed_bucket_name: str = ""
@@ -108,7 +118,7 @@ class Settings:
             raise SettingsError(f"[{SECTION}] poll_interval={self.poll_interval!r}: must be >= 0.1 second")
         if self.report_retention < 1:
             raise SettingsError(f"[{SECTION}] report_retention={self.report_retention!r}: must be >= 1")
-        for name in ("reject_threshold", "row_drop_threshold"):
+        for name in ("reject_threshold", "row_drop_threshold", "category_drop_threshold"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise SettingsError(f"[{SECTION}] {name}={value!r}: must be a fraction between 0 and 1")
@@ -118,6 +128,17 @@ class Settings:
             )
         if not 1 <= self.top_n <= 1000:
             raise SettingsError(f"[{SECTION}] top_n={self.top_n!r}: must be between 1 and 1000")
+        codes = self.region_codes
+        bad = [code for code in codes if not _REGION_CODE_RE.fullmatch(code)]
+        if not codes or bad or len(set(codes)) != len(codes):
+            raise SettingsError(
+                f"[{SECTION}] data_regions={self.data_regions!r} is invalid: distinct two-letter lower-case "
+                "codes, comma-separated" + (f" ({', '.join(map(repr, bad))} is not one)" if bad else "")
+            )
+        if not 1024 <= self.reference_max_bytes <= 1024**3:
+            raise SettingsError(
+                f"[{SECTION}] reference_max_bytes={self.reference_max_bytes!r}: must be from 1 KiB to 1 GiB"
+            )
         for bucket in (self.raw_bucket, self.processed_bucket, self.reporting_bucket, self.assets_bucket):
             _check_bucket(bucket)
         for database in (self.processed_database, self.analytics_database):
@@ -132,6 +153,11 @@ class Settings:
             self.readers_workgroup,
         ):
             _check(_RESOURCE_NAME_RE, "resource name", name, "at most 64 of A-Z a-z 0-9 _ -")
+
+    @property
+    def region_codes(self) -> tuple[str, ...]:
+        """:attr:`data_regions` as a tuple, in the configured order."""
+        return tuple(code.strip() for code in self.data_regions.split(",") if code.strip())
 
     @property
     def waiter_delay(self) -> int:
@@ -287,7 +313,14 @@ class Settings:
             "QUARANTINE_PREFIX": self.prefixes.quarantine,
             "GLUE_DATABASE": self.processed_database,
             "GLUE_TABLE": self.category_reference_table,
-            "ALLOWED_REGIONS": ",".join(KNOWN_REGIONS),
+            "ALLOWED_REGIONS": ",".join(self.region_codes),
+            # Ledger documents of category files (docs/daily-pipeline.md, "The landing ledger").
+            "LEDGER_BUCKET": self.processed_bucket,
+            "LEDGER_PREFIX": self.prefixes.landing_ledger,
+            # Arrival: a landing_date=YYYY-MM-DD/ folder counts only below this prefix.
+            "LANDING_PREFIX": self.prefixes.raw_reference,
+            "CATEGORY_DROP_THRESHOLD": str(self.category_drop_threshold),
+            "MAX_BODY_BYTES": str(self.reference_max_bytes),
         }
 
     def glue_job_arguments(self, job: str) -> dict[str, str]:

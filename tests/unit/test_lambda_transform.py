@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
+import subprocess
 import sys
 from datetime import UTC, datetime
+from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,7 @@ REAL_FILES = sorted(DATA.glob("raw_statistics_reference_data/*_category_id.json"
 )
 NOW = datetime(2026, 11, 24, 12, 30, tzinfo=UTC)
 ALLOWED = frozenset(KNOWN_REGIONS)
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
 def _file_id(path: Path) -> str:
@@ -171,14 +175,14 @@ REJECTIONS = [
     pytest.param(b"", "empty_file", "0 bytes", id="empty"),
     pytest.param(b" \r\n\t ", "empty_file", "5 bytes", id="whitespace-only"),
     pytest.param(b'{"items": [', "not_json", "", id="truncated"),
-    pytest.param(b"\xff\xfe\x00garbage", "not_json", "", id="not-utf8"),
+    pytest.param(b"\xff\xfe\x00garbage", "not_utf8", "byte 0xFF at offset 0", id="not-utf8"),
     pytest.param(b"<html>502 Bad Gateway</html>", "not_json", "", id="html"),
     pytest.param(
         b'{"items": [{"id": "1", "snippet": {"title": "a"}}]} {}', "not_json", "Extra data", id="two-docs"
     ),
-    pytest.param(b"[1, 2]", "no_items", "list", id="top-level-array"),
+    pytest.param(b"[1, 2]", "no_items", "array", id="top-level-array"),
     pytest.param(_mutated(_pop(["items"])), "no_items", "missing", id="items-missing"),
-    pytest.param(_mutated(_set(["items"], {"id": "1"})), "no_items", "dict", id="items-object"),
+    pytest.param(_mutated(_set(["items"], {"id": "1"})), "no_items", "object", id="items-object"),
     pytest.param(_mutated(_set(["items"], [])), "no_items", "empty", id="items-empty"),
     pytest.param(_mutated(_set(["items"], None)), "no_items", "", id="items-null"),
     pytest.param(_mutated(_pop(["items", 3, "id"])), "item_without_id", "items[3]", id="id-missing"),
@@ -228,6 +232,84 @@ REJECTIONS = [
     pytest.param(
         _mutated(_set(["items", 10, "id"], "1")), "duplicate_id", "items[0] and items[10]", id="duplicate"
     ),
+    # Issue 16: bodies that crashed the process or slipped through.
+    pytest.param(b"null", "no_items", "null", id="null"),
+    pytest.param(b" \n null \n", "no_items", "null", id="null-padded"),
+    pytest.param(UTF8_BOM + b"null", "no_items", "null", id="bom-null"),
+    pytest.param(b"nulll", "not_json", "Extra data", id="null-and-more"),
+    pytest.param(b"null {}", "not_json", "Extra data", id="null-then-object"),
+    pytest.param(b"true", "no_items", "boolean", id="scalar-true"),
+    pytest.param(b"42", "no_items", "number", id="scalar-number"),
+    pytest.param(b'"items"', "no_items", "string", id="scalar-string"),
+    pytest.param(b"[]", "no_items", "array", id="empty-array"),
+    pytest.param(b'[{"items": []}]', "no_items", "array", id="array-of-document"),
+    pytest.param(b"NaN", "not_json", "NaN is not a JSON value", id="nan"),
+    pytest.param(
+        _mutated(_set(["items", 2, "id"], 1)).replace(b'"id": 1,', b'"id": Infinity,', 1),
+        "not_json",
+        "Infinity",
+        id="infinity",
+    ),
+    pytest.param(b'{"items": ' + b"[" * 200_000 + b"]" * 200_000 + b"}", "too_deep", "levels", id="deep"),
+    pytest.param(b"[" * 5_000_000, "too_deep", "levels", id="deep-unclosed-5mb"),
+    pytest.param(b"\x00" * 64, "not_json", "", id="nul-bytes"),
+    pytest.param('{"items": []}'.encode("utf-16-le"), "not_json", "", id="utf16-without-bom"),
+    pytest.param('{"items": []}'.encode("utf-16"), "not_utf8", "offset 0", id="utf16-with-bom"),
+    pytest.param(UTF8_BOM, "empty_file", "3 bytes", id="bom-only"),
+    pytest.param(
+        _mutated(_set(["items", 6, "snippet", "title"], "caf\u00e9")).replace(b"caf\\u00e9", b"caf\xe9"),
+        "not_utf8",
+        "byte 0xE9 at offset",
+        id="latin1-title",
+    ),
+    pytest.param(
+        b'{"items": [{"id": "1", "snippet": {"title": "\xed\xa0\x80"}}]}', "not_utf8", "0xED", id="surrogate"
+    ),
+    pytest.param(
+        b'{"items": [{"id": "1", "snippet": {"title": "\xc0\xaf"}}]}', "not_utf8", "0xC0", id="overlong"
+    ),
+    pytest.param(
+        b'{"items": [{"id": "1", "snippet": {"title": "\xe2\x82', "not_utf8", "0xE2", id="cut-character"
+    ),
+    pytest.param(
+        b'{"items": [], "items": [{"id": "1", "snippet": {"title": "a"}}]}',
+        "duplicate_key",
+        "'items'",
+        id="duplicate-member",
+    ),
+    pytest.param(
+        _mutated(_set(["items", 6, "snippet", "title"], "   ")),
+        "invalid_title",
+        "items[6]",
+        id="title-spaces",
+    ),
+    pytest.param(
+        _mutated(_set(["items", 6, "snippet", "title"], "\u200b\u3000\ufeff")),
+        "invalid_title",
+        "blank",
+        id="title-invisible",
+    ),
+    pytest.param(
+        _mutated(_set(["items", 6, "snippet", "title"], "Mu\x00sic")),
+        "invalid_title",
+        "U+0000 at position 2",
+        id="title-nul",
+    ),
+    pytest.param(
+        _mutated(_set(["items", 6, "snippet", "title"], "\x00\x00")),
+        "invalid_title",
+        "U+0000",
+        id="title-only-nul",
+    ),
+    pytest.param(
+        _mutated(_set(["items", 6, "snippet", "title"], "Film\tAnimation")),
+        "invalid_title",
+        "U+0009",
+        id="title-tab",
+    ),
+    pytest.param(
+        _mutated(_set(["items", 6, "snippet", "title"], "News\x85")), "invalid_title", "U+0085", id="title-c1"
+    ),
 ]
 
 
@@ -243,14 +325,155 @@ def test_bad_documents_are_rejected_with_their_reason(body: bytes, reason: str, 
     assert caught.value.reason == reason
     assert detail in caught.value.detail
     assert str(caught.value).startswith(f"{reason}: ")
-    # The fast reader must never accept what the strict one rejects.
-    assert cr._read_fast(body) is None
+    # The fast reader must never accept what the strict one rejects (UTF-8 is checked before either).
+    assert reason == "not_utf8" or cr._read_fast(body) is None
+
+
+#: Decided outside transform: by the handler from the key or the stored partition (tests/aws), by gunzip and
+#: check_category_drop (below), or for failures no rule names (unreadable).
+DECIDED_ELSEWHERE = {
+    "unknown_region",
+    "bad_landing_date",
+    "key_too_long",
+    "too_large",
+    "not_gzip",
+    "categories_dropped",
+    "in_quarantine",
+    "unreadable",
+}
 
 
 def test_every_reason_is_exercised() -> None:
-    tested = {case.values[1] for case in REJECTIONS} | {"unknown_region"}
-    # in_quarantine is decided by the handler from the key (tests/aws).
-    assert tested | {"in_quarantine"} == set(cr.REASONS)
+    tested = {case.values[1] for case in REJECTIONS}
+    assert tested | DECIDED_ELSEWHERE == set(cr.REASONS)
+    assert not tested & DECIDED_ELSEWHERE
+
+
+def test_the_fast_reader_never_crashes_the_process() -> None:
+    """pyarrow 25 segfaults on a body starting with ``null``: every rejected body, run in a child process."""
+    bodies = [case.values[0] for case in REJECTIONS]
+    code = (
+        "import json, sys\n"
+        f"sys.path.insert(0, {str(LAMBDA_SOURCE)!r})\n"
+        "import category_reference as cr\n"
+        "for body in json.load(sys.stdin):\n"
+        "    cr._read_fast(bytes.fromhex(body))\n"
+        "print('survived')\n"
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", code],
+        input=json.dumps([b.hex() for b in bodies]),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert (child.returncode, child.stdout.strip()) == (0, "survived"), child.stderr[-2000:]
+
+
+def test_utf8_check_names_the_offset_across_chunk_boundaries() -> None:
+    chunk = cr._UTF8_CHUNK
+    # A valid 3-byte character cut by the chunk boundary is fine; a bad byte after it is found at its offset.
+    body = b"a" * (chunk - 1) + "\u20ac".encode() + b"b" * 10 + b"\xe9" + b"c"
+    with pytest.raises(cr.Rejected, match=f"not_utf8: byte 0xE9 at offset {chunk - 1 + 3 + 10}$"):
+        cr.check_utf8(body)
+    cr.check_utf8(b"a" * (chunk - 1) + "\u20ac".encode() + b"b" * 10)
+    cr.check_utf8(bytearray(UTF8_BOM + "ünïcødé ✓ 𝄞".encode()))
+    with pytest.raises(cr.Rejected, match="offset 2"):
+        cr.check_utf8(b"ab\xf0\x9d\x84")  # a 4-byte character cut at the end
+
+
+def test_blank_characters_cover_python_white_space() -> None:
+    """The fast reader's RE2 class and the strict reader's re class are built from one list: check it."""
+    assert {c for c in map(chr, range(0x110000)) if c.isspace()} <= set(cr.BLANK_CHARACTERS)
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        pytest.param(" \u00a0\u2003", id="spaces"),
+        pytest.param("\u200b", id="zero-width"),
+        pytest.param("a\u200b", id="visible-and-zero-width"),
+        pytest.param("Film & Animation", id="real"),
+        pytest.param("\x7f", id="delete"),
+        pytest.param("x\x9f", id="c1-last"),
+        pytest.param("\u00a0x", id="nbsp-and-letter"),
+    ],
+)
+def test_fast_and_strict_readers_agree_on_titles(title: str) -> None:
+    body = json.dumps({"items": [{"id": "1", "snippet": {"title": title}}]}).encode()
+    try:
+        strict = cr.transform(body, key="k", region="us", ingested_at=NOW, fast=False)
+    except cr.Rejected:
+        strict = None
+    fast = cr._read_fast(body)
+    assert (fast is None) or (strict is not None and fast[1].to_pylist() == [title])
+
+
+# ---- gzip and the category drop ----------------------------------------------------------------------
+
+
+def test_gunzip_reads_every_member() -> None:
+    body = (DATA / "raw_statistics_reference_data/US_category_id.json").read_bytes()
+    assert cr.gunzip(gzip.compress(body), limit=len(body)) == body
+    half = len(body) // 2
+    assert cr.gunzip(gzip.compress(body[:half]) + gzip.compress(body[half:]), limit=len(body)) == body
+
+
+@pytest.mark.parametrize(
+    ("data", "reason", "detail"),
+    [
+        pytest.param(b"", "empty_file", "0 bytes", id="empty"),
+        pytest.param(b'{"items": []}', "not_gzip", "header", id="plain-json"),
+        pytest.param(gzip.compress(b"x" * 1000)[:-12], "not_gzip", "ends early", id="truncated"),
+        pytest.param(gzip.compress(b"{}") + b"garbage", "not_gzip", "header", id="trailing-garbage"),
+        pytest.param(gzip.compress(b"\0" * 10_000_000), "too_large", "more than 1000000 bytes", id="bomb"),
+    ],
+)
+def test_gunzip_rejections(data: bytes, reason: str, detail: str) -> None:
+    with pytest.raises(cr.Rejected) as caught:
+        cr.gunzip(data, limit=1_000_000)
+    assert caught.value.reason == reason
+    assert detail in caught.value.detail
+
+
+def test_gunzip_stops_at_the_limit_without_inflating_everything() -> None:
+    bomb = gzip.compress(b"\0" * 200_000_000)  # ~200 KB that would inflate to 200 MB
+    before = _peak_rss_mb()
+    with pytest.raises(cr.Rejected, match="too_large"):
+        cr.gunzip(bomb, limit=1_000_000)
+    assert _peak_rss_mb() - before < 50
+
+
+def _peak_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM")
+
+
+@pytest.mark.parametrize(
+    ("stored", "new", "threshold", "rejected"),
+    [
+        pytest.param(range(31), [1], 0.5, True, id="one-item-replaces-31"),
+        pytest.param(range(10), range(5), 0.5, False, id="exactly-the-threshold"),
+        pytest.param(range(10), range(4), 0.5, True, id="just-above"),
+        pytest.param(range(31), range(32), 0.5, False, id="grows"),
+        pytest.param(range(31), range(100, 131), 0.5, True, id="all-new-ids"),
+        pytest.param([], [1], 0.0, False, id="nothing-stored"),
+        pytest.param(range(10), range(9), 0.0, True, id="zero-tolerance"),
+        pytest.param(range(10), [], 1.0, False, id="threshold-one"),
+    ],
+)
+def test_category_drop(stored: Any, new: Any, threshold: float, rejected: bool) -> None:
+    def check() -> None:
+        cr.check_category_drop(list(stored), list(new), threshold=threshold, region="us", holder="h")
+
+    if rejected:
+        with pytest.raises(cr.Rejected, match=r"categories_dropped: \d+ of the \d+ categories region=us"):
+            check()
+    else:
+        check()
 
 
 @pytest.mark.parametrize(
@@ -262,6 +485,7 @@ def test_every_reason_is_exercised() -> None:
             "youtube/raw_statistics_reference_data/drop 1/ünï/KR_category_id.json", "kr", id="nested"
         ),
         pytest.param("GB_category_id.json", "gb", id="no-folder"),
+        pytest.param("youtube/raw_statistics_reference_data/FR_category_id.json.gz", "fr", id="gzip"),
     ],
 )
 def test_region_comes_from_the_file_name(key: str, region: str) -> None:
@@ -277,6 +501,9 @@ def test_region_comes_from_the_file_name(key: str, region: str) -> None:
         pytest.param("youtube/raw_statistics_reference_data/category_id.json", id="no-code"),
         pytest.param("youtube/raw_statistics_reference_data/US_category_id.json/", id="folder"),
         pytest.param("youtube/US/category_id.json", id="code-in-folder"),
+        pytest.param("youtube/raw_statistics_reference_data/US_category_id.JSON", id="upper-case-suffix"),
+        pytest.param("youtube/raw_statistics_reference_data/US_category_id.json.zip", id="zip"),
+        pytest.param("youtube/raw_statistics_reference_data/US_category_id.gz", id="gz-without-json"),
     ],
 )
 def test_unknown_region_is_rejected(key: str) -> None:
@@ -314,6 +541,36 @@ def test_config_from_settings_environment() -> None:
         settings.processed_database,
         settings.category_reference_table,
     )
+    ledger_name = f"{sha256(b'k').hexdigest()}_abc.json"
+    assert config.ledger_key("k", '"abc"') == f"{settings.prefixes.landing_ledger}{ledger_name}"
+    assert config.landing_prefix == settings.prefixes.raw_reference
+    assert config.category_drop_threshold == settings.category_drop_threshold
+    assert config.max_body_bytes == settings.reference_max_bytes
+
+
+def test_one_region_definition_reaches_the_function() -> None:
+    """The data_regions setting is what the Lambda accepts: drop a region there and its files are rejected."""
+    settings = get_settings({}, data_regions="us,ca")
+    config = cr.Config.from_environ(settings.lambda_environment())
+    assert config.allowed_regions == {"us", "ca"}
+    with pytest.raises(cr.Rejected, match="unknown_region: region 'gb'"):
+        cr.region_from_key("GB_category_id.json", config.allowed_regions)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        pytest.param("CATEGORY_DROP_THRESHOLD", "1.5", "not a fraction", id="threshold-above-one"),
+        pytest.param("CATEGORY_DROP_THRESHOLD", "half", "CATEGORY_DROP_THRESHOLD", id="threshold-text"),
+        pytest.param("MAX_BODY_BYTES", "0", "must be positive", id="max-bytes-zero"),
+        pytest.param("LEDGER_BUCKET", "RAW", "LEDGER_BUCKET equals RAW_BUCKET", id="ledger-in-raw"),
+    ],
+)
+def test_bad_limits_are_refused(name: str, value: str, message: str) -> None:
+    environ = get_settings({}).lambda_environment()
+    environ[name] = environ["RAW_BUCKET"] if value == "RAW" else value
+    with pytest.raises(cr.ConfigError, match=message):
+        cr.Config.from_environ(environ)
 
 
 @pytest.mark.parametrize("missing", [pytest.param(name, id=name) for name in cr.ENV_VARS])
@@ -409,6 +666,42 @@ def test_s3_event_round_trips_through_parse_event() -> None:
     event = cr.s3_event(pairs)
     assert "+" in event["Records"][0]["s3"]["object"]["key"]  # spaces encoded as S3 does
     assert [(o.bucket, o.key) for o in cr.parse_event(event)] == pairs
+
+
+def test_parse_event_keeps_the_named_version() -> None:
+    event = {"Records": [{"s3": {"bucket": {"name": "raw"}, "object": {"key": "k", "eTag": '"e1"'}}}]}
+    assert cr.parse_event(event) == [cr.S3Object("raw", "k", None, "e1")]
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        pytest.param({"Records": []}, cr.RunInfo("s3-event:req-1"), id="s3-event"),
+        pytest.param(
+            {"Records": [], "airflow": {"run_id": "s__1", "interval_start": "a", "interval_end": "b"}},
+            cr.RunInfo("s__1", "a", "b"),
+            id="scheduled",
+        ),
+        pytest.param({"Records": [], "airflow": {"run_id": "m"}}, cr.RunInfo("m"), id="no-interval"),
+    ],
+)
+def test_parse_run(event: dict[str, Any], expected: cr.RunInfo) -> None:
+    assert cr.parse_run(event, "req-1") == expected
+
+
+@pytest.mark.parametrize(
+    "airflow",
+    [
+        pytest.param("scheduled__x", id="string"),
+        pytest.param({}, id="no-run-id"),
+        pytest.param({"run_id": ""}, id="empty-run-id"),
+        pytest.param({"run_id": 5}, id="number-run-id"),
+        pytest.param({"run_id": "r", "interval_start": 5}, id="number-interval"),
+    ],
+)
+def test_malformed_airflow_member_raises(airflow: Any) -> None:
+    with pytest.raises(ValueError, match="airflow"):
+        cr.parse_run({"Records": [], "airflow": airflow}, "req")
 
 
 def test_s3_test_event_has_no_records() -> None:

@@ -130,6 +130,22 @@ def test_typed_options_are_coerced() -> None:
             id="negative-grace",
         ),
         pytest.param(
+            {"AIRFLOW__YOUTUBE_ETL__DATA_REGIONS": "us,usa"},
+            "'usa' is not one",
+            id="three-letter-data-region",
+        ),
+        pytest.param({"AIRFLOW__YOUTUBE_ETL__DATA_REGIONS": "us,US"}, "'US' is not one", id="upper-region"),
+        pytest.param({"AIRFLOW__YOUTUBE_ETL__DATA_REGIONS": "us,us"}, "distinct", id="repeated-region"),
+        pytest.param({"AIRFLOW__YOUTUBE_ETL__DATA_REGIONS": " , "}, "distinct", id="no-region"),
+        pytest.param(
+            {"AIRFLOW__YOUTUBE_ETL__CATEGORY_DROP_THRESHOLD": "1.5"},
+            "category_drop_threshold=1.5",
+            id="bad-drop-threshold",
+        ),
+        pytest.param(
+            {"AIRFLOW__YOUTUBE_ETL__REFERENCE_MAX_BYTES": "10"}, "reference_max_bytes=10", id="tiny-max-bytes"
+        ),
+        pytest.param(
             {"AIRFLOW__YOUTUBE_ETL__RAW_BUCKET_NAME": "Bad_Bucket"},
             "bucket name 'Bad_Bucket'",
             id="bad-bucket-override",
@@ -159,6 +175,20 @@ def test_settings_are_frozen() -> None:
 
 def test_known_regions_are_lower_case_two_letter_codes() -> None:
     assert all(re.fullmatch(r"[a-z]{2}", r) for r in KNOWN_REGIONS)
+
+
+def test_data_regions_are_one_setting_the_lambda_receives() -> None:
+    assert get_settings({}).region_codes == KNOWN_REGIONS
+    s = get_settings({"AIRFLOW__YOUTUBE_ETL__DATA_REGIONS": "us, ca,gb "})
+    assert s.region_codes == ("us", "ca", "gb")
+    environment = s.lambda_environment()
+    assert environment["ALLOWED_REGIONS"] == "us,ca,gb"
+    assert (environment["CATEGORY_DROP_THRESHOLD"], environment["MAX_BODY_BYTES"]) == (
+        "0.5",
+        str(64 * 1024**2),
+    )
+    assert environment["LEDGER_BUCKET"] == s.processed_bucket
+    assert environment["LEDGER_PREFIX"] == s.prefixes.landing_ledger == "youtube/landing_ledger/"
 
 
 @pytest.mark.parametrize(

@@ -7,10 +7,16 @@ Input: a YouTube ``videoCategoryListResponse`` document named ``XX_category_id.j
 Output: one row per ``items[]`` entry with :data:`OUTPUT_SCHEMA` (``category_id`` is an integer so the
 join with the statistics' integer ``category_id`` works without catalog edits).
 
+Text is UTF-8 or it is rejected with the byte offset (a UTF-8 BOM is tolerated), because pyarrow would
+write other bytes into Parquet as they are and readers fail later. ``.json.gz`` files are gunzipped first
+(:func:`gunzip`, bounded like the plain body).
+
 Two parsers, one contract. :func:`transform` first tries pyarrow's JSON reader with an explicit schema
 (fast and lean on large files); when that fails or anything looks off, the standard ``json`` module
 re-parses the document and either builds the same table or raises :class:`Rejected` naming the first
 offending item. So the strict path alone defines what is accepted, and rejection messages are exact.
+pyarrow 25's reader crashes the process (segfault) on a body starting with ``null``: it only ever sees a
+body whose first value starts with ``{``.
 
 Rejection reasons (``Rejected.reason``): see :data:`REASONS`.
 
@@ -28,9 +34,12 @@ Layout in S3 (built by the functions at the end of this module):
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
+import sys
 import urllib.parse
+import zlib
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,19 +48,30 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
+from landing_ledger import document_name
 
 #: Rejection reason codes -> what they mean. The Airflow task shows ``reason`` when a record is quarantined.
 REASONS: dict[str, str] = {
-    "unknown_region": "the file name is not XX_category_id.json with XX an allowed region code",
+    "unknown_region": "the file name is not XX_category_id.json[.gz] with XX an allowed region code",
+    "bad_landing_date": "a landing_date= folder of the key names no calendar date (YYYY-MM-DD)",
+    "key_too_long": "the key does not fit the processed object's S3 metadata (2 KB)",
+    "too_large": "the object (after gunzip) is larger than MAX_BODY_BYTES",
+    "not_gzip": "a .json.gz object is not a complete gzip stream",
     "empty_file": "the object is empty or only whitespace",
-    "not_json": "the object is not valid JSON (or not UTF-8)",
+    "not_utf8": "the text is not valid UTF-8 (the first bad byte and its offset are named)",
+    "not_json": "the object is not valid JSON",
+    "too_deep": "the JSON nests deeper than the parser's limit",
+    "duplicate_key": "a JSON object has the same member twice (which one counts would be a guess)",
     "no_items": "the document has no non-empty 'items' list",
     "item_without_id": "an item is not an object or has no 'id'",
     "item_without_title": "an item has no non-empty string 'snippet.title'",
+    "invalid_title": "a title is blank (white space or invisible characters) or holds a control character",
     "non_integer_id": "an item's 'id' is not a non-negative integer (a JSON string of digits or a number)",
     "invalid_field": "an item's 'etag', 'snippet.channelId' or 'snippet.assignable' has the wrong JSON type",
     "duplicate_id": "the same category id appears twice (the join would duplicate statistics rows)",
+    "categories_dropped": "the file lacks over CATEGORY_DROP_THRESHOLD of the region's stored categories",
     "in_quarantine": "the object is itself under the quarantine prefix (processing it would loop)",
+    "unreadable": "the parser failed on the input in a way no rule above names (the report has the error)",
 }
 
 #: Columns written, in order. ``region`` is the partition column (a path segment, not stored in the file).
@@ -91,9 +111,15 @@ ENV_VARS: tuple[str, ...] = (
     "GLUE_DATABASE",
     "GLUE_TABLE",
     "ALLOWED_REGIONS",
+    "LEDGER_BUCKET",
+    "LEDGER_PREFIX",
+    "LANDING_PREFIX",
+    "CATEGORY_DROP_THRESHOLD",
+    "MAX_BODY_BYTES",
 )
 
-_FILE_NAME_RE = re.compile(r"^([A-Za-z]{2})_category_id\.json$")
+_FILE_NAME_RE = re.compile(r"^([A-Za-z]{2})_category_id\.json(\.gz)?$")
+GZIP_SUFFIX = ".gz"
 _ID_RE = re.compile(r"^[0-9]{1,18}$")  # fits in a bigint
 _ID_PATTERN = _ID_RE.pattern
 
@@ -143,6 +169,11 @@ class Config:
     glue_database: str
     glue_table: str
     allowed_regions: frozenset[str]
+    ledger_bucket: str
+    ledger_prefix: str
+    landing_prefix: str
+    category_drop_threshold: float
+    max_body_bytes: int
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Config:
@@ -160,6 +191,17 @@ class Config:
                 f"PROCESSED_BUCKET equals RAW_BUCKET ({value['RAW_BUCKET']!r}): refusing to write into the "
                 "raw bucket"
             )
+        if value["LEDGER_BUCKET"] == value["RAW_BUCKET"]:
+            raise ConfigError(f"LEDGER_BUCKET equals RAW_BUCKET ({value['RAW_BUCKET']!r}): keep raw apart")
+        try:
+            threshold = float(value["CATEGORY_DROP_THRESHOLD"])
+            max_bytes = int(value["MAX_BODY_BYTES"])
+        except ValueError as error:
+            raise ConfigError(f"CATEGORY_DROP_THRESHOLD / MAX_BODY_BYTES: {error}") from None
+        if not 0.0 <= threshold <= 1.0:
+            raise ConfigError(f"CATEGORY_DROP_THRESHOLD={threshold!r} is not a fraction between 0 and 1")
+        if max_bytes < 1:
+            raise ConfigError(f"MAX_BODY_BYTES={max_bytes!r} must be positive")
         return cls(
             processed_bucket=value["PROCESSED_BUCKET"],
             processed_prefix=_folder(value["PROCESSED_PREFIX"]),
@@ -168,6 +210,11 @@ class Config:
             glue_database=value["GLUE_DATABASE"],
             glue_table=value["GLUE_TABLE"],
             allowed_regions=regions,
+            ledger_bucket=value["LEDGER_BUCKET"],
+            ledger_prefix=_folder(value["LEDGER_PREFIX"]),
+            landing_prefix=_folder(value["LANDING_PREFIX"]),
+            category_drop_threshold=threshold,
+            max_body_bytes=max_bytes,
         )
 
     @property
@@ -179,6 +226,9 @@ class Config:
 
     def output_key(self, region: str) -> str:
         return f"{self.processed_prefix}{PARTITION_COLUMN}={region}/{OUTPUT_FILE}"
+
+    def ledger_key(self, source_key: str, etag: str) -> str:
+        return f"{self.ledger_prefix}{document_name(source_key, etag)}"
 
     def quarantine_keys(self, source_key: str, request_id: str, at: datetime) -> tuple[str, str]:
         """(copy key, report key) in the raw bucket for a rejected object; see the module docstring."""
@@ -194,11 +244,41 @@ def _folder(prefix: str) -> str:
 
 @dataclass(frozen=True)
 class S3Object:
-    """One record of an invocation: the object to convert."""
+    """One record of an invocation: the object to convert, and the version the record names, if any."""
 
     bucket: str
     key: str
     version_id: str | None = None
+    #: Without quotes; names the version on an unversioned bucket (S3 events carry it).
+    etag: str | None = None
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Who asks: an Airflow run (the scheduled path sends ``airflow``) or the S3 event path."""
+
+    run_id: str
+    interval_start: str | None = None
+    interval_end: str | None = None
+
+    @property
+    def interval(self) -> tuple[str | None, str | None]:
+        return (self.interval_start, self.interval_end)
+
+
+def parse_run(event: Mapping[str, Any], request_id: str) -> RunInfo:
+    """The ``airflow`` member of a scheduled invocation (run id and data interval), else the event path's
+    ``s3-event:<request id>``. A malformed member raises ValueError (the invocation fails)."""
+    airflow = event.get("airflow")
+    if airflow is None:
+        return RunInfo(f"s3-event:{request_id}")
+    run_id = airflow.get("run_id") if isinstance(airflow, Mapping) else None
+    if not isinstance(run_id, str) or not run_id:
+        raise ValueError("event member 'airflow' must be an object with a non-empty string 'run_id'")
+    bounds = [airflow.get(name) for name in ("interval_start", "interval_end")]
+    if any(b is not None and not isinstance(b, str) for b in bounds):
+        raise ValueError("event member 'airflow': interval_start / interval_end must be strings")
+    return RunInfo(run_id, *bounds)
 
 
 def parse_event(event: Mapping[str, Any]) -> list[S3Object]:
@@ -226,7 +306,12 @@ def parse_event(event: Mapping[str, Any]) -> list[S3Object]:
         if not isinstance(bucket, str) or not isinstance(raw_key, str) or not bucket or not raw_key:
             raise ValueError(f"Records[{index}]: bucket and key must be non-empty strings")
         version = s3["object"].get("versionId") or None
-        objects.append(S3Object(bucket, urllib.parse.unquote_plus(raw_key), version))
+        etag = s3["object"].get("eTag") or None
+        if not isinstance(version, str | None) or not isinstance(etag, str | None):
+            raise ValueError(f"Records[{index}]: versionId and eTag must be strings")
+        objects.append(
+            S3Object(bucket, urllib.parse.unquote_plus(raw_key), version, etag.strip('"') if etag else None)
+        )
     return objects
 
 
@@ -245,11 +330,11 @@ def s3_event(objects: Iterable[tuple[str, str]]) -> dict[str, Any]:
 
 
 def region_from_key(key: str, allowed_regions: Collection[str]) -> str:
-    """The lower-case region code from ``…/XX_category_id.json``; Rejected otherwise."""
+    """The lower-case region code from ``…/XX_category_id.json[.gz]``; Rejected otherwise."""
     name = key.rsplit("/", 1)[-1]
     match = _FILE_NAME_RE.fullmatch(name)
     if not match:
-        raise Rejected("unknown_region", f"file name {name!r} is not XX_category_id.json")
+        raise Rejected("unknown_region", f"file name {name!r} is not XX_category_id.json[.gz]")
     region = match.group(1).lower()
     if region not in allowed_regions:
         raise Rejected(
@@ -275,8 +360,9 @@ def transform(
     """
     if ingested_at.tzinfo is None:
         raise ValueError("ingested_at must be timezone-aware")
-    if not body or body.isspace():  # no .strip(): it would copy a large body
+    if _first_value(body) is None:
         raise Rejected("empty_file", f"{len(body)} bytes, no JSON value")
+    check_utf8(body)
     columns = _read_fast(body, memory_pool) if fast else None
     if columns is None:
         columns = _read_strict(body)
@@ -293,15 +379,108 @@ def transform(
     return pa.Table.from_arrays(arrays, schema=OUTPUT_SCHEMA)
 
 
+UTF8_BOM = b"\xef\xbb\xbf"
+_JSON_VALUE_START = re.compile(rb"[^ \t\r\n]")  # JSON's four white-space characters
+_UTF8_CHUNK = 1 << 20
+
+
+def _bom_length(body: bytes | bytearray) -> int:
+    return len(UTF8_BOM) if body[: len(UTF8_BOM)] == UTF8_BOM else 0
+
+
+def _first_value(body: bytes | bytearray) -> int | None:
+    """Offset of the first byte after the BOM that is not JSON white space; None when there is none."""
+    found = _JSON_VALUE_START.search(body, _bom_length(body))
+    return found.start() if found else None
+
+
+def check_utf8(body: bytes | bytearray) -> None:
+    """Raise ``not_utf8`` naming the first invalid byte and its offset (in chunks: no copy of the body)."""
+    with memoryview(body) as view:
+        size = len(view)
+        position = 0
+        while position < size:
+            end = min(position + _UTF8_CHUNK, size)
+            try:
+                # Not final before the end: a character cut by the chunk boundary is read with the next chunk.
+                _, consumed = codecs.utf_8_decode(view[position:end], "strict", end == size)
+            except UnicodeDecodeError as error:
+                offset = position + error.start
+                raise Rejected("not_utf8", f"byte 0x{view[offset]:02X} at offset {offset}") from None
+            position += consumed
+
+
+def gunzip(data: bytes | bytearray, *, limit: int) -> bytearray:
+    """The content of a gzip file (every member), or Rejected: ``not_gzip``, or ``too_large`` past ``limit``
+    bytes (checked while inflating, so a small bomb never fills the memory)."""
+    if not data:
+        raise Rejected("empty_file", "0 bytes, no gzip stream")
+    out = bytearray()
+    pending: bytes | bytearray = data
+    try:
+        while pending:
+            inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # gzip header and trailer
+            while not inflater.eof:
+                if not pending:
+                    raise Rejected("not_gzip", f"the gzip stream ends early, after {len(out)} content bytes")
+                out += inflater.decompress(pending, limit + 1 - len(out))
+                if len(out) > limit:
+                    raise Rejected("too_large", f"more than {limit} bytes once gunzipped")
+                pending = inflater.unconsumed_tail
+            pending = inflater.unused_data
+    except zlib.error as error:
+        raise Rejected("not_gzip", f"{error} (after {len(out)} content bytes)") from None
+    return out
+
+
+def check_category_drop(
+    stored_ids: Collection[int], new_ids: Collection[int], *, threshold: float, region: str, holder: str
+) -> None:
+    """Rejected (``categories_dropped``) when the new file lacks more than ``threshold`` of the stored ids."""
+    stored = set(stored_ids)
+    if not stored:
+        return
+    missing = stored - set(new_ids)
+    share = len(missing) / len(stored)
+    if share > threshold:
+        raise Rejected(
+            "categories_dropped",
+            f"{len(missing)} of the {len(stored)} categories region={region} holds (from {holder}) are "
+            f"missing ({share:.0%} > CATEGORY_DROP_THRESHOLD {threshold:.0%}), e.g. {sorted(missing)[:5]}",
+        )
+
+
+#: Characters a title may not consist of only: Unicode white space (``str.isspace``) and invisible
+#: zero-width characters. One list, two regular-expression dialects (Python ``re`` and RE2 in pyarrow).
+BLANK_CHARACTERS = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
+    + "".join(chr(c) for c in range(0x2000, 0x200B))
+    + "\u2028\u2029\u202f\u205f\u3000"
+    + "\u180e\u200b\u200c\u200d\u2060\ufeff"
+)
+_BLANK_TITLE = re.compile(f"[{re.escape(BLANK_CHARACTERS)}]+")
+_BLANK_TITLE_RE2 = "^[" + "".join(f"\\x{{{ord(c):X}}}" for c in BLANK_CHARACTERS) + "]+$"
+#: C0 and C1 control characters (NUL, tab, line breaks, …): never part of a category name.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_CONTROL_RE2 = r"[\x{0}-\x{1F}\x{7F}-\x{9F}]"
+
 _Columns = tuple[pa.Array, pa.Array, pa.Array, pa.Array, pa.Array]
 
 
 def _read_fast(body: bytes | bytearray, memory_pool: pa.MemoryPool | None = None) -> _Columns | None:
-    """pyarrow's reader; None whenever the document is not plainly valid (the strict path decides)."""
+    """pyarrow's reader; None whenever the document is not plainly valid (the strict path decides).
+
+    It does not check UTF-8 (:func:`transform` does, first), and it only runs on a document whose first
+    value is an object: pyarrow 25 segfaults on a body starting with ``null``.
+    """
+    first = _first_value(body)
+    if first is None or body[first] != ord("{"):
+        return None
+    buffer = pa.py_buffer(body).slice(_bom_length(body))  # zero-copy views of the body
     try:
         table = pj.read_json(
-            pa.BufferReader(pa.py_buffer(body)),  # zero-copy view of the body
-            read_options=pj.ReadOptions(block_size=len(body) + 1, use_threads=False),
+            pa.BufferReader(buffer),
+            read_options=pj.ReadOptions(block_size=len(buffer) + 1, use_threads=False),
             parse_options=pj.ParseOptions(
                 explicit_schema=_READ_SCHEMA, unexpected_field_behavior="ignore", newlines_in_values=True
             ),
@@ -326,23 +505,55 @@ def _read_fast(body: bytes | bytearray, memory_pool: pa.MemoryPool | None = None
         return None
     if not pc.all(pc.greater(pc.utf8_length(titles), 0)).as_py():
         return None
+    for pattern in (_BLANK_TITLE_RE2, _CONTROL_RE2):
+        if pc.any(pc.match_substring_regex(titles, pattern)).as_py():
+            return None
     ids = pc.cast(raw_ids, pa.int64(), memory_pool=memory_pool)
     if pc.count_distinct(ids).as_py() != len(ids):
         return None
     return ids, titles, snippet.field("assignable"), snippet.field("channelId"), items.field("etag")
 
 
+class _DuplicateKey(Exception):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        for name, _ in pairs:
+            if name in seen:
+                raise _DuplicateKey(name)
+            seen.add(name)
+    return document
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def _read_strict(body: bytes | bytearray) -> _Columns:
     """The reference parser: the standard ``json`` module, checking every item, first failure wins."""
     try:
-        document = json.loads(body)
+        # Decoded explicitly: json.loads(bytes) would guess UTF-16/32 from NUL bytes.
+        decoded = bytes(memoryview(body)[_bom_length(body) :]).decode("utf-8")
+        document = json.loads(
+            decoded, object_pairs_hook=_object_without_duplicates, parse_constant=_no_constant
+        )
     except (UnicodeDecodeError, ValueError) as error:
         raise Rejected("not_json", str(error)) from None
+    except RecursionError:
+        raise Rejected("too_deep", f"nesting deeper than {sys.getrecursionlimit()} levels") from None
+    except _DuplicateKey as duplicate:
+        raise Rejected("duplicate_key", f"member {duplicate.name!r} appears twice in one object") from None
     if not isinstance(document, dict):
-        raise Rejected("no_items", f"top level is a JSON {type(document).__name__}, not an object")
+        raise Rejected("no_items", f"top level is a JSON {_json_type(document)}, not an object")
     items = document.get("items")
     if not isinstance(items, list) or not items:
-        found = "missing" if "items" not in document else f"a {type(items).__name__}" if items else "empty"
+        found = "missing" if "items" not in document else f"a {_json_type(items)}" if items else "empty"
         raise Rejected("no_items", f"'items' is {found}")
     ids: list[int] = []
     titles: list[str] = []
@@ -359,6 +570,7 @@ def _read_strict(body: bytes | bytearray) -> _Columns:
         title = snippet.get("title") if isinstance(snippet, dict) else None
         if not isinstance(title, str) or not title:
             raise Rejected("item_without_title", f"{where} (id {category_id}) has no snippet.title")
+        _check_title(title, f"{where} (id {category_id})")
         flag = snippet.get("assignable") if isinstance(snippet, dict) else None
         channel = snippet.get("channelId") if isinstance(snippet, dict) else None
         etag = item.get("etag")
@@ -384,6 +596,23 @@ def _read_strict(body: bytes | bytearray) -> _Columns:
     )
 
 
+def _json_type(value: Any) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number")
+
+
+def _check_title(title: str, where: str) -> None:
+    if _BLANK_TITLE.fullmatch(title):
+        raise Rejected("invalid_title", f"{where} title {title!r} is blank")
+    control = _CONTROL.search(title)
+    if control:
+        raise Rejected(
+            "invalid_title",
+            f"{where} title {title!r} holds control character U+{ord(control.group()):04X} "
+            f"at position {control.start()}",
+        )
+
+
 def _integer_id(value: Any, where: str) -> int:
     """Category ids are JSON strings of digits in the real files; plain JSON integers are accepted too."""
     if isinstance(value, str) and _ID_RE.fullmatch(value):
@@ -394,7 +623,7 @@ def _integer_id(value: Any, where: str) -> int:
 
 
 def error_report(
-    *, rejected: Rejected, source: S3Object, request_id: str, at: datetime, copy_uri: str
+    *, rejected: Rejected, source: S3Object, request_id: str, at: datetime, copy_uri: str | None
 ) -> dict[str, Any]:
     """The JSON document stored next to a quarantined copy."""
     return {
@@ -402,6 +631,7 @@ def error_report(
         "reason_text": REASONS[rejected.reason],
         "detail": rejected.detail,
         "source": {"bucket": source.bucket, "key": source.key, "version_id": source.version_id},
+        # None when the object is too large for CopyObject (5 GB): the raw object itself is kept.
         "quarantined_copy": copy_uri,
         "request_id": request_id,
         "time": at.isoformat(),

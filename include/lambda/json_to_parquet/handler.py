@@ -1,18 +1,34 @@
 """Lambda entry point (``handler.handler``): S3 event in, Parquet + Glue partition out, bad files quarantined.
 
-Thin edge around :mod:`category_reference` (the pure transform and every layout rule). Configuration is
-read from environment variables on each call (see ``category_reference.ENV_VARS``); the AWS endpoint comes
-from the standard ``AWS_ENDPOINT_URL`` that boto3 and awswrangler honour, so this code does not know
-whether it runs on AWS or on the local runtime. Only boto3, awswrangler and pyarrow are imported: the AWS
-SDK for pandas managed layer provides them.
+Thin edge around the pure modules: :mod:`category_reference` (the transform and every layout rule),
+:mod:`partition_order` (arrival and which source a partition keeps) and :mod:`landing_ledger` (verdict
+documents). Configuration is read from environment variables on each call (``category_reference.ENV_VARS``);
+the AWS endpoint comes from the standard ``AWS_ENDPOINT_URL`` that boto3 and awswrangler honour, so this
+code does not know whether it runs on AWS or on the local runtime. Only boto3, awswrangler and pyarrow are
+imported: the AWS SDK for pandas managed layer provides them.
 
-Per record: bad input is quarantined and reported with ``status="quarantined"`` and
-``reason="<code>: <detail>"`` (codes: ``category_reference.REASONS``), because retrying it helps nobody.
+Per record (``docs/daily-pipeline.md``, "Ordered Lambda"):
+
+1. the key's **current** version is what counts: a record naming another version (``versionId``, or
+   ``eTag`` on an unversioned bucket) is answered ``superseded`` and changes nothing — its own event, or
+   the current version's, does the work;
+2. the region's partition holds one Parquet object whose S3 metadata names its source; it is replaced
+   only by a source newer in arrival order, with a conditional PUT (``If-Match`` its ETag, or
+   ``If-None-Match: *``), and the decision is taken again whenever S3 answers 412/409 — so of two
+   concurrent invocations the older source never wins. An event for the version the partition already
+   holds is a no-op that says so (``converted`` with reason ``unchanged: …``);
+3. bad input — whatever the body: ``null``, a scalar, deep nesting, bytes that are not UTF-8 — is
+   quarantined (a copy plus an error report; raw is never touched) and answered ``quarantined`` with
+   ``reason="<code>: <detail>"`` (codes: ``category_reference.REASONS``), because retrying helps nobody;
+4. every record that names a landing object version gets a ledger document (``processed``,
+   ``quarantined`` or ``superseded``), written after the data it describes.
+
 AWS errors are collected, the other records still processed, and the invocation then raises so Lambda
 retries it (every step is idempotent) and finally hands the event to the on-failure destination.
 
-Return value (JSON): ``{"records": [{bucket, key, status, region, rows, output, reason, quarantine_key}],
-"converted": n, "quarantined": n}``; ``output`` is the Parquet object's ``s3://`` URI.
+Return value (JSON): ``{"records": [{bucket, key, version_id, etag, status, region, rows, output, reason,
+quarantine_key}], "converted": n, "quarantined": n, "superseded": n}``; ``output`` is the Parquet object's
+``s3://`` URI.
 """
 
 from __future__ import annotations
@@ -24,6 +40,7 @@ import os
 import threading
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,24 +51,57 @@ from botocore.exceptions import BotoCoreError, ClientError
 from category_reference import (
     GLUE_COLUMN_TYPES,
     GLUE_PARTITION_TYPES,
+    GZIP_SUFFIX,
     PARTITION_COLUMN,
     Config,
     Rejected,
+    RunInfo,
     S3Object,
+    check_category_drop,
     error_report,
+    gunzip,
     parse_event,
+    parse_run,
     region_from_key,
     transform,
+)
+from landing_ledger import document, document_body
+from partition_order import (
+    MAX_ENCODED_KEY,
+    META_ROWS,
+    Decision,
+    LandingDateError,
+    Source,
+    arrival,
+    decide,
+    encode_key,
+    landing_date,
+    source_from_metadata,
+    source_metadata,
 )
 
 log = logging.getLogger("json_to_parquet")
 
-#: Errors that say nothing about the file (AWS API errors, a body cut short): the event is retried.
-_RETRYABLE = (BotoCoreError, ClientError, OSError)
+#: Times one record decides again after a conditional PUT lost a race (each loss means another
+#: invocation wrote in between; reserved concurrency bounds how many can).
+MAX_WRITE_ATTEMPTS = 20
+#: CopyObject copies at most 5 GB; a larger rejected object is reported, not copied (raw keeps it).
+MAX_COPY_BYTES = 5 * 1024**3
+#: What S3 answers when a conditional write loses (412), races another one (409), or its If-Match object
+#: vanished (404).
+_WRITE_CONFLICTS = {"PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey", "412", "409"}
 
 
 class RecordsFailed(RuntimeError):
     """Some records hit AWS errors; raised after all records were tried so Lambda retries the event."""
+
+
+class WriteConflict(RuntimeError):
+    """Conditional writes kept losing: retried like an AWS error (the state will have settled)."""
+
+
+#: Errors that say nothing about the file (AWS API errors, a body cut short): the event is retried.
+_RETRYABLE = (BotoCoreError, ClientError, OSError, WriteConflict)
 
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
@@ -60,14 +110,15 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     config = Config.from_environ(os.environ)
     request_id = str(getattr(context, "aws_request_id", "") or uuid.uuid4())
     objects = parse_event(event)
+    run = parse_run(event, request_id)
     session = _session()
     results: list[dict[str, Any]] = []
     failures: list[str] = []
     for source in objects:
         try:
-            result = process_record(source, config=config, session=session, request_id=request_id)
+            result = process_record(source, config=config, session=session, request_id=request_id, run=run)
         except _RETRYABLE as error:
-            failures.append(f"s3://{source.bucket}/{source.key}: {error}")
+            failures.append(f"s3://{source.bucket}/{source.key}: {type(error).__name__}: {error}")
             _log(
                 "record_failed",
                 logging.ERROR,
@@ -78,19 +129,17 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
             )
             continue
         results.append(result)
-        level = logging.INFO if result["status"] == "converted" else logging.WARNING
-        _log("record_processed", level, request_id=request_id, **result)
-    summary = {
-        "records": results,
-        "converted": sum(r["status"] == "converted" for r in results),
-        "quarantined": sum(r["status"] == "quarantined" for r in results),
-    }
+        level = logging.WARNING if result["status"] == "quarantined" else logging.INFO
+        _log("record_processed", level, request_id=request_id, run_id=run.run_id, **result)
+    summary: dict[str, Any] = {"records": results}
+    for status in ("converted", "quarantined", "superseded"):
+        summary[status] = sum(r["status"] == status for r in results)
     _log(
         "invocation_done",
         logging.INFO,
         request_id=request_id,
-        converted=summary["converted"],
-        quarantined=summary["quarantined"],
+        run_id=run.run_id,
+        **{k: v for k, v in summary.items() if k != "records"},
         failed=len(failures),
     )
     if failures:
@@ -123,55 +172,262 @@ def _client(session: boto3.Session, service: str) -> Any:
         return _CLIENTS[key]
 
 
+# ---- one record ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Version:
+    """One raw object version as HEAD describes it."""
+
+    version_id: str | None
+    etag: str
+    size: int
+    last_modified: datetime
+
+    @classmethod
+    def from_head(cls, response: Mapping[str, Any]) -> Version:
+        version = response.get("VersionId")
+        return cls(
+            version_id=None if version in (None, "", "null") else str(version),
+            etag=str(response["ETag"]).strip('"'),
+            size=int(response["ContentLength"]),
+            last_modified=response["LastModified"].astimezone(UTC),
+        )
+
+    def named_by(self, record: S3Object) -> bool:
+        """Whether the record names this version (a record naming none means the current one)."""
+        if record.version_id and self.version_id:
+            return record.version_id == self.version_id
+        if record.etag:
+            return record.etag == self.etag
+        return True
+
+    def describe(self) -> str:
+        name = f"version {self.version_id}" if self.version_id else "the unversioned object"
+        return f"{name} (ETag {self.etag}, LastModified {self.last_modified:%Y-%m-%dT%H:%M:%SZ})"
+
+
+@dataclass(frozen=True)
+class Stored:
+    """The partition's current Parquet object: its ETag (for If-Match), source and category ids."""
+
+    etag: str
+    source: Source | None
+    ids: list[int]
+    rows: int | None
+
+
+@dataclass
+class Record:
+    """What one record is about, as the handler learns it; builds the result and the ledger document."""
+
+    source: S3Object
+    config: Config
+    run: RunInfo
+    request_id: str
+    now: datetime
+    version: Version | None = None
+    region: str | None = None
+    arrival: datetime | None = None
+    result: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.result = {
+            "bucket": self.source.bucket,
+            "key": self.source.key,
+            "version_id": self.source.version_id,
+            "etag": self.source.etag,
+            "status": "quarantined",
+            "region": None,
+            "rows": 0,
+            "output": None,
+            "reason": None,
+            "quarantine_key": None,
+        }
+        try:
+            self.region = region_from_key(self.source.key, self.config.allowed_regions)
+        except Rejected:
+            self.region = None
+        self.result["region"] = self.region
+
+    def about(self, version: Version) -> None:
+        """Describe ``version`` of the key (its arrival needs its LastModified)."""
+        self.version = version
+        self.result.update(version_id=version.version_id, etag=version.etag)
+        try:
+            self.arrival = arrival(self.source.key, version.last_modified, self.config.landing_prefix)
+        except LandingDateError:
+            self.arrival = version.last_modified  # as the planner dates it; the record is quarantined
+
+    def candidate(self) -> Source:
+        assert self.version is not None and self.arrival is not None
+        return Source(
+            self.source.bucket, self.source.key, self.version.version_id, self.version.etag, self.arrival
+        )
+
+    def ledger(
+        self, verdict: str, reason: str | None, *, rows: int | None = None, output: str | None = None
+    ) -> tuple[str, bytes] | None:
+        """(ledger key, document body), or None when nothing names the version's ETag.
+
+        Without a HEAD of the version (it no longer exists) the record's own version id and ETag name it.
+        """
+        version = self.version
+        etag = version.etag if version else self.source.etag
+        if not etag:
+            return None
+        doc = document(
+            bucket=self.source.bucket,
+            key=self.source.key,
+            version_id=version.version_id if version else self.source.version_id,
+            etag=etag,
+            size=version.size if version else None,
+            last_modified=version.last_modified if version else None,
+            arrival=self.arrival,
+            region=self.region,
+            verdict=verdict,
+            reason=reason,
+            run_id=self.run.run_id,
+            interval=self.run.interval,
+            rows=rows,
+            partitions=[f"{PARTITION_COLUMN}={self.region}"] if verdict == "processed" else [],
+            output=output,
+            recorded_at=self.now,
+        )
+        return self.config.ledger_key(self.source.key, etag), document_body(doc)
+
+
 def process_record(
-    source: S3Object, *, config: Config, session: boto3.Session, request_id: str
+    source: S3Object, *, config: Config, session: boto3.Session, request_id: str, run: RunInfo
 ) -> dict[str, Any]:
-    """Convert one object, or quarantine it. Raises only :data:`_RETRYABLE` errors (AWS, I/O)."""
-    result: dict[str, Any] = {
-        "bucket": source.bucket,
-        "key": source.key,
-        "status": "quarantined",
-        "region": None,
-        "rows": 0,
-        "output": None,
-        "reason": None,
-        "quarantine_key": None,
-    }
+    """Convert one object, quarantine it or answer that it is superseded.
+
+    Raises only :data:`_RETRYABLE` errors (AWS, I/O, a write race that does not settle).
+    """
+    record = Record(source, config, run, request_id, datetime.now(UTC))
     if source.bucket == config.raw_bucket and source.key.startswith(config.quarantine_prefix):
         # Never re-process (and re-quarantine) quarantined copies, whatever the trigger says.
-        result["reason"] = "in_quarantine: object is under the quarantine prefix; not processed"
-        return result
+        record.result["reason"] = "in_quarantine: object is under the quarantine prefix; not processed"
+        return record.result
     s3 = _client(session, "s3")
-    now = datetime.now(UTC)
+    current = _head(s3, source.bucket, source.key)
+    if current is None or not current.named_by(source):
+        return _superseded_version(s3, record, current)
+    record.about(current)
     try:
-        region = region_from_key(source.key, config.allowed_regions)
-        result["region"] = region
-        body = _get_object(s3, source)
+        _check_key(record)
+    except Rejected as rejected:
+        return _quarantine(s3, record, rejected)
+    assert record.region is not None
+    candidate = record.candidate()
+    table: pa.Table | None = None
+    parquet: bytes | None = None
+    for _ in range(MAX_WRITE_ATTEMPTS):
+        stored = _read_stored(s3, config, record.region)
+        decision = decide(candidate, stored.source if stored else None)
+        if decision is Decision.CHECK_CURRENT:
+            # Another version of this key is stored: S3's version order decides, i.e. is ours still current?
+            now_current = _head(s3, source.bucket, source.key)
+            if now_current != current:
+                return _superseded(s3, record, _not_current(source, current.describe(), now_current))
+            decision = Decision.WRITE
+        if decision is Decision.UNCHANGED:
+            assert stored is not None
+            return _unchanged(s3, session, record, stored)
+        if decision is Decision.OLDER:
+            assert stored is not None and stored.source is not None
+            return _superseded(
+                s3,
+                record,
+                f"older_than_stored: {PARTITION_COLUMN}={record.region} holds {stored.source.describe()}, "
+                f"newer in arrival order than {candidate.describe()}",
+            )
+        try:
+            if table is None:
+                table = _convert(s3, record)
+            if stored is not None:
+                holder = stored.source.describe() if stored.source else "an object without source metadata"
+                check_category_drop(
+                    stored.ids,
+                    table.column("category_id").to_pylist(),
+                    threshold=config.category_drop_threshold,
+                    region=record.region,
+                    holder=holder,
+                )
+        except Rejected as rejected:
+            return _quarantine(s3, record, rejected)
+        if parquet is None:
+            parquet = _parquet(table)
+        if _put_partition(s3, config, record.region, parquet, table.num_rows, candidate, stored):
+            output = _finish_partition(s3, session, config, record.region)
+            record.result.update(status="converted", rows=table.num_rows, output=output)
+            _write_ledger(s3, config, record.ledger("processed", None, rows=table.num_rows, output=output))
+            return record.result
+    raise WriteConflict(
+        f"{PARTITION_COLUMN}={record.region}: {MAX_WRITE_ATTEMPTS} conditional writes lost to concurrent ones"
+    )
+
+
+def _check_key(record: Record) -> None:
+    """What the key alone tells: region, landing date, metadata size (Rejected)."""
+    key = record.source.key
+    region_from_key(key, record.config.allowed_regions)
+    try:
+        landing_date(key, record.config.landing_prefix)
+    except LandingDateError as error:
+        raise Rejected("bad_landing_date", str(error)) from None
+    encoded = len(encode_key(key))  # the processed object's metadata names the key
+    if encoded > MAX_ENCODED_KEY:
+        raise Rejected("key_too_long", f"{encoded} characters percent-encoded; at most {MAX_ENCODED_KEY}")
+
+
+def _convert(s3: Any, record: Record) -> pa.Table:
+    """The pinned version's rows, or Rejected. Any other failure of the pure steps on this input is a
+    verdict too (``unreadable``): the Lambda never dies on input."""
+    assert record.version is not None and record.region is not None
+    version, limit = record.version, record.config.max_body_bytes
+    if version.size > limit:
+        raise Rejected("too_large", f"{version.size} bytes; MAX_BODY_BYTES is {limit}")
+    body = _get_object(s3, record.source, version)
+    try:
+        if record.source.key.endswith(GZIP_SUFFIX):
+            body = gunzip(body, limit=limit)
         # glibc's allocator hands large freed blocks (the JSON parser's scratch space) back to the OS at
         # once; pyarrow's default pool (mimalloc) keeps them: ~35 MB more peak on a 50 MB file.
-        table = transform(
-            body, key=source.key, region=region, ingested_at=now, memory_pool=pa.system_memory_pool()
+        return transform(
+            body,
+            key=record.source.key,
+            region=record.region,
+            ingested_at=record.now,
+            memory_pool=pa.system_memory_pool(),
         )
-    except Rejected as rejected:
-        result["reason"] = str(rejected)
-        result["quarantine_key"] = quarantine(
-            s3, source, rejected, config=config, request_id=request_id, at=now
+    except Rejected:
+        raise
+    except (MemoryError, RecursionError, ValueError, TypeError, pa.ArrowException) as error:
+        log.exception(
+            "unexpected failure of the transform on s3://%s/%s", record.source.bucket, record.source.key
         )
-        return result
-    del body
-    result["output"] = write_partition(table, region, config=config, session=session, s3=s3)
-    result["rows"] = table.num_rows
-    result["status"] = "converted"
-    return result
+        raise Rejected("unreadable", f"{type(error).__name__}: {error}") from None
 
 
-def _get_object(s3: Any, source: S3Object) -> bytearray:
-    """The object's bytes in one buffer of its exact size.
+def _head(s3: Any, bucket: str, key: str, version_id: str | None = None) -> Version | None:
+    """HEAD of the key's current version (or of ``version_id``); None when there is none (404)."""
+    extra = {"VersionId": version_id} if version_id else {}
+    missing = {"404", "NoSuchKey", "NoSuchVersion"} | ({"400", "InvalidArgument"} if version_id else set())
+    try:
+        return Version.from_head(s3.head_object(Bucket=bucket, Key=key, **extra))
+    except ClientError as error:
+        if str(error.response.get("Error", {}).get("Code")) in missing:
+            return None
+        raise
+
+
+def _get_object(s3: Any, source: S3Object, version: Version) -> bytearray:
+    """The version's bytes in one buffer of its exact size.
 
     ``StreamingBody.read()`` joins the chunks it read, holding the body twice at its peak; filling a
     buffer sized from ``ContentLength`` keeps one copy (the biggest allocation of a run on large files).
+    The version is pinned (VersionId, or If-Match on an unversioned bucket): what was decided on is read.
     """
-    extra = {"VersionId": source.version_id} if source.version_id else {}
+    extra = {"VersionId": version.version_id} if version.version_id else {"IfMatch": version.etag}
     response = s3.get_object(Bucket=source.bucket, Key=source.key, **extra)
     size = int(response["ContentLength"])
     buffer = bytearray(size)
@@ -187,22 +443,72 @@ def _get_object(s3: Any, source: S3Object) -> bytearray:
     return buffer
 
 
-def write_partition(table: pa.Table, region: str, *, config: Config, session: boto3.Session, s3: Any) -> str:
-    """Replace the region's partition with one Parquet object and make sure the catalog knows it.
+def _read_stored(s3: Any, config: Config, region: str) -> Stored | None:
+    """The partition's object (metadata, ETag, category ids), or None when there is none."""
+    key = config.output_key(region)
+    try:
+        response = s3.get_object(Bucket=config.processed_bucket, Key=key)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            return None
+        raise
+    body = response["Body"].read()
+    metadata = response.get("Metadata") or {}
+    try:
+        ids = pq.read_table(io.BytesIO(body), columns=["category_id"]).column("category_id").to_pylist()
+    except (pa.ArrowException, KeyError) as error:
+        # Not ours (another tool's file under the fixed name): it is replaced, without the drop check.
+        log.warning("s3://%s/%s is not a readable category file: %s", config.processed_bucket, key, error)
+        ids = []
+    rows = metadata.get(META_ROWS)
+    return Stored(
+        etag=str(response["ETag"]).strip('"'),
+        source=source_from_metadata(metadata),
+        ids=ids,
+        rows=int(rows) if rows and rows.isdigit() else None,
+    )
 
-    The object name is fixed, so the PUT itself replaces the previous data atomically; objects with other
-    names left in the partition (older layouts, manual copies) are deleted afterwards. Readers therefore
-    never see an empty or doubled partition, and concurrent runs for different regions are independent.
-    """
+
+def _parquet(table: pa.Table) -> bytes:
     buffer = io.BytesIO()
     pq.write_table(table.drop_columns([PARTITION_COLUMN]), buffer, compression="snappy")
+    return buffer.getvalue()
+
+
+def _put_partition(
+    s3: Any, config: Config, region: str, parquet: bytes, rows: int, source: Source, stored: Stored | None
+) -> bool:
+    """Write the region's object if it is still what was decided on; False when another write won."""
+    condition = {"IfMatch": stored.etag} if stored is not None else {"IfNoneMatch": "*"}
+    try:
+        s3.put_object(
+            Bucket=config.processed_bucket,
+            Key=config.output_key(region),
+            Body=parquet,
+            ContentType="application/vnd.apache.parquet",
+            Metadata=source_metadata(source, rows),
+            **condition,
+        )
+    except ClientError as error:
+        if _is_write_conflict(error):
+            log.info(
+                "conditional write of %s=%s lost a race (%s); deciding again", PARTITION_COLUMN, region, error
+            )
+            return False
+        raise
+    return True
+
+
+def _is_write_conflict(error: ClientError) -> bool:
+    code = str(error.response.get("Error", {}).get("Code"))
+    status = str(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode"))
+    return code in _WRITE_CONFLICTS or status in ("412", "409")
+
+
+def _finish_partition(s3: Any, session: boto3.Session, config: Config, region: str) -> str:
+    """Remove other objects from the partition folder (older layouts, manual copies) and make sure the
+    catalog knows the partition; idempotent, so a redelivered event completes an interrupted run."""
     key = config.output_key(region)
-    s3.put_object(
-        Bucket=config.processed_bucket,
-        Key=key,
-        Body=buffer.getvalue(),
-        ContentType="application/vnd.apache.parquet",
-    )
     partition_prefix = key.rsplit("/", 1)[0] + "/"
     paginator = s3.get_paginator("list_objects_v2")
     stale: list[Any] = [
@@ -215,6 +521,102 @@ def write_partition(table: pa.Table, region: str, *, config: Config, session: bo
         s3.delete_objects(Bucket=config.processed_bucket, Delete={"Objects": stale[start : start + 1000]})
     register_partition(region, config=config, session=session)
     return f"s3://{config.processed_bucket}/{key}"
+
+
+def _unchanged(s3: Any, session: boto3.Session, record: Record, stored: Stored) -> dict[str, Any]:
+    """The partition already holds this version (a redelivered event, a scheduled re-send): no rewrite."""
+    assert record.region is not None
+    output = _finish_partition(s3, session, record.config, record.region)
+    record.result.update(
+        status="converted",
+        rows=stored.rows or len(stored.ids),
+        output=output,
+        reason=f"unchanged: {PARTITION_COLUMN}={record.region} already holds this version; nothing written",
+    )
+    # The first processing wrote this document; written here only if that one crashed before it did.
+    _write_ledger(
+        s3,
+        record.config,
+        record.ledger("processed", None, rows=record.result["rows"], output=output),
+        keep=True,
+    )
+    return record.result
+
+
+def _superseded(s3: Any, record: Record, reason: str) -> dict[str, Any]:
+    record.result.update(status="superseded", reason=reason, rows=0)
+    # Never over a processed or quarantined verdict of the same (key, ETag): superseded is the weakest.
+    _write_ledger(s3, record.config, record.ledger("superseded", reason), keep=True)
+    return record.result
+
+
+def _superseded_version(s3: Any, record: Record, current: Version | None) -> dict[str, Any]:
+    """The record names a version that is not the key's current one (or the key has none)."""
+    source = record.source
+    if current is None and not (source.version_id or source.etag):
+        # Nothing names a version and none exists: an AWS-side problem (a key deleted, a wrong bucket).
+        raise OSError(f"s3://{source.bucket}/{source.key}: NoSuchKey: the key does not exist")
+    named = _head(s3, source.bucket, source.key, source.version_id) if source.version_id else None
+    if named is not None:
+        record.about(named)
+    what = named.describe() if named else f"version {source.version_id or source.etag}"
+    return _superseded(s3, record, _not_current(source, what, current))
+
+
+def _not_current(source: S3Object, what: str, newest: Version | None) -> str:
+    return (
+        f"not_current: {what} of s3://{source.bucket}/{source.key} is not the key's newest version; the "
+        f"newest is {newest.describe() if newest else 'none (the key is deleted)'}"
+    )
+
+
+def _quarantine(s3: Any, record: Record, rejected: Rejected) -> dict[str, Any]:
+    """Copy the bad version and store an error report beside it; the raw object stays untouched."""
+    config, source, version = record.config, record.source, record.version
+    assert version is not None
+    copy_key, report_key = config.quarantine_keys(source.key, record.request_id, record.now)
+    copied = version.size <= MAX_COPY_BYTES
+    if copied:
+        copy_source: dict[str, str] = {"Bucket": source.bucket, "Key": source.key}
+        if version.version_id:
+            copy_source["VersionId"] = version.version_id
+        s3.copy_object(Bucket=config.raw_bucket, Key=copy_key, CopySource=copy_source)
+    report = error_report(
+        rejected=rejected,
+        source=S3Object(source.bucket, source.key, version.version_id, version.etag),
+        request_id=record.request_id,
+        at=record.now,
+        copy_uri=f"s3://{config.raw_bucket}/{copy_key}" if copied else None,
+    )
+    s3.put_object(
+        Bucket=config.raw_bucket,
+        Key=report_key,
+        Body=json.dumps(report, indent=2).encode(),
+        ContentType="application/json",
+    )
+    quarantine_key = copy_key if copied else report_key
+    record.result.update(status="quarantined", reason=str(rejected), rows=0, quarantine_key=quarantine_key)
+    _write_ledger(
+        s3,
+        config,
+        record.ledger("quarantined", str(rejected), output=f"s3://{config.raw_bucket}/{quarantine_key}"),
+    )
+    return record.result
+
+
+def _write_ledger(s3: Any, config: Config, entry: tuple[str, bytes] | None, *, keep: bool = False) -> None:
+    """Store a ledger document; ``keep`` leaves an existing document of the same (key, ETag) in place."""
+    if entry is None:
+        return
+    key, body = entry
+    condition = {"IfNoneMatch": "*"} if keep else {}
+    try:
+        s3.put_object(
+            Bucket=config.ledger_bucket, Key=key, Body=body, ContentType="application/json", **condition
+        )
+    except ClientError as error:
+        if not (keep and _is_write_conflict(error)):
+            raise
 
 
 def register_partition(region: str, *, config: Config, session: boto3.Session) -> None:
@@ -251,31 +653,6 @@ def register_partition(region: str, *, config: Config, session: boto3.Session) -
             compression="snappy",
             boto3_session=session,
         )
-
-
-def quarantine(
-    s3: Any, source: S3Object, rejected: Rejected, *, config: Config, request_id: str, at: datetime
-) -> str:
-    """Copy the bad object and store an error report beside it; the raw object stays untouched."""
-    copy_key, report_key = config.quarantine_keys(source.key, request_id, at)
-    copy_source: dict[str, str] = {"Bucket": source.bucket, "Key": source.key}
-    if source.version_id:
-        copy_source["VersionId"] = source.version_id
-    s3.copy_object(Bucket=config.raw_bucket, Key=copy_key, CopySource=copy_source)
-    report = error_report(
-        rejected=rejected,
-        source=source,
-        request_id=request_id,
-        at=at,
-        copy_uri=f"s3://{config.raw_bucket}/{copy_key}",
-    )
-    s3.put_object(
-        Bucket=config.raw_bucket,
-        Key=report_key,
-        Body=json.dumps(report, indent=2).encode(),
-        ContentType="application/json",
-    )
-    return copy_key
 
 
 def _log(event: str, level: int, **fields: Any) -> None:
