@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote_plus
+from urllib.parse import quote_plus, unquote_plus
 
 from airflow.sdk import Asset
 
@@ -169,18 +169,49 @@ def s3_event_payload(
     return json.dumps(event)
 
 
+#: What the JSON-to-Parquet Lambda answers per record (see its handler's docstring).
+LAMBDA_STATUSES = ("converted", "quarantined", "superseded")
+
+
 def check_lambda_result(payload: str) -> dict[str, Any]:
-    """Raise :class:`LambdaRecordError` naming every quarantined file and its reason; return the result."""
+    """The Lambda's result, checked for its documented shape; :class:`LambdaRecordError` otherwise.
+
+    A quarantined or superseded file is a verdict, not an error: the result says which and why, and the
+    run's ``record_verdicts`` task decides what fails. Only an answer that is not the documented result
+    (a changed function, a truncated payload) raises here.
+    """
     try:
         result = json.loads(payload)
         records = result["records"]
+        if not isinstance(records, list):
+            raise TypeError("'records' is not a list")
     except (ValueError, TypeError, KeyError) as error:
         raise LambdaRecordError(f"unexpected Lambda result (no 'records'): {payload[:500]!r}") from error
-    bad = [r for r in records if r.get("status") != "converted"]
-    if bad:
-        details = "; ".join(
-            f"{r.get('key')}: {r.get('status')}: {r.get('reason')} (copy at {r.get('quarantine_key')})"
-            for r in bad
-        )
-        raise LambdaRecordError(f"{len(bad)} of {len(records)} reference file(s) rejected — {details}")
-    return result
+    for index, record in enumerate(records):
+        status = record.get("status") if isinstance(record, dict) else None
+        if status not in LAMBDA_STATUSES or not isinstance(record.get("key"), str):
+            raise LambdaRecordError(
+                f"unexpected Lambda result: records[{index}] has no key or its status {status!r} is not "
+                f"one of {', '.join(LAMBDA_STATUSES)}: {json.dumps(record)[:500]}"
+            )
+        if status != "converted" and not record.get("reason"):
+            raise LambdaRecordError(
+                f"unexpected Lambda result: records[{index}] is {status} without a reason"
+            )
+    return dict(result)
+
+
+def lambda_failure_message(payload: str, function_error: str) -> str:
+    """What failed, for a Lambda invocation that ended in a function error: the files of its event (from the
+    payload we sent) and the error the function raised (``errorType: errorMessage``)."""
+    try:
+        keys = [unquote_plus(r["s3"]["object"]["key"]) for r in json.loads(payload)["Records"]]
+    except (ValueError, TypeError, KeyError):
+        keys = []
+    try:
+        error = json.loads(function_error)
+        reason = f"{error.get('errorType', 'Error')}: {error.get('errorMessage', function_error)}"
+    except (ValueError, TypeError, AttributeError):
+        reason = function_error
+    files = ", ".join(keys) if keys else "(no S3 records in the payload)"
+    return f"json_to_parquet failed on {files} — {reason[:2000]}"

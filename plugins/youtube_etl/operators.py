@@ -10,28 +10,51 @@ from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeF
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, timezone
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from youtube_etl.dag_support import check_lambda_result
+from youtube_etl.dag_support import LambdaRecordError, check_lambda_result, lambda_failure_message
 from youtube_etl.reports import DataQualityError, evaluate_check, rows_from_athena
 
 
 class ConvertReferenceOperator(LambdaInvokeFunctionOperator):
-    """Invoke the JSON-to-Parquet Lambda and fail when it quarantined a file, naming file and reason.
+    """Invoke the JSON-to-Parquet Lambda for category files and log each file's verdict.
 
-    The provider's operator fails only on a ``FunctionError``; the Lambda deliberately answers normally for a
-    bad file (retrying it helps nobody), so the scheduled path must read the per-record status.
+    The Lambda answers per record ``converted``, ``quarantined`` (bad input: copied to the quarantine with a
+    report) or ``superseded`` (a newer source holds the region), each with its reason. A verdict never
+    fails this task — the run's ``record_verdicts`` task fails the run naming quarantined files, after the
+    good regions are published. A function error (AWS trouble: retried) fails it naming the files and the
+    error, instead of the provider's bare "Lambda function execution resulted in error".
     """
 
     def execute(self, context: Any) -> str:
-        payload: str = super().execute(context)
+        try:
+            payload: str = super().execute(context)
+        except ValueError as error:
+            details = error.args[1] if len(error.args) > 1 and isinstance(error.args[1], dict) else None
+            if details is None or "Payload" not in details:
+                raise
+            raise LambdaRecordError(
+                lambda_failure_message(str(self.payload), str(details["Payload"]))
+            ) from error
         result = check_lambda_result(payload)
         for record in result["records"]:
-            self.log.info(
-                "converted %s -> %s (%s rows, region %s)",
-                record.get("key"),
-                record.get("output"),
-                record.get("rows"),
-                record.get("region"),
-            )
+            if record["status"] == "quarantined":
+                self.log.warning(
+                    "QUARANTINED %s (region %s): %s — copy at %s",
+                    record["key"],
+                    record.get("region"),
+                    record.get("reason"),
+                    record.get("quarantine_key"),
+                )
+            elif record["status"] == "superseded":
+                self.log.info("superseded %s: %s", record["key"], record.get("reason"))
+            else:
+                self.log.info(
+                    "converted %s -> %s (%s rows, region %s)%s",
+                    record["key"],
+                    record.get("output"),
+                    record.get("rows"),
+                    record.get("region"),
+                    f" — {record['reason']}" if record.get("reason") else "",
+                )
         return payload
 
 

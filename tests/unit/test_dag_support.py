@@ -11,6 +11,7 @@ from youtube_etl.dag_support import (
     LambdaRecordError,
     check_lambda_result,
     default_args,
+    lambda_failure_message,
     s3_event_payload,
     sql_dir,
 )
@@ -56,24 +57,18 @@ def test_converted_records_pass() -> None:
     assert check_lambda_result(payload)["converted"] == 1
 
 
-def test_a_quarantined_file_fails_with_its_reason() -> None:
-    payload = json.dumps(
+def test_verdicts_are_results_not_errors() -> None:
+    """A quarantined or superseded file does not fail the task: record_verdicts fails the run later."""
+    records = [
         {
-            "records": [
-                {"key": "ok.json", "status": "converted"},
-                {
-                    "key": "XX_category_id.json",
-                    "status": "quarantined",
-                    "reason": "unknown region 'xx'",
-                    "quarantine_key": "quarantine/reference_data/x",
-                },
-            ]
-        }
-    )
-    with pytest.raises(
-        LambdaRecordError, match=r"1 of 2 .*XX_category_id\.json: quarantined: unknown region 'xx'"
-    ):
-        check_lambda_result(payload)
+            "key": "ok.json",
+            "status": "converted",
+            "reason": "unchanged: region=us already holds this version",
+        },
+        {"key": "XX_category_id.json", "status": "quarantined", "reason": "unknown_region: 'xx'"},
+        {"key": "US_category_id.json", "status": "superseded", "reason": "not_current: version 1 ..."},
+    ]
+    assert check_lambda_result(json.dumps({"records": records}))["records"] == records
 
 
 @pytest.mark.parametrize(
@@ -81,12 +76,29 @@ def test_a_quarantined_file_fails_with_its_reason() -> None:
     [
         pytest.param("null", id="null"),
         pytest.param('{"a": 1}', id="no-records"),
+        pytest.param('{"records": {}}', id="records-not-a-list"),
         pytest.param("not json", id="not-json"),
+        pytest.param('{"records": [{"key": "k", "status": "failed"}]}', id="unknown-status"),
+        pytest.param('{"records": [{"status": "converted"}]}', id="no-key"),
+        pytest.param('{"records": ["k"]}', id="record-not-an-object"),
+        pytest.param('{"records": [{"key": "k", "status": "quarantined"}]}', id="verdict-without-reason"),
     ],
 )
 def test_an_unexpected_answer_is_an_error(payload: str) -> None:
     with pytest.raises(LambdaRecordError, match="unexpected Lambda result"):
         check_lambda_result(payload)
+
+
+def test_a_function_error_names_the_files_and_the_error() -> None:
+    payload = s3_event_payload("raw", ["youtube/raw_statistics_reference_data/a b/US_category_id.json"])
+    error = json.dumps({"errorType": "RecordsFailed", "errorMessage": "1 of 1 record(s) failed: NoSuchKey"})
+    assert lambda_failure_message(payload, error) == (
+        "json_to_parquet failed on youtube/raw_statistics_reference_data/a b/US_category_id.json — "
+        "RecordsFailed: 1 of 1 record(s) failed: NoSuchKey"
+    )
+    assert lambda_failure_message("{}", "Task timed out") == (
+        "json_to_parquet failed on (no S3 records in the payload) — Task timed out"
+    )
 
 
 def test_default_args_retry_twice_with_timeout() -> None:
