@@ -24,7 +24,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from youtube_etl.settings import Settings, get_settings
+from youtube_etl.settings import REFERENCE_SUFFIXES, Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -256,18 +256,19 @@ class LocalRuntime:
             NotificationConfiguration={
                 "LambdaFunctionConfigurations": [
                     {
-                        "Id": "json-to-parquet",
+                        "Id": f"json-to-parquet{suffix.replace('.', '-')}",
                         "LambdaFunctionArn": function_arn,
                         "Events": ["s3:ObjectCreated:*"],
                         "Filter": {
                             "Key": {
                                 "FilterRules": [
                                     {"Name": "prefix", "Value": s.prefixes.raw_reference},
-                                    {"Name": "suffix", "Value": ".json"},
+                                    {"Name": "suffix", "Value": suffix},
                                 ]
                             }
                         },
                     }
+                    for suffix in REFERENCE_SUFFIXES
                 ]
             },
         )

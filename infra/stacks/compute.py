@@ -33,7 +33,7 @@ from infra.stacks.common import (
     objects_arn,
     skip_checkov,
 )
-from youtube_etl.settings import Settings
+from youtube_etl.settings import REFERENCE_SUFFIXES, Settings
 
 LAMBDA_SOURCE = REPO_ROOT / "include" / "lambda" / "json_to_parquet"
 GLUE_SOURCE = REPO_ROOT / "include" / "glue"
@@ -113,19 +113,27 @@ class ComputeStack(Stack):
                 actions=["logs:CreateLogStream", "logs:PutLogEvents"],
                 resources=[f"{log_group.log_group_arn}"],
             ),
+            # The raw bucket is versioned: the function reads (and copies to the quarantine) the exact
+            # version it decided on, so it needs GetObjectVersion besides GetObject.
             iam.PolicyStatement(
-                actions=["s3:GetObject"], resources=[objects_arn(s.raw_bucket, p.raw_reference)]
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[objects_arn(s.raw_bucket, p.raw_reference)],
             ),
             list_prefixes(s.raw_bucket, [p.raw_reference]),
             iam.PolicyStatement(
                 actions=["s3:PutObject"], resources=[objects_arn(s.raw_bucket, p.quarantine)]
             ),
-            # awswrangler overwrites the region partition: list, read, write and delete under its prefix.
+            # The region partition: read its object (source metadata, ids), replace it with conditional
+            # PUTs (If-Match / If-None-Match need nothing beyond PutObject), delete stray objects.
             iam.PolicyStatement(
                 actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
                 resources=[objects_arn(s.processed_bucket, p.category_reference)],
             ),
             list_prefixes(s.processed_bucket, [p.category_reference]),
+            # Ledger documents of category files: written, never read or deleted by the function.
+            iam.PolicyStatement(
+                actions=["s3:PutObject"], resources=[objects_arn(s.processed_bucket, p.landing_ledger)]
+            ),
             iam.PolicyStatement(
                 actions=[
                     "glue:GetDatabase",
@@ -190,12 +198,14 @@ class ComputeStack(Stack):
         )
 
         # Ad-hoc drops of category files are converted at once; Airflow invokes the same function on schedule.
+        # One filter per accepted suffix (S3 filters have one suffix; these two do not overlap).
         raw = s3.Bucket.from_bucket_name(self, "RawBucket", s.raw_bucket)
-        raw.add_event_notification(
-            s3.EventType.OBJECT_CREATED,
-            s3n.LambdaDestination(self.function),
-            s3.NotificationKeyFilter(prefix=p.raw_reference, suffix=".json"),
-        )
+        for suffix in REFERENCE_SUFFIXES:
+            raw.add_event_notification(
+                s3.EventType.OBJECT_CREATED,
+                s3n.LambdaDestination(self.function),
+                s3.NotificationKeyFilter(prefix=p.raw_reference, suffix=suffix),
+            )
 
     # ---- Glue -----------------------------------------------------------------------------------
     def _glue(self) -> None:

@@ -26,6 +26,8 @@ ENV_PREFIX = "AIRFLOW__YOUTUBE_ETL__"
 
 #: Regions of the Kaggle trending datasets (datasnaek: 10, rsrishav adds BR). Lower case, as partitions.
 KNOWN_REGIONS: tuple[str, ...] = ("br", "ca", "de", "fr", "gb", "in", "jp", "kr", "mx", "ru", "us")
+#: Suffixes of category reference files the Lambda converts (the S3 trigger has one filter per suffix).
+REFERENCE_SUFFIXES: tuple[str, ...] = (".json", ".json.gz")
 
 _PROJECT_RE = re.compile(r"^[a-z][a-z0-9]{1,19}$")
 _STAGE_RE = re.compile(r"^[a-z][a-z0-9]{0,9}$")

@@ -55,11 +55,15 @@ def test_lambda_package_holds_the_handler_sources() -> None:
 
 def test_s3_notification_targets_the_lambda(local_aws: LocalRuntime, settings: Settings) -> None:
     config = local_aws.client("s3").get_bucket_notification_configuration(Bucket=settings.raw_bucket)
-    (target,) = config["LambdaFunctionConfigurations"]
-    assert target["LambdaFunctionArn"].endswith(":function:" + settings.lambda_function)
-    assert target["Events"] == ["s3:ObjectCreated:*"]
-    rules = {r["Name"].lower(): r["Value"] for r in target["Filter"]["Key"]["FilterRules"]}
-    assert rules == {"prefix": "youtube/raw_statistics_reference_data/", "suffix": ".json"}
+    filters = []
+    for target in config["LambdaFunctionConfigurations"]:
+        assert target["LambdaFunctionArn"].endswith(":function:" + settings.lambda_function)
+        assert target["Events"] == ["s3:ObjectCreated:*"]
+        filters.append({r["Name"].lower(): r["Value"] for r in target["Filter"]["Key"]["FilterRules"]})
+    assert filters == [
+        {"prefix": "youtube/raw_statistics_reference_data/", "suffix": ".json"},
+        {"prefix": "youtube/raw_statistics_reference_data/", "suffix": ".json.gz"},
+    ]
 
 
 def test_glue_jobs_with_scripts_and_default_arguments(local_aws: LocalRuntime, settings: Settings) -> None:

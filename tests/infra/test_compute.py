@@ -58,18 +58,23 @@ def test_lambda_failures_go_to_an_encrypted_sqs_queue(synth: Synth) -> None:
     assert props["MaximumRetryAttempts"] == 2
 
 
-def test_s3_notification_filters_on_reference_prefix_and_json_suffix(synth: Synth) -> None:
+def test_s3_notification_filters_on_reference_prefix_and_each_suffix(synth: Synth) -> None:
     s = synth.settings
     function_id, _ = our_function(synth)
     _, notifications = only(synth.resources("Compute", "Custom::S3BucketNotifications"))
     props = notifications["Properties"]
     assert props["BucketName"] == s.raw_bucket
     assert props["Managed"] is False, "an imported bucket: existing notifications must be kept"
-    (config,) = props["NotificationConfiguration"]["LambdaFunctionConfigurations"]
-    assert config["Events"] == ["s3:ObjectCreated:*"]
-    assert config["LambdaFunctionArn"] == {"Fn::GetAtt": [function_id, "Arn"]}
-    rules = {r["Name"]: r["Value"] for r in config["Filter"]["Key"]["FilterRules"]}
-    assert rules == {"prefix": s.prefixes.raw_reference, "suffix": ".json"}
+    configs = props["NotificationConfiguration"]["LambdaFunctionConfigurations"]
+    filters = []
+    for config in configs:
+        assert config["Events"] == ["s3:ObjectCreated:*"]
+        assert config["LambdaFunctionArn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+        filters.append({r["Name"]: r["Value"] for r in config["Filter"]["Key"]["FilterRules"]})
+    assert filters == [
+        {"prefix": s.prefixes.raw_reference, "suffix": ".json"},
+        {"prefix": s.prefixes.raw_reference, "suffix": ".json.gz"},
+    ]
     permission = [
         p["Properties"]
         for p in synth.resources("Compute", "AWS::Lambda::Permission").values()
@@ -153,13 +158,14 @@ def test_lambda_role_reaches_only_its_prefixes(synth: Synth) -> None:
     role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
     objects = s3_object_resources(role_statements(synth, "Compute", role_id))
     assert objects == {
-        f"arn:aws:s3:::{s.raw_bucket}/{p.raw_reference}*": {"s3:GetObject"},
+        f"arn:aws:s3:::{s.raw_bucket}/{p.raw_reference}*": {"s3:GetObject", "s3:GetObjectVersion"},
         f"arn:aws:s3:::{s.raw_bucket}/{p.quarantine}*": {"s3:PutObject"},
         f"arn:aws:s3:::{s.processed_bucket}/{p.category_reference}*": {
             "s3:GetObject",
             "s3:PutObject",
             "s3:DeleteObject",
         },
+        f"arn:aws:s3:::{s.processed_bucket}/{p.landing_ledger}*": {"s3:PutObject"},
     }
 
 
