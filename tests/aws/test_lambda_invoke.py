@@ -297,6 +297,7 @@ def test_dated_keys_arriving_out_of_order_keep_the_later_day(clean_aws: LocalRun
     day15 = f"{s.prefixes.raw_reference}landing_date=2017-11-15/GB_category_id.json"
     day14 = f"{s.prefixes.raw_reference}landing_date=2017-11-14/GB_category_id.json"
     s3.put_object(Bucket=s.raw_bucket, Key=day15, Body=_variant(data_dir, "GB", "day15"))
+    _poll(lambda: bool(_ledger_documents(clean_aws, day15)), "day 15's verdict")
     s3.put_object(Bucket=s.raw_bucket, Key=day14, Body=_variant(data_dir, "GB", "day14"))
     _poll(
         lambda: bool(_ledger_documents(clean_aws, day14)) and bool(_ledger_documents(clean_aws, day15)),
