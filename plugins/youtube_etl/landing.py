@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from youtube_etl.ledger import ledger_document_name, parse_ledger_listing
+from youtube_etl.settings import REFERENCE_SUFFIXES
 
 STATISTICS = "statistics"
 REFERENCE = "reference"
@@ -47,7 +48,7 @@ class LandingKind:
 def landing_kinds(raw_statistics: str, raw_reference: str) -> tuple[LandingKind, LandingKind]:
     return (
         LandingKind(STATISTICS, raw_statistics, (".csv",), needs_region_folder=True),
-        LandingKind(REFERENCE, raw_reference, (".json",), needs_region_folder=False),
+        LandingKind(REFERENCE, raw_reference, REFERENCE_SUFFIXES, needs_region_folder=False),
     )
 
 

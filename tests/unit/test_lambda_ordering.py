@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from infra.local.runtime import LAMBDA_SOURCE, REPO_ROOT
+from youtube_etl import landing, ledger
 
 sys.path.insert(0, str(LAMBDA_SOURCE))
 import landing_ledger as ll  # noqa: E402
@@ -63,6 +64,24 @@ def test_arrival(key: str, expected: datetime) -> None:
 def test_malformed_landing_date_is_an_error(folder: str) -> None:
     with pytest.raises(po.LandingDateError, match=re.escape(folder)):
         po.arrival(f"{PREFIX}{folder}/US_category_id.json", T0, PREFIX)
+
+
+def test_arrival_agrees_with_the_planner() -> None:
+    """The Lambda is deployed alone, so it carries its own arrival rule; it must equal the planner's."""
+    for key in (
+        f"{PREFIX}US_category_id.json",
+        f"{PREFIX}landing_date=2017-11-14/US_category_id.json",
+        f"{PREFIX}a/landing_date=2020-02-29/b/CA_category_id.json",
+        "elsewhere/landing_date=2017-11-14/US_category_id.json",
+    ):
+        obj = landing.LandingObject(key=key, etag="e", size=1, last_modified=T0)
+        assert landing.arrival(obj, PREFIX) == po.arrival(key, T0, PREFIX), key
+    for folder in ("landing_date=2017-13-45", "landing_date=x"):
+        key = f"{PREFIX}{folder}/US_category_id.json"
+        with pytest.raises(landing.PlanError):
+            landing.landing_date(key, PREFIX)
+        with pytest.raises(po.LandingDateError):
+            po.landing_date(key, PREFIX)
 
 
 def test_arrival_needs_an_aware_time() -> None:
@@ -178,6 +197,13 @@ def _documented_fields() -> list[str]:
 
 def test_fields_are_the_documented_ones_in_order() -> None:
     assert list(ll.FIELDS) == _documented_fields()
+
+
+def test_fields_and_names_agree_with_the_pipeline_side() -> None:
+    assert list(ll.FIELDS) == list(ledger.FIELDS)
+    key = f"{PREFIX}landing_date=2017-11-14/ünï/US_category_id.json"
+    assert ll.document_name(key, '"abc-2"') == ledger.ledger_document_name(key, '"abc-2"')
+    assert set(ll.VERDICTS) <= set(ledger.VERDICTS) and ll.RECORDED_BY in ledger.RECORDERS
 
 
 def test_document_name_is_the_key_hash_and_the_etag() -> None:
