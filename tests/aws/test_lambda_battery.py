@@ -355,6 +355,7 @@ def test_malformed_event_is_a_function_error_naming_the_problem(
     local_aws: LocalRuntime, event: Any, message: str
 ) -> None:
     s = local_aws.settings
+    assert awslambda.wait_idle(local_aws, timeout=TIMEOUT_S)  # earlier tests' S3 events write verdicts too
     before = _ledger_names(local_aws)
     response = client(local_aws, "lambda").invoke(
         FunctionName=s.lambda_function, Payload=json.dumps(event).encode()

@@ -21,6 +21,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
+from infra.local.executors import awslambda
 from infra.local.runtime import LAMBDA_SOURCE, LocalRuntime
 
 sys.path.insert(0, str(LAMBDA_SOURCE))
@@ -50,7 +51,9 @@ def objects(runtime: LocalRuntime, bucket: str, prefix: str = "") -> list[dict[s
 
 
 def wipe_lambda_state(runtime: LocalRuntime) -> None:
-    """Forget what the function wrote (output, quarantine, drops, catalog table): a full reset costs ~5 s."""
+    """Forget what the function wrote (output, quarantine, ledger, drops, catalog table): a full reset costs
+    ~5 s. S3 events of earlier tests' drops may still be running the deployed function: wait for them."""
+    assert awslambda.wait_idle(runtime, timeout=180)
     s = runtime.settings
     s3 = client(runtime, "s3")
     for bucket, prefix in (
@@ -111,13 +114,17 @@ def _variant(data_dir: Path, name: str, tag: str) -> bytes:
     return json.dumps(document, indent=4, ensure_ascii=False).encode()
 
 
+def ledger_name(key: str, etag: str) -> str:
+    return f"{hashlib.sha256(key.encode()).hexdigest()}_{etag.strip(chr(34))}.json"
+
+
 def _ledger(aws: LocalRuntime, key: str, etag: str | None = None) -> dict[str, Any]:
     """The ledger document of ``key``'s current version (or of ``etag``)."""
     s, s3 = aws.settings, client(aws, "s3")
     if etag is None:
         etag = s3.head_object(Bucket=s.raw_bucket, Key=key)["ETag"]
-    name = f"{hashlib.sha256(key.encode()).hexdigest()}_{etag.strip(chr(34))}.json"
-    body = s3.get_object(Bucket=s.processed_bucket, Key=s.prefixes.landing_ledger + name)["Body"].read()
+    document_key = s.prefixes.landing_ledger + ledger_name(key, etag)
+    body = s3.get_object(Bucket=s.processed_bucket, Key=document_key)["Body"].read()
     assert body.endswith(b"\n") and body.count(b"\n") == 1
     return dict(json.loads(body))
 
@@ -226,7 +233,13 @@ def test_real_files_of_both_datasets_land_as_partitions_and_catalog(
     values = sorted(p["Values"][0] for p in partitions["Partitions"])
     assert values == sorted(p.name[:2].lower() for p in _files(data_dir, "rsrishav_trending"))
     assert len(_keys(aws, s.processed_bucket, s.prefixes.category_reference)) == len(values)
-    assert len(_ledger_names(aws)) == 21  # one verdict per object version, both datasets
+    ours = {
+        ledger_name(key, hashlib.md5(path.read_bytes()).hexdigest())
+        for dataset in ("", "rsrishav_trending")
+        for path in _files(data_dir, dataset)
+        for key in [f"{DROP}{dataset or 'datasnaek'}/{path.name}"]
+    }
+    assert len(ours) == 21 and ours <= set(_ledger_names(aws))  # one verdict per version, both datasets
 
 
 def test_the_same_version_again_is_a_no_op_that_says_so(aws: LocalRuntime, data_dir: Path) -> None:
@@ -259,7 +272,7 @@ def test_an_interrupted_run_is_completed_by_the_next_event(aws: LocalRuntime, da
     key = f"{DROP}GB_category_id.json"
     _put(aws, key, _real(data_dir, "GB"))
     lambda_handler.handler(_event(aws, key), _context("crashed"))
-    ledger_key = s.prefixes.landing_ledger + _ledger_names(aws)[0]
+    ledger_key = s.prefixes.landing_ledger + ledger_name(key, hashlib.md5(_real(data_dir, "GB")).hexdigest())
     client(aws, "s3").delete_object(Bucket=s.processed_bucket, Key=ledger_key)
     client(aws, "glue").delete_partition(
         DatabaseName=s.processed_database, TableName=s.category_reference_table, PartitionValues=["gb"]
@@ -523,7 +536,7 @@ def test_quarantined_copies_are_never_reprocessed(aws: LocalRuntime) -> None:
     assert result["records"][0]["reason"].startswith("in_quarantine")
     assert result["records"][0]["quarantine_key"] is None
     assert _keys(aws, s.raw_bucket, s.prefixes.quarantine) == [key]
-    assert _ledger_names(aws) == []  # not a landing object: no verdict
+    assert ledger_name(key, hashlib.md5(b"not json").hexdigest()) not in _ledger_names(aws)  # no verdict
 
 
 def test_aws_error_raises_after_the_other_records(aws: LocalRuntime, data_dir: Path) -> None:
