@@ -5,6 +5,12 @@ than ``airflow standalone``, because standalone's log servers bind every interfa
 triggerer skip their log servers (task logs are local files the api-server reads) and the api-server binds
 127.0.0.1 only. The ``aws_default`` connection points at the local runtime started alongside. Ctrl-C stops
 everything that was started.
+
+The README's story runs as written: both DAGs start unpaused (locally only; MWAA keeps Airflow's default),
+so ``youtube_ingest`` runs once for the last whole day — where the data lands — with no catch-up of older
+days (``catchup=False``), and its assets trigger ``youtube_reporting``; triggering ``youtube_ingest`` in the
+UI runs it again. The terminal says what is starting, then the URL and login, and a last line once every
+component and the runtime have stopped.
 """
 
 from __future__ import annotations
@@ -26,6 +32,14 @@ from pathlib import Path
 from infra.local.runtime import HOST, REPO_ROOT, LocalRuntime
 
 USER = "admin"
+#: The api-server signs the tasks' tokens with this (HMAC-SHA512): it warns below 64 bytes.
+JWT_SECRET_BYTES = 64
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+
+
+def say(message: str) -> None:
+    """One progress line on the terminal (the components' own logs go to files)."""
+    print(message, flush=True)
 
 
 def free_port() -> int:
@@ -44,6 +58,9 @@ def component_env(home: Path, runtime: LocalRuntime, api_port: int, secret: str)
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        # Locally both DAGs run as soon as they are parsed: the story is "trigger ingest, watch both run",
+        # and a paused youtube_reporting would never run on the assets ingest updates.
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
@@ -58,8 +75,13 @@ def component_env(home: Path, runtime: LocalRuntime, api_port: int, secret: str)
 
 
 def wait_healthy(url: str, timeout: float, procs: list[subprocess.Popen[bytes]]) -> None:
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
+    reported = started
     while time.monotonic() < deadline:
+        if time.monotonic() - reported >= 5:
+            reported = time.monotonic()
+            say(f"  waiting for the api-server … {reported - started:.0f} s")
         for proc in procs:
             if proc.poll() is not None:
                 raise RuntimeError(f"{' '.join(map(str, proc.args))} exited with {proc.returncode}")  # type: ignore[arg-type]
@@ -84,16 +106,19 @@ def password(home: Path) -> str:
 
 
 def start(home: Path, runtime: LocalRuntime, api_port: int, log_dir: Path) -> list[subprocess.Popen[bytes]]:
-    env = component_env(home, runtime, api_port, secrets.token_urlsafe(32))
+    env = component_env(home, runtime, api_port, secrets.token_urlsafe(JWT_SECRET_BYTES))
     airflow = [sys.executable, "-m", "airflow"]
-    subprocess.run([*airflow, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
-    commands = {
+    log_dir.mkdir(parents=True, exist_ok=True)
+    say("migrating the Airflow metadata DB …")
+    with (log_dir / "db-migrate.log").open("ab") as log:
+        subprocess.run([*airflow, "db", "migrate"], env=env, check=True, stdout=log, stderr=subprocess.STDOUT)
+    commands: dict[str, list[str]] = {
         "api-server": [*airflow, "api-server", "--host", HOST, "--port", str(api_port)],
         "scheduler": [*airflow, "scheduler", "--skip-serve-logs"],
         "dag-processor": [*airflow, "dag-processor"],
         "triggerer": [*airflow, "triggerer", "--skip-serve-logs"],
     }
-    log_dir.mkdir(parents=True, exist_ok=True)
+    say(f"starting {', '.join(commands)} (logs in {log_dir})")
     procs = []
     for name, command in commands.items():
         log = (log_dir / f"{name}.log").open("ab")
@@ -133,26 +158,30 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    say("starting the local AWS runtime …")
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
     with LocalRuntime() as runtime:
         if args.data:
             # Yesterday's drop: the daily run that unpausing schedules (the last whole day) takes it, and so
             # does a run triggered in the UI (a manual run covers the last whole day before its date).
-            yesterday = datetime.now(UTC).date() - timedelta(days=1)
+            say(f"landing {args.data} as the drop of {yesterday} …")
             runtime.load_sample_data(args.data.resolve(), landing_date=yesterday)
         procs = start(home, runtime, api_port, home / "logs" / "components")
         try:
             wait_healthy(f"http://{HOST}:{api_port}/api/v2/monitor/health", 120, procs)
-            print(f"Airflow UI: http://{HOST}:{api_port}  login: {USER} / {password(home)}", flush=True)
-            print(f"local AWS runtime: {runtime.endpoint} (connection aws_default points here)", flush=True)
-            print(
-                "the data landed as yesterday's drop: unpause or trigger youtube_ingest in the UI; "
-                "Ctrl-C stops everything",
-                flush=True,
+            say(f"Airflow UI: http://{HOST}:{api_port}  login: {USER} / {password(home)}")
+            say(f"local AWS runtime: {runtime.endpoint} (connection aws_default points here)")
+            say(
+                f"youtube_ingest runs for {yesterday} on its own (both DAGs start unpaused, no catch-up of "
+                "older days) and youtube_reporting follows on its assets; trigger youtube_ingest in the UI "
+                "to run it again. Ctrl-C stops everything."
             )
             while not stopping and all(p.poll() is None for p in procs):
                 time.sleep(0.5)
         finally:
+            say(f"stopping {', '.join(COMPONENTS)} and the local AWS runtime …")
             stop(procs)
+    say("stopped: every Airflow component and the local AWS runtime")
     return 0
 
 

@@ -1,7 +1,8 @@
 """`make airflow`: the real Airflow components with the local runtime; a triggered ingest runs both DAGs.
 
-This is what a user does in the UI, done through the same REST API the UI calls: log in, unpause, trigger
-`youtube_ingest`, and watch it and the asset-triggered `youtube_reporting` succeed. Everything listens on
+This is what a user does in the UI, done through the same REST API the UI calls: log in, find both DAGs
+unpaused and ingest's run for the day the data landed running (no catch-up), watch it and the
+asset-triggered `youtube_reporting` succeed, then trigger `youtube_ingest` again. Everything listens on
 127.0.0.1 only, and everything started is gone after Ctrl-C (SIGINT).
 """
 
@@ -11,10 +12,12 @@ import json
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,10 +41,18 @@ def call(url: str, token: str | None = None, method: str = "GET", body: Any = No
         return json.loads(response.read() or b"null")
 
 
+@dataclass
+class AirflowUI:
+    url: str
+    token: str
+    process: psutil.Process
+    popen: subprocess.Popen[str]
+    home: Path
+    progress: list[str]
+
+
 @pytest.fixture(scope="module")
-def airflow_ui(
-    data_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, str, psutil.Process]]:
+def airflow_ui(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowUI]:
     home = tmp_path_factory.mktemp("airflow-ui")
     # The components get a clean environment: none of this test process's Airflow or AWS settings.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AWS_"))}
@@ -55,15 +66,32 @@ def airflow_ui(
         str(data_dir),
     ]
     with started(argv, env) as (proc, line):
+        progress = [line]
+        # What the terminal shows while starting, up to the ready line (readline returns "" if it exits).
+        while line and not READY.search(line):
+            line = proc.stdout.readline() if proc.stdout else ""
+            progress.append(line)
         match = READY.search(line)
-        assert match, f"no ready line, got {line!r} (logs in {home}/logs/components)"
+        assert match, f"no ready line, got {progress!r} (logs in {home}/logs/components)"
         url, user, password = match.groups()
         token = call(f"{url}/auth/token", method="POST", body={"username": user, "password": password})
-        yield url, token["access_token"], psutil.Process(proc.pid)
+        yield AirflowUI(url, token["access_token"], psutil.Process(proc.pid), proc, home, progress)
 
 
-def test_every_listener_is_on_loopback(airflow_ui) -> None:  # type: ignore[no-untyped-def]
-    _, _, process = airflow_ui
+def test_the_terminal_shows_progress_while_starting(airflow_ui: AirflowUI) -> None:
+    shown = "".join(airflow_ui.progress)
+    for step in (
+        "starting the local AWS runtime",
+        "as the drop of",
+        "migrating the Airflow metadata DB",
+        "starting api-server, scheduler, dag-processor, triggerer",
+    ):
+        assert step in shown, (step, airflow_ui.progress)
+    assert len(airflow_ui.progress) >= 5
+
+
+def test_every_listener_is_on_loopback(airflow_ui: AirflowUI) -> None:
+    process = airflow_ui.process
     listening = [
         conn
         for p in [process, *process.children(recursive=True)]
@@ -74,49 +102,71 @@ def test_every_listener_is_on_loopback(airflow_ui) -> None:  # type: ignore[no-u
     assert {c.laddr.ip for c in listening} <= {"127.0.0.1", "::ffff:127.0.0.1"}
 
 
-def test_triggered_ingest_runs_both_dags(airflow_ui) -> None:  # type: ignore[no-untyped-def]
-    url, token, _ = airflow_ui
+def _runs(ui: AirflowUI, dag_id: str) -> list[dict[str, Any]]:
+    return list(call(f"{ui.url}/api/v2/dags/{dag_id}/dagRuns", ui.token)["dag_runs"])
+
+
+def _wait_until_done(ui: AirflowUI, done: Any, minutes: int = 15) -> dict[str, list[dict[str, Any]]]:
+    deadline = time.monotonic() + 60 * minutes
+    while True:
+        runs = {dag_id: _runs(ui, dag_id) for dag_id in ("youtube_ingest", "youtube_reporting")}
+        states = [r["state"] for rs in runs.values() for r in rs]
+        assert "failed" not in states, runs
+        if done(runs) and all(state == "success" for state in states):
+            return runs
+        assert time.monotonic() < deadline, f"DAG runs not done after {minutes} minutes: {runs}"
+        time.sleep(5)
+
+
+def test_the_readme_story_both_dags_run_unpaused_with_no_catch_up(airflow_ui: AirflowUI) -> None:
+    """Nothing to unpause: ingest's run for yesterday (where the data landed) starts on its own, exactly one
+    (no catch-up of the days since start_date), and its assets trigger reporting. Triggering ingest, as the
+    README says, runs it again over the same day."""
+    ui = airflow_ui
     deadline = time.monotonic() + 120
-    while {d["dag_id"] for d in call(f"{url}/api/v2/dags", token)["dags"]} != {
+    while {d["dag_id"] for d in call(f"{ui.url}/api/v2/dags", ui.token)["dags"]} != {
         "youtube_ingest",
         "youtube_reporting",
     }:
         assert time.monotonic() < deadline, "the dag-processor did not register both DAGs"
         time.sleep(2)
-    for dag_id in ("youtube_reporting", "youtube_ingest"):
-        call(f"{url}/api/v2/dags/{dag_id}", token, "PATCH", {"is_paused": False})
-    # make airflow landed the data as yesterday's drop. Unpausing schedules yesterday's interval; a run
-    # triggered for today 00:00 covers the same day (the last whole day before its logical date).
+    for dag_id in ("youtube_ingest", "youtube_reporting"):
+        assert call(f"{ui.url}/api/v2/dags/{dag_id}", ui.token)["is_paused"] is False, dag_id
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    yesterday = ((today - timedelta(days=1)).date().isoformat(), today.date().isoformat())
+
+    runs = _wait_until_done(ui, lambda r: r["youtube_ingest"] and r["youtube_reporting"])
+    (scheduled,) = runs["youtube_ingest"]
+    assert scheduled["run_type"] == "scheduled"
+    assert (scheduled["data_interval_start"][:10], scheduled["data_interval_end"][:10]) == yesterday
+    assert {r["run_type"] for r in runs["youtube_reporting"]} == {"asset_triggered"}
+
     triggered = call(
-        f"{url}/api/v2/dags/youtube_ingest/dagRuns", token, "POST", {"logical_date": today.isoformat()}
+        f"{ui.url}/api/v2/dags/youtube_ingest/dagRuns", ui.token, "POST", {"logical_date": today.isoformat()}
     )["dag_run_id"]
-
-    deadline = time.monotonic() + 900
-    while True:
-        runs = {
-            dag_id: [r["state"] for r in call(f"{url}/api/v2/dags/{dag_id}/dagRuns", token)["dag_runs"]]
-            for dag_id in ("youtube_ingest", "youtube_reporting")
-        }
-        assert "failed" not in runs["youtube_ingest"] + runs["youtube_reporting"], runs
-        if runs["youtube_reporting"] and all(
-            state == "success" for states in runs.values() for state in states
-        ):
-            break
-        assert time.monotonic() < deadline, f"DAG runs not done after 15 minutes: {runs}"
-        time.sleep(5)
-    ingest = call(f"{url}/api/v2/dags/youtube_ingest/dagRuns", token)["dag_runs"]
-    assert triggered in {r["dag_run_id"] for r in ingest}
-    assert {(r["data_interval_start"][:10], r["data_interval_end"][:10]) for r in ingest} == {
-        ((today - timedelta(days=1)).date().isoformat(), today.date().isoformat())
-    }
+    runs = _wait_until_done(ui, lambda r: len(r["youtube_ingest"]) == 2)
+    ingest = {r["dag_run_id"]: r for r in runs["youtube_ingest"]}
+    assert ingest[triggered]["run_type"] == "manual"
+    assert (
+        ingest[triggered]["data_interval_start"][:10],
+        ingest[triggered]["data_interval_end"][:10],
+    ) == yesterday
+    assert [r["run_type"] for r in runs["youtube_ingest"]].count("scheduled") == 1, "no catch-up run"
 
 
-def test_sigint_stops_everything(airflow_ui) -> None:  # type: ignore[no-untyped-def]
-    _, _, process = airflow_ui
+def test_the_api_server_takes_the_jwt_secret_without_a_warning(airflow_ui: AirflowUI) -> None:
+    log = (airflow_ui.home / "logs" / "components" / "api-server.log").read_text(errors="replace")
+    # With a short secret it logs "... HMAC key is 43 bytes ..." for every worker.
+    assert "HMAC key" not in log, log[-2000:]
+
+
+def test_sigint_stops_everything_and_says_so(airflow_ui: AirflowUI) -> None:
+    process = airflow_ui.process
     children = process.children(recursive=True)
     assert children, "the components run as child processes"
     process.send_signal(signal.SIGINT)
     process.wait(timeout=90)
     gone, alive = psutil.wait_procs(children, timeout=30)
     assert alive == [], f"left running: {[p.pid for p in alive]}"
+    rest = airflow_ui.popen.stdout.read() if airflow_ui.popen.stdout else ""
+    assert rest.rstrip().splitlines()[-1] == "stopped: every Airflow component and the local AWS runtime"
