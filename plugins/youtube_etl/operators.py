@@ -73,6 +73,11 @@ class AthenaCheckOperator(AthenaOperator):
 
     def execute(self, context: Any) -> str | None:
         if self.baseline_view and not self._baseline_exists():
+            # No query runs, so the console link has nothing to point at: record it empty. Without it the
+            # task runner's lookup of the link after the task logs an "XCom not found" error.
+            from airflow.providers.amazon.aws.links.athena import AthenaQueryResultsLink
+
+            context["ti"].xcom_push(key=AthenaQueryResultsLink.key, value=None)
             raise AirflowSkipException(
                 f"check {self.check_name!r} skipped: no previous run to compare with "
                 f"({self.database}.{self.baseline_view} does not exist yet)"

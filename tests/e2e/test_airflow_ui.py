@@ -153,6 +153,17 @@ def test_the_readme_story_both_dags_run_unpaused_with_no_catch_up(airflow_ui: Ai
     ) == yesterday
     assert [r["run_type"] for r in runs["youtube_ingest"]].count("scheduled") == 1, "no catch-up run"
 
+    # The task logs of all those runs hold no warning or error the project could prevent.
+    logs = sorted((ui.home / "logs").glob("dag_id=*/**/*.log"))
+    assert len(logs) > 10, "every task of both DAGs wrote a log"
+    noisy = [
+        f"{path.relative_to(ui.home)}: {line[:300]}"
+        for path in logs
+        for line in path.read_text(errors="replace").splitlines()
+        if re.search(r'"level":\s*"(warning|error|critical)"', line)
+    ]
+    assert noisy == [], "\n".join(noisy[:20])
+
 
 def test_the_api_server_takes_the_jwt_secret_without_a_warning(airflow_ui: AirflowUI) -> None:
     log = (airflow_ui.home / "logs" / "components" / "api-server.log").read_text(errors="replace")
