@@ -231,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     started = time.perf_counter()
     args.airflow_home.mkdir(parents=True, exist_ok=True)
+    # A fresh metadata DB each run, like the runtime's state: an old one keeps earlier serialized versions of
+    # the DAGs, and Airflow warns about them on every run after the DAG files changed.
+    (args.airflow_home / "airflow.db").unlink(missing_ok=True)
     try:
         with (
             fresh_exports(args.out.resolve()),

@@ -19,7 +19,9 @@ from youtube_etl.ledger import document, document_body
 from youtube_etl.settings import Settings
 
 #: Parallel small GETs/PUTs/HEADs (ledger documents, object versions).
-IO_THREADS = 16
+# No more than a boto3 client's connection pool (10 by default): extra threads only make urllib3 discard
+# connections, with a warning each time.
+IO_THREADS = 10
 
 
 def split_uri(uri: str) -> tuple[str, str]:
