@@ -177,7 +177,9 @@
   region.addEventListener('change', () => { state.region = Number(region.value); redraw(); });
   const range = () => {
     // A typed date between two data dates snaps to the nearest data date inside the range.
-    const lo = D.dates.findIndex(d => d >= from.value), hi = D.dates.map(d => d <= to.value).lastIndexOf(true);
+    // An emptied input means no bound on that side.
+    const low = from.value || D.dates[0], high = to.value || D.dates[D.dates.length - 1];
+    const lo = D.dates.findIndex(d => d >= low), hi = D.dates.map(d => d <= high).lastIndexOf(true);
     state.from = lo < 0 ? D.dates.length - 1 : lo; state.to = hi < 0 ? 0 : hi;
     if (state.from > state.to) [state.from, state.to] = [state.to, state.from];
     redraw();
