@@ -58,11 +58,14 @@ def test_the_drop_is_found_by_landing_date_whenever_it_was_uploaded(clean_aws: L
 
 def test_an_undated_upload_belongs_to_the_day_it_arrived(clean_aws: LocalRuntime) -> None:
     s = clean_aws.settings
-    put(clean_aws, f"{s.prefixes.raw_statistics}region=us/US.csv")
-    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    key = put(clean_aws, f"{s.prefixes.raw_statistics}region=us/US.csv")
+    landed = clean_aws.client("s3").head_object(Bucket=s.raw_bucket, Key=key)["LastModified"]
+    today = landed.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     assert sensor(s).poke(interval(today))
+    # No grace: the day before has no drop whatever the wall clock says (with the default 6 h grace the
+    # sensor would rightly still wait between 00:00 and 06:00 UTC).
     with pytest.raises(AirflowFailException):
-        sensor(s).poke(interval(today - DAY))
+        sensor(s, landing_grace=timedelta(0)).poke(interval(today - DAY))
 
 
 def test_before_its_deadline_the_sensor_keeps_waiting(clean_aws: LocalRuntime) -> None:
