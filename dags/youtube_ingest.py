@@ -26,7 +26,14 @@ from typing import Any
 
 from airflow.sdk import CronDataIntervalTimetable, TriggerRule, chain, dag, task
 
-from youtube_etl.dag_support import TAGS, crawler_task, default_args, glue_job_task, processed_assets
+from youtube_etl.dag_support import (
+    TAGS,
+    crawler_task,
+    dag_alerts,
+    default_args,
+    glue_job_task,
+    processed_assets,
+)
 from youtube_etl.operators import ConvertReferenceOperator, LandingDropSensor
 from youtube_etl.settings import get_settings, safe_run_id
 
@@ -43,6 +50,7 @@ settings = get_settings()
     tags=[*TAGS, "ingest"],
     doc_md=__doc__,
     default_args=default_args(settings),
+    **dag_alerts(settings),
     user_defined_macros={"safe_run_id": safe_run_id},
 )
 def youtube_ingest() -> None:

@@ -29,6 +29,7 @@ from airflow.sdk import TaskGroup, TriggerRule, chain, dag, task
 from youtube_etl.dag_support import (
     TAGS,
     crawler_task,
+    dag_alerts,
     default_args,
     glue_job_task,
     processed_assets,
@@ -63,6 +64,7 @@ REPORT_CHECKS = discover_checks(SQL_DIR, stage=REPORTS_STAGE)
     tags=[*TAGS, "reporting", "athena"],
     doc_md=__doc__,
     default_args=default_args(settings),
+    **dag_alerts(settings),
     template_searchpath=[str(SQL_DIR)],
     user_defined_macros=report_macros(),
     params=settings.sql_params(),

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from infra.local.runtime import REPO_ROOT, LocalRuntime, patched_environ
+from youtube_etl.lineage import lineage_environment
 from youtube_etl.settings import Settings, get_settings
 
 # Airflow reads its configuration once, at first import: fix it here, before any test module imports airflow,
@@ -25,6 +26,10 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO_ROOT / "dags")
 os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(REPO_ROOT / "plugins")
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
+# OpenLineage as make run has it: the provider decides once per process, when its plugin is first loaded,
+# whether to listen, so it is on for the whole session; every dag.test() run writes its events here.
+LINEAGE_DIR = _AIRFLOW_HOME / "lineage"
+os.environ.update(lineage_environment(LINEAGE_DIR))
 
 DATA_DIR = Path(os.environ.get("YOUTUBE_ETL_DATA", REPO_ROOT.parent / "shared" / "data" / "youtube"))
 

@@ -42,6 +42,7 @@ from infra.stacks.common import (
     objects_arn,
     skip_checkov,
 )
+from youtube_etl.lineage import openlineage_options
 from youtube_etl.settings import SECTION, Settings
 
 MWAA_ENVIRONMENT_CLASS = "mw1.small"
@@ -72,6 +73,8 @@ def airflow_configuration_options(settings: Settings) -> dict[str, str]:
         text = str(value).lower() if isinstance(value, bool) else str(value)
         if text:
             values[f"{SECTION}.{field.name}"] = text
+    # The OpenLineage provider reads its own section: transport, namespace, our extractor (or disabled).
+    values.update({f"openlineage.{k}": v for k, v in openlineage_options(settings).items()})
     return values
 
 

@@ -6,7 +6,6 @@ Nothing here touches AWS or the metadata DB at import time, so DAG files stay fa
 from __future__ import annotations
 
 import json
-import logging
 import os
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
@@ -16,9 +15,8 @@ from urllib.parse import quote_plus, unquote_plus
 
 from airflow.sdk import Asset
 
-from youtube_etl.settings import Settings
-
-log = logging.getLogger(__name__)
+from youtube_etl.alerts import on_dag_failure, on_task_failure
+from youtube_etl.settings import Settings, safe_run_id
 
 OWNER = "data-engineering"
 TAGS = ["youtube", "etl"]
@@ -29,7 +27,7 @@ class LambdaRecordError(RuntimeError):
 
 
 def default_args(settings: Settings, *, execution_timeout: timedelta = timedelta(hours=1)) -> dict[str, Any]:
-    """Task defaults: at least two retries with exponential backoff, a timeout, a failure summary."""
+    """Task defaults: at least two retries with exponential backoff, a timeout, an alert when a task fails."""
     return {
         "owner": OWNER,
         "retries": 2,
@@ -37,31 +35,24 @@ def default_args(settings: Settings, *, execution_timeout: timedelta = timedelta
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=10),
         "execution_timeout": execution_timeout,
-        "on_failure_callback": log_failure,
+        "on_failure_callback": on_task_failure,
     }
 
 
-def log_failure(context: Mapping[str, Any]) -> None:
-    """One clear line per failed task: DAG, task, map index, try, run and the error."""
-    ti = context.get("ti") or context.get("task_instance")
-    error = context.get("exception")
-    log.error(
-        "task failed: dag=%s task=%s map_index=%s try=%s run=%s error=%s: %s",
-        getattr(ti, "dag_id", "?"),
-        getattr(ti, "task_id", "?"),
-        getattr(ti, "map_index", -1),
-        getattr(ti, "try_number", "?"),
-        context.get("run_id"),
-        type(error).__name__ if error else "?",
-        error,
-    )
+def dag_alerts(settings: Settings) -> dict[str, Any]:
+    """DAG arguments for operations: an alert when a run fails, a deadline alert when reports are late."""
+    from youtube_etl.deadlines import reports_deadline
+
+    deadline = reports_deadline(settings) if settings.report_deadline_hours else None
+    return {"on_failure_callback": on_dag_failure, "deadline": deadline}
 
 
 def glue_job_task(settings: Settings, task_id: str, job_name: str) -> Any:
-    """The provider's GlueJobOperator as both DAGs run a job: waits, run id passed, polls from settings."""
-    from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
+    """The Glue job task of both DAGs (the provider's operator + the job's summary line in its log): waits,
+    run id passed, polls from settings."""
+    from youtube_etl.operators import GlueJobSummaryOperator
 
-    return GlueJobOperator(
+    return GlueJobSummaryOperator(
         task_id=task_id,
         job_name=job_name,
         # Spark/Hadoop paths cannot hold the ':' and '+' of Airflow run ids.
@@ -74,6 +65,13 @@ def glue_job_task(settings: Settings, task_id: str, job_name: str) -> Any:
         aws_conn_id=settings.aws_conn_id,
         execution_timeout=timedelta(hours=2),
     )
+
+
+def glue_metrics_location(settings: Settings, job: str, run_id: str) -> tuple[str, str]:
+    """Bucket and key of the counts a Glue job run writes (``--metrics_path`` + ``run_id=<safe run id>``)."""
+    path = settings.glue_job_arguments(job)["--metrics_path"]
+    bucket, _, prefix = path.removeprefix("s3://").partition("/")
+    return bucket, f"{prefix}run_id={safe_run_id(run_id)}/metrics.json"
 
 
 def crawler_task(settings: Settings, task_id: str, crawler_name: str, **kwargs: Any) -> Any:

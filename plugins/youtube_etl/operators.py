@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.providers.amazon.aws.operators.athena import AthenaOperator
+from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
 from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeFunctionOperator
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, timezone
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
@@ -78,10 +80,13 @@ class AthenaCheckOperator(AthenaOperator):
             from airflow.providers.amazon.aws.links.athena import AthenaQueryResultsLink
 
             context["ti"].xcom_push(key=AthenaQueryResultsLink.key, value=None)
-            raise AirflowSkipException(
+            reason = (
                 f"check {self.check_name!r} skipped: no previous run to compare with "
                 f"({self.database}.{self.baseline_view} does not exist yet)"
             )
+            # Airflow logs a skip as "Skipping task." with the reason as a field that log views may hide.
+            self.log.warning(reason)
+            raise AirflowSkipException(reason)
         query_execution_id = super().execute(context)
         return self._evaluate(query_execution_id or self.query_execution_id)
 
@@ -221,3 +226,62 @@ class LandingDropSensor(BaseSensorOperator):
         moment = min(timezone.utcnow() + timedelta(seconds=self.poke_interval), end + self.landing_grace)
         self.defer(trigger=DateTimeTrigger(moment=moment), method_name="execute_complete")
         return None
+
+
+#: The provider logs this with a link to the AWS console, meaningless against another endpoint.
+_CONSOLE_LINK_LINE = "You can monitor this Glue Job run at"
+
+
+class _WithoutConsoleLinks:
+    """A task logger that drops the provider's console-link line (the local runtime has no console)."""
+
+    def __init__(self, log: Any) -> None:
+        self._log = log
+
+    def info(self, event: Any, *args: Any, **kwargs: Any) -> None:
+        if not (isinstance(event, str) and event.startswith(_CONSOLE_LINK_LINE)):
+            self._log.info(event, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._log, name)
+
+
+class GlueJobSummaryOperator(GlueJobOperator):
+    """The provider's Glue job operator, plus the job's own summary line in the task log.
+
+    Each job writes its counts (rows read, written, duplicates, rejected, ...) to
+    ``<--metrics_path>run_id=<run id>/metrics.json``; after the run this operator logs them on one line, so
+    the task log says what the job did, not only that it polled. Against a non-AWS endpoint (the local
+    runtime) the console link the provider logs is left out.
+    """
+
+    def execute(self, context: Any) -> Any:
+        if self.hook.conn_config.endpoint_url:
+            self._log = _WithoutConsoleLinks(self.log)  # type: ignore[assignment]
+        result = super().execute(context)
+        if self.wait_for_completion and not self.deferrable:
+            self._log_summary(context)
+        return result
+
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> str:
+        result = super().execute_complete(context, event)
+        self._log_summary(context)
+        return result
+
+    def _log_summary(self, context: Any) -> None:
+        from youtube_etl.dag_support import glue_metrics_location
+        from youtube_etl.settings import get_settings
+
+        bucket, key = glue_metrics_location(get_settings(), self.job_name, context["run_id"])
+        s3: Any = self.hook.get_session().client("s3", endpoint_url=self.hook.conn_config.endpoint_url)
+        try:
+            metrics = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        except s3.exceptions.NoSuchKey:
+            self.log.warning("Glue job %s wrote no metrics at s3://%s/%s", self.job_name, bucket, key)
+            return
+        self.log.info("Glue job %s summary: %s", self.job_name, glue_summary(metrics))
+
+
+def glue_summary(metrics: dict[str, Any]) -> str:
+    """``read=… written=… …``: the job's top-level counts in its own order; nested details are left out."""
+    return " ".join(f"{k}={v}" for k, v in metrics.items() if not isinstance(v, dict | list)) or "no counts"

@@ -13,6 +13,7 @@ variables / job arguments, built here by :meth:`Settings.lambda_environment` and
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -37,6 +38,8 @@ _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _GLUE_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,254}$")
 _REGION_CODE_RE = re.compile(r"^[a-z]{2}$")
 _RESOURCE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_SNS_TOPIC_ARN_RE = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
 
 
 class SettingsError(ValueError):
@@ -108,6 +111,18 @@ class Settings:
     analytics_database_name: str = ""
     #: Folder of the Athena SQL templates; empty means include/sql in a checkout or dags/sql on MWAA.
     sql_folder: str = ""
+    # ---- operations (docs/operations.md) ----
+    #: Who receives the alerts topic's messages by email (the CDK stack subscribes it); empty: nobody yet.
+    alert_email: str = ""
+    #: ARN of the alerts SNS topic; empty means derived from account, region and name (the local runtime
+    #: sets it, having no account).
+    alerts_topic_arn: str = ""
+    #: Hours after a daily interval ends by which its reports must be published, else a deadline alert;
+    #: 0 attaches no deadline to the DAGs.
+    report_deadline_hours: float = 8.0
+    #: OpenLineage transport as the provider's JSON (``{"type": "file", ...}``, ``{"type": "http", ...}``);
+    #: empty disables lineage. On MWAA the CDK stack passes it as ``[openlineage] transport``.
+    lineage_transport: str = ""
     prefixes: Prefixes = field(default_factory=Prefixes)
 
     def __post_init__(self) -> None:
@@ -141,6 +156,17 @@ class Settings:
             raise SettingsError(
                 f"[{SECTION}] reference_max_bytes={self.reference_max_bytes!r}: must be from 1 KiB to 1 GiB"
             )
+        if self.alert_email:
+            _check(_EMAIL_RE, "alert_email", self.alert_email, "one email address such as ops@example.com")
+        if self.alerts_topic_arn:
+            _check(_SNS_TOPIC_ARN_RE, "alerts_topic_arn", self.alerts_topic_arn, "an SNS topic ARN")
+        if not 0 <= self.report_deadline_hours <= 7 * 24:
+            raise SettingsError(
+                f"[{SECTION}] report_deadline_hours={self.report_deadline_hours!r}: must be between 0 "
+                "(no deadline) and 168"
+            )
+        if self.lineage_transport:
+            _check_lineage_transport(self.lineage_transport)
         for bucket in (self.raw_bucket, self.processed_bucket, self.reporting_bucket, self.assets_bucket):
             _check_bucket(bucket)
         for database in (self.processed_database, self.analytics_database):
@@ -240,6 +266,20 @@ class Settings:
     @property
     def analytics_crawler(self) -> str:
         return self._name("analytics")
+
+    @property
+    def alerts_topic(self) -> str:
+        """Name of the SNS topic every alert goes to (task and DAG-run failures, deadlines, alarms)."""
+        return self._name("alerts")
+
+    @property
+    def alerts_target(self) -> str:
+        """The alerts topic's ARN, or ``""`` when it is unknown (no account and no explicit ARN)."""
+        if self.alerts_topic_arn:
+            return self.alerts_topic_arn
+        if not self.account:
+            return ""
+        return f"arn:aws:sns:{self.region}:{self.account}:{self.alerts_topic}"
 
     @property
     def athena_workgroup(self) -> str:
@@ -397,6 +437,18 @@ def safe_run_id(run_id: str) -> str:
 def _check(pattern: re.Pattern[str], option: str, value: str, rule: str) -> None:
     if not pattern.fullmatch(value):
         raise SettingsError(f"[{SECTION}] {option}={value!r} is invalid: {rule}")
+
+
+def _check_lineage_transport(raw: str) -> None:
+    try:
+        transport = json.loads(raw)
+    except ValueError as error:
+        raise SettingsError(f"[{SECTION}] lineage_transport is not JSON: {error}") from None
+    if not isinstance(transport, dict) or not isinstance(transport.get("type"), str):
+        raise SettingsError(
+            f'[{SECTION}] lineage_transport={raw!r}: must be a JSON object with a "type" '
+            '(OpenLineage transport, e.g. {"type": "file", "log_file_path": "..."})'
+        )
 
 
 def _check_bucket(name: str) -> None:

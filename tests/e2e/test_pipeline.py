@@ -22,6 +22,8 @@ import pytest
 
 from infra.local.pipeline import PipelineResult, run_pipeline
 from infra.local.runtime import REPO_ROOT, LocalRuntime, patched_environ
+from tests.conftest import LINEAGE_DIR
+from youtube_etl.lineage import DatasetName, s3_dataset, table_dataset
 from youtube_etl.reports import discover_reports, report_key, report_table
 
 pytestmark = pytest.mark.slow
@@ -236,3 +238,63 @@ def test_make_run_prints_no_warning_or_error_line(data_dir: Path, tmp_path: Path
     assert "done in" in done.stdout
     noise = [line for line in output.splitlines() if NOISE.search(line)]
     assert noise == [], "\n".join(noise[:20])
+
+
+def _airflow_run_id(event: dict) -> str | None:  # type: ignore[type-arg]
+    """The Airflow run id an OpenLineage event belongs to (its airflow run facet, or its parent's)."""
+    facets = event.get("run", {}).get("facets", {})
+    for name in ("airflow", "airflowDagRun"):
+        dag_run = facets.get(name, {}).get("dagRun") or {}
+        if dag_run.get("run_id"):
+            return str(dag_run["run_id"])
+    return None
+
+
+def test_lineage_events_form_the_graph_raw_to_published_reports(runs, local_aws: LocalRuntime) -> None:  # type: ignore[no-untyped-def]
+    """Every task's OpenLineage events, written by the file transport, connect raw -> processed -> analytics
+    -> report tables -> published views by dataset names alone."""
+    first, second, _, _ = runs
+    # The session writes every dag.test() run's events to LINEAGE_DIR (tests/conftest.py): keep these runs'.
+    run_ids = {*first.run_ids.values(), *second.run_ids.values()}
+    events = [json.loads(p.read_text()) for p in sorted(LINEAGE_DIR.glob("event-*.json"))]
+    events = [e for e in events if _airflow_run_id(e) in run_ids]
+    completed = [e for e in events if e["eventType"] == "COMPLETE"]
+    # Task events (job "<dag>.<task>"); dag.test() emits a DAG run's START but not its COMPLETE.
+    started = {e["job"]["name"] for e in events if e["eventType"] == "START" and "." in e["job"]["name"]}
+    assert started and started <= {e["job"]["name"] for e in completed}, "every started task completed"
+    assert all(e["job"]["namespace"] == "youtube-dev" for e in events)
+    edges: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
+    for event in completed:
+        for source in event.get("inputs", []):
+            edges[(source["namespace"], source["name"])].update(
+                (target["namespace"], target["name"]) for target in event.get("outputs", [])
+            )
+
+    def downstream(dataset: tuple[str, str]) -> set[tuple[str, str]]:
+        seen, stack = set(), [dataset]
+        while stack:
+            for following in edges.get(stack.pop(), set()) - seen:
+                seen.add(following)
+                stack.append(following)
+        return seen
+
+    s = local_aws.settings
+
+    def name(dataset: DatasetName) -> tuple[str, str]:
+        return dataset.namespace, dataset.name
+
+    from_raw = downstream(name(s3_dataset(s.raw_statistics_uri)))
+    views = {name(table_dataset(s, s.analytics_database, r)) for r in discover_reports()}
+    for stage in (
+        s3_dataset(s.statistics_uri),
+        table_dataset(s, s.processed_database, s.statistics_table),
+        s3_dataset(s.analytics_uri),
+        table_dataset(s, s.analytics_database, s.analytics_table),
+    ):
+        assert name(stage) in from_raw, stage
+    assert views and views <= from_raw, sorted(views - from_raw)
+    assert views <= downstream(name(s3_dataset(s.raw_reference_uri)))
+    # Each published view is fed by a report table of a run (the CTAS), not straight from the analytics.
+    prefixes = tuple(f"{s.analytics_database}.{report}__" for report in discover_reports())
+    run_tables = {d for d in from_raw if d[1].removeprefix("AwsDataCatalog.").startswith(prefixes)}
+    assert len(run_tables) >= len(views)

@@ -1,0 +1,241 @@
+"""Alerts through the local runtime: a failing run publishes exactly one message per failed task and one per
+failed DAG run to the alerts topic (read back from an SQS queue subscribed to it); deadlines are created
+for scheduled runs by Airflow's own code and a missed one publishes its alert."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.local.runtime import LocalRuntime
+from tests.airflow_dags import run_dag_file
+
+PROBE_DAG = """
+from datetime import datetime
+
+from airflow.sdk import dag, task
+
+from youtube_etl.dag_support import dag_alerts, default_args
+from youtube_etl.settings import get_settings
+
+settings = get_settings()
+
+
+@dag(
+    dag_id="alerts_probe",
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    default_args=default_args(settings),
+    **dag_alerts(settings),
+)
+def alerts_probe():
+    @task
+    def fail_always():
+        raise ValueError("probe: bad input in s3://raw/x.csv")
+
+    @task(retries=0)
+    def fail_mapped(n):
+        raise RuntimeError(f"probe: mapped failure {n}")
+
+    @task
+    def succeed():
+        return 1
+
+    fail_always()
+    fail_mapped.expand(n=[1, 2])
+    succeed()
+
+
+dag = alerts_probe()
+"""
+
+
+@dataclass
+class AlertsInbox:
+    """An SQS queue subscribed to the alerts topic: what an email subscriber would have received."""
+
+    runtime: LocalRuntime
+    topic_arn: str
+    queue_url: str
+
+    def drain(self, wait: float = 1.0) -> list[dict[str, Any]]:
+        sqs = self.runtime.client("sqs")
+        messages: list[dict[str, Any]] = []
+        while True:
+            batch = sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=int(wait)
+            ).get("Messages", [])
+            if not batch:
+                return messages
+            for message in batch:
+                messages.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+@pytest.fixture
+def inbox(clean_aws: LocalRuntime, monkeypatch: pytest.MonkeyPatch) -> Iterator[AlertsInbox]:
+    s = clean_aws.settings
+    topic_arn = clean_aws.client("sns").create_topic(Name=s.alerts_topic)["TopicArn"]
+    sqs = clean_aws.client("sqs")
+    queue_url = sqs.create_queue(QueueName=f"{s.alerts_topic}-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    clean_aws.client("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    monkeypatch.setenv("AIRFLOW__YOUTUBE_ETL__ALERTS_TOPIC_ARN", topic_arn)
+    monkeypatch.setenv("AIRFLOW__YOUTUBE_ETL__POLL_INTERVAL", "0.1")  # retry delays of a fraction of a second
+    yield AlertsInbox(clean_aws, topic_arn, queue_url)
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_a_failing_run_alerts_once_per_failed_task_and_once_for_the_run(
+    inbox: AlertsInbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = run_dag_file(PROBE_DAG, "alerts_probe", tmp_path, monkeypatch)
+    assert run.state == "failed"
+    tries = {(ti.task_id, ti.map_index): ti.try_number for ti in run.get_task_instances()}
+    # The default retries (2) tried fail_always three times: a retry is not an alert.
+    assert tries == {("fail_always", -1): 3, ("fail_mapped", 0): 1, ("fail_mapped", 1): 1, ("succeed", -1): 1}
+
+    messages = inbox.drain()
+    subjects = sorted(m["Subject"] for m in messages)
+    assert subjects == [
+        "[youtube-dev] DAG run failed: alerts_probe",
+        "[youtube-dev] task failed: alerts_probe.fail_always",
+        "[youtube-dev] task failed: alerts_probe.fail_mapped",
+        "[youtube-dev] task failed: alerts_probe.fail_mapped",
+    ]
+    by_subject = {m["Subject"]: m["Message"] for m in messages}
+    failed_task = by_subject["[youtube-dev] task failed: alerts_probe.fail_always"]
+    assert "ValueError: probe: bad input in s3://raw/x.csv" in failed_task
+    assert f"Run:      {run.run_id}" in failed_task
+    assert "/dags/alerts_probe/runs/" in failed_task and "/tasks/fail_always" in failed_task
+    mapped = sorted(m["Message"] for m in messages if m["Subject"].endswith("fail_mapped"))
+    assert ["Map index: 0" in mapped[0], "Map index: 1" in mapped[1]] == [True, True]
+    assert "RuntimeError: probe: mapped failure 1" in mapped[0]
+    dag_run = by_subject["[youtube-dev] DAG run failed: alerts_probe"]
+    assert "task_failure" in dag_run and run.run_id in dag_run
+    kinds = sorted(m["MessageAttributes"]["kind"]["Value"] for m in messages)
+    assert kinds == ["dag_run_failed", "task_failed", "task_failed", "task_failed"]
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_a_succeeding_run_publishes_nothing(
+    inbox: AlertsInbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = PROBE_DAG.replace("    fail_always()\n    fail_mapped.expand(n=[1, 2])\n", "")
+    run = run_dag_file(source, "alerts_probe_ok", tmp_path, monkeypatch)
+    assert run.state == "success"
+    assert inbox.drain() == []
+
+
+# ---- deadlines, through Airflow's own run creation and miss handling -------------------------------
+def _serialized_dag(dag_id: str) -> Any:
+    """The project's DAG as the scheduler holds it (parsed, serialized, stored), with its deadline alert."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
+
+    from infra.local.runtime import REPO_ROOT
+
+    bag = BundleDagBag(
+        dag_folder=str(REPO_ROOT / "dags"), bundle_path=REPO_ROOT / "dags", bundle_name="dags-folder"
+    )
+    assert not bag.import_errors
+    DagBundlesManager().sync_bundles_to_db()
+    sync_bag_to_db(bag, "dags-folder", None)
+    from airflow.models.serialized_dag import SerializedDagModel
+
+    dag = SerializedDagModel.get_dag(dag_id)
+    assert dag is not None and dag.deadline, f"{dag_id} carries a deadline alert"
+    return dag
+
+
+def _deadlines(run_id: str) -> list[Any]:
+    from airflow.models import DagRun
+    from airflow.models.deadline import Deadline
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.scalars(select(Deadline).join(DagRun).where(DagRun.run_id == run_id)).all()
+        session.expunge_all()
+        return list(rows)
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_scheduled_runs_get_the_reports_deadline_and_a_missed_one_alerts(
+    inbox: AlertsInbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.models.deadline import Deadline
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState
+    from airflow.utils.types import DagRunTriggeredByType, DagRunType
+    from sqlalchemy import select
+
+    hours = 30.0  # due tomorrow: a reporting run created now still gets the deadline
+    monkeypatch.setenv("AIRFLOW__YOUTUBE_ETL__REPORT_DEADLINE_HOURS", str(hours))
+    start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    end = start + timedelta(days=1)
+    ingest = _serialized_dag("youtube_ingest")
+    with create_session() as session:
+        scheduled = ingest.create_dagrun(
+            run_id=f"scheduled__{start.isoformat()}",
+            logical_date=start,
+            data_interval=(start, end),
+            run_after=end,
+            run_type=DagRunType.SCHEDULED,
+            triggered_by=DagRunTriggeredByType.TIMETABLE,
+            state=DagRunState.RUNNING,
+            session=session,
+        )
+        scheduled.start_date = datetime.now(UTC)
+        manual = ingest.create_dagrun(
+            run_id=f"manual__{start.isoformat()}",
+            logical_date=start + timedelta(seconds=1),
+            data_interval=(start, end),
+            run_after=end,
+            run_type=DagRunType.MANUAL,
+            triggered_by=DagRunTriggeredByType.TEST,
+            state=DagRunState.QUEUED,
+            session=session,
+        )
+    (deadline,) = _deadlines(scheduled.run_id)
+    assert deadline.deadline_time == end + timedelta(hours=hours)
+    assert _deadlines(manual.run_id) == []
+
+    reporting = _serialized_dag("youtube_reporting")
+    with create_session() as session:
+        triggered = reporting.create_dagrun(
+            run_id="asset_triggered__probe",
+            logical_date=None,
+            data_interval=None,
+            run_after=datetime.now(UTC),
+            run_type=DagRunType.ASSET_TRIGGERED,
+            triggered_by=DagRunTriggeredByType.ASSET,
+            state=DagRunState.QUEUED,
+            session=session,
+        )
+    (reporting_deadline,) = _deadlines(triggered.run_id)
+    assert reporting_deadline.deadline_time == deadline.deadline_time, "the ingest run's interval"
+
+    # The scheduler's miss handling queues the callback with its context; the triggerer then awaits it.
+    with create_session() as session:
+        missed = session.scalars(select(Deadline).where(Deadline.id == deadline.id)).one()
+        missed.handle_miss(session)
+        data = dict(missed.callback.data)
+    from airflow.sdk._shared.module_loading import import_string
+
+    callback = import_string(data["path"])
+    asyncio.run(callback(**data["kwargs"]))
+    (message,) = inbox.drain()
+    assert message["Subject"] == "[youtube-dev] deadline missed: youtube_ingest"
+    assert f"the reports of the interval ending {end.isoformat()}" in message["Message"]
+    assert f"not published by {(end + timedelta(hours=hours)).isoformat()}" in message["Message"]
+    assert scheduled.run_id in message["Message"]
