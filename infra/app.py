@@ -1,4 +1,4 @@
-"""The CDK app: lake, compute, orchestration and (optionally) dashboards stacks of one stage.
+"""The CDK app: lake, compute, alerts, orchestration and (optionally) dashboards stacks of one stage.
 
 Context (``cdk.json`` defaults, override with ``-c key=value``): ``stage``, ``account`` and ``region``
 (default: the CLI's ``CDK_DEFAULT_ACCOUNT``/``CDK_DEFAULT_REGION``), ``dashboards`` (QuickSight needs a
@@ -22,6 +22,7 @@ import infra.stacks  # noqa: F401  (selects the project's Node before aws_cdk st
 # isort: on
 from aws_cdk import App, Aspects, Environment, Tags
 
+from infra.stacks.alerts import AlertsStack
 from infra.stacks.common import REPO_ROOT, CdkHandlerSkips, DropImpliedDependsOn, InfraNames
 from infra.stacks.compute import ComputeStack
 from infra.stacks.dashboards import DashboardsStack
@@ -93,6 +94,14 @@ def build_app(
         description="youtube-etl compute: json_to_parquet Lambda, Glue jobs and crawlers",
     )
     compute.add_stack_dependency(lake)  # buckets are referenced by name, not by export
+    alerts = AlertsStack(
+        app,
+        "Alerts",
+        stack_name=names.stack("alerts"),
+        settings=settings,
+        env=aws_env,
+        description="youtube-etl alerts: SNS topic, Lambda and failure-queue alarms, Glue failure rule",
+    )
     orchestration = OrchestrationStack(
         app,
         "Orchestration",
@@ -104,6 +113,7 @@ def build_app(
         description="youtube-etl orchestration: MWAA (Airflow 3.3.1) running the DAGs",
     )
     orchestration.add_stack_dependency(compute)
+    alerts.allow_publish(orchestration.execution_role)  # task, DAG-run and deadline alerts from MWAA
     if _flag(ctx.get("dashboards")):
         dashboards = DashboardsStack(
             app,

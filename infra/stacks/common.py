@@ -53,6 +53,10 @@ class InfraNames:
         return f"alias/{self._base}-lake"
 
     @property
+    def alerts_key_alias(self) -> str:
+        return f"alias/{self._base}-alerts"
+
+    @property
     def glue_security_configuration(self) -> str:
         return f"{self._base}-glue"
 

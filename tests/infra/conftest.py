@@ -26,7 +26,7 @@ from youtube_etl.settings import Settings, get_settings
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
 QUICKSIGHT_PRINCIPAL = f"arn:aws:quicksight:{REGION}:{ACCOUNT}:user/default/analyst"
-STACKS = ("Lake", "Compute", "Orchestration", "Dashboards")
+STACKS = ("Lake", "Compute", "Alerts", "Orchestration", "Dashboards")
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def deployed_settings() -> Settings:
 
 @pytest.fixture(scope="session")
 def synth(tmp_path_factory: pytest.TempPathFactory, deployed_settings: Settings) -> Iterator[Synth]:
-    """All four stacks (dashboards on) synthesized once. The CDK's built-in template validation is off:
+    """All five stacks (dashboards on) synthesized once. The CDK's built-in template validation is off:
     cfn-lint runs on every template in test_linters, with stricter rules."""
     outdir = tmp_path_factory.mktemp("cdk.out")
     previous = os.environ.get("CDK_VALIDATION")
