@@ -85,7 +85,7 @@ class AthenaCheckOperator(AthenaOperator):
                 f"({self.database}.{self.baseline_view} does not exist yet)"
             )
             # Airflow logs a skip as "Skipping task." with the reason as a field that log views may hide.
-            self.log.warning(reason)
+            self.log.info(reason)
             raise AirflowSkipException(reason)
         query_execution_id = super().execute(context)
         return self._evaluate(query_execution_id or self.query_execution_id)
