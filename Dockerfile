@@ -21,6 +21,7 @@ RUN uv sync --frozen --no-dev --no-group infra --no-install-project
 COPY plugins/ plugins/
 COPY infra/__init__.py infra/__init__.py
 COPY infra/local/ infra/local/
+COPY infra/localaws/ infra/localaws/
 COPY include/ include/
 
 # Inside the container the server must listen on every interface so the Airflow containers reach it;

@@ -38,7 +38,7 @@ run: install ## Run the whole pipeline end to end on the local AWS runtime (DATA
 lint: install ## ruff (incl. Airflow AIR rules) and mypy on plugins/ and include/
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check plugins include infra dags tests bench
-	$(VENV)/bin/mypy plugins/youtube_etl include infra/local infra/dashboard
+	$(VENV)/bin/mypy plugins/youtube_etl include infra/local infra/localaws infra/dashboard --exclude infra/localaws/tests/
 
 .PHONY: test
 test: lint ## Lint, then every test (unit, DAG integrity, AWS-level on the local runtime, infra, e2e)

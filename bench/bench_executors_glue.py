@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from infra.local import spark as local_spark
 from infra.local.runtime import REPO_ROOT, LocalRuntime, patched_environ
+from infra.localaws import spark_conf
 
 DATA = Path(os.environ.get("YOUTUBE_ETL_DATA", REPO_ROOT.parent / "shared" / "data" / "youtube"))
 REPEAT = 3
@@ -107,8 +107,8 @@ def main() -> None:
             sys.argv = argv
             try:
                 started = time.perf_counter()
-                conf = local_spark.spark_conf(runtime.endpoint, master="local[*]")
-                local_spark.configure_builder(SparkSession.builder, conf).getOrCreate()
+                conf = spark_conf(runtime.endpoint, master="local[*]")
+                SparkSession.builder.config(map=conf).getOrCreate()
                 session_start = time.perf_counter() - started
                 runpy.run_path(str(script), run_name="__main__")
                 cold = time.perf_counter() - started

@@ -108,8 +108,6 @@ def _real_function_event(runtime: LocalRuntime) -> dict[str, Any]:
 
 
 def bench_lambda(runtime: LocalRuntime) -> None:
-    from infra.local.executors import awslambda
-
     lam = runtime.client("lambda")
     for name, source in (("bench-trivial", TRIVIAL), ("bench-heavy", HEAVY)):
         lam.create_function(
@@ -157,7 +155,7 @@ def bench_lambda(runtime: LocalRuntime) -> None:
     for n in range(ASYNC_BURST):
         lam.invoke(FunctionName="bench-trivial", InvocationType="Event", Payload=json.dumps({"n": n}))
     accepted = time.perf_counter() - start
-    assert awslambda.wait_idle(runtime, timeout=600), "async invocations did not drain"
+    assert runtime.wait_idle(timeout=600), "async invocations did not drain"
     drained = time.perf_counter() - start
 
     ms = 1000.0
@@ -179,10 +177,7 @@ def bench_lambda(runtime: LocalRuntime) -> None:
         f"  in-process call (trivial)      {direct * 1e6:8.1f} us  -> API + executor overhead per warm "
         f"invoke {(warm_trivial - direct) * ms:.1f} ms"
     )
-    print(
-        f"  {ASYNC_BURST} Event invokes: accepted in {accepted:.2f} s, all run in {drained:.2f} s "
-        f"({awslambda.ASYNC_CONCURRENCY} at a time)"
-    )
+    print(f"  {ASYNC_BURST} Event invokes: accepted in {accepted:.2f} s, all run in {drained:.2f} s")
 
 
 def _statistics_frame():  # type: ignore[no-untyped-def]
@@ -199,8 +194,6 @@ def bench_crawler(runtime: LocalRuntime) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
     from pyarrow import fs
-
-    from infra.local.executors import crawlers
 
     settings = runtime.settings
     df = _statistics_frame()
@@ -219,7 +212,7 @@ def bench_crawler(runtime: LocalRuntime) -> None:
     glue = runtime.client("glue")
     start = time.perf_counter()
     glue.start_crawler(Name=settings.processed_crawler)
-    assert crawlers.wait_idle(runtime, timeout=600), "crawl did not finish"
+    assert runtime.wait_idle(timeout=600), "crawl did not finish"
     wall = time.perf_counter() - start
     crawler = glue.get_crawler(Name=settings.processed_crawler)["Crawler"]
     assert crawler["LastCrawl"]["Status"] == "SUCCEEDED", crawler["LastCrawl"]
@@ -239,10 +232,11 @@ def bench_crawler(runtime: LocalRuntime) -> None:
         with s3fs.open_input_file(f"{settings.processed_bucket}/{key}") as handle:
             pq.read_metadata(handle)
     footers = time.perf_counter() - start
-    busy = wall - crawlers.STOPPING_SECONDS
+    busy = wall - runtime.crawler_stopping_seconds
     print(f"crawler ({len(keys)} Parquet files, {len(REGIONS)} partitions, {rows:,} rows)")
     print(
-        f"  StartCrawler -> READY   {wall:6.2f} s  (incl. {crawlers.STOPPING_SECONDS:.1f} s STOPPING phase)"
+        f"  StartCrawler -> READY   {wall:6.2f} s  "
+        f"(incl. {runtime.crawler_stopping_seconds:.1f} s STOPPING phase)"
     )
     print(f"  crawl work              {busy:6.2f} s")
     print(f"  footers read in-process {footers:6.2f} s (sequential)   ratio {busy / max(footers, 1e-9):.1f}x")

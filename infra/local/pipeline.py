@@ -140,9 +140,7 @@ def migrate_metadata_db() -> None:
 
 def wait_for_event_invocations(runtime: LocalRuntime, timeout: float = 300) -> None:
     """Let the S3-event Lambda invocations of the upload finish before the scheduled path starts."""
-    from infra.local.executors import awslambda
-
-    if not awslambda.wait_idle(runtime, timeout=timeout):
+    if not runtime.wait_idle(timeout=timeout):
         raise PipelineError(f"the S3-event Lambda invocations were still running after {timeout:.0f} s")
 
 

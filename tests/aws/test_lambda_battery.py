@@ -22,7 +22,6 @@ from typing import Any
 
 import pytest
 
-from infra.local.executors import awslambda
 from infra.local.runtime import LocalRuntime
 from tests.aws.test_lambda_handler import client, objects
 from tests.aws.test_lambda_invoke import TIMEOUT_S, _dlq_messages, _poll, _rows
@@ -227,7 +226,7 @@ def drop(local_aws: LocalRuntime, data_dir: Path) -> Iterator[dict[str, Any]]:
             Body=_rsrishav(data_dir, region),
         )
     _poll(lambda: len(_ledger_names(local_aws)) == len(regions), "the baseline's verdicts")
-    assert awslambda.wait_idle(local_aws, timeout=TIMEOUT_S)
+    assert local_aws.wait_idle(timeout=TIMEOUT_S)
 
     good = {region: f"{folder}1-good/{region}_category_id.json" for region in regions}
     for region, key in good.items():
@@ -240,7 +239,7 @@ def drop(local_aws: LocalRuntime, data_dir: Path) -> Iterator[dict[str, Any]]:
         keys[param.id] = key
     expected = len(regions) * 2 + len(CASES)
     _poll(lambda: len(_ledger_names(local_aws)) == expected, f"{expected} ledger verdicts")
-    assert awslambda.wait_idle(local_aws, timeout=TIMEOUT_S)
+    assert local_aws.wait_idle(timeout=TIMEOUT_S)
     outcomes = {}
     for param in CASES:
         (case,) = param.values
@@ -355,7 +354,7 @@ def test_malformed_event_is_a_function_error_naming_the_problem(
     local_aws: LocalRuntime, event: Any, message: str
 ) -> None:
     s = local_aws.settings
-    assert awslambda.wait_idle(local_aws, timeout=TIMEOUT_S)  # earlier tests' S3 events write verdicts too
+    assert local_aws.wait_idle(timeout=TIMEOUT_S)  # earlier tests' S3 events write verdicts too
     before = _ledger_names(local_aws)
     response = client(local_aws, "lambda").invoke(
         FunctionName=s.lambda_function, Payload=json.dumps(event).encode()

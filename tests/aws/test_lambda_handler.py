@@ -21,7 +21,6 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from infra.local.executors import awslambda
 from infra.local.runtime import LAMBDA_SOURCE, LocalRuntime
 
 sys.path.insert(0, str(LAMBDA_SOURCE))
@@ -53,7 +52,7 @@ def objects(runtime: LocalRuntime, bucket: str, prefix: str = "") -> list[dict[s
 def wipe_lambda_state(runtime: LocalRuntime) -> None:
     """Forget what the function wrote (output, quarantine, ledger, drops, catalog table): a full reset costs
     ~5 s. S3 events of earlier tests' drops may still be running the deployed function: wait for them."""
-    assert awslambda.wait_idle(runtime, timeout=180)
+    assert runtime.wait_idle(timeout=180)
     s = runtime.settings
     s3 = client(runtime, "s3")
     for bucket, prefix in (

@@ -26,7 +26,6 @@ import pyarrow.parquet as pq
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from infra.local.executors import awslambda
 from infra.local.runtime import LAMBDA_SOURCE, LocalRuntime
 from tests.aws.test_lambda_handler import _real, _variant, client, objects
 from youtube_etl.dag_support import LambdaRecordError, s3_event_payload
@@ -125,7 +124,7 @@ def test_s3_drops_trigger_the_function(clean_aws: LocalRuntime, data_dir: Path) 
         lambda: _partition_values(clean_aws) == sorted(regions) if _table_exists(clean_aws) else False,
         "all partitions from S3-triggered invocations",
     )
-    assert awslambda.wait_idle(clean_aws, timeout=TIMEOUT_S)
+    assert clean_aws.wait_idle(timeout=TIMEOUT_S)
     for path, region in zip(files, regions, strict=True):
         assert [r["category_id"] for r in _rows(clean_aws, region)] == _ids(path)
 
@@ -134,7 +133,7 @@ def test_s3_drops_trigger_the_function(clean_aws: LocalRuntime, data_dir: Path) 
     first_written = _rows(clean_aws, "us")[0]["ingested_at"]
     s3.put_object(Bucket=s.raw_bucket, Key=s.prefixes.raw_reference + us.name, Body=us.read_bytes())
     _poll(lambda: _rows(clean_aws, "us")[0]["ingested_at"] > first_written, "the re-dropped US file")
-    assert awslambda.wait_idle(clean_aws, timeout=TIMEOUT_S)
+    assert clean_aws.wait_idle(timeout=TIMEOUT_S)
     assert [r["category_id"] for r in _rows(clean_aws, "us")] == _ids(us)
 
     # A malformed drop: quarantined with its report, raw object kept, no retry, nothing in the DLQ.
@@ -151,7 +150,7 @@ def test_s3_drops_trigger_the_function(clean_aws: LocalRuntime, data_dir: Path) 
         ]
 
     _poll(lambda: len(reports()) == 1, "the quarantine report")
-    assert awslambda.wait_idle(clean_aws, timeout=TIMEOUT_S)
+    assert clean_aws.wait_idle(timeout=TIMEOUT_S)
     report = json.loads(s3.get_object(Bucket=s.raw_bucket, Key=reports()[0])["Body"].read())
     assert report["reason"] == "not_json"
     assert report["source"]["key"] == bad_key
@@ -161,8 +160,7 @@ def test_s3_drops_trigger_the_function(clean_aws: LocalRuntime, data_dir: Path) 
     assert s3.get_object(Bucket=s.raw_bucket, Key=bad_key)["Body"].read() == bad_body
     assert len(_rows(clean_aws, "ca")) == 31  # the earlier good CA partition is untouched
     assert _dlq_messages(clean_aws) == []
-    executor = awslambda.executor()
-    assert executor is not None and executor.undelivered == []
+    assert clean_aws.undelivered_events() == []
 
 
 def _table_exists(runtime: LocalRuntime) -> bool:
@@ -183,7 +181,7 @@ def test_aws_error_is_retried_then_sent_to_the_on_failure_destination(clean_aws:
     client(clean_aws, "lambda").invoke(
         FunctionName=s.lambda_function, InvocationType="Event", Payload=json.dumps(event).encode()
     )
-    assert awslambda.wait_idle(clean_aws, timeout=TIMEOUT_S)
+    assert clean_aws.wait_idle(timeout=TIMEOUT_S)
     messages: list[dict[str, Any]] = []
     _poll(lambda: bool(messages.extend(_dlq_messages(clean_aws)) or messages), "the on-failure record")
     (failure,) = messages
@@ -226,10 +224,9 @@ def _without_time(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _idle_and_clean(runtime: LocalRuntime) -> None:
-    assert awslambda.wait_idle(runtime, timeout=TIMEOUT_S)
+    assert runtime.wait_idle(timeout=TIMEOUT_S)
     assert _dlq_messages(runtime) == []
-    executor = awslambda.executor()
-    assert executor is not None and executor.undelivered == []
+    assert runtime.undelivered_events() == []
 
 
 def test_fifty_concurrent_puts_and_a_redelivered_old_event_end_with_the_newest(

@@ -1,4 +1,4 @@
-"""Athena SQL -> DuckDB planning (``infra/local/athena_sql.py``), without a server.
+"""Athena SQL -> DuckDB planning (``infra/localaws/_athena``: parse, dialect, results), without a server.
 
 The translated SQL is executed in DuckDB against Arrow tables, so Trino semantics (integer division,
 ``date_diff`` counting whole units, ``_colN`` names) are checked by running them, and a report-style query
@@ -16,22 +16,24 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from infra.local import athena_sql as sql
-from infra.local.athena_sql import AthenaError
+from infra.localaws._athena import dialect, errors, parse, results, views
+from infra.localaws._athena import statements as st
+from infra.localaws._athena.errors import AthenaError
+from infra.localaws._catalog import glue_to_arrow, glue_type
 
 
 def run(query: str, tables: dict[str, pa.Table], database: str = "db") -> pa.Table:
     """Plan an Athena SELECT and run it in DuckDB the way the executor does."""
-    statement = sql.parse_statement(query, database)
-    assert isinstance(statement, sql.Select)
+    statement = parse.parse_statement(query, database)
+    assert isinstance(statement, st.Select)
     con = duckdb.connect()
     con.execute("SET integer_division = true")
     names = {}
-    for ref in sql.table_refs(statement.query, database):
+    for ref in dialect.table_refs(statement.query, database):
         name = f"__t_{ref.database}_{ref.name}"
         con.register(name, tables[ref.name])
         names[ref.key] = name
-    return con.sql(sql.to_duckdb(statement.query, names, database)).to_arrow_table()
+    return con.sql(dialect.to_duckdb(statement.query, names, database)).to_arrow_table()
 
 
 @pytest.fixture(scope="module")
@@ -46,38 +48,38 @@ def us_statistics(data_dir: Path) -> pd.DataFrame:
 @pytest.mark.parametrize(
     ("query", "kind", "target"),
     [
-        pytest.param("SELECT 1", sql.Select, None, id="select"),
-        pytest.param("WITH c AS (SELECT 1 a) SELECT * FROM c", sql.Select, None, id="select-with-cte"),
-        pytest.param("DROP TABLE IF EXISTS r.t", sql.DropTable, "r.t", id="drop-table"),
-        pytest.param("DROP VIEW v", sql.DropView, "db.v", id="drop-view-default-db"),
-        pytest.param("MSCK REPAIR TABLE `r`.`t`", sql.RepairTable, "r.t", id="msck"),
-        pytest.param("SHOW PARTITIONS r.t", sql.ShowPartitions, "r.t", id="show-partitions"),
-        pytest.param("DESCRIBE r.t", sql.Describe, "r.t", id="describe"),
-        pytest.param('INSERT INTO "R"."T" SELECT 1', sql.InsertInto, "r.t", id="insert-quoted-upper"),
-        pytest.param("CREATE DATABASE IF NOT EXISTS x", sql.CreateDatabase, None, id="create-database"),
-        pytest.param("SHOW TABLES IN r 'top*'", sql.ShowTables, None, id="show-tables"),
+        pytest.param("SELECT 1", st.Select, None, id="select"),
+        pytest.param("WITH c AS (SELECT 1 a) SELECT * FROM c", st.Select, None, id="select-with-cte"),
+        pytest.param("DROP TABLE IF EXISTS r.t", st.DropTable, "r.t", id="drop-table"),
+        pytest.param("DROP VIEW v", st.DropView, "db.v", id="drop-view-default-db"),
+        pytest.param("MSCK REPAIR TABLE `r`.`t`", st.RepairTable, "r.t", id="msck"),
+        pytest.param("SHOW PARTITIONS r.t", st.ShowPartitions, "r.t", id="show-partitions"),
+        pytest.param("DESCRIBE r.t", st.Describe, "r.t", id="describe"),
+        pytest.param('INSERT INTO "R"."T" SELECT 1', st.InsertInto, "r.t", id="insert-quoted-upper"),
+        pytest.param("CREATE DATABASE IF NOT EXISTS x", st.CreateDatabase, None, id="create-database"),
+        pytest.param("SHOW TABLES IN r 'top*'", st.ShowTables, None, id="show-tables"),
     ],
 )
 def test_statements_are_classified(query: str, kind: type, target: str | None) -> None:
-    statement = sql.parse_statement(query, "db")
+    statement = parse.parse_statement(query, "db")
     assert isinstance(statement, kind)
     if target is not None:
         assert str(statement.target) == target  # type: ignore[union-attr]
 
 
 def test_ctas_with_properties_keeps_what_duckdb_would_drop() -> None:
-    statement = sql.parse_statement(
+    statement = parse.parse_statement(
         "CREATE TABLE analytics.top WITH (format = 'PARQUET', "
         "external_location = 's3://b/reports/top/run=1/', partitioned_by = ARRAY['region'], "
         "write_compression = 'ZSTD') AS SELECT video_id, region FROM stats",
         "processed",
     )
-    assert isinstance(statement, sql.CreateTableAs)
-    assert statement.target == sql.TableName("analytics", "top", statement.target.line, statement.target.col)
-    assert statement.options == sql.CtasOptions(
+    assert isinstance(statement, st.CreateTableAs)
+    assert statement.target == st.TableName("analytics", "top", statement.target.line, statement.target.col)
+    assert statement.options == st.CtasOptions(
         "PARQUET", "s3://b/reports/top/run=1/", ("region",), (), "ZSTD"
     )
-    assert [r.key for r in sql.table_refs(statement.query, "processed")] == [("processed", "stats")]
+    assert [r.key for r in dialect.table_refs(statement.query, "processed")] == [("processed", "stats")]
 
 
 @pytest.mark.parametrize(
@@ -90,24 +92,24 @@ def test_ctas_with_properties_keeps_what_duckdb_would_drop() -> None:
 )
 def test_ctas_rejects_properties_it_cannot_honour(properties: str, code: str) -> None:
     with pytest.raises(AthenaError) as caught:
-        sql.parse_statement(f"CREATE TABLE t WITH ({properties}) AS SELECT 1 a")
+        parse.parse_statement(f"CREATE TABLE t WITH ({properties}) AS SELECT 1 a")
     assert caught.value.code == code
 
 
 def test_view_keeps_its_original_sql_text() -> None:
     body = "SELECT region,\n       count(*) AS n\nFROM stats  -- per region\nGROUP BY region"
-    statement = sql.parse_statement(f"CREATE OR REPLACE VIEW analytics.v AS {body};", "db")
-    assert isinstance(statement, sql.CreateView)
+    statement = parse.parse_statement(f"CREATE OR REPLACE VIEW analytics.v AS {body};", "db")
+    assert isinstance(statement, st.CreateView)
     assert statement.replace and statement.original_sql == body
 
 
 def test_external_table_columns_partitions_and_location() -> None:
-    statement = sql.parse_statement(
+    statement = parse.parse_statement(
         "CREATE EXTERNAL TABLE IF NOT EXISTS r.stats (video_id string, views bigint, tags array<string>, "
         "price decimal(10,2)) PARTITIONED BY (region string) STORED AS PARQUET LOCATION 's3://b/stats/' "
         "TBLPROPERTIES ('parquet.compression'='SNAPPY')"
     )
-    assert isinstance(statement, sql.CreateExternalTable)
+    assert isinstance(statement, st.CreateExternalTable)
     assert [(c.name, c.type) for c in statement.columns] == [
         ("video_id", "string"),
         ("views", "bigint"),
@@ -120,11 +122,11 @@ def test_external_table_columns_partitions_and_location() -> None:
 
 
 def test_alter_table_add_partitions_with_and_without_location() -> None:
-    statement = sql.parse_statement(
+    statement = parse.parse_statement(
         "ALTER TABLE r.t ADD IF NOT EXISTS PARTITION (region='us', day='2017-11-14') LOCATION 's3://b/x/' "
         "PARTITION (region = 'o''k', day = '1')"
     )
-    assert isinstance(statement, sql.AddPartitions)
+    assert isinstance(statement, st.AddPartitions)
     assert statement.if_not_exists
     assert statement.partitions == (
         ((("region", "us"), ("day", "2017-11-14")), "s3://b/x/"),
@@ -146,30 +148,30 @@ def test_alter_table_add_partitions_with_and_without_location() -> None:
 )
 def test_bad_input_fails_like_athena(query: str, code: str, fragment: str) -> None:
     with pytest.raises(AthenaError) as caught:
-        sql.parse_statement(query)
+        parse.parse_statement(query)
     assert caught.value.code == code
     assert fragment in str(caught.value) and str(caught.value).startswith(code)
 
 
 def test_execution_parameters_are_bound_in_order() -> None:
     table = pa.table({"region": ["us", "gb", "us"], "views": [1, 2, 3]})
-    statement = sql.parse_statement(
+    statement = parse.parse_statement(
         "SELECT sum(views) s FROM t WHERE region = ? AND views > ?", "db", ["'us'", "1"]
     )
-    assert isinstance(statement, sql.Select)
+    assert isinstance(statement, st.Select)
     con = duckdb.connect()
     con.register("t_", table)
-    assert con.sql(sql.to_duckdb(statement.query, {("db", "t"): "t_"}, "db")).fetchall() == [(3,)]
+    assert con.sql(dialect.to_duckdb(statement.query, {("db", "t"): "t_"}, "db")).fetchall() == [(3,)]
 
 
 def test_table_refs_skip_ctes_and_qualify_with_the_default_database() -> None:
-    statement = sql.parse_statement(
+    statement = parse.parse_statement(
         "WITH daily AS (SELECT * FROM stats) SELECT * FROM daily JOIN other.cats c ON true "
         "JOIN awsdatacatalog.x.y ON true",
         "proc",
     )
-    assert isinstance(statement, sql.Select)
-    assert [r.key for r in sql.table_refs(statement.query, "proc")] == [
+    assert isinstance(statement, st.Select)
+    assert [r.key for r in dialect.table_refs(statement.query, "proc")] == [
         ("proc", "stats"),
         ("other", "cats"),
         ("x", "y"),
@@ -242,15 +244,15 @@ def test_report_query_on_real_us_file_matches_pandas(us_statistics: pd.DataFrame
 
 
 def test_joda_patterns_become_strftime() -> None:
-    assert sql.joda_to_strftime("yyyy-MM-dd'T'HH:mm:ss.SSS") == "%Y-%m-%dT%H:%M:%S.%g"
-    assert sql.joda_to_strftime("EEE, d MMM yy") == "%a, %-d %b %y"
+    assert dialect.joda_to_strftime("yyyy-MM-dd'T'HH:mm:ss.SSS") == "%Y-%m-%dT%H:%M:%S.%g"
+    assert dialect.joda_to_strftime("EEE, d MMM yy") == "%a, %-d %b %y"
 
 
 # ---- types and values ------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    "glue_type",
+    "glue_column_type",
     [
         pytest.param("string", id="string"),
         pytest.param("bigint", id="bigint"),
@@ -265,8 +267,8 @@ def test_joda_patterns_become_strftime() -> None:
         pytest.param("map<string,double>", id="map"),
     ],
 )
-def test_glue_types_round_trip_through_arrow(glue_type: str) -> None:
-    assert sql.arrow_to_glue(sql.glue_to_arrow(glue_type)) == glue_type
+def test_glue_types_round_trip_through_arrow(glue_column_type: str) -> None:
+    assert glue_type(glue_to_arrow(glue_column_type)) == glue_column_type
 
 
 @pytest.mark.parametrize(
@@ -284,7 +286,7 @@ def test_glue_types_round_trip_through_arrow(glue_type: str) -> None:
     ],
 )
 def test_column_info_uses_athena_type_names(arrow_type: pa.DataType, athena: str) -> None:
-    info = sql.column_info("c", arrow_type)
+    info = results.column_info("c", arrow_type)
     assert info["Type"] == athena and info["Name"] == info["Label"] == "c"
 
 
@@ -301,30 +303,30 @@ def test_column_info_uses_athena_type_names(arrow_type: pa.DataType, athena: str
     ],
 )
 def test_doubles_render_like_java(value: float, text: str) -> None:
-    assert sql.java_double(value) == text
+    assert results.java_double(value) == text
 
 
 def test_values_render_like_athena() -> None:
-    assert sql.render_value(None, pa.string()) is None
-    assert sql.render_value(True, pa.bool_()) == "true"
-    assert sql.render_value(date(2017, 11, 14), pa.date32()) == "2017-11-14"
+    assert results.render_value(None, pa.string()) is None
+    assert results.render_value(True, pa.bool_()) == "true"
+    assert results.render_value(date(2017, 11, 14), pa.date32()) == "2017-11-14"
     assert (
-        sql.render_value(datetime(2017, 11, 14, 1, 2, 3, 456789), pa.timestamp("us"))
+        results.render_value(datetime(2017, 11, 14, 1, 2, 3, 456789), pa.timestamp("us"))
         == "2017-11-14 01:02:03.456"
     )
     utc = datetime(2017, 11, 14, tzinfo=UTC)
-    assert sql.render_value(utc, pa.timestamp("us", "UTC")) == "2017-11-14 00:00:00.000 UTC"
-    assert sql.render_value(["a", None], pa.list_(pa.string())) == "[a, null]"
-    assert sql.render_value(Decimal("1.50"), pa.decimal128(5, 2)) == "1.50"
-    assert sql.csv_line(["a", None, 'say "hi"']) == '"a",,"say ""hi"""\n'
+    assert results.render_value(utc, pa.timestamp("us", "UTC")) == "2017-11-14 00:00:00.000 UTC"
+    assert results.render_value(["a", None], pa.list_(pa.string())) == "[a, null]"
+    assert results.render_value(Decimal("1.50"), pa.decimal128(5, 2)) == "1.50"
+    assert results.csv_line(["a", None, 'say "hi"']) == '"a",,"say ""hi"""\n'
 
 
 def test_presto_view_encoding_round_trips() -> None:
-    view = sql.ViewDefinition("SELECT region FROM stats", "analytics", (("region", "varchar"),))
-    text = sql.encode_presto_view(view)
+    view = views.ViewDefinition("SELECT region FROM stats", "analytics", (("region", "varchar"),))
+    text = views.encode_presto_view(view)
     assert text.startswith("/* Presto View: ") and text.endswith(" */")
-    assert sql.decode_presto_view(text, "other") == view
-    assert sql.decode_presto_view("SELECT 1", "db") == sql.ViewDefinition("SELECT 1", "db")
+    assert views.decode_presto_view(text, "other") == view
+    assert views.decode_presto_view("SELECT 1", "db") == views.ViewDefinition("SELECT 1", "db")
 
 
 def test_duckdb_column_errors_become_column_not_found() -> None:
@@ -333,6 +335,6 @@ def test_duckdb_column_errors_become_column_not_found() -> None:
     con.register("stats", pa.table({"region": ["us"], "views": [1]}))
     with pytest.raises(duckdb.Error) as caught:
         con.sql(original)
-    error = sql.athena_error_from_duckdb(str(caught.value), original)
+    error = errors.athena_error_from_duckdb(str(caught.value), original)
     assert error.code == "COLUMN_NOT_FOUND"
     assert str(error).startswith("COLUMN_NOT_FOUND: line 2:3: Column 'viewz' cannot be resolved")

@@ -1,7 +1,7 @@
 """A warm Lambda execution environment: import the handler once, then run invocations one at a time.
 
-The local runtime's Lambda executor (``infra/local/executors/awslambda.py``) starts this file as a script:
-``python -I lambda_bootstrap.py <task_root> <control_in_fd> <control_out_fd> <token>``, with the function's
+The local runtime's Lambda executor (:mod:`.executor`) starts this file as a script:
+``python -I bootstrap.py <task_root> <control_in_fd> <control_out_fd> <token>``, with the function's
 environment (``_HANDLER`` names the handler). Like the AWS Python runtime it has an init phase (put the
 package first on ``sys.path``, import the handler module — module-level state and imports then persist) and
 an invoke loop. The control channel is a pair of pipes carrying length-prefixed JSON frames
@@ -122,10 +122,18 @@ def _user_frames(error: BaseException) -> list[str]:
 
 
 def _isolate(task_root: str) -> None:
-    """Put the package first on ``sys.path`` and hide the repository (the function is deployed alone)."""
-    repo = Path(__file__).resolve().parents[2]
-    hidden = {repo, repo / "plugins", Path(__file__).resolve().parent}
-    sys.path[:] = [p for p in sys.path if p and Path(p).resolve() not in hidden]
+    """Put the package first on ``sys.path`` and hide the source tree this runtime runs from (the
+    checkout holding ``infra/`` and whatever it adds to the path, e.g. an editable install's folders): the
+    function is deployed alone. The interpreter's own installation stays (it plays the Lambda layers)."""
+    source_tree = Path(__file__).resolve().parents[3]
+    installation = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
+
+    def hidden(entry: str) -> bool:
+        path = Path(entry).resolve()
+        inside = path == source_tree or source_tree in path.parents
+        return inside and not any(path == p or p in path.parents for p in installation)
+
+    sys.path[:] = [p for p in sys.path if p and not hidden(p)]
     sys.path.insert(0, task_root)
 
 

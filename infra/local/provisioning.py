@@ -1,0 +1,207 @@
+"""This project's resources in the local AWS runtime, named by settings, as the CDK stacks deploy them.
+
+:func:`provision` is the provisioning hook ``LocalRuntime`` gives :class:`infra.localaws.LocalAWS`: IAM roles,
+the buckets, the Glue databases, the Lambda (packaged from ``include/lambda`` like the CDK asset) with its
+S3 trigger and dead-letter queue, the Glue jobs (scripts from ``include/glue``), the crawlers and the
+Athena workgroups.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from infra.localaws import LOCAL_ACCOUNT, LocalAWS
+from youtube_etl.settings import REFERENCE_SUFFIXES, Settings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LAMBDA_SOURCE = REPO_ROOT / "include" / "lambda" / "json_to_parquet"
+GLUE_SOURCE = REPO_ROOT / "include" / "glue"
+
+_TRUST = {
+    "lambda": "lambda.amazonaws.com",
+    "glue": "glue.amazonaws.com",
+}
+
+
+def package_lambda(source: Path = LAMBDA_SOURCE) -> bytes:
+    """Zip the Lambda's code the way the CDK asset does: every ``.py`` file at the archive root."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(source.rglob("*.py")):
+            if "__pycache__" in path.parts or path.name.startswith("test_"):
+                continue
+            info = zipfile.ZipInfo(str(path.relative_to(source)), date_time=(2020, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, path.read_bytes(), zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
+
+
+def role_arn(settings: Settings, service: str) -> str:
+    return f"arn:aws:iam::{LOCAL_ACCOUNT}:role/{settings.project}-{settings.stage}-{service}"
+
+
+def dlq_name(settings: Settings) -> str:
+    return f"{settings.lambda_function}-dlq"
+
+
+def provision(aws: LocalAWS, settings: Settings) -> None:
+    """Create every resource the pipeline uses, named by settings, as the CDK stacks do on AWS."""
+    s = settings
+    iam = aws.client("iam")
+    for service, principal in _TRUST.items():
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": principal}, "Action": "sts:AssumeRole"}
+            ],
+        }
+        name = role_arn(s, service).rsplit("/", 1)[1]
+        try:
+            iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+        except iam.exceptions.EntityAlreadyExistsException:
+            pass
+
+    s3 = aws.client("s3")
+    for bucket in s.buckets:
+        if s.region == "us-east-1":
+            s3.create_bucket(Bucket=bucket)
+        else:
+            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": s.region})
+    s3.put_bucket_versioning(Bucket=s.raw_bucket, VersioningConfiguration={"Status": "Enabled"})
+
+    glue = aws.client("glue")
+    for database in (s.processed_database, s.analytics_database):
+        try:
+            glue.create_database(DatabaseInput={"Name": database})
+        except glue.exceptions.AlreadyExistsException:
+            pass
+    _provision_lambda(aws, s)
+    _provision_glue_jobs(aws, s)
+    _provision_crawlers(aws, s)
+    athena = aws.client("athena")
+    names = [w["Name"] for w in athena.list_work_groups()["WorkGroups"]]
+    # The pipeline's CTAS needs external_location, which an enforcing workgroup rejects; readers get
+    # an enforced one, as the lake stack deploys them.
+    for workgroup, enforce in ((s.athena_workgroup, False), (s.readers_workgroup, True)):
+        if workgroup not in names:
+            athena.create_work_group(
+                Name=workgroup,
+                Configuration={
+                    "ResultConfiguration": {"OutputLocation": s.athena_results_uri},
+                    "EnforceWorkGroupConfiguration": enforce,
+                    "BytesScannedCutoffPerQuery": 10 * 1024**3,
+                },
+            )
+
+
+def _provision_lambda(aws: LocalAWS, settings: Settings) -> None:
+    s = settings
+    lam = aws.client("lambda")
+    sqs = aws.client("sqs")
+    dlq_url = sqs.create_queue(QueueName=dlq_name(s))["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    code = package_lambda()
+    try:
+        lam.get_function(FunctionName=s.lambda_function)
+        lam.update_function_code(FunctionName=s.lambda_function, ZipFile=code)
+    except lam.exceptions.ResourceNotFoundException:
+        lam.create_function(
+            FunctionName=s.lambda_function,
+            Runtime="python3.12",
+            Role=role_arn(s, "lambda"),
+            Handler="handler.handler",
+            Code={"ZipFile": code},
+            Timeout=300,
+            MemorySize=1024,
+            Environment={"Variables": s.lambda_environment()},
+        )
+    function_arn = lam.get_function(FunctionName=s.lambda_function)["Configuration"]["FunctionArn"]
+    lam.put_function_event_invoke_config(
+        FunctionName=s.lambda_function,
+        MaximumRetryAttempts=2,
+        DestinationConfig={"OnFailure": {"Destination": dlq_arn}},
+    )
+    aws.client("s3").put_bucket_notification_configuration(
+        Bucket=s.raw_bucket,
+        NotificationConfiguration={
+            "LambdaFunctionConfigurations": [
+                {
+                    "Id": f"json-to-parquet{suffix.replace('.', '-')}",
+                    "LambdaFunctionArn": function_arn,
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {
+                        "Key": {
+                            "FilterRules": [
+                                {"Name": "prefix", "Value": s.prefixes.raw_reference},
+                                {"Name": "suffix", "Value": suffix},
+                            ]
+                        }
+                    },
+                }
+                for suffix in REFERENCE_SUFFIXES
+            ]
+        },
+    )
+
+
+def _provision_glue_jobs(aws: LocalAWS, settings: Settings) -> None:
+    s = settings
+    glue = aws.client("glue")
+    s3 = aws.client("s3")
+    for job, script in s.glue_jobs.items():
+        path = GLUE_SOURCE / script
+        if path.exists():
+            key = s.glue_script_uri(script).split("/", 3)[3]
+            s3.put_object(Bucket=s.assets_bucket, Key=key, Body=path.read_bytes())
+        spec: dict[str, Any] = {
+            "Role": role_arn(settings, "glue"),
+            "Command": {
+                "Name": "glueetl",
+                "ScriptLocation": s.glue_script_uri(script),
+                "PythonVersion": "3",
+            },
+            "DefaultArguments": s.glue_job_arguments(job),
+            "GlueVersion": "5.1",
+            "WorkerType": "G.1X",
+            "NumberOfWorkers": 2,
+            "ExecutionProperty": {"MaxConcurrentRuns": 1},
+            "Timeout": 60,
+        }
+        # moto has no UpdateJob; its backends are per process, so a second runtime finds the job.
+        try:
+            glue.get_job(JobName=job)
+            glue.delete_job(JobName=job)
+        except glue.exceptions.EntityNotFoundException:
+            pass
+        glue.create_job(Name=job, **spec)
+
+
+def _provision_crawlers(aws: LocalAWS, settings: Settings) -> None:
+    glue = aws.client("glue")
+    configuration = json.dumps(
+        {
+            "Version": 1.0,
+            "Grouping": {"TableGroupingPolicy": "CombineCompatibleSchemas"},
+            "CrawlerOutput": {"Partitions": {"AddOrUpdateBehavior": "InheritFromTable"}},
+        }
+    )
+    for crawler, (database, paths) in settings.crawler_targets.items():
+        spec = {
+            "Role": role_arn(settings, "glue"),
+            "DatabaseName": database,
+            "Targets": {"S3Targets": [{"Path": p} for p in paths]},
+            "SchemaChangePolicy": {"UpdateBehavior": "UPDATE_IN_DATABASE", "DeleteBehavior": "LOG"},
+            "RecrawlPolicy": {"RecrawlBehavior": "CRAWL_EVERYTHING"},
+            "Configuration": configuration,
+        }
+        try:
+            glue.get_crawler(Name=crawler)
+            glue.update_crawler(Name=crawler, **spec)
+        except glue.exceptions.EntityNotFoundException:
+            glue.create_crawler(Name=crawler, **spec)

@@ -1,0 +1,144 @@
+"""moto's Athena API handlers, replaced: queries run in the executor, results come from its runs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from moto.athena.responses import AthenaResponse
+
+from infra.localaws._athena import results
+from infra.localaws._athena.query import QueryRun, ResultSet
+from infra.localaws._aws import as_folder
+
+if TYPE_CHECKING:
+    from infra.localaws._athena.executor import AthenaExecutor
+
+#: GetQueryResults' page size limit.
+MAX_RESULTS = 1000
+
+
+def _error(message: str) -> tuple[str, dict[str, int]]:
+    return json.dumps({"__type": "InvalidRequestException", "Message": message}), {"status": 400}
+
+
+def _output_location(
+    backend: Any, workgroup_name: str, config: dict[str, Any] | None, query_id: str
+) -> str | None:
+    workgroup = backend.work_groups.get(workgroup_name)
+    configuration = workgroup.configuration if workgroup else {}
+    enforced = configuration.get("EnforceWorkGroupConfiguration", False)
+    wg_location = (configuration.get("ResultConfiguration") or {}).get("OutputLocation")
+    client_location = (config or {}).get("OutputLocation")
+    location = wg_location if (enforced and wg_location) or not client_location else client_location
+    if not location:
+        return None
+    return as_folder(location) + f"{query_id}.csv"
+
+
+def start_query_execution(executor: AthenaExecutor, response: Any) -> Any:
+    query = response._get_param("QueryString")
+    context = response._get_param("QueryExecutionContext") or {}
+    config = response._get_param("ResultConfiguration") or {}
+    workgroup = response._get_param("WorkGroup") or "primary"
+    parameters = response._get_param("ExecutionParameters")
+    backend = response.athena_backend
+    if workgroup not in backend.work_groups:
+        return _error("WorkGroup does not exist")
+    query_id = backend.start_query_execution(
+        query=query, context=context, config=None, workgroup=workgroup, execution_parameters=parameters
+    )
+    location = _output_location(backend, workgroup, config, query_id)
+    if location is None:
+        return _error(
+            "No output location provided. An output location is required either through the Workgroup result "
+            "configuration setting or as an API input."
+        )
+    run = QueryRun(
+        id=query_id,
+        query=query,
+        database=(context.get("Database") or "default").lower(),
+        catalog=context.get("Catalog") or "AwsDataCatalog",
+        workgroup=workgroup,
+        output_location=location,
+        parameters=parameters,
+        enforced=bool(backend.work_groups[workgroup].configuration.get("EnforceWorkGroupConfiguration")),
+    )
+    executor.submit(run)
+    return json.dumps({"QueryExecutionId": query_id})
+
+
+def get_query_execution(executor: AthenaExecutor, response: Any) -> Any:
+    query_id = response._get_param("QueryExecutionId")
+    run = executor.runs.get(query_id)
+    if run is None:
+        return _error(f"QueryExecution {query_id} was not found")
+    return json.dumps({"QueryExecution": run.describe()})
+
+
+def batch_get_query_execution(executor: AthenaExecutor, response: Any) -> Any:
+    ids = response._get_param("QueryExecutionIds") or []
+    runs = executor.runs
+    found = [runs[i].describe() for i in ids if i in runs]
+    missing = [
+        {
+            "QueryExecutionId": i,
+            "ErrorCode": "INVALID_INPUT",
+            "ErrorMessage": f"QueryExecution {i} was not found",
+        }
+        for i in ids
+        if i not in runs
+    ]
+    return json.dumps({"QueryExecutions": found, "UnprocessedQueryExecutionIds": missing})
+
+
+def get_query_results(executor: AthenaExecutor, response: Any) -> Any:
+    query_id = response._get_param("QueryExecutionId")
+    run = executor.runs.get(query_id)
+    if run is None:
+        return _error(f"QueryExecution {query_id} was not found")
+    if run.state in ("QUEUED", "RUNNING"):
+        return _error(f"Query has not yet finished. Current state: {run.state}")
+    if run.state != "SUCCEEDED":
+        return _error(f"Query did not finish successfully. Final query state: {run.state}")
+    result = run.result or ResultSet([], [], header=False)
+    max_results = int(response._get_param("MaxResults") or MAX_RESULTS)
+    if not 1 <= max_results <= MAX_RESULTS:
+        return _error(f"MaxResults must be between 1 and {MAX_RESULTS}")
+    token = response._get_param("NextToken")
+    try:
+        offset = int(token) if token else 0
+    except ValueError:
+        return _error("Invalid NextToken")
+    all_rows: list[Sequence[str | None]] = []
+    if result.header and result.columns:
+        all_rows.append([name for name, _ in result.columns])
+    all_rows.extend(result.rows)
+    page = all_rows[offset : offset + max_results]
+    total = len(all_rows)
+    body: dict[str, Any] = {
+        "UpdateCount": 0,
+        "ResultSet": {
+            "Rows": [{"Data": [{} if v is None else {"VarCharValue": v} for v in row]} for row in page],
+            "ResultSetMetadata": {"ColumnInfo": [results.column_info(n, t) for n, t in result.columns]},
+        },
+    }
+    if offset + max_results < total:
+        body["NextToken"] = str(offset + max_results)
+    return json.dumps(body)
+
+
+def stop_query_execution(executor: AthenaExecutor, response: Any) -> Any:
+    executor.stop(response._get_param("QueryExecutionId"))
+    return json.dumps({})
+
+
+#: (moto owner, attribute) -> its replacement.
+HANDLERS: dict[tuple[Any, str], Callable[..., Any]] = {
+    (AthenaResponse, "start_query_execution"): start_query_execution,
+    (AthenaResponse, "get_query_execution"): get_query_execution,
+    (AthenaResponse, "batch_get_query_execution"): batch_get_query_execution,
+    (AthenaResponse, "get_query_results"): get_query_results,
+    (AthenaResponse, "stop_query_execution"): stop_query_execution,
+}

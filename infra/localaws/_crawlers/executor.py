@@ -1,0 +1,145 @@
+"""Crawler executor: ``StartCrawler`` really catalogs the Parquet under each S3 target.
+
+moto's crawlers create no tables, never finish unless told to, say ``COMPLETED`` where AWS says
+``SUCCEEDED`` and do not implement ``GetCrawlerMetrics`` or ``UpdateCrawler``. Here a crawl runs on a
+background thread (:mod:`.crawl`, deciding with the pure functions of :mod:`.spec`), like the real
+service:
+
+* each S3 target folder becomes one table named after the folder (``.../youtube/statistics/`` ->
+  ``statistics``, plus the crawler's ``TablePrefix``), with the Parquet SerDe and input/output formats,
+  columns typed from the Parquet footers (pyarrow, read through the runtime's S3 API), ``k=v`` folders as
+  partition keys (other folder levels as ``partition_0``, ...) and every partition registered;
+* files of all partitions are merged into one schema (``CombineCompatibleSchemas``: union of columns,
+  numeric types widened); exclusion globs are honoured; files that are not Parquet are skipped (a real
+  crawler would classify them as something else);
+* ``SchemaChangePolicy``: ``UPDATE_IN_DATABASE`` updates the table and, partitions inheriting from the
+  table, its partitions; ``LOG`` only adds partitions; ``DELETE_FROM_DATABASE`` drops partitions and tables
+  whose data is gone;
+* ``GetCrawler`` moves RUNNING -> STOPPING -> READY with ``LastCrawl.Status`` ``SUCCEEDED``/``FAILED``
+  (with ``ErrorMessage``)/``CANCELLED``; ``GetCrawlerMetrics`` and ``UpdateCrawler`` answer
+  (:mod:`.patches`);
+  ``StartCrawler`` on a crawler that is not READY raises ``CrawlerRunningException``.
+
+Incompatible column types across files fail the crawl with a message naming the files, where a real
+crawler would silently split the folder into one table per partition.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from infra.localaws._crawlers.crawl import Crawl
+from infra.localaws._crawlers.spec import Cancelled, CrawlError, CrawlerSpec, CrawlOutcome
+from infra.localaws._executor import Executor, Patch
+
+if TYPE_CHECKING:
+    from infra.localaws._crawlers.patches import LocalCrawl
+    from infra.localaws._runtime import LocalAWS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class History:
+    """Per-crawler figures GetCrawlerMetrics reports."""
+
+    runtimes: list[float] = field(default_factory=list)
+    last: CrawlOutcome = field(default_factory=CrawlOutcome)
+
+
+class CrawlerExecutor(Executor):
+    """Runs the crawls of one runtime, one background thread per crawl."""
+
+    service = "Glue crawler"
+
+    def __init__(self, aws: LocalAWS) -> None:
+        super().__init__(aws)
+        #: Crawler name -> the thread of its latest crawl and that crawl's cancel flag.
+        self._threads: dict[str, tuple[threading.Thread, threading.Event]] = {}
+        self._history: dict[str, History] = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+
+    def patches(self) -> Iterable[Patch]:
+        from infra.localaws._crawlers.patches import HANDLERS
+
+        return [Patch(owner, name, handler) for (owner, name), handler in HANDLERS.items()]
+
+    # -- called by the patched API
+    def start(self, spec: CrawlerSpec, crawl: LocalCrawl) -> None:
+        thread = threading.Thread(
+            target=self._run, args=(spec, crawl), name=f"crawl-{spec.name}", daemon=True
+        )
+        with self._lock:
+            self._threads[spec.name] = (thread, crawl.cancel)
+        thread.start()
+
+    def history_of(self, crawler: str) -> History:
+        with self._lock:
+            return self._history.get(crawler, History())
+
+    # -- a crawl's thread
+    def _run(self, spec: CrawlerSpec, crawl: LocalCrawl) -> None:
+        started = time.monotonic()
+        outcome: CrawlOutcome | None = None
+        final = "COMPLETED"
+        try:
+            outcome = Crawl(spec, self.aws.endpoint, self.aws.region, crawl.cancel).run()
+            for message in outcome.messages:
+                log.info("crawler %s: %s", spec.name, message)
+            crawl.summary = outcome.summary()
+        except Cancelled:
+            final = "STOPPED"
+        except CrawlError as error:
+            final, crawl.error_message = "FAILED", str(error)
+        except Exception as error:  # anything else is reported like an internal service error
+            log.exception("crawler %s failed", spec.name)
+            final = "FAILED"
+            crawl.error_message = f"Internal Service Exception: {type(error).__name__}: {error}"
+        if crawl.error_message:
+            log.warning("crawler %s FAILED: %s", spec.name, crawl.error_message)
+        crawl.local_status = "STOPPING"
+        self._stopping.wait(self.aws.crawler_stopping_seconds)
+        elapsed = time.monotonic() - started
+        with self._lock:
+            history = self._history.setdefault(spec.name, History())
+            history.runtimes.append(elapsed)
+            history.last = outcome or CrawlOutcome()
+        crawl.end_time = datetime.now(UTC)
+        crawl.local_status = final
+
+    # -- life cycle
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            threads = [thread for thread, _ in self._threads.values()]
+        for thread in threads:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return not any(t.is_alive() for t in threads)
+
+    def _cancel_all(self) -> None:
+        with self._lock:
+            for _, cancel in self._threads.values():
+                cancel.set()
+        self._stopping.set()
+
+    def shutdown(self) -> None:
+        """Cancel running crawls and wait for their threads."""
+        self._cancel_all()
+        if not self.wait_idle(30.0):
+            log.warning("crawls still running at shutdown")
+
+    def reset(self) -> None:
+        """After a moto reset the crawlers are gone: let running crawls end and forget their history."""
+        self._cancel_all()
+        self.wait_idle(30.0)
+        self._stopping.clear()
+        with self._lock:
+            self._threads.clear()
+            self._history.clear()

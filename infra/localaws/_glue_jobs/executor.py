@@ -1,0 +1,326 @@
+"""Glue job executor: ``StartJobRun`` really runs the job's script with local PySpark 3.5.
+
+moto only records a job run and reports it SUCCEEDED without running anything. Here moto's in-process Glue
+backend is patched so that a run:
+
+1. downloads the job's ``Command.ScriptLocation`` (and ``--extra-py-files``) from the runtime's S3;
+2. starts ``python script.py --JOB_ID … --JOB_RUN_ID … --JOB_NAME … --TempDir … <DefaultArguments merged
+   with the run's Arguments>`` in a separate process, as Glue does, so ``awsglue.utils.getResolvedOptions``
+   works; Spark is configured through a generated ``SPARK_CONF_DIR`` (S3A against the runtime for the
+   ``s3://`` scheme, see :mod:`infra.local.spark`), so the script's plain ``SparkSession.builder
+   .getOrCreate()`` needs no local-only code;
+3. moves ``JobRunState`` STARTING → RUNNING → SUCCEEDED / FAILED (with the script's real error, e.g.
+   ``ValueError: …``) / TIMEOUT (the job's or run's ``Timeout``, in minutes) / STOPPING → STOPPED
+   (``BatchStopJobRun``, which moto lacks), with ``StartedOn``, ``CompletedOn`` and ``ExecutionTime``;
+4. keeps the driver's stdout/stderr: as files under a work folder (path logged, tail appended to
+   ``ErrorMessage``) and in the runtime's CloudWatch Logs, in the log groups Glue uses
+   (``/aws-glue/jobs/output`` and ``/aws-glue/jobs/error``, stream = run id), so the provider's
+   ``GlueJobOperator(verbose=True)`` prints them like on AWS.
+
+``ExecutionProperty.MaxConcurrentRuns`` is honoured with ``ConcurrentRunsExceededException``.
+
+Cost: each run starts a JVM; a trivial job takes ~7-10 s on 2 cores, almost all of it Spark start-up
+(``bench/bench_executors_glue.py`` measures it). The Spark settings keep it low: no UI, 4 shuffle partitions.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from moto.core.utils import utcnow
+
+from infra.localaws._aws import split_s3_uri
+from infra.localaws._executor import Executor, Patch
+from infra.localaws._glue_jobs import spark
+from infra.localaws._glue_jobs.patches import LOG_GROUP, LocalJobRun
+from infra.localaws._glue_jobs.spec import error_message, job_arguments, spark_conf_from_arguments, tail
+from infra.localaws._logs import ensure_stream, put_lines
+
+if TYPE_CHECKING:
+    from infra.localaws._runtime import LocalAWS
+
+log = logging.getLogger(__name__)
+
+#: Glue's default job timeout (minutes) when neither the job nor the run sets one.
+DEFAULT_TIMEOUT_MINUTES = 2880
+#: Seconds between copies of a running job's output to CloudWatch Logs.
+LOG_SHIP_SECONDS = 2.0
+#: Driver memory of the local job process (a G.1X worker has 16 GB; 2 GB is plenty for the sample data).
+DRIVER_MEMORY = "2g"
+#: Local jobs are short: C1-only JIT and the serial GC start the driver JVM ~2x faster on 2 busy cores
+#: (bench/bench_executors_glue.py); a job can restore the JVM defaults with its own
+#: ``--conf spark.driver.extraJavaOptions=...``.
+DRIVER_JAVA_OPTIONS = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"
+
+
+class GlueJobExecutor(Executor):
+    """Runs the job scripts of one runtime; keeps their work folders (script, logs) under ``root``."""
+
+    service = "Glue job"
+
+    def __init__(self, aws: LocalAWS) -> None:
+        super().__init__(aws)
+        self._lock = threading.Lock()
+        self.runs: list[LocalJobRun] = []
+        try:
+            spark.s3a_jars()
+        except spark.SparkSetupError as error:  # the other executors still work; job runs will fail
+            log.warning("Glue job runs will fail: %s", error)
+        self.root = Path(tempfile.mkdtemp(prefix="localaws-glue-"))
+        log.info("Glue job executor: job work folders and driver logs under %s", self.root)
+
+    # -- executor hooks --
+    def patches(self) -> Iterable[Patch]:
+        from infra.localaws._glue_jobs.patches import HANDLERS
+
+        return [Patch(owner, name, handler) for (owner, name), handler in HANDLERS.items()]
+
+    def shutdown(self) -> None:
+        """Stop the job runs (their processes are killed); the work folder with the logs is kept."""
+        self.stop_all()
+
+    def reset(self) -> None:
+        """After a moto reset the runs are gone from the API: stop their processes too."""
+        self.stop_all()
+
+    # -- called from moto's request threads --
+    def start(self, run: LocalJobRun) -> None:
+        with self._lock:
+            self.runs.append(run)
+        thread = threading.Thread(
+            target=self._run, args=(run,), name=f"glue-{run.job_run_id[:12]}", daemon=True
+        )
+        thread.start()
+
+    def stop(self, run: LocalJobRun) -> None:
+        run.status = "STOPPING"
+        run.stop_requested.set()
+        _terminate(run.process)
+
+    # -- lifecycle --
+    def active_runs(self) -> list[LocalJobRun]:
+        with self._lock:
+            return [r for r in self.runs if not r.done.is_set()]
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for run in self.active_runs():
+            if not run.done.wait(None if deadline is None else max(0.0, deadline - time.monotonic())):
+                return False
+        return True
+
+    def stop_all(self, timeout: float = 30.0) -> None:
+        for run in self.active_runs():
+            self.stop(run)
+        self.wait_idle(timeout)
+        with self._lock:
+            self.runs.clear()
+
+    # -- the worker thread --
+    def _run(self, run: LocalJobRun) -> None:
+        job = run.job
+        started = time.monotonic()
+        try:
+            run.work_dir = self.root / _safe(job.name) / run.job_run_id
+            run.work_dir.mkdir(parents=True, exist_ok=True)
+            arguments = dict(run.arguments or {})
+            script = self._download(job.command.get("ScriptLocation", ""), run.work_dir)
+            pythonpath = [str(p) for p in self._extra_py_files(arguments, run.work_dir / "py")]
+            conf = spark.spark_conf(
+                self.aws.endpoint,
+                extra={
+                    "spark.driver.memory": DRIVER_MEMORY,
+                    "spark.driver.extraJavaOptions": DRIVER_JAVA_OPTIONS,
+                    **spark_conf_from_arguments(arguments),
+                },
+            )
+            conf_dir = spark.write_conf_dir(run.work_dir / "conf", conf)
+            argv = [sys.executable, str(script)] + job_arguments(
+                job.name, run.job_id, run.job_run_id, arguments, self.aws.glue_temp_dir
+            )
+            env = self._environment(conf_dir, pythonpath)
+            if run.stop_requested.is_set():
+                self._finish(run, "STOPPED", None, started)
+                return
+            assert run.stdout_path is not None and run.stderr_path is not None
+            with run.stdout_path.open("wb") as out, run.stderr_path.open("wb") as err:
+                run.process = subprocess.Popen(
+                    argv,
+                    cwd=run.work_dir,
+                    env=env,
+                    stdout=out,
+                    stderr=err,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,  # its own process group: a stop kills the JVM too
+                )
+                run.started_on = utcnow()
+                run.logs = CloudWatchShipper(run)
+                run.status = "RUNNING"
+                log.info(
+                    "glue job %s run %s started (pid %s), logs in %s",
+                    job.name,
+                    run.job_run_id,
+                    run.process.pid,
+                    run.work_dir,
+                )
+                timeout_minutes = run.timeout or job.timeout or DEFAULT_TIMEOUT_MINUTES
+                deadline = time.monotonic() + timeout_minutes * self.aws.glue_minute_seconds
+                timed_out = False
+                while True:  # ship the driver's output to CloudWatch Logs while it runs, like Glue
+                    try:
+                        returncode = run.process.wait(timeout=LOG_SHIP_SECONDS)
+                        break
+                    except subprocess.TimeoutExpired:
+                        run.logs.ship()
+                    if time.monotonic() > deadline:
+                        _terminate(run.process)
+                        returncode = run.process.wait()
+                        timed_out = True
+                        break
+            stderr = run.stderr_path.read_text(encoding="utf-8", errors="replace")
+            if run.stop_requested.is_set():
+                self._finish(run, "STOPPED", None, started)
+            elif timed_out:
+                self._finish(run, "TIMEOUT", f"Job run timed out after {timeout_minutes} minutes", started)
+            elif returncode == 0:
+                self._finish(run, "SUCCEEDED", None, started)
+            else:
+                message = error_message(stderr, returncode)
+                detail = f"\n--- local driver log {run.stderr_path} (last lines) ---\n{tail(stderr)}"
+                self._finish(run, "FAILED", message + detail, started)
+        except Exception as error:  # a run must never stay RUNNING because the executor broke
+            log.exception("glue job %s run %s could not run", job.name, run.job_run_id)
+            self._finish(run, "FAILED", f"{type(error).__name__}: {error}", started)
+
+    def _finish(self, run: LocalJobRun, state: str, error: str | None, started: float) -> None:
+        run.completed = utcnow()
+        run.execution_seconds = max(1, math.ceil(time.monotonic() - started))
+        run.error = error
+        if run.logs is not None:
+            run.logs.ship()
+        run.status = state  # last: a poller that sees the final state sees everything else too
+        run.done.set()
+        if state == "FAILED":
+            log.warning("glue job %s run %s FAILED: %s", run.job.name, run.job_run_id, (error or "")[:2000])
+        else:
+            log.info(
+                "glue job %s run %s %s in %s s", run.job.name, run.job_run_id, state, run.execution_seconds
+            )
+
+    # -- helpers --
+    def _download(self, uri: str, folder: Path) -> Path:
+        if not uri:
+            raise ValueError("the job has no Command.ScriptLocation")
+        if not uri.startswith(("s3://", "s3a://")):
+            raise ValueError(f"ScriptLocation {uri!r} is not an S3 URI")
+        bucket, key = split_s3_uri(uri)
+        if not key:
+            raise ValueError(f"ScriptLocation {uri!r} names no object")
+        target = folder / Path(key).name
+        s3 = self.aws.client("s3")
+        try:
+            s3.download_file(bucket, key, str(target))
+        except Exception as error:
+            raise FileNotFoundError(f"cannot download the script {uri}: {error}") from None
+        return target
+
+    def _extra_py_files(self, arguments: Mapping[str, str], folder: Path) -> Iterable[Path]:
+        uris = [u.strip() for u in arguments.get("--extra-py-files", "").split(",") if u.strip()]
+        if not uris:
+            return []
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = [self._download(uri, folder) for uri in uris]
+        # .py files are importable from their folder; .zip/.whl archives are put on the path themselves.
+        return sorted({folder if p.suffix == ".py" else p for p in paths})
+
+    def _environment(self, conf_dir: Path, pythonpath: list[str]) -> dict[str, str]:
+        base = {k: v for k, v in os.environ.items() if k not in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")}
+        base.update(self.aws.client_env())
+        env = spark.subprocess_env(conf_dir, base)
+        env["SPARK_LOCAL_IP"] = "127.0.0.1"
+        env["PYTHONUNBUFFERED"] = "1"
+        if pythonpath:
+            env["PYTHONPATH"] = os.pathsep.join([*pythonpath, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+        return env
+
+
+class CloudWatchShipper:
+    """Copies new lines of a run's stdout/stderr files to CloudWatch Logs (moto's backend, in-process).
+
+    Glue writes the driver's stdout to ``/aws-glue/jobs/output`` and stderr to ``/aws-glue/jobs/error``,
+    one stream per run id; the provider's operators and triggers read them there (``verbose=True``).
+    """
+
+    def __init__(self, run: LocalJobRun) -> None:
+        self.run = run
+        self.offsets = {"output": 0, "error": 0}
+        self._lock = threading.Lock()
+        self._ensure_streams()
+
+    def _ensure_streams(self) -> None:
+        for suffix in self.offsets:
+            ensure_stream(*self._where(suffix))
+
+    def _where(self, suffix: str) -> tuple[str, str, str, str]:
+        """(account, region, log group, log stream) of the run's ``output`` or ``error`` log."""
+        backend = self.run.job.backend
+        return backend.account_id, backend.region_name, f"{LOG_GROUP}/{suffix}", self.run.job_run_id
+
+    def ship(self) -> None:
+        """Send the complete lines written since the last call. Never raises: logs are a convenience."""
+        with self._lock:
+            try:
+                self._ship()
+            except Exception:
+                log.warning(
+                    "could not copy logs of run %s to CloudWatch Logs", self.run.job_run_id, exc_info=True
+                )
+
+    def _ship(self) -> None:
+        paths = {"output": self.run.stdout_path, "error": self.run.stderr_path}
+        for suffix, path in paths.items():
+            if path is None or not path.exists():
+                continue
+            with path.open("rb") as handle:
+                handle.seek(self.offsets[suffix])
+                chunk = handle.read()
+            end = chunk.rfind(b"\n") + 1
+            if self.run.process is not None and self.run.process.poll() is not None:
+                end = len(chunk)  # the process is gone: a last line without newline is complete too
+            if end <= 0:
+                continue
+            self.offsets[suffix] += end
+            lines = [line for line in chunk[:end].decode("utf-8", errors="replace").splitlines() if line]
+            put_lines(*self._where(suffix), lines)
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+
+
+def _terminate(process: subprocess.Popen[bytes] | None, grace: float = 5.0) -> None:
+    """End a job process and its JVM (its own process group), politely first."""
+    if process is None or process.poll() is not None:
+        return
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
