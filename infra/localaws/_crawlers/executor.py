@@ -5,7 +5,7 @@ moto's crawlers create no tables, never finish unless told to, say ``COMPLETED``
 background thread (:mod:`.crawl`, deciding with the pure functions of :mod:`.spec`), like the real
 service:
 
-* each S3 target folder becomes one table named after the folder (``.../youtube/statistics/`` ->
+* each S3 target folder becomes one table named after the folder (``.../lake/statistics/`` ->
   ``statistics``, plus the crawler's ``TablePrefix``), with the Parquet SerDe and input/output formats,
   columns typed from the Parquet footers (pyarrow, read through the runtime's S3 API), ``k=v`` folders as
   partition keys (other folder levels as ``partition_0``, ...) and every partition registered;

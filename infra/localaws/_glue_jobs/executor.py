@@ -7,7 +7,7 @@ backend is patched so that a run:
 2. starts ``python script.py --JOB_ID … --JOB_RUN_ID … --JOB_NAME … --TempDir … <DefaultArguments merged
    with the run's Arguments>`` in a separate process, as Glue does, so ``awsglue.utils.getResolvedOptions``
    works; Spark is configured through a generated ``SPARK_CONF_DIR`` (S3A against the runtime for the
-   ``s3://`` scheme, see :mod:`infra.local.spark`), so the script's plain ``SparkSession.builder
+   ``s3://`` scheme, see :mod:`.spark`), so the script's plain ``SparkSession.builder
    .getOrCreate()`` needs no local-only code;
 3. moves ``JobRunState`` STARTING → RUNNING → SUCCEEDED / FAILED (with the script's real error, e.g.
    ``ValueError: …``) / TIMEOUT (the job's or run's ``Timeout``, in minutes) / STOPPING → STOPPED

@@ -43,7 +43,7 @@ import threading
 import time
 import uuid
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,12 +92,10 @@ class LambdaExecutor(Executor):
 
     service = "Lambda"
 
-    def __init__(self, aws: LocalAWS, deliver: Callable[[str, dict[str, Any]], None] | None = None) -> None:
+    def __init__(self, aws: LocalAWS) -> None:
         super().__init__(aws)
         self.endpoint = aws.endpoint
         self.region = aws.region
-        #: Sends a destination record (default: through the runtime's API, like Lambda).
-        self.deliver = deliver
         #: Asynchronous events that failed and had no reachable destination: kept, never silently lost.
         self.undelivered: list[dict[str, Any]] = []
         #: Seconds an idle worker is kept before it is reaped.
@@ -495,7 +493,7 @@ class LambdaExecutor(Executor):
 
     def _send(self, spec: FunctionSpec, destination: str, record: dict[str, Any], request_id: str) -> None:
         try:
-            (self.deliver or self._deliver_api)(destination, record)
+            self._deliver(destination, record)
         except Exception as error:
             self._give_up(
                 spec,
@@ -506,7 +504,7 @@ class LambdaExecutor(Executor):
                 record,
             )
 
-    def _deliver_api(self, destination: str, record: dict[str, Any]) -> None:
+    def _deliver(self, destination: str, record: dict[str, Any]) -> None:
         """Send the record through the runtime's API, like Lambda's destination delivery."""
         service = destination.split(":")[2]
         client = aws_client(service, self.endpoint, destination.split(":")[3] or self.region)
