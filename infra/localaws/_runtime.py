@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 import time
 import urllib.request
@@ -79,6 +80,7 @@ class LocalAWS:
 
         if self._server is not None:
             return self
+        _check_bindable(self.host, self.port)  # moto's server thread would die silently and start() hang
         # moto builds ARNs and validates against this account; keep it explicit and stable.
         os.environ.setdefault("MOTO_ACCOUNT_ID", LOCAL_ACCOUNT)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
@@ -199,6 +201,18 @@ class LocalAWS:
         from infra.localaws._lambda.executor import LambdaExecutor
 
         return [dict(e) for x in self._executors if isinstance(x, LambdaExecutor) for e in x.undelivered]
+
+
+def _check_bindable(host: str, port: int) -> None:
+    """Raise OSError naming ``host:port`` if the server could not listen there (as werkzeug binds it)."""
+    if not port:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise OSError(error.errno, f"cannot serve on {host}:{port}: {error.strerror}") from None
 
 
 def _executor_classes() -> list[type[Executor]]:

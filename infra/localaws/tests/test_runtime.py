@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -192,6 +193,21 @@ def test_serve_prints_one_ready_line_binds_loopback_and_stops_on_sigterm() -> No
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
         assert proc.stdout is not None and proc.stdout.read() == "", "exactly one line on stdout"
+
+
+def test_a_busy_port_is_refused_naming_the_address() -> None:
+    """moto's server thread dies on a busy port and its start() would wait forever: refuse up front."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        aws = LocalAWS(port=port)
+        with pytest.raises(OSError, match=f"cannot serve on 127.0.0.1:{port}: Address already in use"):
+            aws.start()
+        assert not aws.running
+        with _serving([sys.executable, "-m", "infra.localaws", "serve", "--port", str(port)]) as (proc, line):
+            assert line == ""  # no ready line
+            assert proc.wait(timeout=60) == 1
 
 
 # ---- the boundary ----------------------------------------------------------------------------------------
