@@ -73,6 +73,23 @@ def _date_diff(gen: DuckDBGenerator, node: exp.DateDiff) -> str:
     return gen.func("date_sub", exp.Literal.string(unit_name), node.expression, node.this)
 
 
+def _count_if(gen: DuckDBGenerator, node: exp.CountIf) -> str:
+    """Trino's ``count_if`` is never NULL (0 over no rows or all-NULL input); DuckDB's ``count_if`` is NULL
+    there. ``count`` of the matching rows is 0 like Trino's."""
+    condition = node.this
+    if isinstance(condition, exp.Distinct):  # count_if(DISTINCT x) is not Trino; keep DuckDB's error
+        return gen.function_fallback_sql(node)
+    matches = exp.Case(ifs=[exp.If(this=condition.copy(), true=exp.Literal.number(1))])
+    return gen.func("count", matches)
+
+
+def _regexp_extract(gen: DuckDBGenerator, node: exp.RegexpExtract) -> str:
+    """Trino's ``regexp_extract`` is NULL when the pattern does not match; DuckDB's is ``''``."""
+    plain = DuckDBGenerator.regexpextract_sql(gen, node)
+    matched = exp.func("regexp_matches", node.this.copy(), node.expression.copy())
+    return f"CASE WHEN {gen.sql(matched)} THEN {plain} END"
+
+
 def _format_datetime(gen: DuckDBGenerator, node: exp.Anonymous) -> str | None:
     """``format_datetime(value, 'Joda pattern')`` -> ``strftime`` (a pattern known only at run time stays
     as it is, and fails as an unknown function)."""
@@ -91,6 +108,8 @@ class DuckDBForAthena(DuckDB):
         TRANSFORMS = {
             **DuckDBGenerator.TRANSFORMS,
             exp.DateDiff: _date_diff,
+            exp.CountIf: _count_if,
+            exp.RegexpExtract: _regexp_extract,
         }
         #: Trino functions sqlglot parses as ``Anonymous``, by lower-case name; None falls back to the name.
         TRINO_FUNCTIONS: dict[str, Callable[[DuckDBGenerator, exp.Anonymous], str | None]] = {

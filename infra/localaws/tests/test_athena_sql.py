@@ -208,6 +208,50 @@ def test_trino_semantics_survive_translation() -> None:
     }
 
 
+#: A table whose ``x`` is all NULL and ``n`` has values. Expected values are Trino's documented results
+#: ("Aggregate functions": all but count, count_if, max_by, min_by and approx_distinct ignore NULL and
+#: return NULL for no rows or all-NULL input; "Mathematical operators": integer division truncates, % takes
+#: the dividend's sign; "Comparison functions": greatest/least are NULL if any argument is; "String
+#: functions": concat is NULL if any argument is, like ||; "Regular expression functions": regexp_extract is
+#: NULL when nothing matches).
+_NULLS = pa.table({"x": pa.array([None, None], pa.int64()), "n": pa.array([7, -7], pa.int64())})
+
+
+@pytest.mark.parametrize(
+    ("expression", "source", "expected"),
+    [
+        pytest.param("count_if(x > 0)", "db.nulls", 0, id="count_if-all-null-is-0"),
+        pytest.param("count_if(n > 0)", "db.nulls WHERE false", 0, id="count_if-no-rows-is-0"),
+        pytest.param("count_if(n > 0)", "db.nulls", 1, id="count_if-counts-true"),
+        pytest.param("count(x)", "db.nulls", 0, id="count-all-null-is-0"),
+        pytest.param("count(*)", "db.nulls WHERE false", 0, id="count-star-no-rows-is-0"),
+        pytest.param("sum(x)", "db.nulls", None, id="sum-all-null-is-null"),
+        pytest.param("sum(n)", "db.nulls WHERE false", None, id="sum-no-rows-is-null"),
+        pytest.param("avg(n)", "db.nulls WHERE false", None, id="avg-no-rows-is-null"),
+        pytest.param("avg(n)", "db.nulls", 0.0, id="avg-of-bigints-is-double"),
+        pytest.param("min(x)", "db.nulls", None, id="min-all-null-is-null"),
+        pytest.param("max(n)", "db.nulls WHERE false", None, id="max-no-rows-is-null"),
+        pytest.param("approx_distinct(x)", "db.nulls", 0, id="approx_distinct-all-null-is-0"),
+        pytest.param("array_agg(n)", "db.nulls WHERE false", None, id="array_agg-no-rows-is-null"),
+        pytest.param("bool_and(n > 0)", "db.nulls WHERE false", None, id="bool_and-no-rows-is-null"),
+        pytest.param("stddev(n)", "db.nulls WHERE n > 0", None, id="stddev-one-value-is-null"),
+        pytest.param("variance(n)", "db.nulls WHERE n > 0", None, id="variance-one-value-is-null"),
+        pytest.param("max_by(n, x)", "db.nulls", None, id="max_by-all-null-keys-is-null"),
+        pytest.param("min(n / 2)", "db.nulls", -3, id="integer-division-truncates"),
+        pytest.param("min(n % 2)", "db.nulls", -1, id="modulus-takes-dividend-sign"),
+        pytest.param("max(greatest(n, x))", "db.nulls", None, id="greatest-with-null-is-null"),
+        pytest.param("min(least(n, 1))", "db.nulls", -7, id="least-without-null"),
+        pytest.param("max(concat('a', CAST(x AS varchar)))", "db.nulls", None, id="concat-with-null-is-null"),
+        pytest.param("max(regexp_extract('abc', 'x'))", "db.nulls", None, id="regexp_extract-no-match"),
+        pytest.param("max(regexp_extract('abc', 'a(b)', 1))", "db.nulls", "b", id="regexp_extract-group"),
+        pytest.param("max(regexp_extract('abc', 'b*'))", "db.nulls", "", id="regexp_extract-empty-match"),
+    ],
+)
+def test_null_and_aggregate_semantics_are_trinos(expression: str, source: str, expected: object) -> None:
+    result = run(f"SELECT {expression} AS v FROM {source}", {"nulls": _NULLS})
+    assert result.column("v").to_pylist() == [expected]
+
+
 def test_report_query_on_real_us_file_matches_pandas(us_statistics: pd.DataFrame) -> None:
     table = pa.Table.from_pandas(us_statistics, preserve_index=False)
     result = run(
