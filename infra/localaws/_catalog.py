@@ -1,13 +1,15 @@
 """The Glue Data Catalog as the crawler and Athena both write and read it: one set of rules.
 
-Types (Arrow <-> Glue/Hive), SerDe and input/output format names, the shape of table, storage descriptor
-and partition inputs, which objects Hive-style readers ignore, and catalog reads through the Glue API.
+Types (Arrow <-> Glue/Hive), storage formats (SerDe, input/output formats and the text SerDes' properties:
+Parquet, LazySimpleSerDe, OpenCSVSerDe, the OpenX JSON SerDe), the shape of table, storage descriptor and
+partition inputs, which objects Hive-style readers ignore, and catalog reads through the Glue API.
 Everything but :class:`GlueCatalog` is pure.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
@@ -15,6 +17,14 @@ import pyarrow as pa
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
 PARQUET_INPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
 PARQUET_OUTPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
+TEXT_INPUT_FORMAT = "org.apache.hadoop.mapred.TextInputFormat"
+TEXT_OUTPUT_FORMAT = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
+LAZY_SIMPLE_SERDE = "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"
+OPEN_CSV_SERDE = "org.apache.hadoop.hive.serde2.OpenCSVSerde"
+OPENX_JSON_SERDE = "org.openx.data.jsonserde.JsonSerDe"
+HIVE_JSON_SERDE = "org.apache.hive.hcatalog.data.JsonSerDe"
+#: LazySimpleSerDe's default field delimiter (Ctrl-A) when the table names none.
+HIVE_DEFAULT_DELIMITER = "\x01"
 #: Partition value Hive writes for NULL.
 HIVE_NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 #: What a partition takes over from its table's storage descriptor.
@@ -25,6 +35,155 @@ Columns = Sequence[tuple[str, str]]
 
 class UnsupportedType(ValueError):
     """An Arrow type with no Glue column type; the message names the type."""
+
+
+class UnsupportedFormat(ValueError):
+    """A table storage (SerDe, its properties) the runtime cannot read; the message says which."""
+
+
+# ---- storage formats ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StorageFormat:
+    """How a table's objects are stored: what a storage descriptor says and how a reader must split them.
+
+    ``kind`` is ``parquet``, ``delimited`` (LazySimpleSerDe: split on the delimiter, no quoting, ``\\N`` is
+    NULL), ``csv`` (OpenCSVSerDe: quoted fields, escape character) or ``json`` (one JSON document per line).
+    """
+
+    kind: str
+    serde: str
+    input_format: str
+    output_format: str
+    serde_parameters: Mapping[str, str] = field(default_factory=dict)
+    #: Lines skipped at the start of every object (``skip.header.line.count``).
+    skip_header: int = 0
+
+    @property
+    def delimiter(self) -> str:
+        if self.kind == "csv":
+            return self.serde_parameters.get("separatorChar", ",")
+        params = self.serde_parameters
+        text = params.get("field.delim") or params.get("serialization.format")
+        if not text:
+            return HIVE_DEFAULT_DELIMITER
+        # Hive's LazySerDeParameters.getByte: a number is a byte value ("1" is Ctrl-A), else the text itself.
+        return chr(int(text)) if text.isdigit() else text
+
+    @property
+    def quote(self) -> str:
+        return self.serde_parameters.get("quoteChar", '"')
+
+    @property
+    def escape(self) -> str:
+        return self.serde_parameters.get("escapeChar", "\\")
+
+    @property
+    def null_format(self) -> str:
+        return self.serde_parameters.get("serialization.null.format", "\\N")
+
+    def storage_fields(self) -> dict[str, Any]:
+        """InputFormat, OutputFormat and SerdeInfo of a storage descriptor."""
+        return {
+            "InputFormat": self.input_format,
+            "OutputFormat": self.output_format,
+            "SerdeInfo": {"SerializationLibrary": self.serde, "Parameters": dict(self.serde_parameters)},
+        }
+
+
+PARQUET = StorageFormat(
+    "parquet", PARQUET_SERDE, PARQUET_INPUT_FORMAT, PARQUET_OUTPUT_FORMAT, {"serialization.format": "1"}
+)
+
+
+def delimited_format(delimiter: str, skip_header: int = 0) -> StorageFormat:
+    """LazySimpleSerDe over text split on ``delimiter`` (what crawlers choose for unquoted CSV)."""
+    return StorageFormat(
+        "delimited",
+        LAZY_SIMPLE_SERDE,
+        TEXT_INPUT_FORMAT,
+        TEXT_OUTPUT_FORMAT,
+        {"field.delim": delimiter},
+        skip_header,
+    )
+
+
+def open_csv_format(separator: str = ",", quote: str = '"', skip_header: int = 0) -> StorageFormat:
+    """OpenCSVSerDe (what crawlers choose when fields are quoted)."""
+    return StorageFormat(
+        "csv",
+        OPEN_CSV_SERDE,
+        TEXT_INPUT_FORMAT,
+        TEXT_OUTPUT_FORMAT,
+        {"separatorChar": separator, "quoteChar": quote},
+        skip_header,
+    )
+
+
+def json_format(parameters: Mapping[str, str] | None = None) -> StorageFormat:
+    """The OpenX JSON SerDe: one JSON document per line."""
+    return StorageFormat(
+        "json", OPENX_JSON_SERDE, TEXT_INPUT_FORMAT, TEXT_OUTPUT_FORMAT, dict(parameters or {"paths": ""})
+    )
+
+
+#: SerDe properties each text SerDe honours here; anything else is refused, never ignored.
+_KNOWN_SERDE_PARAMETERS = {
+    LAZY_SIMPLE_SERDE: {"field.delim", "serialization.format", "serialization.null.format", "line.delim"},
+    OPEN_CSV_SERDE: {"separatorChar", "quoteChar", "escapeChar", "serialization.format"},
+    OPENX_JSON_SERDE: {"ignore.malformed.json", "case.insensitive", "paths", "serialization.format"},
+    HIVE_JSON_SERDE: {"paths", "serialization.format"},
+    PARQUET_SERDE: {"serialization.format", "parquet.compression"},
+}
+
+
+def storage_format(
+    serde: str | None,
+    serde_parameters: Mapping[str, str] | None = None,
+    table_parameters: Mapping[str, str] | None = None,
+    input_format: str | None = None,
+) -> StorageFormat:
+    """The :class:`StorageFormat` a storage descriptor describes; :class:`UnsupportedFormat` names what is not
+    readable here (an unknown SerDe or property, a multi-character delimiter, a custom line delimiter)."""
+    params = dict(serde_parameters or {})
+    table_params = dict(table_parameters or {})
+    skip_text = table_params.get("skip.header.line.count", "0")
+    try:
+        skip = int(skip_text)
+    except ValueError:
+        raise UnsupportedFormat(f"skip.header.line.count must be an integer, got {skip_text!r}") from None
+    if serde is None and input_format == TEXT_INPUT_FORMAT:
+        serde = LAZY_SIMPLE_SERDE
+    if serde is None or serde == PARQUET_SERDE or input_format == PARQUET_INPUT_FORMAT:
+        if serde not in (None, PARQUET_SERDE):
+            raise UnsupportedFormat(f"SerDe {serde} with Parquet input is not supported")
+        return PARQUET
+    if serde not in _KNOWN_SERDE_PARAMETERS:
+        raise UnsupportedFormat(f"SerDe {serde} is not supported locally")
+    unknown = sorted(set(params) - _KNOWN_SERDE_PARAMETERS[serde])
+    if unknown:
+        raise UnsupportedFormat(f"SerDe property {', '.join(unknown)} of {serde} is not supported locally")
+    if params.get("line.delim", "\n") != "\n":
+        raise UnsupportedFormat("only '\\n' is supported as line.delim")
+    if serde in (OPENX_JSON_SERDE, HIVE_JSON_SERDE):
+        return StorageFormat("json", serde, TEXT_INPUT_FORMAT, TEXT_OUTPUT_FORMAT, params, skip)
+    kind = "csv" if serde == OPEN_CSV_SERDE else "delimited"
+    text_format = StorageFormat(kind, serde, TEXT_INPUT_FORMAT, TEXT_OUTPUT_FORMAT, params, skip)
+    for name, value in (("delimiter", text_format.delimiter), ("quote", text_format.quote)):
+        if len(value) != 1:
+            raise UnsupportedFormat(f"a {name} of {len(value)} characters ({value!r}) is not supported")
+    return text_format
+
+
+def format_of(table: Mapping[str, Any]) -> StorageFormat:
+    """The storage format of a catalog table (or partition) as registered."""
+    storage = table.get("StorageDescriptor") or {}
+    serde = storage.get("SerdeInfo") or {}
+    return storage_format(
+        serde.get("SerializationLibrary"),
+        serde.get("Parameters"),
+        table.get("Parameters"),
+        storage.get("InputFormat"),
+    )
 
 
 # ---- types ----------------------------------------------------------------------------------------
@@ -129,17 +288,19 @@ def is_hidden(relative_key: str) -> bool:
 
 # ---- catalog inputs -----------------------------------------------------------------------------------
 def storage_descriptor(
-    location: str, columns: Columns, parameters: dict[str, str] | None = None
+    location: str,
+    columns: Columns,
+    parameters: dict[str, str] | None = None,
+    stored_as: StorageFormat = PARQUET,
 ) -> dict[str, Any]:
-    """A Parquet storage descriptor, as the crawler and Athena write them."""
+    """A storage descriptor (Parquet unless ``stored_as`` says otherwise), as the crawler and Athena write
+    them."""
     return {
         "Columns": [{"Name": n, "Type": t} for n, t in columns],
         "Location": location,
-        "InputFormat": PARQUET_INPUT_FORMAT,
-        "OutputFormat": PARQUET_OUTPUT_FORMAT,
+        **stored_as.storage_fields(),
         "Compressed": False,
         "NumberOfBuckets": -1,
-        "SerdeInfo": {"SerializationLibrary": PARQUET_SERDE, "Parameters": {"serialization.format": "1"}},
         "BucketColumns": [],
         "SortColumns": [],
         "Parameters": parameters or {},
@@ -155,14 +316,15 @@ def table_input(
     partition_keys: Columns = (),
     parameters: dict[str, str] | None = None,
     storage_parameters: dict[str, str] | None = None,
+    stored_as: StorageFormat = PARQUET,
 ) -> dict[str, Any]:
-    """An external Parquet table (``CreateTable`` / ``UpdateTable`` input)."""
+    """An external table (``CreateTable`` / ``UpdateTable`` input), Parquet unless ``stored_as`` says."""
     return {
         "Name": name,
         "TableType": "EXTERNAL_TABLE",
         "Parameters": parameters or {},
         "PartitionKeys": [{"Name": n, "Type": t} for n, t in partition_keys],
-        "StorageDescriptor": storage_descriptor(location, columns, storage_parameters),
+        "StorageDescriptor": storage_descriptor(location, columns, storage_parameters, stored_as),
     }
 
 

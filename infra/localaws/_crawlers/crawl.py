@@ -1,4 +1,5 @@
-"""One crawl: list each S3 target, read the Parquet footers, write tables and partitions to the catalog."""
+"""One crawl: list each S3 target, classify its objects (Parquet footers, JSON, CSV), write tables and
+partitions to the catalog."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ from infra.localaws._aws import client, s3_filesystem
 from infra.localaws._catalog import (
     CatalogError,
     GlueCatalog,
+    StorageFormat,
     UnsupportedType,
     glue_type,
     partition_input,
     storage_descriptor,
     table_input,
 )
+from infra.localaws._crawlers.classify import SAMPLE_BYTES, classify_text, combine
 from infra.localaws._crawlers.spec import (
     Cancelled,
     CrawlError,
@@ -55,10 +58,9 @@ class Crawl:
 
     def run(self) -> CrawlOutcome:
         if not self.catalog.database_exists(self.spec.database):
-            raise CrawlError(
-                f"Database does not exist or principal is not authorized to create tables. "
-                f"(Database name: {self.spec.database})"
-            ) from None
+            # AWS creates the crawler's database when it is missing.
+            self.glue.create_database(DatabaseInput={"Name": self.spec.database})
+            self.outcome.messages.append(f"created database {self.spec.database}")
         for path, exclusions in self.spec.targets:
             self._check_cancel()
             bucket, prefix = target_folder(path)
@@ -79,16 +81,41 @@ class Crawl:
                 f"The specified bucket does not exist: {bucket} (target s3://{bucket}/{prefix})"
             ) from None
 
-    def _footer(self, bucket: str, key: str, size: int) -> FileInfo | None:
+    def _inspect(self, bucket: str, key: str, size: int) -> FileInfo | str:
+        """What the built-in classifiers make of one object, or why none is certain."""
+        with self.fs.open_input_file(f"{bucket}/{key}") as handle:
+            if size >= 12 and handle.read(4) == b"PAR1":
+                return self._footer(handle, bucket, key, size)
+            handle.seek(0)
+            sample = handle.read(SAMPLE_BYTES)
+        if sample[:2] == b"\x1f\x8b":
+            return "compressed (gzip) objects are not classified locally"
+        found = classify_text(sample, whole=len(sample) >= size)
+        if found is None:
+            return "no classifier recognised it (UNKNOWN)"
+        rows = found.sample_records
+        if not found.whole and len(sample):
+            rows = round(found.sample_records * size / len(sample))
+        csv = (found.delimiter, found.quoted, found.header) if found.classification == "csv" else None
+        return FileInfo(
+            key=key,
+            size=size,
+            rows=rows,
+            compression="none",
+            columns=found.columns,
+            classification=found.classification,
+            stored_as=found.stored_as,
+            csv=csv,
+        )
+
+    def _footer(self, handle: Any, bucket: str, key: str, size: int) -> FileInfo | str:
         import pyarrow.parquet as pq
 
+        handle.seek(0)
         try:
-            with self.fs.open_input_file(f"{bucket}/{key}") as handle:
-                metadata = pq.read_metadata(handle)
+            metadata = pq.read_metadata(handle)
         except (pa.ArrowInvalid, OSError) as error:
-            if "magic" in str(error).lower() or "parquet" in str(error).lower():
-                return None  # not Parquet: a real crawler would classify it with another classifier
-            raise
+            return f"not a readable Parquet file ({error})"
         try:
             columns = tuple((f.name, glue_type(f.type)) for f in metadata.schema.to_arrow_schema())
         except UnsupportedType as error:
@@ -97,22 +124,24 @@ class Crawl:
         if metadata.num_row_groups and metadata.num_columns:
             codec = str(metadata.row_group(0).column(0).compression).lower()
             codec = "none" if codec == "uncompressed" else codec
-        return FileInfo(
-            key=key,
-            size=size,
-            rows=metadata.num_rows,
-            compression=codec,
-            columns=columns,
-        )
+        return FileInfo(key=key, size=size, rows=metadata.num_rows, compression=codec, columns=columns)
 
     def _crawl_target(self, plan: TargetPlan) -> None:
         wanted = [(values, key, size) for values, files in plan.files.items() for key, size in files]
-        with ThreadPoolExecutor(READ_THREADS, thread_name_prefix="crawler-footer") as pool:
-            infos = list(pool.map(lambda item: self._footer(plan.bucket, item[1], item[2]), wanted))
+        with ThreadPoolExecutor(READ_THREADS, thread_name_prefix="crawler-classify") as pool:
+            infos = list(pool.map(lambda item: self._inspect(plan.bucket, item[1], item[2]), wanted))
         by_partition: dict[tuple[str, ...], list[FileInfo]] = {}
+        layout = None
         for (values, key, _), info in zip(wanted, infos, strict=True):
-            if info is None:
-                self.outcome.messages.append(f"skipped s3://{plan.bucket}/{key}: not Parquet")
+            if isinstance(info, str):
+                self.outcome.messages.append(f"skipped s3://{plan.bucket}/{key}: {info}")
+                continue
+            layout = layout or info.layout
+            if info.layout != layout:  # AWS would make another table; one folder is one table here
+                self.outcome.messages.append(
+                    f"skipped s3://{plan.bucket}/{key}: classified {info.classification} "
+                    f"({info.stored_as.serde}), unlike the table's first file ({layout[0]}, {layout[1]})"
+                )
                 continue
             by_partition.setdefault(values, []).append(info)
         self._check_cancel()
@@ -121,17 +150,13 @@ class Crawl:
             if existing is not None and self.spec.delete_behavior == "DELETE_FROM_DATABASE":
                 self.glue.delete_table(DatabaseName=self.spec.database, Name=plan.table)
                 self.outcome.tables_deleted += 1
-            self.outcome.messages.append(f"no Parquet data under {plan.location}")
+            self.outcome.messages.append(f"no classified data under {plan.location}")
             return
         files = [info for infos_ in by_partition.values() for info in infos_]
         partition_keys = set(plan.partition_keys)
-        found = [
-            (name, kind)
-            for name, kind in merge_schemas([(f"s3://{plan.bucket}/{f.key}", f.columns) for f in files])
-            if name not in partition_keys
-        ]
+        found = [(name, kind) for name, kind in _merge(plan, files) if name not in partition_keys]
         parameters = data_parameters(self.spec.name, files)
-        columns = self._write_table(plan, existing, found, parameters)
+        columns = self._write_table(plan, existing, found, parameters, files[0].stored_as)
         self._check_cancel()
         self._write_partitions(plan, columns, by_partition, existing)
 
@@ -141,10 +166,11 @@ class Crawl:
         existing: dict[str, Any] | None,
         found: list[tuple[str, str]],
         parameters: dict[str, str],
+        stored_as: StorageFormat,
     ) -> list[tuple[str, str]]:
         if existing is None:
             self.glue.create_table(
-                DatabaseName=self.spec.database, TableInput=_table_input(plan, found, parameters)
+                DatabaseName=self.spec.database, TableInput=_table_input(plan, found, parameters, stored_as)
             )
             self.outcome.tables_created += 1
             return found
@@ -153,7 +179,7 @@ class Crawl:
             self.outcome.messages.append(f"schema change of {plan.table} only logged (UpdateBehavior LOG)")
             return old_columns
         columns = evolve_columns(old_columns, found)
-        wanted = _table_input(plan, columns, parameters)
+        wanted = _table_input(plan, columns, parameters, stored_as)
         current = {
             "PartitionKeys": [
                 {"Name": k["Name"], "Type": k["Type"]} for k in existing.get("PartitionKeys", [])
@@ -189,15 +215,12 @@ class Crawl:
             current = {tuple(p["Values"]): p for p in self.catalog.partitions(db, table)}
 
         def wanted_partition(values: tuple[str, ...], files: list[FileInfo]) -> dict[str, Any]:
-            own = (
-                columns
-                if self.spec.partitions_inherit
-                else merge_schemas([(f.key, f.columns) for f in files])
-            )
+            own = columns if self.spec.partitions_inherit else _merge(plan, files)
             location = plan.partition_location(values)
-            return partition_input(
-                values, storage_descriptor(location, own, data_parameters(self.spec.name, files))
+            storage = storage_descriptor(
+                location, own, data_parameters(self.spec.name, files), files[0].stored_as
             )
+            return partition_input(values, storage)
 
         new = [wanted_partition(v, f) for v, f in sorted(by_partition.items()) if v not in current]
         try:
@@ -229,8 +252,16 @@ class Crawl:
             )
 
 
+def _merge(plan: TargetPlan, files: list[FileInfo]) -> list[tuple[str, str]]:
+    """The files' merged schema: Parquet types widen numerically, text types as the classifier combines."""
+    schemas = [(f"s3://{plan.bucket}/{f.key}", f.columns) for f in files]
+    if files and files[0].classification != "parquet":
+        return merge_schemas(schemas, combine)
+    return merge_schemas(schemas)
+
+
 def _table_input(
-    plan: TargetPlan, columns: list[tuple[str, str]], parameters: dict[str, str]
+    plan: TargetPlan, columns: list[tuple[str, str]], parameters: dict[str, str], stored_as: StorageFormat
 ) -> dict[str, Any]:
     """The table a crawler writes for a target: string partition keys, its figures on table and storage."""
     return {
@@ -241,6 +272,7 @@ def _table_input(
             partition_keys=[(k, "string") for k in plan.partition_keys],
             parameters=parameters,
             storage_parameters=parameters,
+            stored_as=stored_as,
         ),
         "Owner": "owner",
         "Retention": 0,

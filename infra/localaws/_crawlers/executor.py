@@ -37,12 +37,16 @@ from typing import TYPE_CHECKING
 from infra.localaws._crawlers.crawl import Crawl
 from infra.localaws._crawlers.spec import Cancelled, CrawlError, CrawlerSpec, CrawlOutcome
 from infra.localaws._executor import Executor, Patch
+from infra.localaws._logs import put_lines
 
 if TYPE_CHECKING:
     from infra.localaws._crawlers.patches import LocalCrawl
     from infra.localaws._runtime import LocalAWS
 
 log = logging.getLogger(__name__)
+
+#: Where AWS writes crawler logs (one stream per crawler).
+LOG_GROUP = "/aws-glue/crawlers"
 
 
 @dataclass
@@ -89,10 +93,12 @@ class CrawlerExecutor(Executor):
         started = time.monotonic()
         outcome: CrawlOutcome | None = None
         final = "COMPLETED"
+        lines = [f"BENCHMARK : Running Start Crawl for Crawler {spec.name}"]
         try:
             outcome = Crawl(spec, self.aws.endpoint, self.aws.region, crawl.cancel).run()
             for message in outcome.messages:
                 log.info("crawler %s: %s", spec.name, message)
+            lines += [f"INFO : {message}" for message in outcome.messages]
             crawl.summary = outcome.summary()
         except Cancelled:
             final = "STOPPED"
@@ -104,6 +110,11 @@ class CrawlerExecutor(Executor):
             crawl.error_message = f"Internal Service Exception: {type(error).__name__}: {error}"
         if crawl.error_message:
             log.warning("crawler %s FAILED: %s", spec.name, crawl.error_message)
+            lines.append(f"ERROR : {crawl.error_message}")
+        if outcome is not None:
+            lines.append(f"INFO : Crawler summary: {outcome.summary()}")
+        lines.append(f"BENCHMARK : Crawler has finished running and is in state {final}")
+        self._log(spec.name, crawl, lines)
         crawl.local_status = "STOPPING"
         self._stopping.wait(self.aws.crawler_stopping_seconds)
         elapsed = time.monotonic() - started
@@ -113,6 +124,16 @@ class CrawlerExecutor(Executor):
             history.last = outcome or CrawlOutcome()
         crawl.end_time = datetime.now(UTC)
         crawl.local_status = final
+
+    def _log(self, crawler: str, crawl: LocalCrawl, lines: list[str]) -> None:
+        """The crawl's lines in ``/aws-glue/crawlers``, stream named after the crawler, like AWS."""
+        prefix = f"[{crawl.message_prefix}] " if getattr(crawl, "message_prefix", None) else ""
+        try:
+            put_lines(
+                self.aws.account_id, self.aws.region, LOG_GROUP, crawler, [prefix + line for line in lines]
+            )
+        except Exception:  # the crawl's outcome must not depend on its logging
+            log.exception("could not write the log of crawler %s", crawler)
 
     # -- life cycle
     def wait_idle(self, timeout: float | None = None) -> bool:

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from infra.localaws._aws import as_folder, split_s3_uri
-from infra.localaws._catalog import is_hidden
+from infra.localaws._catalog import PARQUET, StorageFormat, is_hidden
 
 
 class CrawlError(Exception):
@@ -24,11 +24,15 @@ class Cancelled(Exception):
 
 # ---- naming, paths, exclusions ----------------------------------------------------------------------
 def target_folder(path: str) -> tuple[str, str]:
-    """An S3 target ``s3://bucket/a/b`` -> (``bucket``, ``a/b/``): a target is always a folder."""
+    """An S3 target ``s3://bucket/a/b`` or ``bucket/a/b`` (the console and API accept both) -> (``bucket``,
+    ``a/b/``): a target is always a folder."""
+    text = path.strip()
     try:
-        bucket, prefix = split_s3_uri(path)
+        bucket, prefix = split_s3_uri(text if "://" in text else f"s3://{text.lstrip('/')}")
     except ValueError:
-        raise CrawlError(f"invalid S3 target {path!r}: expected s3://bucket/prefix") from None
+        raise CrawlError(
+            f"invalid S3 target {path!r}: expected s3://bucket/prefix or bucket/prefix"
+        ) from None
     return bucket, as_folder(prefix)
 
 
@@ -163,8 +167,11 @@ def widen(a: str, b: str) -> str | None:
     return None
 
 
-def merge_schemas(schemas: Sequence[tuple[str, Sequence[tuple[str, str]]]]) -> list[tuple[str, str]]:
-    """Union of ``(file, [(column, type)])`` in first-seen order, types widened.
+def merge_schemas(
+    schemas: Sequence[tuple[str, Sequence[tuple[str, str]]]],
+    combine: Callable[[str, str], str | None] = widen,
+) -> list[tuple[str, str]]:
+    """Union of ``(file, [(column, type)])`` in first-seen order, types combined (Parquet: :func:`widen`).
 
     Raises CrawlError when a column's types cannot be combined."""
     merged: dict[str, str] = {}
@@ -175,7 +182,7 @@ def merge_schemas(schemas: Sequence[tuple[str, Sequence[tuple[str, str]]]]) -> l
             if name not in merged:
                 merged[name], origin[name] = kind, source
                 continue
-            combined = widen(merged[name], kind)
+            combined = combine(merged[name], kind)
             if combined is None:
                 raise CrawlError(
                     f"incompatible schemas: column {name!r} is {merged[name]} in {origin[name]} "
@@ -201,18 +208,32 @@ def evolve_columns(
 class FileInfo:
     key: str
     size: int
+    #: Records (exact for Parquet; estimated from the sample for text, as AWS does).
     rows: int
     compression: str
     columns: tuple[tuple[str, str], ...]
+    classification: str = "parquet"
+    stored_as: StorageFormat = PARQUET
+    #: CSV only: what the classifier found (recorded in the table's parameters).
+    csv: tuple[str, bool, bool] | None = None  # (delimiter, quoted, header)
+
+    @property
+    def layout(self) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+        """What files of one table must share: classification, SerDe and its properties."""
+        return (
+            self.classification,
+            self.stored_as.serde,
+            tuple(sorted(self.stored_as.serde_parameters.items())),
+        )
 
 
 def data_parameters(crawler: str, files: Sequence[FileInfo]) -> dict[str, str]:
-    """The table/partition parameters a crawler records for Parquet data."""
+    """The table/partition parameters a crawler records for the files' classification."""
     records = sum(f.rows for f in files)
     size = sum(f.size for f in files)
     codecs = sorted({f.compression for f in files})
-    return {
-        "classification": "parquet",
+    parameters = {
+        "classification": files[0].classification if files else "parquet",
         "compressionType": codecs[0] if len(codecs) == 1 else "mixed",
         "typeOfData": "file",
         "recordCount": str(records),
@@ -223,6 +244,17 @@ def data_parameters(crawler: str, files: Sequence[FileInfo]) -> dict[str, str]:
         "CrawlerSchemaSerializerVersion": "1.0",
         "CrawlerSchemaDeserializerVersion": "1.0",
     }
+    csv = files[0].csv if files else None
+    if csv is not None:
+        delimiter, quoted, header = csv
+        parameters |= {
+            "delimiter": delimiter,
+            "areColumnsQuoted": str(quoted).lower(),
+            "columnsOrdered": "true",
+        }
+        if header:
+            parameters["skip.header.line.count"] = "1"
+    return parameters
 
 
 @dataclass(frozen=True)

@@ -146,7 +146,7 @@ def test_start_while_running_raises_crawler_running_exception(
 @pytest.mark.parametrize(
     "case",
     [
-        pytest.param("missing-database", id="missing-database"),
+        pytest.param("missing-bucket", id="missing-bucket"),
         pytest.param("incompatible-types", id="incompatible-types"),
     ],
 )
@@ -154,10 +154,9 @@ def test_failed_crawl_reports_failed_with_message(
     clean_aws: LocalAWS, names: Names, statistics_frame: pd.DataFrame, case: str
 ) -> None:
     glue = clean_aws.client("glue")
-    if case == "missing-database":
-        write_partitioned(statistics_frame[["video_id", "region"]], names.statistics_uri)
-        glue.update_crawler(Name=names.crawler, DatabaseName="no_such_database")
-        expected = "no_such_database"
+    if case == "missing-bucket":
+        glue.update_crawler(Name=names.crawler, Targets={"S3Targets": [{"Path": "s3://no-such-bucket/x/"}]})
+        expected = "no-such-bucket"
     else:
         us = statistics_frame[statistics_frame["region"] == "us"][["video_id", "views", "region"]]
         gb = statistics_frame[statistics_frame["region"] == "gb"][["video_id", "views", "region"]].astype(
@@ -170,3 +169,131 @@ def test_failed_crawl_reports_failed_with_message(
     assert crawler["LastCrawl"]["Status"] == "FAILED"
     assert expected in crawler["LastCrawl"]["ErrorMessage"]
     assert glue.get_tables(DatabaseName=names.database)["TableList"] == []
+    log = crawler_log(clean_aws, names.crawler)
+    assert any(line.startswith("ERROR") and expected in line for line in log), log
+    assert log[-1].endswith("in state FAILED")
+
+
+def crawler_log(runtime: LocalAWS, name: str) -> list[str]:
+    """The crawler's lines in /aws-glue/crawlers (stream = crawler name), without the crawl id prefix."""
+    events = runtime.client("logs").get_log_events(logGroupName="/aws-glue/crawlers", logStreamName=name)
+    return [e["message"].split("] ", 1)[-1] for e in events["events"]]
+
+
+def new_crawler(runtime: LocalAWS, names: Names, name: str, path: str, database: str | None = None) -> str:
+    runtime.client("glue").create_crawler(
+        Name=name,
+        Role=names.role_arn("glue"),
+        DatabaseName=database or names.database,
+        Targets={"S3Targets": [{"Path": path}]},
+    )
+    return name
+
+
+def upload_regions(runtime: LocalAWS, data_dir: Path, bucket: str, prefix: str, regions: list[str]) -> int:
+    """The real datasnaek CSVs, byte for byte, under ``prefix/region=xx/``; returns their records."""
+    s3 = runtime.client("s3")
+    records = 0
+    for region in regions:
+        path = next((data_dir / "raw_statistics" / f"region={region}").glob("*.csv"))
+        s3.put_object(Bucket=bucket, Key=f"{prefix}region={region}/{path.name}", Body=path.read_bytes())
+        records += len(pd.read_csv(path))
+    return records
+
+
+def test_csv_crawl_registers_an_open_csv_table_with_a_header_and_hive_partitions(
+    clean_aws: LocalAWS, names: Names, data_dir: Path
+) -> None:
+    """The real files (quoted titles, header) become what AWS registers: OpenCSVSerde, the header skipped,
+    column names from the header, numbers typed, region partitions; the database is created when missing."""
+    upload_regions(clean_aws, data_dir, names.data_bucket, "raw_csv/", ["ca", "gb"])
+    crawler = new_crawler(clean_aws, names, "csv_raw", f"{names.data_bucket}/raw_csv", database="created_db")
+    assert crawl_until_ready(clean_aws, crawler)["LastCrawl"]["Status"] == "SUCCEEDED"
+    table = clean_aws.client("glue").get_table(DatabaseName="created_db", Name="raw_csv")["Table"]
+    storage = table["StorageDescriptor"]
+    assert storage["SerdeInfo"] == {
+        "SerializationLibrary": "org.apache.hadoop.hive.serde2.OpenCSVSerde",
+        "Parameters": {"separatorChar": ",", "quoteChar": '"'},
+    }
+    assert storage["InputFormat"] == "org.apache.hadoop.mapred.TextInputFormat"
+    assert table["Parameters"]["classification"] == "csv"
+    assert table["Parameters"]["skip.header.line.count"] == "1"
+    assert table["Parameters"]["areColumnsQuoted"] == "true"
+    columns = dict(table_columns(table))
+    assert list(columns)[:3] == ["video_id", "trending_date", "title"]
+    assert (columns["views"], columns["category_id"], columns["description"]) == (
+        "bigint",
+        "bigint",
+        "string",
+    )
+    assert [k["Name"] for k in table["PartitionKeys"]] == ["region"]
+    assert sorted(partitions_by_value(clean_aws, "created_db", "raw_csv")) == ["ca", "gb"]
+    log = crawler_log(clean_aws, crawler)
+    assert "created database created_db" in " ".join(log)
+    assert log[-1].endswith("in state COMPLETED")
+
+
+@pytest.mark.parametrize(
+    ("body", "serde", "parameters", "columns"),
+    [
+        pytest.param(
+            b"id|views|ratio\n1|10|0.5\n2|20|1\n",
+            "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe",
+            {"field.delim": "|"},
+            [("id", "bigint"), ("views", "bigint"), ("ratio", "double")],
+            id="pipe-header-unquoted-lazy-simple",
+        ),
+        pytest.param(
+            b"a\t1\ttrue\nb\t2\tfalse\n",
+            "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe",
+            {"field.delim": "\t"},
+            [("col0", "string"), ("col1", "bigint"), ("col2", "boolean")],
+            id="tab-no-header",
+        ),
+        pytest.param(
+            b"name,city\nann,paris\nbob,rome\n",
+            "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe",
+            {"field.delim": ","},
+            [("col0", "string"), ("col1", "string")],
+            id="all-strings-first-row-is-data",
+        ),
+        pytest.param(
+            b'{"key":"a","size":3,"partitions":["x","y"],"meta":{"ok":true}}\n{"key":"b","size":null}\n',
+            "org.openx.data.jsonserde.JsonSerDe",
+            {"paths": "key,size,partitions,meta"},
+            [
+                ("key", "string"),
+                ("size", "bigint"),
+                ("partitions", "array<string>"),
+                ("meta", "struct<ok:boolean>"),
+            ],
+            id="json-lines",
+        ),
+    ],
+)
+def test_text_classifiers_choose_serde_header_and_types(
+    clean_aws: LocalAWS,
+    names: Names,
+    body: bytes,
+    serde: str,
+    parameters: dict[str, str],
+    columns: list[tuple[str, str]],
+) -> None:
+    clean_aws.client("s3").put_object(Bucket=names.data_bucket, Key="text/part-0", Body=body)
+    crawler = new_crawler(clean_aws, names, "text", f"s3://{names.data_bucket}/text/")
+    assert crawl_until_ready(clean_aws, crawler)["LastCrawl"]["Status"] == "SUCCEEDED"
+    table = clean_aws.client("glue").get_table(DatabaseName=names.database, Name="text")["Table"]
+    assert table["StorageDescriptor"]["SerdeInfo"] == {
+        "SerializationLibrary": serde,
+        "Parameters": parameters,
+    }
+    assert table_columns(table) == columns
+
+
+def test_objects_no_classifier_recognises_are_skipped_and_logged(clean_aws: LocalAWS, names: Names) -> None:
+    s3 = clean_aws.client("s3")
+    s3.put_object(Bucket=names.data_bucket, Key="odd/notes.txt", Body=b"just one line of prose\n")
+    crawler = new_crawler(clean_aws, names, "odd", f"s3://{names.data_bucket}/odd/")
+    assert crawl_until_ready(clean_aws, crawler)["LastCrawl"]["Status"] == "SUCCEEDED"
+    assert clean_aws.client("glue").get_tables(DatabaseName=names.database)["TableList"] == []
+    assert any("notes.txt" in line and "UNKNOWN" in line for line in crawler_log(clean_aws, crawler))
