@@ -4,6 +4,7 @@ partitions to the catalog."""
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -131,13 +132,16 @@ class Crawl:
         with ThreadPoolExecutor(READ_THREADS, thread_name_prefix="crawler-classify") as pool:
             infos = list(pool.map(lambda item: self._inspect(plan.bucket, item[1], item[2]), wanted))
         by_partition: dict[tuple[str, ...], list[FileInfo]] = {}
-        layout = None
+        layouts = Counter(info.layout for info in infos if not isinstance(info, str))
+        # The layout most files share makes the table (Parquet on a tie); AWS would make another table of
+        # the rest, one folder is one table here.
+        layout = max(layouts, key=lambda lay: (layouts[lay], lay[0] == "parquet"), default=None)
         for (values, key, _), info in zip(wanted, infos, strict=True):
             if isinstance(info, str):
                 self.outcome.messages.append(f"skipped s3://{plan.bucket}/{key}: {info}")
                 continue
-            layout = layout or info.layout
-            if info.layout != layout:  # AWS would make another table; one folder is one table here
+            assert layout is not None
+            if info.layout != layout:
                 self.outcome.messages.append(
                     f"skipped s3://{plan.bucket}/{key}: classified {info.classification} "
                     f"({info.stored_as.serde}), unlike the table's first file ({layout[0]}, {layout[1]})"

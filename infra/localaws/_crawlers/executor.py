@@ -1,17 +1,19 @@
-"""Crawler executor: ``StartCrawler`` really catalogs the Parquet under each S3 target.
+"""Crawler executor: ``StartCrawler`` really catalogs what lies under each S3 target.
 
 moto's crawlers create no tables, never finish unless told to, say ``COMPLETED`` where AWS says
 ``SUCCEEDED`` and do not implement ``GetCrawlerMetrics`` or ``UpdateCrawler``. Here a crawl runs on a
 background thread (:mod:`.crawl`, deciding with the pure functions of :mod:`.spec`), like the real
 service:
 
-* each S3 target folder becomes one table named after the folder (``.../lake/statistics/`` ->
-  ``statistics``, plus the crawler's ``TablePrefix``), with the Parquet SerDe and input/output formats,
-  columns typed from the Parquet footers (pyarrow, read through the runtime's S3 API), ``k=v`` folders as
-  partition keys (other folder levels as ``partition_0``, ...) and every partition registered;
+* each S3 target folder (``s3://bucket/a`` or ``bucket/a``) becomes one table named after the folder
+  (``.../lake/statistics/`` -> ``statistics``, plus the crawler's ``TablePrefix``); its objects are
+  classified like AWS's built-in classifiers (Parquet footers; JSON lines; CSV with delimiter, header and
+  SerDe detection: :mod:`.classify`), ``k=v`` folders become partition keys (other folder levels
+  ``partition_0``, ...) and every partition is registered; a missing database is created;
 * files of all partitions are merged into one schema (``CombineCompatibleSchemas``: union of columns,
-  numeric types widened); exclusion globs are honoured; files that are not Parquet are skipped (a real
-  crawler would classify them as something else);
+  types widened); exclusion globs are honoured; objects no classifier recognises, or of another
+  classification than most of the folder's files, are skipped and logged (AWS would make another table);
+* each crawl writes its log to ``/aws-glue/crawlers``, stream named after the crawler;
 * ``SchemaChangePolicy``: ``UPDATE_IN_DATABASE`` updates the table and, partitions inheriting from the
   table, its partitions; ``LOG`` only adds partitions; ``DELETE_FROM_DATABASE`` drops partitions and tables
   whose data is gone;

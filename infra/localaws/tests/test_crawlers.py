@@ -116,6 +116,8 @@ def test_exclusions_hidden_and_non_parquet_files_are_skipped(
     s3.put_object(Bucket=names.data_bucket, Key=f"{prefix}region=ca/CAvideos.csv", Body=csv)
     s3.put_object(Bucket=names.data_bucket, Key=f"{prefix}region=ca/_SUCCESS", Body=b"")
     s3.put_object(Bucket=names.data_bucket, Key=f"{prefix}region=ca/notes.txt", Body=b"not parquet")
+    # JSON beside the Parquet: the table is what most files are (AWS would make a second table of it).
+    s3.put_object(Bucket=names.data_bucket, Key=f"{prefix}region=ca/meta.json", Body=b'{"a":1}\n{"a":2}\n')
     crawler = crawl_until_ready(clean_aws, names.crawler)
     assert crawler["LastCrawl"]["Status"] == "SUCCEEDED"
     table = glue.get_table(DatabaseName=names.database, Name="statistics")["Table"]
@@ -123,6 +125,7 @@ def test_exclusions_hidden_and_non_parquet_files_are_skipped(
     assert sorted(partitions_by_value(clean_aws, names.database, "statistics")) == expected_regions
     kept = statistics_frame[statistics_frame["region"] != "fr"]
     assert int(table["Parameters"]["recordCount"]) == len(kept)
+    assert table["Parameters"]["classification"] == "parquet"
 
 
 def test_start_while_running_raises_crawler_running_exception(
