@@ -191,10 +191,25 @@ def _end_log(token: str, request_id: str) -> None:
         pass
 
 
+def runtime_mismatch(
+    declared: str, local: str = f"python{sys.version_info.major}.{sys.version_info.minor}"
+) -> str | None:
+    """What to tell the function's log when its declared ``Runtime`` is not the Python running it."""
+    if declared == local:
+        return None
+    return (
+        f"the function declares runtime {declared or '(none)'} but runs on the local {local} "
+        f"({sys.executable}): code that depends on the difference behaves differently on AWS"
+    )
+
+
 def serve(task_root: str, control_in: BinaryIO, control_out: BinaryIO, token: str) -> int:
     """Init once, then answer invocation frames until the executor closes the channel."""
     log_handler = _LambdaLogHandler()
     logging.getLogger().addHandler(log_handler)
+    mismatch = runtime_mismatch(os.environ.get("AWS_EXECUTION_ENV", "").removeprefix("AWS_Lambda_"))
+    if mismatch:  # in the init phase's log, i.e. the cold start's
+        logging.getLogger("localaws.runtime").warning(mismatch)
     handler = load_handler(task_root, os.environ.get("_HANDLER", ""))
     if isinstance(handler, dict):
         write_frame(control_out, {"init": "error", "error": handler, "max_memory_mb": _max_memory_mb()})

@@ -57,11 +57,11 @@ from infra.localaws._lambda.spec import (
     InvokeResult,
     Sequencer,
     WorkerKey,
-    exit_reason,
+    exit_error,
     failure_record,
     report_log,
 )
-from infra.localaws._lambda.worker import Worker, WorkerExited
+from infra.localaws._lambda.worker import MemoryExceeded, Worker, WorkerExited
 from infra.localaws._logs import put_lines
 
 if TYPE_CHECKING:
@@ -190,13 +190,14 @@ class LambdaExecutor(Executor):
             }
             return InvokeResult(request_id, json.dumps(refusal).encode(), "Unhandled", "", 0.0)
         healthy = True
+        out_of_memory = False
         error: dict[str, Any] | None = None
         outcome: dict[str, Any] = {}
         init_ms: float | None = None
         started = time.perf_counter()
         try:
             if not worker.ready:  # cold start: the init phase, with its own allowance
-                frame = worker.receive(time.monotonic() + INIT_ALLOWANCE_S + spec.timeout)
+                frame = worker.receive(time.monotonic() + INIT_ALLOWANCE_S + spec.timeout, spec.memory_size)
                 init_ms = (time.perf_counter() - worker.spawned) * 1000
                 if frame.get("init") != "ok":
                     error = {**frame["error"], "requestId": request_id}
@@ -220,7 +221,7 @@ class LambdaExecutor(Executor):
                 worker.invocations += 1
                 if not worker.send(request):
                     raise WorkerExited
-                outcome = worker.receive(deadline)
+                outcome = worker.receive(deadline, spec.memory_size)
                 error = outcome.get("error")
         except TimeoutError:
             healthy = False
@@ -230,17 +231,18 @@ class LambdaExecutor(Executor):
                 "errorMessage": f"RequestId: {request_id} Error: Task timed out after "
                 f"{spec.timeout:.2f} seconds",
             }
+        except MemoryExceeded:  # what the sandbox's cgroup does: SIGKILL, the environment is gone
+            healthy = False
+            worker.terminate()
+            error = exit_error(request_id, worker.proc.returncode)
+            out_of_memory = True
         except WorkerExited:
             healthy = False
             status = worker.wait_exit(2.0)
             if status is None:  # closed its channel but lingers: end it
                 worker.terminate()
                 status = worker.proc.returncode
-            error = {
-                "errorType": "Runtime.ExitError",
-                "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: "
-                + exit_reason(status),
-            }
+            error = exit_error(request_id, status)
         duration_ms = (time.perf_counter() - started) * 1000
         if healthy:
             logs = worker.log_of(request_id)
@@ -249,7 +251,10 @@ class LambdaExecutor(Executor):
             logs = worker.remaining_log()
         self.release(worker, healthy)
         payload = json.dumps(error).encode() if error else outcome["payload"].encode()
-        memory_mb = int(outcome.get("max_memory_mb", 0))
+        # AWS reports the environment's peak; a killed one at its limit.
+        memory_mb = (
+            spec.memory_size if out_of_memory else max(int(outcome.get("max_memory_mb", 0)), worker.peak_mb)
+        )
         result = InvokeResult(
             request_id=request_id,
             payload=payload,

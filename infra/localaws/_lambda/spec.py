@@ -105,6 +105,14 @@ def exit_reason(status: int | None) -> str:
     return f"signal: {(name or str(-status)).lower()}"
 
 
+def exit_error(request_id: str, status: int | None) -> dict[str, Any]:
+    """The error of an invocation whose runtime process ended under it (a crash, or killed for memory)."""
+    return {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: {exit_reason(status)}",
+    }
+
+
 @dataclass(frozen=True)
 class FunctionSpec:
     """A snapshot of a function's configuration and code, taken when it is invoked."""
@@ -212,6 +220,8 @@ def report_log(
     )
     if error and error.get("errorType") == "Sandbox.Timedout":
         lines.append(f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%S.%fZ} {error['errorMessage']}")
+    elif error and error.get("errorType") == "Runtime.ExitError":  # as Lambda logs it: message, then type
+        lines += [error["errorMessage"], "Runtime.ExitError"]
     lines.append(f"END RequestId: {request_id}")
     lines.append(
         f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\tBilled Duration: "

@@ -19,10 +19,55 @@ log = logging.getLogger(__name__)
 
 #: Seconds to wait for the rest of an invocation's log once its outcome has arrived.
 LOG_SETTLE_S = 5.0
+#: Seconds between two samples of a busy worker's memory (a burst between two samples can overshoot the
+#: limit by what it allocates in that time; AWS's cgroup stops it at the byte).
+MEMORY_SAMPLE_S = 0.02
+_PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024 if hasattr(os, "sysconf") else 4
 
 
 class WorkerExited(Exception):
     """The worker's process ended (crash, ``os._exit``, init failure) before answering."""
+
+
+class MemoryExceeded(Exception):
+    """The worker's processes together used more than the function's ``MemorySize``."""
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+    found: list[int] = []
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as listing:
+                found += [int(child) for child in listing.read().split()]
+        except OSError:
+            continue
+    return found
+
+
+def tree_rss_mb(pid: int) -> int | None:
+    """Resident memory of ``pid`` and all its descendants, in MiB (what a Lambda sandbox's memory limit
+    counts: the handler's own subprocesses too); None where ``/proc`` cannot tell (not Linux)."""
+    total_pages = 0
+    pending = [pid]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        try:
+            with open(f"/proc/{current}/statm") as statm:
+                total_pages += int(statm.read().split()[1])
+        except (OSError, IndexError, ValueError):
+            if current == pid:
+                return None
+            continue
+        pending += _children(current)
+    return total_pages * _PAGE_KB // 1024
 
 
 class Worker:
@@ -54,6 +99,8 @@ class Worker:
         self.ready = False
         self.invocations = 0
         self.last_used = time.monotonic()
+        #: The most memory its processes were seen using together, in MiB (sampled while busy).
+        self.peak_mb = 0
         self._control_in = control_in
         self._control_out = control_out
         self._received = bytearray()
@@ -85,12 +132,15 @@ class Worker:
             return False
         return True
 
-    def receive(self, deadline: float) -> Any:
-        """The next frame from the worker. Raises :class:`TimeoutError` at ``deadline`` (monotonic) and
-        :class:`WorkerExited` at end of stream."""
+    def receive(self, deadline: float, memory_limit_mb: int | None = None) -> Any:
+        """The next frame from the worker. Raises :class:`TimeoutError` at ``deadline`` (monotonic),
+        :class:`WorkerExited` at end of stream and, with ``memory_limit_mb``, :class:`MemoryExceeded` as
+        soon as its processes use more than that (sampled every :data:`MEMORY_SAMPLE_S`)."""
         poller = select.poll()
         poller.register(self._control_out, select.POLLIN | select.POLLHUP | select.POLLERR)
         while True:
+            if memory_limit_mb is not None and self.sample_memory() > memory_limit_mb:
+                raise MemoryExceeded
             if len(self._received) >= 4:
                 size = int.from_bytes(self._received[:4], "big")
                 if len(self._received) >= 4 + size:
@@ -100,7 +150,8 @@ class Worker:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError
-            if not poller.poll(max(1, int(remaining * 1000))):
+            wait = remaining if memory_limit_mb is None else min(remaining, MEMORY_SAMPLE_S)
+            if not poller.poll(max(1, int(wait * 1000))):
                 continue
             try:
                 chunk = os.read(self._control_out, 1 << 16)
@@ -109,6 +160,13 @@ class Worker:
             if not chunk:
                 raise WorkerExited
             self._received += chunk
+
+    def sample_memory(self) -> int:
+        """The memory its processes use now, in MiB (0 where it cannot be measured); updates
+        :attr:`peak_mb`."""
+        used = tree_rss_mb(self.proc.pid) or 0
+        self.peak_mb = max(self.peak_mb, used)
+        return used
 
     # ---- log ------------------------------------------------------------------------------------
     def _read_log(self) -> None:

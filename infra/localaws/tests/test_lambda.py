@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import re
+import sys
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
@@ -516,6 +517,82 @@ def test_crashing_handler_is_an_exit_error_and_its_worker_replaced(
     response, after, _ = _call(clean_aws)
     assert "FunctionError" not in response
     assert after["pid"] != warm["pid"] and after["count"] == 1
+
+
+HOG = """
+import os
+import subprocess
+import sys
+import time
+
+
+def handler(event, context):
+    size = event["mb"] << 20
+    if event.get("in_child"):  # a sandbox's limit counts the handler's subprocesses too
+        code = f"hog = b'1' * {size}; import time; time.sleep(10)"
+        subprocess.run([sys.executable, "-c", code], check=True)
+    else:
+        hog = b"1" * size  # written, so resident (a zero-filled buffer would not be)
+        time.sleep(1)
+    return {"pid": os.getpid()}
+"""
+
+
+def _call_hog(runtime: LocalAWS, mb: int, in_child: bool = False) -> tuple[Any, str]:
+    response = runtime.client("lambda").invoke(
+        FunctionName="hog", Payload=json.dumps({"mb": mb, "in_child": in_child}), LogType="Tail"
+    )
+    return json.loads(response["Payload"].read()), base64.b64decode(response["LogResult"]).decode()
+
+
+@pytest.mark.parametrize(
+    "in_child",
+    [pytest.param(False, id="handler-itself"), pytest.param(True, id="handler-subprocess")],
+)
+def test_memory_size_is_enforced_like_aws(clean_aws: LocalAWS, in_child: bool) -> None:
+    """Beyond ``MemorySize`` the environment is killed: ``signal: killed``, Max Memory Used at the limit;
+    the next invocation gets a new environment."""
+    create_function(clean_aws, "hog", HOG, Timeout=20, MemorySize=128)
+    error, tail = _call_hog(clean_aws, 400, in_child)
+    assert error == {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": f"RequestId: {error_request_id(tail)} Error: Runtime exited with error: "
+        "signal: killed",
+    }
+    assert "Error: Runtime exited with error: signal: killed\nRuntime.ExitError\nEND RequestId:" in tail
+    assert "\tMemory Size: 128 MB\tMax Memory Used: 128 MB" in tail
+    assert worker_pids("hog") == []  # the environment and the subprocess are gone
+    after, tail = _call_hog(clean_aws, 10)
+    assert "pid" in after and "Init Duration" in tail
+
+
+def test_memory_within_size_runs_and_reports_its_peak(clean_aws: LocalAWS) -> None:
+    create_function(clean_aws, "hog", HOG, Timeout=20, MemorySize=512)
+    result, tail = _call_hog(clean_aws, 150)
+    assert "pid" in result
+    (used,) = re.findall(r"Max Memory Used: (\d+) MB", tail)
+    assert 150 <= int(used) < 512
+
+
+LOCAL_PYTHON = f"python{sys.version_info.major}.{sys.version_info.minor}"
+OTHER_PYTHON = "python3.12" if LOCAL_PYTHON != "python3.12" else "python3.11"
+
+
+@pytest.mark.parametrize(
+    ("runtime", "reported"),
+    [pytest.param(LOCAL_PYTHON, False, id="same-python"), pytest.param(OTHER_PYTHON, True, id="other")],
+)
+def test_a_declared_runtime_other_than_the_local_python_is_in_the_log(
+    clean_aws: LocalAWS, runtime: str, reported: bool
+) -> None:
+    create_function(clean_aws, "hog", HOG, Runtime=runtime, MemorySize=256)
+    _, cold = _call_hog(clean_aws, 1)
+    _, warm = _call_hog(clean_aws, 1)
+    warning = f"the function declares runtime {runtime} but runs on the local {LOCAL_PYTHON}"
+    assert (warning in cold) is reported
+    assert warning not in warm  # once per environment, in its init phase
+    if reported:
+        assert re.search(r"^\[WARNING\]\t\S+Z\t\tthe function declares", cold, re.MULTILINE)
 
 
 def test_failed_init_is_retried_by_a_new_worker(clean_aws: LocalAWS) -> None:
