@@ -30,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from infra.local.runtime import HOST, REPO_ROOT, LocalRuntime
+from infra.local.supervise import run_supervised
 
 USER = "admin"
 #: The api-server signs the tasks' tokens with this (HMAC-SHA512): it warns below 64 bytes.
@@ -128,11 +129,15 @@ def start(home: Path, runtime: LocalRuntime, api_port: int, log_dir: Path) -> li
     return procs
 
 
+# The components get SIGTERM, then SIGKILL after this long: within the supervisor's grace (supervise.py).
+STOP_SECONDS = 4.0
+
+
 def stop(procs: list[subprocess.Popen[bytes]]) -> None:
     for proc in procs:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + STOP_SECONDS
     for proc in procs:
         try:
             proc.wait(timeout=max(0.1, deadline - time.monotonic()))
@@ -186,4 +191,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_supervised("infra.local.airflow_ui", main))  # SIGINT/SIGTERM stop every process it starts

@@ -34,6 +34,7 @@ from infra.local.export import (
     fresh_exports,
 )
 from infra.local.runtime import REPO_ROOT, LocalRuntime, patched_environ
+from infra.local.supervise import run_supervised
 
 DAGS_DIR = REPO_ROOT / "dags"
 DAG_IDS = ("youtube_ingest", "youtube_reporting")
@@ -267,4 +268,4 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    sys.exit(main())
+    sys.exit(run_supervised("infra.local.pipeline", main))  # SIGINT/SIGTERM stop every process it starts

@@ -1,0 +1,126 @@
+"""Stop a local command and everything it started on SIGINT/SIGTERM, within seconds, leaving nothing behind.
+
+``make run`` and ``make airflow`` start many processes: Lambda workers, Glue drivers (a JVM each), Airflow's
+components. Some are in sessions of their own (so a terminal's Ctrl-C does not reach them), and ``dag.test()``
+replaces the SIGTERM handler while a task runs and never restores it (Airflow's task runner only calls the
+operator's ``on_kill``), so the in-process pipeline cannot be trusted to stop on a signal.
+
+So the command runs as a child under a small supervisor. The supervisor gives it a private temporary
+folder (``TMPDIR``, ``SPARK_LOCAL_DIRS``: every temporary file of the run and of its Spark drivers lands
+there), keeps a record of the child's process tree, and on SIGINT or SIGTERM: passes the signal to the child
+(a graceful stop, where the child handles it), SIGTERMs every process of the tree, SIGKILLs whatever still
+runs after the grace period, removes the temporary folder and exits with 128 + the signal number.
+Processes are ended by PID (psutil checks each PID still names the process it recorded), never by name.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+
+SUPERVISED_ENV = "YOUTUBE_ETL_SUPERVISED"
+# Graceful stop first (the child's own handler, SIGTERM to the tree), then SIGKILL: all gone well within 10 s.
+GRACE_SECONDS = 5.0
+KILL_WAIT_SECONDS = 2.0
+POLL_SECONDS = 0.25
+STOPPED = "stopped: the command and every process it started; its temporary folder removed"
+
+
+def _tree(root: psutil.Process) -> dict[int, psutil.Process]:
+    """The root's living descendants by PID (a process that already exited is simply not there)."""
+    try:
+        return {p.pid: p for p in root.children(recursive=True)}
+    except psutil.NoSuchProcess:
+        return {}
+
+
+def _alive(processes: list[psutil.Process]) -> list[psutil.Process]:
+    """Those still running (a zombie has exited: only its parent's wait is missing)."""
+    alive = []
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                alive.append(process)
+        except psutil.NoSuchProcess:
+            pass
+    return alive
+
+
+def _end(processes: list[psutil.Process], signum: int) -> None:
+    for process in processes:
+        try:
+            process.send_signal(signum)  # psutil refuses a PID that was reused by another process
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+
+
+def stop_tree(child: subprocess.Popen[bytes], known: dict[int, psutil.Process], signum: int) -> None:
+    """Stop the child and every process it started (the ones seen earlier and the ones living now)."""
+    try:
+        root = psutil.Process(child.pid)
+    except psutil.NoSuchProcess:
+        root = None
+    if root is not None:
+        known.update(_tree(root))
+        _end([root], signum)
+    _end(list(known.values()), signal.SIGTERM)
+    everyone = ([root] if root else []) + list(known.values())
+    deadline = time.monotonic() + GRACE_SECONDS
+    while _alive(everyone) and time.monotonic() < deadline:
+        if root is not None:
+            fresh = {pid: p for pid, p in _tree(root).items() if pid not in known}
+            _end(list(fresh.values()), signal.SIGTERM)  # a dying child may still start something
+            known.update(fresh)
+            everyone.extend(fresh.values())
+        time.sleep(0.1)
+    survivors = _alive(everyone)
+    _end(survivors, signal.SIGKILL)
+    psutil.wait_procs(survivors, timeout=KILL_WAIT_SECONDS)
+    child.wait()
+
+
+def supervise(command: list[str]) -> int:
+    """Run ``command`` to its end (its exit status) or until SIGINT/SIGTERM (128 + the signal)."""
+    tmp = Path(tempfile.mkdtemp(prefix="youtube-etl-run-"))
+    env = {**os.environ, SUPERVISED_ENV: "1", "TMPDIR": str(tmp), "SPARK_LOCAL_DIRS": str(tmp)}
+    received: list[int] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        received.append(signum)
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        # A session of its own: a terminal's Ctrl-C reaches the supervisor only, which stops the whole tree.
+        child = subprocess.Popen(command, env=env, start_new_session=True)
+        root = psutil.Process(child.pid)
+        known: dict[int, psutil.Process] = {}
+        while child.poll() is None and not received:
+            known.update(_tree(root))
+            time.sleep(POLL_SECONDS)
+        if received:
+            name = signal.Signals(received[0]).name
+            print(f"\n{name}: stopping the run and every process it started …", flush=True)
+            stop_tree(child, known, received[0])
+            print(f"{STOPPED} ({len(known) + 1} processes)", flush=True)
+            return 128 + received[0]
+        return child.returncode
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_supervised(module: str, main: Callable[[], int]) -> int:
+    """For a module's ``__main__``: ``main`` runs in a supervised child (``python -m module``, same args)."""
+    if os.environ.get(SUPERVISED_ENV):
+        return main()
+    return supervise([sys.executable, "-m", module, *sys.argv[1:]])
