@@ -225,6 +225,17 @@ def summarize_lake(runtime: LocalRuntime) -> list[str]:
     return lines
 
 
+def format_alerts(alerts: list[tuple[str, str]]) -> str:
+    """What the alerts topic received during the run (its local inbox), as the operator would read it."""
+    if not alerts:
+        return "alerts published to the alerts topic: none"
+    lines = [f"alerts published to the alerts topic: {len(alerts)}"]
+    for subject, message in alerts:
+        body = message.split("\n\n", 1)[1] if "\n\n" in message else message
+        lines += [f"  {subject}", *(f"    {line}" for line in body.rstrip().splitlines())]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make run", description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="dataset folder (raw_statistics/, ...)")
@@ -259,7 +270,9 @@ def main(argv: list[str] | None = None) -> int:
             except PipelineError as error:
                 print(f"\nFAILED: {error}", file=sys.stderr)
                 print("objects in the lake:\n" + "\n".join(summarize_lake(runtime)), file=sys.stderr)
+                print(format_alerts(runtime.read_alerts()), file=sys.stderr)
                 raise
+            print(format_alerts(runtime.read_alerts()))
     except PipelineError:
         return 1  # fresh_exports removed the previous run's exports and left out/RUN_FAILED.txt
     print(format_summary(result, time.perf_counter() - started))

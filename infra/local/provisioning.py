@@ -2,8 +2,9 @@
 
 :func:`provision` is the provisioning hook ``LocalRuntime`` gives :class:`infra.localaws.LocalAWS`: IAM roles,
 the buckets, the Glue databases, the Lambda (packaged from ``include/lambda`` like the CDK asset) with its
-S3 trigger and dead-letter queue, the Glue jobs (scripts from ``include/glue``), the crawlers and the
-Athena workgroups.
+S3 trigger and dead-letter queue, the Glue jobs (scripts from ``include/glue``), the crawlers, the
+Athena workgroups and the alerts topic (with a local inbox queue subscribed to it, standing in for the
+email subscription).
 """
 
 from __future__ import annotations
@@ -48,6 +49,15 @@ def dlq_name(settings: Settings) -> str:
     return f"{settings.lambda_function}-dlq"
 
 
+def alerts_topic_arn(settings: Settings) -> str:
+    return f"arn:aws:sns:{settings.region}:{LOCAL_ACCOUNT}:{settings.alerts_topic}"
+
+
+def alerts_inbox_name(settings: Settings) -> str:
+    """The SQS queue subscribed to the alerts topic locally: what an email subscriber would receive."""
+    return f"{settings.alerts_topic}-inbox"
+
+
 def provision(aws: LocalAWS, settings: Settings) -> None:
     """Create every resource the pipeline uses, named by settings, as the CDK stacks do on AWS."""
     s = settings
@@ -79,6 +89,7 @@ def provision(aws: LocalAWS, settings: Settings) -> None:
             glue.create_database(DatabaseInput={"Name": database})
         except glue.exceptions.AlreadyExistsException:
             pass
+    _provision_alerts(aws, s)
     _provision_lambda(aws, s)
     _provision_glue_jobs(aws, s)
     _provision_crawlers(aws, s)
@@ -96,6 +107,18 @@ def provision(aws: LocalAWS, settings: Settings) -> None:
                     "BytesScannedCutoffPerQuery": 10 * 1024**3,
                 },
             )
+
+
+def _provision_alerts(aws: LocalAWS, settings: Settings) -> None:
+    sns, sqs = aws.client("sns"), aws.client("sqs")
+    topic = sns.create_topic(Name=settings.alerts_topic)["TopicArn"]
+    queue_url = sqs.create_queue(QueueName=alerts_inbox_name(settings))["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    subscribed = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    if not any(sub["Endpoint"] == queue_arn for sub in subscribed):
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
 
 
 def _provision_lambda(aws: LocalAWS, settings: Settings) -> None:

@@ -20,6 +20,8 @@ from infra.local.provisioning import (
     GLUE_SOURCE,
     LAMBDA_SOURCE,
     REPO_ROOT,
+    alerts_inbox_name,
+    alerts_topic_arn,
     dlq_name,
     package_lambda,
     provision,
@@ -64,7 +66,7 @@ class LocalRuntime(LocalAWS):
         )
 
     def client_env(self) -> dict[str, str]:
-        """The AWS environment, plus Airflow's ``aws_default`` connection pointing here."""
+        """The AWS environment, plus Airflow's ``aws_default`` connection and alerts topic pointing here."""
         connection = {
             "conn_type": "aws",
             "extra": {"endpoint_url": self.endpoint, "region_name": self.settings.region},
@@ -72,6 +74,7 @@ class LocalRuntime(LocalAWS):
         return {
             **super().client_env(),
             f"AIRFLOW_CONN_{self.settings.aws_conn_id.upper()}": json.dumps(connection),
+            "AIRFLOW__YOUTUBE_ETL__ALERTS_TOPIC_ARN": alerts_topic_arn(self.settings),
         }
 
     def role_arn(self, service: str) -> str:
@@ -80,6 +83,21 @@ class LocalRuntime(LocalAWS):
     @property
     def dlq_name(self) -> str:
         return dlq_name(self.settings)
+
+    def read_alerts(self, wait_seconds: int = 1) -> list[tuple[str, str]]:
+        """(subject, message) of every alert published to the alerts topic since the last read, oldest
+        first, taken from the local inbox queue (each alert is read once)."""
+        sqs = self.client("sqs")
+        url = sqs.get_queue_url(QueueName=alerts_inbox_name(self.settings))["QueueUrl"]
+        alerts: list[tuple[str, str, str]] = []
+        while batch := sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds
+        ).get("Messages", []):
+            for message in batch:
+                envelope = json.loads(message["Body"])  # the SNS notification, as SQS receives it
+                alerts.append((envelope["Timestamp"], envelope.get("Subject") or "", envelope["Message"]))
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return [(subject, text) for _, subject, text in sorted(alerts)]
 
     def load_sample_data(self, data_dir: Path, landing_date: date | None = None) -> list[str]:
         """Upload a dataset laid out like ``../shared/data/youtube/`` into the raw bucket's landing prefixes.

@@ -14,9 +14,12 @@ from typing import Any
 
 import pytest
 
+from infra.local.pipeline import format_alerts
+from infra.local.provisioning import alerts_inbox_name, alerts_topic_arn
 from infra.local.runtime import LocalRuntime
 from tests.airflow_dags import run_dag_file
 
+TOPIC_ENV = "AIRFLOW__YOUTUBE_ETL__ALERTS_TOPIC_ARN"
 PROBE_DAG = """
 from datetime import datetime
 
@@ -81,15 +84,11 @@ class AlertsInbox:
 
 @pytest.fixture
 def inbox(clean_aws: LocalRuntime, monkeypatch: pytest.MonkeyPatch) -> Iterator[AlertsInbox]:
+    """The alerts topic and its inbox queue as the runtime provisions them (infra/local/provisioning.py)."""
     s = clean_aws.settings
-    topic_arn = clean_aws.client("sns").create_topic(Name=s.alerts_topic)["TopicArn"]
-    sqs = clean_aws.client("sqs")
-    queue_url = sqs.create_queue(QueueName=f"{s.alerts_topic}-inbox")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    clean_aws.client("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
-    monkeypatch.setenv("AIRFLOW__YOUTUBE_ETL__ALERTS_TOPIC_ARN", topic_arn)
+    topic_arn = alerts_topic_arn(s)
+    queue_url = clean_aws.client("sqs").get_queue_url(QueueName=alerts_inbox_name(s))["QueueUrl"]
+    monkeypatch.setenv("AIRFLOW__YOUTUBE_ETL__ALERTS_TOPIC_ARN", clean_aws.client_env()[TOPIC_ENV])
     monkeypatch.setenv("AIRFLOW__YOUTUBE_ETL__POLL_INTERVAL", "0.1")  # retry delays of a fraction of a second
     yield AlertsInbox(clean_aws, topic_arn, queue_url)
 
@@ -124,6 +123,31 @@ def test_a_failing_run_alerts_once_per_failed_task_and_once_for_the_run(
     assert "task_failure" in dag_run and run.run_id in dag_run
     kinds = sorted(m["MessageAttributes"]["kind"]["Value"] for m in messages)
     assert kinds == ["dag_run_failed", "task_failed", "task_failed", "task_failed"]
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_make_run_prints_the_alerts_its_failing_run_published(
+    inbox: AlertsInbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """make run reads the provisioned topic's inbox after the run (format_alerts): the operator's view."""
+    source = (
+        PROBE_DAG.replace('dag_id="alerts_probe"', 'dag_id="alerts_probe_printed"')
+        .replace("    fail_mapped.expand(n=[1, 2])\n", "")
+        .replace("    @task\n    def fail_always", "    @task(retries=0)\n    def fail_always")
+    )
+    run = run_dag_file(source, "alerts_probe_printed", tmp_path, monkeypatch)
+    assert run.state == "failed"
+    alerts = inbox.runtime.read_alerts()
+    assert [subject for subject, _ in alerts] == [
+        "[youtube-dev] task failed: alerts_probe_printed.fail_always",
+        "[youtube-dev] DAG run failed: alerts_probe_printed",
+    ], "oldest first: the task's alert, then the run's"
+    printed = format_alerts(alerts).splitlines()
+    assert printed[0] == "alerts published to the alerts topic: 2"
+    assert "  [youtube-dev] task failed: alerts_probe_printed.fail_always" in printed
+    assert any(line.startswith("    Error:") and "ValueError: probe: bad input" in line for line in printed)
+    assert inbox.runtime.read_alerts() == [], "each alert is read once"
+    assert format_alerts([]) == "alerts published to the alerts topic: none"
 
 
 @pytest.mark.usefixtures("airflow_db")
