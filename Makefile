@@ -44,6 +44,10 @@ lint: install ## ruff (incl. Airflow AIR rules) and mypy on plugins/ and include
 test: lint ## Lint, then every test (unit, DAG integrity, AWS-level on the local runtime, infra, e2e)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
+.PHONY: test-fast
+test-fast: lint ## The inner loop: lint, then every test but Spark and end-to-end runs (-m "not spark and not slow")
+	$(VENV)/bin/pytest -m "not spark and not slow" $(PYTEST_ARGS)
+
 .PHONY: bench
 bench: install ## Benchmarks: figures printed side by side with their reference
 	$(PY) -m bench

@@ -17,6 +17,8 @@ import pytest
 from infra.local.runtime import REPO_ROOT
 from infra.local.supervise import STOPPED
 
+pytestmark = pytest.mark.slow
+
 
 def _run_until(data_dir: Path, tmp_path: Path, ready: re.Pattern[str]) -> subprocess.Popen[str]:
     """`make run`'s command, its output read until a line matches ``ready``."""
