@@ -74,10 +74,6 @@ class StorageFormat:
         return self.serde_parameters.get("quoteChar", '"')
 
     @property
-    def escape(self) -> str:
-        return self.serde_parameters.get("escapeChar", "\\")
-
-    @property
     def null_format(self) -> str:
         return self.serde_parameters.get("serialization.null.format", "\\N")
 
@@ -132,7 +128,6 @@ _KNOWN_SERDE_PARAMETERS = {
     OPEN_CSV_SERDE: {"separatorChar", "quoteChar", "escapeChar", "serialization.format"},
     OPENX_JSON_SERDE: {"ignore.malformed.json", "case.insensitive", "paths", "serialization.format"},
     HIVE_JSON_SERDE: {"paths", "serialization.format"},
-    PARQUET_SERDE: {"serialization.format", "parquet.compression"},
 }
 
 
@@ -151,12 +146,18 @@ def storage_format(
         skip = int(skip_text)
     except ValueError:
         raise UnsupportedFormat(f"skip.header.line.count must be an integer, got {skip_text!r}") from None
-    if serde is None and input_format == TEXT_INPUT_FORMAT:
-        serde = LAZY_SIMPLE_SERDE
-    if serde is None or serde == PARQUET_SERDE or input_format == PARQUET_INPUT_FORMAT:
-        if serde not in (None, PARQUET_SERDE):
-            raise UnsupportedFormat(f"SerDe {serde} with Parquet input is not supported")
+    if input_format not in (None, TEXT_INPUT_FORMAT, PARQUET_INPUT_FORMAT):
+        raise UnsupportedFormat(
+            f"input format {input_format} is not supported locally (Parquet and text only)"
+        )
+    if serde is None:  # a table without a SerDe: Hive's default for its input format
+        serde = LAZY_SIMPLE_SERDE if input_format == TEXT_INPUT_FORMAT else PARQUET_SERDE
+    if serde == PARQUET_SERDE:
+        if input_format == TEXT_INPUT_FORMAT:
+            raise UnsupportedFormat(f"SerDe {serde} cannot read {input_format}")
         return PARQUET
+    if input_format == PARQUET_INPUT_FORMAT:
+        raise UnsupportedFormat(f"SerDe {serde} cannot read {input_format}")
     if serde not in _KNOWN_SERDE_PARAMETERS:
         raise UnsupportedFormat(f"SerDe {serde} is not supported locally")
     unknown = sorted(set(params) - _KNOWN_SERDE_PARAMETERS[serde])

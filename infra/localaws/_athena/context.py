@@ -6,6 +6,9 @@ partitions, databases, SHOW, DESCRIBE); each is a function of a :class:`QueryCon
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +18,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
 from infra.localaws._athena import statements as st
-from infra.localaws._athena import views
+from infra.localaws._athena import text, views
 from infra.localaws._athena.dialect import table_refs, to_duckdb
 from infra.localaws._athena.errors import AthenaError, athena_error_from_duckdb
 from infra.localaws._athena.parse import parse_statement
@@ -24,9 +27,14 @@ from infra.localaws._athena.scan import Counter, CountingHandler, arrow_or, part
 from infra.localaws._athena.statements import TableName
 from infra.localaws._aws import as_folder, split_s3_uri
 from infra.localaws._catalog import (
+    HIVE_NULL_PARTITION,
+    PARQUET,
     CatalogError,
     GlueCatalog,
+    StorageFormat,
+    UnsupportedFormat,
     UnsupportedType,
+    format_of,
     glue_type,
     inherited_storage,
     is_hidden,
@@ -38,6 +46,7 @@ if TYPE_CHECKING:
     from infra.localaws._athena.executor import AthenaExecutor
 
 _DUCKDB_NAME = "__athena_{index}_{database}_{name}"
+_COPY_CHUNK = 8 << 20
 
 
 def s3_location(uri: str) -> tuple[str, str]:
@@ -56,21 +65,35 @@ def glue_column_type(arrow_type: pa.DataType) -> str:
         raise AthenaError("NOT_SUPPORTED", f"Unsupported column type for a table: {arrow_type}") from None
 
 
+#: The ``classification`` parameter of a table Athena registers, by storage kind.
+_CLASSIFICATION = {"parquet": "parquet", "delimited": "csv", "csv": "csv", "json": "json"}
+
+
 def athena_table_input(
     name: str,
     columns: list[tuple[str, str]],
     partition_keys: list[tuple[str, str]],
     location: str,
     parameters: dict[str, str],
+    stored_as: StorageFormat = PARQUET,
 ) -> dict[str, Any]:
-    """The external Parquet table Athena registers (CTAS, CREATE EXTERNAL TABLE)."""
+    """The external table Athena registers (CTAS: Parquet; CREATE EXTERNAL TABLE: as its DDL says)."""
     return table_input(
         name,
         columns,
         location,
         partition_keys=partition_keys,
-        parameters={"EXTERNAL": "TRUE", "classification": "parquet", **parameters},
+        parameters={"EXTERNAL": "TRUE", "classification": _CLASSIFICATION[stored_as.kind], **parameters},
+        stored_as=stored_as,
     )
+
+
+def table_format(table: dict[str, Any], qualified: str) -> StorageFormat:
+    """How a catalog table is stored, or Athena's NOT_SUPPORTED naming the table."""
+    try:
+        return format_of(table)
+    except UnsupportedFormat as error:
+        raise AthenaError("NOT_SUPPORTED", f"Table '{qualified}': {error}") from None
 
 
 class Catalog:
@@ -137,9 +160,14 @@ class QueryContext:
         self.con.execute("SET TimeZone = 'UTC'")
         run.connection = self.con
         self.registered: dict[tuple[str, str], str] = {}
+        #: Local copies of text objects this query reads (removed on close).
+        self._scratch: str | None = None
+        self._copies: dict[str, str] = {}
 
     def close(self) -> None:
         self.con.close()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
 
     def execute(self, statement: st.Statement) -> ResultSet:
         from infra.localaws._athena import ddl, dml
@@ -178,6 +206,10 @@ class QueryContext:
         location = storage.get("Location") or ""
         columns = [(c["Name"].lower(), c.get("Type", "string")) for c in storage.get("Columns", [])]
         keys = [(k["Name"].lower(), k.get("Type", "string")) for k in table.get("PartitionKeys", [])]
+        stored_as = table_format(table, ref.qualified)
+        if stored_as.kind != "parquet":
+            self._register_text(duck, ref, stored_as, location, columns, keys)
+            return
         files: list[str] = []
         expressions: list[ds.Expression] = []
         key_types = [arrow_or(t, pa.string()) for _, t in keys]
@@ -215,6 +247,72 @@ class QueryContext:
         )
         self.con.execute(f'CREATE TEMP VIEW "{duck}" AS SELECT {projection} FROM "{duck}_files"')
 
+    def _register_text(
+        self,
+        duck: str,
+        ref: TableName,
+        stored_as: StorageFormat,
+        location: str,
+        columns: list[tuple[str, str]],
+        keys: list[tuple[str, str]],
+    ) -> None:
+        """A text table as a DuckDB view over local copies of its objects, partition values as columns."""
+        text.check_columns(stored_as, columns)
+        # DuckDB 2.0.1 pushes a TRY_CAST over a CSV scan into the reader as a failing CAST (a text value in a
+        # bigint column fails the query instead of reading as NULL): keep the casts above the scan.
+        self.con.execute("SET disabled_optimizers = 'type_pushdown'")
+        groups: list[tuple[list[str], list[tuple[str, str, str | None]]]] = []
+        if keys:
+            for partition in self.catalog.partitions(ref):
+                where = partition.get("StorageDescriptor", {}).get("Location") or ""
+                values = [
+                    (name, kind, None if value == HIVE_NULL_PARTITION else value)
+                    for (name, kind), value in zip(keys, partition["Values"], strict=True)
+                ]
+                groups.append((self.files(where), values))
+        else:
+            groups.append((self.files(location), []))
+        selects = []
+        for paths, values in groups:
+            if not paths or not columns:
+                continue
+            local = [self._local_copy(path) for path in paths]
+            if stored_as.kind == "json":
+                select = text.json_select(local, stored_as, columns, self._json_keys(local))
+            else:
+                select = text.csv_select(local, stored_as, columns)
+            selects.append(text.with_partition(select, values))
+        if not selects:
+            schema = pa.schema([(n, arrow_or(t, pa.string())) for n, t in columns + keys])
+            self.con.register(duck, schema.empty_table())
+            return
+        self.duck(f'CREATE TEMP VIEW "{duck}" AS ' + " UNION ALL BY NAME ".join(selects), self.run.query)
+
+    def _json_keys(self, paths: list[str]) -> list[str]:
+        """The keys of the JSON objects (for OpenX's case-insensitive match); none when DuckDB cannot tell."""
+        try:
+            return [str(row[0]) for row in self.con.sql(text.json_keys_sql(paths)).fetchall()]
+        except duckdb.Error:
+            return []
+
+    def _s3_names(self, message: str) -> str:
+        """A DuckDB message with the local copies it names replaced by their S3 URIs."""
+        for local, uri in self._copies.items():
+            message = message.replace(local, uri)
+        return message
+
+    def _local_copy(self, path: str) -> str:
+        """A local copy of an S3 object (read through the counting filesystem: Athena scans whole text
+        objects), named like it so DuckDB detects its compression from the extension."""
+        if self._scratch is None:
+            self._scratch = tempfile.mkdtemp(prefix="localaws-athena-")
+        target = os.path.join(self._scratch, f"{len(os.listdir(self._scratch))}_{path.rsplit('/', 1)[-1]}")
+        with self.counting_fs.open_input_file(path) as source, open(target, "wb") as sink:
+            while chunk := source.read(_COPY_CHUNK):
+                sink.write(chunk)
+        self._copies[target] = f"s3://{path}"
+        return target
+
     def files(self, location: str) -> list[str]:
         """Data files under a location, skipping what Athena skips (hidden names, empty objects)."""
         if not location:
@@ -235,7 +333,7 @@ class QueryContext:
         except duckdb.InterruptException:
             raise AthenaError("USER_CANCELED", "Query cancelled by user") from None
         except duckdb.Error as error:
-            raise athena_error_from_duckdb(str(error), original) from None
+            raise athena_error_from_duckdb(self._s3_names(str(error)), original) from None
 
     def query_table(self, query: Any, default_database: str, original: str, limit0: bool = False) -> pa.Table:
         """Run a SELECT in DuckDB and return Arrow with Trino's types (sums as bigint, not int128)."""
@@ -258,7 +356,7 @@ class QueryContext:
         except duckdb.InterruptException:
             raise AthenaError("USER_CANCELED", "Query cancelled by user") from None
         except duckdb.Error as error:
-            raise athena_error_from_duckdb(str(error), original) from None
+            raise athena_error_from_duckdb(self._s3_names(str(error)), original) from None
 
     def write(self, table: pa.Table, keys: list[str], location: str, compression: str) -> list[str]:
         """Write Parquet like Athena's CTAS/INSERT (Hive partition folders); returns the S3 URIs written."""

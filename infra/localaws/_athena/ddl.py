@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from infra.localaws._athena import results, views
+from infra.localaws._athena import results, text, views
 from infra.localaws._athena import statements as st
 from infra.localaws._athena.context import athena_table_input, glue_column_type
 from infra.localaws._athena.dml import partitions_of
@@ -17,6 +17,13 @@ from infra.localaws._athena.errors import AthenaError
 from infra.localaws._athena.query import ResultSet
 from infra.localaws._athena.statements import TableName
 from infra.localaws._aws import as_folder
+from infra.localaws._catalog import (
+    PARQUET_INPUT_FORMAT,
+    TEXT_INPUT_FORMAT,
+    StorageFormat,
+    UnsupportedFormat,
+    storage_format,
+)
 
 if TYPE_CHECKING:
     from infra.localaws._athena.context import QueryContext
@@ -96,15 +103,33 @@ def create_external_table(ctx: QueryContext, statement: st.CreateExternalTable) 
         if statement.if_not_exists:
             return ResultSet([], [], header=False)
         raise AthenaError("", f"AlreadyExistsException: Table already exists: {target}")
+    columns = [(c.name, c.type) for c in statement.columns]
     table_input = athena_table_input(
         target.name,
-        [(c.name, c.type) for c in statement.columns],
+        columns,
         [(c.name, c.type) for c in statement.partition_keys],
         statement.location,
         dict(statement.table_properties),
+        _stored_as(statement, columns),
     )
     ctx.executor.client("glue").create_table(DatabaseName=target.database, TableInput=table_input)
     return ResultSet([], [], header=False)
+
+
+def _stored_as(statement: st.CreateExternalTable, columns: list[tuple[str, str]]) -> StorageFormat:
+    """The storage the DDL declares, or NOT_SUPPORTED at DDL time: a table is never registered as something
+    it is not."""
+    input_format = statement.input_format or (
+        PARQUET_INPUT_FORMAT if statement.format == "PARQUET" else TEXT_INPUT_FORMAT
+    )
+    try:
+        stored_as = storage_format(
+            statement.serde, dict(statement.serde_properties), dict(statement.table_properties), input_format
+        )
+    except UnsupportedFormat as error:
+        raise AthenaError("NOT_SUPPORTED", str(error)) from None
+    text.check_columns(stored_as, columns)
+    return stored_as
 
 
 def _partitioned_table(ctx: QueryContext, target: TableName) -> tuple[dict[str, Any], list[str]]:

@@ -52,6 +52,8 @@ def athena_error_from_duckdb(message: str, original_sql: str) -> AthenaError:
         )
     if "Parser Error" in first:
         return AthenaError("SYNTAX_ERROR", f"line 1:1: {first.split(':', 1)[-1].strip()}")
+    if "Malformed JSON" in first:  # the OpenX SerDe's wording for a line that is not a JSON object
+        return AthenaError("HIVE_CURSOR_ERROR", f"Row is not a valid JSON Object - {first}")
     if "Division by zero" in message or "division by zero" in message:
         return AthenaError("DIVISION_BY_ZERO", "Division by zero")
     if "Binder Error" in first and ("No function matches" in message or "Cannot compare" in message):

@@ -34,6 +34,7 @@ from infra.localaws._athena.statements import (
     Statement,
     TableName,
 )
+from infra.localaws._catalog import LAZY_SIMPLE_SERDE
 
 _IDENT = r'(?:`[^`]+`|"[^"]+"|[A-Za-z_][A-Za-z0-9_]*)'
 _QUALIFIED = rf"({_IDENT}(?:\s*\.\s*{_IDENT}){{0,2}})"
@@ -261,27 +262,67 @@ def _column(definition: exp.ColumnDef) -> Column:
     return Column(definition.name.lower(), glue_type_of(definition.args["kind"]))
 
 
+#: ``ROW FORMAT DELIMITED`` clauses -> LazySimpleSerDe properties, as Hive records them.
+_DELIMITED = {
+    "fields": "field.delim",
+    "escaped": "escape.delim",
+    "collection_items": "collection.delim",
+    "map_keys": "mapkey.delim",
+    "lines": "line.delim",
+    "null": "serialization.null.format",
+}
+#: ``STORED AS`` formats Athena knows; only these two are read locally.
+_READABLE_FORMATS = {"PARQUET", "TEXTFILE"}
+
+
+def _row_format(prop: exp.Expr) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """(SerDe, properties) of ``ROW FORMAT SERDE '…' [WITH SERDEPROPERTIES (…)]`` or ``… DELIMITED``."""
+    if isinstance(prop, exp.RowFormatDelimitedProperty):
+        properties = tuple(
+            (name, str(_property_value(prop.args[arg])))
+            for arg, name in _DELIMITED.items()
+            if prop.args.get(arg) is not None
+        )
+        return LAZY_SIMPLE_SERDE, properties
+    serde_properties = prop.args.get("serde_properties")
+    properties = tuple(
+        (str(_property_value(p.this)), str(_property_value(p.args["value"])))
+        for p in (serde_properties.expressions if serde_properties else [])
+    )
+    return str(_property_value(prop.this)), properties
+
+
 def _parse_create_external(
     tree: exp.Create, properties: exp.Properties | None, default_database: str
 ) -> CreateExternalTable:
     schema: exp.Schema = tree.this
     columns = tuple(_column(c) for c in schema.expressions if isinstance(c, exp.ColumnDef))
     partition_keys: tuple[Column, ...] = ()
-    location, file_format = None, "PARQUET"
+    location: str | None = None
+    file_format: str | None = "TEXTFILE"  # Athena's (Hive's) default
+    input_format: str | None = None
+    serde: str | None = None
+    serde_properties: tuple[tuple[str, str], ...] = ()
     table_properties: list[tuple[str, str]] = []
     for prop in properties.expressions if properties else []:
         if isinstance(prop, exp.PartitionedByProperty) and isinstance(prop.this, exp.Schema):
             partition_keys = tuple(_column(c) for c in prop.this.expressions if isinstance(c, exp.ColumnDef))
         elif isinstance(prop, exp.LocationProperty):
             location = str(_property_value(prop.this))
+        elif isinstance(prop, exp.FileFormatProperty) and isinstance(prop.this, exp.InputOutputFormat):
+            file_format, input_format = None, str(_property_value(prop.this.args["input_format"]))
         elif isinstance(prop, exp.FileFormatProperty):
             file_format = str(_property_value(prop.this)).upper()
+        elif isinstance(prop, exp.RowFormatSerdeProperty | exp.RowFormatDelimitedProperty):
+            serde, serde_properties = _row_format(prop)
         elif isinstance(prop, exp.Property) and prop.args.get("value") is not None:
             table_properties.append((str(prop.name), str(_property_value(prop.args["value"]))))
     if location is None:
         raise AthenaError("SYNTAX_ERROR", "line 1:1: CREATE EXTERNAL TABLE needs a LOCATION")
-    if file_format != "PARQUET":
-        raise AthenaError("NOT_SUPPORTED", f"STORED AS {file_format} is not supported locally (PARQUET only)")
+    if file_format is not None and file_format not in _READABLE_FORMATS:
+        raise AthenaError(
+            "NOT_SUPPORTED", f"STORED AS {file_format} is not supported locally (PARQUET and TEXTFILE only)"
+        )
     return CreateExternalTable(
         table_name(schema.this, default_database),
         columns,
@@ -290,6 +331,9 @@ def _parse_create_external(
         file_format,
         tuple(table_properties),
         bool(tree.args.get("exists")),
+        serde,
+        serde_properties,
+        input_format,
     )
 
 

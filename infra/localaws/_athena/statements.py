@@ -106,9 +106,16 @@ class CreateExternalTable:
     columns: tuple[Column, ...]
     partition_keys: tuple[Column, ...]
     location: str
-    format: str = "PARQUET"
+    #: ``STORED AS`` (``PARQUET``, ``TEXTFILE``; Athena's default is ``TEXTFILE``), or None with an
+    #: explicit ``input_format``.
+    format: str | None = "TEXTFILE"
     table_properties: tuple[tuple[str, str], ...] = ()
     if_not_exists: bool = False
+    #: ``ROW FORMAT SERDE`` / ``ROW FORMAT DELIMITED`` (LazySimpleSerDe) and its properties.
+    serde: str | None = None
+    serde_properties: tuple[tuple[str, str], ...] = ()
+    #: ``STORED AS INPUTFORMAT '…'``.
+    input_format: str | None = None
     statement_type: str = "DDL"
     substatement_type: str = "CREATE_TABLE"
 
