@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 
 from infra.localaws._athena import results
 from infra.localaws._athena import statements as st
-from infra.localaws._athena.context import athena_table_input, glue_column_type, s3_location
+from infra.localaws._athena.context import athena_table_input, glue_column_type, s3_location, table_format
 from infra.localaws._athena.errors import AthenaError
 from infra.localaws._athena.query import ResultSet
 from infra.localaws._athena.scan import arrow_or
@@ -97,6 +97,12 @@ def insert(ctx: QueryContext, statement: st.InsertInto) -> ResultSet:
     existing = ctx.catalog.require_table(target)
     if existing.get("TableType") == "VIRTUAL_VIEW":
         raise AthenaError("NOT_SUPPORTED", f"Inserting into views is not supported: {target.qualified}")
+    stored_as = table_format(existing, target.qualified)
+    if stored_as.kind != "parquet":  # writing Parquet into a text table's folder would corrupt it
+        raise AthenaError(
+            "NOT_SUPPORTED",
+            f"INSERT INTO a {stored_as.serde} table is not supported locally: {target.qualified}",
+        )
     storage = existing.get("StorageDescriptor") or {}
     columns = [(c["Name"].lower(), c.get("Type", "string")) for c in storage.get("Columns", [])]
     keys = [(k["Name"].lower(), k.get("Type", "string")) for k in existing.get("PartitionKeys", [])]

@@ -146,6 +146,9 @@ def test_openx_json_table_reads_one_document_per_object(text_lake: LocalAWS, nam
     assert rows_of(text_lake, "SELECT count_if(size IS NULL), sum(size) FROM ledger WHERE verdict = 'x'") == [
         ["0", None]
     ]
+    refused = failure(text_lake, "INSERT INTO ledger (key) VALUES ('d.csv')")
+    assert refused.startswith("NOT_SUPPORTED") and "JsonSerDe" in refused
+    assert rows_of(text_lake, "SELECT count(*) FROM ledger") == [["3"]]  # nothing written
 
 
 @pytest.mark.parametrize(
