@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +11,7 @@ from moto.athena.responses import AthenaResponse
 
 from infra.localaws._athena import results
 from infra.localaws._athena.query import QueryRun, ResultSet
+from infra.localaws._athena.statements import CATALOG
 from infra.localaws._aws import as_folder
 
 if TYPE_CHECKING:
@@ -134,6 +136,113 @@ def stop_query_execution(executor: AthenaExecutor, response: Any) -> Any:
     return json.dumps({})
 
 
+def _metadata_error(message: str) -> tuple[str, dict[str, int]]:
+    return json.dumps({"__type": "MetadataException", "Message": message}), {"status": 400}
+
+
+def _epoch(value: Any) -> float | None:
+    return value.timestamp() if hasattr(value, "timestamp") else None
+
+
+def table_metadata(table: dict[str, Any]) -> dict[str, Any]:
+    """A Glue table as Athena's ``TableMetadata``: columns, partition keys, and the parameters Athena adds
+    (``location``, ``inputformat``, ``outputformat``, ``serde.serialization.lib``, ``serde.param.*``)."""
+    storage = table.get("StorageDescriptor") or {}
+    serde = storage.get("SerdeInfo") or {}
+    parameters = dict(table.get("Parameters") or {})
+    derived = {
+        "location": storage.get("Location"),
+        "inputformat": storage.get("InputFormat"),
+        "outputformat": storage.get("OutputFormat"),
+        "serde.serialization.lib": serde.get("SerializationLibrary"),
+    }
+    parameters |= {key: value for key, value in derived.items() if value}
+    parameters |= {f"serde.param.{k}": v for k, v in (serde.get("Parameters") or {}).items()}
+
+    def columns(items: list[dict[str, Any]]) -> list[dict[str, str]]:
+        return [
+            {"Name": c["Name"], "Type": c.get("Type", "string")}
+            | ({"Comment": c["Comment"]} if "Comment" in c else {})
+            for c in items
+        ]
+
+    metadata: dict[str, Any] = {
+        "Name": table["Name"],
+        "TableType": table.get("TableType", "EXTERNAL_TABLE"),
+        "Columns": columns(storage.get("Columns", [])),
+        "PartitionKeys": columns(table.get("PartitionKeys", [])),
+        "Parameters": parameters,
+    }
+    for key, source in (("CreateTime", "CreateTime"), ("LastAccessTime", "LastAccessTime")):
+        when = _epoch(table.get(source))
+        if when is not None:
+            metadata[key] = when
+    return metadata
+
+
+class MetadataError(Exception):
+    """Athena's ``MetadataException`` (an unknown catalog, database or table)."""
+
+
+def _database(executor: AthenaExecutor, response: Any) -> str:
+    catalog = response._get_param("CatalogName") or ""
+    database = (response._get_param("DatabaseName") or "").lower()
+    if catalog.lower() != CATALOG:
+        raise MetadataError(f"Catalog {catalog} not found (only AwsDataCatalog is local)")
+    glue = executor.client("glue")
+    try:
+        glue.get_database(Name=database)
+    except glue.exceptions.EntityNotFoundException:
+        raise MetadataError(f"Database {database} not found") from None
+    return database
+
+
+def get_table_metadata(executor: AthenaExecutor, response: Any) -> Any:
+    """``GetTableMetadata`` (missing in moto; the provider's OpenLineage extractor calls it)."""
+    name = (response._get_param("TableName") or "").lower()
+    glue = executor.client("glue")
+    try:
+        database = _database(executor, response)
+        try:
+            table = glue.get_table(DatabaseName=database, Name=name)["Table"]
+        except glue.exceptions.EntityNotFoundException:
+            raise MetadataError(f"Table {name} not found in database {database}") from None
+    except MetadataError as error:
+        return _metadata_error(str(error))
+    return json.dumps({"TableMetadata": table_metadata(table)})
+
+
+def list_table_metadata(executor: AthenaExecutor, response: Any) -> Any:
+    """``ListTableMetadata``: the database's tables (``Expression`` a regex on names), paged."""
+    try:
+        database = _database(executor, response)
+    except MetadataError as error:
+        return _metadata_error(str(error))
+    expression = response._get_param("Expression")
+    max_results = int(response._get_param("MaxResults") or 50)
+    if not 1 <= max_results <= 50:
+        return _error("MaxResults must be between 1 and 50")
+    token = response._get_param("NextToken")
+    try:
+        offset = int(token) if token else 0
+    except ValueError:
+        return _error("Invalid NextToken")
+    pages = executor.client("glue").get_paginator("get_tables").paginate(DatabaseName=database)
+    tables = sorted((t for page in pages for t in page["TableList"]), key=lambda t: t["Name"])
+    if expression:
+        try:
+            pattern = re.compile(expression)
+        except re.error:
+            return _error(f"Invalid Expression: {expression}")
+        tables = [t for t in tables if pattern.fullmatch(t["Name"])]
+    body: dict[str, Any] = {
+        "TableMetadataList": [table_metadata(t) for t in tables[offset : offset + max_results]]
+    }
+    if offset + max_results < len(tables):
+        body["NextToken"] = str(offset + max_results)
+    return json.dumps(body)
+
+
 #: (moto owner, attribute) -> its replacement.
 HANDLERS: dict[tuple[Any, str], Callable[..., Any]] = {
     (AthenaResponse, "start_query_execution"): start_query_execution,
@@ -141,4 +250,6 @@ HANDLERS: dict[tuple[Any, str], Callable[..., Any]] = {
     (AthenaResponse, "batch_get_query_execution"): batch_get_query_execution,
     (AthenaResponse, "get_query_results"): get_query_results,
     (AthenaResponse, "stop_query_execution"): stop_query_execution,
+    (AthenaResponse, "get_table_metadata"): get_table_metadata,
+    (AthenaResponse, "list_table_metadata"): list_table_metadata,
 }

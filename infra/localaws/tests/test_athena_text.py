@@ -238,3 +238,39 @@ def test_crawled_csv_table_reads_back_through_athena(
         records = list(csv.DictReader(io.StringIO(path.read_text("utf-8"), newline="")))
         expected.append([region, str(len(records)), str(sum(int(r["likes"]) for r in records))])
     assert rows == expected
+
+
+def test_table_metadata_is_athena_shaped(text_lake: LocalAWS, names: Names) -> None:
+    """GetTableMetadata / ListTableMetadata (the provider's OpenLineage extractor reads ``location``)."""
+    succeeded(
+        text_lake,
+        "CREATE EXTERNAL TABLE IF NOT EXISTS meta_csv (video_id string, views bigint) "
+        f"PARTITIONED BY (region string) ROW FORMAT SERDE '{OPEN_CSV}' "
+        f"LOCATION 's3://{names.data_bucket}/raw/' TBLPROPERTIES ('skip.header.line.count'='1')",
+    )
+    athena = text_lake.client("athena")
+    metadata = athena.get_table_metadata(
+        CatalogName="AwsDataCatalog", DatabaseName=names.database, TableName="meta_csv"
+    )["TableMetadata"]
+    assert metadata["Name"] == "meta_csv" and metadata["TableType"] == "EXTERNAL_TABLE"
+    assert metadata["Columns"] == [
+        {"Name": "video_id", "Type": "string"},
+        {"Name": "views", "Type": "bigint"},
+    ]
+    assert metadata["PartitionKeys"] == [{"Name": "region", "Type": "string"}]
+    parameters = metadata["Parameters"]
+    assert parameters["location"] == f"s3://{names.data_bucket}/raw/"
+    assert parameters["serde.serialization.lib"] == OPEN_CSV
+    assert parameters["skip.header.line.count"] == "1"
+    assert "CreateTime" in metadata
+
+    listed = athena.list_table_metadata(
+        CatalogName="AwsDataCatalog", DatabaseName=names.database, Expression="meta_.*", MaxResults=50
+    )
+    assert [t["Name"] for t in listed["TableMetadataList"]] == ["meta_csv"]
+    for kwargs, fragment in (
+        ({"TableName": "no_such_table", "DatabaseName": names.database}, "no_such_table"),
+        ({"TableName": "meta_csv", "DatabaseName": "no_such_db"}, "no_such_db"),
+    ):
+        with pytest.raises(athena.exceptions.MetadataException, match=fragment):
+            athena.get_table_metadata(CatalogName="AwsDataCatalog", **kwargs)
