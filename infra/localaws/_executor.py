@@ -10,8 +10,8 @@ real by replacing a few of moto's methods (its :meth:`Executor.patches`); it hol
 * a patched method calls the handler with the newest installed executor of its kind (moto's backends are
   shared by every runtime of the process, so the newest one serves; when it stops, the previous one
   serves again);
-* ``reset`` (moto forgot every resource), ``shutdown`` (stop what it started) and ``wait_idle`` are the
-  hooks a service overrides.
+* ``reset`` (moto forgot every resource), ``shutdown`` (stop what it started), ``wait_idle`` and
+  ``snapshot`` / ``restore`` (a state folder) are the hooks a service overrides.
 """
 
 from __future__ import annotations
@@ -76,6 +76,14 @@ class Executor:
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until nothing runs in the background; False if ``timeout`` seconds passed first."""
         return True
+
+    def snapshot(self) -> Any:
+        """What this executor keeps outside moto's backends, picklable, for a state folder (after
+        ``shutdown``); None if nothing."""
+        return None
+
+    def restore(self, snapshot: Any) -> None:
+        """Take back what :meth:`snapshot` returned when a runtime resumes a state folder."""
 
     # ---- the base's part ------------------------------------------------------------------------
     @classmethod

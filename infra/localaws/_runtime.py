@@ -9,12 +9,14 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, ClassVar, Self
 
 from infra.localaws._aws import DEFAULT_REGION, HOST, LOCAL_ACCOUNT, LOCAL_CREDENTIALS
 from infra.localaws._aws import client as aws_client
 from infra.localaws._aws import session as aws_session
 from infra.localaws._executor import Executor
+from infra.localaws._state import StateStore
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,7 @@ class LocalAWS:
         lambda_idle_timeout: float | None = None,
         lambda_max_workers: int | None = None,
         crawler_stopping_seconds: float = 1.0,
+        state_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         #: Port to bind (0: a free one, known once started).
         self.port = port
@@ -68,6 +71,12 @@ class LocalAWS:
         self.lambda_max_workers = lambda_max_workers
         #: Seconds a finished crawl stays STOPPING before READY (AWS: about a minute).
         self.crawler_stopping_seconds = crawler_stopping_seconds
+        #: Where the state is kept (object bodies as files, the rest saved at stop) and resumed from; None:
+        #: in memory, gone at stop.
+        self.state_dir = Path(state_dir) if state_dir is not None else None
+        #: True when :meth:`start` resumed a saved state (and did not provision).
+        self.resumed = False
+        self._state: StateStore | None = None
         self._server: Any = None
         self._executors: list[Executor] = []
         self._clients: dict[str, Any] = {}
@@ -84,6 +93,17 @@ class LocalAWS:
         # moto builds ARNs and validates against this account; keep it explicit and stable.
         os.environ.setdefault("MOTO_ACCOUNT_ID", LOCAL_ACCOUNT)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+        snapshots: dict[str, Any] = {}
+        if self.state_dir is not None:
+            state = StateStore(self.state_dir)
+            state.open()
+            try:
+                self.resumed = state.saved
+                snapshots = state.load() if self.resumed else {}
+            except BaseException:
+                state.close()
+                raise
+            self._state = state
         server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         server.start()
         self._server = server
@@ -95,7 +115,8 @@ class LocalAWS:
                     executor = executor_class(self)
                     executor.install()
                     self._executors.append(executor)
-            if self.provision is not None:
+                    executor.restore(snapshots.get(executor.service))
+            if self.provision is not None and not self.resumed:
                 self.provision(self)
         except BaseException:
             self.stop()
@@ -108,15 +129,23 @@ class LocalAWS:
         if self._server is None:
             return
         LocalAWS._running[:] = [r for r in LocalAWS._running if r is not self]
+        snapshots: dict[str, Any] = {}
         while self._executors:
             executor = self._executors.pop()
             try:
                 executor.close()
+                snapshots[executor.service] = executor.snapshot()
             except Exception:  # the others and the server must stop anyway
                 log.exception("stopping the %s executor failed", executor.service)
         self._server.stop()
         self._server = None
         self._clients.clear()
+        if self._state is not None:
+            try:
+                self._state.save(snapshots)
+            finally:
+                self._state.close()
+                self._state = None
 
     def reset(self) -> None:
         """Forget every resource and object (moto's reset) and what the executors run, then provision

@@ -11,6 +11,7 @@ QUEUED -> RUNNING -> SUCCEEDED/FAILED, Athena's error wording, bytes scanned, pa
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
@@ -67,6 +68,19 @@ class AthenaExecutor(Executor):
         for run in list(self.runs.values()):
             self._interrupt(run)
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def snapshot(self) -> dict[str, QueryRun]:
+        """The query history: every finished query (state, statistics, result), without its connection."""
+        with self._lock:
+            return {
+                run_id: dataclasses.replace(run, connection=None)
+                for run_id, run in self.runs.items()
+                if run.state in ("SUCCEEDED", "FAILED", "CANCELLED")
+            }
+
+    def restore(self, snapshot: dict[str, QueryRun] | None) -> None:
+        with self._lock:
+            self.runs.update(snapshot or {})
 
     def reset(self) -> None:
         """moto forgot every query execution: forget (and cancel) ours too."""
