@@ -241,8 +241,12 @@ class StateStore:
                         f"{FORMAT}, moto {_moto_version()}): remove the folder to start afresh"
                     )
                 backends, snapshots = pickle.load(saved)
-        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError) as error:
-            raise StateError(f"{self.state_file}: cannot be resumed ({error}); remove the folder") from error
+        except StateError:
+            raise
+        except Exception as error:  # unpickling runs arbitrary constructors: any failure means unreadable
+            raise StateError(
+                f"{self.state_file}: cannot be resumed ({type(error).__name__}: {error}); remove the folder"
+            ) from error
         for service, accounts in backends.items():
             live = get_backend(service)  # type: ignore[call-overload]
             live.clear()

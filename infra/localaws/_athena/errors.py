@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 
 class AthenaError(Exception):
@@ -14,6 +15,9 @@ class AthenaError(Exception):
         #: Athena's ErrorCategory: 1 system, 2 user, 3 other.
         self.category = category
         super().__init__(f"{code}: {message}" if code else message)
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickled with the query history of a state folder
+        return type(self), (self.code, self.message), {"category": self.category}
 
 
 _COLUMN_RE = re.compile(

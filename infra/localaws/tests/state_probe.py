@@ -81,10 +81,19 @@ def write(aws: LocalAWS, data_dir: Path) -> dict[str, Any]:
         QueryString="SELECT 6 * 7 AS answer",
         ResultConfiguration={"OutputLocation": f"s3://{BUCKET}/athena/"},
     )["QueryExecutionId"]
-    return {"query_id": query_id, "state": _wait_query(aws, query_id)["Status"]["State"]}
+    failing_id = aws.client("athena").start_query_execution(
+        QueryString="SELECT nope FROM probe_db.probe_table",
+        ResultConfiguration={"OutputLocation": f"s3://{BUCKET}/athena/"},
+    )["QueryExecutionId"]
+    return {
+        "query_id": query_id,
+        "state": _wait_query(aws, query_id)["Status"]["State"],
+        "failing_id": failing_id,
+        "failing_status": _wait_query(aws, failing_id)["Status"],
+    }
 
 
-def read(aws: LocalAWS, data_dir: Path, query_id: str) -> dict[str, Any]:
+def read(aws: LocalAWS, data_dir: Path, query_id: str, failing_id: str) -> dict[str, Any]:
     s3 = aws.client("s3")
     body = s3.get_object(Bucket=BUCKET, Key="raw/US_category_id.json")["Body"].read()
     expected = (data_dir / "raw_statistics_reference_data" / "US_category_id.json").read_bytes()
@@ -104,6 +113,7 @@ def read(aws: LocalAWS, data_dir: Path, query_id: str) -> dict[str, Any]:
             "State"
         ],
         "query_rows": [[c.get("VarCharValue") for c in r["Data"]] for r in rows],
+        "failing_status": athena.get_query_execution(QueryExecutionId=failing_id)["QueryExecution"]["Status"],
     }
     s3.delete_object(Bucket=BUCKET, Key="big.bin")
     return seen
@@ -118,9 +128,9 @@ def main(argv: list[str]) -> int:
         provision(aws)
 
     with LocalAWS(state_dir=folder, provision=hook) as aws:
-        seen = write(aws, data_dir) if phase == "write" else read(aws, data_dir, argv[4])
+        seen = write(aws, data_dir) if phase == "write" else read(aws, data_dir, argv[4], argv[5])
         seen.update(resumed=aws.resumed, provisioned=len(calls))
-    print(json.dumps(seen))
+    print(json.dumps(seen, default=str))
     return 0
 
 

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import moto
 import pytest
 
 from infra.localaws._state import STATE_FILE, StateError, StateStore
@@ -55,7 +56,9 @@ def test_a_runtime_resumes_objects_catalog_functions_and_query_history(
     assert BIG in {p.read_bytes() for p in bodies}
     assert b"first" not in {p.read_bytes() for p in bodies}
 
-    seen = _probe(lake, data_dir, "read", written["query_id"])
+    failed = written["failing_status"]
+    assert failed["State"] == "FAILED" and failed["StateChangeReason"].startswith("COLUMN_NOT_FOUND")
+    seen = _probe(lake, data_dir, "read", written["query_id"], written["failing_id"])
     assert seen["resumed"] is True and seen["provisioned"] == 0  # resumed, not provisioned again
     assert seen["keys"] == sorted(
         [
@@ -71,6 +74,7 @@ def test_a_runtime_resumes_objects_catalog_functions_and_query_history(
     assert seen["table_location"] == "s3://state-probe/table/"
     assert seen["lambda"] == {"doubled": 42}
     assert (seen["query_state"], seen["query_rows"]) == ("SUCCEEDED", [["answer"], ["42"]])
+    assert seen["failing_status"] == failed  # a failed query (its error) is history too
     # The read phase deleted big.bin: its body is gone once the state is saved.
     assert BIG not in {p.read_bytes() for p in _bodies(lake)} and len(_bodies(lake)) == 5
 
@@ -81,6 +85,10 @@ def test_a_runtime_resumes_objects_catalog_functions_and_query_history(
         pytest.param(pickle.dumps({"format": 0, "moto": "0.0"}), id="other-format"),
         pytest.param(b"not a pickle", id="damaged"),
         pytest.param(b"", id="empty"),
+        pytest.param(
+            pickle.dumps({"format": 1, "moto": moto.__version__}) + pickle.dumps(ValueError),
+            id="wrong-content",
+        ),
     ],
 )
 def test_a_state_that_cannot_be_resumed_is_refused_naming_the_file(tmp_path: Path, content: bytes) -> None:
