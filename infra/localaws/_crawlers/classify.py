@@ -30,8 +30,9 @@ from typing import Any
 
 from infra.localaws._catalog import StorageFormat, delimited_format, json_format, open_csv_format
 
-#: Bytes of an object the classifiers look at.
-SAMPLE_BYTES = 1 << 20
+#: Bytes of an object the classifiers look at (its beginning, as AWS's classifiers read it); records beyond
+#: are estimated from the sample's average size.
+SAMPLE_BYTES = 256 << 10
 #: Delimiters the built-in CSV classifier checks, in AWS's order.
 DELIMITERS = (",", "|", "\t", ";", "\x01")
 _HEADER_CELL = re.compile(r"^[A-Za-z0-9_ .\-/#()]+$")

@@ -11,7 +11,6 @@ from typing import Any
 
 import pyarrow as pa
 
-from infra.localaws._aws import client, s3_filesystem
 from infra.localaws._catalog import (
     CatalogError,
     GlueCatalog,
@@ -44,13 +43,15 @@ READ_THREADS = 8
 class Crawl:
     """One crawl of one crawler against the runtime's S3 and Glue APIs."""
 
-    def __init__(self, spec: CrawlerSpec, endpoint: str, region: str, cancel: threading.Event) -> None:
+    def __init__(self, spec: CrawlerSpec, s3: Any, glue: Any, fs: Any, cancel: threading.Event) -> None:
+        """``s3`` and ``glue`` are boto3 clients, ``fs`` pyarrow's S3 filesystem, all against the runtime (the
+        runtime's cached clients: building one costs most of a second)."""
         self.spec = spec
         self.cancel = cancel
-        self.s3 = client("s3", endpoint, region)
-        self.glue = client("glue", endpoint, region)
+        self.s3 = s3
+        self.glue = glue
         self.catalog = GlueCatalog(self.glue)
-        self.fs = s3_filesystem(endpoint, region)
+        self.fs = fs
         self.outcome = CrawlOutcome()
 
     def _check_cancel(self) -> None:

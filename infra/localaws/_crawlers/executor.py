@@ -34,8 +34,9 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from infra.localaws._aws import s3_filesystem
 from infra.localaws._crawlers.crawl import Crawl
 from infra.localaws._crawlers.spec import Cancelled, CrawlError, CrawlerSpec, CrawlOutcome
 from infra.localaws._executor import Executor, Patch
@@ -71,6 +72,7 @@ class CrawlerExecutor(Executor):
         self._history: dict[str, History] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._fs: Any = None
 
     def patches(self) -> Iterable[Patch]:
         from infra.localaws._crawlers.patches import HANDLERS
@@ -97,7 +99,8 @@ class CrawlerExecutor(Executor):
         final = "COMPLETED"
         lines = [f"BENCHMARK : Running Start Crawl for Crawler {spec.name}"]
         try:
-            outcome = Crawl(spec, self.aws.endpoint, self.aws.region, crawl.cancel).run()
+            s3, glue = self.aws.client("s3"), self.aws.client("glue")
+            outcome = Crawl(spec, s3, glue, self._filesystem(), crawl.cancel).run()
             for message in outcome.messages:
                 log.info("crawler %s: %s", spec.name, message)
             lines += [f"INFO : {message}" for message in outcome.messages]
@@ -126,6 +129,12 @@ class CrawlerExecutor(Executor):
             history.last = outcome or CrawlOutcome()
         crawl.end_time = datetime.now(UTC)
         crawl.local_status = final
+
+    def _filesystem(self) -> Any:
+        with self._lock:
+            if self._fs is None:
+                self._fs = s3_filesystem(self.aws.endpoint, self.aws.region)
+            return self._fs
 
     def _log(self, crawler: str, crawl: LocalCrawl, lines: list[str]) -> None:
         """The crawl's lines in ``/aws-glue/crawlers``, stream named after the crawler, like AWS."""
