@@ -43,7 +43,9 @@ from moto.core.utils import utcnow
 
 from infra.localaws._aws import split_s3_uri
 from infra.localaws._executor import Executor, Patch
+from infra.localaws._glue_etl import BOOKMARK_IN_ENV, BOOKMARK_OUT_ENV, LIBRARY_PATH
 from infra.localaws._glue_jobs import spark
+from infra.localaws._glue_jobs.bookmarks import BookmarkStore
 from infra.localaws._glue_jobs.patches import LOG_GROUP, LocalJobRun
 from infra.localaws._glue_jobs.spec import error_message, job_arguments, spark_conf_from_arguments, tail
 from infra.localaws._logs import ensure_stream, put_lines
@@ -74,6 +76,7 @@ class GlueJobExecutor(Executor):
         super().__init__(aws)
         self._lock = threading.Lock()
         self.runs: list[LocalJobRun] = []
+        self.bookmarks = BookmarkStore()
         try:
             spark.s3a_jars()
         except spark.SparkSetupError as error:  # the other executors still work; job runs will fail
@@ -92,8 +95,9 @@ class GlueJobExecutor(Executor):
         self.stop_all()
 
     def reset(self) -> None:
-        """After a moto reset the runs are gone from the API: stop their processes too."""
+        """After a moto reset the runs are gone from the API: stop their processes too, forget bookmarks."""
         self.stop_all()
+        self.bookmarks.clear()
 
     # -- called from moto's request threads --
     def start(self, run: LocalJobRun) -> None:
@@ -151,6 +155,10 @@ class GlueJobExecutor(Executor):
                 job.name, run.job_id, run.job_run_id, arguments, self.aws.glue_temp_dir
             )
             env = self._environment(conf_dir, pythonpath)
+            env[BOOKMARK_IN_ENV] = str(
+                self.bookmarks.write_input(job.name, run.work_dir / "bookmark-in.json")
+            )
+            env[BOOKMARK_OUT_ENV] = str(run.work_dir / "bookmark-out.json")
             if run.stop_requested.is_set():
                 self._finish(run, "STOPPED", None, started)
                 return
@@ -195,6 +203,12 @@ class GlueJobExecutor(Executor):
             elif timed_out:
                 self._finish(run, "TIMEOUT", f"Job run timed out after {timeout_minutes} minutes", started)
             elif returncode == 0:
+                self.bookmarks.record(
+                    job.name,
+                    run.job_run_id,
+                    arguments.get("--job-bookmark-option"),
+                    Path(env[BOOKMARK_OUT_ENV]),
+                )
                 self._finish(run, "SUCCEEDED", None, started)
             else:
                 message = error_message(stderr, returncode)
@@ -251,8 +265,9 @@ class GlueJobExecutor(Executor):
         env = spark.subprocess_env(conf_dir, base)
         env["SPARK_LOCAL_IP"] = "127.0.0.1"
         env["PYTHONUNBUFFERED"] = "1"
-        if pythonpath:
-            env["PYTHONPATH"] = os.pathsep.join([*pythonpath, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+        # the job's own files first, then the local Glue ETL library ahead of the installed awsglue face
+        paths = [*pythonpath, str(LIBRARY_PATH), env.get("PYTHONPATH", "")]
+        env["PYTHONPATH"] = os.pathsep.join(paths).rstrip(os.pathsep)
         return env
 
 

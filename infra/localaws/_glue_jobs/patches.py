@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
-from moto.glue.exceptions import ConcurrentRunsExceededException
+from moto.glue.exceptions import ConcurrentRunsExceededException, EntityNotFoundException
 from moto.glue.models import FakeJob, FakeJobRun
 from moto.glue.responses import GlueResponse
 
@@ -164,9 +164,34 @@ def batch_stop_job_run(executor: GlueJobExecutor, response: GlueResponse) -> Any
     return ActionResult({"SuccessfulSubmissions": succeeded, "Errors": errors})
 
 
+def get_job_bookmark(executor: GlueJobExecutor, response: GlueResponse) -> Any:
+    """``GetJobBookmark`` (moto has none): the job's bookmark entry, as Glue returns it."""
+    name = response._get_param("JobName")
+    response.glue_backend.get_job(name)  # EntityNotFoundException for an unknown job
+    bookmark = executor.bookmarks.get(name)
+    if bookmark is None:
+        raise EntityNotFoundException(f"Continuation for job {name} not found")
+    return ActionResult({"JobBookmarkEntry": bookmark.entry()})
+
+
+def reset_job_bookmark(executor: GlueJobExecutor, response: GlueResponse) -> Any:
+    """``ResetJobBookmark`` (moto has none): the next run reads everything again (``RunId``: what that run
+    and the later ones read)."""
+    name = response._get_param("JobName")
+    response.glue_backend.get_job(name)
+    run_id = response._get_param("RunId")
+    try:
+        bookmark = executor.bookmarks.reset(name, run_id)
+    except KeyError:
+        raise EntityNotFoundException(f"Run {run_id} of job {name} has no bookmark") from None
+    return ActionResult({"JobBookmarkEntry": bookmark.entry()})
+
+
 #: (moto owner, attribute) -> its replacement.
 HANDLERS: dict[tuple[Any, str], Callable[..., Any]] = {
     (FakeJob, "start_job_run"): start_job_run,
     (FakeJob, "get_job_runs"): get_job_runs,
     (GlueResponse, "batch_stop_job_run"): batch_stop_job_run,
+    (GlueResponse, "get_job_bookmark"): get_job_bookmark,
+    (GlueResponse, "reset_job_bookmark"): reset_job_bookmark,
 }
