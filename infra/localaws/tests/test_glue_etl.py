@@ -30,26 +30,6 @@ SINK_TABLE = "glue_etl_popular"
 #: The likes threshold of ETL_SCRIPT's Filter.
 LIKES = 1_000
 
-#: The raw statistics table as a crawler over the Kaggle CSVs registers it (OpenCSVSerDe, header skipped).
-RAW_COLUMNS = [
-    ("video_id", "string"),
-    ("trending_date", "string"),
-    ("title", "string"),
-    ("channel_title", "string"),
-    ("category_id", "bigint"),
-    ("publish_time", "string"),
-    ("tags", "string"),
-    ("views", "bigint"),
-    ("likes", "bigint"),
-    ("dislikes", "bigint"),
-    ("comment_count", "bigint"),
-    ("thumbnail_link", "string"),
-    ("comments_disabled", "boolean"),
-    ("ratings_disabled", "boolean"),
-    ("video_error_or_removed", "boolean"),
-    ("description", "string"),
-]
-
 ETL_SCRIPT = """\
 import sys
 
@@ -231,52 +211,35 @@ def written_popular(uri: str) -> list[tuple[Any, ...]]:
 # ---- fixtures ---------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def lake(aws: LocalAWS, data_dir: Path) -> Iterator[LocalAWS]:
-    """The raw CSVs of us, ca and gb and their category files in S3; the raw table and its partitions."""
+    """The raw CSVs of us, ca and gb and their category files in S3; a crawler catalogs the CSVs."""
     s3, glue = aws.client("s3"), aws.client("glue")
     for region in ("us", "ca", "gb"):
         (path,) = (data_dir / "raw_statistics" / f"region={region}").glob("*.csv")
-        s3.upload_file(str(path), NAMES.landing_bucket, f"{PREFIX}/raw/region={region}/{path.name}")
+        s3.upload_file(str(path), NAMES.landing_bucket, f"{PREFIX}/{RAW_TABLE}/region={region}/{path.name}")
         name = f"{region.upper()}_category_id.json"
         s3.upload_file(
             str(data_dir / "raw_statistics_reference_data" / name),
             NAMES.landing_bucket,
             f"{PREFIX}/categories/region={region}/{name}",
         )
-    location = f"s3://{NAMES.landing_bucket}/{PREFIX}/raw/"
-    serde = {
-        "SerializationLibrary": "org.apache.hadoop.hive.serde2.OpenCSVSerde",
-        "Parameters": {"separatorChar": ",", "quoteChar": '"'},
-    }
-    storage = {
-        "Columns": [{"Name": n, "Type": t} for n, t in RAW_COLUMNS],
-        "Location": location,
-        "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
-        "OutputFormat": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
-        "SerdeInfo": serde,
-    }
-    glue.create_table(
+    glue.create_crawler(
+        Name=RAW_TABLE,
+        Role=NAMES.role_arn("glue"),
         DatabaseName=NAMES.database,
-        TableInput={
-            "Name": RAW_TABLE,
-            "TableType": "EXTERNAL_TABLE",
-            "Parameters": {"classification": "csv", "skip.header.line.count": "1"},
-            "StorageDescriptor": storage,
-            "PartitionKeys": [{"Name": "region", "Type": "string"}],
-        },
+        Targets={"S3Targets": [{"Path": f"s3://{NAMES.landing_bucket}/{PREFIX}/{RAW_TABLE}/"}]},
     )
-    glue.batch_create_partition(
-        DatabaseName=NAMES.database,
-        TableName=RAW_TABLE,
-        PartitionInputList=[
-            {"Values": [region], "StorageDescriptor": {**storage, "Location": f"{location}region={region}/"}}
-            for region in ("us", "ca", "gb")
-        ],
-    )
+    glue.start_crawler(Name=RAW_TABLE)
+    assert aws.wait_idle(timeout=120)
+    crawl = glue.get_crawler(Name=RAW_TABLE)["Crawler"]["LastCrawl"]
+    assert crawl["Status"] == "SUCCEEDED", crawl
+    table = glue.get_table(DatabaseName=NAMES.database, Name=RAW_TABLE)["Table"]
+    assert table["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"].endswith("OpenCSVSerde")
     yield aws
     assert aws.wait_idle(timeout=60)
-    for table in (RAW_TABLE, SINK_TABLE):
+    glue.delete_crawler(Name=RAW_TABLE)
+    for name in (RAW_TABLE, SINK_TABLE):
         try:
-            glue.delete_table(DatabaseName=NAMES.database, Name=table)
+            glue.delete_table(DatabaseName=NAMES.database, Name=name)
         except ClientError:
             pass
 

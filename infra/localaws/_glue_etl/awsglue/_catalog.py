@@ -43,6 +43,7 @@ class Table:
     partition_keys: list[tuple[str, str]]
     serde_parameters: dict[str, str] = field(default_factory=dict)
     parameters: dict[str, str] = field(default_factory=dict)
+    serde: str = ""
 
     @property
     def qualified(self) -> str:
@@ -84,6 +85,7 @@ def get_table(database: str, name: str, catalog_id: str | None = None) -> Table:
         partition_keys=[(c["Name"], c["Type"]) for c in raw.get("PartitionKeys", [])],
         serde_parameters=dict((sd.get("SerdeInfo") or {}).get("Parameters") or {}),
         parameters=dict(raw.get("Parameters") or {}),
+        serde=(sd.get("SerdeInfo") or {}).get("SerializationLibrary", ""),
     )
 
 
@@ -135,6 +137,7 @@ def ensure_table(
     partition_keys: Sequence[tuple[str, str]],
     update_schema: bool,
     catalog_id: str | None = None,
+    header: bool = False,
 ) -> None:
     """Create the table, or (``update_schema``) add the frame's new columns to it, as ``enableUpdateCatalog``
     does with ``updateBehavior`` ``UPDATE_IN_DATABASE``."""
@@ -147,7 +150,11 @@ def ensure_table(
             TableInput={
                 "Name": name,
                 "TableType": "EXTERNAL_TABLE",
-                "Parameters": {"classification": fmt, "UPDATED_BY_CRAWLER": "false"},
+                # Spark's CSV writer writes a header line (Glue's writeHeader default)
+                "Parameters": {
+                    "classification": fmt,
+                    **({"skip.header.line.count": "1"} if header else {}),
+                },
                 "StorageDescriptor": storage(fmt, location, columns),
                 "PartitionKeys": [{"Name": n, "Type": t} for n, t in partition_keys],
             },

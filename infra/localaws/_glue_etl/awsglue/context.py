@@ -18,7 +18,7 @@ from functools import reduce
 from typing import Any
 
 from pyspark import SparkContext
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, DataFrameReader, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -184,17 +184,7 @@ class GlueContext:
             return self.spark_session.createDataFrame([], schema)
         reader = self.spark_session.read
         if table.format == "csv":
-            serde = table.serde_parameters
-            df = (
-                reader.schema(schema)
-                .option("header", table.parameters.get("skip.header.line.count") == "1")
-                .option("sep", serde.get("separatorChar", serde.get("field.delim", ",")))
-                .option("quote", serde.get("quoteChar", '"'))
-                .option("escape", serde.get("escapeChar", '"'))
-                .option("multiLine", True)
-                .csv(list(files))
-            )
-            return df
+            return _csv_table_reader(reader.schema(schema), table).csv(list(files))
         if table.format == "json":
             return reader.schema(schema).json(list(files))
         raw = reader.parquet(*files)
@@ -272,7 +262,13 @@ class GlueContext:
         options = dict(additional_options or {})
         options.setdefault("partitionKeys", [n for n, _ in table.partition_keys])
         sink = self.getSink("s3", table.format, transformation_ctx, path=table.location, **options)
-        sink.setFormat(table.format, separator=table.serde_parameters.get("field.delim", ","))
+        sink.setFormat(
+            table.format,
+            separator=table.serde_parameters.get(
+                "field.delim", table.serde_parameters.get("separatorChar", ",")
+            ),
+            writeHeader=table.parameters.get("skip.header.line.count") == "1",
+        )
         sink.setCatalogInfo(database, table_name, catalog_id or "")
         return sink.writeFrame(frame)
 
@@ -282,6 +278,29 @@ class GlueContext:
         if connection_type != "s3":
             raise NotCoveredError(f"getSink with connection_type={connection_type!r} (s3 is)")
         return DataSink(self, format, transformation_ctx, options)
+
+
+def _csv_table_reader(reader: DataFrameReader, table: _catalog.Table) -> DataFrameReader:
+    """Spark's CSV options for a text table: OpenCSVSerDe (quoted fields, which may span lines) or
+    LazySimpleSerDe (split on the delimiter, no quoting, ``\\N`` is NULL)."""
+    serde = table.serde_parameters
+    skip = table.parameters.get("skip.header.line.count", "0")
+    if skip not in ("0", "1"):
+        raise NotCoveredError(f"reading {table.qualified} with skip.header.line.count={skip} (0 and 1 are)")
+    reader = reader.option("header", skip == "1")
+    if "lazysimpleserde" in table.serde.lower():
+        delimiter = serde.get("field.delim") or serde.get("serialization.format") or "\x01"
+        return (
+            reader.option("sep", delimiter)
+            .option("quote", "\u0000")
+            .option("nullValue", serde.get("serialization.null.format", "\\N"))
+        )
+    return (
+        reader.option("sep", serde.get("separatorChar", ","))
+        .option("quote", serde.get("quoteChar", '"'))
+        .option("escape", serde.get("escapeChar", '"'))
+        .option("multiLine", True)
+    )
 
 
 def _ddl(columns: Sequence[tuple[str, str]]) -> str:

@@ -68,7 +68,7 @@ class DataSink:
             writer = writer.option("compression", compression or "snappy")
         elif fmt == "csv":
             writer = (
-                writer.option("header", str(self.format_options.get("writeHeader", True)).lower() == "true")
+                writer.option("header", self._csv_header())
                 .option("sep", self.format_options.get("separator", ","))
                 .option("quote", self.format_options.get("quoteChar", '"'))
             )
@@ -78,6 +78,10 @@ class DataSink:
         if str(self.options.get("enableUpdateCatalog", False)).lower() == "true":
             self._update_catalog(dynamic_frame, fmt, path, keys)
         return dynamic_frame
+
+    def _csv_header(self) -> bool:
+        """Glue's CSV writer writes a header line unless ``writeHeader`` is false."""
+        return str(self.format_options.get("writeHeader", True)).lower() == "true"
 
     def _update_catalog(self, frame: DynamicFrame, fmt: str, path: str, keys: list[str]) -> None:
         if self.catalog is None:
@@ -102,6 +106,7 @@ class DataSink:
             [(k, types[k]) for k in keys],
             update_schema=behavior == "UPDATE_IN_DATABASE",
             catalog_id=catalog_id or None,
+            header=fmt == "csv" and self._csv_header(),
         )
         if keys:
             table = _catalog.get_table(database, name, catalog_id or None)
