@@ -247,7 +247,8 @@ def _check_bindable(host: str, port: int) -> None:
 def _executor_classes() -> list[type[Executor]]:
     from infra.localaws._athena.executor import AthenaExecutor
     from infra.localaws._crawlers.executor import CrawlerExecutor
+    from infra.localaws._glue_dq.executor import DataQualityExecutor
     from infra.localaws._glue_jobs.executor import GlueJobExecutor
     from infra.localaws._lambda.executor import LambdaExecutor
 
-    return [AthenaExecutor, LambdaExecutor, CrawlerExecutor, GlueJobExecutor]
+    return [AthenaExecutor, LambdaExecutor, CrawlerExecutor, GlueJobExecutor, DataQualityExecutor]

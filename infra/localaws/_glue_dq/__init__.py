@@ -1,0 +1,1 @@
+"""Glue Data Quality: rulesets and evaluation runs of DQDL rules over catalog tables."""
