@@ -212,3 +212,17 @@ def test_what_is_not_covered_is_named(glue_context: GlueContext) -> None:
         glue_context.create_dynamic_frame.from_options("dynamodb", {})
     with pytest.raises(NotCoveredError, match=r"^GlueContext\.purge_table"):
         glue_context.purge_table("db", "t")
+
+
+def test_the_library_and_the_executor_name_the_same_bookmark_files() -> None:
+    """The library runs as a top-level ``awsglue`` in the job and cannot import the runtime: its copy of the
+    contract must match the executor's."""
+    from infra.localaws import _glue_etl
+    from infra.localaws._glue_etl.awsglue import _bookmarks
+    from infra.localaws._glue_jobs import bookmarks
+
+    assert (_bookmarks.BOOKMARK_IN_ENV, _bookmarks.BOOKMARK_OUT_ENV) == (
+        _glue_etl.BOOKMARK_IN_ENV,
+        _glue_etl.BOOKMARK_OUT_ENV,
+    )
+    assert _bookmarks.ENABLE == bookmarks.ENABLE
