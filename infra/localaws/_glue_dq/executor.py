@@ -133,6 +133,27 @@ class DataQualityExecutor(Executor):
     def shutdown(self) -> None:
         self.wait_idle(30)
 
+    def snapshot(self) -> dict[str, Any]:
+        """Rulesets, finished evaluation runs and their results, for a state folder."""
+        with self.lock:
+            runs = [
+                {k: v for k, v in vars(run).items() if k != "done"}
+                for run in self.runs.values()
+                if run.status in FINAL_STATES
+            ]
+            return {"rulesets": dict(self.rulesets), "runs": runs, "results": dict(self.results)}
+
+    def restore(self, snapshot: dict[str, Any] | None) -> None:
+        if not snapshot:
+            return
+        with self.lock:
+            self.rulesets.update(snapshot["rulesets"])
+            self.results.update(snapshot["results"])
+            for fields in snapshot["runs"]:
+                run = EvaluationRun(**fields)
+                run.done.set()
+                self.runs[run.run_id] = run
+
     def wait_idle(self, timeout: float | None = None) -> bool:
         deadline = None if timeout is None else time.monotonic() + timeout
         for run in list(self.runs.values()):

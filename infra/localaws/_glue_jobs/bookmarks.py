@@ -94,6 +94,14 @@ class BookmarkStore:
             bookmark.version += 1
             return bookmark
 
+    def snapshot(self) -> dict[str, Bookmark]:
+        with self._lock:
+            return dict(self._bookmarks)
+
+    def restore(self, bookmarks: dict[str, Bookmark]) -> None:
+        with self._lock:
+            self._bookmarks.update(bookmarks)
+
     def clear(self) -> None:
         with self._lock:
             self._bookmarks.clear()

@@ -37,7 +37,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from moto.core.utils import utcnow
 
@@ -98,6 +98,14 @@ class GlueJobExecutor(Executor):
         """After a moto reset the runs are gone from the API: stop their processes too, forget bookmarks."""
         self.stop_all()
         self.bookmarks.clear()
+
+    def snapshot(self) -> dict[str, Any]:
+        """The job bookmarks, for a state folder (runs live in moto's backend)."""
+        return {"bookmarks": self.bookmarks.snapshot()}
+
+    def restore(self, snapshot: dict[str, Any] | None) -> None:
+        if snapshot:
+            self.bookmarks.restore(snapshot["bookmarks"])
 
     # -- called from moto's request threads --
     def start(self, run: LocalJobRun) -> None:

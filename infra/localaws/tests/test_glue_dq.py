@@ -202,3 +202,23 @@ def test_numeric_conditions(rule: str, value: float, holds: bool) -> None:
 def test_rulesets_the_local_service_refuses_say_why(ruleset: str, message: str) -> None:
     with pytest.raises(spec.DqdlError, match=re.escape(message)):
         spec.parse_ruleset(ruleset)
+
+
+def test_rulesets_runs_and_results_survive_a_state_folder(aws: LocalAWS, table: str) -> None:
+    """What the executor keeps outside moto goes into the state folder's snapshot and comes back."""
+    from infra.localaws._glue_dq.executor import DataQualityExecutor
+
+    glue = aws.client("glue")
+    glue.create_data_quality_ruleset(Name="dq-saved", Ruleset="Rules = [ RowCount > 0 ]")
+    run, (result,) = evaluate(aws, ["dq-saved"], table)
+    serving = DataQualityExecutor.serving()
+    snapshot = serving.snapshot()
+    import pickle
+
+    resumed = DataQualityExecutor(aws)
+    resumed.restore(pickle.loads(pickle.dumps(snapshot)))
+    assert resumed.rulesets["dq-saved"].ruleset == "Rules = [ RowCount > 0 ]"
+    assert resumed.runs[run["RunId"]].as_dict()["Status"] == "SUCCEEDED"
+    assert resumed.runs[run["RunId"]].done.is_set()
+    assert resumed.results[result["ResultId"]]["RuleResults"] == result["RuleResults"]
+    glue.delete_data_quality_ruleset(Name="dq-saved")

@@ -226,3 +226,27 @@ def test_the_library_and_the_executor_name_the_same_bookmark_files() -> None:
         _glue_etl.BOOKMARK_OUT_ENV,
     )
     assert _bookmarks.ENABLE == bookmarks.ENABLE
+
+
+def test_bookmarks_advance_only_when_enabled_reset_to_a_run_and_survive_a_snapshot(tmp_path: Path) -> None:
+    import json
+    import pickle
+
+    from infra.localaws._glue_jobs.bookmarks import BookmarkStore
+
+    store = BookmarkStore()
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    first.write_text(json.dumps({"contexts": {"raw": {"s3://b/a.csv": "e1"}}}))
+    second.write_text(json.dumps({"contexts": {"raw": {"s3://b/a.csv": "e1", "s3://b/b.csv": "e2"}}}))
+    assert not store.record("job", "jr_0", "job-bookmark-pause", first)  # pause records nothing
+    assert store.get("job") is None
+    assert store.record("job", "jr_1", "job-bookmark-enable", first)
+    assert store.record("job", "jr_2", "job-bookmark-enable", second)
+    resumed = BookmarkStore()
+    resumed.restore(pickle.loads(pickle.dumps(store.snapshot())))
+    entry = resumed.get("job")
+    assert entry is not None and entry.entry() == store.get("job").entry()  # type: ignore[union-attr]
+    assert (entry.run_id, entry.previous_run_id, entry.run) == ("jr_2", "jr_1", 2)
+    back = resumed.reset("job", "jr_2")  # forget what jr_2 and later runs read
+    assert json.loads(back.entry()["JobBookmark"]) == {"raw": {"s3://b/a.csv": "e1"}}
+    assert json.loads(resumed.reset("job").entry()["JobBookmark"]) == {}
