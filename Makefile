@@ -34,6 +34,16 @@ install: $(VENV)/.synced ## Create .venv from uv.lock (done automatically by run
 run: install ## Run the whole pipeline end to end on the local AWS runtime (DATA=folder to choose the data)
 	$(PY) -m infra.local.pipeline --data "$(DATA)"
 
+.PHONY: query
+query: install ## Athena query against the lake the last run left (SQL="select ..."; default database: analytics)
+	@test -n "$(SQL)" || { echo 'usage: make query SQL="select ..."' >&2; exit 2; }
+	@$(PY) -m infra.local query "$$SQL"
+
+.PHONY: cat
+cat: install ## Write an object of the lake the last run left to stdout (URI=s3://bucket/key, e.g. a quarantine copy)
+	@test -n "$(URI)" || { echo 'usage: make cat URI=s3://bucket/key' >&2; exit 2; }
+	@$(PY) -m infra.local cat "$$URI"
+
 .PHONY: lint
 lint: install ## ruff (incl. Airflow AIR rules) and mypy on plugins/ and include/
 	$(VENV)/bin/ruff check .
@@ -53,8 +63,8 @@ bench: install ## Benchmarks: figures printed side by side with their reference
 	$(PY) -m bench
 
 .PHONY: clean
-clean: ## Remove generated files (keeps .venv)
-	rm -rf out .pytest_cache .mypy_cache .ruff_cache cdk.out
+clean: ## Remove generated files and the lake make run left (keeps .venv)
+	rm -rf out .lake .pytest_cache .mypy_cache .ruff_cache cdk.out
 
 # Area-specific targets (infra, airflow, dashboard, ...) live in mk/*.mk.
 -include mk/*.mk

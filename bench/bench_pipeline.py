@@ -63,6 +63,8 @@ def main() -> None:
                 f"{tmp}/out",
                 "--airflow-home",
                 f"{tmp}/airflow",
+                "--lake",
+                f"{tmp}/lake",
             ],
             cwd=REPO,
             capture_output=True,

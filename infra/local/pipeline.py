@@ -4,8 +4,9 @@ Starts the runtime on a free 127.0.0.1 port (provisioned from settings), loads a
 ``../shared/data/youtube/`` into the raw bucket (its S3 events fire the Lambda, like ad-hoc drops on AWS),
 runs ``youtube_ingest`` and then ``youtube_reporting`` for real with ``dag.test()`` against a project-local
 SQLite metadata DB, prints progress per task and a summary, and exports every report (CSV with header) and
-the dashboard into ``out/`` — the runtime's state is in memory and gone once it stops. Everything it starts
-is stopped before it returns, also on failure; the exit code is non-zero when any task failed.
+the dashboard into ``out/``. The runtime starts from an empty lake in ``.lake/`` and leaves it there (objects,
+catalog, query history) for ``make query`` and ``make cat``. Everything it starts is stopped before it
+returns, also on failure; the exit code is non-zero when any task failed.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -33,7 +35,7 @@ from infra.local.export import (
     format_summary,
     fresh_exports,
 )
-from infra.local.runtime import REPO_ROOT, LocalRuntime, patched_environ
+from infra.local.runtime import LAKE_DIR, REPO_ROOT, LocalRuntime, patched_environ
 from infra.local.supervise import run_supervised
 
 DAGS_DIR = REPO_ROOT / "dags"
@@ -241,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, required=True, help="dataset folder (raw_statistics/, ...)")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "out", help="where reports are exported")
     parser.add_argument("--airflow-home", type=Path, default=REPO_ROOT / ".airflow" / "run")
+    parser.add_argument("--lake", type=Path, default=LAKE_DIR, help="state left for make query")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     data = args.data.resolve()
@@ -256,10 +259,13 @@ def main(argv: list[str] | None = None) -> int:
     # the DAGs, and Airflow warns about them on every run after the DAG files changed.
     (args.airflow_home / "airflow.db").unlink(missing_ok=True)
     lineage_dir = args.out.resolve() / "lineage"
+    lake = args.lake.resolve()
+    shutil.rmtree(lake, ignore_errors=True)  # a fresh lake each run, left for make query afterwards
+    kept = f"the lake is kept in {lake}: make query SQL=..., make cat URI=s3://..., make clean"
     try:
         with (
             fresh_exports(args.out.resolve()),
-            LocalRuntime() as runtime,
+            LocalRuntime(state_dir=lake) as runtime,
             patched_environ(
                 airflow_environment(args.airflow_home.resolve(), runtime, lineage_dir=lineage_dir)
             ),
@@ -274,8 +280,10 @@ def main(argv: list[str] | None = None) -> int:
                 raise
             print(format_alerts(runtime.read_alerts()))
     except PipelineError:
+        print(kept, file=sys.stderr)
         return 1  # fresh_exports removed the previous run's exports and left out/RUN_FAILED.txt
     print(format_summary(result, time.perf_counter() - started))
+    print(kept)
     return 0
 
 

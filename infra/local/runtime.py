@@ -30,9 +30,13 @@ from infra.local.provisioning import (
 from infra.localaws import HOST, LOCAL_ACCOUNT, LOCAL_CREDENTIALS, LocalAWS
 from youtube_etl.settings import Settings, get_settings
 
+#: Where ``make run`` keeps the lake it leaves for ``make query`` / ``make cat`` (git-ignored).
+LAKE_DIR = REPO_ROOT / ".lake"
+
 __all__ = [
     "GLUE_SOURCE",
     "HOST",
+    "LAKE_DIR",
     "LAMBDA_SOURCE",
     "LOCAL_ACCOUNT",
     "LOCAL_CREDENTIALS",
@@ -53,6 +57,7 @@ class LocalRuntime(LocalAWS):
         port: int = 0,
         executors: bool = True,
         host: str = HOST,
+        state_dir: Path | None = None,
     ) -> None:
         self.settings = settings if settings is not None else get_settings()
         s = self.settings
@@ -63,6 +68,7 @@ class LocalRuntime(LocalAWS):
             executors=executors,
             provision=lambda aws: provision(aws, s),
             glue_temp_dir=f"s3://{s.assets_bucket}/{s.prefixes.glue_temp}",
+            state_dir=state_dir,
         )
 
     def client_env(self) -> dict[str, str]:

@@ -25,6 +25,7 @@ from infra.local.runtime import REPO_ROOT, LocalRuntime, patched_environ
 from tests.conftest import LINEAGE_DIR
 from youtube_etl.lineage import DatasetName, s3_dataset, table_dataset
 from youtube_etl.reports import discover_reports, report_key, report_table
+from youtube_etl.settings import get_settings
 
 pytestmark = pytest.mark.slow
 
@@ -225,6 +226,8 @@ def test_make_run_prints_no_warning_or_error_line(data_dir: Path, tmp_path: Path
             str(tmp_path / "out"),
             "--airflow-home",
             str(tmp_path / "airflow"),
+            "--lake",
+            str(tmp_path / "lake"),
         ],
         cwd=REPO_ROOT,
         env=env,
@@ -238,6 +241,34 @@ def test_make_run_prints_no_warning_or_error_line(data_dir: Path, tmp_path: Path
     assert "done in" in done.stdout
     noise = [line for line in output.splitlines() if NOISE.search(line)]
     assert noise == [], "\n".join(noise[:20])
+
+    # The lake it left answers make query and make cat (each resumes it in a process of its own).
+    def lake_command(*args: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [sys.executable, "-m", "infra.local", *args, "--lake", str(tmp_path / "lake")],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            timeout=300,
+            check=False,
+        )
+
+    query = lake_command(
+        "query", "select region, count(*) as n from region_summary group by region order by region"
+    )
+    assert query.returncode == 0, query.stderr.decode()[-3000:]
+    table = query.stdout.decode().splitlines()
+    with (tmp_path / "out" / "reports" / "region_summary.csv").open(newline="") as exported:
+        regions = {row["region"] for row in csv.DictReader(exported)}
+    assert [line.split(" | ")[0].strip() for line in table[2:-1]] == sorted(regions)
+    assert table[-1] == f"({len(regions)} rows)"
+    settings = get_settings()
+    category_file = data_dir / "raw_statistics_reference_data" / "US_category_id.json"
+    uri = f"s3://{settings.raw_bucket}/{settings.prefixes.raw_reference}{category_file.name}"
+    cat = lake_command("cat", uri)
+    assert cat.returncode == 0 and cat.stdout == category_file.read_bytes(), cat.stderr.decode()[-2000:]
+    missing = lake_command("cat", uri + ".missing")
+    assert missing.returncode == 1 and b"not in the lake (NoSuchKey)" in missing.stderr
 
 
 def _airflow_run_id(event: dict) -> str | None:  # type: ignore[type-arg]
