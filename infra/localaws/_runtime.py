@@ -250,5 +250,6 @@ def _executor_classes() -> list[type[Executor]]:
     from infra.localaws._glue_dq.executor import DataQualityExecutor
     from infra.localaws._glue_jobs.executor import GlueJobExecutor
     from infra.localaws._lambda.executor import LambdaExecutor
+    from infra.localaws._s3.executor import S3Executor
 
-    return [AthenaExecutor, LambdaExecutor, CrawlerExecutor, GlueJobExecutor, DataQualityExecutor]
+    return [S3Executor, AthenaExecutor, LambdaExecutor, CrawlerExecutor, GlueJobExecutor, DataQualityExecutor]
