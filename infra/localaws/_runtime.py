@@ -49,6 +49,7 @@ class LocalAWS:
         executors: bool = True,
         glue_temp_dir: str | None = None,
         glue_minute_seconds: float = 60.0,
+        glue_spark_master: str | None = None,
         lambda_idle_timeout: float | None = None,
         lambda_max_workers: int | None = None,
         crawler_stopping_seconds: float = 1.0,
@@ -65,6 +66,9 @@ class LocalAWS:
         self._glue_temp_dir = glue_temp_dir
         #: Seconds in one minute of a job's ``Timeout`` (shrink it to see TIMEOUT without waiting).
         self.glue_minute_seconds = glue_minute_seconds
+        #: The Spark master job runs submit to: an existing cluster (``spark://host:7077``) instead of
+        #: ``local[*]`` (default; ``LOCAL_GLUE_SPARK_MASTER``).
+        self.glue_spark_master = glue_spark_master
         #: Seconds an idle Lambda execution environment lives (default 60, ``LOCAL_LAMBDA_IDLE_TIMEOUT``).
         self.lambda_idle_timeout = lambda_idle_timeout
         #: Lambda worker processes kept at most (default 8, ``LOCAL_LAMBDA_MAX_WORKERS``).

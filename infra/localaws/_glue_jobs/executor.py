@@ -65,6 +65,9 @@ DRIVER_MEMORY = "2g"
 #: (bench/bench_executors_glue.py); a job can restore the JVM defaults with its own
 #: ``--conf spark.driver.extraJavaOptions=...``.
 DRIVER_JAVA_OPTIONS = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"
+#: Where job runs' Spark runs: ``local[*]`` (in the driver process), or an existing cluster's master URL
+#: (``spark://host:7077``, ...) for data that outgrows one machine. ``LOCAL_GLUE_SPARK_MASTER`` overrides it.
+SPARK_MASTER = os.environ.get("LOCAL_GLUE_SPARK_MASTER", "local[*]")
 
 
 class GlueJobExecutor(Executor):
@@ -152,6 +155,7 @@ class GlueJobExecutor(Executor):
             pythonpath = [str(p) for p in self._extra_py_files(arguments, run.work_dir / "py")]
             conf = spark.spark_conf(
                 self.aws.endpoint,
+                master=self.aws.glue_spark_master or SPARK_MASTER,
                 extra={
                     "spark.driver.memory": DRIVER_MEMORY,
                     "spark.driver.extraJavaOptions": DRIVER_JAVA_OPTIONS,

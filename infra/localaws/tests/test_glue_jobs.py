@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import socket
+import subprocess
 import time
+import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -54,7 +58,8 @@ counts.write.mode("overwrite").partitionBy("region").parquet(args["target_path"]
 print("wrote", counts.count(), "groups")
 bucket, key = args["echo_key"][5:].split("/", 1)
 echo = {"argv": sys.argv[1:], "args": args, "tz": spark.conf.get("spark.sql.session.timeZone"),
-        "overwrite": spark.conf.get("spark.sql.sources.partitionOverwriteMode")}
+        "overwrite": spark.conf.get("spark.sql.sources.partitionOverwriteMode"),
+        "master": spark.sparkContext.master, "app_id": spark.sparkContext.applicationId}
 boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(echo).encode())
 """
 
@@ -224,6 +229,7 @@ def test_job_run_reads_real_csvs_and_writes_partitioned_parquet_then_reruns_one_
     assert echoed["args"]["target_path"] == target
     assert echoed["args"]["job_bookmark_option"] == "job-bookmark-disable"
     assert (echoed["tz"], echoed["overwrite"]) == ("UTC", "dynamic")
+    assert echoed["master"] == "local[*]"
 
     # The driver's stdout is in CloudWatch Logs where Glue puts it (stream = run id).
     events = runtime.client("logs").get_log_events(
@@ -259,6 +265,101 @@ def test_job_run_reads_real_csvs_and_writes_partitioned_parquet_then_reruns_one_
     expected |= {("us", category): v for (region, category), v in full.items() if region == "gb"}
     assert actual == expected
     assert [r["Id"] for r in glue.get_job_runs(JobName=job)["JobRuns"]] == [rerun_id, run_id]
+
+
+# ---- scale out: an existing Spark cluster ----------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _cluster_state(ui: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{ui}/json/", timeout=5) as response:
+        return dict(json.loads(response.read()))
+
+
+@pytest.fixture(scope="module")
+def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """A standalone Spark master and one worker on 127.0.0.1 (pyspark's own ``spark-class``), stopped by
+    PID afterwards; yields the master URL and the master's web UI URL."""
+    import pyspark
+
+    spark_class = str(Path(pyspark.__file__).parent / "bin" / "spark-class")
+    logs = tmp_path_factory.mktemp("spark-cluster")
+    port, ui_port, worker_ui = _free_port(), _free_port(), _free_port()
+    env = {
+        **os.environ,
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "SPARK_LOG_DIR": str(logs),
+        "SPARK_WORKER_DIR": str(logs),
+    }
+    master_url, ui = f"spark://127.0.0.1:{port}", f"http://127.0.0.1:{ui_port}"
+    commands = [
+        ["org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port)]
+        + ["--webui-port", str(ui_port)],
+        ["org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1", "--cores", "2", "--memory", "1500m"]
+        + ["--webui-port", str(worker_ui), "--work-dir", str(logs), master_url],
+    ]
+    started: list[subprocess.Popen[bytes]] = []
+    try:
+        for name, command in zip(("master", "worker"), commands, strict=True):
+            with (logs / f"{name}.log").open("wb") as out:
+                started.append(
+                    subprocess.Popen([spark_class, *command], env=env, stdout=out, stderr=subprocess.STDOUT)
+                )
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    state = _cluster_state(ui)
+                    if name == "master" or any(w["state"] == "ALIVE" for w in state["workers"]):
+                        break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline or started[-1].poll() is not None:
+                    raise AssertionError(
+                        f"spark {name} did not start: {(logs / f'{name}.log').read_text()[-2000:]}"
+                    )
+                time.sleep(0.5)
+        yield master_url, ui
+    finally:
+        for process in reversed(started):
+            process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def test_job_runs_submit_to_an_existing_spark_cluster(
+    runtime: LocalAWS, data_dir: Path, names: Names, spark_cluster: tuple[str, str]
+) -> None:
+    master_url, ui = spark_cluster
+    with LocalAWS(region=runtime.region, glue_spark_master=master_url) as clustered:  # its executors serve
+        with job_maker(clustered, names.assets_bucket, names.role_arn("glue")) as make:
+            target = f"s3://{names.data_bucket}/test-glue/cluster-counts/"
+            echo = f"s3://{names.assets_bucket}/test-glue/cluster-echo.json"
+            job = make(
+                COUNT_SCRIPT,
+                {
+                    "--source_path": f"s3://{names.landing_bucket}/test-glue/in/",
+                    "--target_path": target,
+                    "--echo_key": echo,
+                },
+            )
+            glue = clustered.client("glue")
+            run, _ = wait_for_run(glue, job, glue.start_job_run(JobName=job)["JobRunId"])
+            assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+    written = wr.s3.read_parquet(target, dataset=True)
+    actual = {(str(r.region), str(r.category_id)): (int(r.rows), int(r.videos)) for r in written.itertuples()}
+    assert actual == expected_counts(data_dir)
+    bucket, key = echo[5:].split("/", 1)
+    echoed = json.loads(runtime.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert echoed["master"] == master_url
+    # The cluster ran it: the master lists the job's application as completed, its tasks on the worker.
+    completed = {app["id"]: app for app in _cluster_state(ui)["completedapps"]}
+    assert echoed["app_id"] in completed
 
 
 # ---- failure paths ---------------------------------------------------------------------------------------
