@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from infra.local.runtime import LocalRuntime
+from infra.localaws.tests.lake import crawl
 from tests.airflow_dags import run_dag_file
 
 pytestmark = [pytest.mark.timeout(600)]
@@ -66,17 +67,10 @@ def table(local_aws: LocalRuntime, data_dir: Path) -> Iterator[tuple[str, int]]:
     with path.open(encoding="utf-8", newline="") as handle:
         rows = sum(1 for _ in csv.DictReader(handle))
     local_aws.client("s3").upload_file(str(path), s.assets_bucket, f"test-dq/{name}/region=ca/{path.name}")
-    glue = local_aws.client("glue")
-    glue.create_crawler(
-        Name=name,
-        Role=local_aws.role_arn("glue"),
-        DatabaseName=s.processed_database,
-        Targets={"S3Targets": [{"Path": f"s3://{s.assets_bucket}/test-dq/{name}/"}]},
-    )
-    glue.start_crawler(Name=name)
-    assert local_aws.wait_idle(timeout=120)
-    assert glue.get_crawler(Name=name)["Crawler"]["LastCrawl"]["Status"] == "SUCCEEDED"
+    path = f"s3://{s.assets_bucket}/test-dq/{name}/"
+    crawl(local_aws, name, path, s.processed_database, local_aws.role_arn("glue"))
     yield name, rows
+    glue = local_aws.client("glue")
     glue.delete_crawler(Name=name)
     glue.delete_table(DatabaseName=s.processed_database, Name=name)
 

@@ -97,3 +97,14 @@ def provision(aws: LocalAWS) -> None:
                 "EnforceWorkGroupConfiguration": enforce,
             },
         )
+
+
+def crawl(aws: LocalAWS, name: str, path: str, database: str, role: str) -> None:
+    """Create crawler ``name`` over ``path`` into ``database`` and run it to a successful end (its table is
+    named after the last folder of ``path``)."""
+    glue = aws.client("glue")
+    glue.create_crawler(Name=name, Role=role, DatabaseName=database, Targets={"S3Targets": [{"Path": path}]})
+    glue.start_crawler(Name=name)
+    assert aws.wait_idle(timeout=120)
+    last = glue.get_crawler(Name=name)["Crawler"]["LastCrawl"]
+    assert last["Status"] == "SUCCEEDED", last

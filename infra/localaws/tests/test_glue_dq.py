@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from infra.localaws import LocalAWS
 from infra.localaws._glue_dq import spec
-from infra.localaws.tests.lake import NAMES
+from infra.localaws.tests.lake import NAMES, crawl
 
 TABLE = "dq_raw_statistics"
 REGIONS = ("us", "ca")
@@ -39,15 +39,7 @@ def table(aws: LocalAWS, data_dir: Path) -> Iterator[str]:
     for region in REGIONS:
         (path,) = (data_dir / "raw_statistics" / f"region={region}").glob("*.csv")
         s3.upload_file(str(path), NAMES.landing_bucket, f"test-dq/{TABLE}/region={region}/{path.name}")
-    glue.create_crawler(
-        Name=TABLE,
-        Role=NAMES.role_arn("glue"),
-        DatabaseName=NAMES.database,
-        Targets={"S3Targets": [{"Path": f"s3://{NAMES.landing_bucket}/test-dq/{TABLE}/"}]},
-    )
-    glue.start_crawler(Name=TABLE)
-    assert aws.wait_idle(timeout=120)
-    assert glue.get_crawler(Name=TABLE)["Crawler"]["LastCrawl"]["Status"] == "SUCCEEDED"
+    crawl(aws, TABLE, f"s3://{NAMES.landing_bucket}/test-dq/{TABLE}/", NAMES.database, NAMES.role_arn("glue"))
     yield TABLE
     glue.delete_crawler(Name=TABLE)
     glue.delete_table(DatabaseName=NAMES.database, Name=TABLE)

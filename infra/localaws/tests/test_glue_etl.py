@@ -19,7 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from infra.localaws import LocalAWS
-from infra.localaws.tests.lake import NAMES, Names
+from infra.localaws.tests.lake import NAMES, Names, crawl
 from infra.localaws.tests.test_glue_jobs import job_maker, wait_for_run
 
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(900)]
@@ -222,16 +222,8 @@ def lake(aws: LocalAWS, data_dir: Path) -> Iterator[LocalAWS]:
             NAMES.landing_bucket,
             f"{PREFIX}/categories/region={region}/{name}",
         )
-    glue.create_crawler(
-        Name=RAW_TABLE,
-        Role=NAMES.role_arn("glue"),
-        DatabaseName=NAMES.database,
-        Targets={"S3Targets": [{"Path": f"s3://{NAMES.landing_bucket}/{PREFIX}/{RAW_TABLE}/"}]},
-    )
-    glue.start_crawler(Name=RAW_TABLE)
-    assert aws.wait_idle(timeout=120)
-    crawl = glue.get_crawler(Name=RAW_TABLE)["Crawler"]["LastCrawl"]
-    assert crawl["Status"] == "SUCCEEDED", crawl
+    path = f"s3://{NAMES.landing_bucket}/{PREFIX}/{RAW_TABLE}/"
+    crawl(aws, RAW_TABLE, path, NAMES.database, NAMES.role_arn("glue"))
     table = glue.get_table(DatabaseName=NAMES.database, Name=RAW_TABLE)["Table"]
     assert table["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"].endswith("OpenCSVSerde")
     yield aws
