@@ -50,6 +50,7 @@ class LocalAWS:
         glue_temp_dir: str | None = None,
         glue_minute_seconds: float = 60.0,
         glue_spark_master: str | None = None,
+        glue_prestart: bool | None = None,
         lambda_idle_timeout: float | None = None,
         lambda_max_workers: int | None = None,
         crawler_stopping_seconds: float = 1.0,
@@ -69,6 +70,9 @@ class LocalAWS:
         #: The Spark master job runs submit to: an existing cluster (``spark://host:7077``) instead of
         #: ``local[*]`` (default; ``LOCAL_GLUE_SPARK_MASTER``).
         self.glue_spark_master = glue_spark_master
+        #: Keep a pre-started Glue driver (JVM + SparkSession) for the next job run (default True;
+        #: ``LOCAL_GLUE_PRESTART=0``).
+        self.glue_prestart = glue_prestart
         #: Seconds an idle Lambda execution environment lives (default 60, ``LOCAL_LAMBDA_IDLE_TIMEOUT``).
         self.lambda_idle_timeout = lambda_idle_timeout
         #: Lambda worker processes kept at most (default 8, ``LOCAL_LAMBDA_MAX_WORKERS``).

@@ -25,6 +25,7 @@ Cost: each run starts a JVM; a trivial job takes ~7-10 s on 2 cores, almost all 
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -68,6 +69,43 @@ DRIVER_JAVA_OPTIONS = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"
 #: Where job runs' Spark runs: ``local[*]`` (in the driver process), or an existing cluster's master URL
 #: (``spark://host:7077``, ...) for data that outgrows one machine. ``LOCAL_GLUE_SPARK_MASTER`` overrides it.
 SPARK_MASTER = os.environ.get("LOCAL_GLUE_SPARK_MASTER", "local[*]")
+#: A pre-started driver (:mod:`.driver`) serves the next run unless ``LOCAL_GLUE_PRESTART=0``.
+PRESTART = os.environ.get("LOCAL_GLUE_PRESTART", "1") != "0"
+DRIVER = Path(__file__).resolve().with_name("driver.py")
+
+
+class SpareDriver:
+    """A driver process started ahead of its run (JVM and SparkSession up), its output in ``folder``."""
+
+    def __init__(self, folder: Path, conf_dir: Path, env: dict[str, str]) -> None:
+        self.folder = folder
+        with (folder / "stdout").open("wb") as out, (folder / "stderr").open("wb") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, str(DRIVER)],
+                cwd=folder,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
+            )
+
+    @property
+    def ready(self) -> bool:
+        """True once its SparkSession is up (until then a run handed to it waits for the rest)."""
+        return (self.folder / "ready").exists()
+
+    def hand_off(self, run: LocalJobRun, argv: list[str], env: dict[str, str], pythonpath: list[str]) -> None:
+        """Give it the run: its output files become the run's (renamed: the process keeps writing to
+        them, its start-up lines included), then the run's script, arguments and environment."""
+        assert run.stdout_path is not None and run.stderr_path is not None and run.work_dir is not None
+        os.replace(self.folder / "stdout", run.stdout_path)
+        os.replace(self.folder / "stderr", run.stderr_path)
+        request = {"argv": argv[1:], "env": env, "pythonpath": pythonpath, "cwd": str(run.work_dir)}
+        assert self.proc.stdin is not None
+        self.proc.stdin.write((json.dumps(request) + "\n").encode())
+        self.proc.stdin.close()
+        run.process = self.proc
 
 
 class GlueJobExecutor(Executor):
@@ -86,6 +124,10 @@ class GlueJobExecutor(Executor):
             log.warning("Glue job runs will fail: %s", error)
         self.root = Path(tempfile.mkdtemp(prefix="localaws-glue-"))
         log.info("Glue job executor: job work folders and driver logs under %s", self.root)
+        #: The driver waiting for the next run (started once a first run has been asked for).
+        self.spare: SpareDriver | None = None
+        self.prestart = PRESTART if aws.glue_prestart is None else aws.glue_prestart
+        self._closed = False
 
     # -- executor hooks --
     def patches(self) -> Iterable[Patch]:
@@ -94,7 +136,11 @@ class GlueJobExecutor(Executor):
         return [Patch(owner, name, handler) for (owner, name), handler in HANDLERS.items()]
 
     def shutdown(self) -> None:
-        """Stop the job runs (their processes are killed); the work folder with the logs is kept."""
+        """Stop the job runs and the spare driver (their processes are killed); the work folder with the
+        logs is kept."""
+        with self._lock:
+            self._closed = True
+        self._drop_spare()
         self.stop_all()
 
     def reset(self) -> None:
@@ -143,6 +189,50 @@ class GlueJobExecutor(Executor):
         with self._lock:
             self.runs.clear()
 
+    # -- the pre-started driver --
+    def _driver_conf(self, arguments: Mapping[str, str]) -> dict[str, str]:
+        return spark.spark_conf(
+            self.aws.endpoint,
+            master=self.aws.glue_spark_master or SPARK_MASTER,
+            extra={
+                "spark.driver.memory": DRIVER_MEMORY,
+                "spark.driver.extraJavaOptions": DRIVER_JAVA_OPTIONS,
+                **spark_conf_from_arguments(arguments),
+            },
+        )
+
+    def _take_spare(self, arguments: Mapping[str, str]) -> SpareDriver | None:
+        """The waiting driver if it can serve this run (no ``--conf`` of its own: the spare's JVM has the
+        standard configuration), and a new spare started for the next run."""
+        if not self.prestart:
+            return None
+        with self._lock:
+            if self._closed:
+                return None
+            spare, self.spare = self.spare, None
+            self.spare = self._start_spare()
+        if spare is not None and (spark_conf_from_arguments(arguments) or spare.proc.poll() is not None):
+            _terminate(spare.proc)  # it cannot serve this run; the new spare will serve the next
+            spare.proc.wait()
+            return None
+        return spare
+
+    def _start_spare(self) -> SpareDriver | None:
+        folder = Path(tempfile.mkdtemp(prefix="spare-", dir=self.root))
+        try:
+            conf_dir = spark.write_conf_dir(folder / "conf", self._driver_conf({}))
+            return SpareDriver(folder, conf_dir, self._environment(conf_dir, []))
+        except Exception:  # without a spare, runs start cold
+            log.exception("could not pre-start a Glue driver")
+            return None
+
+    def _drop_spare(self) -> None:
+        with self._lock:
+            spare, self.spare = self.spare, None
+        if spare is not None:
+            _terminate(spare.proc)
+            spare.proc.wait()
+
     # -- the worker thread --
     def _run(self, run: LocalJobRun) -> None:
         job = run.job
@@ -153,16 +243,7 @@ class GlueJobExecutor(Executor):
             arguments = dict(run.arguments or {})
             script = self._download(job.command.get("ScriptLocation", ""), run.work_dir)
             pythonpath = [str(p) for p in self._extra_py_files(arguments, run.work_dir / "py")]
-            conf = spark.spark_conf(
-                self.aws.endpoint,
-                master=self.aws.glue_spark_master or SPARK_MASTER,
-                extra={
-                    "spark.driver.memory": DRIVER_MEMORY,
-                    "spark.driver.extraJavaOptions": DRIVER_JAVA_OPTIONS,
-                    **spark_conf_from_arguments(arguments),
-                },
-            )
-            conf_dir = spark.write_conf_dir(run.work_dir / "conf", conf)
+            conf_dir = spark.write_conf_dir(run.work_dir / "conf", self._driver_conf(arguments))
             argv = [sys.executable, str(script)] + job_arguments(
                 job.name, run.job_id, run.job_run_id, arguments, self.aws.glue_temp_dir
             )
@@ -175,16 +256,21 @@ class GlueJobExecutor(Executor):
                 self._finish(run, "STOPPED", None, started)
                 return
             assert run.stdout_path is not None and run.stderr_path is not None
-            with run.stdout_path.open("wb") as out, run.stderr_path.open("wb") as err:
-                run.process = subprocess.Popen(
-                    argv,
-                    cwd=run.work_dir,
-                    env=env,
-                    stdout=out,
-                    stderr=err,
-                    stdin=subprocess.DEVNULL,
-                    start_new_session=True,  # its own process group: a stop kills the JVM too
-                )
+            spare = self._take_spare(arguments)
+            with run.stdout_path.open("ab") as out, run.stderr_path.open("ab") as err:
+                if spare is not None:
+                    spare.hand_off(run, argv, env, pythonpath)
+                else:
+                    run.process = subprocess.Popen(
+                        argv,
+                        cwd=run.work_dir,
+                        env=env,
+                        stdout=out,
+                        stderr=err,
+                        stdin=subprocess.DEVNULL,
+                        start_new_session=True,  # its own process group: a stop kills the JVM too
+                    )
+                assert run.process is not None
                 run.started_on = utcnow()
                 run.logs = CloudWatchShipper(run)
                 run.status = "RUNNING"

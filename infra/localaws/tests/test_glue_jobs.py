@@ -29,6 +29,7 @@ from botocore.exceptions import ClientError
 from infra.localaws import LocalAWS, spark_conf
 from infra.localaws._glue_jobs import spark as local_spark
 from infra.localaws._glue_jobs import spec
+from infra.localaws._glue_jobs.executor import GlueJobExecutor
 from infra.localaws.tests.lake import NAMES, Names
 
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(600)]
@@ -143,13 +144,15 @@ def create_job(
 
 
 def job_process(run_id: str) -> psutil.Process | None:
-    """The script's process of a job run (a child of this process, its command line names the run)."""
-    for child in psutil.Process().children(recursive=True):
-        try:
-            if run_id in child.cmdline() and child.status() != psutil.STATUS_ZOMBIE:
-                return child
-        except psutil.NoSuchProcess:
+    """The driver process of a job run while it runs (a cold start's or the pre-started driver's)."""
+    for run in GlueJobExecutor.serving().runs:
+        if run.job_run_id != run_id or run.process is None or run.process.poll() is not None:
             continue
+        try:
+            process = psutil.Process(run.process.pid)
+            return process if process.status() != psutil.STATUS_ZOMBIE else None
+        except psutil.NoSuchProcess:
+            return None
     return None
 
 
@@ -362,6 +365,59 @@ def test_job_runs_submit_to_an_existing_spark_cluster(
     assert echoed["app_id"] in completed
 
 
+# ---- the pre-started driver ----------------------------------------------------------------------------
+PID_SCRIPT = """\
+import json
+import os
+import sys
+
+import boto3
+from awsglue.utils import getResolvedOptions
+from pyspark.sql import SparkSession
+
+args = getResolvedOptions(sys.argv, ["JOB_NAME", "echo_key"])
+spark = SparkSession.builder.getOrCreate()
+MARK = globals().setdefault("MARK", 0) + 1  # module state of an earlier run would show here
+bucket, key = args["echo_key"][5:].split("/", 1)
+echo = {"pid": os.getpid(), "rows": spark.range(10).count(), "app": spark.sparkContext.applicationId,
+        "run_id": args["JOB_RUN_ID"], "mark": MARK, "cwd": os.getcwd(),
+        "bookmark_env": sorted(k for k in os.environ if "BOOKMARK" in k)}
+boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(echo).encode())
+print("served by", os.getpid())
+"""
+
+
+def test_a_pre_started_driver_serves_the_next_run_once(
+    runtime: LocalAWS, make_job: Any, names: Names
+) -> None:
+    from infra.localaws._glue_jobs.executor import GlueJobExecutor
+
+    executor = GlueJobExecutor.serving()
+    glue = runtime.client("glue")
+    echoes = []
+    for n in range(2):
+        echo = f"s3://{names.assets_bucket}/test-glue/driver-{n}.json"
+        job = make_job(PID_SCRIPT, {"--echo_key": echo})
+        spare = executor.spare  # None before the first run this runtime was asked for
+        run, _ = wait_for_run(glue, job, glue.start_job_run(JobName=job)["JobRunId"])
+        assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+        bucket, key = echo[5:].split("/", 1)
+        echoed = json.loads(runtime.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+        echoes.append(echoed)
+        if spare is not None:  # the waiting driver ran it; it serves no other run
+            assert echoed["pid"] == spare.proc.pid and spare.proc.wait(30) == 0
+        assert echoed["run_id"] == run["Id"] and echoed["rows"] == 10 and echoed["mark"] == 1
+        assert (
+            echoed["cwd"].endswith(run["Id"]) and echoed["bookmark_env"]
+        )  # the run's folder and environment
+        out = runtime.client("logs").get_log_events(
+            logGroupName="/aws-glue/jobs/output", logStreamName=run["Id"]
+        )
+        assert f"served by {echoed['pid']}" in [e["message"] for e in out["events"]]
+        assert executor.spare is not None and executor.spare is not spare  # the next one is waiting
+    assert echoes[0]["pid"] != echoes[1]["pid"] and echoes[0]["app"] != echoes[1]["app"]
+
+
 # ---- failure paths ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("script", "arguments", "first_line"),
@@ -481,7 +537,10 @@ def test_stopping_a_runtime_stops_its_running_jobs(runtime: LocalAWS, names: Nam
         _wait_running(glue, job, run_id)
         process = job_process(run_id)
         assert process is not None and process.is_running()
-    assert job_process(run_id) is None
+        spare = GlueJobExecutor.serving().spare  # the driver waiting for the next run
+        assert spare is not None
+    assert not psutil.wait_procs([process], timeout=10)[1]  # the run's driver is gone
+    assert spare.proc.poll() is not None  # and so is the spare
 
 
 def test_reset_stops_running_jobs(clean_aws: LocalAWS, names: Names) -> None:
@@ -492,9 +551,10 @@ def test_reset_stops_running_jobs(clean_aws: LocalAWS, names: Names) -> None:
     glue = clean_aws.client("glue")
     run_id = glue.start_job_run(JobName=job)["JobRunId"]
     _wait_running(glue, job, run_id)
-    assert job_process(run_id) is not None
+    process = job_process(run_id)
+    assert process is not None
     clean_aws.reset()
-    assert job_process(run_id) is None
+    assert not psutil.wait_procs([process], timeout=10)[1]
     assert clean_aws.wait_idle(timeout=1)
 
 
