@@ -42,7 +42,14 @@ spark = (SparkSession.builder.master("local[2]").config("spark.driver.memory", "
          .config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1")
          .getOrCreate())
 spark.sparkContext.setLogLevel("ERROR")
-r = cs.run(spark, {source!r}, {out!r} + "/t/", {out!r} + "/q/", {out!r} + "/m/", "bench", 0.01)
+import pathlib
+files = sorted(pathlib.Path({source!r}).rglob("*.csv"))
+entries = [{{"key": str(p), "uri": str(p), "etag": None, "size": p.stat().st_size,
+            "arrival": "2017-11-14T00:00:00Z", "region": p.parent.name.split("=")[1]}} for p in files]
+plan = pathlib.Path({out!r} + "-plan.json")
+plan.write_text(json.dumps({{"run_id": "bench", "statistics": entries}}))
+out = {out!r}
+r = cs.run(spark, str(plan), out + "/t/", out + "/q/", out + "/l/", out + "/m/", "bench", 0.01)
 print(json.dumps(cs.summary_line(r)))
 """
 
@@ -52,7 +59,7 @@ SPARK_FLOOR_RUNNER = (
     SPARK_RUNNER.split("r = cs.run(")[0]
     + """
 from pyspark.sql import Observation, functions as F
-sources = cs.inspect_files(spark, cs.list_csv_files(spark, {source!r})[0])
+sources = cs.inspect_files(spark, [(str(p), p.stat().st_size) for p in files])
 rows = Observation("rows")
 frame = cs.read_sources(spark, sources).select(*cs.RAW_COLUMNS, "region")
 frame = frame.observe(rows, F.count(F.lit(1)).alias("n"))
@@ -63,12 +70,14 @@ print(json.dumps({{"read": rows.get["n"], "written": rows.get["n"]}}))
 
 #: What each side does, printed with the figures (both do the same work on the same bytes).
 SPARK_WORK = (
-    "Spark = include/glue/clean_statistics.run as deployed (local[2], 4 GB driver): CSV read as strings "
-    "(big CRLF Kaggle files as CRLF lines, split across tasks; others multi-line); per row one CASE "
-    "reject reason (width, region, video_id, dates, counts, booleans); per-region "
-    "counts (observed during the write) + threshold check; rejected rows to JSON; last-seen dedupe (window); "
+    "Spark = include/glue/clean_statistics.run as deployed (local[2], 4 GB driver) on a plan of the files: "
+    "CSV read as strings (big CRLF Kaggle files as CRLF lines, split across tasks; others multi-line); per "
+    "row one CASE reject reason (width, region, video_id, dates, counts, booleans); per-file counts "
+    "(observed during the write) + threshold verdict; rejected rows to JSON; dedupe in arrival order "
+    "(window); "
     "typing (yy.dd.MM date, timestamp, bigints, booleans, tags array, description line breaks); "
-    "Parquet/snappy by region, written to a staging folder and moved into place after the check; metrics"
+    "Parquet/snappy, one object per region and day, staged then published by one copy per partition; "
+    "per-file counts read back, ledger documents, metrics"
 )
 DUCKDB_WORK = (
     "DuckDB = the straightforward SQL (2 threads, temp tables): read_csv all_varchar; the same checks as one "
@@ -90,7 +99,7 @@ FROM read_csv('{{source}}/**/*.csv', all_varchar = true, header = true, quote = 
               strict_mode = false, filename = true, parallel = true, max_line_size = 10000000)''')
 con.execute('''
 CREATE TEMP TABLE classified AS SELECT *, CASE
-  WHEN region = '' THEN 'file not in a region=xx folder'
+  WHEN region = '' THEN 'file not in a region=xx folder of an allowed region'
   WHEN NOT coalesce(regexp_full_match(video_id, '[A-Za-z0-9_-]{{11}}'), false) THEN 'invalid video_id'
   WHEN try_strptime(trending_date, '%y.%d.%m') IS NULL THEN 'unparseable trending_date'
   WHEN TRY_CAST(publish_time AS TIMESTAMP) IS NULL THEN 'unparseable publish_time'

@@ -1,21 +1,23 @@
-"""Glue job ``clean_statistics``: the raw per-region trending CSVs -> typed, deduplicated Parquet.
+"""Glue job ``clean_statistics``: one ingest run's planned trending CSVs -> typed, deduplicated Parquet.
 
-Reads every ``*.csv`` under ``--source_path`` (``region=xx/`` folders), in either real format:
+Reads exactly the CSVs of the run's plan (``--plan_path``, written by ``youtube_ingest``'s
+``plan_increment``: key, ETag, version, arrival and region of each object, in arrival order; see
+``docs/daily-pipeline.md``), in either real format:
 
 * Kaggle "datasnaek" (``video_id,trending_date,title,channel_title,...``; ``trending_date`` is ``YY.DD.MM``;
   tags quoted one by one and joined by ``|``; bare CR or LF inside quoted descriptions; literal ``\\n``);
 * "rsrishav" daily files (``video_id,title,publishedAt,channelId,...``; every field quoted; ISO dates).
 
 The format is chosen per file from its header line, so both can sit in one region folder. Output
-(``--target_path``, Parquet/snappy, ``region=xx/`` partitions, dynamic partition overwrite: a re-run
-replaces exactly the regions it wrote, see :func:`commit_regions`) has these columns, stable for the
-crawler and the Athena SQL:
+(``--target_path``, Parquet/snappy): one partition per region and trending day,
+``region=xx/dt=YYYY-MM-DD/``, each holding exactly one object named ``data.snappy.parquet``. Columns,
+stable for the crawler and the Athena SQL:
 
 ============================  ==============  ===================================================
 column                        type            meaning
 ============================  ==============  ===================================================
 video_id                      string          11-character YouTube id
-trending_date                 date            day the video was trending
+trending_date                 date            day the video was trending (``dt`` is its text)
 title                         string
 channel_id                    string          rsrishav only (null for datasnaek rows)
 channel_title                 string
@@ -29,35 +31,69 @@ comments_disabled,            boolean         ``True``/``False`` (exact spelling
 ratings_disabled,
 video_error_or_removed                        (null for rsrishav rows: that format has no such column)
 description                   string          line breaks normalised to LF (literal ``\\n``, CRLF, CR)
-source_file                   string          URI of the CSV the row came from
-region                        string          partition; lower-case, from the ``region=xx`` folder
+source_file                   string          ``s3://`` URI of the CSV the row came from
+source_arrival                timestamp       arrival of that CSV (its ``landing_date=``, else LastModified)
+region, dt                    string          partitions; lower-case region, trending date as text
 ============================  ==============  ===================================================
 
-Rows are deduplicated on (region, video_id, trending_date); the last one seen wins (highest source file
-name, then last in its file). Rows that cannot be parsed or typed are never dropped: they go, as raw text
-with ``reject_reason`` and ``source_file``, to ``<quarantine_path>run_id=<run_id>/`` (JSON lines). Counts
-satisfy ``read = written + duplicates + rejected`` (in total and per region) and are written to
-``<metrics_path>run_id=<run_id>/metrics.json`` and printed as one JSON line. The statistics are written
-to a staging folder inside the target (``_clean_statistics_staging/<run_id>/``, which readers and crawlers
-skip) and moved into place region by region only after the counts are checked: when a region's rejected
-fraction exceeds ``--reject_threshold`` the job fails without touching the target, so a file in the wrong
-format never silently replaces (or empties) a region.
+One run:
 
-Self-contained on purpose: Glue uploads this one file; it never imports the project's package.
+1. deletes whatever killed runs left in the staging folder (``_clean_statistics_staging/``, which readers
+   and crawlers skip) and checks each planned object's current ETag: an object changed since planning is
+   left for the next run;
+2. parses the planned files — plus, for the partitions that earlier versions of changed objects wrote,
+   every other current object that wrote them (the plan's ``rebuild_sources``) — checks every row,
+   deduplicates on (region, video_id, trending_date) in arrival order (``source_arrival``, ``source_file``,
+   split offset, row: the last wins) and writes one object per partition to staging;
+3. gives each planned file its verdict: a file whose rejected fraction exceeds ``--reject_threshold`` is
+   quarantined whole (the increment is computed again without it); the others are processed. A file in
+   the folder of a region outside ``--allowed_regions`` (the settings' ``data_regions``, the one region
+   definition the Lambda gets too) has every row rejected, so it is quarantined;
+4. merges each touched partition that already holds data with it (the later arrival wins), except the
+   rebuilt ones, which are replaced;
+5. commits: each partition's object is replaced by one S3 ``CopyObject`` from staging onto its fixed name
+   (readers list the previous object or the new one, never none), then other objects of the partition
+   folder are deleted; a rebuilt partition left without rows is deleted;
+6. writes the quarantined rows (JSON lines with ``reject_reason`` and ``source_file`` under
+   ``<quarantine_path>run_id=<run_id>/``), one ledger document per planned file under ``--ledger_path``
+   (after the commit: a crash in between re-processes the file, which is idempotent) and the metrics
+   (per file, per partition; ``read = written + duplicates + rejected`` per file) to
+   ``<metrics_path>run_id=<run_id>/metrics.json``, and prints a one-line summary.
+
+A quarantined file is a verdict, not an error: the job succeeds and ``youtube_ingest``'s
+``record_verdicts`` fails the run naming it. S3 is written through boto3 (Glue provides it; the endpoint
+comes from the environment), local folders through the file system (tests, benchmarks).
+
+Deployed alone with ``lake_io.py`` (``--extra-py-files``: the atomic publish both jobs share); it never
+imports the project's package.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import reduce
 from typing import Any
 
+from lake_io import (
+    PARTITION_OBJECT,
+    Store,
+    bucket_of,
+    commit,
+    join,
+    partition_name,
+    published_objects,
+    run_folder,
+    staged_objects,
+    store_for,
+)
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -65,13 +101,16 @@ from pyspark.sql.window import Window
 
 JOB_ARGUMENTS = [
     "JOB_NAME",
-    "source_path",
+    "plan_path",
     "target_path",
     "quarantine_path",
+    "ledger_path",
     "reject_threshold",
+    "allowed_regions",
     "run_id",
     "metrics_path",
 ]
+
 
 #: Header line -> the canonical column each position maps to (None: the format has no such column).
 DATASNAEK_HEADER = (
@@ -119,8 +158,38 @@ RAW_COLUMNS = (
 COUNT_COLUMNS = ("views", "likes", "dislikes", "comment_count")
 BOOLEAN_COLUMNS = ("comments_disabled", "ratings_disabled", "video_error_or_removed")
 KEY = ("region", "video_id", "trending_date")
-OUTPUT_COLUMNS = (*RAW_COLUMNS, "source_file", "region")
+PARTITION_COLUMNS = ("region", "dt")
+DATA_COLUMNS = (*RAW_COLUMNS, "source_file", "source_arrival")
+OUTPUT_COLUMNS = (*DATA_COLUMNS, *PARTITION_COLUMNS)
 QUARANTINE_COLUMNS = ("reject_reason", "source_file", "region", "format", *RAW_COLUMNS)
+#: Folder inside the target where runs stage their output (``_``: readers and crawlers skip it).
+STAGING_FOLDER = "_clean_statistics_staging"
+#: Ledger document fields, in the order of docs/daily-pipeline.md (the project's ledger module has the same).
+LEDGER_FIELDS = (
+    "key",
+    "bucket",
+    "version_id",
+    "etag",
+    "size",
+    "last_modified",
+    "arrival",
+    "kind",
+    "region",
+    "verdict",
+    "reason",
+    "run_id",
+    "interval_start",
+    "interval_end",
+    "rows_read",
+    "rows_written",
+    "duplicates",
+    "rejected",
+    "partitions",
+    "output",
+    "recorded_by",
+    "recorded_at",
+)
+
 
 _CORRUPT = "_corrupt_record"
 _ROW = "_row"  # position of the record in its read (monotonic within a file's block, see _BLOCK)
@@ -129,8 +198,198 @@ _BLOCK = "_block"
 #: The row comes from a CRLF-line read (:func:`read_csv` with ``crlf_lines``).
 _LINE_READ = "_line_read"
 _TRUNCATED = "_truncated"
-#: Parquet output per region is aimed at roughly this many CSV bytes per file (~128-200 MB of Parquet).
-CSV_BYTES_PER_OUTPUT_FILE = 256 * 1024**2
+_FILE = "_file"  # index of the row's file in the run's arrival order
+#: CSV bytes per shuffle partition (one task deduplicates and writes the partitions hashed to it).
+CSV_BYTES_PER_TASK = 128 * 1024**2
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    """One object of the plan: a file to take, or (``rebuild``) a processed one read again for a rebuild."""
+
+    key: str
+    uri: str
+    etag: str | None
+    version_id: str | None
+    size: int
+    arrival: datetime
+    region: str | None
+    last_modified: str | None = None
+    #: Partitions earlier versions of this key wrote: rebuilt from their current writers.
+    previous_partitions: tuple[str, ...] = ()
+    #: Rebuild source: the partitions whose rows are read again (its other rows are already in place).
+    partitions: tuple[str, ...] = ()
+    rebuild: bool = False
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], rebuild: bool = False) -> PlannedFile:
+        try:
+            return cls(
+                key=str(data["key"]),
+                uri=str(data["uri"]),
+                etag=str(data["etag"]).strip('"') if data.get("etag") else None,
+                version_id=data.get("version_id"),
+                size=int(data.get("size") or 0),
+                arrival=parse_instant(str(data["arrival"])),
+                region=(str(data["region"]).lower() if data.get("region") else None),
+                last_modified=data.get("last_modified"),
+                previous_partitions=tuple(data.get("previous_partitions") or ()),
+                partitions=tuple(data.get("partitions") or ()),
+                rebuild=rebuild,
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise PlanError(f"plan entry {dict(data)!r} is invalid: {error!r}") from None
+
+    @property
+    def order(self) -> tuple[datetime, str]:
+        """Arrival order: later arrival wins, then the key that sorts last."""
+        return (self.arrival, self.uri)
+
+
+class PlanError(ValueError):
+    """The plan file is missing or malformed; the message names it."""
+
+
+@dataclass
+class Plan:
+    run_id: str
+    interval: tuple[str | None, str | None]
+    take: list[PlannedFile]
+    rebuild_sources: list[PlannedFile]
+
+
+def parse_instant(text: str) -> datetime:
+    """ISO-8601 (``Z`` or offset) -> an aware UTC datetime."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        raise ValueError(f"instant {text!r} has no time zone")
+    return value.astimezone(UTC)
+
+
+def parse_plan(text: str, source: str) -> Plan:
+    try:
+        data = json.loads(text)
+        plan = Plan(
+            run_id=str(data.get("run_id") or ""),
+            interval=(data.get("interval_start"), data.get("interval_end")),
+            take=[PlannedFile.from_json(d) for d in data["statistics"]],
+            rebuild_sources=[PlannedFile.from_json(d, rebuild=True) for d in data.get("rebuild_sources", [])],
+        )
+    except (ValueError, KeyError, TypeError) as error:
+        raise PlanError(f"{source}: not a clean_statistics plan ({error})") from None
+    plan.take.sort(key=lambda f: f.order)
+    plan.rebuild_sources.sort(key=lambda f: f.order)
+    return plan
+
+
+@dataclass
+class FileResult:
+    """One planned file's counts and verdict (metrics ``files`` entry and its ledger document)."""
+
+    file: PlannedFile
+    read: int = 0
+    rejected: int = 0
+    written: int = 0
+    partitions: list[str] = field(default_factory=list)
+    verdict: str = "processed"
+    reason: str | None = None
+    output: str | None = None
+    version_id: str | None = None
+    etag: str | None = None
+
+    @property
+    def duplicates(self) -> int:
+        return self.read - self.rejected - self.written if self.verdict == "processed" else 0
+
+    def counts(self) -> dict[str, int]:
+        """``read = written + duplicates + rejected``; a quarantined file's rows all count as rejected (none
+        is published), its rows that failed a check are ``bad_rows`` in the metrics."""
+        quarantined = self.verdict == "quarantined"
+        return {
+            "read": self.read,
+            "written": 0 if quarantined else self.written,
+            "duplicates": self.duplicates,
+            "rejected": self.read if quarantined else self.rejected,
+        }
+
+    def metrics(self) -> dict[str, Any]:
+        return {
+            "key": self.file.key,
+            "uri": self.file.uri,
+            "region": self.file.region,
+            "etag": self.etag or self.file.etag,
+            "version_id": self.version_id or self.file.version_id,
+            "arrival": iso(self.file.arrival),
+            "verdict": self.verdict,
+            "reason": self.reason,
+            **self.counts(),
+            "bad_rows": self.rejected,
+            "partitions": sorted(self.partitions),
+            "output": self.output,
+        }
+
+
+def iso(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+COUNT_FIELDS = ("read", "written", "duplicates", "rejected")
+
+
+@dataclass
+class CleanResult:
+    """What a run did; ``metrics()`` is what lands in metrics.json."""
+
+    run_id: str
+    files: list[FileResult] = field(default_factory=list)
+    #: Planned objects left for the next run (changed or gone since planning), with the reason.
+    deferred: list[dict[str, Any]] = field(default_factory=list)
+    #: Partition -> rows after the commit.
+    partitions: dict[str, int] = field(default_factory=dict)
+    merged: list[str] = field(default_factory=list)
+    rebuilt: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    rebuild_sources: list[str] = field(default_factory=list)
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    reject_threshold: float = 0.01
+    seconds: float = 0.0
+
+    def total(self) -> dict[str, int]:
+        return {f: sum(r.counts()[f] for r in self.files) for f in COUNT_FIELDS}
+
+    def regions(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for r in self.files:
+            entry = out.setdefault(r.file.region or "", dict.fromkeys(COUNT_FIELDS, 0))
+            for name, value in r.counts().items():
+                entry[name] += value
+        return dict(sorted(out.items()))
+
+    @property
+    def quarantined(self) -> list[FileResult]:
+        return [r for r in self.files if r.verdict == "quarantined"]
+
+    def metrics(self) -> dict[str, Any]:
+        return {
+            "job": "clean_statistics",
+            "run_id": self.run_id,
+            **self.total(),
+            "files_processed": sum(r.verdict == "processed" for r in self.files),
+            "files_quarantined": len(self.quarantined),
+            "files_deferred": len(self.deferred),
+            "reject_threshold": self.reject_threshold,
+            "regions": self.regions(),
+            "rejected_by_reason": dict(sorted(self.rejected_by_reason.items())),
+            "partitions_written": len(self.partitions),
+            "partitions": {p: self.partitions[p] for p in sorted(self.partitions)},
+            "merged": sorted(self.merged),
+            "rebuilt": sorted(self.rebuilt),
+            "deleted": sorted(self.deleted),
+            "rebuild_sources": self.rebuild_sources,
+            "files": [r.metrics() for r in self.files],
+            "deferred": self.deferred,
+            "seconds": round(self.seconds, 2),
+        }
 
 
 @dataclass(frozen=True)
@@ -146,67 +405,6 @@ class SourceFile:
     truncated: bool = False
     #: The file ends with CRLF (Kaggle original): it can be read as CRLF-separated lines, split in parallel.
     crlf: bool = False
-
-
-@dataclass
-class Counts:
-    read: int = 0
-    written: int = 0
-    duplicates: int = 0
-    rejected: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return {
-            "read": self.read,
-            "written": self.written,
-            "duplicates": self.duplicates,
-            "rejected": self.rejected,
-        }
-
-
-@dataclass
-class CleanResult:
-    """What a run did; ``metrics()`` is what lands in metrics.json."""
-
-    run_id: str
-    regions: dict[str, Counts] = field(default_factory=dict)
-    rejected_by_reason: dict[str, int] = field(default_factory=dict)
-    files: list[dict[str, Any]] = field(default_factory=list)
-    ignored_files: list[str] = field(default_factory=list)
-    reject_threshold: float = 0.01
-    failed_regions: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def total(self) -> Counts:
-        return Counts(
-            *(
-                sum(getattr(c, f) for c in self.regions.values())
-                for f in ("read", "written", "duplicates", "rejected")
-            )
-        )
-
-    def metrics(self) -> dict[str, Any]:
-        return {
-            "job": "clean_statistics",
-            "run_id": self.run_id,
-            **self.total.as_dict(),
-            "reject_threshold": self.reject_threshold,
-            "failed_regions": self.failed_regions,
-            "regions": {r: c.as_dict() for r, c in sorted(self.regions.items())},
-            "rejected_by_reason": dict(sorted(self.rejected_by_reason.items())),
-            "files": self.files,
-            "ignored_files": self.ignored_files,
-            "seconds": round(self.seconds, 2),
-        }
-
-
-class RejectThresholdExceeded(RuntimeError):
-    """Too many rows of a region could not be parsed: most likely a file in the wrong format."""
-
-    def __init__(self, message: str, result: CleanResult) -> None:
-        super().__init__(message)
-        self.result = result
 
 
 # ---- pure helpers (no Spark) ---------------------------------------------------------------------
@@ -227,58 +425,66 @@ def region_of(path: str) -> str | None:
     return None
 
 
-def files_per_region(sources: Sequence[SourceFile], parallelism: int = 1) -> dict[str, int]:
-    """Output files per region, from its input bytes: one file for small regions, more for big ones.
-
-    When a region needs several files, the total is rounded up to a multiple of ``parallelism`` (extra
-    files for the biggest region) so the dedupe/write tasks keep every core busy to the end.
-    """
-    sizes: dict[str, int] = {}
-    for source in sources:
-        if source.region:
-            sizes[source.region] = sizes.get(source.region, 0) + source.size
-    files = {region: max(1, math.ceil(size / CSV_BYTES_PER_OUTPUT_FILE)) for region, size in sizes.items()}
-    if files and max(files.values()) > 1 and parallelism > 1:
-        biggest = max(sorted(files), key=lambda r: sizes[r])
-        files[biggest] += -sum(files.values()) % parallelism
-    return files
+def exceeds_threshold(read: int, rejected: int, threshold: float) -> bool:
+    """A file with no rows never exceeds it."""
+    return bool(read) and rejected / read > threshold
 
 
-def murmur3_int(value: int, seed: int = 42) -> int:
-    """Spark's ``hash()`` of one int column (Murmur3 x86_32, seed 42), as a signed 32-bit int."""
-    mask = 0xFFFFFFFF
-
-    def rotl(x: int, r: int) -> int:
-        return ((x << r) | (x >> (32 - r))) & mask
-
-    k1 = rotl((value & mask) * 0xCC9E2D51 & mask, 15) * 0x1B873593 & mask
-    h1 = (rotl(seed ^ k1, 13) * 5 + 0xE6546B64) & mask
-    h1 ^= 4
-    h1 ^= h1 >> 16
-    h1 = h1 * 0x85EBCA6B & mask
-    h1 ^= h1 >> 13
-    h1 = h1 * 0xC2B2AE35 & mask
-    h1 ^= h1 >> 16
-    return h1 - (1 << 32) if h1 & 0x80000000 else h1
+def quarantine_reason(read: int, rejected: int, threshold: float, reasons: Mapping[str, int]) -> str:
+    """``reject_threshold: 966 of 966 rows rejected (100.00% > 1.00%): wrong column count 900, ...``."""
+    detail = ", ".join(f"{text} {n}" for text, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
+    return (
+        f"reject_threshold: {rejected} of {read} rows rejected ({rejected / read:.2%} > {threshold:.2%})"
+        + (f": {detail}" if detail else "")
+    )
 
 
-def partition_labels(partitions: int) -> list[int]:
-    """``labels[p]``: an int that ``repartition(partitions, col)`` sends to partition ``p``.
-
-    Hash partitioning of ``0..n-1`` themselves collides (two output files in one task, another task
-    idle); these labels give every output file its own task.
-    """
-    labels: dict[int, int] = {}
-    candidate = 0
-    while len(labels) < partitions:
-        labels.setdefault(murmur3_int(candidate) % partitions, candidate)
-        candidate += 1
-    return [labels[p] for p in range(partitions)]
+def shuffle_partitions(sizes: Iterable[int], parallelism: int) -> int:
+    """Tasks that deduplicate and write: ~``CSV_BYTES_PER_TASK`` of CSV each, a multiple of the cores."""
+    parallelism = max(1, parallelism)
+    wanted = max(parallelism, math.ceil(sum(sizes) / CSV_BYTES_PER_TASK))
+    return wanted + (-wanted % parallelism)
 
 
-def exceeded_regions(regions: dict[str, Counts], threshold: float) -> list[str]:
-    """Regions whose rejected fraction is above the threshold (a region with no rows never fails)."""
-    return sorted(r for r, c in regions.items() if c.read and c.rejected / c.read > threshold)
+def ledger_document_name(key: str, etag: str) -> str:
+    """``<sha256 hex of the key>_<ETag without quotes>.json`` (docs/daily-pipeline.md)."""
+    return f"{hashlib.sha256(key.encode('utf-8')).hexdigest()}_{etag.strip(chr(34))}.json"
+
+
+def ledger_document(
+    result: FileResult, plan: Plan, run_id: str, bucket: str, recorded_at: str
+) -> dict[str, Any]:
+    """The ledger document of one planned file, after its data was committed."""
+    f = result.file
+    processed = result.verdict == "processed"
+    counts = result.counts()
+    doc = {
+        "key": f.key,
+        "bucket": bucket,
+        "version_id": result.version_id or f.version_id,
+        "etag": result.etag or f.etag,
+        "size": f.size,
+        "last_modified": f.last_modified,
+        "arrival": iso(f.arrival),
+        "kind": "statistics",
+        "region": f.region,
+        "verdict": result.verdict,
+        "reason": result.reason,
+        "run_id": plan.run_id or run_id,
+        "interval_start": plan.interval[0],
+        "interval_end": plan.interval[1],
+        "rows_read": counts["read"],
+        "rows_written": counts["written"],
+        "duplicates": counts["duplicates"],
+        "rejected": counts["rejected"],
+        "partitions": sorted(result.partitions) if processed else [],
+        "output": result.output,
+        "recorded_by": "clean_statistics",
+        "recorded_at": recorded_at,
+    }
+    if tuple(doc) != LEDGER_FIELDS:
+        raise AssertionError("ledger documents carry exactly LEDGER_FIELDS, in order")
+    return doc
 
 
 # ---- Spark transforms (DataFrame -> DataFrame) ---------------------------------------------------
@@ -452,7 +658,7 @@ REJECT_REASONS = (
     "truncated record (file ends inside a quoted field)",
     "unrecognised header (not a known statistics format)",
     "wrong column count",
-    "file not in a region=xx folder",
+    "file not in a region=xx folder of an allowed region",
     "invalid video_id",
     "unparseable trending_date",
     "unparseable publish_time",
@@ -500,18 +706,19 @@ def reject_reason(df: DataFrame) -> Column:
 
 
 def classify(standardized: DataFrame) -> DataFrame:
-    """Standardized rows with ``reject_reason`` (null for good rows) and the parsed ``_date`` and
-    ``_publish_ts``; the check-only flags dropped."""
-    parsed = standardized.withColumn("_date", parse_trending_date(F.col("trending_date"))).withColumn(
-        "_publish_ts", parse_timestamp(F.col("publish_time"))
-    )
+    """Standardized rows with ``reject_reason`` (null for good rows) and the parsed ``_date`` (kept when
+    the rows already carry it) and ``_publish_ts``; the check-only flags dropped."""
+    if "_date" not in standardized.columns:
+        standardized = standardized.withColumn("_date", parse_trending_date(F.col("trending_date")))
+    parsed = standardized.withColumn("_publish_ts", parse_timestamp(F.col("publish_time")))
     return parsed.withColumn("reject_reason", reject_reason(parsed)).drop("_wrong_width", _TRUNCATED)
 
 
-def to_typed(good: DataFrame) -> DataFrame:
-    """Classified good rows typed to the output schema."""
+def to_typed(good: DataFrame, arrivals: Sequence[datetime]) -> DataFrame:
+    """Classified good rows typed to the output schema; ``arrivals`` by file index (``_FILE``)."""
     c = F.col
     typed = {
+        "source_arrival": F.element_at(F.array(*[F.lit(a) for a in arrivals]), c(_FILE) + 1),
         "trending_date": c("_date"),
         "category_id": c("category_id").cast("bigint"),
         "publish_time": c("_publish_ts"),
@@ -529,45 +736,6 @@ def rejected_rows(classified: DataFrame) -> DataFrame:
     return classified.where(F.col("reject_reason").isNotNull()).select(*QUARANTINE_COLUMNS)
 
 
-_LABEL = "_label"
-
-
-def shuffle_by_output_file(classified: DataFrame, files: dict[str, int]) -> DataFrame:
-    """Every row (good or not) sent to the task that writes its output file: one shuffle for everything.
-
-    A region's rows are spread over ``files[region]`` buckets of ``xxhash64(video_id)``; bucket ``i`` of
-    the region at offset ``o`` goes to partition ``o + i`` (through :func:`partition_labels`), so each
-    output file gets its own task and a key's duplicates always meet in one task.
-    """
-    offsets: dict[str, int] = {}
-    for name in sorted(files):
-        offsets[name] = sum(files[r] for r in offsets)
-    partitions = max(1, sum(files.values()))
-    region: Column = F.coalesce(F.col("region"), F.lit(""))
-    offset: Column = F.lit(0)
-    count: Column = F.lit(1)
-    for name in sorted(files):
-        offset = F.when(region == F.lit(name), F.lit(offsets[name])).otherwise(offset)
-        count = F.when(region == F.lit(name), F.lit(files[name])).otherwise(count)
-    index = offset + F.pmod(F.xxhash64(F.coalesce(F.col("video_id"), F.lit(""))), count).cast("int")
-    labels = F.array(*[F.lit(label) for label in partition_labels(partitions)])
-    return classified.withColumn(_LABEL, F.element_at(labels, index + 1)).repartition(partitions, _LABEL)
-
-
-def deduplicate(good: DataFrame) -> DataFrame:
-    """One row per (region, video_id, trending_date): the last seen (source_file, then row order).
-
-    ``good`` comes from :func:`shuffle_by_output_file`: the window adds the partition label to its keys
-    (a function of region and video_id, so the groups are the same) and needs no second shuffle; region
-    first, so the partitioned write needs no extra sort. Rows of a line-split read are ordered by their
-    split's offset first (``_BLOCK``), then by their number within it.
-    """
-    window = Window.partitionBy("region", _LABEL, "video_id", "_date").orderBy(
-        F.col("source_file").desc(), F.col(_BLOCK).desc(), F.col(_ROW).desc()
-    )
-    return good.withColumn("_rank", F.row_number().over(window)).where(F.col("_rank") == 1)
-
-
 # ---- I/O at the edges ----------------------------------------------------------------------------
 
 
@@ -583,27 +751,6 @@ def _hadoop_fs(spark: SparkSession, path: str) -> tuple[Any, Any]:
     conf = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[attr-defined]
     hpath = jvm.org.apache.hadoop.fs.Path(path)
     return hpath.getFileSystem(conf), hpath
-
-
-def list_csv_files(spark: SparkSession, source_path: str) -> tuple[list[tuple[str, int]], list[str]]:
-    """(CSV files with sizes, other files ignored) under a folder, recursively, through Hadoop's FS."""
-    fs, root = _hadoop_fs(spark, source_path)
-    csvs: list[tuple[str, int]] = []
-    ignored: list[str] = []
-    if not fs.exists(root):
-        return csvs, ignored
-    iterator = fs.listFiles(root, True)
-    while iterator.hasNext():
-        status = iterator.next()
-        path = status.getPath().toString()
-        name = path.rsplit("/", 1)[-1]
-        if name.startswith(("_", ".")):
-            continue
-        if name.lower().endswith(".csv"):
-            csvs.append((path, int(status.getLen())))
-        else:
-            ignored.append(path)
-    return sorted(csvs), sorted(ignored)
 
 
 #: Files without a final newline are checked for quote parity on the driver up to this many bytes in
@@ -710,219 +857,403 @@ PARQUET_OPTIONS = {
 }
 
 
-def write_statistics(deduped: DataFrame, path: str) -> None:
-    """Parquet/snappy partitioned by region, into a fresh folder (the run's staging folder)."""
+#: Parquet dictionaries pay off for repeated values only: free text is written plain, without first
+#: building a dictionary that overflows and is thrown away.
+PARQUET_OPTIONS = {
+    "compression": "snappy",
+    **{
+        f"parquet.enable.dictionary#{name}": "false" for name in ("title", "description", "tags.list.element")
+    },
+}
+
+
+def write_partitions(frame: DataFrame, path: str) -> None:
+    """Parquet/snappy partitioned by region and day into a fresh staging folder.
+
+    ``frame`` is hash-partitioned on (region, dt) and sorted within its tasks, so every partition folder
+    gets exactly one file.
+    """
     (
-        deduped.write.mode("overwrite")
+        frame.write.mode("overwrite")
         .option("partitionOverwriteMode", "static")
         .options(**PARQUET_OPTIONS)
-        .partitionBy("region")
+        .partitionBy(*PARTITION_COLUMNS)
         .parquet(path)
     )
 
 
+def _normalized_file_name(name: Column) -> Column:
+    """Spark names local files ``file:///x`` where Hadoop paths print ``file:/x``: one spelling."""
+    return F.when(name.startswith("file:///"), F.concat(F.lit("file:/"), name.substr(9, 1 << 30))).otherwise(
+        name
+    )
+
+
+def spark_file_name(spark: SparkSession, path: str) -> str:
+    """How ``input_file_name()`` names ``path`` (qualified, URI-encoded), normalized like the column."""
+    fs, hpath = _hadoop_fs(spark, path)
+    name = str(fs.makeQualified(hpath).toUri().toString())
+    return "file:/" + name[len("file:///") :] if name.startswith("file:///") else name
+
+
+def _array(values: Sequence[Any]) -> Column:
+    return F.array(*[F.lit(v) for v in values])
+
+
 @dataclass
 class Staged:
-    """What one write to the staging folder saw: counts per region, rejects per reason, cut records."""
+    """What one staging write saw, per file index: rows read and rejected, the partitions of its good rows."""
 
-    counts: dict[str, Counts]
-    reasons: dict[str, int]
+    read: dict[int, int]
+    rejected: dict[int, int]
+    partitions: dict[int, set[str]]
     #: Rejected rows of CRLF-line reads: a record may have been cut by a CRLF inside a quoted field.
     broken_rows: int
 
 
-def clean_and_write(
-    standardized: DataFrame, files: dict[str, int], regions: Sequence[str], staging_path: str
+def stage_increment(
+    spark: SparkSession,
+    files: Sequence[PlannedFile],
+    sources: Sequence[SourceFile],
+    split: bool,
+    path: str,
 ) -> Staged:
-    """Checks, counts, dedupe, typing and the write to the staging folder in one Spark action.
+    """Parse, check, deduplicate and type ``files`` (in arrival order) into ``path``: one Spark action.
 
-    The CSVs are scanned once: every row crosses one shuffle (:func:`shuffle_by_output_file`), then is
-    classified, counted, deduplicated, typed and written by the task that owns its output file. The
-    counts come back through observations; :func:`run` checks them before anything reaches the target.
+    Rows cross one shuffle on (region, trending day) before they are checked, so the checks run in
+    parallel even for a multi-line file that one task parses; duplicates always meet in one task, which
+    keeps the last in arrival order (file position, then split offset, then row). Rows of rebuild sources
+    are kept only in the partitions being rebuilt. Counts come back through observations.
     """
-    shuffled = classify(shuffle_by_output_file(standardized, files))
-    region_key = F.coalesce(F.col("region"), F.lit(""))
-    rejected = F.col("reject_reason").isNotNull()
-    keys = sorted({*regions, *files})
-    seen = Observation("clean_statistics_read")
-    observed = shuffled.observe(
-        seen,
-        *[F.count_if(region_key == r).alias(f"read:{r}") for r in keys],
-        F.count_if(region_key == "").alias("read:"),
-        *[F.count_if((region_key == r) & rejected).alias(f"rejected:{r}") for r in keys],
-        F.count_if((region_key == "") & rejected).alias("rejected:"),
-        *[
-            F.count_if(F.col("reject_reason") == text).alias(f"reason:{i}")
-            for i, text in enumerate(REJECT_REASONS)
-        ],
-        F.count_if(F.col(_LINE_READ) & rejected).alias("broken"),
+    names = {spark_file_name(spark, f.uri): i for i, f in enumerate(files)}
+    index = F.create_map(*[x for name, i in names.items() for x in (F.lit(name), F.lit(i))])
+    raw = read_sources(spark, sources, split)
+    with_file = raw.withColumn(_FILE, F.element_at(index, _normalized_file_name(F.col("source_file"))))
+    day = parse_trending_date(F.col("trending_date"))
+    keyed = with_file.withColumn(
+        "source_file", F.element_at(_array([f.uri for f in files]), F.col(_FILE) + 1)
     )
-    written = Observation("clean_statistics_written")
-    deduped = deduplicate(observed.where(~rejected))
-    deduped = deduped.observe(written, *[F.count_if(F.col("region") == r).alias(r) for r in keys])
-    write_statistics(to_typed(deduped), staging_path)
-    read, out = seen.get, written.get
-    counts: dict[str, Counts] = {r: Counts() for r in regions}
-    for key in ["", *keys]:
-        total = int(read.get(f"read:{key}", 0))
-        if total or key in regions:
-            entry = counts.setdefault(key, Counts())
-            entry.read = total
-            entry.rejected = int(read.get(f"rejected:{key}", 0))
-            entry.written = int(out.get(key, 0)) if key else 0
-            entry.duplicates = entry.read - entry.rejected - entry.written
-    reasons = {
-        text: int(read[f"reason:{i}"]) for i, text in enumerate(REJECT_REASONS) if int(read[f"reason:{i}"])
-    }
-    return Staged(counts, reasons, int(read["broken"]))
+    keyed = keyed.withColumn("_date", day).withColumn("dt", F.date_format("_date", "yyyy-MM-dd"))
+    tasks = shuffle_partitions([f.size for f in files], spark.sparkContext.defaultParallelism)
+    classified = classify(keyed.repartition(tasks, "region", "dt"))
+
+    take = [i for i, f in enumerate(files) if not f.rebuild]
+    rejected = F.col("reject_reason").isNotNull()
+    file_col = F.col(_FILE)
+    seen = Observation("clean_statistics_files")
+    observed = classified.observe(
+        seen,
+        F.count_if(file_col.isNull()).alias("unknown"),
+        *[F.count_if(file_col == i).alias(f"read:{i}") for i in take],
+        *[F.count_if((file_col == i) & rejected).alias(f"rejected:{i}") for i in take],
+        F.count_if(F.col(_LINE_READ) & rejected).alias("broken"),
+        # As JSON text: observed arrays come back as Java objects.
+        F.to_json(
+            F.collect_set(
+                F.when(
+                    ~rejected,
+                    F.struct(file_col.alias("f"), F.col("region").alias("r"), F.col("dt").alias("d")),
+                )
+            )
+        ).alias("partitions"),
+    )
+    is_take = F.element_at(_array([not f.rebuild for f in files]), file_col + 1)
+    allowed = F.element_at(
+        F.array(*[F.array(*[F.lit(p) for p in f.partitions]).cast("array<string>") for f in files]),
+        file_col + 1,
+    )
+    name = F.concat(F.lit("region="), F.col("region"), F.lit("/dt="), F.col("dt"))
+    good = observed.where(~rejected & (is_take | F.array_contains(allowed, name)))
+    write_partitions(to_typed(deduplicate(good), [f.arrival for f in files]), path)
+
+    seen_values = seen.get
+    if int(seen_values["unknown"]):
+        raise RuntimeError(
+            f"clean_statistics: {seen_values['unknown']} rows came from a file not in the plan "
+            f"(Spark names: {sorted(names)})"
+        )
+    partitions: dict[int, set[str]] = {}
+    for row in json.loads(seen_values["partitions"] or "[]"):
+        partitions.setdefault(int(row["f"]), set()).add(partition_name(row["r"], row["d"]))
+    return Staged(
+        read={i: int(seen_values[f"read:{i}"]) for i in take},
+        rejected={i: int(seen_values[f"rejected:{i}"]) for i in take},
+        partitions=partitions,
+        broken_rows=int(seen_values["broken"]),
+    )
 
 
-#: Folder inside the target where a run's output waits for its checks (``_``: readers and crawlers skip it).
-STAGING_FOLDER = "_clean_statistics_staging"
+def deduplicate(good: DataFrame) -> DataFrame:
+    """One row per (region, video_id, trending_date): the last in arrival order.
+
+    Files are numbered in arrival order (``_FILE``); within a file, rows of a line-split read are ordered by
+    their split's offset (``_BLOCK``), then by their number within it. ``good`` is hash-partitioned on
+    (region, dt), which the window's keys contain: no second shuffle, and the window's sort is the one the
+    partitioned write needs.
+    """
+    window = Window.partitionBy("region", "dt", "video_id").orderBy(
+        F.col(_FILE).desc(), F.col(_BLOCK).desc(), F.col(_ROW).desc()
+    )
+    return good.withColumn("_rank", F.row_number().over(window)).where(F.col("_rank") == 1)
+
+
+def read_partition_objects(
+    spark: SparkSession, root: str, uris: Sequence[str], columns: Sequence[str] = OUTPUT_COLUMNS
+) -> DataFrame:
+    """Partition objects below ``root`` with ``region`` and ``dt`` as (string) columns."""
+    return spark.read.option("basePath", root.rstrip("/") + "/").parquet(*uris).select(*columns)
+
+
+def merge_partitions(
+    spark: SparkSession,
+    staged_root: str,
+    staged: Sequence[str],
+    target_root: str,
+    existing: Sequence[str],
+    path: str,
+    tasks: int,
+) -> None:
+    """This run's rows of some partitions with the rows already published there: the later arrival wins.
+
+    Existing rows are the winners of earlier runs; a tie on (arrival, file) means the same file was
+    processed again (a crash between commit and ledger), and this run's row wins.
+    """
+    new = read_partition_objects(spark, staged_root, staged).withColumn("_origin", F.lit(1))
+    old = read_partition_objects(spark, target_root, existing).withColumn("_origin", F.lit(0))
+    window = Window.partitionBy("region", "dt", "video_id").orderBy(
+        F.col("source_arrival").desc(), F.col("source_file").desc(), F.col("_origin").desc()
+    )
+    both = new.unionByName(old).repartition(tasks, "region", "dt")
+    merged = both.withColumn("_rank", F.row_number().over(window)).where(F.col("_rank") == 1)
+    write_partitions(merged.select(*OUTPUT_COLUMNS), path)
+
+
+def write_quarantine(
+    spark: SparkSession, files: Sequence[PlannedFile], sources: Sequence[SourceFile], split: bool, path: str
+) -> dict[str, dict[str, int]]:
+    """Rejected rows of ``files`` as JSON lines with reason and source; returns uri -> reason -> rows."""
+    names = {spark_file_name(spark, f.uri): f.uri for f in files}
+    uri_of = F.create_map(*[x for name, uri in names.items() for x in (F.lit(name), F.lit(uri))])
+    raw = read_sources(spark, sources, split)
+    classified = classify(
+        raw.withColumn("source_file", F.element_at(uri_of, _normalized_file_name(F.col("source_file"))))
+    )
+    rejected_rows(classified).write.mode("overwrite").json(path)
+    counts: dict[str, dict[str, int]] = {}
+    for row in spark.read.json(path).groupBy("source_file", "reject_reason").count().collect():
+        counts.setdefault(row["source_file"], {})[row["reject_reason"]] = int(row["count"])
+    return counts
 
 
 def staging_folder(target_path: str, run_id: str) -> str:
-    """Where a run writes before its counts are checked: inside the target, so a commit is a rename."""
     return f"{target_path.rstrip('/')}/{STAGING_FOLDER}/{run_id}/"
 
 
-def commit_regions(spark: SparkSession, staging_path: str, target_path: str) -> list[str]:
-    """Replace each ``region=xx`` folder of the target by the staged one (dynamic partition overwrite).
-
-    Regions the run did not write keep their data. Like Spark's own dynamic overwrite, a region is
-    deleted and then renamed into place, one region at a time.
-    """
-    jvm = _jvm(spark)
-    fs, staged = _hadoop_fs(spark, staging_path)
-    _, target = _hadoop_fs(spark, target_path)
-    committed: list[str] = []
-    if not fs.exists(staged):
-        return committed
-    for status in sorted(fs.listStatus(staged), key=lambda s: s.getPath().getName()):
-        name = status.getPath().getName()
-        if not status.isDirectory() or not name.startswith("region="):
-            continue
-        destination = jvm.org.apache.hadoop.fs.Path(target, name)
-        if fs.exists(destination):
-            fs.delete(destination, True)
-        if not fs.rename(status.getPath(), destination):
-            raise RuntimeError(f"clean_statistics: could not move {status.getPath()} to {destination}")
-        committed.append(name.split("=", 1)[1])
-    return committed
-
-
-def discard_staging(spark: SparkSession, staging_path: str, target_path: str, target_existed: bool) -> None:
-    """Delete the run's staging folder, the staging parent when empty, and a target this run created."""
-    fs, staged = _hadoop_fs(spark, staging_path)
-    if fs.exists(staged):
-        fs.delete(staged, True)
-    _remove_if_empty(spark, staged.getParent().toString())
-    if not target_existed:
-        _remove_if_empty(spark, target_path)
-
-
-def write_quarantine(classified: DataFrame, quarantine_path: str, run_id: str) -> None:
-    """Rejected rows as JSON lines, with reason and source file, under ``run_id=<run_id>/``."""
-    rejected_rows(classified).write.mode("overwrite").json(run_folder(quarantine_path, run_id))
-
-
-def _exists(spark: SparkSession, path: str) -> bool:
-    fs, hpath = _hadoop_fs(spark, path)
-    return bool(fs.exists(hpath))
-
-
-def _remove_if_empty(spark: SparkSession, path: str) -> None:
-    """The folder a failed write leaves behind (its staging folder is gone), when nothing is in it."""
-    fs, hpath = _hadoop_fs(spark, path)
-    if fs.exists(hpath) and not [
-        s for s in fs.listStatus(hpath) if not s.getPath().getName().startswith(".")
-    ]:
-        fs.delete(hpath, True)
-
-
-def write_text(spark: SparkSession, uri: str, text: str) -> None:
-    """Write a small text object (metrics.json) through Hadoop's FS, so s3:// and local paths both work."""
-    fs, hpath = _hadoop_fs(spark, uri)
-    stream = fs.create(hpath, True)
-    try:
-        stream.write(bytearray(text.encode("utf-8")))
-    finally:
-        stream.close()
-
-
-def run_folder(base: str, run_id: str) -> str:
-    return f"{base.rstrip('/')}/run_id={run_id}/"
+def check_planned(
+    store: Store, files: Sequence[PlannedFile]
+) -> tuple[list[PlannedFile], list[dict[str, Any]], dict[str, tuple[str, str | None]]]:
+    """Files whose current ETag is the planned one; the others are left for the next run, with why."""
+    ok: list[PlannedFile] = []
+    deferred: list[dict[str, Any]] = []
+    current: dict[str, tuple[str, str | None]] = {}
+    for f in files:
+        head = store.head(f.uri)
+        if head is None:
+            deferred.append({"key": f.key, "reason": "gone: the object no longer exists"})
+        elif f.etag and head[0] != f.etag:
+            deferred.append({"key": f.key, "reason": f"changed: ETag {head[0]} since planning ({f.etag})"})
+        else:
+            ok.append(f)
+            current[f.uri] = head
+    return ok, deferred, current
 
 
 def run(
     spark: SparkSession,
-    source_path: str,
+    plan_path: str,
     target_path: str,
     quarantine_path: str,
+    ledger_path: str,
     metrics_path: str,
     run_id: str,
     reject_threshold: float = 0.01,
+    store: Store | None = None,
+    allowed_regions: Collection[str] | None = None,
 ) -> CleanResult:
-    """The whole job; raises :class:`RejectThresholdExceeded` (after writing quarantine and metrics).
+    """The whole job (see the module docstring); returns what it did (also written as metrics).
 
-    The output is written to a staging folder inside the target first; only when no region is over the
-    reject threshold are its regions moved into place, so a failed check leaves the target as it was.
+    ``allowed_regions``: the regions the pipeline accepts (``--allowed_regions``, from the settings'
+    ``data_regions``); every row of a file in another region's folder is rejected, so the file is
+    quarantined. None accepts any region folder.
     """
     started = time.perf_counter()
+    store = store or store_for(target_path)
     result = CleanResult(run_id=run_id, reject_threshold=reject_threshold)
-    listed, result.ignored_files = list_csv_files(spark, source_path)
-    sources = inspect_files(spark, listed)
-    result.files = [
-        {"path": s.path, "bytes": s.size, "region": s.region, "format": s.format, "truncated": s.truncated}
-        for s in sources
+    text = store.read_text(plan_path)
+    if text is None:
+        raise PlanError(f"no plan at {plan_path}: youtube_ingest's plan_increment writes it for each run")
+    plan = parse_plan(text, plan_path)
+    # Whatever a killed run left in staging goes first (one run at a time: the job allows one).
+    store.delete_prefix(join(target_path, STAGING_FOLDER) + "/")
+    take, result.deferred, heads = check_planned(store, plan.take)
+    rebuild = sorted({p for f in take for p in f.previous_partitions})
+    sources_to_read = [f for f in plan.rebuild_sources if set(f.partitions) & set(rebuild)]
+    rebuild_files = [
+        dataclasses.replace(f, partitions=tuple(sorted(set(f.partitions) & set(rebuild))))
+        for f in sources_to_read
     ]
-    regions = sorted({s.region for s in sources if s.region})
-    if not sources:
-        result.seconds = time.perf_counter() - started
-        write_text(spark, run_folder(metrics_path, run_id) + "metrics.json", json.dumps(result.metrics()))
-        return result
+    result.rebuild_sources = [f.key for f in rebuild_files]
+    files = sorted([*take, *rebuild_files], key=lambda f: f.order)
+    results = {f.uri: FileResult(f, etag=heads[f.uri][0], version_id=heads[f.uri][1]) for f in take}
+    staging = staging_folder(target_path, run_id)
+    try:
+        if files:
+            _process(
+                spark,
+                store,
+                result,
+                results,
+                files,
+                rebuild,
+                plan,
+                staging,
+                target_path,
+                quarantine_path,
+                run_id,
+                reject_threshold,
+                None if allowed_regions is None else frozenset(allowed_regions),
+            )
+    finally:
+        store.delete_prefix(staging)
+    result.files = [results[f.uri] for f in take]
+    recorded_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for r in result.files:
+        bucket = bucket_of(r.file.uri)
+        doc = ledger_document(r, plan, run_id, bucket, recorded_at)
+        store.write_text(
+            join(ledger_path, ledger_document_name(r.file.key, doc["etag"] or "")),
+            json.dumps(doc, ensure_ascii=False) + "\n",
+        )
+    result.seconds = time.perf_counter() - started
+    store.write_text(
+        run_folder(metrics_path, run_id) + "metrics.json", json.dumps(result.metrics(), indent=1)
+    )
+    return result
 
-    # Timestamps are parsed without their "Z" (parse_timestamp): the session zone must be UTC.
+
+def _process(
+    spark: SparkSession,
+    store: Store,
+    result: CleanResult,
+    results: dict[str, FileResult],
+    files: list[PlannedFile],
+    rebuild: list[str],
+    plan: Plan,
+    staging: str,
+    target_path: str,
+    quarantine_path: str,
+    run_id: str,
+    reject_threshold: float,
+    allowed_regions: frozenset[str] | None,
+) -> None:
+    def region(f: PlannedFile) -> str | None:
+        """The file's region for its rows: None (every row rejected) outside the allowed regions."""
+        return f.region if allowed_regions is None or f.region in allowed_regions else None
+
+    # Timestamps are parsed without their "Z" (parse_timestamp): the session zone must be UTC. Partition
+    # values stay text (dt is a string partition key, as the crawler types it).
     spark.conf.set("spark.sql.session.timeZone", "UTC")
+    spark.conf.set("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
     # Generated code above HotSpot's 8,000-byte limit is never JIT-compiled: Spark's documentation advises
     # this limit on HotSpot; the wide CSV projections otherwise run interpreted (~10% of the job's time).
     spark.conf.set("spark.sql.codegen.hugeMethodLimit", "8000")
+    plan_regions = {f.region for f in files if f.region}
+    sources = [
+        dataclasses.replace(s, region=region(f))
+        for s, f in zip(inspect_files(spark, [(f.uri, f.size) for f in files]), files, strict=True)
+    ]
+    increment = join(staging, "increment")
     split = True
-    files = files_per_region(sources, spark.sparkContext.defaultParallelism)
-    target_existed = _exists(spark, target_path)
-    staging = staging_folder(target_path, run_id)
-    try:
-        staged = clean_and_write(read_sources(spark, sources, split), files, regions, staging)
-        if staged.broken_rows:
-            # A CRLF inside a quoted field may have cut a record of a line-split read: read every file whole.
-            discard_staging(spark, staging, target_path, target_existed=True)
-            split = False
-            staged = clean_and_write(read_sources(spark, sources, split), files, regions, staging)
-        counts, result.rejected_by_reason = staged.counts, staged.reasons
-        result.failed_regions = exceeded_regions(counts, reject_threshold)
-        if not result.failed_regions:
-            commit_regions(spark, staging, target_path)
-    finally:
-        discard_staging(spark, staging, target_path, target_existed)
-    result.regions = counts
-    if result.total.rejected:
-        # Re-read only the regions that had rejected rows.
-        bad = {r for r, c in counts.items() if c.rejected}
-        affected = [s for s in sources if (s.region or "") in bad]
-        write_quarantine(classify(read_sources(spark, affected, split)), quarantine_path, run_id)
-    result.seconds = time.perf_counter() - started
-    write_text(
-        spark, run_folder(metrics_path, run_id) + "metrics.json", json.dumps(result.metrics(), indent=1)
+    staged = stage_increment(spark, files, sources, split, increment)
+    if staged.broken_rows:
+        # A CRLF inside a quoted field may have cut a record of a line-split read: read every file whole.
+        store.delete_prefix(increment + "/")
+        split = False
+        staged = stage_increment(spark, files, sources, split, increment)
+    index = {f.uri: i for i, f in enumerate(files)}
+    for uri, r in results.items():
+        i = index[uri]
+        r.read, r.rejected = staged.read[i], staged.rejected[i]
+        r.partitions = sorted(staged.partitions.get(i, set()))
+        if exceeds_threshold(r.read, r.rejected, reject_threshold):
+            r.verdict = "quarantined"
+    quarantined = {uri for uri, r in results.items() if r.verdict == "quarantined"}
+    if quarantined:
+        # A quarantined file contributes nothing: the increment is computed again without it.
+        store.delete_prefix(increment + "/")
+        keep = [i for i, f in enumerate(files) if f.uri not in quarantined]
+        files, sources = [files[i] for i in keep], [sources[i] for i in keep]
+        if files:
+            stage_increment(spark, files, sources, split, increment)
+    staged_final = staged_objects(store, increment)
+    touched_regions = {p.split("/", 1)[0].split("=", 1)[1] for p in [*staged_final, *rebuild]} | plan_regions
+    published = published_objects(store, target_path, touched_regions)
+    root = target_path.rstrip("/") + "/"
+    merge = sorted(
+        p
+        for p in staged_final
+        if p not in rebuild and f"{root}{p}/{PARTITION_OBJECT}" in published.get(p, [])
     )
-    if result.failed_regions:
-        details = ", ".join(f"{r}: {counts[r].rejected}/{counts[r].read} rows" for r in result.failed_regions)
-        raise RejectThresholdExceeded(
-            f"clean_statistics: rejected rows above the threshold of {reject_threshold:.2%} in {details}; "
-            f"nothing written to {target_path}. Reasons: {result.rejected_by_reason}. "
-            f"Rejected rows: {run_folder(quarantine_path, run_id)}",
-            result,
+    final = dict(staged_final)
+    if merge:
+        merged_path = join(staging, "merged")
+        tasks = shuffle_partitions([], spark.sparkContext.defaultParallelism)
+        merge_partitions(
+            spark,
+            increment,
+            [staged_final[p] for p in merge],
+            target_path,
+            [f"{root}{p}/{PARTITION_OBJECT}" for p in merge],
+            merged_path,
+            tasks,
         )
-    return result
+        final.update(staged_objects(store, merged_path))
+    result.merged = merge
+    result.rebuilt = sorted(p for p in rebuild if p in final)
+    result.deleted = commit(store, target_path, final, rebuild, published)
+    if final:
+        objects = [f"{root}{p}/{PARTITION_OBJECT}" for p in sorted(final)]
+        counted = read_partition_objects(spark, root, objects, ("region", "dt", "source_file"))
+        for row in counted.groupBy("region", "dt", "source_file").count().collect():
+            partition = partition_name(row["region"], row["dt"])
+            result.partitions[partition] = result.partitions.get(partition, 0) + int(row["count"])
+            if row["source_file"] in results:
+                results[row["source_file"]].written += int(row["count"])
+    rejecting = [f for f in files if f.uri in results and results[f.uri].rejected] + [
+        f for f in plan.take if f.uri in quarantined
+    ]
+    by_reason: dict[str, int] = {}
+    if rejecting:
+        q_files = sorted({f.uri: f for f in rejecting}.values(), key=lambda f: f.order)
+        q_sources = [
+            dataclasses.replace(s, region=region(f))
+            for s, f in zip(inspect_files(spark, [(f.uri, f.size) for f in q_files]), q_files, strict=True)
+        ]
+        folder = run_folder(quarantine_path, run_id)
+        counts = write_quarantine(spark, q_files, q_sources, split, folder)
+        for uri, reasons in counts.items():
+            for text, n in reasons.items():
+                by_reason[text] = by_reason.get(text, 0) + n
+            r = results[uri]
+            if r.verdict == "quarantined":
+                r.output = folder
+                r.reason = quarantine_reason(r.read, r.rejected, reject_threshold, reasons)
+    result.rejected_by_reason = by_reason
+    for r in results.values():
+        if r.verdict == "processed":
+            r.output = target_path
+        elif r.reason is None:
+            r.reason = quarantine_reason(r.read, r.rejected, reject_threshold, {})
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -932,26 +1263,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = getResolvedOptions(list(argv if argv is not None else sys.argv), JOB_ARGUMENTS)
     spark = SparkSession.builder.getOrCreate()
     spark.conf.set("spark.sql.session.timeZone", "UTC")
-    spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
-    try:
-        result = run(
-            spark,
-            source_path=args["source_path"],
-            target_path=args["target_path"],
-            quarantine_path=args["quarantine_path"],
-            metrics_path=args["metrics_path"],
-            run_id=args["run_id"],
-            reject_threshold=float(args["reject_threshold"]),
-        )
-    except RejectThresholdExceeded as error:
-        print(json.dumps(summary_line(error.result)), flush=True)
-        raise
+    result = run(
+        spark,
+        plan_path=args["plan_path"],
+        target_path=args["target_path"],
+        quarantine_path=args["quarantine_path"],
+        ledger_path=args["ledger_path"],
+        metrics_path=args["metrics_path"],
+        run_id=args["run_id"],
+        reject_threshold=float(args["reject_threshold"]),
+        allowed_regions=[r.strip() for r in args["allowed_regions"].split(",") if r.strip()],
+    )
     print(json.dumps(summary_line(result)), flush=True)
 
 
 def summary_line(result: CleanResult) -> dict[str, Any]:
-    """The stdout summary: metrics without the per-file and per-region detail."""
-    return {k: v for k, v in result.metrics().items() if k not in ("files", "regions")}
+    """The stdout summary: metrics without the per-file and per-partition detail."""
+    return {k: v for k, v in result.metrics().items() if k not in ("files", "regions", "partitions")}
 
 
 if __name__ == "__main__":

@@ -1,10 +1,10 @@
 """This project's resources in the local AWS runtime, named by settings, as the CDK stacks deploy them.
 
 :func:`provision` is the provisioning hook ``LocalRuntime`` gives :class:`infra.localaws.LocalAWS`: IAM roles,
-the buckets, the Glue databases, the Lambda (packaged from ``include/lambda`` like the CDK asset) with its
-S3 trigger and dead-letter queue, the Glue jobs (scripts from ``include/glue``), the crawlers, the
-Athena workgroups and the alerts topic (with a local inbox queue subscribed to it, standing in for the
-email subscription).
+the buckets, the Glue databases and the landing ledger's table, the Lambda (packaged from
+``include/lambda`` like the CDK asset) with its S3 trigger and dead-letter queue, the Glue jobs (scripts
+and the modules they share from ``include/glue``), the crawlers, the Athena workgroups and the alerts
+topic (with a local inbox queue subscribed to it, standing in for the email subscription).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.localaws import LOCAL_ACCOUNT, LocalAWS
+from youtube_etl.ledger import glue_table_input
 from youtube_etl.settings import REFERENCE_SUFFIXES, Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -89,6 +90,14 @@ def provision(aws: LocalAWS, settings: Settings) -> None:
             glue.create_database(DatabaseInput={"Name": database})
         except glue.exceptions.AlreadyExistsException:
             pass
+    # The landing ledger's table (JSON documents, declared like the lake stack declares it).
+    try:
+        glue.create_table(
+            DatabaseName=s.processed_database,
+            TableInput=glue_table_input(s.landing_ledger_table, s.landing_ledger_uri),
+        )
+    except glue.exceptions.AlreadyExistsException:
+        pass
     _provision_alerts(aws, s)
     _provision_lambda(aws, s)
     _provision_glue_jobs(aws, s)
@@ -177,6 +186,9 @@ def _provision_glue_jobs(aws: LocalAWS, settings: Settings) -> None:
     s = settings
     glue = aws.client("glue")
     s3 = aws.client("s3")
+    for library in s.glue_libraries:
+        key = s.glue_script_uri(library).split("/", 3)[3]
+        s3.put_object(Bucket=s.assets_bucket, Key=key, Body=(GLUE_SOURCE / library).read_bytes())
     for job, script in s.glue_jobs.items():
         path = GLUE_SOURCE / script
         if path.exists():

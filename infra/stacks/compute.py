@@ -288,13 +288,21 @@ class ComputeStack(Stack):
                 actions=["s3:GetObject"], resources=[objects_arn(s.processed_bucket, p.category_reference)]
             ),
             list_prefixes(s.processed_bucket, [p.statistics, p.category_reference]),
+            # clean_statistics records one ledger document per file it took (it never reads them).
+            iam.PolicyStatement(
+                actions=["s3:PutObject"], resources=[objects_arn(s.processed_bucket, p.landing_ledger)]
+            ),
             iam.PolicyStatement(
                 actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
                 resources=[objects_arn(s.reporting_bucket, p.analytics)],
             ),
             list_prefixes(s.reporting_bucket, [p.analytics]),
             iam.PolicyStatement(
-                actions=["s3:GetObject"], resources=[objects_arn(s.assets_bucket, p.glue_scripts)]
+                actions=["s3:GetObject"],
+                resources=[
+                    objects_arn(s.assets_bucket, p.glue_scripts),
+                    objects_arn(s.assets_bucket, p.ingest_plans),  # the run's plan (plan_increment)
+                ],
             ),
             iam.PolicyStatement(
                 actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
@@ -314,7 +322,7 @@ class ComputeStack(Stack):
                 self,
                 f"Job{script.removesuffix('.py').title().replace('_', '')}",
                 name=job_name,
-                description=f"include/glue/{script} (idempotent: overwrites its partitions, no bookmarks)",
+                description=f"include/glue/{script} (idempotent: replaces its partitions, no bookmarks)",
                 role=self.job_role.role_arn,
                 command=glue.CfnJob.JobCommandProperty(
                     name="glueetl", python_version="3", script_location=s.glue_script_uri(script)

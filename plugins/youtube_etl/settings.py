@@ -375,13 +375,19 @@ class Settings:
             "--run_id": "manual",
             # The job writes <metrics_path>run_id=<run id>/metrics.json with its row counts.
             "--metrics_path": f"s3://{self.assets_bucket}/{self.prefixes.glue_metrics}{job}/",
+            # The modules both scripts import (deployed next to them).
+            "--extra-py-files": ",".join(self.glue_script_uri(lib) for lib in self.glue_libraries),
         }
         if job == self.clean_statistics_job:
             return common | {
-                "--source_path": self.raw_statistics_uri,
+                # The DAG passes each run's plan (plan_increment); a manual run needs one written first.
+                "--plan_path": self.plan_uri("manual"),
                 "--target_path": self.statistics_uri,
+                "--ledger_path": self.landing_ledger_uri,
                 "--quarantine_path": f"s3://{self.raw_bucket}/{self.prefixes.quarantine}statistics/",
                 "--reject_threshold": str(self.reject_threshold),
+                # The one region definition: a CSV in another region's folder is quarantined.
+                "--allowed_regions": ",".join(self.region_codes),
             }
         if job == self.build_analytics_job:
             return common | {
@@ -392,6 +398,11 @@ class Settings:
         raise SettingsError(
             f"unknown Glue job {job!r}; known: {self.clean_statistics_job}, {self.build_analytics_job}"
         )
+
+    @property
+    def glue_libraries(self) -> tuple[str, ...]:
+        """Modules under ``include/glue/`` the job scripts import (``--extra-py-files``)."""
+        return ("lake_io.py",)
 
     @property
     def glue_jobs(self) -> dict[str, str]:

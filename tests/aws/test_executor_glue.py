@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -201,12 +202,34 @@ def test_real_glue_scripts_run_through_start_job_run(runtime: LocalRuntime, data
     )
 
     run_id = f"glue_executor_{uuid.uuid4().hex[:8]}"
+    s3 = runtime.client("s3")
+    planned = []
+    for region in sorted(records):
+        (path,) = sorted((data_dir / "raw_statistics" / f"region={region}").glob("*.csv"))
+        key = f"test-glue/raw/region={region}/{path.name}"
+        head = s3.head_object(Bucket=s.raw_bucket, Key=key)
+        planned.append(
+            {
+                "key": key,
+                "uri": f"s3://{s.raw_bucket}/{key}",
+                "etag": head["ETag"].strip('"'),
+                "version_id": head.get("VersionId"),
+                "size": head["ContentLength"],
+                "arrival": "2017-11-14T00:00:00Z",
+                "region": region,
+            }
+        )
+    plan_key = f"test-glue/plans/{run_id}/plan.json"
+    s3.put_object(
+        Bucket=s.assets_bucket, Key=plan_key, Body=json.dumps({"run_id": run_id, "statistics": planned})
+    )
     clean = glue.start_job_run(
         JobName=s.clean_statistics_job,
         Arguments={
-            "--source_path": f"s3://{s.raw_bucket}/test-glue/raw/",
+            "--plan_path": f"s3://{s.assets_bucket}/{plan_key}",
             "--target_path": f"{base}statistics/",
             "--quarantine_path": f"{base}quarantine/",
+            "--ledger_path": f"{base}ledger/",
             "--metrics_path": f"{base}metrics/clean/",
             "--run_id": run_id,
         },
@@ -225,13 +248,15 @@ def test_real_glue_scripts_run_through_start_job_run(runtime: LocalRuntime, data
         pairs = {(r["video_id"], r["trending_date"]) for r in rows}
         assert entry["written"] == written[region] == len(pairs) - entry["rejected"], region
     assert not statistics.duplicated(["region", "video_id", "trending_date"]).any()
-    # Staged output moved into place over S3A: only region folders of Parquet files remain.
-    listed = runtime.client("s3").list_objects_v2(
-        Bucket=s.processed_bucket, Prefix="test-glue/pipeline/statistics/"
-    )
+    # Staged output published with CopyObject: one object per region and day, no staging left behind.
+    listed = s3.list_objects_v2(Bucket=s.processed_bucket, Prefix="test-glue/pipeline/statistics/")
     keys = [o["Key"].removeprefix("test-glue/pipeline/statistics/") for o in listed.get("Contents", [])]
-    assert keys and all(k.startswith("region=") and k.endswith(".parquet") for k in keys), keys
+    assert keys and all(
+        re.fullmatch(r"region=[a-z]{2}/dt=\d{4}-\d{2}-\d{2}/data\.snappy\.parquet", k) for k in keys
+    ), keys
     assert {k.split("/")[0] for k in keys} == {f"region={r}" for r in records}
+    ledger = s3.list_objects_v2(Bucket=s.processed_bucket, Prefix="test-glue/pipeline/ledger/")
+    assert len(ledger.get("Contents", [])) == len(records)
 
     analytics_run = glue.start_job_run(
         JobName=s.build_analytics_job,

@@ -178,12 +178,16 @@ def test_glue_job_role_writes_only_job_outputs(synth: Synth) -> None:
     assert writable == {
         f"arn:aws:s3:::{s.raw_bucket}/{p.quarantine}statistics/*",
         f"arn:aws:s3:::{s.processed_bucket}/{p.statistics}*",
+        f"arn:aws:s3:::{s.processed_bucket}/{p.landing_ledger}*",
         f"arn:aws:s3:::{s.reporting_bucket}/{p.analytics}*",
         f"arn:aws:s3:::{s.assets_bucket}/{p.glue_temp}*",
         f"arn:aws:s3:::{s.assets_bucket}/{p.glue_metrics}*",
     }
+    assert objects[f"arn:aws:s3:::{s.processed_bucket}/{p.landing_ledger}*"] == {"s3:PutObject"}
     assert f"arn:aws:s3:::{s.raw_bucket}/{p.raw_statistics}*" in objects
     assert objects[f"arn:aws:s3:::{s.raw_bucket}/{p.raw_statistics}*"] == {"s3:GetObject"}
+    # The run's plan and the shared module (lake_io.py, --extra-py-files) are read, never written.
+    assert objects[f"arn:aws:s3:::{s.assets_bucket}/{p.ingest_plans}*"] == {"s3:GetObject"}
 
 
 def test_crawler_role_reads_targets_and_writes_nothing_to_s3(synth: Synth) -> None:

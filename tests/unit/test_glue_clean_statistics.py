@@ -1,4 +1,4 @@
-"""clean_statistics: pure transforms on tiny frames, and the whole job on every real CSV.
+"""clean_statistics: pure transforms, the increment's rules on tiny files, the whole job on every real CSV.
 
 Expected values are computed here with the ``csv`` module straight from the files, never copied from the
 job's output.
@@ -20,11 +20,15 @@ from typing import Any
 import pytest
 
 from infra.local.runtime import GLUE_SOURCE
+from tests.glue_plans import ARRIVAL, entry, folder_plan, write_plan
 
 pytestmark = pytest.mark.spark
 
 
 def _load(name: str) -> ModuleType:
+    # The scripts import their shared module (lake_io.py) as Glue's --extra-py-files puts it on the path.
+    if str(GLUE_SOURCE) not in sys.path:
+        sys.path.insert(0, str(GLUE_SOURCE))
     spec = importlib.util.spec_from_file_location(f"glue_{name}", GLUE_SOURCE / f"{name}.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
@@ -34,6 +38,7 @@ def _load(name: str) -> ModuleType:
 
 
 cs = _load("clean_statistics")
+lake_io = sys.modules["lake_io"]
 
 FORMATS = {
     "datasnaek": "raw_statistics",
@@ -81,6 +86,54 @@ def expected_counts(folder: Path) -> dict[str, dict[str, int]]:
     return out
 
 
+# ---- plans: what youtube_ingest's plan_increment hands the job --------------------------------------
+
+D = ARRIVAL
+
+
+class Lake:
+    """Target, quarantine, ledger and metrics folders of one test lake; ``run`` writes a plan and runs."""
+
+    def __init__(self, spark: Any, base: Path) -> None:
+        self.spark = spark
+        self.base = base
+        base.mkdir(parents=True, exist_ok=True)
+        self.target = str(base / "statistics") + "/"
+        self.quarantine = str(base / "quarantine") + "/"
+        self.ledger = str(base / "ledger") + "/"
+        self.metrics = str(base / "metrics") + "/"
+
+    def run(
+        self,
+        files: list[dict[str, Any]],
+        run_id: str = "r",
+        rebuild: list[dict[str, Any]] = (),
+        **kwargs: Any,
+    ) -> Any:
+        plan = write_plan(self.base / f"plan-{run_id}.json", files, run_id, rebuild)
+        return cs.run(
+            self.spark,
+            plan,
+            self.target,
+            self.quarantine,
+            self.ledger,
+            self.metrics,
+            run_id,
+            kwargs.pop("reject_threshold", 0.01),
+            **kwargs,
+        )
+
+    def rows(self) -> Any:
+        return self.spark.read.option("basePath", self.target).parquet(self.target)
+
+    def objects(self) -> list[str]:
+        root = Path(self.target)
+        return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+    def documents(self) -> dict[str, dict[str, Any]]:
+        return {p.name: json.loads(p.read_text()) for p in Path(self.ledger).glob("*.json")}
+
+
 # ---- whole job on the real data (one run per format, shared by the tests) ------------------------
 
 
@@ -88,27 +141,13 @@ def expected_counts(folder: Path) -> dict[str, dict[str, int]]:
 def runs(spark: Any, data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
     for name, folder in FORMATS.items():
-        base = tmp_path_factory.mktemp(name)
-        paths = {k: str(base / k) + "/" for k in ("target", "quarantine", "metrics")}
-        try:
-            result = cs.run(
-                spark,
-                str(data_dir / folder),
-                paths["target"],
-                paths["quarantine"],
-                paths["metrics"],
-                "test_run",
-                0.01,
-            )
-            error = None
-        except cs.RejectThresholdExceeded as exc:
-            result, error = exc.result, exc
-        results[name] = {"result": result, "error": error, "base": base, **paths}
+        lake = Lake(spark, tmp_path_factory.mktemp(name))
+        results[name] = {"result": lake.run(folder_plan(data_dir / folder), "test_run"), "lake": lake}
     return results
 
 
 def output(spark: Any, run: dict[str, Any]) -> Any:
-    return spark.read.parquet(run["target"])
+    return run["lake"].rows()
 
 
 @pytest.mark.parametrize(
@@ -116,14 +155,14 @@ def output(spark: Any, run: dict[str, Any]) -> Any:
 )
 def test_counts_per_region_match_independent_parse(runs: dict, spark: Any, data_dir: Path, fmt: str) -> None:
     run = runs[fmt]
-    assert run["error"] is None
     expected = expected_counts(data_dir / FORMATS[fmt])
-    got = {r: c.as_dict() for r, c in run["result"].regions.items()}
-    assert got == expected
+    assert run["result"].regions() == expected
     written = {r["region"]: r["count"] for r in output(spark, run).groupBy("region").count().collect()}
     assert written == {r: c["written"] for r, c in expected.items()}
-    for counts in got.values():
+    for f in run["result"].files:
+        counts = f.counts()
         assert counts["read"] == counts["written"] + counts["duplicates"] + counts["rejected"]
+        assert f.verdict == "processed" and f.reason is None
 
 
 @pytest.mark.parametrize(
@@ -131,9 +170,11 @@ def test_counts_per_region_match_independent_parse(runs: dict, spark: Any, data_
 )
 def test_metrics_json_written(runs: dict, fmt: str) -> None:
     run = runs[fmt]
-    metrics = json.loads((Path(run["metrics"]) / "run_id=test_run" / "metrics.json").read_text())
+    metrics = json.loads((Path(run["lake"].metrics) / "run_id=test_run" / "metrics.json").read_text())
     assert metrics["read"] == metrics["written"] + metrics["duplicates"] + metrics["rejected"]
-    assert metrics["regions"] == {r: c.as_dict() for r, c in run["result"].regions.items()}
+    assert metrics["regions"] == run["result"].regions()
+    assert sum(metrics["partitions"].values()) == metrics["written"]
+    assert [f["verdict"] for f in metrics["files"]] == ["processed"] * len(run["result"].files)
 
 
 def test_output_schema(runs: dict, spark: Any) -> None:
@@ -157,20 +198,30 @@ def test_output_schema(runs: dict, spark: Any) -> None:
         "video_error_or_removed": "boolean",
         "description": "string",
         "source_file": "string",
+        "source_arrival": "timestamp",
         "region": "string",
+        "dt": "string",
     }
     assert types == dict(output(spark, runs["rsrishav"]).dtypes)
 
 
-def test_partitions_are_lower_case_region_folders(runs: dict) -> None:
-    folders = sorted(p.name for p in Path(runs["rsrishav"]["target"]).iterdir() if p.is_dir())
-    assert folders == [
+def test_one_object_per_region_and_trending_day(runs: dict, spark: Any) -> None:
+    lake = runs["rsrishav"]["lake"]
+    objects = lake.objects()
+    days = {(r["region"], str(r["trending_date"])) for r in output(spark, runs["rsrishav"]).collect()}
+    assert objects == sorted(f"region={r}/dt={d}/data.snappy.parquet" for r, d in days)
+    assert {o.split("/")[0] for o in objects} == {
         f"region={r}" for r in ("br", "ca", "de", "fr", "gb", "in", "jp", "kr", "mx", "ru", "us")
-    ]
-    assert all(
-        f.suffix == ".parquet" and ".snappy." in f.name
-        for f in Path(runs["rsrishav"]["target"]).rglob("part-*")
-    )
+    }
+    mismatched = output(spark, runs["rsrishav"]).where("dt <> date_format(trending_date, 'yyyy-MM-dd')")
+    assert mismatched.count() == 0
+    assert not (Path(lake.target) / cs.STAGING_FOLDER).exists()
+
+
+def test_rows_carry_their_source_and_its_arrival(runs: dict, spark: Any, data_dir: Path) -> None:
+    rows = output(spark, runs["datasnaek"]).select("source_file", "source_arrival").distinct().collect()
+    assert {r["source_file"] for r in rows} == {str(p) for p in (data_dir / "raw_statistics").rglob("*.csv")}
+    assert {r["source_arrival"] for r in rows} == {D.replace(tzinfo=None)}
 
 
 def test_kaggle_trending_date_is_yy_dd_mm(runs: dict, spark: Any, data_dir: Path) -> None:
@@ -262,10 +313,12 @@ def test_booleans_true_false_both_formats(runs: dict, spark: Any, data_dir: Path
 
 def test_truncated_last_records_are_quarantined(runs: dict, spark: Any) -> None:
     run = runs["rsrishav"]
-    quarantined = spark.read.json(run["quarantine"] + "run_id=test_run/")
+    quarantined = spark.read.json(run["lake"].quarantine + "run_id=test_run/")
     reasons = Counter(r["reject_reason"] for r in quarantined.collect())
     assert reasons == Counter({"truncated record (file ends inside a quoted field)": 11})
-    assert sorted(r["region"] for r in quarantined.collect()) == sorted(run["result"].regions)
+    assert sorted(r["region"] for r in quarantined.collect()) == sorted(run["result"].regions())
+    # One cut record of ~800 is under the threshold: every file is processed, its cut record kept aside.
+    assert all(f.verdict == "processed" and f.output == run["lake"].target for f in run["result"].files)
 
 
 def test_duplicates_keep_one_row_per_key(runs: dict, spark: Any) -> None:
@@ -273,36 +326,333 @@ def test_duplicates_keep_one_row_per_key(runs: dict, spark: Any) -> None:
     assert out.groupBy("region", "video_id", "trending_date").count().where("count > 1").count() == 0
 
 
-def test_wrong_format_copy_fails_and_quarantines(runs: dict, spark: Any, data_dir: Path) -> None:
+def test_wrong_format_copy_is_quarantined_whole_without_failing(
+    runs: dict, spark: Any, data_dir: Path
+) -> None:
     run = runs["altered"]
-    assert isinstance(run["error"], cs.RejectThresholdExceeded)
-    assert "in: 966/966" in str(run["error"])
-    assert not Path(run["target"]).exists()
-    quarantined = spark.read.json(run["quarantine"] + "run_id=test_run/")
+    (result,) = run["result"].files
+    assert result.verdict == "quarantined"
+    assert result.reason.startswith("reject_threshold: 966 of 966 rows rejected (100.00% > 1.00%): ")
+    assert "invalid boolean comments_disabled" in result.reason
+    assert run["lake"].objects() == []
+    quarantined = spark.read.json(run["lake"].quarantine + "run_id=test_run/")
     rows = records(data_dir / "altered_copies/region=in/INvideos.csv")
     assert quarantined.count() == len(rows)
     mangled = sum(r[0] == "#NAME?" for r in rows)
     assert quarantined.where("reject_reason = 'invalid video_id'").count() == mangled > 0
-    metrics = json.loads((Path(run["metrics"]) / "run_id=test_run" / "metrics.json").read_text())
-    assert metrics["failed_regions"] == ["in"] and metrics["written"] == 0
+    metrics = json.loads((Path(run["lake"].metrics) / "run_id=test_run" / "metrics.json").read_text())
+    assert metrics["files_quarantined"] == 1 and metrics["written"] == 0
+    (doc,) = run["lake"].documents().values()
+    assert (doc["verdict"], doc["reason"], doc["partitions"]) == ("quarantined", result.reason, [])
+    assert doc["output"] == run["lake"].quarantine + "run_id=test_run/"
 
 
-# ---- idempotency, dynamic partition overwrite ----------------------------------------------------
+# ---- the increment's rules, on tiny synthetic files ------------------------------------------------
+
+GOOD = (
+    'abcdefghijk,17.14.11,"T","C",24,2017-11-13T17:13:01.000Z,"x"|"y",10,2,1,3,'
+    'https://i.ytimg.com/vi/abcdefghijk/default.jpg,False,False,False,"line one\\nline two"'
+)
 
 
-def test_rerun_replaces_only_regions_read(spark: Any, data_dir: Path, tmp_path: Path) -> None:
-    target, q, m = (str(tmp_path / k) + "/" for k in ("t", "q", "m"))
-    cs.run(spark, str(data_dir / "raw_statistics"), target, q, m, "one")
-    first = spark.read.parquet(target).count()
-    only_gb = tmp_path / "src"
-    (only_gb / "region=gb").mkdir(parents=True)
-    source = data_dir / "raw_statistics/region=gb/GBvideos.csv"
-    (only_gb / "region=gb" / source.name).write_bytes(source.read_bytes())
-    cs.run(spark, str(only_gb), target, q, m, "two")
-    cs.run(spark, str(only_gb), target, q, m, "three")
-    again = spark.read.parquet(target)
-    assert again.count() == first
-    assert again.where("region = 'gb'").count() == len(records(source))
+def row(video_id: str = "abcdefghijk", day: str = "17.14.11", views: int = 10) -> str:
+    return (
+        GOOD.replace("abcdefghijk,", f"{video_id},", 1)
+        .replace("17.14.11", day)
+        .replace(",10,2,", f",{views},2,")
+    )
+
+
+def csv_file(folder: Path, name: str, *rows: str, region: str = "us") -> Path:
+    path = folder / f"region={region}" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes((cs.DATASNAEK_HEADER + "\r\n" + "".join(r + "\r\n" for r in rows)).encode("utf-8"))
+    return path
+
+
+def views(lake: Lake) -> dict[tuple[str, str], tuple[int, str]]:
+    """(video_id, dt) -> (views, source file name) of the published rows."""
+    return {
+        (r["video_id"], r["dt"]): (r["views"], Path(r["source_file"]).name)
+        for r in lake.rows().select("video_id", "dt", "views", "source_file").collect()
+    }
+
+
+@pytest.fixture
+def lake(spark: Any, tmp_path: Path) -> Lake:
+    return Lake(spark, tmp_path / "lake")
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        pytest.param(GOOD.replace(",10,2,", ",-10,2,"), "negative views", id="negative-count"),
+        pytest.param(GOOD.replace(",10,2,", ",ten,2,"), "non-numeric views", id="non-numeric-count"),
+        pytest.param(GOOD.replace("17.14.11", "17.31.02"), "unparseable trending_date", id="bad-date"),
+        pytest.param(GOOD.replace(",24,", ",x,"), "invalid category_id", id="bad-category"),
+        pytest.param(
+            GOOD.replace(",False,False,False,", ",FALSE,False,False,"),
+            "invalid boolean comments_disabled",
+            id="spreadsheet-boolean",
+        ),
+        pytest.param(GOOD.rsplit(",", 2)[0], "wrong column count", id="too-few-columns"),
+        pytest.param(GOOD + ",extra", "wrong column count", id="too-many-columns"),
+        pytest.param(GOOD.replace("abcdefghijk,", "#NAME?,"), "invalid video_id", id="mangled-id"),
+    ],
+)
+def test_bad_rows_are_quarantined_with_reason(lake: Lake, tmp_path: Path, bad: str, reason: str) -> None:
+    path = csv_file(tmp_path / "src", "f.csv", GOOD, bad)
+    result = lake.run([entry(path)], reject_threshold=0.5)
+    assert result.files[0].counts() == {"read": 2, "written": 1, "duplicates": 0, "rejected": 1}
+    rejected = lake.spark.read.json(lake.quarantine + "run_id=r/").collect()
+    assert [r["reject_reason"] for r in rejected] == [reason]
+    assert rejected[0]["source_file"] == str(path)
+    good = lake.rows().first()
+    assert good["description"] == "line one\nline two" and good["tags"] == ["x", "y"]
+
+
+def test_a_file_over_the_threshold_is_quarantined_and_the_others_published(
+    lake: Lake, tmp_path: Path
+) -> None:
+    bad = csv_file(tmp_path / "src", "bad.csv", row("aaaaaaaaaaa"), GOOD.replace(",10,", ",-1,"), region="gb")
+    good = csv_file(tmp_path / "src", "good.csv", row("bbbbbbbbbbb"), region="us")
+    same_region = csv_file(tmp_path / "src", "other.csv", row("ccccccccccc"), region="gb")
+    result = lake.run([entry(bad), entry(good), entry(same_region)])
+    verdicts = {Path(f.file.uri).name: (f.verdict, f.reason) for f in result.files}
+    assert verdicts["good.csv"] == ("processed", None) and verdicts["other.csv"] == ("processed", None)
+    assert verdicts["bad.csv"][0] == "quarantined"
+    assert (
+        verdicts["bad.csv"][1] == "reject_threshold: 1 of 2 rows rejected (50.00% > 1.00%): negative views 1"
+    )
+    # The quarantined file's good row is not published either; the other files of its region are.
+    assert set(views(lake)) == {("bbbbbbbbbbb", "2017-11-14"), ("ccccccccccc", "2017-11-14")}
+    docs = {Path(d["key"]).name: d for d in lake.documents().values()}
+    assert docs["bad.csv"]["verdict"] == "quarantined" and docs["good.csv"]["verdict"] == "processed"
+    # None of a quarantined file's rows is published: all count as rejected, so the counts still add up.
+    bad = next(f for f in result.files if f.verdict == "quarantined")
+    assert bad.counts() == {"read": 2, "written": 0, "duplicates": 0, "rejected": 2}
+    assert (docs["bad.csv"]["rows_read"], docs["bad.csv"]["rejected"]) == (2, 2)
+
+
+def test_a_file_of_a_region_outside_the_allowed_ones_is_quarantined(lake: Lake, tmp_path: Path) -> None:
+    other = csv_file(tmp_path / "src", "ZZ.csv", row("aaaaaaaaaaa"), region="zz")
+    good = csv_file(tmp_path / "src", "US.csv", row("bbbbbbbbbbb"), region="us")
+    result = lake.run([entry(other), entry(good)], allowed_regions=["us", "gb"])
+    verdicts = {Path(f.file.uri).name: (f.verdict, f.reason) for f in result.files}
+    assert verdicts["US.csv"] == ("processed", None)
+    assert verdicts["ZZ.csv"][0] == "quarantined"
+    assert "file not in a region=xx folder of an allowed region 1" in str(verdicts["ZZ.csv"][1])
+    assert set(views(lake)) == {("bbbbbbbbbbb", "2017-11-14")}
+    # The same file is published where every region folder is accepted.
+    assert {v.file.region for v in lake.run([entry(other)], "any").files} == {"zz"}
+    assert ("aaaaaaaaaaa", "2017-11-14") in views(lake)
+
+
+def test_dedupe_follows_arrival_order_then_key_then_row(lake: Lake, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    # z.csv sorts last but arrives first; a.csv arrives a day later and wins the key they share.
+    early = csv_file(src, "z.csv", row(views=1), row("kkkkkkkkkkk", views=5))
+    late = csv_file(src, "a.csv", row(views=2))
+    # Same arrival: the key that sorts last wins (m.csv over b.csv); within a file the last row wins.
+    noon = D + dt.timedelta(hours=12)
+    tie_b = csv_file(src, "b.csv", row("kkkkkkkkkkk", views=6))
+    tie_m = csv_file(src, "m.csv", row("kkkkkkkkkkk", views=7), row("kkkkkkkkkkk", views=8))
+    result = lake.run(
+        [entry(late, D + dt.timedelta(days=1)), entry(early), entry(tie_m, noon), entry(tie_b, noon)],
+        reject_threshold=0.5,
+    )
+    assert views(lake) == {
+        ("abcdefghijk", "2017-11-14"): (2, "a.csv"),
+        ("kkkkkkkkkkk", "2017-11-14"): (8, "m.csv"),
+    }
+    by_name = {Path(f.file.uri).name: f.counts() for f in result.files}
+    assert by_name["z.csv"] == {"read": 2, "written": 0, "duplicates": 2, "rejected": 0}
+    assert by_name["m.csv"] == {"read": 2, "written": 1, "duplicates": 1, "rejected": 0}
+
+
+def test_a_late_drop_loses_to_a_later_arrival_already_published(lake: Lake, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    newer = csv_file(src, "day15.csv", row(views=15), row("nnnnnnnnnnn", views=1))
+    lake.run([entry(newer, D + dt.timedelta(days=1))], "first")
+    late = csv_file(src, "day14.csv", row(views=14), row("lllllllllll", views=3))
+    result = lake.run([entry(late, D)], "second")
+    assert views(lake) == {
+        ("abcdefghijk", "2017-11-14"): (15, "day15.csv"),
+        ("nnnnnnnnnnn", "2017-11-14"): (1, "day15.csv"),
+        ("lllllllllll", "2017-11-14"): (3, "day14.csv"),
+    }
+    assert result.merged == ["region=us/dt=2017-11-14"]
+    assert result.files[0].counts() == {"read": 2, "written": 1, "duplicates": 1, "rejected": 0}
+    assert lake.objects() == ["region=us/dt=2017-11-14/data.snappy.parquet"]
+
+
+def test_an_increment_writes_only_the_partitions_it_touches(lake: Lake, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    lake.run([entry(csv_file(src, "d14.csv", row(), row(day="17.13.11")))], "first")
+    untouched = Path(lake.target) / "region=us/dt=2017-11-13" / lake_io.PARTITION_OBJECT
+    before = (untouched.read_bytes(), untouched.stat().st_mtime_ns)
+    result = lake.run(
+        [entry(csv_file(src, "d15.csv", row(day="17.15.11")), D + dt.timedelta(days=1))], "second"
+    )
+    assert (untouched.read_bytes(), untouched.stat().st_mtime_ns) == before
+    assert sorted(result.partitions) == ["region=us/dt=2017-11-15"] and result.merged == []
+    assert len(lake.objects()) == 3
+
+
+def test_a_changed_file_rebuilds_its_old_partitions_from_every_writer(lake: Lake, tmp_path: Path) -> None:
+    """v2 of a cumulative file drops a row: the row of another file it had beaten comes back, and a day
+    only v1 had disappears — as in one full run over the current files."""
+    src = tmp_path / "src"
+    other = csv_file(src, "daily.csv", row(views=1))
+    cumulative = csv_file(src, "cumulative.csv", row(views=2), row("vvvvvvvvvvv", day="17.13.11"))
+    lake.run([entry(other, D), entry(cumulative, D + dt.timedelta(hours=1))], "first")
+    assert views(lake)[("abcdefghijk", "2017-11-14")] == (2, "cumulative.csv")
+    docs = {Path(d["key"]).name: d for d in lake.documents().values()}
+    # The ledger keeps every partition a file's valid rows went to, also where they lost the dedupe.
+    assert docs["daily.csv"]["partitions"] == ["region=us/dt=2017-11-14"]
+    previous = docs["cumulative.csv"]["partitions"]
+    assert previous == ["region=us/dt=2017-11-13", "region=us/dt=2017-11-14"]
+
+    csv_file(src, "cumulative.csv", row("wwwwwwwwwww", day="17.15.11"))  # v2: both old rows gone
+    changed = entry(cumulative, D + dt.timedelta(days=1), previous_partitions=previous)
+    rebuild = [entry(other, D, partitions=["region=us/dt=2017-11-14"])]
+    result = lake.run([changed], "second", rebuild=rebuild)
+    assert views(lake) == {
+        ("abcdefghijk", "2017-11-14"): (1, "daily.csv"),
+        ("wwwwwwwwwww", "2017-11-15"): (10, "cumulative.csv"),
+    }
+    assert result.rebuilt == ["region=us/dt=2017-11-14"] and result.deleted == ["region=us/dt=2017-11-13"]
+    assert result.rebuild_sources == [str(other)]
+    assert lake.objects() == [
+        "region=us/dt=2017-11-14/data.snappy.parquet",
+        "region=us/dt=2017-11-15/data.snappy.parquet",
+    ]
+
+
+def test_an_object_changed_since_planning_is_left_for_the_next_run(lake: Lake, tmp_path: Path) -> None:
+    path = csv_file(tmp_path / "src", "f.csv", row())
+    planned = entry(path, etag=lake_io.LocalStore().head(str(path))[0])  # type: ignore[index]
+    csv_file(tmp_path / "src", "f.csv", row(views=99))  # re-uploaded after planning
+    result = lake.run([planned])
+    assert result.files == [] and [d["key"] for d in result.deferred] == [str(path)]
+    assert "changed: ETag" in result.deferred[0]["reason"]
+    assert lake.objects() == [] and lake.documents() == {}
+
+
+def test_leftovers_of_killed_runs_and_stray_objects_are_removed(lake: Lake, tmp_path: Path) -> None:
+    target = Path(lake.target)
+    leftover = target / cs.STAGING_FOLDER / "killed_run" / "increment" / "region=us" / "x.parquet"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(b"half")
+    stray = target / "region=us" / "dt=2017-11-14" / "part-00000-old.snappy.parquet"
+    old_layout = target / "region=us" / "part-00000-region-only.snappy.parquet"
+    for path in (stray, old_layout):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"old")
+    lake.run([entry(csv_file(tmp_path / "src", "f.csv", row()))])
+    assert lake.objects() == ["region=us/dt=2017-11-14/data.snappy.parquet"]
+
+
+def test_running_the_same_plan_again_gives_the_same_lake(lake: Lake, tmp_path: Path) -> None:
+    """A crash after the commit and before the ledger re-runs the plan: nothing doubles."""
+    path = csv_file(tmp_path / "src", "f.csv", row(), row("bbbbbbbbbbb"), row(day="17.15.11"))
+    lake.run([entry(path)], "one")
+    first = sorted(map(tuple, lake.rows().collect()))
+    again = lake.run([entry(path)], "one")
+    assert sorted(map(tuple, lake.rows().collect())) == first
+    assert again.files[0].counts() == {"read": 3, "written": 3, "duplicates": 0, "rejected": 0}
+    assert sorted(again.merged) == ["region=us/dt=2017-11-14", "region=us/dt=2017-11-15"]
+
+
+def test_ledger_documents_are_named_by_key_and_etag_and_carry_the_counts(lake: Lake, tmp_path: Path) -> None:
+    import hashlib
+
+    path = csv_file(tmp_path / "src", "f.csv", row(), row(), row(day="17.15.11"))
+    etag = lake_io.LocalStore().head(str(path))[0]  # type: ignore[index]
+    lake.run([entry(path, etag=etag, version_id="v7")])
+    ((name, doc),) = lake.documents().items()
+    assert name == f"{hashlib.sha256(str(path).encode()).hexdigest()}_{etag}.json"
+    assert list(doc) == list(cs.LEDGER_FIELDS)
+    assert {k: doc[k] for k in ("verdict", "rows_read", "rows_written", "duplicates", "rejected")} == {
+        "verdict": "processed",
+        "rows_read": 3,
+        "rows_written": 2,
+        "duplicates": 1,
+        "rejected": 0,
+    }
+    assert doc["partitions"] == ["region=us/dt=2017-11-14", "region=us/dt=2017-11-15"]
+    assert (doc["run_id"], doc["version_id"], doc["recorded_by"]) == ("manual__r", "v7", "clean_statistics")
+    assert (doc["arrival"], doc["interval_start"]) == ("2017-11-14T00:00:00Z", "2017-11-14T00:00:00+00:00")
+
+
+def test_ledger_fields_are_the_projects() -> None:
+    from youtube_etl.ledger import FIELDS
+
+    assert cs.LEDGER_FIELDS == tuple(FIELDS)
+
+
+def test_publish_time_is_utc_whatever_the_session_zone(lake: Lake, tmp_path: Path) -> None:
+    spark = lake.spark
+    previous = spark.conf.get("spark.sql.session.timeZone")
+    spark.conf.set("spark.sql.session.timeZone", "America/New_York")
+    try:
+        lake.run([entry(csv_file(tmp_path / "src", "f.csv", GOOD))])
+        found = lake.rows().selectExpr("unix_micros(publish_time) AS micros").first()
+    finally:
+        spark.conf.set("spark.sql.session.timeZone", previous)
+    expected = dt.datetime(2017, 11, 13, 17, 13, 1, tzinfo=dt.UTC)
+    assert found["micros"] == int(expected.timestamp()) * 1_000_000
+
+
+def test_unknown_header_is_rejected(lake: Lake, tmp_path: Path) -> None:
+    path = tmp_path / "src" / "region=us" / "f.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text("id,date\n1,2\n")
+    (result,) = lake.run([entry(path)]).files
+    assert result.verdict == "quarantined"
+    reasons = {r["reject_reason"] for r in lake.spark.read.json(lake.quarantine + "run_id=r/").collect()}
+    assert reasons == {"unrecognised header (not a known statistics format)"}
+
+
+def test_a_missing_plan_is_a_clear_error(lake: Lake, tmp_path: Path) -> None:
+    with pytest.raises(cs.PlanError, match="no plan at .*plan_increment writes it"):
+        cs.run(
+            lake.spark,
+            str(tmp_path / "none.json"),
+            lake.target,
+            lake.quarantine,
+            lake.ledger,
+            lake.metrics,
+            "r",
+        )
+
+
+def test_an_empty_plan_writes_metrics_and_nothing_else(lake: Lake) -> None:
+    result = lake.run([])
+    assert result.files == [] and lake.objects() == []
+    assert json.loads((Path(lake.metrics) / "run_id=r" / "metrics.json").read_text())["read"] == 0
+
+
+@pytest.mark.parametrize(
+    ("sizes", "parallelism", "expected"),
+    [
+        pytest.param([10], 2, 2, id="small-input-one-task-per-core"),
+        pytest.param([1500 * 1024**2], 2, 12, id="1.4-GB-rounded-to-the-cores"),
+        pytest.param([], 4, 4, id="nothing"),
+    ],
+)
+def test_shuffle_partitions(sizes: list[int], parallelism: int, expected: int) -> None:
+    assert cs.shuffle_partitions(sizes, parallelism) == expected
+
+
+def test_quarantine_reason_names_counts_threshold_and_reasons() -> None:
+    text = cs.quarantine_reason(200, 3, 0.01, {"negative views": 1, "wrong column count": 2})
+    assert (
+        text
+        == "reject_threshold: 3 of 200 rows rejected (1.50% > 1.00%): wrong column count 2, negative views 1"
+    )
+    assert not cs.exceeds_threshold(0, 0, 0.0) and cs.exceeds_threshold(100, 2, 0.01)
+    assert not cs.exceeds_threshold(100, 1, 0.01)
 
 
 # ---- pure functions on tiny frames ---------------------------------------------------------------
@@ -348,129 +698,6 @@ def test_parse_tags(spark: Any, text: str | None, expected: list[str]) -> None:
 def test_parse_trending_date(spark: Any, text: str, expected: dt.date | None) -> None:
     df = spark.createDataFrame([(text,)], "t string")
     assert df.select(cs.parse_trending_date(df.t).alias("x")).first()["x"] == expected
-
-
-def _csv(tmp_path: Path, body: str, region: str = "zz", name: str = "f.csv") -> str:
-    folder = tmp_path / "src" / f"region={region}"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / name).write_bytes(body.encode("utf-8"))
-    return str(tmp_path / "src")
-
-
-GOOD = (
-    'abcdefghijk,17.14.11,"T","C",24,2017-11-13T17:13:01.000Z,"x"|"y",10,2,1,3,'
-    'https://i.ytimg.com/vi/abcdefghijk/default.jpg,False,False,False,"line one\\nline two"'
-)
-
-
-@pytest.mark.parametrize(
-    ("row", "reason"),
-    [
-        pytest.param(GOOD.replace(",10,2,", ",-10,2,"), "negative views", id="negative-count"),
-        pytest.param(GOOD.replace(",10,2,", ",ten,2,"), "non-numeric views", id="non-numeric-count"),
-        pytest.param(GOOD.replace("17.14.11", "17.31.02"), "unparseable trending_date", id="bad-date"),
-        pytest.param(GOOD.replace(",24,", ",x,"), "invalid category_id", id="bad-category"),
-        pytest.param(
-            GOOD.replace(",False,False,False,", ",FALSE,False,False,"),
-            "invalid boolean comments_disabled",
-            id="spreadsheet-boolean",
-        ),
-        pytest.param(GOOD.rsplit(",", 2)[0], "wrong column count", id="too-few-columns"),
-        pytest.param(GOOD + ",extra", "wrong column count", id="too-many-columns"),
-        pytest.param(GOOD.replace("abcdefghijk,", "#NAME?,"), "invalid video_id", id="mangled-id"),
-    ],
-)
-def test_bad_rows_are_quarantined_with_reason(spark: Any, tmp_path: Path, row: str, reason: str) -> None:
-    source = _csv(tmp_path, cs.DATASNAEK_HEADER + "\r\n" + GOOD + "\r\n" + row + "\r\n")
-    target, q, m = (str(tmp_path / k) + "/" for k in ("t", "q", "m"))
-    result = cs.run(spark, source, target, q, m, "r", reject_threshold=0.5)
-    assert result.regions["zz"].as_dict() == {"read": 2, "written": 1, "duplicates": 0, "rejected": 1}
-    rejected = spark.read.json(q + "run_id=r/").collect()
-    assert [r["reject_reason"] for r in rejected] == [reason]
-    assert rejected[0]["source_file"].endswith("region=zz/f.csv")
-    good = spark.read.parquet(target).first()
-    assert good["description"] == "line one\nline two" and good["tags"] == ["x", "y"]
-
-
-def test_threshold_fails_before_writing(spark: Any, tmp_path: Path) -> None:
-    source = _csv(tmp_path, cs.DATASNAEK_HEADER + "\n" + GOOD + "\n" + GOOD.replace(",10,", ",-1,") + "\n")
-    target, q, m = (str(tmp_path / k) + "/" for k in ("t", "q", "m"))
-    with pytest.raises(cs.RejectThresholdExceeded, match=r"zz: 1/2 rows"):
-        cs.run(spark, source, target, q, m, "r", reject_threshold=0.01)
-    assert not Path(target).exists()
-
-
-def test_failed_run_keeps_the_regions_already_there(spark: Any, tmp_path: Path) -> None:
-    """The output waits in a staging folder until the counts pass: a failed check changes nothing."""
-    target, q, m = (str(tmp_path / k) + "/" for k in ("t", "q", "m"))
-    cs.run(spark, _csv(tmp_path, cs.DATASNAEK_HEADER + "\n" + GOOD + "\n"), target, q, m, "good")
-    before = {p.relative_to(target): p.read_bytes() for p in Path(target).rglob("*") if p.is_file()}
-    bad = GOOD.replace(",10,", ",-1,")
-    source = _csv(tmp_path, cs.DATASNAEK_HEADER + "\n" + GOOD.replace("17.14.11", "17.15.11") + "\n" + bad)
-    with pytest.raises(cs.RejectThresholdExceeded, match=r"zz: 1/2 rows"):
-        cs.run(spark, source, target, q, m, "bad", reject_threshold=0.01)
-    after = {p.relative_to(target): p.read_bytes() for p in Path(target).rglob("*") if p.is_file()}
-    assert after == before
-    assert [p.name for p in Path(target).iterdir()] == ["region=zz"]  # no staging folder left behind
-
-
-def test_publish_time_is_utc_whatever_the_session_zone(spark: Any, tmp_path: Path) -> None:
-    target, q, m = (str(tmp_path / k) + "/" for k in ("t", "q", "m"))
-    previous = spark.conf.get("spark.sql.session.timeZone")
-    spark.conf.set("spark.sql.session.timeZone", "America/New_York")
-    try:
-        cs.run(spark, _csv(tmp_path, cs.DATASNAEK_HEADER + "\n" + GOOD + "\n"), target, q, m, "r")
-        row = spark.read.parquet(target).selectExpr("unix_micros(publish_time) AS micros").first()
-    finally:
-        spark.conf.set("spark.sql.session.timeZone", previous)
-    expected = dt.datetime(2017, 11, 13, 17, 13, 1, tzinfo=dt.UTC)
-    assert row["micros"] == int(expected.timestamp()) * 1_000_000
-
-
-def test_unknown_header_is_rejected(spark: Any, tmp_path: Path) -> None:
-    source = _csv(tmp_path, "id,date\n1,2\n")
-    target, q, m = (str(tmp_path / k) + "/" for k in ("t", "q", "m"))
-    with pytest.raises(cs.RejectThresholdExceeded):
-        cs.run(spark, source, target, q, m, "r")
-    reasons = {r["reject_reason"] for r in spark.read.json(q + "run_id=r/").collect()}
-    assert reasons == {"unrecognised header (not a known statistics format)"}
-
-
-def test_duplicate_keeps_last_seen(spark: Any, tmp_path: Path) -> None:
-    later = GOOD.replace(",10,2,", ",99,2,")
-    source = _csv(tmp_path, cs.DATASNAEK_HEADER + "\n" + GOOD + "\n" + later)
-    target, q, m = (str(tmp_path / k) + "/" for k in ("t", "q", "m"))
-    result = cs.run(spark, source, target, q, m, "r")
-    assert result.regions["zz"].as_dict() == {"read": 2, "written": 1, "duplicates": 1, "rejected": 0}
-    assert spark.read.parquet(target).first()["views"] == 99
-
-
-def test_murmur3_int_is_sparks_hash(spark: Any) -> None:
-    from pyspark.sql import functions as F
-
-    values = [0, 1, 2, 7, 42, 1000, -1, -123456, 2**31 - 1, -(2**31)]
-    df = spark.createDataFrame([(v,) for v in values], "v int")
-    assert [r["h"] for r in df.select(F.hash("v").alias("h")).collect()] == [
-        cs.murmur3_int(v) for v in values
-    ]
-
-
-@pytest.mark.parametrize("partitions", [pytest.param(n, id=f"{n}-partitions") for n in (1, 3, 4, 11, 40)])
-def test_partition_labels_give_each_output_file_its_own_task(spark: Any, partitions: int) -> None:
-    from pyspark.sql import functions as F
-
-    labels = cs.partition_labels(partitions)
-    df = spark.createDataFrame([(label,) for label in labels], "label int").repartition(partitions, "label")
-    placed = df.select("label", F.spark_partition_id().alias("p")).collect()
-    assert sorted((labels.index(r["label"]), r["p"]) for r in placed) == [(p, p) for p in range(partitions)]
-
-
-def test_files_per_region_rounds_big_inputs_to_the_cores() -> None:
-    big = cs.SourceFile("s3://b/region=us/a.csv", 3 * cs.CSV_BYTES_PER_OUTPUT_FILE - 1, "us", "datasnaek", "")
-    small = cs.SourceFile("s3://b/region=gb/b.csv", 1000, "gb", "datasnaek", "")
-    assert cs.files_per_region([big], parallelism=2) == {"us": 4}
-    assert cs.files_per_region([big, small], parallelism=2) == {"us": 3, "gb": 1}
-    assert cs.files_per_region([small], parallelism=2) == {"gb": 1}
 
 
 @pytest.mark.parametrize(
@@ -519,17 +746,17 @@ def test_crlf_line_read_equals_multiline_read(
     outputs = {}
     for name, min_bytes in (("lines", 0), ("whole", 1 << 62)):
         monkeypatch.setattr(cs, "SPLIT_MIN_BYTES", min_bytes)
-        sources = cs.inspect_files(spark, cs.list_csv_files(spark, str(tmp_path / "src"))[0])
+        sources = cs.inspect_files(spark, [(str(source / "USvideos.csv"), len(data))])
         assert [cs.splittable(s) for s in sources] == [name == "lines"]
-        target, q, m = (str(tmp_path / name / k) + "/" for k in ("t", "q", "m"))
+        lake = Lake(spark, tmp_path / name)
         previous = spark.conf.get("spark.sql.files.maxPartitionBytes")
         spark.conf.set("spark.sql.files.maxPartitionBytes", "1m")  # several splits: order across them
         try:
-            result = cs.run(spark, str(tmp_path / "src"), target, q, m, "r")
+            result = lake.run([entry(source / "USvideos.csv")])
         finally:
             spark.conf.set("spark.sql.files.maxPartitionBytes", previous)
-        rows = spark.read.parquet(target).drop("source_file").collect()
-        outputs[name] = (result.regions["us"].as_dict(), sorted(map(tuple, rows), key=repr))
+        rows = lake.rows().collect()
+        outputs[name] = (result.regions()["us"], sorted(map(tuple, rows), key=repr))
     expected = expected_counts(tmp_path / "src")["us"]
     assert outputs["lines"][0] == outputs["whole"][0] == expected
     assert outputs["lines"][1] == outputs["whole"][1]

@@ -214,7 +214,12 @@ def test_safe_run_id_rejects_empty() -> None:
 
 def test_glue_arguments_only_for_known_jobs() -> None:
     s = get_settings({})
-    assert s.glue_job_arguments(s.clean_statistics_job)["--source_path"] == s.raw_statistics_uri
+    clean = s.glue_job_arguments(s.clean_statistics_job)
+    assert clean["--plan_path"] == s.plan_uri("manual") and clean["--ledger_path"] == s.landing_ledger_uri
+    assert "--source_path" not in clean  # the job reads its run's plan, never the whole landing prefix
+    assert clean["--allowed_regions"] == ",".join(s.region_codes) == s.lambda_environment()["ALLOWED_REGIONS"]
+    for job in s.glue_jobs:
+        assert s.glue_job_arguments(job)["--extra-py-files"] == s.glue_script_uri("lake_io.py")
     with pytest.raises(SettingsError, match="unknown Glue job 'nope'"):
         s.glue_job_arguments("nope")
 
