@@ -11,12 +11,15 @@ one defines the id (the most common title for it, ties broken alphabetically), e
 ``category_title_source`` says which, so reports can tell the two apart. The row count of the output
 always equals that of the statistics.
 
-Output (``--target_path``, Parquet/snappy, ``region=xx/`` partitions, dynamic partition overwrite: a re-run
-replaces exactly the regions present in the statistics). Columns, stable for the crawler and Athena SQL:
+Output (``--target_path``, Parquet/snappy): ``region=xx/dt=YYYY-MM-DD/`` partitions like the statistics',
+each one object, rebuilt from the whole statistics table on every run (the category titles of a region
+may have changed) and published atomically for readers (``lake_io``: staging folder
+``_build_analytics_staging/<run_id>/``, one ``CopyObject`` per partition, then the partitions the
+statistics no longer have are deleted). Columns, stable for the crawler and Athena SQL:
 
 every statistics column (video_id, trending_date, title, channel_id, channel_title, category_id,
 publish_time, tags, views, likes, dislikes, comment_count, thumbnail_link, comments_disabled,
-ratings_disabled, video_error_or_removed, description, source_file), then
+ratings_disabled, video_error_or_removed, description, source_file, source_arrival), then
 
 =====================  =======  ==========================================================================
 category_title         string   title from the region's file / another region's / ``'Unknown'``
@@ -24,12 +27,12 @@ category_title_source  string   ``region`` | ``other_region`` | ``unknown``
 engagement_rate        double   (likes + dislikes + comment_count) / views; null when views = 0
 like_ratio             double   likes / (likes + dislikes); null when both are 0 (e.g. ratings disabled)
 days_to_trend          int      trending_date - publish date (UTC days)
-region                 string   partition
+region, dt             string   partitions (dt: the trending date as text)
 =====================  =======  ==========================================================================
 
 Counts (rows, unknown_category rows = rows whose category is not in their region's file, per region) go to
-``<metrics_path>run_id=<run_id>/metrics.json`` and stdout (one JSON line). Self-contained: Glue uploads
-this one file.
+``<metrics_path>run_id=<run_id>/metrics.json`` and stdout (one JSON line). Deployed alone with
+``lake_io.py`` (``--extra-py-files``); it never imports the project's package.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from lake_io import Store, commit, join, published_objects, run_folder, staged_objects, store_for
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
@@ -66,6 +70,7 @@ STATISTICS_COLUMNS = (
     "video_error_or_removed",
     "description",
     "source_file",
+    "source_arrival",
 )
 DERIVED_COLUMNS = (
     "category_title",
@@ -74,7 +79,10 @@ DERIVED_COLUMNS = (
     "like_ratio",
     "days_to_trend",
 )
-OUTPUT_COLUMNS = (*STATISTICS_COLUMNS, *DERIVED_COLUMNS, "region")
+PARTITION_COLUMNS = ("region", "dt")
+OUTPUT_COLUMNS = (*STATISTICS_COLUMNS, *DERIVED_COLUMNS, *PARTITION_COLUMNS)
+#: Folder inside the target where runs stage their output (``_``: readers and crawlers skip it).
+STAGING_FOLDER = "_build_analytics_staging"
 
 
 def category_titles(categories: DataFrame) -> DataFrame:
@@ -137,34 +145,20 @@ def build(statistics: DataFrame, categories: DataFrame) -> DataFrame:
 
 
 def read_parquet(spark: SparkSession, path: str) -> DataFrame:
-    """A region-partitioned Parquet folder; ``region`` comes back as a string partition column."""
-    return spark.read.option("basePath", path).parquet(path)
+    """A partitioned Parquet folder; partition columns come back as strings (``dt`` too, not a date)."""
+    spark.conf.set("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
+    return spark.read.option("basePath", path.rstrip("/") + "/").parquet(path)
 
 
-def write_analytics(df: DataFrame, target_path: str) -> None:
-    """One file per region for these sizes; dynamic overwrite replaces exactly the regions present."""
+def write_analytics(df: DataFrame, path: str, tasks: int) -> None:
+    """Into a fresh staging folder, one file per (region, dt): each partition's rows meet in one task."""
     (
-        df.repartition("region")
+        df.repartition(tasks, *PARTITION_COLUMNS)
         .write.mode("overwrite")
-        .option("partitionOverwriteMode", "dynamic")
         .option("compression", "snappy")
-        .partitionBy("region")
-        .parquet(target_path)
+        .partitionBy(*PARTITION_COLUMNS)
+        .parquet(path)
     )
-
-
-def write_text(spark: SparkSession, uri: str, text: str) -> None:
-    """A small object (metrics.json) through Hadoop's FS, so s3:// and local paths both work."""
-    jvm = spark.sparkContext._jvm
-    if jvm is None:
-        raise RuntimeError("no JVM behind this SparkSession")
-    path = jvm.org.apache.hadoop.fs.Path(uri)
-    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # type: ignore[union-attr]
-    stream = fs.create(path, True)
-    try:
-        stream.write(bytearray(text.encode("utf-8")))
-    finally:
-        stream.close()
 
 
 def run(
@@ -174,9 +168,13 @@ def run(
     target_path: str,
     metrics_path: str,
     run_id: str,
+    store: Store | None = None,
 ) -> dict[str, Any]:
     """The whole job; returns the metrics it wrote."""
     started = time.perf_counter()
+    store = store or store_for(target_path)
+    store.delete_prefix(join(target_path, STAGING_FOLDER) + "/")  # what killed runs left
+    staging = join(target_path, STAGING_FOLDER, run_id)
     statistics = read_parquet(spark, statistics_path)
     regions = sorted(r["region"] for r in statistics.select("region").distinct().collect())
     analytics = build(statistics, read_parquet(spark, category_path))
@@ -189,21 +187,30 @@ def run(
             F.count_if(here).alias(f"rows:{region}"),
             F.count_if(here & unknown).alias(f"unk:{region}"),
         ]
-    write_analytics(analytics.observe(observation, *aggregates), target_path)
+    try:
+        tasks = max(1, spark.sparkContext.defaultParallelism)
+        write_analytics(analytics.observe(observation, *aggregates), staging, tasks)
+        final = staged_objects(store, staging)
+        published = published_objects(store, target_path)
+        gone = [p for p in published if p and p not in final]
+        deleted = commit(store, target_path, final, gone, published)
+    finally:
+        store.delete_prefix(staging + "/")
     observed = observation.get
     metrics = {
         "job": "build_analytics",
         "run_id": run_id,
         "rows": int(observed["rows"]),
         "unknown_category": int(observed["unknown_category"]),
+        "partitions_written": len(final),
+        "partitions_deleted": deleted,
         "regions": {
             r: {"rows": int(observed[f"rows:{r}"]), "unknown_category": int(observed[f"unk:{r}"])}
             for r in regions
         },
         "seconds": round(time.perf_counter() - started, 2),
     }
-    uri = f"{metrics_path.rstrip('/')}/run_id={run_id}/metrics.json"
-    write_text(spark, uri, json.dumps(metrics, indent=1))
+    store.write_text(run_folder(metrics_path, run_id) + "metrics.json", json.dumps(metrics, indent=1))
     return metrics
 
 
@@ -214,7 +221,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = getResolvedOptions(list(argv if argv is not None else sys.argv), JOB_ARGUMENTS)
     spark = SparkSession.builder.getOrCreate()
     spark.conf.set("spark.sql.session.timeZone", "UTC")
-    spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
     metrics = run(
         spark,
         statistics_path=args["statistics_path"],

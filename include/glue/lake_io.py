@@ -224,7 +224,7 @@ def staged_objects(store: Store, root: str) -> dict[str, str]:
             continue
         if partition in out:
             raise RuntimeError(
-                f"clean_statistics: two staged objects for {partition}: {out[partition]}, {uri}"
+                f"two staged objects for {partition} (one per partition expected): {out[partition]}, {uri}"
             )
         out[partition] = uri
     return out

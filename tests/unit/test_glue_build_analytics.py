@@ -20,11 +20,15 @@ import pytest
 from pyspark.sql import functions as F
 
 from infra.local.runtime import GLUE_SOURCE
+from tests.glue_plans import folder_plan, write_plan
 
 pytestmark = pytest.mark.spark
 
 
 def _load(name: str) -> ModuleType:
+    # The scripts import their shared module (lake_io.py) as Glue's --extra-py-files puts it on the path.
+    if str(GLUE_SOURCE) not in sys.path:
+        sys.path.insert(0, str(GLUE_SOURCE))
     spec = importlib.util.spec_from_file_location(f"glue_{name}", GLUE_SOURCE / f"{name}.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
@@ -48,7 +52,7 @@ def stats(spark: Any, rows: list[tuple]) -> Any:
     for name in ba.STATISTICS_COLUMNS:
         if name not in df.columns:
             df = df.withColumn(name, F.lit(None).cast("string"))
-    return df
+    return df.withColumn("dt", F.date_format("trending_date", "yyyy-MM-dd"))  # the partition column
 
 
 def _row(
@@ -146,7 +150,8 @@ def category_reference(data_dir: Path, folder: str) -> list[tuple[str, int, str]
 @pytest.fixture(scope="module")
 def real(spark: Any, data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     base = tmp_path_factory.mktemp("analytics")
-    cs.run(spark, str(data_dir / "raw_statistics"), f"{base}/stats/", f"{base}/q/", f"{base}/m/", "t")
+    plan = write_plan(base / "plan.json", folder_plan(data_dir / "raw_statistics"))
+    cs.run(spark, plan, f"{base}/stats/", f"{base}/q/", f"{base}/ledger/", f"{base}/m/", "t")
     categories = spark.createDataFrame(
         category_reference(data_dir, "raw_statistics_reference_data"), CATEGORY_SCHEMA
     )
@@ -196,3 +201,37 @@ def test_rerun_is_idempotent(real: dict[str, Any], spark: Any) -> None:
     before = spark.read.parquet(f"{base}/trending/").count()
     ba.run(spark, f"{base}/stats/", f"{base}/categories/", f"{base}/trending/", f"{base}/m/", "t2")
     assert spark.read.parquet(f"{base}/trending/").count() == before
+
+
+def test_real_output_is_one_object_per_region_and_day(real: dict[str, Any], spark: Any) -> None:
+    target = real["base"] / "trending"
+    objects = sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file())
+    days = {
+        (r["region"], str(r["trending_date"]))
+        for r in spark.read.parquet(str(real["base"] / "stats")).select("region", "trending_date").collect()
+    }
+    assert objects == sorted(f"region={r}/dt={d}/data.snappy.parquet" for r, d in days)
+    assert real["metrics"]["partitions_written"] == len(days)
+    dtypes = dict(ba.read_parquet(spark, str(target)).dtypes)
+    assert (dtypes["dt"], dtypes["trending_date"], dtypes["region"]) == ("string", "date", "string")
+
+
+def test_a_partition_the_statistics_lost_is_deleted(real: dict[str, Any], spark: Any, tmp_path: Path) -> None:
+    import shutil
+
+    stats = tmp_path / "stats"
+    shutil.copytree(real["base"] / "stats", stats)
+    (gone,) = [p for p in (stats / "region=gb").iterdir() if p.name == "dt=2017-11-17"]
+    target = tmp_path / "trending"
+    ba.run(spark, str(stats), str(real["base"] / "categories"), str(target), str(tmp_path / "m"), "one")
+    assert (target / "region=gb" / "dt=2017-11-17" / "data.snappy.parquet").is_file()
+    shutil.rmtree(gone)
+    leftover = target / ba.STAGING_FOLDER / "killed" / "region=gb" / "x.parquet"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(b"half")
+    metrics = ba.run(
+        spark, str(stats), str(real["base"] / "categories"), str(target), str(tmp_path / "m"), "two"
+    )
+    assert metrics["partitions_deleted"] == ["region=gb/dt=2017-11-17"]
+    assert not (target / "region=gb" / "dt=2017-11-17").exists()
+    assert not (target / ba.STAGING_FOLDER).exists()
