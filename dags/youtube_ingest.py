@@ -11,10 +11,17 @@ covers D; a manual run the last whole day before its logical date; a backfill on
 2. `plan_increment`: from one listing of both landing prefixes and one of the ledger, the objects this run
    takes (arrival before `end`, no verdict for key + ETag yet), written as the run's plan for the Glue job;
    returns counts and one S3-event payload per category file.
-3. `convert_reference_data`: the JSON-to-Parquet Lambda, one invocation per planned category file.
-4. `run_clean_statistics`: the Glue Spark job that types, deduplicates and partitions the statistics.
+3. `convert_reference_data`: the JSON-to-Parquet Lambda, one invocation per planned category file; it
+   answers `converted`, `quarantined` or `superseded` per file (a verdict, never a task failure).
+4. `run_clean_statistics`: the Glue Spark job on the plan's statistics CSVs (skipped when there are none):
+   types and deduplicates them in arrival order, merges them into the `region=xx/dt=YYYY-MM-DD/`
+   partitions they touch (one Parquet object each, replaced by one S3 copy), writes their ledger
+   documents; a file with too many bad rows is quarantined whole and the others are still published.
 5. `crawl_processed`: the crawler registers `statistics` and `category_reference` in the processed database,
-   then the processed assets are updated, which schedules `youtube_reporting`.
+   then the processed assets are updated (extras: counts and changed partitions), which schedules
+   `youtube_reporting`.
+6. `record_verdicts`: ledger documents for the objects the run ignored; then, when a file was quarantined,
+   the run fails naming region, file and reason (no retry: a verdict; good regions are already published).
 
 All names come from `youtube_etl.settings`; nothing here calls AWS while the file is parsed.
 """
@@ -34,7 +41,12 @@ from youtube_etl.dag_support import (
     glue_job_task,
     processed_assets,
 )
-from youtube_etl.operators import ConvertReferenceOperator, LandingDropSensor
+from youtube_etl.operators import (
+    CleanStatisticsOperator,
+    ConvertReferenceOperator,
+    CrawlProcessedOperator,
+    LandingDropSensor,
+)
 from youtube_etl.settings import get_settings, safe_run_id
 
 settings = get_settings()
@@ -101,17 +113,60 @@ def youtube_ingest() -> None:
         execution_timeout=timedelta(minutes=20),
     ).expand(payload=payloads)
 
-    run_clean_statistics = glue_job_task(settings, "run_clean_statistics", settings.clean_statistics_job)
+    run_clean_statistics = glue_job_task(
+        settings,
+        "run_clean_statistics",
+        settings.clean_statistics_job,
+        script_args={"--plan_path": "{{ ti.xcom_pull(task_ids='plan_increment', key='plan')['plan_uri'] }}"},
+        operator=CleanStatisticsOperator,
+    )
     crawl_processed = crawler_task(
         settings,
         "crawl_processed",
         settings.processed_crawler,
+        operator=CrawlProcessedOperator,
         outlets=processed_assets(settings),
-        # A run with no category file to convert (skipped mapping) still publishes its statistics.
+        # One side with nothing to do (a skipped mapping or job) must not stop the other's publish; a run
+        # that changed nothing (both skipped) emits no asset event.
         trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
     )
 
+    @task(
+        task_id="record_verdicts",
+        trigger_rule=TriggerRule.NONE_FAILED,
+        execution_timeout=timedelta(minutes=15),
+    )
+    def record_verdicts(run_id: str | None = None, ti: Any = None) -> dict[str, Any]:
+        """Ledger documents for the objects the run ignored; then fail naming every quarantined file.
+
+        Runs after the good files were published. A quarantine is a verdict on the input, so the failure
+        is not retried (the file keeps its verdict until it changes, and fails no later run).
+        """
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from youtube_etl.ingest import record_verdicts_task
+
+        plan = ti.xcom_pull(task_ids="plan_increment", key="plan") or {}
+        results = ti.xcom_pull(task_ids="convert_reference_data") or []
+        verdicts = record_verdicts_task(
+            S3Hook(aws_conn_id=settings.aws_conn_id).get_conn(),
+            settings,
+            str(run_id),
+            plan.get("plan_uri"),
+            clean_ran=ti.xcom_pull(task_ids="run_clean_statistics") is not None,
+            lambda_results=[results] if isinstance(results, str) else results,
+        )
+        for ignored in verdicts.ignored:
+            print(f"ignored {ignored['key']}: {ignored['reason']}")
+        summary = verdicts.summary()
+        ti.xcom_push(key="verdicts", value=summary)  # also when the run fails below (make run reads it)
+        if verdicts.quarantined:
+            raise AirflowFailException(verdicts.failure_message(str(run_id)))
+        return summary
+
     chain(wait_for_drop, payloads, [convert_reference_data, run_clean_statistics], crawl_processed)
+    chain(crawl_processed, record_verdicts())
 
 
 youtube_ingest()

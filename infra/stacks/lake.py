@@ -18,6 +18,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.stacks.common import InfraNames, lake_bucket, skip_checkov
+from youtube_etl.ledger import glue_table_input
 from youtube_etl.settings import Settings
 
 #: Athena stops (and bills no further) a query that would scan more than this.
@@ -176,6 +177,7 @@ class LakeStack(Stack):
             ],
         )
 
+        databases: dict[str, glue.CfnDatabase] = {}
         for database, location, description in (
             (
                 settings.processed_database,
@@ -188,7 +190,7 @@ class LakeStack(Stack):
                 "Joined trending analytics and the Athena report tables",
             ),
         ):
-            glue.CfnDatabase(
+            databases[database] = glue.CfnDatabase(
                 self,
                 f"Database{database.title().replace('_', '')}",
                 catalog_id=self.account,
@@ -196,6 +198,36 @@ class LakeStack(Stack):
                     name=database, description=description, location_uri=location
                 ),
             )
+        # The landing ledger (docs/daily-pipeline.md) is JSON, not a crawler's Parquet: its table is declared.
+        ledger = glue_table_input(settings.landing_ledger_table, settings.landing_ledger_uri)
+        self.ledger_table = glue.CfnTable(
+            self,
+            "LandingLedgerTable",
+            catalog_id=self.account,
+            database_name=settings.processed_database,
+            table_input=glue.CfnTable.TableInputProperty(
+                name=ledger["Name"],
+                description=ledger["Description"],
+                table_type=ledger["TableType"],
+                parameters=ledger["Parameters"],
+                storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
+                    columns=[
+                        glue.CfnTable.ColumnProperty(name=c["Name"], type=c["Type"])
+                        for c in ledger["StorageDescriptor"]["Columns"]
+                    ],
+                    location=ledger["StorageDescriptor"]["Location"],
+                    input_format=ledger["StorageDescriptor"]["InputFormat"],
+                    output_format=ledger["StorageDescriptor"]["OutputFormat"],
+                    serde_info=glue.CfnTable.SerdeInfoProperty(
+                        serialization_library=ledger["StorageDescriptor"]["SerdeInfo"][
+                            "SerializationLibrary"
+                        ],
+                        parameters=ledger["StorageDescriptor"]["SerdeInfo"]["Parameters"],
+                    ),
+                ),
+            ),
+        )
+        self.ledger_table.add_dependency(databases[settings.processed_database])
 
         # Two workgroups. Athena fails a CTAS with external_location in a workgroup that overrides
         # client-side settings, so the pipeline's (CTAS reports, checks) cannot enforce its configuration;

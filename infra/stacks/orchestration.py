@@ -325,9 +325,18 @@ class OrchestrationStack(Stack):
                 ],
             ),
             list_prefixes(s.raw_bucket, [p.raw_statistics, p.raw_reference]),
-            list_prefixes(s.processed_bucket, [p.statistics, p.category_reference]),
+            list_prefixes(s.processed_bucket, [p.statistics, p.category_reference, p.landing_ledger]),
             list_prefixes(s.reporting_bucket, [p.analytics, p.reports, p.athena_results]),
-            list_prefixes(s.assets_bucket, [p.glue_metrics]),
+            list_prefixes(s.assets_bucket, [p.glue_metrics, p.ingest_plans]),
+            # youtube_ingest: plan_increment reads the ledger and writes the run's plan; record_verdicts
+            # writes the ledger documents of ignored objects.
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:PutObject"],
+                resources=[
+                    objects_arn(s.processed_bucket, p.landing_ledger),
+                    objects_arn(s.assets_bucket, p.ingest_plans),
+                ],
+            ),
             # Report runs (CTAS output, retention deletes) and Athena query results.
             iam.PolicyStatement(
                 actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],

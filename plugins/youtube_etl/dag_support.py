@@ -47,16 +47,23 @@ def dag_alerts(settings: Settings) -> dict[str, Any]:
     return {"on_failure_callback": on_dag_failure, "deadline": deadline}
 
 
-def glue_job_task(settings: Settings, task_id: str, job_name: str) -> Any:
-    """The Glue job task of both DAGs (the provider's operator + the job's summary line in its log): waits,
-    run id passed, polls from settings."""
+def glue_job_task(
+    settings: Settings,
+    task_id: str,
+    job_name: str,
+    *,
+    script_args: Mapping[str, str] | None = None,
+    operator: type | None = None,
+) -> Any:
+    """The Glue job task of both DAGs (``operator``, by default the provider's operator + the job's summary
+    line in its log): waits, run id passed, polls from settings."""
     from youtube_etl.operators import GlueJobSummaryOperator
 
-    return GlueJobSummaryOperator(
+    return (operator or GlueJobSummaryOperator)(
         task_id=task_id,
         job_name=job_name,
         # Spark/Hadoop paths cannot hold the ':' and '+' of Airflow run ids.
-        script_args={"--run_id": "{{ safe_run_id(run_id) }}"},
+        script_args={"--run_id": "{{ safe_run_id(run_id) }}", **(script_args or {})},
         wait_for_completion=True,
         deferrable=settings.deferrable,
         job_poll_interval=settings.poll_interval,
@@ -74,11 +81,13 @@ def glue_metrics_location(settings: Settings, job: str, run_id: str) -> tuple[st
     return bucket, f"{prefix}run_id={safe_run_id(run_id)}/metrics.json"
 
 
-def crawler_task(settings: Settings, task_id: str, crawler_name: str, **kwargs: Any) -> Any:
-    """The provider's GlueCrawlerRunOperator, waiting for the crawl to finish."""
+def crawler_task(
+    settings: Settings, task_id: str, crawler_name: str, *, operator: type | None = None, **kwargs: Any
+) -> Any:
+    """The provider's GlueCrawlerRunOperator (or ``operator``, a subclass), waiting for the crawl to end."""
     from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerRunOperator
 
-    return GlueCrawlerRunOperator(
+    return (operator or GlueCrawlerRunOperator)(
         task_id=task_id,
         crawler_name=crawler_name,
         wait_for_completion=True,

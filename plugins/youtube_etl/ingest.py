@@ -83,27 +83,16 @@ def with_versions(s3: Any, bucket: str, objects: Sequence[landing.LandingObject]
 def build_plan(s3: Any, settings: Settings, start: datetime, end: datetime) -> landing.Plan:
     """The run's plan: one landing listing, one ledger listing, and the ledger documents a rebuild needs."""
     objects = list_landing(s3, settings.raw_bucket, settings.landing_prefixes)
-    names = list_ledger(s3, settings)
-    rules = kinds(settings)
-    plan = landing.plan_increment(objects, names, start, end, rules)
-    previous_names = landing.previous_documents(plan, names)
-    if previous_names:
-        bucket = settings.processed_bucket
-        flat = [n for group in previous_names.values() for n in group]
-        by_name = dict(zip(flat, read_documents(s3, bucket, flat), strict=True))
-        previous = {key: [by_name[n] for n in group] for key, group in previous_names.items()}
-        regions = landing.partition_regions(
-            p for docs in previous.values() for d in docs for p in d.get("partitions") or []
-        )
-        contributor_names = (
-            landing.contributor_documents(plan, objects, names, regions, rules) if regions else []
-        )
-        contributors = read_documents(s3, bucket, contributor_names)
-        plan = landing.add_rebuilds(plan, previous, contributors, objects, rules)
-    versions = with_versions(
-        s3, settings.raw_bucket, [p.item.obj for p in plan.statistics] + [i.obj for i in plan.reference]
+    plan = landing.plan_from_listings(
+        objects,
+        list_ledger(s3, settings),
+        start,
+        end,
+        kinds(settings),
+        lambda keys: read_documents(s3, settings.processed_bucket, keys),
     )
-    return plan.with_versions(versions)
+    taken = [p.item.obj for p in plan.statistics] + [i.obj for i in plan.reference]
+    return plan.with_versions(with_versions(s3, settings.raw_bucket, taken))
 
 
 def write_plan(s3: Any, uri: str, plan_json: Mapping[str, Any]) -> None:
@@ -144,6 +133,9 @@ class Verdicts:
     quarantined: list[dict[str, Any]] = field(default_factory=list)
     ignored: list[dict[str, Any]] = field(default_factory=list)
     processed: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        return {"processed": self.processed, "ignored": len(self.ignored), "quarantined": self.quarantined}
 
     def failure_message(self, run_id: str) -> str:
         lines = [
@@ -216,3 +208,66 @@ def plan_task(s3: Any, settings: Settings, start: datetime, end: datetime, run_i
     }
     payloads = [s3_event_payload(settings.raw_bucket, [obj], run=run) for obj in plan_json["reference"]]
     return {"plan_uri": uri, **plan.summary(), "payloads": payloads}
+
+
+def glue_metrics(s3: Any, settings: Settings, job: str, run_id: str) -> dict[str, Any] | None:
+    """The counts a Glue job wrote for this run (None when it wrote none)."""
+    from youtube_etl.dag_support import glue_metrics_location
+
+    bucket, key = glue_metrics_location(settings, job, run_id)
+    return read_json(s3, f"s3://{bucket}/{key}")
+
+
+#: Changed partitions listed in an asset event; more are counted, not listed.
+MAX_LISTED_PARTITIONS = 200
+
+
+def asset_extras(
+    plan: Mapping[str, Any] | None, metrics: Mapping[str, Any] | None, lambda_results: Iterable[str | None]
+) -> dict[str, dict[str, Any]]:
+    """The extras of the two processed assets' events: what this run changed, for youtube_reporting."""
+    plan, metrics = plan or {}, metrics or {}
+    interval = {"interval_start": plan.get("interval_start"), "interval_end": plan.get("interval_end")}
+    partitions = sorted(metrics.get("partitions", {}))
+    statistics = {
+        **interval,
+        **{k: int(metrics.get(k, 0)) for k in ("read", "written", "duplicates", "rejected")},
+        "files": len(metrics.get("files", [])),
+        "quarantined_files": int(metrics.get("files_quarantined", 0)),
+        "changed_partitions": partitions[:MAX_LISTED_PARTITIONS],
+        "changed_partitions_total": len(partitions),
+    }
+    records = [r for p in lambda_results if p for r in json.loads(p).get("records", [])]
+    converted = [r for r in records if r.get("status") == "converted"]
+    reference = {
+        **interval,
+        "converted": len(converted),
+        "quarantined": sum(r.get("status") == "quarantined" for r in records),
+        "superseded": sum(r.get("status") == "superseded" for r in records),
+        "regions": sorted({str(r.get("region")) for r in converted if r.get("region")}),
+    }
+    return {"statistics": statistics, "category_reference": reference}
+
+
+def record_verdicts_task(
+    s3: Any,
+    settings: Settings,
+    run_id: str,
+    plan_uri: str | None,
+    clean_ran: bool,
+    lambda_results: Iterable[str | None],
+) -> Verdicts:
+    """``record_verdicts``: ledger documents for the ignored objects; every quarantined file of the run."""
+    plan_json = read_json(s3, plan_uri) if plan_uri else None
+    verdicts = Verdicts()
+    if plan_json:
+        documents = ignored_documents(plan_json, run_id)
+        write_documents(s3, settings, documents)
+        verdicts.ignored = [{"key": d["key"], "reason": d["reason"]} for d in documents]
+    metrics = glue_metrics(s3, settings, settings.clean_statistics_job, run_id) if clean_ran else None
+    results = list(lambda_results)
+    verdicts.quarantined = glue_quarantines(metrics) + lambda_quarantines(results)
+    verdicts.processed = sum(f.get("verdict") == "processed" for f in (metrics or {}).get("files", [])) + sum(
+        r.get("status") == "converted" for p in results if p for r in json.loads(p).get("records", [])
+    )
+    return verdicts

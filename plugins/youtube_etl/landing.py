@@ -10,7 +10,7 @@ tasks do the listing (``youtube_etl.dag_support``).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -421,3 +421,27 @@ def add_rebuilds(
     statistics.sort(key=lambda p: p.item.order)
     sources.sort(key=lambda s: s[0].order)
     return replace(plan, statistics=statistics, rebuild_sources=sources)
+
+
+def plan_from_listings(
+    objects: Sequence[LandingObject],
+    ledger_names: Sequence[str],
+    start: datetime,
+    end: datetime,
+    kinds: Sequence[LandingKind],
+    read_documents: Callable[[list[str]], list[dict[str, Any]]],
+) -> Plan:
+    """:func:`plan_increment` plus the rebuilds of changed objects, reading only the ledger documents those
+    need (``read_documents``: ledger keys -> documents, in order)."""
+    plan = plan_increment(objects, ledger_names, start, end, kinds)
+    previous_names = previous_documents(plan, ledger_names)
+    if not previous_names:
+        return plan
+    flat = [n for group in previous_names.values() for n in group]
+    by_name = dict(zip(flat, read_documents(flat), strict=True))
+    previous = {key: [by_name[n] for n in group] for key, group in previous_names.items()}
+    regions = partition_regions(
+        p for docs in previous.values() for d in docs for p in d.get("partitions") or []
+    )
+    names = contributor_documents(plan, objects, ledger_names, regions, kinds) if regions else []
+    return add_rebuilds(plan, previous, read_documents(names) if names else [], objects, kinds)

@@ -40,7 +40,9 @@ EXTRACTOR = "youtube_etl.lineage.PipelineExtractor"
 OPERATORS = (
     "GlueJobOperator",
     "GlueJobSummaryOperator",
+    "CleanStatisticsOperator",
     "GlueCrawlerRunOperator",
+    "CrawlProcessedOperator",
     "LambdaInvokeFunctionOperator",
     "ConvertReferenceOperator",
     "S3KeySensor",
@@ -152,9 +154,9 @@ def sql_lineage(settings: Settings, sql: str, default_database: str | None) -> T
 def operator_lineage(settings: Settings, operator: Any) -> TaskLineage:
     """The datasets of one of the pipeline's operators (by the attributes the provider's operators have)."""
     kind = type(operator).__name__
-    if hasattr(operator, "job_name") and "Glue" in kind:
+    if hasattr(operator, "job_name") and kind in OPERATORS:
         return glue_job_lineage(settings, operator.job_name)
-    if kind == "GlueCrawlerRunOperator":
+    if hasattr(operator, "crawler_name"):
         return crawler_lineage(settings, operator.crawler_name)
     if hasattr(operator, "function_name"):
         return lambda_lineage(settings, operator.function_name)

@@ -8,6 +8,7 @@ from typing import Any
 
 from airflow.providers.amazon.aws.operators.athena import AthenaOperator
 from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
+from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerRunOperator
 from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeFunctionOperator
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, timezone
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
@@ -58,6 +59,37 @@ class ConvertReferenceOperator(LambdaInvokeFunctionOperator):
                     f" — {record['reason']}" if record.get("reason") else "",
                 )
         return payload
+
+
+class CrawlProcessedOperator(GlueCrawlerRunOperator):
+    """The processed crawler; the asset events it emits say what the run changed (``asset_extras``)."""
+
+    def _set_extras(self, context: Any) -> None:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        from youtube_etl.ingest import asset_extras, glue_metrics
+        from youtube_etl.settings import get_settings
+
+        ti = context["ti"]
+        s3 = S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
+        plan = ti.xcom_pull(task_ids="plan_increment", key="plan") or {}
+        ran = ti.xcom_pull(task_ids="run_clean_statistics") is not None
+        job = get_settings().clean_statistics_job
+        metrics = glue_metrics(s3, get_settings(), job, context["run_id"]) if ran else None
+        results = ti.xcom_pull(task_ids="convert_reference_data") or []
+        extras = asset_extras(plan, metrics, [results] if isinstance(results, str) else results)
+        for asset in self.outlets:
+            table = asset.name.rsplit(".", 1)[-1]
+            if table in extras:
+                context["outlet_events"][asset].extra = extras[table]
+
+    def execute(self, context: Any) -> str:
+        self._set_extras(context)
+        return str(super().execute(context))
+
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> str:
+        self._set_extras(context)
+        return str(super().execute_complete(context, event))
 
 
 class AthenaCheckOperator(AthenaOperator):
@@ -280,6 +312,23 @@ class GlueJobSummaryOperator(GlueJobOperator):
             self.log.warning("Glue job %s wrote no metrics at s3://%s/%s", self.job_name, bucket, key)
             return
         self.log.info("Glue job %s summary: %s", self.job_name, glue_summary(metrics))
+
+
+class CleanStatisticsOperator(GlueJobSummaryOperator):
+    """The clean_statistics Glue job on the run's plan; skipped when the plan takes no statistics file.
+
+    Re-running an interval whose files all have a verdict starts no job (on AWS a Glue run bills at least a
+    minute); the crawler and the verdicts still run.
+    """
+
+    def execute(self, context: Any) -> Any:
+        plan = context["ti"].xcom_pull(task_ids="plan_increment", key="plan") or {}
+        if not plan.get("statistics"):
+            raise AirflowSkipException(
+                f"no statistics file to take in [{plan.get('interval_start')}, {plan.get('interval_end')}): "
+                f"{plan.get('later', 0)} arrive later, the rest already have a verdict"
+            )
+        return super().execute(context)
 
 
 def glue_summary(metrics: dict[str, Any]) -> str:

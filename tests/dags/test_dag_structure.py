@@ -53,6 +53,10 @@ def test_ingest_order(dags) -> None:  # type: ignore[no-untyped-def]
     assert {"crawl_processed"} <= downstream(dag, "run_clean_statistics")
     # No category file to convert (an empty mapping is skipped) must not stop the statistics' publish.
     assert dag.get_task("crawl_processed").trigger_rule == "none_failed_min_one_success"
+    # Verdicts are recorded (and a quarantine fails the run) only after the good files were published.
+    assert downstream(dag, "crawl_processed") == {"record_verdicts"}
+    assert dag.get_task("record_verdicts").trigger_rule == "none_failed"
+    assert {t.task_id for t in dag.leaves} == {"record_verdicts"}
 
 
 def test_ingest_uses_settings_names(dags) -> None:  # type: ignore[no-untyped-def]
@@ -65,7 +69,14 @@ def test_ingest_uses_settings_names(dags) -> None:  # type: ignore[no-untyped-de
     assert sensor.bucket_name == s.raw_bucket
     assert sensor.prefixes == (s.prefixes.raw_statistics, s.prefixes.raw_reference)
     assert sensor.landing_grace == s.landing_grace
-    assert dag.get_task("run_clean_statistics").script_args["--run_id"] == "{{ safe_run_id(run_id) }}"
+    clean = dag.get_task("run_clean_statistics")
+    assert type(clean).__name__ == "CleanStatisticsOperator"
+    assert clean.script_args["--run_id"] == "{{ safe_run_id(run_id) }}"
+    assert (
+        "plan_uri" in clean.script_args["--plan_path"]
+        and "plan_increment" in clean.script_args["--plan_path"]
+    )
+    assert type(dag.get_task("crawl_processed")).__name__ == "CrawlProcessedOperator"
     assert (
         dag.user_defined_macros["safe_run_id"]("manual__2026-01-01T00:00:00+00:00")
         == "manual_2026_01_01t00_00_00_00_00"

@@ -174,6 +174,20 @@ def test_glue_databases_are_named_by_settings(synth: Synth) -> None:
     assert names == {s.processed_database, s.analytics_database}
 
 
+def test_landing_ledger_table_is_declared_with_the_json_serde(synth: Synth) -> None:
+    from youtube_etl.ledger import FIELDS
+
+    s: Settings = synth.settings
+    (table,) = synth.resources("Lake", "AWS::Glue::Table").values()
+    props = table["Properties"]
+    assert props["DatabaseName"] == s.processed_database
+    sd = props["TableInput"]["StorageDescriptor"]
+    assert props["TableInput"]["Name"] == s.landing_ledger_table == "landing_ledger"
+    assert sd["Location"] == s.landing_ledger_uri
+    assert sd["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
+    assert [(c["Name"], c["Type"]) for c in sd["Columns"]] == list(FIELDS.items())
+
+
 @pytest.mark.parametrize(
     ("attribute", "enforced"),
     [

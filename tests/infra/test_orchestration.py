@@ -161,9 +161,14 @@ def test_execution_role_has_mwaa_statements_and_only_the_pipelines_resources(syn
         f"arn:aws:s3:::{s.reporting_bucket}/{prefix}*"
         for prefix in (s.prefixes.reports, s.prefixes.athena_results)
     ), "MWAA may delete only report runs and Athena results"
-    assert not _actions_on(statements, "s3:PutObject") or all(
-        str(r).startswith(f"arn:aws:s3:::{s.reporting_bucket}/")
-        for r in _actions_on(statements, "s3:PutObject")
+    # Besides report runs: the ingest plans and the ledger documents youtube_ingest writes itself.
+    assert sorted(map(str, _actions_on(statements, "s3:PutObject"))) == sorted(
+        [
+            f"arn:aws:s3:::{s.reporting_bucket}/{s.prefixes.reports}*",
+            f"arn:aws:s3:::{s.reporting_bucket}/{s.prefixes.athena_results}*",
+            f"arn:aws:s3:::{s.processed_bucket}/{s.prefixes.landing_ledger}*",
+            f"arn:aws:s3:::{s.assets_bucket}/{s.prefixes.ingest_plans}*",
+        ]
     )
 
 
