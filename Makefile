@@ -8,7 +8,10 @@ PYTHON ?= python3
 UV := $(PYTHON) -m uv
 VENV := .venv
 PY := $(VENV)/bin/python
-DATA ?= ../shared/data/youtube
+SAMPLE := ../shared/data/youtube
+# make run's default: the sample's datasnaek files split into dated daily drops (infra/local/drops.py).
+QUICKSTART := .data/quickstart
+DATA ?= $(QUICKSTART)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
@@ -31,7 +34,10 @@ $(VENV)/.synced: pyproject.toml uv.lock | check-prereqs
 install: $(VENV)/.synced ## Create .venv from uv.lock (done automatically by run/test)
 
 .PHONY: run
-run: install ## Run the whole pipeline end to end on the local AWS runtime (DATA=folder to choose the data)
+run: install ## Run the daily pipeline end to end on the local AWS runtime, drop by drop (DATA=folder)
+ifeq ($(DATA),$(QUICKSTART))
+	$(PY) -m infra.local.drops --source "$(SAMPLE)" --out "$(QUICKSTART)"
+endif
 	$(PY) -m infra.local.pipeline --data "$(DATA)"
 
 .PHONY: query
@@ -63,8 +69,8 @@ bench: install ## Benchmarks: figures printed side by side with their reference
 	$(PY) -m bench
 
 .PHONY: clean
-clean: ## Remove generated files and the lake make run left (keeps .venv)
-	rm -rf out .lake .pytest_cache .mypy_cache .ruff_cache cdk.out
+clean: ## Remove generated files, the quickstart drops and the lake make run left (keeps .venv)
+	rm -rf out .data .lake .pytest_cache .mypy_cache .ruff_cache cdk.out
 
 # Area-specific targets (infra, airflow, dashboard, ...) live in mk/*.mk.
 -include mk/*.mk

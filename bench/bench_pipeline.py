@@ -1,4 +1,5 @@
-"""`make run` wall time by stage (target ≤ 60 s) and DAG parse time per file (target ≤ 0.3 s)."""
+"""`make run` on the quickstart's dated drops: wall time by stage (target ≤ 90 s), and DAG parse time per file
+(target ≤ 0.3 s). ``DATA=folder`` measures another data folder."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("DATA", REPO.parent / "shared" / "data" / "youtube"))
-RUN_TARGET_S = 60.0
+SAMPLE = REPO.parent / "shared" / "data" / "youtube"
+RUN_TARGET_S = 90.0
 PARSE_TARGET_S = 0.3
 
 # Each file is parsed twice in one process: the first pays the imports, the second is what a warm DAG
@@ -51,6 +52,13 @@ def main() -> None:
                 f" {PARSE_TARGET_S:>6.1f} s"
             )
 
+        if os.environ.get("DATA"):
+            data = Path(os.environ["DATA"])
+        else:
+            from infra.local.drops import make_drops
+
+            data = Path(tmp) / "quickstart"
+            make_drops(SAMPLE, data)
         start = time.perf_counter()
         proc = subprocess.run(
             [
@@ -58,7 +66,7 @@ def main() -> None:
                 "-m",
                 "infra.local.pipeline",
                 "--data",
-                str(DATA),
+                str(data),
                 "--out",
                 f"{tmp}/out",
                 "--airflow-home",
@@ -73,8 +81,12 @@ def main() -> None:
         wall = time.perf_counter() - start
         if proc.returncode != 0:
             raise RuntimeError(f"make run failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        days = re.findall(r"^  \[ *\d+\.\d s\] (\d{4}-\d\d-\d\d: .*)$", proc.stdout, re.MULTILINE)
+        print(f"\n{data.name}: {len(days)} ingest runs")
+        for line in days:
+            print(f"  {line}")
         stages = re.findall(r"^  (\S.*?)\s+(\d+\.\d) s$", proc.stdout, re.MULTILINE)
-        print(f"\n{'make run stage':<30} {'seconds':>8}")
+        print(f"\n{'make run stage':<30} {'seconds':>8}   (1-min load average {os.getloadavg()[0]:.2f})")
         for name, seconds in stages:
             print(f"{name:<30} {float(seconds):>8.1f}")
         print(

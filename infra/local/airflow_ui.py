@@ -29,6 +29,7 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from infra.local.pipeline import find_drops
 from infra.local.runtime import HOST, REPO_ROOT, LocalRuntime
 from infra.local.supervise import run_supervised
 
@@ -166,21 +167,34 @@ def main(argv: list[str] | None = None) -> int:
     say("starting the local AWS runtime …")
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
     with LocalRuntime() as runtime:
+        dated: list[str] = []
         if args.data:
-            # Yesterday's drop: the daily run that unpausing schedules (the last whole day) takes it, and so
-            # does a run triggered in the UI (a manual run covers the last whole day before its date).
-            say(f"landing {args.data} as the drop of {yesterday} …")
-            runtime.load_sample_data(args.data.resolve(), landing_date=yesterday)
+            # Dated drops (<DATA>/drops/YYYY-MM-DD/) keep their dates: backfill those days. An undated folder
+            # lands as yesterday's drop: the daily run that unpausing schedules (the last whole day) takes
+            # it, and so does a run triggered in the UI (a manual run covers the last whole day before it).
+            for drop in find_drops(args.data.resolve()):
+                day = drop.day or yesterday
+                say(f"landing {drop.folder} as the drop of {day} …")
+                runtime.load_sample_data(drop.folder, landing_date=day)
+                dated += [day.isoformat()] if drop.day else []
         procs = start(home, runtime, api_port, home / "logs" / "components")
         try:
             wait_healthy(f"http://{HOST}:{api_port}/api/v2/monitor/health", 120, procs)
             say(f"Airflow UI: http://{HOST}:{api_port}  login: {USER} / {password(home)}")
             say(f"local AWS runtime: {runtime.endpoint} (connection aws_default points here)")
-            say(
-                f"youtube_ingest runs for {yesterday} on its own (both DAGs start unpaused, no catch-up of "
-                "older days) and youtube_reporting follows on its assets; trigger youtube_ingest in the UI "
-                "to run it again. Ctrl-C stops everything."
-            )
+            if dated:
+                say(
+                    f"dated drops {dated[0]} … {dated[-1]}: backfill those days (UI: youtube_ingest → "
+                    f"Backfill, or airflow backfill create --dag-id youtube_ingest --from-date {dated[0]} "
+                    f"--to-date {dated[-1]}); youtube_reporting follows on its assets. The daily run for "
+                    f"{yesterday} finds no drop. Ctrl-C stops everything."
+                )
+            else:
+                say(
+                    f"youtube_ingest runs for {yesterday} on its own (both DAGs start unpaused, no catch-up "
+                    "of older days) and youtube_reporting follows on its assets; trigger youtube_ingest in "
+                    "the UI to run it again. Ctrl-C stops everything."
+                )
             while not stopping and all(p.poll() is None for p in procs):
                 time.sleep(0.5)
         finally:

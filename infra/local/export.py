@@ -44,6 +44,8 @@ class PipelineResult:
     metrics: dict[str, Any] = field(default_factory=dict)
     reports: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     quarantined: list[str] = field(default_factory=list)
+    #: One summary per ingest run (``out/runs.jsonl``).
+    runs: list[dict[str, Any]] = field(default_factory=list)
     exported: list[Path] = field(default_factory=list)
     dashboard: Path | None = None
 

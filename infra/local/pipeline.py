@@ -1,12 +1,17 @@
-"""``make run``: the whole pipeline end to end on the local AWS runtime, with a summary at the end.
+"""``make run``: the daily pipeline end to end on the local AWS runtime, with a summary at the end.
 
-Starts the runtime on a free 127.0.0.1 port (provisioned from settings), loads a dataset folder laid out like
-``../shared/data/youtube/`` into the raw bucket (its S3 events fire the Lambda, like ad-hoc drops on AWS),
-runs ``youtube_ingest`` and then ``youtube_reporting`` for real with ``dag.test()`` against a project-local
-SQLite metadata DB, prints progress per task and a summary, and exports every report (CSV with header) and
-the dashboard into ``out/``. The runtime starts from an empty lake in ``.lake/`` and leaves it there (objects,
-catalog, query history) for ``make query`` and ``make cat``. Everything it starts is stopped before it
-returns, also on failure; the exit code is non-zero when any task failed.
+Starts the runtime on a free 127.0.0.1 port (provisioned from settings) and lands a data folder in the
+raw bucket one drop at a time: ``<DATA>/drops/YYYY-MM-DD/`` folders (each laid out like
+``../shared/data/youtube``) under ``landing_date=YYYY-MM-DD/`` keys, in date order; a folder without
+``drops/`` is one undated drop (arrival = now). Each drop's S3 events fire the Lambda (the ad-hoc path),
+then ``youtube_ingest`` runs for that drop's data interval with ``dag.test(logical_date=D+1)`` (a manual
+run covers the last whole day before its date) against a project-local SQLite metadata DB — one progress
+line per day — and finally ``youtube_reporting`` once. It prints a summary, writes ``out/runs.jsonl`` (one
+JSON object per ingest run) and exports every report (CSV with header) and the dashboard into ``out/``.
+The runtime starts from an empty lake in ``.lake/`` and leaves it there (objects, catalog, query history)
+for ``make query`` and ``make cat``. Everything it starts is stopped before it returns, also on failure.
+A run that only failed on a verdict (a quarantined file: ``record_verdicts``) does not stop the later days;
+the exit code is non-zero when any task failed.
 """
 
 from __future__ import annotations
@@ -20,10 +25,12 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
 from pathlib import Path
 from typing import Any
 
@@ -93,8 +100,46 @@ def _progress(dag_id: str, started: float) -> Iterator[None]:
         logger.setLevel(old_level)
 
 
-def run_dag(dag_id: str, started: float, logical_date: datetime | None = None) -> str:
-    """Run one DAG of ``dags/`` with ``dag.test()``; raise :class:`PipelineError` naming failed tasks.
+#: Tasks whose failure is a verdict on the input (a quarantined file), not an error of the pipeline.
+VERDICT_TASKS = frozenset({"record_verdicts"})
+
+
+@dataclass
+class DagRunResult:
+    """What one ``dag.test()`` run did: its state, each task's state, the verdicts it recorded."""
+
+    dag_id: str
+    run_id: str
+    state: str
+    tasks: dict[str, str] = field(default_factory=dict)
+    #: ``record_verdicts``' XCom ``verdicts`` (youtube_ingest): processed / ignored / quarantined files.
+    verdicts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> list[str]:
+        return sorted(t for t, state in self.tasks.items() if state not in ("success", "skipped"))
+
+    @property
+    def verdict_failure(self) -> bool:
+        """Only a verdict failed (e.g. a quarantined file): the other files of the run were published."""
+        return bool(self.failed) and {t.split("[")[0] for t in self.failed} <= VERDICT_TASKS
+
+    def check(self, allow_verdicts: bool = False) -> None:
+        """Raise :class:`PipelineError` naming the failed tasks (unless only a verdict failed and allowed)."""
+        if self.state == "success" and not self.failed:
+            return
+        if allow_verdicts and self.verdict_failure:
+            return
+        details = "; ".join(f"{t}={self.tasks[t]}" for t in self.failed)
+        raise PipelineError(
+            f"{self.dag_id} run {self.run_id} ended {self.state}: {details} (see the log above)"
+        )
+
+
+def run_dag(
+    dag_id: str, started: float, logical_date: datetime | None = None, progress: bool = True
+) -> DagRunResult:
+    """Run one DAG of ``dags/`` with ``dag.test()`` (``progress``: one line per task).
 
     ``logical_date`` chooses the data interval of ``youtube_ingest`` (a manual run covers the last whole
     day before it); by default the run is for now.
@@ -105,6 +150,8 @@ def run_dag(dag_id: str, started: float, logical_date: datetime | None = None) -
 
     # Airflow puts its own warning filters first when it is imported: ours must come after that.
     silence_third_party_deprecations()
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
     from airflow.utils.state import TaskInstanceState
 
     bag = DagBag(dag_folder=str(DAGS_DIR / f"{dag_id}.py"))
@@ -116,18 +163,22 @@ def run_dag(dag_id: str, started: float, logical_date: datetime | None = None) -
     # Airflow 3.3.1's dag.test() cannot finish a successful run of a DAG with deadline alerts (it looks
     # them up by id, its in-memory DAG holds them serialized); its manual runs never get one anyway.
     dag.deadline = None
-    with _progress(dag_id, started):
+    with _progress(dag_id, started) if progress else nullcontext():
         run = dag.test() if logical_date is None else dag.test(logical_date=logical_date)
-    instances = run.get_task_instances()
-    for ti in instances:
-        if ti.state == TaskInstanceState.SKIPPED:
+    result = DagRunResult(dag_id, str(run.run_id), str(run.state))
+    for ti in run.get_task_instances():
+        name = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
+        result.tasks[name] = str(ti.state)
+        if progress and ti.state == TaskInstanceState.SKIPPED:
             print(f"  {dag_id}: {ti.task_id} skipped (see its log for why)", flush=True)
-    done = (TaskInstanceState.SUCCESS, TaskInstanceState.SKIPPED)
-    failed = [ti for ti in instances if ti.state not in done]
-    if failed or run.state != "success":
-        details = "; ".join(f"{ti.task_id}[{ti.map_index}]={ti.state}" for ti in failed)
-        raise PipelineError(f"{dag_id} run {run.run_id} ended {run.state}: {details} (see the log above)")
-    return str(run.run_id)
+    with create_session() as session:
+        query = XComModel.get_many(
+            run_id=result.run_id, dag_ids=dag_id, task_ids="record_verdicts", key="verdicts"
+        )
+        row = session.scalars(query).first()
+        if row is not None:
+            result.verdicts = dict(XComModel.deserialize_value(row) or {})
+    return result
 
 
 def migrate_metadata_db() -> None:
@@ -148,28 +199,91 @@ def wait_for_event_invocations(runtime: LocalRuntime, timeout: float = 300) -> N
 
 
 def read_metrics(runtime: LocalRuntime, job: str, run_id: str) -> dict[str, Any]:
-    """The counts a Glue job run wrote to ``<metrics_path>run_id=<run id>/metrics.json``."""
-    from youtube_etl.settings import safe_run_id
+    """The counts a Glue job run wrote (``youtube_etl.ingest.glue_metrics``); empty when it wrote none."""
+    from youtube_etl.ingest import glue_metrics
 
-    path = runtime.settings.glue_job_arguments(job)["--metrics_path"]
-    bucket, _, prefix = path.removeprefix("s3://").partition("/")
-    s3 = runtime.client("s3")
-    for candidate in (run_id, safe_run_id(run_id)):
+    return glue_metrics(runtime.client("s3"), runtime.settings, job, run_id) or {}
+
+
+@dataclass(frozen=True)
+class Drop:
+    """One landing of ``make run``: a folder laid out like a data folder, and its landing date."""
+
+    folder: Path
+    #: None: an undated drop (arrival = upload time, the ingest run is for the day holding now).
+    day: date | None
+
+    @property
+    def logical_date(self) -> datetime:
+        """The ``dag.test`` date whose data interval is this drop's day (the last whole day before it)."""
+        day = self.day or datetime.now(UTC).date()
+        return datetime.combine(day + timedelta(days=1), clock.min, tzinfo=UTC)
+
+
+def find_drops(data: Path) -> list[Drop]:
+    """``data/drops/YYYY-MM-DD/`` in date order, or ``data`` itself as one undated drop."""
+    folder = data / "drops"
+    if not folder.is_dir():
+        return [Drop(data, None)]
+    drops = []
+    for child in sorted(folder.iterdir()):
         try:
-            body = s3.get_object(Bucket=bucket, Key=f"{prefix}run_id={candidate}/metrics.json")["Body"].read()
-        except s3.exceptions.NoSuchKey:
-            continue
-        return dict(json.loads(body))
-    return {}
+            drops.append(Drop(child, date.fromisoformat(child.name)))
+        except ValueError:
+            raise PipelineError(f"{child}: a drop folder is named YYYY-MM-DD") from None
+    if not drops:
+        raise PipelineError(f"{folder} holds no YYYY-MM-DD drop folder")
+    return drops
+
+
+def ingest_summary(runtime: LocalRuntime, drop: Drop, run: DagRunResult, seconds: float) -> dict[str, Any]:
+    """One line of ``out/runs.jsonl``: what one ingest run took and did."""
+    from youtube_etl.ingest import read_json
+
+    s = runtime.settings
+    plan = read_json(runtime.client("s3"), s.plan_uri(run.run_id)) or {}
+    ran = run.tasks.get("run_clean_statistics") == "success"
+    clean = read_metrics(runtime, s.clean_statistics_job, run.run_id) if ran else {}
+    quarantined = run.verdicts.get("quarantined", [])
+    return {
+        "date": (drop.logical_date - timedelta(days=1)).date().isoformat(),
+        "drop": drop.day.isoformat() if drop.day else None,
+        "run_id": run.run_id,
+        "state": run.state,
+        "interval_start": plan.get("interval_start"),
+        "interval_end": plan.get("interval_end"),
+        "files": len(plan.get("statistics", [])) + len(plan.get("reference", [])),
+        "statistics_files": len(plan.get("statistics", [])),
+        "reference_files": len(plan.get("reference", [])),
+        **{f"rows_{k}": int(clean.get(k, 0)) for k in ("read", "written")},
+        "duplicates": int(clean.get("duplicates", 0)),
+        "rejected": int(clean.get("rejected", 0)),
+        "quarantined_files": len(quarantined),
+        "quarantined": quarantined,
+        "ignored_files": int(run.verdicts.get("ignored", len(plan.get("ignored", [])))),
+        "partitions_written": int(clean.get("partitions_written", 0)),
+        "seconds": round(seconds, 2),
+    }
+
+
+def progress_line(summary: Mapping[str, Any], elapsed: float) -> str:
+    failed = "" if summary["state"] == "success" else f", run {summary['state']}"
+    return (
+        f"  [{elapsed:6.1f} s] {summary['date']}: {summary['files']} files, read {summary['rows_read']}, "
+        f"written {summary['rows_written']}, duplicates {summary['duplicates']}, "
+        f"rejected {summary['rejected']}, quarantined {summary['quarantined_files']} "
+        f"({summary['seconds']:.1f} s){failed}"
+    )
 
 
 def run_pipeline(
     runtime: LocalRuntime, data: Path, out_dir: Path, prepare_airflow: Callable[[], None] | None = None
 ) -> PipelineResult:
-    """Load ``data``, run both DAGs, export the reports and the dashboard. Airflow must be configured.
+    """Land the drops of ``data`` one day at a time with an ingest run each, then run the reporting, export
+    the reports and the dashboard. Airflow must be configured.
 
-    ``prepare_airflow`` (e.g. migrating the metadata DB) runs in a thread while the data loads and its S3
-    events run the Lambda, to keep Airflow's start-up off the critical path.
+    ``prepare_airflow`` (e.g. migrating the metadata DB) runs in a thread while the first drop loads and
+    its S3 events run the Lambda, to keep Airflow's start-up off the critical path.
     """
     from youtube_etl.dag_support import sql_dir
     from youtube_etl.reports import discover_reports
@@ -177,37 +291,68 @@ def run_pipeline(
     result = PipelineResult()
     started = time.perf_counter()
     s = runtime.settings
-
-    def stage(name: str, since: float) -> float:
-        now = time.perf_counter()
-        result.timings.append(StageTiming(name, now - since))
-        return now
-
+    drops = find_drops(data)
     mark = started
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prepare-airflow") as pool:
-        prepared = pool.submit(prepare_airflow) if prepare_airflow else None
-        keys = runtime.load_sample_data(data)
-        print(f"loaded {len(keys)} files from {data} into s3://{s.raw_bucket}/", flush=True)
-        wait_for_event_invocations(runtime)
-        if prepared is not None:
-            prepared.result()
-    mark = stage("load + S3-event Lambda", mark)
-    # An undated drop arrives now (LastModified): the ingest run is for the day that holds now.
-    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    for dag_id in DAG_IDS:
-        logical_date = today + timedelta(days=1) if dag_id == "youtube_ingest" else None
-        result.run_ids[dag_id] = run_dag(dag_id, started, logical_date)
-        mark = stage(dag_id, mark)
+    loading = ingesting = 0.0
+    for index, drop in enumerate(drops):
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prepare-airflow") as pool:
+            prepared = pool.submit(prepare_airflow) if prepare_airflow and index == 0 else None
+            keys = runtime.load_sample_data(drop.folder, landing_date=drop.day)
+            wait_for_event_invocations(runtime)
+            if prepared is not None:
+                prepared.result()
+        now = time.perf_counter()
+        loading += now - mark
+        mark = now
+        run = run_dag("youtube_ingest", started, drop.logical_date, progress=False)
+        now = time.perf_counter()
+        ingesting += now - mark
+        summary = ingest_summary(runtime, drop, run, now - mark) | {"uploaded": len(keys)}
+        mark = now
+        result.runs.append(summary)
+        print(progress_line(summary, now - started), flush=True)
+        run.check(allow_verdicts=True)
+        for item in run.verdicts.get("quarantined", []):
+            print(f"    quarantined {item.get('key')}: {item.get('reason')}", flush=True)
+        result.run_ids["youtube_ingest"] = run.run_id
+    result.timings += [
+        StageTiming(f"load + S3-event Lambda ({len(drops)} drop{'s' * (len(drops) > 1)})", loading),
+        StageTiming(f"youtube_ingest ({len(drops)} run{'s' * (len(drops) > 1)})", ingesting),
+    ]
+    reporting = run_dag("youtube_reporting", started)
+    reporting.check()
+    result.run_ids["youtube_reporting"] = reporting.run_id
+    now = time.perf_counter()
+    result.timings.append(StageTiming("youtube_reporting", now - mark))
+    mark = now
     result.metrics = {
-        "clean_statistics": read_metrics(runtime, s.clean_statistics_job, result.run_ids["youtube_ingest"]),
-        "build_analytics": read_metrics(runtime, s.build_analytics_job, result.run_ids["youtube_reporting"]),
+        "clean_statistics": totals(result.runs),
+        "build_analytics": read_metrics(runtime, s.build_analytics_job, reporting.run_id),
     }
     result.quarantined = [o["Key"] for o in runtime.list_objects(s.raw_bucket, s.prefixes.quarantine)]
     reports = discover_reports(sql_dir(s))
     out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / RUNS_FILE).write_text("".join(json.dumps(r) + "\n" for r in result.runs), encoding="utf-8")
+    result.exported.append(out_dir / RUNS_FILE)
     result.dashboard = export_reports(runtime, reports, out_dir, result)
-    stage("export", mark)
+    result.timings.append(StageTiming("export", time.perf_counter() - mark))
     return result
+
+
+#: One JSON object per ingest run of ``make run``.
+RUNS_FILE = "runs.jsonl"
+
+
+def totals(runs: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """The statistics counts over every ingest run (what one full run would report)."""
+    return {
+        "read": sum(r["rows_read"] for r in runs),
+        "written": sum(r["rows_written"] for r in runs),
+        "duplicates": sum(r["duplicates"] for r in runs),
+        "rejected": sum(r["rejected"] for r in runs),
+        "files": sum(r["files"] for r in runs),
+        "quarantined_files": sum(r["quarantined_files"] for r in runs),
+    }
 
 
 def summarize_lake(runtime: LocalRuntime) -> list[str]:
@@ -247,9 +392,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     data = args.data.resolve()
-    if not (data / "raw_statistics").is_dir() and not (data / "raw_statistics_reference_data").is_dir():
+    layout = ("drops", "raw_statistics", "raw_statistics_reference_data")
+    if not any((data / folder).is_dir() for folder in layout):
         print(
-            f"error: {args.data} has no raw_statistics/ or raw_statistics_reference_data/ folder",
+            f"error: {args.data} has no drops/, raw_statistics/ or raw_statistics_reference_data/ folder",
             file=sys.stderr,
         )
         return 2
@@ -284,6 +430,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1  # fresh_exports removed the previous run's exports and left out/RUN_FAILED.txt
     print(format_summary(result, time.perf_counter() - started))
     print(kept)
+    failed = [r for r in result.runs if r["state"] != "success"]
+    if failed:
+        print(
+            f"\n{len(failed)} ingest run(s) failed on their verdicts: "
+            + "; ".join(f"{r['date']}: {len(r['quarantined'])} file(s) quarantined" for r in failed),
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -1,7 +1,9 @@
-"""The whole pipeline through both DAGs on the local runtime and the real sample data, run twice.
+"""make run's daily flow through both DAGs on the local runtime: the quickstart's dated drops, run twice.
 
-Expected values are computed here from the raw CSV/JSON files with the csv module — independently of the
-Glue job, the Lambda and the SQL — and the second run must give identical report contents.
+The drops are the real sample files split by trending date (``infra/local/drops.py``); expected values are
+computed here from the original raw CSV/JSON files with the csv module — independently of the Glue job, the
+Lambda and the SQL — so the final reports must equal one full run's. The second run lands the same drops
+again: nothing has changed, so every ingest run takes nothing and the reports are identical.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from infra.local.drops import make_drops
 from infra.local.pipeline import PipelineResult, run_pipeline
 from infra.local.runtime import REPO_ROOT, LocalRuntime, patched_environ
 from tests.conftest import LINEAGE_DIR
@@ -84,9 +87,11 @@ def runs(
     out = tmp_path_factory.mktemp("pipeline")
     # Retention 1 proves the cleanup: after the second run only its report tables may remain.
     env = {"AIRFLOW__YOUTUBE_ETL__POLL_INTERVAL": "0.2", "AIRFLOW__YOUTUBE_ETL__REPORT_RETENTION": "1"}
+    quickstart = out / "quickstart"
+    make_drops(data_dir, quickstart)
     with patched_environ(env):
-        first = run_pipeline(local_aws, data_dir, out / "first")
-        second = run_pipeline(local_aws, data_dir, out / "second")
+        first = run_pipeline(local_aws, quickstart, out / "first")
+        second = run_pipeline(local_aws, quickstart, out / "second")
     yield first, second, out / "first", out / "second"
     local_aws.reset()
 
@@ -95,13 +100,39 @@ def test_statistics_counts_match_the_raw_files(runs, data_dir: Path) -> None:  #
     first, second, *_ = runs
     rows = raw_rows(data_dir)
     distinct = {(r.region, r.video_id, r.trending_date) for r in rows}
+    clean = first.metrics["clean_statistics"]
+    assert clean["read"] == len(rows)
+    assert clean["written"] == len(distinct)
+    assert clean["read"] == clean["written"] + clean["duplicates"] + clean["rejected"]
     for result in (first, second):
-        clean = result.metrics["clean_statistics"]
-        assert clean["read"] == len(rows)
-        assert clean["written"] == len(distinct)
-        assert clean["read"] == clean["written"] + clean["duplicates"] + clean["rejected"]
         assert result.metrics["build_analytics"]["rows"] == len(distinct)
         assert result.quarantined == []
+    # One ingest run per drop, each for its day, in date order; each took the drop's files.
+    days = ["2017-11-14", "2017-11-15", "2017-11-16", "2017-11-17"]
+    assert [r["date"] for r in first.runs] == days
+    assert [r["statistics_files"] for r in first.runs] == [4, 4, 4, 4]
+    assert first.runs[0]["reference_files"] + sum(r["reference_files"] for r in first.runs[1:]) <= 10
+    assert all(r["state"] == "success" and r["quarantined_files"] == 0 for r in first.runs)
+    # The same drops again (same keys, same ETags) already have their verdicts: nothing is read again.
+    assert [r["date"] for r in second.runs] == days
+    assert all(r["files"] == 0 and r["rows_read"] == 0 and r["state"] == "success" for r in second.runs)
+
+
+def test_runs_jsonl_has_one_line_per_ingest_run(runs) -> None:  # type: ignore[no-untyped-def]
+    first, _, first_out, _ = runs
+    lines = [json.loads(line) for line in (first_out / "runs.jsonl").read_text().splitlines()]
+    assert lines == first.runs
+    for line in lines:
+        assert {
+            "date",
+            "files",
+            "rows_read",
+            "rows_written",
+            "duplicates",
+            "rejected",
+            "quarantined_files",
+        } <= set(line)
+        assert line["rows_read"] == line["rows_written"] + line["duplicates"] + line["rejected"]
 
 
 def test_region_summary_reconciles_with_the_raw_files(runs, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
@@ -166,14 +197,17 @@ def test_second_run_gives_identical_reports(runs) -> None:  # type: ignore[no-un
 
 
 def test_reruns_do_not_duplicate_processed_data(runs, local_aws: LocalRuntime) -> None:  # type: ignore[no-untyped-def]
-    first, second, *_ = runs
-    assert first.metrics["clean_statistics"]["written"] == second.metrics["clean_statistics"]["written"]
     s = local_aws.settings
     glue = local_aws.client("glue")
     for table in (s.statistics_table, s.category_reference_table):
         partitions = glue.get_partitions(DatabaseName=s.processed_database, TableName=table)["Partitions"]
-        regions = [p["Values"][0] for p in partitions]
-        assert len(regions) == len(set(regions)), f"{table}: duplicate partitions {regions}"
+        values = [tuple(p["Values"]) for p in partitions]
+        assert len(values) == len(set(values)), f"{table}: duplicate partitions {values}"
+    statistics = glue.get_table(DatabaseName=s.processed_database, Name=s.statistics_table)["Table"]
+    assert [(k["Name"], k["Type"]) for k in statistics["PartitionKeys"]] == [
+        ("region", "string"),
+        ("dt", "string"),
+    ]
 
 
 def test_cleanup_keeps_only_the_published_run(runs, local_aws: LocalRuntime) -> None:  # type: ignore[no-untyped-def]
@@ -195,7 +229,9 @@ def test_dashboard_and_exports_are_written(runs) -> None:  # type: ignore[no-unt
     assert first.dashboard is not None and first.dashboard.stat().st_size > 1_000_000
     html = first.dashboard.read_text(encoding="utf-8")
     assert first.run_ids["youtube_reporting"] in html
-    for path in first.exported:
+    exported = [p for p in first.exported if p.suffix == ".csv"]
+    assert len(exported) == len(first.reports) and "runs.jsonl" in {p.name for p in first.exported}
+    for path in exported:
         with path.open(newline="", encoding="utf-8") as handle:
             header, *records = list(csv.reader(handle))
         key = report_key(path.stem)
