@@ -1,0 +1,147 @@
+"""`make airflow` with dated drops: a backfill through the real scheduler takes each day's drop.
+
+The quickstart's drops (the real sample split by trending date, ``infra/local/drops.py``) land under their
+``landing_date=`` keys; a backfill of their days over the REST API the UI calls creates one run per day,
+each taking that day's drop, and the asset-triggered ``youtube_reporting`` follows; backfilling a day
+again takes nothing. (Both DAGs start unpaused locally, so the scheduler also runs yesterday's interval,
+which has no drop: only the backfill's runs are looked at here.) Everything started is stopped afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.local.drops import make_drops
+from tests.e2e.test_airflow_ui import READY, call
+from tests.servers import started
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def airflow_ui(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    home = tmp_path_factory.mktemp("airflow-backfill")
+    drops = home / "quickstart"
+    make_drops(data_dir, drops)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AWS_"))}
+    argv = [sys.executable, "-m", "infra.local.airflow_ui", "--airflow-home", str(home), "--data", str(drops)]
+    with started(argv, env) as (proc, line):
+        while line and not READY.search(line):
+            line = proc.stdout.readline() if proc.stdout else ""
+        match = READY.search(line)
+        assert match, f"no ready line (logs in {home}/logs/components)"
+        url, user, password = match.groups()
+        token = call(f"{url}/auth/token", method="POST", body={"username": user, "password": password})
+        yield url, token["access_token"]
+
+
+DAYS = ("2017-11-14", "2017-11-15", "2017-11-16", "2017-11-17")
+
+
+def wait_for(
+    description: str, check: Any, timeout: float = 900, every: float = 5
+) -> Any:  # the scheduler is slow on a busy machine
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"{description}: not done after {timeout:.0f} s"
+        time.sleep(every)
+
+
+def backfill_runs(url: str, token: str, backfill_id: int) -> list[dict[str, Any]]:
+    runs = call(f"{url}/api/v2/dags/youtube_ingest/dagRuns?limit=100", token)["dag_runs"]
+    return [r for r in runs if r.get("run_type") == "backfill" and r.get("backfill_id") == backfill_id]
+
+
+def task_state(url: str, token: str, run_id: str, task_id: str) -> str:
+    quoted = urllib.parse.quote(run_id, safe="")
+    return str(
+        call(f"{url}/api/v2/dags/youtube_ingest/dagRuns/{quoted}/taskInstances/{task_id}", token)["state"]
+    )
+
+
+def verdicts(url: str, token: str, run_id: str) -> dict[str, Any]:
+    quoted = urllib.parse.quote(run_id, safe="")
+    entry = call(
+        f"{url}/api/v2/dags/youtube_ingest/dagRuns/{quoted}/taskInstances/record_verdicts/xcomEntries/verdicts",
+        token,
+    )
+    value = entry["value"]
+    return dict(json.loads(value) if isinstance(value, str) else value)
+
+
+def test_backfill_takes_each_days_drop_and_backfilling_again_takes_nothing(
+    airflow_ui: tuple[str, str],
+) -> None:
+    url, token = airflow_ui
+    wait_for(
+        "the dag-processor registers both DAGs",
+        lambda: (
+            {d["dag_id"] for d in call(f"{url}/api/v2/dags", token)["dags"]}
+            >= {"youtube_ingest", "youtube_reporting"}
+        ),
+        timeout=180,
+        every=2,
+    )
+    for dag_id in ("youtube_reporting", "youtube_ingest"):  # make airflow starts them unpaused
+        assert call(f"{url}/api/v2/dags/{dag_id}", token)["is_paused"] is False, dag_id
+    body = {
+        "dag_id": "youtube_ingest",
+        "from_date": f"{DAYS[0]}T00:00:00Z",
+        "to_date": f"{DAYS[-1]}T00:00:00Z",
+        "max_active_runs": 1,
+        "reprocess_behavior": "none",
+    }
+    backfill = call(f"{url}/api/v2/backfills", token, "POST", body)
+
+    def finished() -> list[dict[str, Any]] | None:
+        runs = backfill_runs(url, token, backfill["id"])
+        assert "failed" not in {r["state"] for r in runs}, runs
+        return runs if len(runs) == len(DAYS) and {r["state"] for r in runs} == {"success"} else None
+
+    runs = sorted(wait_for("the backfill", finished), key=lambda r: r["data_interval_start"])
+    # One run per day, each covering its day, each taking that day's four statistics files.
+    assert [r["data_interval_start"][:10] for r in runs] == list(DAYS)
+    for run in runs:
+        assert task_state(url, token, run["dag_run_id"], "run_clean_statistics") == "success"
+        assert verdicts(url, token, run["dag_run_id"])["quarantined"] == []
+
+    def reported() -> bool:
+        runs = call(f"{url}/api/v2/dags/youtube_reporting/dagRuns", token)["dag_runs"]
+        states = [r["state"] for r in runs]
+        assert "failed" not in states, states
+        return bool(states) and set(states) == {"success"}
+
+    wait_for("youtube_reporting on the processed assets", reported)
+
+    # Backfilling a processed day again re-runs it; every object already has its verdict: a no-op.
+    again = call(
+        f"{url}/api/v2/backfills",
+        token,
+        "POST",
+        body
+        | {
+            "from_date": f"{DAYS[1]}T00:00:00Z",
+            "to_date": f"{DAYS[1]}T00:00:00Z",
+            "reprocess_behavior": "completed",
+        },
+    )
+    (rerun,) = wait_for(
+        "the repeated interval",
+        lambda: [r for r in backfill_runs(url, token, again["id"]) if r["state"] in ("success", "failed")],
+    )
+    assert rerun["state"] == "success"
+    assert task_state(url, token, rerun["dag_run_id"], "run_clean_statistics") == "skipped"
+    assert task_state(url, token, rerun["dag_run_id"], "crawl_processed") == "skipped"
+    assert verdicts(url, token, rerun["dag_run_id"])["processed"] == 0
