@@ -114,11 +114,6 @@ def test_the_next_run_does_not_read_the_quarantined_file_again(
     assert ledger(local_aws) == runs["ledger"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the local Athena reads Parquet tables only; JSON SerDe tables come with the runtime package "
-    "(issue 14)",
-)
 def test_the_ledger_is_queryable_with_athena(runs: dict[str, Any], local_aws: LocalRuntime) -> None:
     s = local_aws.settings
     athena = local_aws.client("athena")
