@@ -173,7 +173,19 @@ def invoke(handler: Handler, spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _max_memory_mb() -> int:
-    # ru_maxrss is in KiB on Linux: the REPORT line's "Max Memory Used" (of the environment, as on AWS).
+    """The environment's peak resident memory: the REPORT line's "Max Memory Used", as on AWS.
+
+    ``VmHWM`` belongs to this process image; ``ru_maxrss`` survives ``execve`` (getrusage(2)), so a worker
+    started by a 1.5 GB parent (a long test session) would report the parent's peak. ``ru_maxrss`` only
+    where ``/proc`` is missing (KiB on Linux).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) // 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
