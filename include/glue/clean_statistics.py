@@ -48,7 +48,11 @@ One run:
 3. gives each planned file its verdict: a file whose rejected fraction exceeds ``--reject_threshold`` is
    quarantined whole (the increment is computed again without it); the others are processed. A file in
    the folder of a region outside ``--allowed_regions`` (the settings' ``data_regions``, the one region
-   definition the Lambda gets too) has every row rejected, so it is quarantined;
+   definition the Lambda gets too) has every row rejected, so it is quarantined. A file whose bytes are not
+   UTF-8 (a leading BOM is fine) is quarantined with ``not_utf8: byte 0xE9 at offset 1234``: Spark reads
+   invalid bytes as U+FFFD, so the files whose rows hold one are scanned on the driver (streamed), and a
+   U+FFFD really in the file stays. A row trending before ``--earliest_trending_date`` or after the day
+   after the ingest is rejected as ``implausible trending_date``;
 4. merges each touched partition that already holds data with it (the later arrival wins), except the
    rebuilt ones, which are replaced;
 5. commits: each partition's object is replaced by one S3 ``CopyObject`` from staging onto its fixed name
@@ -71,6 +75,7 @@ imports the project's package.
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import hashlib
 import json
 import math
@@ -78,9 +83,9 @@ import sys
 import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import reduce
-from typing import Any
+from typing import Any, BinaryIO
 
 from lake_io import (
     PARTITION_OBJECT,
@@ -107,6 +112,7 @@ JOB_ARGUMENTS = [
     "ledger_path",
     "reject_threshold",
     "allowed_regions",
+    "earliest_trending_date",
     "run_id",
     "metrics_path",
 ]
@@ -199,6 +205,8 @@ _BLOCK = "_block"
 _LINE_READ = "_line_read"
 _TRUNCATED = "_truncated"
 _FILE = "_file"  # index of the row's file in the run's arrival order
+#: The row's text holds U+FFFD: either in the file (EF BF BD) or Spark's replacement of invalid bytes.
+_REPLACEMENT = "_replacement"
 #: CSV bytes per shuffle partition (one task deduplicates and writes the partitions hashed to it).
 CSV_BYTES_PER_TASK = 128 * 1024**2
 
@@ -430,6 +438,68 @@ def exceeds_threshold(read: int, rejected: int, threshold: float) -> bool:
     return bool(read) and rejected / read > threshold
 
 
+#: Bytes the driver reads at a time when it checks a file's encoding.
+SCAN_CHUNK_BYTES = 8 * 1024**2
+
+
+def first_invalid_utf8(chunks: Iterable[bytes]) -> tuple[int, int] | None:
+    """(offset, value) of the first byte of ``chunks`` (one stream, in order) not valid in UTF-8, or None.
+
+    A leading BOM is valid UTF-8 (EF BB BF), and so is a real U+FFFD (EF BF BD). A sequence cut by a chunk
+    boundary is carried over to the next chunk; one still incomplete at the end is invalid.
+    """
+    offset = 0
+    carry = b""
+    for chunk in chunks:
+        data = carry + chunk
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            if error.reason != "unexpected end of data" or error.end != len(data):
+                return offset + error.start, data[error.start]
+            offset, carry = offset + error.start, data[error.start :]
+        else:
+            offset, carry = offset + len(data), b""
+    return (offset, carry[0]) if carry else None
+
+
+def not_utf8_reason(invalid: tuple[int, int], compressed: bool = False) -> str:
+    """``not_utf8: byte 0xE9 at offset 1234`` (offset in the decompressed text of a ``.gz`` object)."""
+    offset, value = invalid
+    where = " of the decompressed text" if compressed else ""
+    return f"not_utf8: byte 0x{value:02X} at offset {offset}{where}"
+
+
+def stream_chunks(stream: BinaryIO | gzip.GzipFile, size: int = SCAN_CHUNK_BYTES) -> Iterable[bytes]:
+    return iter(lambda: stream.read(size), b"")
+
+
+def scan_utf8(store: Store, uri: str) -> str | None:
+    """The ``not_utf8`` reason of an object whose bytes are not valid UTF-8 (streamed), else None."""
+    with store.open_binary(uri) as raw:
+        compressed = uri.endswith(".gz")
+        stream = gzip.GzipFile(fileobj=raw) if compressed else raw
+        invalid = first_invalid_utf8(stream_chunks(stream))
+    return not_utf8_reason(invalid, compressed) if invalid else None
+
+
+@dataclass(frozen=True)
+class TrendingDates:
+    """The trending days a row may carry: not before the trending feed existed (``--earliest_trending_date``,
+    a setting), not after the ingest (its UTC day + 1, for time zones ahead of UTC)."""
+
+    earliest: date | None
+    latest: date
+
+    @classmethod
+    def at(cls, ingest: datetime, earliest: date | None) -> TrendingDates:
+        return cls(earliest, (ingest.astimezone(UTC) + timedelta(days=1)).date())
+
+    def implausible(self, day: Column) -> Column:
+        late = day > F.lit(self.latest)
+        return late if self.earliest is None else (day < F.lit(self.earliest)) | late
+
+
 def quarantine_reason(read: int, rejected: int, threshold: float, reasons: Mapping[str, int]) -> str:
     """``reject_threshold: 966 of 966 rows rejected (100.00% > 1.00%): wrong column count 900, ...``."""
     detail = ", ".join(f"{text} {n}" for text, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
@@ -572,12 +642,17 @@ def standardize(raw: DataFrame, fmt: str, region: str | None) -> DataFrame:
     columns = [by_name.get(c, F.lit(None).cast("string")).alias(c) for c in RAW_COLUMNS]
     truncated = F.col(_TRUNCATED) if _TRUNCATED in raw.columns else F.lit(False)
     line_read = F.col(_LINE_READ) if _LINE_READ in raw.columns else F.lit(False)
+    # Spark decodes invalid UTF-8 as U+FFFD without a word: a row holding one sends its file to the
+    # driver's byte scan (run). A byte search per field; rows of valid files rarely hold U+FFFD.
+    texts = [F.col(f"`{name}`") for name in raw.columns[: len(names)]] + [F.col(_CORRUPT)]
+    replacement = reduce(lambda a, b: a | b, [F.coalesce(t.contains("\ufffd"), F.lit(False)) for t in texts])
     return raw.select(
         *columns,
         "source_file",
         F.lit(region).cast("string").alias("region"),
         F.lit(fmt).alias("format"),
         F.col(_CORRUPT).isNotNull().alias("_wrong_width"),
+        replacement.alias(_REPLACEMENT),
         truncated.alias(_TRUNCATED),
         F.col(_ROW),
         F.col(_BLOCK),
@@ -661,6 +736,7 @@ REJECT_REASONS = (
     "file not in a region=xx folder of an allowed region",
     "invalid video_id",
     "unparseable trending_date",
+    "implausible trending_date",
     "unparseable publish_time",
     "invalid category_id",
     *(f"{kind} {name}" for name in COUNT_COLUMNS for kind in ("negative", "non-numeric")),
@@ -668,8 +744,10 @@ REJECT_REASONS = (
 )
 
 
-def reject_reason(df: DataFrame) -> Column:
+def reject_reason(df: DataFrame, dates: TrendingDates | None = None) -> Column:
     """First reason a standardized row cannot be typed, or null when it is good (one CASE, no UDF).
+
+    ``dates``: the plausible trending days (None: any parseable day; ``99.14.11`` would be 2099-11-14).
 
     ``df`` carries the parsed ``_date`` and ``_publish_ts`` (:func:`classify` adds them), so the typing
     reuses them instead of parsing again. A count is first checked for the valid form; only a value that
@@ -683,8 +761,9 @@ def reject_reason(df: DataFrame) -> Column:
         (c("region").isNull(), F.lit(REJECT_REASONS[3])),
         (~F.coalesce(c("video_id").rlike(r"^[A-Za-z0-9_-]{11}$"), F.lit(False)), F.lit(REJECT_REASONS[4])),
         (c("_date").isNull(), F.lit(REJECT_REASONS[5])),
-        (c("_publish_ts").isNull(), F.lit(REJECT_REASONS[6])),
-        (~F.coalesce(c("category_id").rlike(r"^[0-9]{1,9}$"), F.lit(False)), F.lit(REJECT_REASONS[7])),
+        (dates.implausible(c("_date")) if dates else F.lit(False), F.lit(REJECT_REASONS[6])),
+        (c("_publish_ts").isNull(), F.lit(REJECT_REASONS[7])),
+        (~F.coalesce(c("category_id").rlike(r"^[0-9]{1,9}$"), F.lit(False)), F.lit(REJECT_REASONS[8])),
     ]
     texts = list(REJECT_REASONS[: len(cases)])
     for name in COUNT_COLUMNS:
@@ -705,13 +784,13 @@ def reject_reason(df: DataFrame) -> Column:
     return reason
 
 
-def classify(standardized: DataFrame) -> DataFrame:
+def classify(standardized: DataFrame, dates: TrendingDates | None = None) -> DataFrame:
     """Standardized rows with ``reject_reason`` (null for good rows) and the parsed ``_date`` (kept when
     the rows already carry it) and ``_publish_ts``; the check-only flags dropped."""
     if "_date" not in standardized.columns:
         standardized = standardized.withColumn("_date", parse_trending_date(F.col("trending_date")))
     parsed = standardized.withColumn("_publish_ts", parse_timestamp(F.col("publish_time")))
-    return parsed.withColumn("reject_reason", reject_reason(parsed)).drop("_wrong_width", _TRUNCATED)
+    return parsed.withColumn("reject_reason", reject_reason(parsed, dates)).drop("_wrong_width", _TRUNCATED)
 
 
 def to_typed(good: DataFrame, arrivals: Sequence[datetime]) -> DataFrame:
@@ -909,6 +988,8 @@ class Staged:
     partitions: dict[int, set[str]]
     #: Rejected rows of CRLF-line reads: a record may have been cut by a CRLF inside a quoted field.
     broken_rows: int
+    #: Rows holding U+FFFD, per file index (taken files): their files' bytes are checked on the driver.
+    replacement: dict[int, int] = field(default_factory=dict)
 
 
 def stage_increment(
@@ -917,6 +998,7 @@ def stage_increment(
     sources: Sequence[SourceFile],
     split: bool,
     path: str,
+    dates: TrendingDates | None = None,
 ) -> Staged:
     """Parse, check, deduplicate and type ``files`` (in arrival order) into ``path``: one Spark action.
 
@@ -935,7 +1017,7 @@ def stage_increment(
     )
     keyed = keyed.withColumn("_date", day).withColumn("dt", F.date_format("_date", "yyyy-MM-dd"))
     tasks = shuffle_partitions([f.size for f in files], spark.sparkContext.defaultParallelism)
-    classified = classify(keyed.repartition(tasks, "region", "dt"))
+    classified = classify(keyed.repartition(tasks, "region", "dt"), dates)
 
     take = [i for i, f in enumerate(files) if not f.rebuild]
     rejected = F.col("reject_reason").isNotNull()
@@ -946,6 +1028,7 @@ def stage_increment(
         F.count_if(file_col.isNull()).alias("unknown"),
         *[F.count_if(file_col == i).alias(f"read:{i}") for i in take],
         *[F.count_if((file_col == i) & rejected).alias(f"rejected:{i}") for i in take],
+        *[F.count_if((file_col == i) & F.col(_REPLACEMENT)).alias(f"replacement:{i}") for i in take],
         F.count_if(F.col(_LINE_READ) & rejected).alias("broken"),
         # As JSON text: observed arrays come back as Java objects.
         F.to_json(
@@ -980,6 +1063,7 @@ def stage_increment(
         rejected={i: int(seen_values[f"rejected:{i}"]) for i in take},
         partitions=partitions,
         broken_rows=int(seen_values["broken"]),
+        replacement={i: int(seen_values[f"replacement:{i}"]) for i in take},
     )
 
 
@@ -1029,14 +1113,20 @@ def merge_partitions(
 
 
 def write_quarantine(
-    spark: SparkSession, files: Sequence[PlannedFile], sources: Sequence[SourceFile], split: bool, path: str
+    spark: SparkSession,
+    files: Sequence[PlannedFile],
+    sources: Sequence[SourceFile],
+    split: bool,
+    path: str,
+    dates: TrendingDates | None = None,
 ) -> dict[str, dict[str, int]]:
     """Rejected rows of ``files`` as JSON lines with reason and source; returns uri -> reason -> rows."""
     names = {spark_file_name(spark, f.uri): f.uri for f in files}
     uri_of = F.create_map(*[x for name, uri in names.items() for x in (F.lit(name), F.lit(uri))])
     raw = read_sources(spark, sources, split)
     classified = classify(
-        raw.withColumn("source_file", F.element_at(uri_of, _normalized_file_name(F.col("source_file"))))
+        raw.withColumn("source_file", F.element_at(uri_of, _normalized_file_name(F.col("source_file")))),
+        dates,
     )
     rejected_rows(classified).write.mode("overwrite").json(path)
     counts: dict[str, dict[str, int]] = {}
@@ -1079,12 +1169,16 @@ def run(
     reject_threshold: float = 0.01,
     store: Store | None = None,
     allowed_regions: Collection[str] | None = None,
+    earliest_trending_date: date | None = None,
+    ingest_time: datetime | None = None,
 ) -> CleanResult:
     """The whole job (see the module docstring); returns what it did (also written as metrics).
 
     ``allowed_regions``: the regions the pipeline accepts (``--allowed_regions``, from the settings'
     ``data_regions``); every row of a file in another region's folder is rejected, so the file is
-    quarantined. None accepts any region folder.
+    quarantined. None accepts any region folder. A row whose trending day is before
+    ``earliest_trending_date`` (``--earliest_trending_date``, the settings' ``trending_feed_start``) or
+    after the day after ``ingest_time`` (default: now) is rejected as ``implausible trending_date``.
     """
     started = time.perf_counter()
     store = store or store_for(target_path)
@@ -1122,6 +1216,7 @@ def run(
                 run_id,
                 reject_threshold,
                 None if allowed_regions is None else frozenset(allowed_regions),
+                TrendingDates.at(ingest_time or datetime.now(UTC), earliest_trending_date),
             )
     finally:
         store.delete_prefix(staging)
@@ -1155,6 +1250,7 @@ def _process(
     run_id: str,
     reject_threshold: float,
     allowed_regions: frozenset[str] | None,
+    dates: TrendingDates,
 ) -> None:
     def region(f: PlannedFile) -> str | None:
         """The file's region for its rows: None (every row rejected) outside the allowed regions."""
@@ -1174,17 +1270,23 @@ def _process(
     ]
     increment = join(staging, "increment")
     split = True
-    staged = stage_increment(spark, files, sources, split, increment)
+    staged = stage_increment(spark, files, sources, split, increment, dates)
     if staged.broken_rows:
         # A CRLF inside a quoted field may have cut a record of a line-split read: read every file whole.
         store.delete_prefix(increment + "/")
         split = False
-        staged = stage_increment(spark, files, sources, split, increment)
+        staged = stage_increment(spark, files, sources, split, increment, dates)
     index = {f.uri: i for i, f in enumerate(files)}
     for uri, r in results.items():
         i = index[uri]
         r.read, r.rejected = staged.read[i], staged.rejected[i]
         r.partitions = sorted(staged.partitions.get(i, set()))
+        # U+FFFD in its rows or header: the bytes decide whether it is real text or Spark's replacement.
+        if staged.replacement[i] or "\ufffd" in sources[i].header:
+            r.reason = scan_utf8(store, uri)
+            if r.reason:
+                r.verdict, r.output = "quarantined", uri
+                continue
         if exceeds_threshold(r.read, r.rejected, reject_threshold):
             r.verdict = "quarantined"
     quarantined = {uri for uri, r in results.items() if r.verdict == "quarantined"}
@@ -1194,7 +1296,7 @@ def _process(
         keep = [i for i, f in enumerate(files) if f.uri not in quarantined]
         files, sources = [files[i] for i in keep], [sources[i] for i in keep]
         if files:
-            stage_increment(spark, files, sources, split, increment)
+            stage_increment(spark, files, sources, split, increment, dates)
     staged_final = staged_objects(store, increment)
     touched_regions = {p.split("/", 1)[0].split("=", 1)[1] for p in [*staged_final, *rebuild]} | plan_regions
     published = published_objects(store, target_path, touched_regions)
@@ -1230,7 +1332,7 @@ def _process(
             if row["source_file"] in results:
                 results[row["source_file"]].written += int(row["count"])
     rejecting = [f for f in files if f.uri in results and results[f.uri].rejected] + [
-        f for f in plan.take if f.uri in quarantined
+        f for f in plan.take if f.uri in quarantined and results[f.uri].rejected
     ]
     by_reason: dict[str, int] = {}
     if rejecting:
@@ -1240,12 +1342,12 @@ def _process(
             for s, f in zip(inspect_files(spark, [(f.uri, f.size) for f in q_files]), q_files, strict=True)
         ]
         folder = run_folder(quarantine_path, run_id)
-        counts = write_quarantine(spark, q_files, q_sources, split, folder)
+        counts = write_quarantine(spark, q_files, q_sources, split, folder, dates)
         for uri, reasons in counts.items():
             for text, n in reasons.items():
                 by_reason[text] = by_reason.get(text, 0) + n
             r = results[uri]
-            if r.verdict == "quarantined":
+            if r.verdict == "quarantined" and r.reason is None:
                 r.output = folder
                 r.reason = quarantine_reason(r.read, r.rejected, reject_threshold, reasons)
     result.rejected_by_reason = by_reason
@@ -1273,6 +1375,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         run_id=args["run_id"],
         reject_threshold=float(args["reject_threshold"]),
         allowed_regions=[r.strip() for r in args["allowed_regions"].split(",") if r.strip()],
+        earliest_trending_date=date.fromisoformat(args["earliest_trending_date"]),
     )
     print(json.dumps(summary_line(result)), flush=True)
 

@@ -20,7 +20,7 @@ import shutil
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 #: The one object of every partition folder.
 PARTITION_OBJECT = "data.snappy.parquet"
@@ -40,6 +40,10 @@ class Store:
 
     def head(self, uri: str) -> tuple[str, str | None] | None:
         """(ETag without quotes, version id) of the current object; None when it does not exist."""
+        raise NotImplementedError
+
+    def open_binary(self, uri: str) -> BinaryIO:
+        """The object's bytes as a stream (read in chunks: nothing is held whole in memory)."""
         raise NotImplementedError
 
     def list(self, prefix: str) -> list[str]:
@@ -102,6 +106,11 @@ class S3Store(Store):
         version = response.get("VersionId")
         return str(response["ETag"]).strip('"'), None if version in (None, "null") else str(version)
 
+    def open_binary(self, uri: str) -> BinaryIO:
+        bucket, key = self.split(uri)
+        body: BinaryIO = self.s3.get_object(Bucket=bucket, Key=key)["Body"]
+        return body
+
     def list(self, prefix: str) -> list[str]:
         bucket, key = self.split(prefix)
         scheme = prefix.split("://", 1)[0]
@@ -154,6 +163,9 @@ class LocalStore(Store):
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
         return digest.hexdigest(), None
+
+    def open_binary(self, uri: str) -> BinaryIO:
+        return self.path(uri).open("rb")
 
     def list(self, prefix: str) -> list[str]:
         root = self.path(prefix)

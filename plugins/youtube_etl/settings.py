@@ -19,7 +19,7 @@ import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 SECTION = "youtube_etl"
@@ -99,6 +99,10 @@ class Settings:
     #: Share of a region's categories a new category file may drop before it is quarantined (a file with
     #: one item must not silently replace a region's 31 categories).
     category_drop_threshold: float = 0.5
+    #: First day a trending list can be dated (YouTube's Trending feed launched in December 2015): earlier
+    #: trending dates in a statistics file are implausible (``99.14.11`` must not become 1999 or 2099, and
+    #: the Glue job also rejects days after the ingest). ISO date, passed as ``--earliest_trending_date``.
+    trending_feed_start: str = "2015-12-01"
     #: Largest category file (bytes, after gunzip) the Lambda reads; larger ones are quarantined. The strict
     #: JSON parser needs ~6x the body in memory: 64 MiB fits the function's 1 GB with room to spare.
     reference_max_bytes: int = 64 * 1024 * 1024
@@ -152,6 +156,13 @@ class Settings:
                 f"[{SECTION}] data_regions={self.data_regions!r} is invalid: distinct two-letter lower-case "
                 "codes, comma-separated" + (f" ({', '.join(map(repr, bad))} is not one)" if bad else "")
             )
+        try:
+            date.fromisoformat(self.trending_feed_start)
+        except ValueError:
+            raise SettingsError(
+                f"[{SECTION}] trending_feed_start={self.trending_feed_start!r}: must be an ISO date such as "
+                "2015-12-01"
+            ) from None
         if not 1024 <= self.reference_max_bytes <= 1024**3:
             raise SettingsError(
                 f"[{SECTION}] reference_max_bytes={self.reference_max_bytes!r}: must be from 1 KiB to 1 GiB"
@@ -388,6 +399,8 @@ class Settings:
                 "--reject_threshold": str(self.reject_threshold),
                 # The one region definition: a CSV in another region's folder is quarantined.
                 "--allowed_regions": ",".join(self.region_codes),
+                # Rows trending before this day (or after the ingest) are rejected as implausible.
+                "--earliest_trending_date": self.trending_feed_start,
             }
         if job == self.build_analytics_job:
             return common | {

@@ -21,6 +21,7 @@ import pytest
 
 from infra.local.runtime import GLUE_SOURCE
 from tests.glue_plans import ARRIVAL, entry, folder_plan, write_plan
+from youtube_etl.settings import Settings
 
 pytestmark = pytest.mark.spark
 
@@ -89,6 +90,8 @@ def expected_counts(folder: Path) -> dict[str, dict[str, int]]:
 # ---- plans: what youtube_ingest's plan_increment hands the job --------------------------------------
 
 D = ARRIVAL
+#: The deployed default of --earliest_trending_date.
+FEED_START = dt.date.fromisoformat(Settings().trending_feed_start)
 
 
 class Lake:
@@ -111,6 +114,7 @@ class Lake:
         **kwargs: Any,
     ) -> Any:
         plan = write_plan(self.base / f"plan-{run_id}.json", files, run_id, rebuild)
+        kwargs.setdefault("earliest_trending_date", FEED_START)
         return cs.run(
             self.spark,
             plan,
@@ -398,6 +402,8 @@ def lake(spark: Any, tmp_path: Path) -> Lake:
         pytest.param(GOOD.rsplit(",", 2)[0], "wrong column count", id="too-few-columns"),
         pytest.param(GOOD + ",extra", "wrong column count", id="too-many-columns"),
         pytest.param(GOOD.replace("abcdefghijk,", "#NAME?,"), "invalid video_id", id="mangled-id"),
+        pytest.param(GOOD.replace("17.14.11", "99.14.11"), "implausible trending_date", id="year-2099"),
+        pytest.param(GOOD.replace("17.14.11", "15.30.11"), "implausible trending_date", id="before-feed"),
     ],
 )
 def test_bad_rows_are_quarantined_with_reason(lake: Lake, tmp_path: Path, bad: str, reason: str) -> None:
@@ -760,3 +766,93 @@ def test_crlf_line_read_equals_multiline_read(
     expected = expected_counts(tmp_path / "src")["us"]
     assert outputs["lines"][0] == outputs["whole"][0] == expected
     assert outputs["lines"][1] == outputs["whole"][1]
+
+
+# ---- text must be UTF-8; trending dates must be possible ----------------------------------------------
+
+TITLE = "Eminem - Walk On Water (Audio) ft. Beyoncé"
+
+
+def test_windows_1252_text_quarantines_its_file_and_real_replacement_characters_stay(
+    lake: Lake, tmp_path: Path, data_dir: Path
+) -> None:
+    """A real CSV with one title re-encoded as Windows-1252 (Spark would read U+FFFD) is quarantined with
+    the offset of its first invalid byte; CA's genuine U+FFFD (EF BF BD) is text; the others are processed."""
+    original = (data_dir / "raw_statistics/region=us/USvideos.csv").read_bytes()
+    at = original.index(TITLE.encode("utf-8"))
+    broken = original[:at] + TITLE.encode("cp1252") + original[at + len(TITLE.encode("utf-8")) :]
+    with pytest.raises(UnicodeDecodeError) as error:
+        broken.decode("utf-8")
+    us = tmp_path / "src/region=us/USvideos.csv"
+    us.parent.mkdir(parents=True)
+    us.write_bytes(broken)
+    ca = data_dir / "raw_statistics/region=ca/CAvideos.csv"
+    gb = data_dir / "raw_statistics/region=gb/GBvideos.csv"
+    assert ca.read_bytes().count("\ufffd".encode()) == 2
+    bom = csv_file(tmp_path / "src", "bom.csv", row("bbbbbbbbbbb"), region="fr")
+    bom.write_bytes(b"\xef\xbb\xbf" + bom.read_bytes())
+
+    result = lake.run([entry(us), entry(ca), entry(gb), entry(bom)])
+
+    verdicts = {Path(f.file.uri).name: (f.verdict, f.reason, f.output) for f in result.files}
+    assert error.value.start == at + len("Eminem - Walk On Water (Audio) ft. Beyonc")
+    assert verdicts["USvideos.csv"] == (
+        "quarantined",
+        f"not_utf8: byte 0xE9 at offset {error.value.start}",
+        str(us),
+    )
+    assert {name: v[0] for name, v in verdicts.items()} == {
+        "USvideos.csv": "quarantined",
+        "CAvideos.csv": "processed",
+        "GBvideos.csv": "processed",
+        "bom.csv": "processed",
+    }
+    rows = lake.rows()
+    assert rows.where("region = 'us'").count() == 0
+    assert rows.where("region = 'ca' AND description LIKE '%\ufffd%'").count() > 0
+    assert rows.where("region = 'fr'").count() == 1
+    doc = next(d for d in lake.documents().values() if d["key"] == str(us))
+    assert (doc["verdict"], doc["reason"], doc["rows_written"]) == (
+        "quarantined",
+        verdicts["USvideos.csv"][1],
+        0,
+    )
+    assert us.read_bytes() == broken  # raw intact
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        pytest.param("plain ascii, é, \ufffd, 😀".encode(), None, id="valid"),
+        pytest.param(b"\xef\xbb\xbfvideo_id", None, id="bom"),
+        pytest.param(b"abc\xe9,def", (3, 0xE9), id="latin-1-byte"),
+        pytest.param(b"abc\xc3", (3, 0xC3), id="cut-at-end"),
+        pytest.param(b"ab\xed\xa0\x80", (2, 0xED), id="surrogate"),
+        pytest.param(b"a\xc0\xaf", (1, 0xC0), id="overlong"),
+        pytest.param(b"a\x80", (1, 0x80), id="lone-continuation"),
+    ],
+)
+@pytest.mark.parametrize("chunk", [pytest.param(1, id="1-byte-chunks"), pytest.param(4096, id="whole")])
+def test_first_invalid_utf8_across_chunk_boundaries(
+    data: bytes, expected: tuple[int, int] | None, chunk: int
+) -> None:
+    chunks = [data[i : i + chunk] for i in range(0, len(data), chunk)]
+    assert cs.first_invalid_utf8(chunks) == expected
+
+
+def test_trending_dates_after_the_day_after_the_ingest_are_implausible(lake: Lake, tmp_path: Path) -> None:
+    path = csv_file(
+        tmp_path / "src",
+        "f.csv",
+        row("aaaaaaaaaaa", "17.20.11"),
+        row("bbbbbbbbbbb", "17.21.11"),
+        row("ccccccccccc", "17.22.11"),
+    )
+    ingest = dt.datetime(2017, 11, 20, 23, 59, tzinfo=dt.UTC)
+    result = lake.run([entry(path)], reject_threshold=0.5, ingest_time=ingest)
+    assert result.files[0].counts() == {"read": 3, "written": 2, "duplicates": 0, "rejected": 1}
+    assert result.rejected_by_reason == {"implausible trending_date": 1}
+    rejected = lake.spark.read.json(lake.quarantine + "run_id=r/").collect()
+    assert [(r["video_id"], r["reject_reason"]) for r in rejected] == [
+        ("ccccccccccc", "implausible trending_date")
+    ]
