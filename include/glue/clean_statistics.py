@@ -477,7 +477,7 @@ def stream_chunks(stream: BinaryIO | gzip.GzipFile, size: int = SCAN_CHUNK_BYTES
 def scan_utf8(store: Store, uri: str) -> str | None:
     """The ``not_utf8`` reason of an object whose bytes are not valid UTF-8 (streamed), else None."""
     with store.open_binary(uri) as raw:
-        compressed = uri.endswith(".gz")
+        compressed = is_compressed(uri)
         stream = gzip.GzipFile(fileobj=raw) if compressed else raw
         invalid = first_invalid_utf8(stream_chunks(stream))
     return not_utf8_reason(invalid, compressed) if invalid else None
@@ -620,10 +620,16 @@ def read_csv(
 SPLIT_MIN_BYTES = 64 * 1024**2
 
 
+def is_compressed(path: str) -> bool:
+    """A ``.gz`` object: Spark inflates it by its extension, one task per file (gzip is not splittable)."""
+    return path.endswith(".gz")
+
+
 def splittable(source: SourceFile) -> bool:
     """A Kaggle original big enough to gain from a parallel parse (every record ends with CRLF)."""
     return (
-        source.crlf
+        not is_compressed(source.path)
+        and source.crlf
         and not source.truncated
         and source.size >= SPLIT_MIN_BYTES
         and source.header.lstrip("\ufeff") == DATASNAEK_HEADER
@@ -846,11 +852,20 @@ def inspect_files(spark: SparkSession, files: Sequence[tuple[str, int]]) -> list
     jvm = _jvm(spark)
     sources: list[SourceFile] = []
     suspects: list[tuple[str, int]] = []
+    odd: set[str] = set()
     for path, size in files:
         fs, hpath = _hadoop_fs(spark, path)
         header = ""
         last = -1
         before_last = -1
+        if is_compressed(path):
+            # No seeking in a gzip stream: the driver inflates it to look at its first and last bytes.
+            text = gzip.decompress(_read_bytes(spark, path))
+            header = text.split(b"\n", 1)[0].decode("utf-8", "replace")
+            if text and text[-1] not in (10, 13) and text.count(b'"') % 2 == 1:
+                odd.add(path)
+            sources.append(SourceFile(path, size, region_of(path), detect_format(header), header[:300]))
+            continue
         if size:
             stream = fs.open(hpath)
             try:
@@ -868,9 +883,9 @@ def inspect_files(spark: SparkSession, files: Sequence[tuple[str, int]]) -> list
             SourceFile(path, size, region_of(path), detect_format(header), header[:300], crlf=crlf)
         )
     if sum(size for _, size in suspects) <= DRIVER_PARITY_BYTES:
-        odd = {path for path, _ in suspects if _read_bytes(spark, path).count(b'"') % 2 == 1}
+        odd |= {path for path, _ in suspects if _read_bytes(spark, path).count(b'"') % 2 == 1}
     else:
-        odd = _odd_quote_files(spark, [path for path, _ in suspects])
+        odd |= _odd_quote_files(spark, [path for path, _ in suspects])
     return [dataclasses.replace(s, truncated=s.path in odd) for s in sources]
 
 

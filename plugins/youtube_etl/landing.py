@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from youtube_etl.ledger import ledger_document_name, parse_ledger_listing
-from youtube_etl.settings import REFERENCE_SUFFIXES
+from youtube_etl.settings import REFERENCE_SUFFIXES, STATISTICS_SUFFIXES
 
 STATISTICS = "statistics"
 REFERENCE = "reference"
@@ -34,7 +34,8 @@ class PlanError(ValueError):
 class LandingKind:
     """What one landing prefix holds: the kind of its objects and the suffixes the pipeline reads.
 
-    Issue 16 widens these rules (``.csv.gz``, ``.json.gz``): one declaration per prefix, read by the planner.
+    Gzip-compressed drops (``.csv.gz``, ``.json.gz``) are read like their plain forms: one declaration per
+    prefix, read by the planner.
     """
 
     kind: str
@@ -47,7 +48,7 @@ class LandingKind:
 
 def landing_kinds(raw_statistics: str, raw_reference: str) -> tuple[LandingKind, LandingKind]:
     return (
-        LandingKind(STATISTICS, raw_statistics, (".csv",), needs_region_folder=True),
+        LandingKind(STATISTICS, raw_statistics, STATISTICS_SUFFIXES, needs_region_folder=True),
         LandingKind(REFERENCE, raw_reference, REFERENCE_SUFFIXES, needs_region_folder=False),
     )
 

@@ -29,6 +29,8 @@ ENV_PREFIX = "AIRFLOW__YOUTUBE_ETL__"
 KNOWN_REGIONS: tuple[str, ...] = ("br", "ca", "de", "fr", "gb", "in", "jp", "kr", "mx", "ru", "us")
 #: Suffixes of category reference files the Lambda converts (the S3 trigger has one filter per suffix).
 REFERENCE_SUFFIXES: tuple[str, ...] = (".json", ".json.gz")
+#: Suffixes of statistics files clean_statistics reads (Spark inflates ``.gz`` by its extension).
+STATISTICS_SUFFIXES: tuple[str, ...] = (".csv", ".csv.gz")
 
 _PROJECT_RE = re.compile(r"^[a-z][a-z0-9]{1,19}$")
 _STAGE_RE = re.compile(r"^[a-z][a-z0-9]{0,9}$")

@@ -856,3 +856,32 @@ def test_trending_dates_after_the_day_after_the_ingest_are_implausible(lake: Lak
     assert [(r["video_id"], r["reject_reason"]) for r in rejected] == [
         ("ccccccccccc", "implausible trending_date")
     ]
+
+
+def test_gzip_drops_are_read_like_plain_csvs(lake: Lake, tmp_path: Path, data_dir: Path) -> None:
+    """GB (no final newline) gzip-compressed gives the rows of its plain form; a compressed file that is not
+    UTF-8 names the offset in its decompressed text."""
+    import gzip
+
+    plain = data_dir / "raw_statistics/region=gb/GBvideos.csv"
+    gb = tmp_path / "src/region=gb/GBvideos.csv.gz"
+    gb.parent.mkdir(parents=True)
+    gb.write_bytes(gzip.compress(plain.read_bytes()))
+    bad = csv_file(tmp_path / "src", "bad.csv", row("aaaaaaaaaaa"), region="us")
+    text = bad.read_bytes().replace(b',"T",', b',"T\xe9",')
+    bad = bad.with_name("bad.csv.gz")
+    bad.write_bytes(gzip.compress(text))
+
+    result = lake.run([entry(gb), entry(bad)])
+
+    verdicts = {Path(f.file.uri).name: (f.verdict, f.reason) for f in result.files}
+    offset = text.index(b"\xe9")
+    assert verdicts == {
+        "GBvideos.csv.gz": ("processed", None),
+        "bad.csv.gz": ("quarantined", f"not_utf8: byte 0xE9 at offset {offset} of the decompressed text"),
+    }
+    expected = {(r[0], r[1]) for r in records(plain)}
+    assert result.files[0].read == len(records(plain))
+    published = lake.rows().select("video_id", "trending_date", "source_file").collect()
+    assert {r["source_file"] for r in published} == {str(gb)}
+    assert {(r["video_id"], r["trending_date"].strftime("%y.%d.%m")) for r in published} == expected

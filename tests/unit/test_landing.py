@@ -114,7 +114,8 @@ def test_arrival_order_ties_are_broken_by_key() -> None:
     ("key", "code"),
     [
         pytest.param(f"{STATS}region=us/US.txt", "wrong_suffix", id="txt-in-statistics"),
-        pytest.param(f"{STATS}region=us/US.csv.gz", "wrong_suffix", id="csv-gz-for-now"),
+        pytest.param(f"{STATS}region=us/US.csv.zip", "wrong_suffix", id="zip-in-statistics"),
+        pytest.param(f"{STATS}region=us/US.JSON", "wrong_suffix", id="json-in-statistics"),
         pytest.param(f"{STATS}US.csv", "no_region_folder", id="no-region-folder"),
         pytest.param(f"{STATS}region=usa/US.csv", "no_region_folder", id="three-letter-region"),
         pytest.param(f"{REF}US_category_id.csv", "wrong_suffix", id="csv-in-reference"),
@@ -133,10 +134,11 @@ def test_folder_markers_are_not_objects() -> None:
 
 def test_statistics_and_reference_are_split_with_regions() -> None:
     csv = obj(f"{STATS}landing_date=2017-11-14/region=US/USvideos.CSV")
+    csv_gz = obj(f"{STATS}landing_date=2017-11-14/region=us/USvideos.csv.gz")  # Spark inflates it
     js = obj(f"{REF}landing_date=2017-11-14/US_category_id.json")
     gz = obj(f"{REF}landing_date=2017-11-14/CA_category_id.json.gz")  # the Lambda inflates it (issue 16)
-    result = plan([js, gz, csv])
-    assert keys(result.statistics) == [csv.key] and keys(result.reference) == [gz.key, js.key]
+    result = plan([js, gz, csv, csv_gz])
+    assert keys(result.statistics) == [csv.key, csv_gz.key] and keys(result.reference) == [gz.key, js.key]
     assert result.statistics[0].item.region == "us"
 
 
