@@ -1,13 +1,16 @@
 """Verdicts and isolation through youtube_ingest on the local runtime (dag.test, real Glue job and crawler).
 
-One drop holds a good US file, a file in the wrong format (the spreadsheet-saved IN copy: every row
-rejected), a text file in the statistics prefix and two category files. The run publishes the good region,
-quarantines the bad file once, records a verdict for every object, and fails naming region, file and
-reason; the next run over the same interval does not read the quarantined file again and succeeds.
+One drop holds a good US file, a good gzip-compressed GB file, a file in the wrong format (the
+spreadsheet-saved IN copy: every row rejected), the battery of bad statistics files and keys (``BATTERY``:
+one run over all of them, each with its verdict and reason) and two category files. The run publishes the
+good regions, quarantines the bad files once, records a verdict for every object, and fails naming region,
+file and reason; the next run over the same interval does not read the quarantined files again and
+succeeds.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 from collections.abc import Iterator
@@ -28,14 +31,106 @@ NEXT = datetime(2017, 11, 15, tzinfo=UTC)
 STATS = "youtube/raw_statistics/landing_date=2017-11-14/"
 REF = "youtube/raw_statistics_reference_data/landing_date=2017-11-14/"
 
+HEADER = (
+    b"video_id,trending_date,title,channel_title,category_id,publish_time,tags,views,likes,dislikes,"
+    b"comment_count,thumbnail_link,comments_disabled,ratings_disabled,video_error_or_removed,description\r\n"
+)
+ROW = (
+    b'abcdefghijk,17.14.11,"T","C",24,2017-11-13T17:13:01.000Z,"x"|"y",10,2,1,3,'
+    b'https://i.ytimg.com/vi/abcdefghijk/default.jpg,False,False,False,"d"\r\n'
+)
+
+
+def rows(*changes: tuple[bytes, bytes]) -> bytes:
+    """A datasnaek file of one synthetic row with ``changes`` applied to it."""
+    row = ROW
+    for old, new in changes:
+        row = row.replace(old, new, 1)
+    return HEADER + row
+
+
+def threshold(reason: str) -> str:
+    return f"reject_threshold: 1 of 1 rows rejected (100.00% > 1.00%): {reason} 1"
+
+
+#: Bad statistics inputs and keys in one drop: key (below STATS) -> (body, verdict, reason).
+BATTERY: dict[str, tuple[bytes, str, str]] = {
+    "region=de/cp1252.csv": (rows((b'"T"', b'"T\xe9"')), "quarantined", "not_utf8: byte 0xE9 at offset 217"),
+    "region=de/cp1252.csv.gz": (
+        gzip.compress(rows((b'"T"', b'"\x93T\x94"'))),
+        "quarantined",
+        "not_utf8: byte 0x93 at offset 216 of the decompressed text",
+    ),
+    "region=fr/year-2099.csv": (
+        rows((b"17.14.11", b"99.14.11")),
+        "quarantined",
+        threshold("implausible trending_date"),
+    ),
+    "region=fr/before-feed.csv": (
+        rows((b"17.14.11", b"14.14.11")),
+        "quarantined",
+        threshold("implausible trending_date"),
+    ),
+    "region=fr/bad-day.csv": (
+        rows((b"17.14.11", b"17.31.02")),
+        "quarantined",
+        threshold("unparseable trending_date"),
+    ),
+    "region=fr/bad-publish.csv": (
+        rows((b"2017-11-13T17:13:01.000Z", b"yesterday")),
+        "quarantined",
+        threshold("unparseable publish_time"),
+    ),
+    "region=jp/header.csv": (
+        b"id,date\r\n" + ROW,
+        "quarantined",
+        threshold("unrecognised header (not a known statistics format)"),
+    ),
+    "region=jp/short.csv": (
+        rows((b",False,False,False,", b",False,")),
+        "quarantined",
+        threshold("wrong column count"),
+    ),
+    "region=jp/truncated.csv": (
+        rows()[: -len(b'd"\r\n')],
+        "quarantined",
+        threshold("truncated record (file ends inside a quoted field)"),
+    ),
+    "region=kr/negative.csv": (rows((b",10,2,", b",-10,2,")), "quarantined", threshold("negative views")),
+    "region=kr/text-count.csv": (
+        rows((b",10,2,", b",ten,2,")),
+        "quarantined",
+        threshold("non-numeric views"),
+    ),
+    "region=kr/id.csv": (rows((b"abcdefghijk,", b"#NAME?,")), "quarantined", threshold("invalid video_id")),
+    "region=kr/category.csv": (rows((b",24,", b",x,")), "quarantined", threshold("invalid category_id")),
+    "region=mx/boolean.csv": (
+        rows((b",False,False,False,", b",FALSE,False,False,")),
+        "quarantined",
+        threshold("invalid boolean comments_disabled"),
+    ),
+    "region=zz/unknown-region.csv": (
+        rows(),
+        "quarantined",
+        threshold("file not in a region=xx folder of an allowed region"),
+    ),
+    "region=us/US.JSON": (b"{}", "ignored", "wrong_suffix: "),
+    "region=us/US.csv.zip": (b"PK", "ignored", "wrong_suffix: "),
+    "region=usa/US.csv": (rows(), "ignored", "no_region_folder: "),
+    "USvideos.csv": (rows(), "ignored", "no_region_folder: "),
+}
+
 
 @pytest.fixture(scope="module")
 def runs(local_aws: LocalRuntime, airflow_db: Path, data_dir: Path) -> Iterator[dict[str, Any]]:
     local_aws.reset()
     s3, s = local_aws.client("s3"), local_aws.settings
     us_day = split_file((data_dir / "raw_statistics/region=us/USvideos.csv").read_bytes(), single_days=1)
+    gb_day = split_file((data_dir / "raw_statistics/region=gb/GBvideos.csv").read_bytes(), single_days=1)
     objects = {
         f"{STATS}region=us/USvideos.csv": us_day[DAY.date()],
+        f"{STATS}region=gb/GBvideos.csv.gz": gzip.compress(gb_day[DAY.date()]),
+        **{STATS + key: body for key, (body, _, _) in BATTERY.items()},
         f"{STATS}region=in/INvideos.csv": (data_dir / "altered_copies/region=in/INvideos.csv").read_bytes(),
         f"{STATS}notes.txt": b"not a statistics file",
         f"{REF}US_category_id.json": (
@@ -68,9 +163,13 @@ def ledger(runtime: LocalRuntime) -> dict[str, dict[str, Any]]:
 def test_a_quarantined_file_fails_the_run_naming_region_file_and_reason(runs: dict[str, Any]) -> None:
     first: DagRunResult = runs["first"]
     assert first.state == "failed" and first.failed == ["record_verdicts"] and first.verdict_failure
-    (quarantined,) = first.verdicts["quarantined"]
-    assert quarantined["key"] == f"{STATS}region=in/INvideos.csv" and quarantined["region"] == "in"
-    assert quarantined["reason"].startswith("reject_threshold: 966 of 966 rows rejected")
+    quarantined = {q["key"]: q for q in first.verdicts["quarantined"]}
+    expected = {STATS + key for key, (_, verdict, _) in BATTERY.items() if verdict == "quarantined"}
+    assert set(quarantined) == {f"{STATS}region=in/INvideos.csv", *expected}
+    assert quarantined[f"{STATS}region=in/INvideos.csv"]["region"] == "in"
+    assert quarantined[f"{STATS}region=in/INvideos.csv"]["reason"].startswith(
+        "reject_threshold: 966 of 966 rows rejected"
+    )
     for task in ("run_clean_statistics", "crawl_processed", "plan_increment", "wait_for_drop"):
         assert first.tasks[task] == "success", task
 
@@ -83,7 +182,7 @@ def test_the_good_region_is_published_before_the_run_fails(
     partitions = glue.get_partitions(DatabaseName=s.processed_database, TableName=s.statistics_table)[
         "Partitions"
     ]
-    assert {tuple(p["Values"]) for p in partitions} == {("us", "2017-11-14")}
+    assert {tuple(p["Values"]) for p in partitions} == {("us", "2017-11-14"), ("gb", "2017-11-14")}
 
 
 def test_every_object_got_one_verdict(runs: dict[str, Any]) -> None:
@@ -91,13 +190,37 @@ def test_every_object_got_one_verdict(runs: dict[str, Any]) -> None:
     verdicts = {key: (d["verdict"], d["recorded_by"]) for key, d in docs.items() if key.startswith(STATS)}
     assert verdicts == {
         f"{STATS}region=us/USvideos.csv": ("processed", "clean_statistics"),
+        f"{STATS}region=gb/GBvideos.csv.gz": ("processed", "clean_statistics"),
         f"{STATS}region=in/INvideos.csv": ("quarantined", "clean_statistics"),
         f"{STATS}notes.txt": ("ignored", "youtube_ingest"),
+        **{
+            STATS + key: (verdict, "clean_statistics" if verdict == "quarantined" else "youtube_ingest")
+            for key, (_, verdict, _) in BATTERY.items()
+        },
     }
     assert docs[f"{STATS}notes.txt"]["reason"].startswith("wrong_suffix: ")
     us = docs[f"{STATS}region=us/USvideos.csv"]
     assert (us["rows_read"], us["rows_written"], us["partitions"]) == (200, 200, ["region=us/dt=2017-11-14"])
     assert us["run_id"] == runs["first"].run_id and us["arrival"] == "2017-11-14T00:00:00Z"
+
+
+@pytest.mark.parametrize("key", [pytest.param(key, id=key) for key in BATTERY])
+def test_battery_each_bad_input_gets_its_verdict_and_reason_and_stays_intact(
+    runs: dict[str, Any], local_aws: LocalRuntime, key: str
+) -> None:
+    body, verdict, reason = BATTERY[key]
+    doc = runs["ledger"][STATS + key]
+    assert doc["verdict"] == verdict
+    if verdict == "ignored":
+        assert doc["reason"].startswith(reason), doc["reason"]
+    else:
+        assert doc["reason"] == reason
+        assert (doc["rows_written"], doc["partitions"]) == (0, [])
+    s3, s = local_aws.client("s3"), local_aws.settings
+    assert s3.get_object(Bucket=s.raw_bucket, Key=STATS + key)["Body"].read() == body
+    # The good files of the same drop were processed.
+    good = runs["ledger"][f"{STATS}region=gb/GBvideos.csv.gz"]
+    assert good["verdict"] == "processed" and good["rows_written"] == good["rows_read"] > 0
 
 
 def test_the_next_run_does_not_read_the_quarantined_file_again(
