@@ -81,6 +81,7 @@ import json
 import math
 import sys
 import time
+import zlib
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -413,6 +414,8 @@ class SourceFile:
     truncated: bool = False
     #: The file ends with CRLF (Kaggle original): it can be read as CRLF-separated lines, split in parallel.
     crlf: bool = False
+    #: Why the file cannot be read at all (``not_gzip: …``): it is quarantined without being parsed.
+    unreadable: str | None = None
 
 
 # ---- pure helpers (no Spark) ---------------------------------------------------------------------
@@ -860,7 +863,12 @@ def inspect_files(spark: SparkSession, files: Sequence[tuple[str, int]]) -> list
         before_last = -1
         if is_compressed(path):
             # No seeking in a gzip stream: the driver inflates it to look at its first and last bytes.
-            text = gzip.decompress(_read_bytes(spark, path))
+            try:
+                text = gzip.decompress(_read_bytes(spark, path))
+            except (OSError, EOFError, zlib.error) as error:
+                reason = f"not_gzip: {error}"
+                sources.append(SourceFile(path, size, region_of(path), UNKNOWN_FORMAT, "", unreadable=reason))
+                continue
             header = text.split(b"\n", 1)[0].decode("utf-8", "replace")
             if text and text[-1] not in (10, 13) and text.count(b'"') % 2 == 1:
                 odd.add(path)
@@ -1283,6 +1291,14 @@ def _process(
         dataclasses.replace(s, region=region(f))
         for s, f in zip(inspect_files(spark, [(f.uri, f.size) for f in files]), files, strict=True)
     ]
+    for s in sources:
+        if s.unreadable and s.path in results:
+            r = results[s.path]
+            r.verdict, r.reason, r.output = "quarantined", s.unreadable, s.path
+    readable = [i for i, s in enumerate(sources) if not s.unreadable]
+    files, sources = [files[i] for i in readable], [sources[i] for i in readable]
+    if not files:
+        return
     increment = join(staging, "increment")
     split = True
     staged = stage_increment(spark, files, sources, split, increment, dates)
@@ -1293,6 +1309,8 @@ def _process(
         staged = stage_increment(spark, files, sources, split, increment, dates)
     index = {f.uri: i for i, f in enumerate(files)}
     for uri, r in results.items():
+        if uri not in index:
+            continue  # unreadable: quarantined above
         i = index[uri]
         r.read, r.rejected = staged.read[i], staged.rejected[i]
         r.partitions = sorted(staged.partitions.get(i, set()))

@@ -114,6 +114,7 @@ BATTERY: dict[str, tuple[bytes, str, str]] = {
         "quarantined",
         threshold("file not in a region=xx folder of an allowed region"),
     ),
+    "region=mx/not-gzip.csv.gz": (rows(), "quarantined", "not_gzip: Not a gzipped file (b'vi')"),
     "region=us/US.JSON": (b"{}", "ignored", "wrong_suffix: "),
     "region=us/US.csv.zip": (b"PK", "ignored", "wrong_suffix: "),
     "region=usa/US.csv": (rows(), "ignored", "no_region_folder: "),

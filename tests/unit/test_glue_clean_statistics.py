@@ -860,7 +860,7 @@ def test_trending_dates_after_the_day_after_the_ingest_are_implausible(lake: Lak
 
 def test_gzip_drops_are_read_like_plain_csvs(lake: Lake, tmp_path: Path, data_dir: Path) -> None:
     """GB (no final newline) gzip-compressed gives the rows of its plain form; a compressed file that is not
-    UTF-8 names the offset in its decompressed text."""
+    UTF-8 names the offset in its decompressed text; a ``.csv.gz`` that is not gzip is quarantined."""
     import gzip
 
     plain = data_dir / "raw_statistics/region=gb/GBvideos.csv"
@@ -871,14 +871,17 @@ def test_gzip_drops_are_read_like_plain_csvs(lake: Lake, tmp_path: Path, data_di
     text = bad.read_bytes().replace(b',"T",', b',"T\xe9",')
     bad = bad.with_name("bad.csv.gz")
     bad.write_bytes(gzip.compress(text))
+    plain_named_gz = bad.with_name("plain.csv.gz")
+    plain_named_gz.write_bytes(plain.read_bytes())
 
-    result = lake.run([entry(gb), entry(bad)])
+    result = lake.run([entry(gb), entry(bad), entry(plain_named_gz)])
 
     verdicts = {Path(f.file.uri).name: (f.verdict, f.reason) for f in result.files}
     offset = text.index(b"\xe9")
     assert verdicts == {
         "GBvideos.csv.gz": ("processed", None),
         "bad.csv.gz": ("quarantined", f"not_utf8: byte 0xE9 at offset {offset} of the decompressed text"),
+        "plain.csv.gz": ("quarantined", "not_gzip: Not a gzipped file (b'vi')"),
     }
     expected = {(r[0], r[1]) for r in records(plain)}
     assert result.files[0].read == len(records(plain))
