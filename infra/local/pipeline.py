@@ -261,6 +261,7 @@ def ingest_summary(runtime: LocalRuntime, drop: Drop, run: DagRunResult, seconds
         "quarantined_files": len(quarantined),
         "quarantined": quarantined,
         "ignored_files": int(run.verdicts.get("ignored", len(plan.get("ignored", [])))),
+        "ignored": [{"key": i.get("key"), "reason": i.get("reason")} for i in plan.get("ignored", [])],
         "partitions_written": int(clean.get("partitions_written", 0)),
         "seconds": round(seconds, 2),
     }
@@ -314,6 +315,8 @@ def run_pipeline(
         run.check(allow_verdicts=True)
         for item in run.verdicts.get("quarantined", []):
             print(f"    quarantined {item.get('key')}: {item.get('reason')}", flush=True)
+        for item in summary["ignored"]:
+            print(f"    ignored {item['key']}: {item['reason']}", flush=True)
         result.run_ids["youtube_ingest"] = run.run_id
     result.timings += [
         StageTiming(f"load + S3-event Lambda ({len(drops)} drop{'s' * (len(drops) > 1)})", loading),
