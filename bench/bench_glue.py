@@ -72,7 +72,8 @@ print(json.dumps({{"read": rows.get["n"], "written": rows.get["n"]}}))
 SPARK_WORK = (
     "Spark = include/glue/clean_statistics.run as deployed (local[2], 4 GB driver) on a plan of the files: "
     "CSV read as strings (big CRLF Kaggle files as CRLF lines, split across tasks; others multi-line); per "
-    "row one CASE reject reason (width, region, video_id, dates, counts, booleans); per-file counts "
+    "row one CASE reject reason (width, region, video_id, dates and their plausible range, counts, booleans) "
+    "and a U+FFFD flag (files holding one get a driver byte scan for invalid UTF-8); per-file counts "
     "(observed during the write) + threshold verdict; rejected rows to JSON; dedupe in arrival order "
     "(window); "
     "typing (yy.dd.MM date, timestamp, bigints, booleans, tags array, description line breaks); "
