@@ -44,6 +44,13 @@ class LocalJobRun(FakeJobRun):
         self.done = threading.Event()
         self.logs: CloudWatchShipper | None = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        """For a state folder: the run's process handle stays behind (it cannot outlive the runtime, and a
+        pre-started driver's handle holds the pipe it was given the run through, which cannot be pickled)."""
+        state = self.__dict__.copy()
+        state["process"] = None
+        return state
+
     # moto's ManagedState would advance the state on every describe; a real process drives it here.
     @property  # type: ignore[override]
     def status(self) -> str:

@@ -95,3 +95,23 @@ def test_a_state_that_cannot_be_resumed_is_refused_naming_the_file(tmp_path: Pat
     (tmp_path / STATE_FILE).write_bytes(content)
     with pytest.raises(StateError, match=f"{tmp_path / STATE_FILE}.*remove the folder"):
         StateStore(tmp_path).load()
+
+
+def test_a_job_run_served_by_a_pre_started_driver_can_be_saved(tmp_path: Path) -> None:
+    """A pre-started driver gets its run through a stdin pipe: the run's process handle holds that pipe,
+    which pickle refuses (make run's lake failed to save at stop once a run had used the spare driver)."""
+    from types import SimpleNamespace
+
+    from infra.localaws._glue_jobs.patches import LocalJobRun
+    from infra.localaws._state import _Pickler
+
+    process = subprocess.Popen([sys.executable, "-c", "input()"], stdin=subprocess.PIPE)
+    try:
+        run = LocalJobRun.__new__(LocalJobRun)  # the state a finished run of a spare driver has
+        run.__dict__.update({"_state": "SUCCEEDED", "job": SimpleNamespace(name="j"), "process": process})
+        with open(tmp_path / STATE_FILE, "wb") as out:
+            _Pickler(out, protocol=pickle.HIGHEST_PROTOCOL).dump(run)
+        restored = pickle.loads((tmp_path / STATE_FILE).read_bytes())
+        assert restored.process is None and restored.status == "SUCCEEDED" and restored.job.name == "j"
+    finally:
+        process.communicate(b"\n", timeout=30)
