@@ -180,6 +180,10 @@ def openlineage_options(settings: Settings) -> dict[str, str]:
     }
 
 
+#: ``[openlineage] execution_timeout`` of local runs (file transport); deployments keep the provider's.
+LOCAL_EMIT_TIMEOUT_SECONDS = 120
+
+
 def file_transport(folder: Path) -> str:
     """A ``lineage_transport`` writing one JSON file per event under ``folder`` (the local default)."""
     return json.dumps({"type": "file", "log_file_path": str(folder / "event"), "append": False})
@@ -193,7 +197,13 @@ def lineage_environment(folder: Path | None) -> dict[str, str]:
         for old in folder.glob("event-*.json"):
             old.unlink()
         settings = get_settings({}, lineage_transport=file_transport(folder))
-    return {f"AIRFLOW__OPENLINEAGE__{k.upper()}": v for k, v in openlineage_options(settings).items()}
+    options = openlineage_options(settings)
+    if folder is not None:
+        # The listener emits from a forked process and kills it after execution_timeout (10 s by default),
+        # logging a warning and losing the event: a fork of a large local process on a busy laptop can take
+        # longer. Writing a file costs nothing to wait for.
+        options["execution_timeout"] = str(LOCAL_EMIT_TIMEOUT_SECONDS)
+    return {f"AIRFLOW__OPENLINEAGE__{k.upper()}": v for k, v in options.items()}
 
 
 def __getattr__(name: str) -> Any:

@@ -176,6 +176,8 @@ def test_local_environment_empties_the_folder_of_earlier_events(tmp_path: Path) 
     env = lineage_environment(tmp_path)
     assert not old.exists() and keep.exists()
     assert json.loads(env["AIRFLOW__OPENLINEAGE__TRANSPORT"])["type"] == "file"
+    # A loaded laptop must not lose events to the provider's 10 s emit timeout (and warn about it).
+    assert int(env["AIRFLOW__OPENLINEAGE__EXECUTION_TIMEOUT"]) >= 60
     assert lineage_environment(None) == {"AIRFLOW__OPENLINEAGE__DISABLED": "True"}
 
 
