@@ -98,9 +98,15 @@ def main() -> None:
         started = time.perf_counter()
         history = FolderLake(work / "history")
         day = write_history(history, header, pool)
+        # The history files arrive at the start of ``day`` (the day after their last day): the interval that
+        # takes them must end after that instant ([start, end) excludes an arrival at ``end``).
         built = history.ingest(
-            spark, datetime(2000, 1, 1, tzinfo=UTC), datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+            spark,
+            datetime(2000, 1, 1, tzinfo=UTC),
+            datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=UTC),
         )
+        if not built.files or not sum(f.written for f in built.files):
+            raise RuntimeError(f"the history run took no rows: {built.metrics()}")
         rows = sum(f.written for f in built.files)
         print(
             f"history: {rows:,} rows over {len(REGIONS)} regions x {history_days()} days "
