@@ -959,16 +959,6 @@ PARQUET_OPTIONS = {
 }
 
 
-#: Parquet dictionaries pay off for repeated values only: free text is written plain, without first
-#: building a dictionary that overflows and is thrown away.
-PARQUET_OPTIONS = {
-    "compression": "snappy",
-    **{
-        f"parquet.enable.dictionary#{name}": "false" for name in ("title", "description", "tags.list.element")
-    },
-}
-
-
 def write_partitions(frame: DataFrame, path: str) -> None:
     """Parquet/snappy partitioned by region and day into a fresh staging folder.
 
