@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.parse
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +60,25 @@ def wait_for(
         time.sleep(every)
 
 
-def backfill_runs(url: str, token: str, backfill_id: int) -> list[dict[str, Any]]:
+def backfill_runs(url: str, token: str, since: str) -> list[dict[str, Any]]:
+    """The backfill runs of DAYS queued at or after ``since`` (a backfill's ``created_at``).
+
+    The DAG-run list of Airflow 3.3.1's REST API carries no ``backfill_id``; a backfill that reprocesses a
+    day clears its existing run (same run id) and queues it again, so the queue time tells the backfills
+    apart.
+    """
     runs = call(f"{url}/api/v2/dags/youtube_ingest/dagRuns?limit=100", token)["dag_runs"]
-    return [r for r in runs if r.get("run_type") == "backfill" and r.get("backfill_id") == backfill_id]
+    return [
+        r
+        for r in runs
+        if r.get("run_type") == "backfill"
+        and r["data_interval_start"][:10] in DAYS
+        and _instant(r.get("queued_at")) >= _instant(since)
+    ]
+
+
+def _instant(text: str | None) -> datetime:
+    return datetime.fromisoformat(text) if text else datetime.min.replace(tzinfo=UTC)
 
 
 def task_state(url: str, token: str, run_id: str, task_id: str) -> str:
@@ -106,7 +123,7 @@ def test_backfill_takes_each_days_drop_and_backfilling_again_takes_nothing(
     backfill = call(f"{url}/api/v2/backfills", token, "POST", body)
 
     def finished() -> list[dict[str, Any]] | None:
-        runs = backfill_runs(url, token, backfill["id"])
+        runs = backfill_runs(url, token, backfill["created_at"])
         assert "failed" not in {r["state"] for r in runs}, runs
         return runs if len(runs) == len(DAYS) and {r["state"] for r in runs} == {"success"} else None
 
@@ -139,7 +156,9 @@ def test_backfill_takes_each_days_drop_and_backfilling_again_takes_nothing(
     )
     (rerun,) = wait_for(
         "the repeated interval",
-        lambda: [r for r in backfill_runs(url, token, again["id"]) if r["state"] in ("success", "failed")],
+        lambda: [
+            r for r in backfill_runs(url, token, again["created_at"]) if r["state"] in ("success", "failed")
+        ],
     )
     assert rerun["state"] == "success"
     assert task_state(url, token, rerun["dag_run_id"], "run_clean_statistics") == "skipped"
