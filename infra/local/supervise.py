@@ -43,8 +43,9 @@ def _tree(root: psutil.Process) -> dict[int, psutil.Process]:
         return {}
 
 
-def _alive(processes: list[psutil.Process]) -> list[psutil.Process]:
-    """Those still running (a zombie has exited: only its parent's wait is missing)."""
+def still_running(processes: list[psutil.Process]) -> list[psutil.Process]:
+    """Those still running. A zombie has exited (only its parent's wait is missing; an orphan's is init's,
+    which some sandboxes never do)."""
     alive = []
     for process in processes:
         try:
@@ -75,14 +76,14 @@ def stop_tree(child: subprocess.Popen[bytes], known: dict[int, psutil.Process], 
     _end(list(known.values()), signal.SIGTERM)
     everyone = ([root] if root else []) + list(known.values())
     deadline = time.monotonic() + GRACE_SECONDS
-    while _alive(everyone) and time.monotonic() < deadline:
+    while still_running(everyone) and time.monotonic() < deadline:
         if root is not None:
             fresh = {pid: p for pid, p in _tree(root).items() if pid not in known}
             _end(list(fresh.values()), signal.SIGTERM)  # a dying child may still start something
             known.update(fresh)
             everyone.extend(fresh.values())
         time.sleep(0.1)
-    survivors = _alive(everyone)
+    survivors = still_running(everyone)
     _end(survivors, signal.SIGKILL)
     psutil.wait_procs(survivors, timeout=KILL_WAIT_SECONDS)
     child.wait()

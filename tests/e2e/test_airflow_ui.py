@@ -25,7 +25,7 @@ from typing import Any
 import psutil
 import pytest
 
-from infra.local.supervise import STOPPED
+from infra.local.supervise import STOPPED, still_running
 from tests.servers import started
 
 pytestmark = pytest.mark.slow
@@ -186,7 +186,7 @@ def test_sigint_stops_everything_and_says_so(airflow_ui: AirflowUI) -> None:
     took = time.monotonic() - signalled
     assert took <= 10, f"stopped after {took:.1f} s (issue 16: within 10 s)"
     assert airflow_ui.popen.returncode == 128 + signal.SIGINT
-    gone, alive = psutil.wait_procs(children, timeout=0)
+    alive = still_running(children)
     assert alive == [], f"left running: {[p.pid for p in alive]}"
     assert rest.rstrip().splitlines()[-1].startswith(STOPPED), rest[-2000:]
     assert list(airflow_ui.tmp.iterdir()) == [], "no temporary folder is left behind"

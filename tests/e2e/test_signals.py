@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from infra.local.runtime import REPO_ROOT
-from infra.local.supervise import STOPPED
+from infra.local.supervise import STOPPED, still_running
 
 pytestmark = pytest.mark.slow
 
@@ -77,7 +77,7 @@ def test_a_signal_stops_the_run_and_everything_it_started(
 
     assert took <= 10, f"stopped after {took:.1f} s"
     assert proc.returncode == 128 + signum
-    gone, alive = psutil.wait_procs(started, timeout=0)
+    alive = still_running(started)
     assert alive == [], f"left running: {[(p.pid, p.name()) for p in alive]}"
     assert rest.rstrip().splitlines()[-1].startswith(STOPPED), rest[-2000:]
     assert list((tmp_path / "tmp").iterdir()) == [], "the run's temporary folder is removed"
