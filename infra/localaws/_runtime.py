@@ -71,7 +71,7 @@ class LocalAWS:
         #: ``local[*]`` (default; ``LOCAL_GLUE_SPARK_MASTER``).
         self.glue_spark_master = glue_spark_master
         #: Keep a pre-started Glue driver (JVM + SparkSession) for the next job run (default True;
-        #: ``LOCAL_GLUE_PRESTART=0``).
+        #: ``LOCAL_GLUE_PRESTART=0``); never with a cluster master, where it would hold the cluster's cores.
         self.glue_prestart = glue_prestart
         #: Seconds an idle Lambda execution environment lives (default 60, ``LOCAL_LAMBDA_IDLE_TIMEOUT``).
         self.lambda_idle_timeout = lambda_idle_timeout

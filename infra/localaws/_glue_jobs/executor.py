@@ -69,7 +69,8 @@ DRIVER_JAVA_OPTIONS = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"
 #: Where job runs' Spark runs: ``local[*]`` (in the driver process), or an existing cluster's master URL
 #: (``spark://host:7077``, ...) for data that outgrows one machine. ``LOCAL_GLUE_SPARK_MASTER`` overrides it.
 SPARK_MASTER = os.environ.get("LOCAL_GLUE_SPARK_MASTER", "local[*]")
-#: A pre-started driver (:mod:`.driver`) serves the next run unless ``LOCAL_GLUE_PRESTART=0``.
+#: A pre-started driver (:mod:`.driver`) serves the next run unless ``LOCAL_GLUE_PRESTART=0`` or the master
+#: is a cluster's.
 PRESTART = os.environ.get("LOCAL_GLUE_PRESTART", "1") != "0"
 DRIVER = Path(__file__).resolve().with_name("driver.py")
 
@@ -126,7 +127,10 @@ class GlueJobExecutor(Executor):
         log.info("Glue job executor: job work folders and driver logs under %s", self.root)
         #: The driver waiting for the next run (started once a first run has been asked for).
         self.spare: SpareDriver | None = None
-        self.prestart = PRESTART if aws.glue_prestart is None else aws.glue_prestart
+        # A spare driver on a cluster would register as an application and hold the workers' cores while
+        # it waits, so the run it was not chosen for could wait for cores forever: only local[*] pre-starts.
+        prestart = PRESTART if aws.glue_prestart is None else aws.glue_prestart
+        self.prestart = prestart and (aws.glue_spark_master or SPARK_MASTER).startswith("local")
         self._closed = False
 
     # -- executor hooks --

@@ -361,8 +361,12 @@ def test_job_runs_submit_to_an_existing_spark_cluster(
     echoed = json.loads(runtime.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
     assert echoed["master"] == master_url
     # The cluster ran it: the master lists the job's application as completed, its tasks on the worker.
-    completed = {app["id"]: app for app in _cluster_state(ui)["completedapps"]}
+    state = _cluster_state(ui)
+    completed = {app["id"]: app for app in state["completedapps"]}
     assert echoed["app_id"] in completed
+    # No pre-started driver sits on the cluster holding its cores (it could starve the next run).
+    assert [app["id"] for app in state["activeapps"]] == []
+    assert list(completed) == [echoed["app_id"]]
 
 
 # ---- the pre-started driver ----------------------------------------------------------------------------
