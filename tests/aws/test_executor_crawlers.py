@@ -63,6 +63,9 @@ def category_frame(data_dir: Path) -> pd.DataFrame:
 def test_processed_crawler_catalogs_statistics_and_categories(
     clean_aws: LocalRuntime, settings: Settings, statistics_frame: pd.DataFrame, category_frame: pd.DataFrame
 ) -> None:
+    ledger = clean_aws.client("glue").get_table(
+        DatabaseName=settings.processed_database, Name=settings.landing_ledger_table
+    )["Table"]
     write_partitioned(statistics_frame, settings.statistics_uri)
     write_partitioned(category_frame, settings.category_reference_uri)
     crawler = crawl_until_ready(clean_aws, settings.processed_crawler)
@@ -70,7 +73,13 @@ def test_processed_crawler_catalogs_statistics_and_categories(
 
     glue = clean_aws.client("glue")
     tables = {t["Name"]: t for t in glue.get_tables(DatabaseName=settings.processed_database)["TableList"]}
-    assert set(tables) == {settings.statistics_table, settings.category_reference_table}
+    # The crawler adds its two tables beside the provisioned ledger table, which it leaves untouched.
+    assert set(tables) == {
+        settings.statistics_table,
+        settings.category_reference_table,
+        settings.landing_ledger_table,
+    }
+    assert tables[settings.landing_ledger_table] == ledger
 
     stats = tables[settings.statistics_table]
     expected = [(c, _glue_type(statistics_frame[c])) for c in statistics_frame.columns if c != "region"]
