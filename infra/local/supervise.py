@@ -9,7 +9,8 @@ So the command runs as a child under a small supervisor. The supervisor gives it
 folder (``TMPDIR``, ``SPARK_LOCAL_DIRS``: every temporary file of the run and of its Spark drivers lands
 there), keeps a record of the child's process tree, and on SIGINT or SIGTERM: passes the signal to the child
 (a graceful stop, where the child handles it), SIGTERMs every process of the tree, SIGKILLs whatever still
-runs after the grace period, removes the temporary folder and exits with 128 + the signal number.
+runs after the grace period, removes the temporary folder and exits with 128 + the signal number. When the
+child exits on its own, whatever it started and left running is ended the same way (and named on stderr).
 Processes are ended by PID (psutil checks each PID still names the process it recorded), never by name.
 """
 
@@ -56,12 +57,31 @@ def still_running(processes: list[psutil.Process]) -> list[psutil.Process]:
     return alive
 
 
+def _name(process: psutil.Process) -> str:
+    try:
+        return process.name()
+    except psutil.Error:
+        return "?"
+
+
 def _end(processes: list[psutil.Process], signum: int) -> None:
     for process in processes:
         try:
             process.send_signal(signum)  # psutil refuses a PID that was reused by another process
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             pass
+
+
+def end_leftovers(leftovers: list[psutil.Process]) -> None:
+    """After the command exited on its own: end what it started and left running (SIGTERM, then SIGKILL
+    after the grace period)."""
+    _end(leftovers, signal.SIGTERM)
+    deadline = time.monotonic() + GRACE_SECONDS
+    while still_running(leftovers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    survivors = still_running(leftovers)
+    _end(survivors, signal.SIGKILL)
+    psutil.wait_procs(survivors, timeout=KILL_WAIT_SECONDS)
 
 
 def stop_tree(child: subprocess.Popen[bytes], known: dict[int, psutil.Process], signum: int) -> None:
@@ -113,6 +133,11 @@ def supervise(command: list[str]) -> int:
             stop_tree(child, known, received[0])
             print(f"{STOPPED} ({len(known) + 1} processes)", flush=True)
             return 128 + received[0]
+        leftovers = still_running(list(known.values()))
+        if leftovers:
+            names = ", ".join(f"{p.pid} ({_name(p)})" for p in leftovers)
+            print(f"ending {len(leftovers)} process(es) the command left running: {names}", file=sys.stderr)
+            end_leftovers(leftovers)
         return child.returncode
     finally:
         for signum, handler in previous.items():

@@ -277,6 +277,8 @@ def test_make_run_prints_no_warning_or_error_line(data_dir: Path, tmp_path: Path
     assert "done in" in done.stdout
     noise = [line for line in output.splitlines() if NOISE.search(line)]
     assert noise == [], "\n".join(noise[:20])
+    # The runtime stopped all it started: the supervisor had nothing left to end (it names what it ends).
+    assert "left running" not in done.stderr, done.stderr[-3000:]
 
     # The lake it left answers make query and make cat (each resumes it in a process of its own).
     def lake_command(*args: str) -> subprocess.CompletedProcess[bytes]:
