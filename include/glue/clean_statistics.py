@@ -846,7 +846,25 @@ def _hadoop_fs(spark: SparkSession, path: str) -> tuple[Any, Any]:
 DRIVER_PARITY_BYTES = 64 * 1024**2
 
 
-def inspect_files(spark: SparkSession, files: Sequence[tuple[str, int]]) -> list[SourceFile]:
+#: The longest header line read from a gzip stream (a real header is a few hundred bytes).
+MAX_HEADER_BYTES = 64 * 1024
+
+
+def inspect_gzip(raw: BinaryIO) -> tuple[str, bool]:
+    """The header line of a gzip-compressed CSV, and whether its text ends inside a quoted field (no final
+    newline and an odd number of ``"``), streamed in chunks; raises on a stream that is not complete gzip."""
+    with gzip.GzipFile(fileobj=raw) as text:
+        first = text.readline(MAX_HEADER_BYTES)
+        quotes, last = first.count(b'"'), first[-1:]
+        for chunk in stream_chunks(text):
+            quotes, last = quotes + chunk.count(b'"'), chunk[-1:]
+    header = first.split(b"\n", 1)[0].decode("utf-8", "replace")
+    return header, bool(last) and last not in (b"\n", b"\r") and quotes % 2 == 1
+
+
+def inspect_files(
+    spark: SparkSession, files: Sequence[tuple[str, int]], store: Store | None = None
+) -> list[SourceFile]:
     """Header (-> format) and last byte of each file; quote parity for files that do not end in a newline.
 
     Only files without a final newline can end inside a quoted field unnoticed by the CSV reader, so only
@@ -862,15 +880,15 @@ def inspect_files(spark: SparkSession, files: Sequence[tuple[str, int]]) -> list
         last = -1
         before_last = -1
         if is_compressed(path):
-            # No seeking in a gzip stream: the driver inflates it to look at its first and last bytes.
+            # No seeking in a gzip stream: the driver inflates it, streamed, to see its first and last bytes.
             try:
-                text = gzip.decompress(_read_bytes(spark, path))
+                with (store or store_for(path)).open_binary(path) as raw:
+                    header, ends_in_quotes = inspect_gzip(raw)
             except (OSError, EOFError, zlib.error) as error:
                 reason = f"not_gzip: {error}"
                 sources.append(SourceFile(path, size, region_of(path), UNKNOWN_FORMAT, "", unreadable=reason))
                 continue
-            header = text.split(b"\n", 1)[0].decode("utf-8", "replace")
-            if text and text[-1] not in (10, 13) and text.count(b'"') % 2 == 1:
+            if ends_in_quotes:
                 odd.add(path)
             sources.append(SourceFile(path, size, region_of(path), detect_format(header), header[:300]))
             continue
@@ -1279,7 +1297,7 @@ def _process(
     plan_regions = {f.region for f in files if f.region}
     sources = [
         dataclasses.replace(s, region=region(f))
-        for s, f in zip(inspect_files(spark, [(f.uri, f.size) for f in files]), files, strict=True)
+        for s, f in zip(inspect_files(spark, [(f.uri, f.size) for f in files], store), files, strict=True)
     ]
     for s in sources:
         if s.unreadable and s.path in results:
@@ -1362,7 +1380,9 @@ def _process(
         q_files = sorted({f.uri: f for f in rejecting}.values(), key=lambda f: f.order)
         q_sources = [
             dataclasses.replace(s, region=region(f))
-            for s, f in zip(inspect_files(spark, [(f.uri, f.size) for f in q_files]), q_files, strict=True)
+            for s, f in zip(
+                inspect_files(spark, [(f.uri, f.size) for f in q_files], store), q_files, strict=True
+            )
         ]
         folder = run_folder(quarantine_path, run_id)
         counts = write_quarantine(spark, q_files, q_sources, split, folder, dates)

@@ -888,3 +888,32 @@ def test_gzip_drops_are_read_like_plain_csvs(lake: Lake, tmp_path: Path, data_di
     published = lake.rows().select("video_id", "trending_date", "source_file").collect()
     assert {r["source_file"] for r in published} == {str(gb)}
     assert {(r["video_id"], r["trending_date"].strftime("%y.%d.%m")) for r in published} == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(b'a,b\n1,"x"\n', ("a,b", False), id="final-newline"),
+        pytest.param(b'a,b\n1,"x"', ("a,b", False), id="no-final-newline-quotes-even"),
+        pytest.param(b'a,b\n1,"x\n2', ("a,b", True), id="ends-inside-quotes"),
+        pytest.param(b'a,b\r\n1,"x\r\n', ("a,b\r", False), id="crlf-ends-in-newline"),
+        pytest.param(b"", ("", False), id="empty-text"),
+    ],
+)
+def test_a_gzip_stream_is_inspected_in_chunks(text: bytes, expected: tuple[str, bool]) -> None:
+    """Header and "ends inside a quoted field" of a .csv.gz, streamed: chunk borders do not change them."""
+    import gzip
+
+    header, newline, rest = text.partition(b"\n")
+    body = header + newline + b"x" * (3 * cs.SCAN_CHUNK_BYTES) + rest if newline else text
+    assert cs.inspect_gzip(io.BytesIO(gzip.compress(body))) == expected
+
+
+def test_a_truncated_or_plain_gzip_stream_raises() -> None:
+    import gzip
+
+    whole = gzip.compress(b"a,b\n1,2\n" * 1000)
+    with pytest.raises(EOFError):
+        cs.inspect_gzip(io.BytesIO(whole[: len(whole) // 2]))
+    with pytest.raises(OSError, match="Not a gzipped file"):
+        cs.inspect_gzip(io.BytesIO(b"a,b\n1,2\n"))
