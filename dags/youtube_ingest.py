@@ -8,9 +8,10 @@ covers D; a manual run the last whole day before its logical date; a backfill on
 1. `wait_for_drop`: waits for the interval's drop — a landing object whose arrival (`landing_date=` in its
    key, else `LastModified`) is in `[start, end)` — until `end + landing_grace_hours`, then fails naming the
    interval, bucket and prefixes.
-2. `plan_increment`: from one listing of both landing prefixes and one of the ledger, the objects this run
+2. `plan_increment`: from one listing of the raw bucket and one of the ledger, the objects this run
    takes (arrival before `end`, no verdict for key + ETag yet), written as the run's plan for the Glue job;
-   returns counts and one S3-event payload per category file.
+   returns counts and one S3-event payload per category file. Objects it does not read — a wrong suffix,
+   no region folder, outside the landing prefixes — are ignored with the reason.
 3. `convert_reference_data`: the JSON-to-Parquet Lambda, one invocation per planned category file; it
    answers `converted`, `quarantined` or `superseded` per file (a verdict, never a task failure).
 4. `run_clean_statistics`: the Glue Spark job on the plan's statistics CSVs (skipped when there are none):
@@ -20,7 +21,8 @@ covers D; a manual run the last whole day before its logical date; a backfill on
 5. `crawl_processed`: the crawler registers `statistics` and `category_reference` in the processed database,
    then the processed assets are updated (extras: counts and changed partitions), which schedules
    `youtube_reporting`.
-6. `record_verdicts`: ledger documents for the objects the run ignored; then, when a file was quarantined,
+6. `record_verdicts`: ledger documents for the objects the run ignored (each logged as
+   `ignored <key>: <reason>`); then, when a file was quarantined,
    the run fails naming region, file and reason (no retry: a verdict; good regions are already published).
 
 All names come from `youtube_etl.settings`; nothing here calls AWS while the file is parsed.

@@ -17,7 +17,7 @@ from typing import Any
 
 from infra.localaws import LOCAL_ACCOUNT, LocalAWS
 from youtube_etl.ledger import glue_table_input
-from youtube_etl.settings import REFERENCE_SUFFIXES, Settings
+from youtube_etl.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_SOURCE = REPO_ROOT / "include" / "lambda" / "json_to_parquet"
@@ -170,13 +170,13 @@ def _provision_lambda(aws: LocalAWS, settings: Settings) -> None:
                     "Filter": {
                         "Key": {
                             "FilterRules": [
-                                {"Name": "prefix", "Value": s.prefixes.raw_reference},
+                                {"Name": "prefix", "Value": prefix},
                                 {"Name": "suffix", "Value": suffix},
                             ]
                         }
                     },
                 }
-                for suffix in REFERENCE_SUFFIXES
+                for prefix, suffix in s.reference_event_filters
             ]
         },
     )

@@ -33,7 +33,7 @@ from infra.stacks.common import (
     objects_arn,
     skip_checkov,
 )
-from youtube_etl.settings import REFERENCE_SUFFIXES, Settings
+from youtube_etl.settings import Settings
 
 LAMBDA_SOURCE = REPO_ROOT / "include" / "lambda" / "json_to_parquet"
 GLUE_SOURCE = REPO_ROOT / "include" / "glue"
@@ -198,13 +198,14 @@ class ComputeStack(Stack):
         )
 
         # Ad-hoc drops of category files are converted at once; Airflow invokes the same function on schedule.
-        # One filter per accepted suffix (S3 filters have one suffix; these two do not overlap).
+        # One filter per accepted suffix (S3 filters have one suffix; these two do not overlap). The planner
+        # takes exactly these keys from the reference prefix; any other key gets its verdict from the run.
         raw = s3.Bucket.from_bucket_name(self, "RawBucket", s.raw_bucket)
-        for suffix in REFERENCE_SUFFIXES:
+        for prefix, suffix in s.reference_event_filters:
             raw.add_event_notification(
                 s3.EventType.OBJECT_CREATED,
                 s3n.LambdaDestination(self.function),
-                s3.NotificationKeyFilter(prefix=p.raw_reference, suffix=suffix),
+                s3.NotificationKeyFilter(prefix=prefix, suffix=suffix),
             )
 
     # ---- Glue -----------------------------------------------------------------------------------

@@ -324,7 +324,9 @@ class OrchestrationStack(Stack):
                     objects_arn(s.assets_bucket, p.glue_metrics),
                 ],
             ),
-            list_prefixes(s.raw_bucket, [p.raw_statistics, p.raw_reference]),
+            # plan_increment lists the whole raw bucket (key names only: it reads nothing outside the
+            # landing prefixes) so that an object dropped anywhere else is reported as ignored.
+            iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket_arn(s.raw_bucket)]),
             list_prefixes(s.processed_bucket, [p.statistics, p.category_reference, p.landing_ledger]),
             list_prefixes(s.reporting_bucket, [p.analytics, p.reports, p.athena_results]),
             list_prefixes(s.assets_bucket, [p.glue_metrics, p.ingest_plans]),

@@ -35,7 +35,7 @@ def list_keys(s3: Any, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
 
 
 def list_landing(s3: Any, bucket: str, prefixes: Iterable[str]) -> list[landing.LandingObject]:
-    """Every current object under the landing prefixes."""
+    """Every current object under ``prefixes`` (``[""]``: the whole bucket)."""
     return [
         landing.LandingObject(
             key=o["Key"], etag=o["ETag"], size=int(o["Size"]), last_modified=o["LastModified"]
@@ -81,8 +81,17 @@ def with_versions(s3: Any, bucket: str, objects: Sequence[landing.LandingObject]
 
 
 def build_plan(s3: Any, settings: Settings, start: datetime, end: datetime) -> landing.Plan:
-    """The run's plan: one landing listing, one ledger listing, and the ledger documents a rebuild needs."""
-    objects = list_landing(s3, settings.raw_bucket, settings.landing_prefixes)
+    """The run's plan: one listing of the raw bucket, one of the ledger, and the ledger documents a rebuild
+    needs.
+
+    The whole raw bucket in one paginated listing (1,000 keys a request), so an object dropped outside the
+    landing prefixes gets its ``ignored`` verdict too. Every run must list every landing object anyway (to
+    compare it with the ledger): years of daily drops (~8k objects a year) are the bulk of the pages either
+    way; the whole bucket adds only ``quarantine/`` (expired after 30 days by the bucket's lifecycle) and
+    stray objects. Listing each prefix plus "the rest" would need a delimiter walk of the bucket's folders
+    to find the rest: at least two more requests a run and more code, to skip a page or two.
+    """
+    objects = list_landing(s3, settings.raw_bucket, [""])
     plan = landing.plan_from_listings(
         objects,
         list_ledger(s3, settings),
@@ -90,6 +99,7 @@ def build_plan(s3: Any, settings: Settings, start: datetime, end: datetime) -> l
         end,
         kinds(settings),
         lambda keys: read_documents(s3, settings.processed_bucket, keys),
+        settings.raw_owned_prefixes,
     )
     taken = [p.item.obj for p in plan.statistics] + [i.obj for i in plan.reference]
     return plan.with_versions(with_versions(s3, settings.raw_bucket, taken))

@@ -3,8 +3,10 @@
 See ``docs/daily-pipeline.md``. An object's *arrival* is the date of a ``landing_date=YYYY-MM-DD/`` path
 segment below its landing prefix, else its S3 ``LastModified``. A run for ``[start, end)`` takes every
 landing object whose arrival is before ``end`` and whose current version (key + ETag) has no verdict in the
-ledger, in arrival order ``(arrival, key)``. The functions here get listings as plain values; the DAG's
-tasks do the listing (``youtube_etl.dag_support``).
+ledger, in arrival order ``(arrival, key)``. The planner sees the whole raw bucket: an object outside the
+landing prefixes (and outside the prefixes the pipeline writes itself) is ignored with a reason naming the
+landing prefixes, so no drop goes unreported. The functions here get listings as plain values; the DAG's
+tasks do the listing (``youtube_etl.ingest``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from youtube_etl.settings import REFERENCE_SUFFIXES, STATISTICS_SUFFIXES
 STATISTICS = "statistics"
 REFERENCE = "reference"
 OTHER = "other"
+#: The reason code of an object outside the landing prefixes.
+OUTSIDE_LANDING = "outside_landing_prefixes"
 
 _LANDING_DATE_RE = re.compile(r"^landing_date=(\d{4})-(\d{2})-(\d{2})$")
 _REGION_RE = re.compile(r"^[a-z]{2}$")
@@ -44,12 +48,21 @@ class LandingKind:
     #: The object must sit in a ``region=xx/`` folder (the statistics CSVs; category files carry the
     #: region in their name, which the Lambda checks).
     needs_region_folder: bool
+    #: The suffix must match in case too. Category files: the S3 notification's suffix filter is
+    #: case-sensitive, so the planner takes exactly the keys the event path gets (``.JSON`` is ignored with
+    #: the reason on both paths instead of being converted on one of them only).
+    exact_suffix: bool = False
+
+    def has_suffix(self, name: str) -> bool:
+        return (name if self.exact_suffix else name.lower()).endswith(self.suffixes)
 
 
 def landing_kinds(raw_statistics: str, raw_reference: str) -> tuple[LandingKind, LandingKind]:
     return (
         LandingKind(STATISTICS, raw_statistics, STATISTICS_SUFFIXES, needs_region_folder=True),
-        LandingKind(REFERENCE, raw_reference, REFERENCE_SUFFIXES, needs_region_folder=False),
+        LandingKind(
+            REFERENCE, raw_reference, REFERENCE_SUFFIXES, needs_region_folder=False, exact_suffix=True
+        ),
     )
 
 
@@ -124,6 +137,9 @@ class Classified:
     region: str | None = None
     #: ``code: detail`` when the pipeline does not read the object (it is ignored with this reason).
     ignored: str | None = None
+    #: False for an object outside the landing prefixes: it belongs to no interval (its arrival is its
+    #: ``LastModified``, for the ledger) and is ignored by the first run that lists it.
+    landing: bool = True
 
     @property
     def order(self) -> tuple[datetime, str]:
@@ -131,11 +147,17 @@ class Classified:
         return (self.arrival, self.obj.key)
 
 
+def outside_reason(kinds: Sequence[LandingKind]) -> str:
+    """Why an object outside the landing prefixes is ignored: it names them."""
+    return f"{OUTSIDE_LANDING}: not below the landing prefixes ({', '.join(k.prefix for k in kinds)})"
+
+
 def classify(obj: LandingObject, kinds: Sequence[LandingKind]) -> Classified:
     """Kind, arrival, region, and the reason when the object is ignored."""
     kind = next((k for k in kinds if obj.key.startswith(k.prefix)), None)
     if kind is None:
-        raise PlanError(f"{obj.key} is not below a landing prefix ({', '.join(k.prefix for k in kinds)})")
+        when = obj.last_modified.astimezone(UTC)
+        return Classified(obj, OTHER, when, None, outside_reason(kinds), landing=False)
     when = arrival(obj, kind.prefix)
     name = obj.key.rsplit("/", 1)[-1]
     region = region_folder(obj.key)
@@ -144,7 +166,7 @@ def classify(obj: LandingObject, kinds: Sequence[LandingKind]) -> Classified:
         landing_date(obj.key, kind.prefix)
     except PlanError as error:
         reason = f"bad_landing_date: {error}"
-    if reason is None and not name.lower().endswith(kind.suffixes):
+    if reason is None and not kind.has_suffix(name):
         reason = f"wrong_suffix: {name!r} does not end with {' or '.join(kind.suffixes)}"
     if reason is None and kind.needs_region_folder and region is None:
         reason = f"no_region_folder: {obj.key!r} is not in a region=xx/ folder (two letters)"
@@ -152,8 +174,16 @@ def classify(obj: LandingObject, kinds: Sequence[LandingKind]) -> Classified:
 
 
 def is_folder_marker(key: str) -> bool:
-    """Zero-byte ``folder/`` keys that consoles create: not objects to process."""
-    return key.endswith("/")
+    """Zero-byte folder markers, not objects to process: ``folder/`` keys that consoles create, and the
+    ``folder_$folder$`` keys Hadoop file systems (EMRFS, Glue's Spark writers) put beside the folders they
+    write (``quarantine_$folder$`` lands at the bucket root, outside ``quarantine/``)."""
+    return key.endswith(("/", "_$folder$"))
+
+
+def pipeline_owned(key: str, owned_prefixes: Sequence[str]) -> bool:
+    """An object the pipeline wrote into the raw bucket itself (quarantine copies, error reports, rejected
+    rows): not a drop, so it gets no verdict."""
+    return key.startswith(tuple(owned_prefixes))
 
 
 def run_interval(
@@ -273,27 +303,36 @@ def plan_increment(
     start: datetime,
     end: datetime,
     kinds: Sequence[LandingKind],
+    owned_prefixes: Sequence[str] = (),
 ) -> Plan:
-    """What a run for ``[start, end)`` takes, from the landing listing and the ledger listing.
+    """What a run for ``[start, end)`` takes, from the raw bucket's listing and the ledger listing.
 
     Taken: arrival before ``end`` and no verdict for (key, ETag). Statistics and reference objects are
     returned in arrival order; objects the pipeline does not read are ``ignored`` with their reason (they get
-    an ``ignored`` verdict, so each is reported once). The rebuild of changed objects needs the ledger
-    documents of earlier versions: :func:`add_rebuilds` completes the plan.
+    an ``ignored`` verdict, so each is reported once): in a landing prefix once their arrival is before
+    ``end``, outside the landing prefixes by the first run that lists them (no interval owns them, and an
+    ``ignored`` verdict changes no data). Folder markers and objects under ``owned_prefixes`` (what the
+    pipeline writes into the raw bucket itself) are not drops and get no verdict. The rebuild of changed
+    objects needs the ledger documents of earlier versions: :func:`add_rebuilds` completes the plan.
     """
     if start >= end:
         raise PlanError(f"empty data interval [{start}, {end})")
     verdicts = parse_ledger_listing(ledger_names)
     plan = Plan(start=start, end=end)
     items = sorted(
-        (classify(o, kinds) for o in objects if not is_folder_marker(o.key)), key=lambda c: c.order
+        (
+            classify(o, kinds)
+            for o in objects
+            if not is_folder_marker(o.key) and not pipeline_owned(o.key, owned_prefixes)
+        ),
+        key=lambda c: c.order,
     )
     for item in items:
-        if in_interval(item.arrival, start, end):
+        if item.landing and in_interval(item.arrival, start, end):
             plan.drop.append(item)
         if item.obj.etag in verdicts.get(key_hash_of(item.obj), set()):
             continue
-        if item.arrival >= end:
+        if item.landing and item.arrival >= end:
             plan.later.append(item)
         elif item.ignored:
             plan.ignored.append(item)
@@ -431,10 +470,11 @@ def plan_from_listings(
     end: datetime,
     kinds: Sequence[LandingKind],
     read_documents: Callable[[list[str]], list[dict[str, Any]]],
+    owned_prefixes: Sequence[str] = (),
 ) -> Plan:
     """:func:`plan_increment` plus the rebuilds of changed objects, reading only the ledger documents those
     need (``read_documents``: ledger keys -> documents, in order)."""
-    plan = plan_increment(objects, ledger_names, start, end, kinds)
+    plan = plan_increment(objects, ledger_names, start, end, kinds, owned_prefixes)
     previous_names = previous_documents(plan, ledger_names)
     if not previous_names:
         return plan

@@ -332,6 +332,22 @@ class Settings:
         return (self.prefixes.raw_statistics, self.prefixes.raw_reference)
 
     @property
+    def raw_owned_prefixes(self) -> tuple[str, ...]:
+        """Prefixes of the raw bucket the pipeline writes into itself — the Lambda's quarantine copies and
+        error reports (``QUARANTINE_PREFIX``), clean_statistics' rejected rows (``--quarantine_path``):
+        not drops, so the planner gives them no verdict. Everything else outside :attr:`landing_prefixes`
+        is reported as ignored."""
+        return (self.prefixes.quarantine,)
+
+    @property
+    def reference_event_filters(self) -> tuple[tuple[str, str], ...]:
+        """(prefix, suffix) of each S3 notification that sends category drops to the Lambda (CDK and the
+        local runtime). S3 filters have one suffix each, matched case-sensitively; the planner takes exactly
+        these keys in the reference prefix (``youtube_etl.landing.landing_kinds``), so the event path and
+        the scheduled path agree on which files are category files."""
+        return tuple((self.prefixes.raw_reference, suffix) for suffix in REFERENCE_SUFFIXES)
+
+    @property
     def landing_grace(self) -> timedelta:
         return timedelta(hours=self.landing_grace_hours)
 

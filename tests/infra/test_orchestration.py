@@ -172,6 +172,25 @@ def test_execution_role_has_mwaa_statements_and_only_the_pipelines_resources(syn
     )
 
 
+def test_execution_role_lists_the_whole_raw_bucket_but_reads_only_its_landing_prefixes(synth: Synth) -> None:
+    """plan_increment lists every key of the raw bucket (an object outside the landing prefixes gets an
+    ``ignored`` verdict) and reads none outside them."""
+    s, p = synth.settings, synth.settings.prefixes
+    role_id = environment(synth)["ExecutionRoleArn"]["Fn::GetAtt"][0]
+    statements = role_statements(synth, "Orchestration", role_id)
+    raw = f"arn:aws:s3:::{s.raw_bucket}"
+    listing = [
+        st
+        for st in statements
+        if st["Effect"] == "Allow"
+        and "s3:ListBucket" in as_list(st["Action"])
+        and raw in as_list(st["Resource"])
+    ]
+    assert [st.get("Condition") for st in listing] == [None], "one unconditional ListBucket on the raw bucket"
+    readable = sorted(r for r in _actions_on(statements, "s3:GetObject") if str(r).startswith(f"{raw}/"))
+    assert readable == sorted(f"{raw}/{prefix}*" for prefix in (p.raw_statistics, p.raw_reference))
+
+
 def test_no_statement_anywhere_allows_wildcard_actions_or_unscoped_resources(synth: Synth) -> None:
     offenders = []
     for stack, owner, statement in all_statements(synth):

@@ -22,9 +22,14 @@ def obj(key: str, etag: str = "e1", modified: datetime = NOW, size: int = 10) ->
     return LandingObject(key=key, etag=f'"{etag}"', size=size, last_modified=modified)
 
 
-def plan(objects: list[LandingObject], ledger: list[LandingObject] = (), start: datetime = D) -> landing.Plan:  # type: ignore[assignment]
+def plan(
+    objects: list[LandingObject],
+    ledger: list[LandingObject] = (),  # type: ignore[assignment]
+    start: datetime = D,
+    owned: tuple[str, ...] = (),
+) -> landing.Plan:
     names = [f"youtube/landing_ledger/{o.ledger_name}" for o in ledger]
-    return landing.plan_increment(objects, names, start, start + DAY, KINDS)
+    return landing.plan_increment(objects, names, start, start + DAY, KINDS, owned)
 
 
 def keys(items: list[landing.PlannedObject] | list[landing.Classified]) -> list[str]:
@@ -130,6 +135,123 @@ def test_objects_the_pipeline_does_not_read_are_ignored_with_a_reason(key: str, 
 def test_folder_markers_are_not_objects() -> None:
     result = plan([obj(f"{STATS}region=us/", modified=D)])
     assert result.drop == [] and result.ignored == []
+
+
+OUTSIDE = (
+    "outside_landing_prefixes: not below the landing prefixes "
+    "(youtube/raw_statistics/, youtube/raw_statistics_reference_data/)"
+)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param("youtube/raw_statistic/landing_date=2017-11-14/region=us/US.csv", id="typoed-folder"),
+        pytest.param("USvideos.csv", id="bucket-root"),
+        pytest.param("youtube/US_category_id.json", id="parent-folder"),
+        pytest.param("Youtube/raw_statistics/region=us/US.csv", id="prefix-in-other-case"),
+        pytest.param("youtube/raw_statisticsUS.csv", id="prefix-without-its-slash"),
+        pytest.param("landing_date=2017-11-14/youtube/raw_statistics/region=us/US.csv", id="dated-above"),
+        pytest.param("quarantine-old/US.csv", id="look-alike-of-an-owned-prefix"),
+    ],
+)
+def test_an_object_outside_the_landing_prefixes_is_ignored_with_a_reason_naming_them(key: str) -> None:
+    stray = obj(key, modified=NOW)  # uploaded long after the interval: no interval owns it
+    result = plan([stray], owned=OWNED)
+    (ignored,) = result.ignored
+    assert ignored.obj.key == key and ignored.ignored == OUTSIDE
+    assert (ignored.kind, ignored.region, ignored.arrival, ignored.landing) == ("other", None, NOW, False)
+    # Not a drop of any interval (the sensor waits for landing objects only), not left for later.
+    assert result.drop == [] and result.later == [] and not result.statistics and not result.reference
+    # Reported once per version: a verdict for this ETag silences it, a new upload is reported again.
+    assert plan([stray], ledger=[stray], owned=OWNED).ignored == []
+    assert keys(plan([obj(key, etag="e2")], ledger=[stray], owned=OWNED).ignored) == [key]
+
+
+#: The prefixes the pipeline writes into the raw bucket itself (settings.raw_owned_prefixes).
+OWNED = ("quarantine/",)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param(
+            "quarantine/reference_data/date=2026-11-29/req-1/youtube/raw_statistics_reference_data/"
+            "ZZ_category_id.json",
+            id="lambda-quarantine-copy",
+        ),
+        pytest.param(
+            "quarantine/reference_data/date=2026-11-29/req-1/youtube/raw_statistics_reference_data/"
+            "ZZ_category_id.json.error.json",
+            id="lambda-error-report",
+        ),
+        pytest.param("quarantine/statistics/run_id=manual_x/part-00000.json", id="glue-rejected-rows"),
+        pytest.param("quarantine/statistics/run_id=manual_x/_SUCCESS", id="spark-success-marker"),
+        pytest.param("quarantine_$folder$", id="hadoop-folder-marker-at-the-root"),
+        pytest.param("quarantine/statistics_$folder$", id="hadoop-folder-marker"),
+        pytest.param("youtube/raw_statistic/", id="console-folder-marker"),
+    ],
+)
+def test_what_the_pipeline_writes_into_the_raw_bucket_gets_no_verdict(key: str) -> None:
+    result = plan([obj(key, modified=D)], owned=OWNED)
+    assert (result.ignored, result.drop, result.later, result.statistics, result.reference) == (
+        [],
+        [],
+        [],
+        [],
+        [],
+    )
+
+
+def test_stray_objects_do_not_disturb_the_landing_objects_of_the_same_listing() -> None:
+    good = obj(f"{STATS}landing_date=2017-11-14/region=us/US.csv")
+    stray = obj("youtube/raw_statistic/landing_date=2017-11-14/region=us/US.csv")
+    copy = obj("quarantine/statistics/run_id=x/part-00000.json")
+    result = plan([stray, good, copy], owned=OWNED)
+    assert keys(result.statistics) == [good.key] and keys(result.drop) == [good.key]
+    assert keys(result.ignored) == [stray.key]
+
+
+def test_a_rebuild_plan_lists_stray_objects_beside_the_landing_objects() -> None:
+    """plan_from_listings classifies every listed object again for rebuilds: strays must not break it."""
+    v1 = obj(f"{STATS}region=us/US.csv", etag="v1", modified=D - DAY)
+    v2 = obj(f"{STATS}region=us/US.csv", etag="v2", modified=D + timedelta(hours=2))
+    daily = obj(f"{STATS}landing_date=2017-11-12/region=us/day.csv")
+    stray = obj("youtube/raw_statistic/region=us/US.csv", modified=D)
+    p12 = "region=us/dt=2017-11-12"
+    docs = {f"youtube/landing_ledger/{o.ledger_name}": doc(o, [p12]) for o in (v1, daily)}
+    result = landing.plan_from_listings(
+        [v2, daily, stray], sorted(docs), D, D + DAY, KINDS, lambda names: [docs[n] for n in names], OWNED
+    )
+    assert keys(result.statistics) == [v2.key] and result.statistics[0].previous_partitions == (p12,)
+    assert [(item.obj.key, parts) for item, parts in result.rebuild_sources] == [(daily.key, (p12,))]
+    assert keys(result.ignored) == [stray.key]
+
+
+@pytest.mark.parametrize(
+    ("name", "taken"),
+    [
+        pytest.param("US_category_id.json", True, id="json"),
+        pytest.param("US_category_id.json.gz", True, id="json-gz"),
+        pytest.param("US_category_id.JSON", False, id="upper-case-json"),
+        pytest.param("US_category_id.json.GZ", False, id="upper-case-gz"),
+        pytest.param("US_category_id.json.bak", False, id="json-bak"),
+        pytest.param("US_category_id.txt", False, id="txt"),
+    ],
+)
+def test_the_planner_takes_exactly_the_category_files_the_s3_notification_sends_to_the_lambda(
+    name: str, taken: bool
+) -> None:
+    from youtube_etl.settings import Settings
+
+    filters = Settings().reference_event_filters
+    key = f"{REF}landing_date=2017-11-14/{name}"
+    # S3's filter rules: the key starts with the prefix and ends with the suffix, case-sensitively.
+    assert any(key.startswith(prefix) and key.endswith(suffix) for prefix, suffix in filters) is taken
+    result = plan([obj(key)])
+    assert keys(result.reference) == ([key] if taken else [])
+    if not taken:
+        assert (result.ignored[0].ignored or "").startswith("wrong_suffix: ")
 
 
 def test_statistics_and_reference_are_split_with_regions() -> None:

@@ -233,3 +233,19 @@ def test_landing_grace_and_plan_location() -> None:
         f"s3://{s.assets_bucket}/glue/plans/run_id=manual_2017_11_15t00_00_00_00_00/plan.json"
     )
     assert s.landing_ledger_uri == f"s3://{s.processed_bucket}/youtube/landing_ledger/"
+
+
+def test_the_raw_prefixes_the_pipeline_writes_are_owned_and_apart_from_the_landing_prefixes() -> None:
+    """The planner gives no verdict under ``raw_owned_prefixes``: every pipeline output in the raw bucket
+    must be there, and no landing object may be (it would be skipped in silence)."""
+    s = Settings()
+    lambda_quarantine = s.lambda_environment()["QUARANTINE_PREFIX"]
+    bucket, _, glue_quarantine = (
+        s.glue_job_arguments(s.clean_statistics_job)["--quarantine_path"].removeprefix("s3://").partition("/")
+    )
+    assert bucket == s.raw_bucket
+    for written in (lambda_quarantine, glue_quarantine):
+        assert written.startswith(s.raw_owned_prefixes), written
+    for owned in s.raw_owned_prefixes:
+        for landing in s.landing_prefixes:
+            assert not (owned.startswith(landing) or landing.startswith(owned)), (owned, landing)
