@@ -2,10 +2,12 @@
 
 One drop holds a good US file, a good gzip-compressed GB file, a file in the wrong format (the
 spreadsheet-saved IN copy: every row rejected), the battery of bad statistics files and keys (``BATTERY``:
-one run over all of them, each with its verdict and reason) and two category files. The run publishes the
-good regions, quarantines the bad files once, records a verdict for every object, and fails naming region,
-file and reason; the next run over the same interval does not read the quarantined files again and
-succeeds.
+one run over all of them, each with its verdict and reason), two category files, and objects dropped
+outside the landing prefixes (``STRAYS``) beside what the pipeline writes into the raw bucket itself (the
+S3-event Lambda's quarantine copy of a bad category file, folder markers). The run publishes the good
+regions, quarantines the bad files once, records a verdict for every object a user dropped (none for the
+pipeline's own), and fails naming region, file and reason; the next run over the same interval does not
+read the quarantined files again and succeeds.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 import pytest
 
 from infra.local.drops import split_file
-from infra.local.pipeline import DagRunResult, run_dag, wait_for_event_invocations
+from infra.local.pipeline import DagRunResult, Drop, ingest_summary, run_dag, wait_for_event_invocations
 from infra.local.runtime import LocalRuntime, patched_environ
 
 pytestmark = pytest.mark.slow
@@ -123,6 +125,20 @@ BATTERY: dict[str, tuple[bytes, str, str]] = {
 }
 
 
+#: Objects outside the landing prefixes (key -> body): each is ignored naming the landing prefixes. The
+#: category file is not under the notification's prefix either: no S3 event, and no run converts it.
+STRAYS: dict[str, bytes] = {
+    "youtube/raw_statistic/landing_date=2017-11-14/region=us/USvideos.csv": rows(),  # a typo'd folder
+    "USvideos.csv": rows(),  # the bucket root
+    "youtube/raw_reference/CA_category_id.json": b'{"kind": "youtube#videoCategoryListResponse"}',
+}
+#: What the pipeline (or a console, or a Hadoop writer) puts into the raw bucket that is no drop: no verdict.
+MARKERS = ("youtube/raw_statistic/", "quarantine_$folder$")
+#: A category file of a region outside data_regions: the S3-event Lambda quarantines it at once and writes
+#: its copy and error report under quarantine/ before the first run lists the bucket.
+BAD_CATEGORIES = f"{REF}ZZ_category_id.json"
+
+
 @pytest.fixture(scope="module")
 def runs(local_aws: LocalRuntime, airflow_db: Path, data_dir: Path) -> Iterator[dict[str, Any]]:
     local_aws.reset()
@@ -141,15 +157,29 @@ def runs(local_aws: LocalRuntime, airflow_db: Path, data_dir: Path) -> Iterator[
         f"{REF}IN_category_id.json": (
             data_dir / "raw_statistics_reference_data/IN_category_id.json"
         ).read_bytes(),
+        BAD_CATEGORIES: (data_dir / "raw_statistics_reference_data/US_category_id.json").read_bytes(),
+        # In the reference prefix, but not a suffix the notification sends (it is case-sensitive).
+        f"{REF}GB_category_id.JSON": (
+            data_dir / "raw_statistics_reference_data/GB_category_id.json"
+        ).read_bytes(),
+        **STRAYS,
+        **{key: b"" for key in MARKERS},
     }
     for key, body in objects.items():
         s3.put_object(Bucket=s.raw_bucket, Key=key, Body=body)
     wait_for_event_invocations(local_aws)
     with patched_environ({"AIRFLOW__YOUTUBE_ETL__POLL_INTERVAL": "0.2"}):
         first = run_dag("youtube_ingest", 0.0, NEXT, progress=False)
+        summary = ingest_summary(local_aws, Drop(data_dir, DAY.date()), first, 0.0)  # make run's lines
         ledger_after_first = ledger(local_aws)
         second = run_dag("youtube_ingest", 0.0, datetime(2017, 11, 16, tzinfo=UTC), progress=False)
-    yield {"first": first, "second": second, "ledger": ledger_after_first, "objects": objects}
+    yield {
+        "first": first,
+        "second": second,
+        "ledger": ledger_after_first,
+        "objects": objects,
+        "summary": summary,
+    }
     local_aws.reset()
 
 
@@ -201,6 +231,8 @@ def test_every_object_got_one_verdict(runs: dict[str, Any]) -> None:
         },
     }
     assert docs[f"{STATS}notes.txt"]["reason"].startswith("wrong_suffix: ")
+    # Every object a user dropped has its one verdict, wherever it was dropped; markers have none.
+    assert set(docs) == set(runs["objects"]) - set(MARKERS)
     us = docs[f"{STATS}region=us/USvideos.csv"]
     assert (us["rows_read"], us["rows_written"], us["partitions"]) == (200, 200, ["region=us/dt=2017-11-14"])
     assert us["run_id"] == runs["first"].run_id and us["arrival"] == "2017-11-14T00:00:00Z"
@@ -225,6 +257,52 @@ def test_battery_each_bad_input_gets_its_verdict_and_reason_and_stays_intact(
     assert good["verdict"] == "processed" and good["rows_written"] == good["rows_read"] > 0
 
 
+OUTSIDE = (
+    "outside_landing_prefixes: not below the landing prefixes "
+    "(youtube/raw_statistics/, youtube/raw_statistics_reference_data/)"
+)
+
+
+@pytest.mark.parametrize("key", [pytest.param(key, id=key) for key in STRAYS])
+def test_an_object_outside_the_landing_prefixes_is_ignored_naming_them(
+    runs: dict[str, Any], local_aws: LocalRuntime, key: str
+) -> None:
+    doc = runs["ledger"][key]
+    assert (doc["verdict"], doc["reason"], doc["recorded_by"]) == ("ignored", OUTSIDE, "youtube_ingest")
+    assert (doc["kind"], doc["region"], doc["run_id"]) == ("other", None, runs["first"].run_id)
+    # What make run prints under the run's progress line (and keeps in runs.jsonl).
+    assert {"key": key, "reason": OUTSIDE} in runs["summary"]["ignored"]
+    s3, s = local_aws.client("s3"), local_aws.settings
+    assert s3.get_object(Bucket=s.raw_bucket, Key=key)["Body"].read() == STRAYS[key]
+    # The good files of the same drop were processed.
+    good = runs["ledger"][f"{STATS}region=us/USvideos.csv"]
+    assert good["verdict"] == "processed" and good["rows_written"] == good["rows_read"] > 0
+
+
+def test_the_run_reports_every_ignored_object_and_nothing_the_pipeline_wrote(
+    runs: dict[str, Any], local_aws: LocalRuntime
+) -> None:
+    ignored = {key for key, d in runs["ledger"].items() if d["verdict"] == "ignored"}
+    assert runs["first"].verdicts["ignored"] == len(ignored) == len(runs["summary"]["ignored"])
+    assert ignored >= {*STRAYS, f"{REF}GB_category_id.JSON"}
+    assert runs["ledger"][f"{REF}GB_category_id.JSON"]["reason"] == (
+        "wrong_suffix: 'GB_category_id.JSON' does not end with .json or .json.gz"
+    )
+    # The S3-event Lambda quarantined the bad category file before the run listed the bucket: its copy and
+    # error report were in the listing, and got no verdict.
+    bad = runs["ledger"][BAD_CATEGORIES]
+    assert (bad["verdict"], bad["recorded_by"]) == ("quarantined", "json_to_parquet")
+    s = local_aws.settings
+    copies = [o["Key"] for o in local_aws.list_objects(s.raw_bucket, s.prefixes.quarantine)]
+    assert any(k.endswith("ZZ_category_id.json") for k in copies)
+    assert any(k.endswith("ZZ_category_id.json.error.json") for k in copies)
+    assert not [key for key in runs["ledger"] if key.startswith(s.prefixes.quarantine)]
+    # Neither path converted the category file outside the reference prefix (nor the .JSON one).
+    converted = [o["Key"] for o in local_aws.list_objects(s.processed_bucket, s.prefixes.category_reference)]
+    assert any("region=us/" in k for k in converted)
+    assert not [k for k in converted if "region=ca/" in k or "region=gb/" in k]
+
+
 def test_the_next_run_does_not_read_the_quarantined_file_again(
     runs: dict[str, Any], local_aws: LocalRuntime
 ) -> None:
@@ -236,6 +314,9 @@ def test_the_next_run_does_not_read_the_quarantined_file_again(
     assert again.state == "success", again.tasks
     assert again.tasks["run_clean_statistics"] == "skipped" and again.tasks["crawl_processed"] == "skipped"
     assert again.verdicts["quarantined"] == []
+    # Nothing is reported twice, nor the rejected rows clean_statistics wrote under quarantine/ since.
+    assert again.verdicts["ignored"] == 0
+    assert list(local_aws.list_objects(local_aws.settings.raw_bucket, "quarantine/statistics/"))
     assert ledger(local_aws) == runs["ledger"]
 
 
@@ -256,6 +337,10 @@ def test_the_ledger_is_queryable_with_athena(runs: dict[str, Any], local_aws: Lo
     assert state["State"] == "SUCCEEDED", state
     rows = athena.get_query_results(QueryExecutionId=execution)["ResultSet"]["Rows"][1:]
     counts = {r["Data"][0]["VarCharValue"]: int(r["Data"][1]["VarCharValue"]) for r in rows}
-    battery = Counter(verdict for _, verdict, _ in BATTERY.values())
+    expected = Counter(d["verdict"] for d in runs["ledger"].values())
     assert counts["processed"] >= 1
-    assert (counts["quarantined"], counts["ignored"]) == (1 + battery["quarantined"], 1 + battery["ignored"])
+    assert (counts["quarantined"], counts["ignored"]) == (expected["quarantined"], expected["ignored"])
+    # IN, the battery's and the bad category file; notes.txt, GB_category_id.JSON, the battery's, STRAYS.
+    battery = Counter(verdict for _, verdict, _ in BATTERY.values())
+    assert expected["quarantined"] == 2 + battery["quarantined"]
+    assert expected["ignored"] == 2 + battery["ignored"] + len(STRAYS)
