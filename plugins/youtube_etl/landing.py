@@ -174,10 +174,15 @@ def classify(obj: LandingObject, kinds: Sequence[LandingKind]) -> Classified:
 
 
 def is_folder_marker(key: str) -> bool:
-    """Zero-byte folder markers, not objects to process: ``folder/`` keys that consoles create, and the
-    ``folder_$folder$`` keys Hadoop file systems (EMRFS, Glue's Spark writers) put beside the folders they
-    write (``quarantine_$folder$`` lands at the bucket root, outside ``quarantine/``)."""
-    return key.endswith(("/", "_$folder$"))
+    """Zero-byte ``folder/`` keys that consoles create: not objects to process."""
+    return key.endswith("/")
+
+
+def is_marker(obj: LandingObject) -> bool:
+    """A folder marker, no drop: a ``folder/`` key, or an empty ``folder_$folder$`` key that Hadoop file
+    systems (EMRFS, Glue's Spark writers) put beside the folders they write (``quarantine_$folder$`` lands
+    at the bucket root, outside ``quarantine/``). One with bytes in it is a drop like any other."""
+    return is_folder_marker(obj.key) or (obj.key.endswith("_$folder$") and obj.size == 0)
 
 
 def pipeline_owned(key: str, owned_prefixes: Sequence[str]) -> bool:
@@ -323,7 +328,7 @@ def plan_increment(
         (
             classify(o, kinds)
             for o in objects
-            if not is_folder_marker(o.key) and not pipeline_owned(o.key, owned_prefixes)
+            if not is_marker(o) and not pipeline_owned(o.key, owned_prefixes)
         ),
         key=lambda c: c.order,
     )

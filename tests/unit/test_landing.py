@@ -193,7 +193,7 @@ OWNED = ("quarantine/",)
     ],
 )
 def test_what_the_pipeline_writes_into_the_raw_bucket_gets_no_verdict(key: str) -> None:
-    result = plan([obj(key, modified=D)], owned=OWNED)
+    result = plan([obj(key, modified=D, size=0 if key.endswith("$") else 10)], owned=OWNED)
     assert (result.ignored, result.drop, result.later, result.statistics, result.reference) == (
         [],
         [],
@@ -201,6 +201,11 @@ def test_what_the_pipeline_writes_into_the_raw_bucket_gets_no_verdict(key: str) 
         [],
         [],
     )
+
+
+def test_a_hadoop_folder_marker_with_bytes_in_it_is_a_drop_like_any_other() -> None:
+    result = plan([obj("USvideos_$folder$", size=3)], owned=OWNED)
+    assert keys(result.ignored) == ["USvideos_$folder$"] and result.ignored[0].ignored == OUTSIDE
 
 
 def test_stray_objects_do_not_disturb_the_landing_objects_of_the_same_listing() -> None:
