@@ -128,6 +128,14 @@ def make_drops(source: Path, out: Path, single_days: int = SINGLE_DAYS) -> list[
     """
     csvs = sorted((source / "raw_statistics").glob("region=*/*.csv"))
     jsons = sorted((source / "raw_statistics_reference_data").glob("*.json"))
+    # Any other file (a .csv.gz, a misnamed or misplaced one) goes unchanged into the first drop, where
+    # the pipeline gives it a verdict: nothing in the source folder is left out unseen.
+    others = sorted(
+        p
+        for folder in ("raw_statistics", "raw_statistics_reference_data")
+        for p in (source / folder).rglob("*")
+        if p.is_file() and p not in {*csvs, *jsons}
+    )
     if not csvs:
         raise DropError(f"{source}: no raw_statistics/region=xx/*.csv")
     per_file = {}
@@ -149,14 +157,14 @@ def make_drops(source: Path, out: Path, single_days: int = SINGLE_DAYS) -> list[
                 )
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(content)
-        for path in jsons:
-            target = staging / "drops" / first.isoformat() / "raw_statistics_reference_data" / path.name
+        for path in [*jsons, *others]:
+            target = staging / "drops" / first.isoformat() / path.relative_to(source)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
         manifest = {
             "sources": {
                 str(p.relative_to(source)): hashlib.sha256(p.read_bytes()).hexdigest()
-                for p in [*csvs, *jsons]
+                for p in [*csvs, *jsons, *others]
             },
             "single_days": single_days,
         }

@@ -108,25 +108,26 @@ class LocalRuntime(LocalAWS):
     def load_sample_data(self, data_dir: Path, landing_date: date | None = None) -> list[str]:
         """Upload a dataset laid out like ``../shared/data/youtube/`` into the raw bucket's landing prefixes.
 
-        ``raw_statistics/region=xx/*.csv`` and ``raw_statistics_reference_data/*.json`` keep their
-        relative paths under the settings' prefixes, below ``landing_date=YYYY-MM-DD/`` when a landing
+        Every file below ``raw_statistics/`` and ``raw_statistics_reference_data/`` keeps its relative path
+        under the settings' prefixes (``.csv.gz``, a misnamed or stray file too: the pipeline gives each a
+        verdict, nothing in a drop is left out unseen), below ``landing_date=YYYY-MM-DD/`` when a landing
         date is given (a dated drop: it belongs to that day's interval). Returns the keys written, in upload
-        order (CSVs first, so the reference files' S3 events fire once the statistics are there).
+        order (statistics first, so the reference files' S3 events fire once the statistics are there).
         """
         layout = {
-            "raw_statistics": (self.settings.prefixes.raw_statistics, "*.csv"),
-            "raw_statistics_reference_data": (self.settings.prefixes.raw_reference, "*.json"),
+            "raw_statistics": self.settings.prefixes.raw_statistics,
+            "raw_statistics_reference_data": self.settings.prefixes.raw_reference,
         }
         found = {
-            folder: sorted((data_dir / folder).rglob(pattern)) for folder, (_, pattern) in layout.items()
+            folder: sorted(p for p in (data_dir / folder).rglob("*") if p.is_file()) for folder in layout
         }
         if not any(found.values()):
             raise FileNotFoundError(
-                f"{data_dir}: no raw_statistics/region=xx/*.csv or raw_statistics_reference_data/*.json found"
+                f"{data_dir}: no file below raw_statistics/ or raw_statistics_reference_data/"
             )
         s3 = self.client("s3")
         keys = []
-        for folder, (prefix, _) in layout.items():
+        for folder, prefix in layout.items():
             dated = f"{prefix}landing_date={landing_date.isoformat()}/" if landing_date else prefix
             for path in found[folder]:
                 key = dated + path.relative_to(data_dir / folder).as_posix()

@@ -133,8 +133,29 @@ def test_load_sample_data_as_a_dated_drop(clean_aws: LocalRuntime, data_dir: Pat
 
 
 def test_load_sample_data_rejects_an_empty_folder(local_aws: LocalRuntime, tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="no raw_statistics"):
+    with pytest.raises(FileNotFoundError, match="no file below raw_statistics/ or raw_statistics_ref"):
         local_aws.load_sample_data(tmp_path)
+
+
+def test_load_sample_data_uploads_every_file_of_the_drop(clean_aws: LocalRuntime, tmp_path: Path) -> None:
+    """Not only *.csv and *.json: a .csv.gz or a stray file reaches the raw bucket, to get its verdict."""
+    files = {
+        "raw_statistics/region=us/USvideos.csv.gz": b"\x1f\x8b",
+        "raw_statistics/readme.txt": b"hello",
+        "raw_statistics_reference_data/US_category_id.json.gz": b"\x1f\x8b",
+    }
+    for name, data in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    keys = clean_aws.load_sample_data(tmp_path)
+    assert keys == [
+        "youtube/raw_statistics/readme.txt",
+        "youtube/raw_statistics/region=us/USvideos.csv.gz",
+        "youtube/raw_statistics_reference_data/US_category_id.json.gz",
+    ]
+    s3 = clean_aws.client("s3")
+    bodies = [s3.get_object(Bucket=clean_aws.settings.raw_bucket, Key=k)["Body"].read() for k in keys]
+    assert bodies == [b"hello", b"\x1f\x8b", b"\x1f\x8b"]
 
 
 def test_reset_forgets_objects_and_provisions_again(clean_aws: LocalRuntime, settings: Settings) -> None:

@@ -115,3 +115,27 @@ def test_regenerating_gives_the_same_bytes(drops: Path, data_dir: Path, tmp_path
     files = sorted(p.relative_to(drops) for p in drops.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
     assert all((drops / f).read_bytes() == (again / f).read_bytes() for f in files)
+
+
+def test_files_it_cannot_split_go_unchanged_into_the_first_drop(data_dir: Path, tmp_path: Path) -> None:
+    """A .csv.gz, a CSV outside a region folder or a stray file is not left out of the drops: it lands in
+    the first one, where the pipeline gives it a verdict."""
+    import shutil
+
+    source = tmp_path / "source"
+    shutil.copytree(data_dir / "raw_statistics", source / "raw_statistics")
+    shutil.copytree(data_dir / "raw_statistics_reference_data", source / "raw_statistics_reference_data")
+    extras = {
+        "raw_statistics/region=us/USvideos.csv.gz": b"\x1f\x8b not really",
+        "raw_statistics/USvideos.csv": b"video_id,trending_date\n",
+        "raw_statistics_reference_data/notes.txt": b"hello",
+        "raw_statistics_reference_data/more/US_category_id.json": b"{}",
+    }
+    for name, data in extras.items():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_bytes(data)
+    out = tmp_path / "qs"
+    make_drops(source, out)
+    first = out / "drops" / "2017-11-14"
+    assert {name: (first / name).read_bytes() for name in extras} == extras
+    assert not [p for p in (out / "drops").glob("2017-11-1[567]/**/*") if p.name in {"notes.txt", "more"}]
