@@ -90,6 +90,13 @@ def _regexp_extract(gen: DuckDBGenerator, node: exp.RegexpExtract) -> str:
     return f"CASE WHEN {gen.sql(matched)} THEN {plain} END"
 
 
+def _from_utf8(gen: DuckDBGenerator, node: exp.Decode) -> str:
+    """Trino's ``from_utf8`` never fails: it replaces invalid UTF-8 (with U+FFFD, or its replacement
+    argument); DuckDB's ``decode`` raises on it. ``decode(x, 'replace')`` replaces with ``?`` whatever Trino's
+    replacement is, so the result differs from the input exactly when Trino's does (what a check compares)."""
+    return gen.func("decode", node.this, exp.Literal.string("replace"))
+
+
 def _format_datetime(gen: DuckDBGenerator, node: exp.Anonymous) -> str | None:
     """``format_datetime(value, 'Joda pattern')`` -> ``strftime`` (a pattern known only at run time stays
     as it is, and fails as an unknown function)."""
@@ -110,6 +117,7 @@ class DuckDBForAthena(DuckDB):
             exp.DateDiff: _date_diff,
             exp.CountIf: _count_if,
             exp.RegexpExtract: _regexp_extract,
+            exp.Decode: _from_utf8,
         }
         #: Trino functions sqlglot parses as ``Anonymous``, by lower-case name; None falls back to the name.
         TRINO_FUNCTIONS: dict[str, Callable[[DuckDBGenerator, exp.Anonymous], str | None]] = {

@@ -252,6 +252,19 @@ def test_null_and_aggregate_semantics_are_trinos(expression: str, source: str, e
     assert result.column("v").to_pylist() == [expected]
 
 
+def test_from_utf8_replaces_invalid_utf8_instead_of_failing() -> None:
+    """Trino's from_utf8 never fails on invalid UTF-8 (it replaces it), so the round trip through to_utf8
+    differs from the value exactly when the value is not valid UTF-8; DuckDB's decode would raise instead."""
+    text = pa.array([b"ok", "Vid\u00e9os".encode(), "Vid\u00e9os".encode("latin-1"), None], pa.binary())
+    table = pa.table({"s": text.view(pa.string())})
+    result = run(
+        "SELECT count_if(from_utf8(to_utf8(s)) <> s) AS invalid, "
+        "max(from_utf8(to_utf8(s))) AS valid_kept FROM db.t WHERE s <> 'ok' OR s IS NULL",
+        {"t": table},
+    )
+    assert result.to_pylist() == [{"invalid": 1, "valid_kept": "Vid\u00e9os"}]
+
+
 def test_report_query_on_real_us_file_matches_pandas(us_statistics: pd.DataFrame) -> None:
     table = pa.Table.from_pandas(us_statistics, preserve_index=False)
     result = run(
