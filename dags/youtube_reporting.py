@@ -8,7 +8,10 @@ Scheduled on the processed assets that `youtube_ingest` updates.
 2. `check_sources`: data-quality checks on the analytics and statistics tables (`include/sql/checks/source/`).
 3. `build_reports`: one Athena CTAS per `include/sql/reports/*.sql`, each into a table and S3 folder of
    its own for this run (`<report>__<run>` under `…/reports/<report>/run=<run>/`), so re-runs never collide.
-4. `check_reports`: each report reconciles with its source; row counts did not drop against the previous run.
+4. `check_reports`: each report reconciles with its source; row counts did not drop against the previous run;
+   `check_readable_<report>` reads every value of every column of the report's run table (its columns as the
+   Glue catalog registered them) and fails naming the column when text is not valid UTF-8 or a value cannot
+   be read — a report that cannot be read end to end is never published.
 5. `publish_views`: the stable view `<report>` is replaced to point at this run's table — readers
    (QuickSight, the local dashboard) never see a half-built or unchecked report.
 6. `cleanup_report_runs` (runs whatever happened before it): a published report keeps its newest runs up to
@@ -90,6 +93,7 @@ def youtube_reporting() -> None:
                     check_name=check.name,
                     query=check.template,
                     baseline_view=check.baseline_view,
+                    report=check.report,
                     **athena_args,
                 )
         return group

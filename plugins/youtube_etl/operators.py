@@ -11,7 +11,7 @@ from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
 from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerRunOperator
 from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeFunctionOperator
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, timezone
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
 from youtube_etl.dag_support import LambdaRecordError, check_lambda_result, lambda_failure_message
 from youtube_etl.reports import DataQualityError, evaluate_check, rows_from_athena
@@ -96,14 +96,38 @@ class AthenaCheckOperator(AthenaOperator):
     """Run a data-quality check query and fail when its one result row reports offending rows.
 
     Every check returns ``failures`` and ``example`` (see ``include/sql/checks/``); the failure names the
-    check and the count. Checks that compare with the previously published run declare ``baseline_view``:
-    on the very first run that view does not exist yet, so the check is skipped with a clear message.
+    check and the count, and a query that fails (a value that cannot be read) fails naming the check and its
+    report. Checks that compare with the previously published run declare ``baseline_view``: on the very
+    first run that view does not exist yet, so the check is skipped with a clear message. A per-report check
+    (``report``) is rendered with ``params.report`` and ``columns``: this run's table of the report as the
+    Glue catalog registered it, looked up when the task runs (never at parse time).
     """
 
-    def __init__(self, *, check_name: str, baseline_view: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        check_name: str,
+        baseline_view: str | None = None,
+        report: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if report is not None:
+            kwargs["params"] = {**(kwargs.get("params") or {}), "report": report}
         super().__init__(**kwargs)
         self.check_name = check_name
         self.baseline_view = baseline_view
+        self.report = report
+
+    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+        if self.report is not None:
+            from youtube_etl.reports import run_table_columns
+            from youtube_etl.settings import get_settings
+
+            columns = run_table_columns(
+                self.hook.get_session(), get_settings(), self.report, context["run_id"]
+            )
+            context = {**context, "columns": columns}
+        super().render_template_fields(context, jinja_env)
 
     def execute(self, context: Any) -> str | None:
         if self.baseline_view and not self._baseline_exists():
@@ -119,11 +143,23 @@ class AthenaCheckOperator(AthenaOperator):
             # Airflow logs a skip as "Skipping task." with the reason as a field that log views may hide.
             self.log.info(reason)
             raise AirflowSkipException(reason)
-        query_execution_id = super().execute(context)
+        try:
+            query_execution_id = super().execute(context)
+        except AirflowException as error:
+            raise self._query_failed(error) from error
         return self._evaluate(query_execution_id or self.query_execution_id)
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> str:
-        return self._evaluate(super().execute_complete(context, event))
+        try:
+            query_execution_id = super().execute_complete(context, event)
+        except AirflowException as error:
+            raise self._query_failed(error) from error
+        return self._evaluate(query_execution_id)
+
+    def _query_failed(self, error: AirflowException) -> AirflowException:
+        """The provider's error naming the check and its report (same class: retried or not alike)."""
+        on = f" on report {self.report!r}" if self.report else ""
+        return type(error)(f"data-quality check {self.check_name!r}{on}: the check query failed: {error}")
 
     def _baseline_exists(self) -> bool:
         from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook

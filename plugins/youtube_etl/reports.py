@@ -45,6 +45,14 @@ CHECK_STAGES = (SOURCE_STAGE, REPORTS_STAGE)
 #: view does not exist yet and the check is skipped (see :func:`applicable_checks`).
 BASELINE_VIEWS: dict[str, str] = {"row_count_drop": "region_summary"}
 
+#: Report-stage checks that run once per report, on that report's run table: the file
+#: ``checks/reports/<name>.sql`` becomes the checks ``<name>_<report>``, rendered with ``params.report`` and
+#: ``columns`` (the run table's :class:`Column` list as the Glue catalog registered it, looked up when the
+#: task runs — so they read exactly what the view's ``SELECT *`` exposes).
+PER_REPORT_CHECKS = frozenset({"readable"})
+#: Glue types whose values the ``readable`` check validates as UTF-8 (``varchar(n)``/``char(n)`` included).
+TEXT_TYPES = ("string", "varchar", "char")
+
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -67,10 +75,24 @@ class Check:
     stage: str
     #: Path relative to the SQL folder, as Airflow's ``template_searchpath`` resolves it.
     template: str
+    #: The report whose run table a per-report check reads (:data:`PER_REPORT_CHECKS`), else None.
+    report: str | None = None
 
     @property
     def baseline_view(self) -> str | None:
         return BASELINE_VIEWS.get(self.name)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a table as the Glue catalog registers it (partition keys included)."""
+
+    name: str
+    type: str
+
+    @property
+    def is_text(self) -> bool:
+        return self.type.lower().split("(", 1)[0].strip() in TEXT_TYPES
 
 
 @dataclass(frozen=True)
@@ -115,15 +137,25 @@ def report_key(report: str, sql_dir: Path = DEFAULT_SQL_DIR) -> tuple[str, ...]:
 
 
 def discover_checks(sql_dir: Path = DEFAULT_SQL_DIR, stage: str | None = None) -> list[Check]:
-    """Checks (``checks/<stage>/<name>.sql``) in stage order, then by name; optionally one stage only."""
+    """Checks (``checks/<stage>/<name>.sql``) in stage order, then by name; optionally one stage only.
+
+    A per-report check file (:data:`PER_REPORT_CHECKS`) gives one check per report, ``<name>_<report>``.
+    """
     stages = CHECK_STAGES if stage is None else (stage,)
     if stage is not None and stage not in CHECK_STAGES:
         raise ValueError(f"unknown check stage {stage!r}; known: {', '.join(CHECK_STAGES)}")
-    return [
-        Check(name=name, stage=s, template=f"{CHECKS_SUBDIR}/{s}/{name}.sql")
-        for s in stages
-        for name in _names(sql_dir / CHECKS_SUBDIR / s)
-    ]
+    checks = []
+    for s in stages:
+        for name in _names(sql_dir / CHECKS_SUBDIR / s):
+            template = f"{CHECKS_SUBDIR}/{s}/{name}.sql"
+            if name in PER_REPORT_CHECKS and s == REPORTS_STAGE:
+                checks += [
+                    Check(name=f"{name}_{report}", stage=s, template=template, report=report)
+                    for report in discover_reports(sql_dir)
+                ]
+            else:
+                checks.append(Check(name=name, stage=s, template=template))
+    return checks
 
 
 def applicable_checks(checks: Iterable[Check], existing_tables: Iterable[str]) -> list[Check]:
@@ -158,9 +190,11 @@ def render_sql(
     ds: str,
     params: Mapping[str, Any],
     sql_dir: Path = DEFAULT_SQL_DIR,
+    **variables: Any,
 ) -> str:
-    """Render a template like Airflow does (``params``, ``run_id``, ``ds``, macros), failing on any undefined
-    name. For tests and local use; in the DAG the operator renders the same file."""
+    """Render a template like Airflow does (``params``, ``run_id``, ``ds``, macros, plus ``variables`` such as
+    a per-report check's ``columns``), failing on any undefined name. For tests and local use; in the DAG the
+    operator renders the same file."""
     import jinja2
 
     template_path = Path(path)
@@ -173,7 +207,7 @@ def render_sql(
         autoescape=False,
     )
     template = environment.get_template(template_path.as_posix())
-    return template.render(params=dict(params), run_id=run_id, ds=ds, **report_macros())
+    return template.render(params=dict(params), run_id=run_id, ds=ds, **report_macros(), **variables)
 
 
 def view_swap_sql(
@@ -257,6 +291,27 @@ def list_report_runs(session: boto3.Session, settings: Settings, report: str) ->
                 )
             )
     return runs
+
+
+def table_columns(table: Mapping[str, Any]) -> list[Column]:
+    """A Glue table's columns, then its partition keys (the order ``SELECT *`` gives them)."""
+    storage = table.get("StorageDescriptor") or {}
+    return [
+        Column(name=str(c["Name"]), type=str(c.get("Type", "string")))
+        for c in [*storage.get("Columns", []), *table.get("PartitionKeys", [])]
+    ]
+
+
+def run_table_columns(session: boto3.Session, settings: Settings, report: str, run_id: str) -> list[Column]:
+    """The columns of this run's table of ``report`` as the Glue catalog registered them (what a reader of the
+    view gets); raises naming the report when the table is missing or has no column."""
+    table = report_table(report, run_id)
+    found = _get_table(session.client("glue"), settings.analytics_database, table)
+    columns = table_columns(found) if found is not None else []
+    if not columns:
+        state = "is not in the Glue catalog" if found is None else "has no column"
+        raise LookupError(f"report {report!r}: run table {settings.analytics_database}.{table} {state}")
+    return columns
 
 
 def existing_tables(session: boto3.Session, database: str) -> list[str]:

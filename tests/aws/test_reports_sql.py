@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from sqlglot import exp
 from infra.local.runtime import LocalRuntime
 from tests.report_model import EXPECTED, expected_days_to_trend, with_category_titles
 from youtube_etl import reports
-from youtube_etl.settings import Settings
+from youtube_etl.settings import Settings, get_settings
 
 RUN = "scheduled__2026-11-24T00:00:00+00:00"
 DS = "2026-11-24"
@@ -206,10 +206,22 @@ def render(template: str, settings: Settings, run_id: str = RUN) -> str:
     return reports.render_sql(template, run_id=run_id, ds=DS, params=settings.sql_params())
 
 
+def check_rows(runtime: LocalRuntime, check: str, run_id: str = RUN) -> list[dict[str, str | None]]:
+    """Render and run one check like the DAG does (a per-report check with its run table's Glue columns)."""
+    found = next(c for c in reports.discover_checks() if c.name == check)
+    s = runtime.settings
+    if found.report is None:
+        return athena(runtime, render(found.template, s, run_id))
+    columns = reports.run_table_columns(runtime.session(), s, found.report, run_id)
+    params = {**s.sql_params(), "report": found.report}
+    return athena(
+        runtime, reports.render_sql(found.template, run_id=run_id, ds=DS, params=params, columns=columns)
+    )
+
+
 def run_check(runtime: LocalRuntime, check: str, run_id: str = RUN) -> int:
-    """Render and run one check like the DAG does, then evaluate its result (raises DataQualityError)."""
-    template = next(c.template for c in reports.discover_checks() if c.name == check)
-    return reports.evaluate_check(check, athena(runtime, render(template, runtime.settings, run_id)))
+    """Run one check, then evaluate its result (raises DataQualityError)."""
+    return reports.evaluate_check(check, check_rows(runtime, check, run_id))
 
 
 def build_report(runtime: LocalRuntime, report: str, run_id: str) -> None:
@@ -321,6 +333,103 @@ def test_only_top_videos_is_partitioned_and_by_region(lake: LocalRuntime) -> Non
 )
 def test_check_passes_on_the_real_data(lake: LocalRuntime, check: str) -> None:
     assert run_check(lake, check) == 0
+
+
+@pytest.mark.parametrize("report", [pytest.param(r, id=r) for r in EXPECTED])
+def test_readable_check_reads_every_value_of_every_column(lake: LocalRuntime, report: str) -> None:
+    """values_read is every non-null value the CTAS wrote, partition column included: a check that skipped a
+    column (or read none, like count(*)) would count fewer."""
+    (row,) = check_rows(lake, f"readable_{report}")
+    written = read_report(lake, report, RUN)
+    assert row["failures"] == "0" and not row["example"]
+    assert int(row["values_read"] or 0) == int(written.notna().sum().sum()) > len(written)
+
+
+# ---- a run table nobody can read end to end: written straight to the lake, bypassing the edges -----------
+def copy_run(report: str, source_run: str, run_id: str, change: Callable[[int, bytes], bytes]) -> None:
+    """Register ``run_id``'s table of an unpartitioned report as a copy of ``source_run``'s, each data file
+    passed through ``change(file index, Parquet bytes)``. Through the process's AWS environment (the runtime),
+    so a probe DAG's task can call it too."""
+    import boto3
+
+    s = get_settings()
+    glue, s3 = boto3.client("glue"), boto3.client("s3")
+    source = glue.get_table(DatabaseName=s.analytics_database, Name=reports.report_table(report, source_run))
+    bucket, prefix = reports.split_s3_uri(s.report_location(report, source_run))
+    target = reports.split_s3_uri(s.report_location(report, run_id))[1]
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []))
+    assert keys and all("/" not in k[len(prefix) :] for k in keys), f"{report} is not one folder of files"
+    for index, key in enumerate(keys):
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        s3.put_object(Bucket=bucket, Key=target + key[len(prefix) :], Body=change(index, body))
+    table = {
+        k: v for k, v in source["Table"].items() if k in ("StorageDescriptor", "PartitionKeys", "TableType")
+    }
+    table["StorageDescriptor"] = {**table["StorageDescriptor"], "Location": s.report_location(report, run_id)}
+    glue.create_table(
+        DatabaseName=s.analytics_database,
+        TableInput={
+            **table,
+            "Name": reports.report_table(report, run_id),
+            "Parameters": {"EXTERNAL": "TRUE"},
+        },
+    )
+
+
+#: Latin-1 where UTF-8 belongs (issue 16): what a category file in Windows-1252 would have become.
+LATIN1 = "Musique et Vidéos".encode("latin-1")
+
+
+def latin1_text(cells: dict[str, list[int]]) -> Callable[[int, bytes], bytes]:
+    """A ``copy_run`` change: in the first file, the given rows of each column hold Latin-1 bytes."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def change(index: int, body: bytes) -> bytes:
+        if index:
+            return body
+        table = pq.read_table(io.BytesIO(body))
+        for column, rows in cells.items():
+            values = table[column].cast(pa.binary()).to_pylist()
+            for row in rows:
+                values[row] = LATIN1
+            position = table.schema.get_field_index(column)
+            table = table.set_column(position, column, pa.array(values, pa.binary()).view(pa.string()))
+        sink = io.BytesIO()
+        pq.write_table(table, sink)
+        return sink.getvalue()
+
+    return change
+
+
+def truncated(index: int, body: bytes) -> bytes:
+    """A ``copy_run`` change: the first file cut in half (a value that cannot be read at all)."""
+    return body[: len(body) // 2] if index == 0 else body
+
+
+def test_readable_check_fails_on_invalid_utf8_naming_report_column_and_count(lake: LocalRuntime) -> None:
+    run_id = "manual__latin1"
+    # Rows 0 and 1 have a bad title; row 1 also a bad title source: two rows, three values.
+    copy_run(
+        "category_performance",
+        RUN,
+        run_id,
+        latin1_text({"category_title": [0, 1], "category_title_source": [1]}),
+    )
+    rows = len(read_report(lake, "category_performance", RUN))
+    with pytest.raises(reports.DataQualityError) as caught:
+        run_check(lake, "readable_category_performance", run_id)
+    assert (caught.value.check, caught.value.failures) == ("readable_category_performance", 2)
+    assert caught.value.example == (
+        f"category_performance.category_title: 2 of {rows} values are not valid UTF-8; "
+        f"category_performance.category_title_source: 1 of {rows} values are not valid UTF-8"
+    )
+    # The case of issue 16: reading the table whole fails (locally; Athena would hand the bytes to readers).
+    db = lake.settings.analytics_database
+    with pytest.raises(AssertionError, match="UnicodeDecodeError"):
+        athena(lake, f"SELECT * FROM {db}.{reports.report_table('category_performance', run_id)}")
 
 
 def _null_keys(t: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, int]:
@@ -595,3 +704,99 @@ def test_a_retried_ctas_starts_from_a_clean_slate(lake: LocalRuntime) -> None:
     assert athena(runtime, f"SELECT count(*) AS n FROM {s.analytics_database}.category_performance") != [
         {"n": "0"}
     ]
+
+
+PROBE_DAG = """
+from datetime import datetime
+
+from airflow.providers.amazon.aws.operators.athena import AthenaOperator
+from airflow.sdk import TriggerRule, chain, dag, task
+
+from tests.aws.test_reports_sql import RUN, copy_run, latin1_text, truncated
+from youtube_etl.dag_support import sql_dir
+from youtube_etl.operators import AthenaCheckOperator
+from youtube_etl.reports import discover_checks, report_macros
+from youtube_etl.settings import get_settings
+
+settings = get_settings()
+REPORTS = ("category_performance", "region_summary")
+athena_args = dict(
+    database=settings.analytics_database,
+    workgroup=settings.athena_workgroup,
+    aws_conn_id=settings.aws_conn_id,
+    sleep_time=0.2,
+    retries=0,
+)
+
+
+@dag(
+    dag_id="unreadable_report_probe",
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    template_searchpath=[str(sql_dir(settings))],
+    user_defined_macros=report_macros(),
+    params=settings.sql_params(),
+)
+def unreadable_report_probe():
+    @task
+    def write_unreadable_runs(run_id=None):
+        copy_run("category_performance", RUN, run_id, latin1_text({"category_title": [0]}))
+        copy_run("region_summary", RUN, run_id, truncated)
+
+    checks = [
+        AthenaCheckOperator(
+            task_id=f"check_{c.name}", check_name=c.name, query=c.template, report=c.report, **athena_args
+        )
+        for c in discover_checks(stage="reports")
+        if c.report in REPORTS
+    ]
+    publish = [
+        AthenaOperator(
+            task_id=f"publish_{report}",
+            query="views/swap_view.sql",
+            params={"report": report},
+            trigger_rule=TriggerRule.NONE_FAILED,
+            **athena_args,
+        )
+        for report in REPORTS
+    ]
+    chain(write_unreadable_runs(), checks, publish)
+
+
+dag = unreadable_report_probe()
+"""
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_an_unreadable_report_fails_its_check_and_the_view_stays_on_the_previous_run(
+    lake: LocalRuntime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """dag.test() of the check and publish tasks as the DAG wires them, on this run's tables written straight
+    to the lake: Latin-1 text in category_performance fails its check naming the column; a truncated Parquet
+    file in region_summary fails the check query naming the report; neither view moves."""
+    from tests.airflow_dags import run_dag_file
+
+    s = lake.settings
+    glue = lake.client("glue")
+    for report in ("category_performance", "region_summary"):
+        athena(lake, reports.view_swap_sql(report, run_id=RUN, params=s.sql_params()))
+    run = run_dag_file(PROBE_DAG, "unreadable_report_probe", tmp_path, monkeypatch)
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states == {
+        "write_unreadable_runs": "success",
+        "check_readable_category_performance": "failed",
+        "check_readable_region_summary": "failed",
+        "publish_category_performance": "upstream_failed",
+        "publish_region_summary": "upstream_failed",
+    }
+    for report in ("category_performance", "region_summary"):
+        view = glue.get_table(DatabaseName=s.analytics_database, Name=report)["Table"]
+        assert reports.view_points_at(view, reports.report_table(report, RUN)), report
+    log = capsys.readouterr()
+    text = log.out + log.err
+    assert "category_performance.category_title: 1 of " in text
+    assert "data-quality check 'readable_category_performance' failed: 1 offending row(s)" in text
+    assert (
+        "data-quality check 'readable_region_summary' on report 'region_summary': the check query failed: "
+        "Final state of Athena job is FAILED" in text
+    )

@@ -73,6 +73,58 @@ def test_discovery_lists_files_only(tmp_path: Path) -> None:
         reports.discover_checks(tmp_path, stage="later")
 
 
+def test_a_per_report_check_is_one_check_per_report(tmp_path: Path) -> None:
+    (tmp_path / "reports").mkdir()
+    for report in ("b_report", "a_report"):
+        (tmp_path / "reports" / f"{report}.sql").write_text("")
+    for stage in reports.CHECK_STAGES:
+        (tmp_path / "checks" / stage).mkdir(parents=True)
+    (tmp_path / "checks" / "reports" / "readable.sql").write_text("")
+    (tmp_path / "checks" / "reports" / "reconcile_a_report.sql").write_text("")
+    (tmp_path / "checks" / "source" / "readable.sql").write_text("")  # per report only at the report stage
+    checks = reports.discover_checks(tmp_path)
+    assert [(c.stage, c.name, c.report) for c in checks] == [
+        ("source", "readable", None),
+        ("reports", "readable_a_report", "a_report"),
+        ("reports", "readable_b_report", "b_report"),
+        ("reports", "reconcile_a_report", None),
+    ]
+    assert {c.template for c in checks if c.report} == {"checks/reports/readable.sql"}
+
+
+def test_the_real_sql_reads_every_report() -> None:
+    readable = {c.report for c in reports.discover_checks(stage=reports.REPORTS_STAGE) if c.report}
+    assert readable == set(reports.discover_reports())
+
+
+@pytest.mark.parametrize(
+    ("glue_type", "is_text"),
+    [
+        pytest.param("string", True, id="string"),
+        pytest.param("varchar(65535)", True, id="varchar-n"),
+        pytest.param("CHAR(2)", True, id="char-n"),
+        pytest.param("bigint", False, id="bigint"),
+        pytest.param("date", False, id="date"),
+        pytest.param("array<string>", False, id="array-of-strings-is-read-not-validated"),
+    ],
+)
+def test_text_columns_are_the_ones_validated_as_utf8(glue_type: str, is_text: bool) -> None:
+    assert reports.Column("c", glue_type).is_text is is_text
+
+
+def test_table_columns_are_columns_then_partition_keys() -> None:
+    table = {
+        "StorageDescriptor": {"Columns": [{"Name": "title", "Type": "string"}, {"Name": "views"}]},
+        "PartitionKeys": [{"Name": "region", "Type": "string"}],
+    }
+    assert reports.table_columns(table) == [
+        reports.Column("title", "string"),
+        reports.Column("views", "string"),
+        reports.Column("region", "string"),
+    ]
+    assert reports.table_columns({}) == []
+
+
 @pytest.mark.parametrize(
     "name",
     [pytest.param("Top-Videos", id="not-snake-case"), pytest.param("top__videos", id="run-separator")],
