@@ -426,6 +426,9 @@ def test_readable_check_fails_on_invalid_utf8_naming_report_column_and_count(lak
         f"category_performance.category_title: 2 of {rows} values are not valid UTF-8; "
         f"category_performance.category_title_source: 1 of {rows} values are not valid UTF-8"
     )
+    # A run whose CTAS never registered a table: the lookup of its columns names the report.
+    with pytest.raises(LookupError, match="report 'category_performance': run table .* is not in the Glue"):
+        reports.run_table_columns(lake.session(), lake.settings, "category_performance", "manual__never")
     # The case of issue 16: reading the table whole fails (locally; Athena would hand the bytes to readers).
     db = lake.settings.analytics_database
     with pytest.raises(AssertionError, match="UnicodeDecodeError"):
