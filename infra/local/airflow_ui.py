@@ -39,6 +39,10 @@ JWT_SECRET_BYTES = 64
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 
 
+#: Seconds an Airflow component waits for the SQLite metadata DB's write lock.
+SQLITE_BUSY = 60
+
+
 def say(message: str) -> None:
     """One progress line on the terminal (the components' own logs go to files)."""
     print(message, flush=True)
@@ -56,7 +60,9 @@ def component_env(home: Path, runtime: LocalRuntime, api_port: int, secret: str)
         **os.environ,
         **runtime.client_env(),
         "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        # A writer waits up to 60 s for SQLite's lock instead of 5 s: under load the scheduler holds it for
+        # seconds, and the API answers a backfill that hits the lock with 503 "Database is locked".
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}?timeout={SQLITE_BUSY}",
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",

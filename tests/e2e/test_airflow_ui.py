@@ -38,8 +38,13 @@ def call(url: str, token: str | None = None, method: str = "GET", body: Any = No
         headers["Authorization"] = f"Bearer {token}"
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, headers=headers, method=method)
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read() or b"null")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:  # the API's own explanation, in the test's failure
+        raise AssertionError(
+            f"{method} {url}: {error.code} {error.reason}: {error.read()[:2000]!r}"
+        ) from None
 
 
 @dataclass
