@@ -21,8 +21,22 @@ REPORTS = reports.discover_reports()
 CHECKS = reports.discover_checks()
 
 
+#: What a per-report check gets as ``columns`` when its task runs (the run table's, from the Glue catalog).
+COLUMNS = [
+    reports.Column("title", "string"),
+    reports.Column("views", "bigint"),
+    reports.Column("region", "string"),
+]
+
+
 def _render(template: str, settings: Settings, **extra: str) -> str:
-    return reports.render_sql(template, run_id=RUN_ID, ds=DS, params={**settings.sql_params(), **extra})
+    return reports.render_sql(
+        template, run_id=RUN_ID, ds=DS, params={**settings.sql_params(), **extra}, columns=COLUMNS
+    )
+
+
+def _render_check(check: reports.Check, settings: Settings) -> str:
+    return _render(check.template, settings, **({"report": check.report} if check.report else {}))
 
 
 def test_the_folder_holds_reports_checks_and_the_view() -> None:
@@ -102,15 +116,17 @@ def test_only_low_cardinality_partitions_and_they_come_last(report: str, setting
 
 @pytest.mark.parametrize("check", [pytest.param(c, id=c.name) for c in CHECKS])
 def test_check_returns_failures_and_example(check: reports.Check, settings: Settings) -> None:
-    tree = sqlglot.parse_one(_render(check.template, settings), read="athena")
+    tree = sqlglot.parse_one(_render_check(check, settings), read="athena")
     assert isinstance(tree, exp.Query)
-    assert tree.named_selects == ["failures", "example"]
-    assert (SQL_DIR / check.template).read_text().startswith(f"-- Check: {check.name}\n")
+    assert tree.named_selects[:2] == ["failures", "example"]
+    # A per-report check's file names the checks it gives (readable_<report>); the others, their own name.
+    name = f"{check.name.removesuffix(check.report)}<report>" if check.report else check.name
+    assert (SQL_DIR / check.template).read_text().split("\n", 1)[0].split()[:3] == ["--", "Check:", name]
 
 
 @pytest.mark.parametrize("check", [pytest.param(c, id=c.name) for c in CHECKS if c.stage == "reports"])
 def test_report_checks_read_this_runs_tables(check: reports.Check, settings: Settings) -> None:
-    tree = sqlglot.parse_one(_render(check.template, settings), read="athena")
+    tree = sqlglot.parse_one(_render_check(check, settings), read="athena")
     names = {t.name for t in tree.find_all(exp.Table)}
     run_tables = {n for n in names if any(reports.run_of_table(r, n) for r in REPORTS)}
     assert run_tables, "a report check reads at least one report table of this run"
