@@ -72,6 +72,13 @@ def _end(processes: list[psutil.Process], signum: int) -> None:
             pass
 
 
+def _kill_survivors(processes: list[psutil.Process]) -> None:
+    """SIGKILL those still running after the grace period, and wait for them."""
+    survivors = still_running(processes)
+    _end(survivors, signal.SIGKILL)
+    psutil.wait_procs(survivors, timeout=KILL_WAIT_SECONDS)
+
+
 def end_leftovers(leftovers: list[psutil.Process]) -> None:
     """After the command exited on its own: end what it started and left running (SIGTERM, then SIGKILL
     after the grace period)."""
@@ -79,9 +86,7 @@ def end_leftovers(leftovers: list[psutil.Process]) -> None:
     deadline = time.monotonic() + GRACE_SECONDS
     while still_running(leftovers) and time.monotonic() < deadline:
         time.sleep(0.1)
-    survivors = still_running(leftovers)
-    _end(survivors, signal.SIGKILL)
-    psutil.wait_procs(survivors, timeout=KILL_WAIT_SECONDS)
+    _kill_survivors(leftovers)
 
 
 def stop_tree(child: subprocess.Popen[bytes], known: dict[int, psutil.Process], signum: int) -> None:
@@ -103,9 +108,7 @@ def stop_tree(child: subprocess.Popen[bytes], known: dict[int, psutil.Process], 
             known.update(fresh)
             everyone.extend(fresh.values())
         time.sleep(0.1)
-    survivors = still_running(everyone)
-    _end(survivors, signal.SIGKILL)
-    psutil.wait_procs(survivors, timeout=KILL_WAIT_SECONDS)
+    _kill_survivors(everyone)
     child.wait()
 
 
