@@ -56,9 +56,12 @@ lint: install ## ruff (incl. Airflow AIR rules) and mypy on plugins/ and include
 	$(VENV)/bin/ruff format --check plugins include infra dags tests bench
 	$(VENV)/bin/mypy plugins/youtube_etl include infra/local infra/localaws infra/dashboard --exclude infra/localaws/tests/
 
+# make test's pytest-xdist workers: the end-to-end modules run beside the rest (tests/conftest.py schedules them).
+TEST_WORKERS ?= 2
+
 .PHONY: test
 test: lint ## Lint, then every test (unit, DAG integrity, AWS-level on the local runtime, infra, e2e)
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 .PHONY: test-fast
 test-fast: lint ## The inner loop: lint, then every test but Spark and end-to-end runs (-m "not spark and not slow")
