@@ -23,7 +23,14 @@ from infra.localaws._athena.dialect import table_refs, to_duckdb
 from infra.localaws._athena.errors import AthenaError, athena_error_from_duckdb
 from infra.localaws._athena.parse import parse_statement
 from infra.localaws._athena.query import QueryRun, ResultSet
-from infra.localaws._athena.scan import Counter, CountingHandler, arrow_or, partition_expression, table_schema
+from infra.localaws._athena.scan import (
+    Counter,
+    CountingHandler,
+    ScanWithoutGil,
+    arrow_or,
+    partition_expression,
+    table_schema,
+)
 from infra.localaws._athena.statements import TableName
 from infra.localaws._aws import as_folder, split_s3_uri
 from infra.localaws._catalog import (
@@ -239,9 +246,9 @@ class QueryContext:
             partitions=expressions or None,
         )
         if not renames:
-            self.con.register(duck, dataset)
+            self.con.register(duck, ScanWithoutGil(dataset))
             return
-        self.con.register(duck + "_files", dataset)
+        self.con.register(duck + "_files", ScanWithoutGil(dataset))
         projection = ", ".join(
             f'"{physical}" AS "{renames.get(physical, physical)}"' for physical in schema.names
         )

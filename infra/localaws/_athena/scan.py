@@ -7,11 +7,16 @@ filesystem here counts what is read (Athena's ``DataScannedInBytes``).
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
+
+# DuckDB's Arrow-scan seam (DuckDB 2): the source it picks for a pyarrow dataset, extended below.
+from duckdb._sources.pyarrow import PyArrowDatasetSource
+from duckdb._sources.to_arrow import to_arrow
 
 from infra.localaws._catalog import HIVE_NULL_PARTITION, glue_to_arrow
 
@@ -60,6 +65,33 @@ class Counter:
     def add(self, amount: int) -> None:
         with self._lock:
             self.value += amount
+
+
+class ScanWithoutGil(PyArrowDatasetSource):
+    """DuckDB's source for a pyarrow dataset, scanning it with the GIL released.
+
+    DuckDB's own source calls ``Scanner.to_reader()``, which starts the scan while holding the GIL (pyarrow
+    does not release it there); the scan's I/O threads open files through ``CountingHandler``, in Python. In
+    a make airflow backfill, four concurrent checks of ``youtube_reporting`` hung for good that way (gdb):
+    an I/O thread held the scan's generator lock while it waited for the GIL, and ``to_reader()`` held the
+    GIL while it waited for that lock. ``Scanner.to_table()`` releases the GIL for the whole scan; DuckDB
+    still pushes its columns and filters down (partition pruning included), and a local query reads the
+    projected table anyway.
+    """
+
+    def stream(self, columns: Sequence[int] | None, filters: Sequence[Any]) -> tuple[object, bool]:
+        schema = self.declared_schema()
+        mask = None
+        for predicate in filters:
+            term = to_arrow(predicate, schema)
+            mask = term if mask is None else mask & term
+        chosen = None if columns is None else [schema.names[i] for i in columns]
+        table = ds.Scanner.from_dataset(self.obj, columns=chosen, filter=mask).to_table()
+        return table.__arrow_c_stream__(), chosen is not None
+
+    def __arrow_c_stream__(self, requested_schema: object = None) -> object:
+        """What makes DuckDB's ``register`` take this object; its scans then call ``stream`` above."""
+        return self.stream(None, [])[0]
 
 
 class CountingHandler(pafs.FileSystemHandler):
