@@ -103,6 +103,7 @@ def airflow_db() -> Path:
     return _AIRFLOW_HOME
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: without it, plain pytest still runs
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """``make test``'s pytest-xdist workers (``-n 2``) get units of work: each end-to-end module is one,
     every other test is in one unit that runs in collection order, as in a single process (those tests
