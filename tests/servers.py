@@ -2,12 +2,38 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 from infra.local.runtime import REPO_ROOT
+
+
+def user_env() -> dict[str, str]:
+    """The environment of a user's shell: this test session's Airflow and AWS settings left out."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AWS_"))}
+
+
+def make_run_argv(data: Path, work: Path) -> list[str]:
+    """`make run`'s command on ``data``, its exports, Airflow home and lake under ``work``: never the
+    repository's own ``out/``, ``.airflow/`` or ``.lake/`` (a run starts by removing its lake)."""
+    return [
+        sys.executable,
+        "-m",
+        "infra.local.pipeline",
+        "--data",
+        str(data),
+        "--out",
+        str(work / "out"),
+        "--airflow-home",
+        str(work / "airflow"),
+        "--lake",
+        str(work / "lake"),
+    ]
 
 
 @contextmanager

@@ -10,7 +10,6 @@ which has no drop: only the backfill's runs are looked at here.) Everything star
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 import urllib.parse
@@ -23,7 +22,7 @@ import pytest
 
 from infra.local.drops import make_drops
 from tests.e2e.test_airflow_ui import READY, call
-from tests.servers import started
+from tests.servers import started, user_env
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +32,7 @@ def airflow_ui(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     home = tmp_path_factory.mktemp("airflow-backfill")
     drops = home / "quickstart"
     make_drops(data_dir, drops)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AWS_"))}
+    env = user_env()
     argv = [sys.executable, "-m", "infra.local.airflow_ui", "--airflow-home", str(home), "--data", str(drops)]
     with started(argv, env) as (proc, line):
         while line and not READY.search(line):

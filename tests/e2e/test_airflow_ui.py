@@ -9,7 +9,6 @@ asset-triggered `youtube_reporting` succeed, then trigger `youtube_ingest` again
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -26,7 +25,7 @@ import psutil
 import pytest
 
 from infra.local.supervise import STOPPED, still_running
-from tests.servers import started
+from tests.servers import started, user_env
 
 pytestmark = pytest.mark.slow
 READY = re.compile(r"Airflow UI: (http://127\.0\.0\.1:\d+)\s+login: (\S+) / (\S+)")
@@ -62,7 +61,7 @@ class AirflowUI:
 def airflow_ui(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowUI]:
     home = tmp_path_factory.mktemp("airflow-ui")
     # The components get a clean environment: none of this test process's Airflow or AWS settings.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AWS_"))}
+    env = user_env()
     tmp = tmp_path_factory.mktemp("airflow-ui-tmp")
     env["TMPDIR"] = str(tmp)
     argv = [

@@ -7,7 +7,6 @@ A module of its own so that ``make test``'s workers run it beside ``test_pipelin
 from __future__ import annotations
 
 import csv
-import os
 import re
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from infra.local.runtime import REPO_ROOT
+from tests.servers import make_run_argv, user_env
 from youtube_etl.settings import get_settings
 
 pytestmark = pytest.mark.slow
@@ -27,21 +27,9 @@ def test_make_run_prints_no_warning_or_error_line(data_dir: Path, tmp_path: Path
     """make run as a user runs it (its own process, no pytest warning capture): nothing the project could
     prevent is printed at warning level or above (third-party deprecations it cannot fix are filtered by
     name in youtube_etl._warnings)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AWS_"))}
+    env = user_env()
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "infra.local.pipeline",
-            "--data",
-            str(data_dir),
-            "--out",
-            str(tmp_path / "out"),
-            "--airflow-home",
-            str(tmp_path / "airflow"),
-            "--lake",
-            str(tmp_path / "lake"),
-        ],
+        make_run_argv(data_dir, tmp_path),
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,

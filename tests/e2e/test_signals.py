@@ -3,11 +3,9 @@ no process or temporary folder behind (issue 16). `make airflow` is checked in t
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import pytest
 
 from infra.local.runtime import REPO_ROOT
 from infra.local.supervise import STOPPED, still_running
+from tests.servers import make_run_argv, user_env
 
 pytestmark = pytest.mark.slow
 
@@ -24,20 +23,14 @@ def _run_until(data_dir: Path, tmp_path: Path, ready: re.Pattern[str]) -> subpro
     """`make run`'s command, its output read until a line matches ``ready``."""
     (tmp_path / "tmp").mkdir()
     # The test session's Airflow and AWS settings stay out, as in a user's shell; TMPDIR shows what is left.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AWS_"))}
-    env["TMPDIR"] = str(tmp_path / "tmp")
-    argv = [
-        sys.executable,
-        "-m",
-        "infra.local.pipeline",
-        "--data",
-        str(data_dir),
-        "--out",
-        str(tmp_path / "out"),
-    ]
-    argv += ["--airflow-home", str(tmp_path / "home")]
+    env = user_env() | {"TMPDIR": str(tmp_path / "tmp")}
     proc = subprocess.Popen(
-        argv, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        make_run_argv(data_dir, tmp_path),
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     assert proc.stdout is not None
     lines: list[str] = []
