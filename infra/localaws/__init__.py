@@ -13,6 +13,9 @@ change. See ``infra/localaws/README.md`` for what is emulated and how faithfully
         ...                           # S3 events run Lambdas, StartJobRun runs Spark, Athena runs DuckDB
         aws.wait_idle(timeout=60)     # asynchronous work (S3 events, job runs, crawls, queries) done
 
+``LocalAWS(youtube_data=<folder>)`` also serves a stand-in of the YouTube Data API v3 at
+``aws.youtube_endpoint`` (recorded charts; clock, faults and quota through ``aws.youtube``).
+
 This package imports nothing of the project that embeds it: the project provisions it through the hook.
 """
 
@@ -22,6 +25,7 @@ from infra.localaws._aws import DEFAULT_REGION, HOST, LOCAL_ACCOUNT, LOCAL_CREDE
 from infra.localaws._glue_jobs.spark import SparkSetupError, spark_conf
 from infra.localaws._runtime import LocalAWS, Provision
 from infra.localaws._serve import serve
+from infra.localaws._youtube.standin import YouTubeCall, YouTubeFault, YouTubeStandIn
 
 __all__ = [
     "DEFAULT_REGION",
@@ -31,6 +35,9 @@ __all__ = [
     "LocalAWS",
     "Provision",
     "SparkSetupError",
+    "YouTubeCall",
+    "YouTubeFault",
+    "YouTubeStandIn",
     "serve",
     "spark_conf",
 ]

@@ -17,6 +17,8 @@ from infra.localaws._aws import client as aws_client
 from infra.localaws._aws import session as aws_session
 from infra.localaws._executor import Executor
 from infra.localaws._state import StateStore
+from infra.localaws._youtube.standin import YouTubeStandIn
+from infra.localaws._youtube.wsgi import YouTubeRoutes
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,9 @@ class LocalAWS:
         lambda_max_workers: int | None = None,
         crawler_stopping_seconds: float = 1.0,
         state_dir: str | os.PathLike[str] | None = None,
+        youtube_data: str | os.PathLike[str] | None = None,
+        youtube_api_keys: tuple[str, ...] = ("local-key",),
+        youtube_quota: int = 10_000,
     ) -> None:
         #: Port to bind (0: a free one, known once started).
         self.port = port
@@ -84,6 +89,12 @@ class LocalAWS:
         self.state_dir = Path(state_dir) if state_dir is not None else None
         #: True when :meth:`start` resumed a saved state (and did not provision).
         self.resumed = False
+        #: The YouTube Data API stand-in serves the recorded charts of this folder (None: off); it accepts
+        #: these keys and this many units per key and day.
+        self.youtube_data = Path(youtube_data) if youtube_data is not None else None
+        self.youtube_api_keys = tuple(youtube_api_keys)
+        self.youtube_quota = youtube_quota
+        self._youtube: YouTubeStandIn | None = None
         self._state: StateStore | None = None
         self._server: Any = None
         self._executors: list[Executor] = []
@@ -98,6 +109,10 @@ class LocalAWS:
         if self._server is not None:
             return self
         _check_bindable(self.host, self.port)  # moto's server thread would die silently and start() hang
+        if self.youtube_data is not None and self._youtube is None:
+            self._youtube = YouTubeStandIn(
+                self.youtube_data, api_keys=self.youtube_api_keys, quota=self.youtube_quota
+            )
         # moto builds ARNs and validates against this account; keep it explicit and stable.
         os.environ.setdefault("MOTO_ACCOUNT_ID", LOCAL_ACCOUNT)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
@@ -114,6 +129,8 @@ class LocalAWS:
             self._state = state
         server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         server.start()
+        if self._youtube is not None:  # its routes in front of moto's app: one port, one endpoint
+            server._server.app = YouTubeRoutes(server._server.app, self._youtube)
         self._server = server
         self.port = server.get_host_and_port()[1]
         LocalAWS._running.append(self)
@@ -165,6 +182,8 @@ class LocalAWS:
         for runtime in running:
             for executor in runtime._executors:
                 executor.reset()
+            if runtime._youtube is not None:
+                runtime._youtube.reset()
         for runtime in running:
             if runtime.provision is not None:
                 runtime.provision(runtime)
@@ -205,6 +224,20 @@ class LocalAWS:
     def glue_temp_dir(self) -> str:
         """The ``--TempDir`` a job run gets when its arguments have none (Glue's default bucket)."""
         return self._glue_temp_dir or f"s3://aws-glue-assets-{self.account_id}-{self.region}/temporary/"
+
+    @property
+    def youtube(self) -> YouTubeStandIn:
+        """The YouTube Data API stand-in: its clock, faults, call log and quota (``youtube_data=`` turns it
+        on)."""
+        if self._youtube is None:
+            raise RuntimeError("the YouTube stand-in is off: start the runtime with youtube_data=<folder>")
+        return self._youtube
+
+    @property
+    def youtube_endpoint(self) -> str:
+        """The stand-in's root URL (``http://127.0.0.1:<port>/``), for a client's ``api_endpoint``."""
+        _ = self.youtube
+        return f"{self.endpoint}/"
 
     def client_env(self) -> dict[str, str]:
         """Environment that points boto3, awswrangler, pyarrow and Spark's S3A (via Glue jobs) here."""
