@@ -121,7 +121,6 @@ def read_chart_rows(path: Path) -> Iterator[RecordedVideo]:
             except csv.Error as error:
                 if str(error) == "unexpected end of data":  # the file ends inside this record
                     log.info("%s: dropped the incomplete last record (line %d)", path, reader.line_num)
-                    pending = None
                     break
                 raise ValueError(f"{path}, line {reader.line_num}: {error}") from None
             if pending is not None:

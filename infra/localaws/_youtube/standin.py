@@ -290,7 +290,7 @@ class YouTubeStandIn:
         offset = 0
         if params.get("pageToken"):
             token = resources.read_page_token(params["pageToken"])
-            if token is None or token[:2] != (region, day) or not 0 < token[2] < len(chart):
+            if token is None or token[:2] != (region, day) or not 0 <= token[2] < len(chart):
                 raise errors.invalid_page_token()
             offset = token[2]
         end = min(offset + per_page, len(chart))
