@@ -129,7 +129,8 @@ class LocalAWS:
             self._state = state
         server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         server.start()
-        if self._youtube is not None:  # its routes in front of moto's app: one port, one endpoint
+        if self._youtube is not None and server._server is not None:
+            # its routes in front of moto's WSGI app: one port, one endpoint, one ready line
             server._server.app = YouTubeRoutes(server._server.app, self._youtube)
         self._server = server
         self.port = server.get_host_and_port()[1]
