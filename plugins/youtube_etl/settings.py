@@ -1,10 +1,10 @@
 """One source of truth for every name the pipeline uses.
 
-DAGs, the CDK app and the local AWS runtime all derive bucket, database, table, crawler, job, function and
-workgroup names from here. Values come from Airflow configuration options in the ``[youtube_etl]`` section
-(on MWAA the CDK stack sets them; anywhere they can also be environment variables
-``AIRFLOW__YOUTUBE_ETL__<OPTION>``). Reading them never touches the network, so DAG files may call
-:func:`get_settings` at parse time.
+DAGs, the CDK app and the local AWS runtime all derive bucket, database, table, crawler, job, function,
+workgroup, queue, role, topic, alarm and stack names from here. Values come from Airflow configuration
+options in the ``[youtube_etl]`` section (on MWAA the CDK stack sets them; anywhere they can also be
+environment variables ``AIRFLOW__YOUTUBE_ETL__<OPTION>``). Reading them never touches the network, so DAG
+files may call :func:`get_settings` at parse time.
 
 The Lambda and the Glue scripts never import this module: they receive what they need as environment
 variables / job arguments, built here by :meth:`Settings.lambda_environment` and
@@ -304,6 +304,70 @@ class Settings:
     def readers_workgroup(self) -> str:
         """The enforced workgroup for readers of the report views (QuickSight, analysts, the dashboard)."""
         return self._name("readers")
+
+    # ---- names of the deployment (CDK stacks and the local runtime read them here, nowhere else) ----
+    @property
+    def lambda_failure_queue(self) -> str:
+        """SQS queue that keeps the events the Lambda gave up on (its on-failure destination)."""
+        return self._name("json-to-parquet-failures")
+
+    @property
+    def lambda_log_group(self) -> str:
+        return f"/aws/lambda/{self.lambda_function}"
+
+    @property
+    def lambda_role(self) -> str:
+        """The Lambda's IAM role on the local runtime; on AWS CloudFormation names the stacks' roles."""
+        return self._name("lambda")
+
+    @property
+    def glue_role(self) -> str:
+        """The Glue jobs' and crawlers' IAM role on the local runtime (CloudFormation names it on AWS)."""
+        return self._name("glue")
+
+    @property
+    def alerts_inbox_queue(self) -> str:
+        """Local only: the SQS queue subscribed to the alerts topic, standing in for the email subscriber."""
+        return f"{self.alerts_topic}-inbox"
+
+    def alarm_name(self, alarm: str) -> str:
+        """CloudWatch alarm of the alerts stack, e.g. ``youtube-dev-LambdaErrors``."""
+        return self._name(alarm)
+
+    @property
+    def glue_failure_rule(self) -> str:
+        """EventBridge rule that alerts on failed Glue job runs."""
+        return self._name("glue-job-failed")
+
+    @property
+    def glue_security_configuration(self) -> str:
+        return self._name("glue")
+
+    @property
+    def access_log_bucket(self) -> str:
+        """AWS only: the S3 server access-log target of every bucket of the stage."""
+        return self._bucket("access-logs", "")
+
+    @property
+    def mwaa_source_bucket(self) -> str:
+        """AWS only: MWAA's source bucket (dags/, plugins.zip, requirements.txt, startup.sh)."""
+        return self._bucket("mwaa", "")
+
+    @property
+    def mwaa_environment(self) -> str:
+        return self._name("airflow")
+
+    @property
+    def lake_key_alias(self) -> str:
+        return f"alias/{self._name('lake')}"
+
+    @property
+    def alerts_key_alias(self) -> str:
+        return f"alias/{self._name('alerts')}"
+
+    def stack_name(self, concern: str) -> str:
+        """CloudFormation stack name, e.g. ``youtube-dev-lake``."""
+        return self._name(concern)
 
     # ---- S3 URIs ---------------------------------------------------------------------------------
     @property

@@ -81,6 +81,30 @@ def test_aws_bucket_names_carry_account_and_region() -> None:
     assert all(b.endswith("-123456789012-eu-west-1") for b in s.buckets)
 
 
+def test_deployment_names_are_the_ones_the_stacks_deploy() -> None:
+    """One name per resource for CDK and the local runtime alike (the failure queue was ``-dlq`` locally)."""
+    s = get_settings({}, project="yt", stage="qa", account="123456789012", region="eu-west-1")
+    assert s.lambda_failure_queue == "yt-qa-json-to-parquet-failures"
+    assert s.lambda_log_group == "/aws/lambda/yt-qa-json-to-parquet"
+    assert (s.lambda_role, s.glue_role) == ("yt-qa-lambda", "yt-qa-glue")
+    assert s.alerts_inbox_queue == "yt-qa-alerts-inbox"
+    assert s.alarm_name("LambdaErrors") == "yt-qa-LambdaErrors"
+    assert s.glue_failure_rule == "yt-qa-glue-job-failed"
+    assert s.glue_security_configuration == "yt-qa-glue"
+    assert s.access_log_bucket == "yt-qa-access-logs-123456789012-eu-west-1"
+    assert s.mwaa_source_bucket == "yt-qa-mwaa-123456789012-eu-west-1"
+    assert s.mwaa_environment == "yt-qa-airflow"
+    assert (s.lake_key_alias, s.alerts_key_alias) == ("alias/yt-qa-lake", "alias/yt-qa-alerts")
+    assert s.stack_name("lake") == "yt-qa-lake"
+    for name in (s.lambda_failure_queue, s.alerts_inbox_queue, s.mwaa_environment, s.glue_failure_rule):
+        assert RESOURCE.fullmatch(name), name
+    for bucket in (s.access_log_bucket, s.mwaa_source_bucket):
+        assert S3_BUCKET.fullmatch(bucket), bucket
+    # Bucket overrides rename the lake buckets only, not the deployment's own.
+    moved = get_settings({"AIRFLOW__YOUTUBE_ETL__RAW_BUCKET_NAME": "landing"}, stage="qa")
+    assert moved.access_log_bucket == "youtube-qa-access-logs"
+
+
 def test_explicit_bucket_override_wins() -> None:
     s = get_settings({"AIRFLOW__YOUTUBE_ETL__RAW_BUCKET_NAME": "my-landing-zone"})
     assert s.raw_bucket == "my-landing-zone"
