@@ -2,7 +2,7 @@
 
 :func:`provision` is the provisioning hook ``LocalRuntime`` gives :class:`infra.localaws.LocalAWS`: IAM roles,
 the buckets, the Glue databases and the landing ledger's table, the Lambda (packaged from
-``include/lambda`` like the CDK asset) with its S3 trigger and dead-letter queue, the Glue jobs (scripts
+``include/lambda`` like the CDK asset) with its S3 trigger and failure queue, the Glue jobs (scripts
 and the modules they share from ``include/glue``), the crawlers, the Athena workgroups and the alerts
 topic (with a local inbox queue subscribed to it, standing in for the email subscription).
 """
@@ -23,11 +23,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_SOURCE = REPO_ROOT / "include" / "lambda" / "json_to_parquet"
 GLUE_SOURCE = REPO_ROOT / "include" / "glue"
 
-_TRUST = {
-    "lambda": "lambda.amazonaws.com",
-    "glue": "glue.amazonaws.com",
-}
-
 
 def package_lambda(source: Path = LAMBDA_SOURCE) -> bytes:
     """Zip the Lambda's code the way the CDK asset does: every ``.py`` file at the archive root."""
@@ -42,35 +37,34 @@ def package_lambda(source: Path = LAMBDA_SOURCE) -> bytes:
     return buffer.getvalue()
 
 
+def _roles(settings: Settings) -> dict[str, tuple[str, str]]:
+    """Service -> (role name from settings, principal that assumes it)."""
+    return {
+        "lambda": (settings.lambda_role, "lambda.amazonaws.com"),
+        "glue": (settings.glue_role, "glue.amazonaws.com"),
+    }
+
+
 def role_arn(settings: Settings, service: str) -> str:
-    return f"arn:aws:iam::{LOCAL_ACCOUNT}:role/{settings.project}-{settings.stage}-{service}"
-
-
-def dlq_name(settings: Settings) -> str:
-    return f"{settings.lambda_function}-dlq"
+    """ARN of the local role of ``service`` (``lambda`` or ``glue``)."""
+    return f"arn:aws:iam::{LOCAL_ACCOUNT}:role/{_roles(settings)[service][0]}"
 
 
 def alerts_topic_arn(settings: Settings) -> str:
     return f"arn:aws:sns:{settings.region}:{LOCAL_ACCOUNT}:{settings.alerts_topic}"
 
 
-def alerts_inbox_name(settings: Settings) -> str:
-    """The SQS queue subscribed to the alerts topic locally: what an email subscriber would receive."""
-    return f"{settings.alerts_topic}-inbox"
-
-
 def provision(aws: LocalAWS, settings: Settings) -> None:
     """Create every resource the pipeline uses, named by settings, as the CDK stacks do on AWS."""
     s = settings
     iam = aws.client("iam")
-    for service, principal in _TRUST.items():
+    for name, principal in _roles(s).values():
         trust = {
             "Version": "2012-10-17",
             "Statement": [
                 {"Effect": "Allow", "Principal": {"Service": principal}, "Action": "sts:AssumeRole"}
             ],
         }
-        name = role_arn(s, service).rsplit("/", 1)[1]
         try:
             iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
         except iam.exceptions.EntityAlreadyExistsException:
@@ -121,7 +115,7 @@ def provision(aws: LocalAWS, settings: Settings) -> None:
 def _provision_alerts(aws: LocalAWS, settings: Settings) -> None:
     sns, sqs = aws.client("sns"), aws.client("sqs")
     topic = sns.create_topic(Name=settings.alerts_topic)["TopicArn"]
-    queue_url = sqs.create_queue(QueueName=alerts_inbox_name(settings))["QueueUrl"]
+    queue_url = sqs.create_queue(QueueName=settings.alerts_inbox_queue)["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
@@ -134,8 +128,8 @@ def _provision_lambda(aws: LocalAWS, settings: Settings) -> None:
     s = settings
     lam = aws.client("lambda")
     sqs = aws.client("sqs")
-    dlq_url = sqs.create_queue(QueueName=dlq_name(s))["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+    failures_url = sqs.create_queue(QueueName=s.lambda_failure_queue)["QueueUrl"]
+    failures_arn = sqs.get_queue_attributes(QueueUrl=failures_url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
     code = package_lambda()
@@ -157,7 +151,7 @@ def _provision_lambda(aws: LocalAWS, settings: Settings) -> None:
     lam.put_function_event_invoke_config(
         FunctionName=s.lambda_function,
         MaximumRetryAttempts=2,
-        DestinationConfig={"OnFailure": {"Destination": dlq_arn}},
+        DestinationConfig={"OnFailure": {"Destination": failures_arn}},
     )
     aws.client("s3").put_bucket_notification_configuration(
         Bucket=s.raw_bucket,

@@ -20,9 +20,7 @@ from infra.local.provisioning import (
     GLUE_SOURCE,
     LAMBDA_SOURCE,
     REPO_ROOT,
-    alerts_inbox_name,
     alerts_topic_arn,
-    dlq_name,
     package_lambda,
     provision,
     role_arn,
@@ -88,13 +86,13 @@ class LocalRuntime(LocalAWS):
 
     @property
     def dlq_name(self) -> str:
-        return dlq_name(self.settings)
+        return self.settings.lambda_failure_queue
 
     def read_alerts(self, wait_seconds: int = 1) -> list[tuple[str, str]]:
         """(subject, message) of every alert published to the alerts topic since the last read, oldest
         first, taken from the local inbox queue (each alert is read once)."""
         sqs = self.client("sqs")
-        url = sqs.get_queue_url(QueueName=alerts_inbox_name(self.settings))["QueueUrl"]
+        url = sqs.get_queue_url(QueueName=self.settings.alerts_inbox_queue)["QueueUrl"]
         alerts: list[tuple[str, str, str]] = []
         while batch := sqs.receive_message(
             QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from infra.local.pipeline import format_alerts
-from infra.local.provisioning import alerts_inbox_name, alerts_topic_arn
+from infra.local.provisioning import alerts_topic_arn
 from infra.local.runtime import LocalRuntime
 from tests.airflow_dags import run_dag_file
 
@@ -87,7 +87,7 @@ def inbox(clean_aws: LocalRuntime, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     """The alerts topic and its inbox queue as the runtime provisions them (infra/local/provisioning.py)."""
     s = clean_aws.settings
     topic_arn = alerts_topic_arn(s)
-    queue_url = clean_aws.client("sqs").get_queue_url(QueueName=alerts_inbox_name(s))["QueueUrl"]
+    queue_url = clean_aws.client("sqs").get_queue_url(QueueName=s.alerts_inbox_queue)["QueueUrl"]
     monkeypatch.setenv("AIRFLOW__YOUTUBE_ETL__ALERTS_TOPIC_ARN", clean_aws.client_env()[TOPIC_ENV])
     monkeypatch.setenv("AIRFLOW__YOUTUBE_ETL__POLL_INTERVAL", "0.1")  # retry delays of a fraction of a second
     yield AlertsInbox(clean_aws, topic_arn, queue_url)

@@ -39,7 +39,10 @@ def test_lambda_function_as_infra_deploys_it(local_aws: LocalRuntime, settings: 
     assert config["Environment"]["Variables"] == settings.lambda_environment()
     invoke_config = lam.get_function_event_invoke_config(FunctionName=settings.lambda_function)
     assert invoke_config["MaximumRetryAttempts"] == 2
-    assert invoke_config["DestinationConfig"]["OnFailure"]["Destination"].endswith(":" + local_aws.dlq_name)
+    # The failure queue has the name the compute stack gives it on AWS.
+    destination = invoke_config["DestinationConfig"]["OnFailure"]["Destination"]
+    assert destination.endswith(":" + settings.lambda_failure_queue)
+    assert settings.lambda_failure_queue.endswith("-json-to-parquet-failures")
 
 
 def test_lambda_package_holds_the_handler_sources() -> None:
