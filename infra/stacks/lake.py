@@ -17,7 +17,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.stacks.common import InfraNames, lake_bucket, skip_checkov
+from infra.stacks.common import lake_bucket, skip_checkov
 from youtube_etl.ledger import glue_table_input
 from youtube_etl.settings import Settings
 
@@ -38,19 +38,38 @@ class LakeStack(Stack):
         **kwargs: object,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
-        names = InfraNames(settings)
-        p = settings.prefixes
+        self.key = self._lake_key(settings)
+        self.access_logs = self._access_log_bucket(settings)
+        buckets = {
+            construct_id: lake_bucket(
+                self,
+                construct_id,
+                bucket_name=name,
+                key=self.key,
+                access_logs=self.access_logs,
+                lifecycle_rules=rules,
+            )
+            for construct_id, (name, rules) in lifecycle_rules(settings, report_expiry_days).items()
+        }
+        self.raw, self.processed = buckets["Raw"], buckets["Processed"]
+        self.reporting, self.assets = buckets["Reporting"], buckets["Assets"]
+        databases = self._databases(settings)
+        self.ledger_table = self._ledger_table(settings, databases[settings.processed_database])
+        self.workgroups = self._workgroups(settings)
+        self.workgroup = self.workgroups[settings.athena_workgroup]
 
-        self.key = kms.Key(
+    def _lake_key(self, settings: Settings) -> kms.Key:
+        """The customer key of every data bucket, also usable by CloudWatch Logs of this account."""
+        key = kms.Key(
             self,
             "LakeKey",
-            alias=names.lake_key_alias,
+            alias=settings.lake_key_alias,
             description=f"{settings.project}-{settings.stage}: lake buckets, Glue logs and bookmarks, Athena",
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.RETAIN,
         )
         # Glue continuous logging, crawler logs and the Lambda's log group are encrypted with this key.
-        self.key.add_to_resource_policy(
+        key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="CloudWatchLogsOfThisAccount",
                 principals=[iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com")],
@@ -69,11 +88,14 @@ class LakeStack(Stack):
                 },
             )
         )
+        return key
 
-        self.access_logs = s3.Bucket(
+    def _access_log_bucket(self, settings: Settings) -> s3.Bucket:
+        """The S3 server access-log target (SSE-S3: access logging cannot deliver into SSE-KMS)."""
+        bucket = s3.Bucket(
             self,
             "AccessLogs",
-            bucket_name=names.access_log_bucket,
+            bucket_name=settings.access_log_bucket,
             encryption=s3.BucketEncryption.S3_MANAGED,
             versioned=True,
             enforce_ssl=True,
@@ -91,92 +113,24 @@ class LakeStack(Stack):
         )
         # Every bucket of this account may deliver access logs here (also the MWAA source bucket, which
         # lives in another stack: a per-bucket SourceArn would make this stack depend on that one).
-        self.access_logs.add_to_resource_policy(
+        bucket.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="S3ServerAccessLogsFromThisAccount",
                 principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
                 actions=["s3:PutObject"],
-                resources=[self.access_logs.arn_for_objects("*")],
+                resources=[bucket.arn_for_objects("*")],
                 conditions={"StringEquals": {"aws:SourceAccount": self.account}},
             )
         )
         skip_checkov(
-            self.access_logs,
+            bucket,
             ("CKV_AWS_18", "this is the access-log target; logging it to itself would loop"),
             ("CKV_AWS_145", "S3 server access logging only delivers into SSE-S3 buckets"),
         )
+        return bucket
 
-        noncurrent = Duration.days(30)
-        self.raw = lake_bucket(
-            self,
-            "Raw",
-            bucket_name=settings.raw_bucket,
-            key=self.key,
-            access_logs=self.access_logs,
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="raw-to-cheaper-storage",
-                    prefix="youtube/",
-                    transitions=[
-                        s3.Transition(
-                            storage_class=s3.StorageClass.INFREQUENT_ACCESS,
-                            transition_after=Duration.days(30),
-                        ),
-                        s3.Transition(
-                            storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
-                            transition_after=Duration.days(90),
-                        ),
-                    ],
-                    noncurrent_version_expiration=Duration.days(90),
-                ),
-                s3.LifecycleRule(id="expire-quarantine", prefix=p.quarantine, expiration=Duration.days(30)),
-            ],
-        )
-        self.processed = lake_bucket(
-            self,
-            "Processed",
-            bucket_name=settings.processed_bucket,
-            key=self.key,
-            access_logs=self.access_logs,
-            # Jobs overwrite partitions in place: old versions are only a short safety net.
-            lifecycle_rules=[
-                s3.LifecycleRule(id="expire-overwritten", noncurrent_version_expiration=noncurrent)
-            ],
-        )
-        self.reporting = lake_bucket(
-            self,
-            "Reporting",
-            bucket_name=settings.reporting_bucket,
-            key=self.key,
-            access_logs=self.access_logs,
-            lifecycle_rules=[
-                s3.LifecycleRule(id="expire-overwritten", noncurrent_version_expiration=noncurrent),
-                # The DAG keeps the newest report runs; this only catches runs it never got to delete.
-                s3.LifecycleRule(
-                    id="expire-old-report-runs",
-                    prefix=p.reports,
-                    expiration=Duration.days(report_expiry_days),
-                ),
-                s3.LifecycleRule(
-                    id="expire-athena-results", prefix=p.athena_results, expiration=Duration.days(7)
-                ),
-            ],
-        )
-        self.assets = lake_bucket(
-            self,
-            "Assets",
-            bucket_name=settings.assets_bucket,
-            key=self.key,
-            access_logs=self.access_logs,
-            lifecycle_rules=[
-                s3.LifecycleRule(id="expire-overwritten", noncurrent_version_expiration=noncurrent),
-                s3.LifecycleRule(id="expire-glue-temp", prefix=p.glue_temp, expiration=Duration.days(7)),
-                s3.LifecycleRule(
-                    id="expire-glue-metrics", prefix=p.glue_metrics, expiration=Duration.days(90)
-                ),
-            ],
-        )
-
+    def _databases(self, settings: Settings) -> dict[str, glue.CfnDatabase]:
+        """The processed and analytics Glue databases, by name."""
         databases: dict[str, glue.CfnDatabase] = {}
         for database, location, description in (
             (
@@ -198,40 +152,24 @@ class LakeStack(Stack):
                     name=database, description=description, location_uri=location
                 ),
             )
-        # The landing ledger (docs/daily-pipeline.md) is JSON, not a crawler's Parquet: its table is declared.
-        ledger = glue_table_input(settings.landing_ledger_table, settings.landing_ledger_uri)
-        self.ledger_table = glue.CfnTable(
+        return databases
+
+    def _ledger_table(self, settings: Settings, database: glue.CfnDatabase) -> glue.CfnTable:
+        """The landing ledger (docs/daily-pipeline.md) is JSON, not a crawler's Parquet: it is declared."""
+        table = glue.CfnTable(
             self,
             "LandingLedgerTable",
             catalog_id=self.account,
             database_name=settings.processed_database,
-            table_input=glue.CfnTable.TableInputProperty(
-                name=ledger["Name"],
-                description=ledger["Description"],
-                table_type=ledger["TableType"],
-                parameters=ledger["Parameters"],
-                storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
-                    columns=[
-                        glue.CfnTable.ColumnProperty(name=c["Name"], type=c["Type"])
-                        for c in ledger["StorageDescriptor"]["Columns"]
-                    ],
-                    location=ledger["StorageDescriptor"]["Location"],
-                    input_format=ledger["StorageDescriptor"]["InputFormat"],
-                    output_format=ledger["StorageDescriptor"]["OutputFormat"],
-                    serde_info=glue.CfnTable.SerdeInfoProperty(
-                        serialization_library=ledger["StorageDescriptor"]["SerdeInfo"][
-                            "SerializationLibrary"
-                        ],
-                        parameters=ledger["StorageDescriptor"]["SerdeInfo"]["Parameters"],
-                    ),
-                ),
-            ),
+            table_input=ledger_table_input(settings),
         )
-        self.ledger_table.add_dependency(databases[settings.processed_database])
+        table.add_dependency(database)
+        return table
 
-        # Two workgroups. Athena fails a CTAS with external_location in a workgroup that overrides
-        # client-side settings, so the pipeline's (CTAS reports, checks) cannot enforce its configuration;
-        # readers of the report views (QuickSight, analysts, the dashboard) get an enforced one.
+    def _workgroups(self, settings: Settings) -> dict[str, athena.CfnWorkGroup]:
+        """Two workgroups, by name. Athena fails a CTAS with external_location in a workgroup that overrides
+        client-side settings, so the pipeline's (CTAS reports, checks) cannot enforce its configuration;
+        readers of the report views (QuickSight, analysts, the dashboard) get an enforced one."""
         workgroups = {
             "Workgroup": (settings.athena_workgroup, False, "youtube-etl pipeline: report CTAS and checks"),
             "ReadersWorkgroup": (
@@ -240,9 +178,9 @@ class LakeStack(Stack):
                 "youtube-etl report readers: enforced encrypted result location, per-query scan cutoff",
             ),
         }
-        self.workgroups: dict[str, athena.CfnWorkGroup] = {}
+        created: dict[str, athena.CfnWorkGroup] = {}
         for construct_id, (name, enforce, description) in workgroups.items():
-            self.workgroups[name] = athena.CfnWorkGroup(
+            created[name] = athena.CfnWorkGroup(
                 self,
                 construct_id,
                 name=name,
@@ -263,12 +201,97 @@ class LakeStack(Stack):
                     ),
                 ),
             )
-        self.workgroup = self.workgroups[settings.athena_workgroup]
         skip_checkov(
-            self.workgroup,
+            created[settings.athena_workgroup],
             (
                 "CKV_AWS_82",
                 "Athena rejects CTAS external_location in an enforcing workgroup; results still default to "
                 "SSE-KMS and only the MWAA role may use this workgroup",
             ),
         )
+        return created
+
+
+def lifecycle_rules(
+    settings: Settings, report_expiry_days: int
+) -> dict[str, tuple[str, list[s3.LifecycleRule]]]:
+    """Construct id -> (bucket name, lifecycle rules) of the four data buckets, in creation order."""
+    p = settings.prefixes
+    noncurrent = Duration.days(30)
+    return {
+        "Raw": (
+            settings.raw_bucket,
+            [
+                s3.LifecycleRule(
+                    id="raw-to-cheaper-storage",
+                    prefix="youtube/",
+                    transitions=[
+                        s3.Transition(
+                            storage_class=s3.StorageClass.INFREQUENT_ACCESS,
+                            transition_after=Duration.days(30),
+                        ),
+                        s3.Transition(
+                            storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
+                            transition_after=Duration.days(90),
+                        ),
+                    ],
+                    noncurrent_version_expiration=Duration.days(90),
+                ),
+                s3.LifecycleRule(id="expire-quarantine", prefix=p.quarantine, expiration=Duration.days(30)),
+            ],
+        ),
+        # Jobs overwrite partitions in place: old versions are only a short safety net.
+        "Processed": (
+            settings.processed_bucket,
+            [s3.LifecycleRule(id="expire-overwritten", noncurrent_version_expiration=noncurrent)],
+        ),
+        "Reporting": (
+            settings.reporting_bucket,
+            [
+                s3.LifecycleRule(id="expire-overwritten", noncurrent_version_expiration=noncurrent),
+                # The DAG keeps the newest report runs; this only catches runs it never got to delete.
+                s3.LifecycleRule(
+                    id="expire-old-report-runs",
+                    prefix=p.reports,
+                    expiration=Duration.days(report_expiry_days),
+                ),
+                s3.LifecycleRule(
+                    id="expire-athena-results", prefix=p.athena_results, expiration=Duration.days(7)
+                ),
+            ],
+        ),
+        "Assets": (
+            settings.assets_bucket,
+            [
+                s3.LifecycleRule(id="expire-overwritten", noncurrent_version_expiration=noncurrent),
+                s3.LifecycleRule(id="expire-glue-temp", prefix=p.glue_temp, expiration=Duration.days(7)),
+                s3.LifecycleRule(
+                    id="expire-glue-metrics", prefix=p.glue_metrics, expiration=Duration.days(90)
+                ),
+            ],
+        ),
+    }
+
+
+def ledger_table_input(settings: Settings) -> glue.CfnTable.TableInputProperty:
+    """The landing ledger's table input (:func:`youtube_etl.ledger.glue_table_input`) as CDK properties."""
+    ledger = glue_table_input(settings.landing_ledger_table, settings.landing_ledger_uri)
+    storage = ledger["StorageDescriptor"]
+    return glue.CfnTable.TableInputProperty(
+        name=ledger["Name"],
+        description=ledger["Description"],
+        table_type=ledger["TableType"],
+        parameters=ledger["Parameters"],
+        storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
+            columns=[
+                glue.CfnTable.ColumnProperty(name=c["Name"], type=c["Type"]) for c in storage["Columns"]
+            ],
+            location=storage["Location"],
+            input_format=storage["InputFormat"],
+            output_format=storage["OutputFormat"],
+            serde_info=glue.CfnTable.SerdeInfoProperty(
+                serialization_library=storage["SerdeInfo"]["SerializationLibrary"],
+                parameters=storage["SerdeInfo"]["Parameters"],
+            ),
+        ),
+    )
