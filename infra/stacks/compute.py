@@ -24,7 +24,6 @@ from constructs import Construct
 
 from infra.stacks.common import (
     REPO_ROOT,
-    InfraNames,
     deployment_log_group,
     glue_arns,
     list_prefixes,
@@ -77,88 +76,77 @@ class ComputeStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         self.settings = settings
-        self.names = InfraNames(settings)
         self.key = key
-        self._lambda(pandas_layer_version)
-        self._glue()
+        # ---- Lambda ----
+        self.dlq = self._failure_queue()
+        log_group = self._lambda_log_group()
+        self.lambda_role = self._role(
+            "LambdaRole",
+            "lambda.amazonaws.com",
+            "json_to_parquet: read category JSON, write Parquet + catalog, quarantine rejects",
+            lambda_statements(self, settings, log_group.log_group_arn),
+        )
+        self.key.grant_encrypt_decrypt(self.lambda_role)
+        self.function = self._function(pandas_layer_version, log_group)
+        self._reference_events()
+        # ---- Glue ----
+        self.security_configuration = self._security_configuration()
+        self.scripts = self._glue_scripts()
+        log_statement, metrics_statement = glue_log_statement(self), glue_metrics_statement()
+        self.job_role = self._role(
+            "GlueJobRole",
+            "glue.amazonaws.com",
+            "Glue jobs clean_statistics and build_analytics: their prefixes only",
+            [log_statement, metrics_statement, *glue_job_statements(settings)],
+        )
+        self.key.grant_encrypt_decrypt(self.job_role)
+        self.jobs = self._glue_jobs()
+        self.crawler_role = self._role(
+            "CrawlerRole",
+            "glue.amazonaws.com",
+            "Glue crawlers processed and analytics: read their targets, write their databases",
+            [log_statement, *crawler_statements(self, settings)],
+        )
+        self.key.grant_decrypt(self.crawler_role)
+        self.key.grant(self.crawler_role, "kms:GenerateDataKey")  # encrypted crawler logs
+        self.crawlers = self._crawlers()
+
+    def _role(
+        self, construct_id: str, service: str, description: str, statements: list[iam.PolicyStatement]
+    ) -> iam.Role:
+        """A role ``service`` assumes, with exactly ``statements`` (CloudFormation names it)."""
+        role = iam.Role(self, construct_id, assumed_by=iam.ServicePrincipal(service), description=description)
+        for statement in statements:
+            role.add_to_policy(statement)
+        return role
 
     # ---- Lambda ---------------------------------------------------------------------------------
-    def _lambda(self, pandas_layer_version: int) -> None:
-        s, p = self.settings, self.settings.prefixes
-        self.dlq = sqs.Queue(
+    def _failure_queue(self) -> sqs.Queue:
+        """The Lambda's on-failure destination: events it gave up on, kept 14 days."""
+        return sqs.Queue(
             self,
             "LambdaFailures",
-            queue_name=self.names.lambda_dlq,
+            queue_name=self.settings.lambda_failure_queue,
             encryption=sqs.QueueEncryption.KMS,
             encryption_master_key=self.key,
             enforce_ssl=True,
             retention_period=Duration.days(14),
         )
-        log_group = logs.LogGroup(
+
+    def _lambda_log_group(self) -> logs.LogGroup:
+        return logs.LogGroup(
             self,
             "LambdaLogs",
-            log_group_name=f"/aws/lambda/{s.lambda_function}",
+            log_group_name=self.settings.lambda_log_group,
             retention=logs.RetentionDays.ONE_YEAR,
             encryption_key=self.key,
             removal_policy=RemovalPolicy.DESTROY,
         )
-        self.lambda_role = iam.Role(
-            self,
-            "LambdaRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="json_to_parquet: read category JSON, write Parquet + catalog, quarantine rejects",
-        )
-        for statement in (
-            iam.PolicyStatement(
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[f"{log_group.log_group_arn}"],
-            ),
-            # The raw bucket is versioned: the function reads (and copies to the quarantine) the exact
-            # version it decided on, so it needs GetObjectVersion besides GetObject.
-            iam.PolicyStatement(
-                actions=["s3:GetObject", "s3:GetObjectVersion"],
-                resources=[objects_arn(s.raw_bucket, p.raw_reference)],
-            ),
-            list_prefixes(s.raw_bucket, [p.raw_reference]),
-            iam.PolicyStatement(
-                actions=["s3:PutObject"], resources=[objects_arn(s.raw_bucket, p.quarantine)]
-            ),
-            # The region partition: read its object (source metadata, ids), replace it with conditional
-            # PUTs (If-Match / If-None-Match need nothing beyond PutObject), delete stray objects.
-            iam.PolicyStatement(
-                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                resources=[objects_arn(s.processed_bucket, p.category_reference)],
-            ),
-            list_prefixes(s.processed_bucket, [p.category_reference]),
-            # Ledger documents of category files: written, never read or deleted by the function.
-            iam.PolicyStatement(
-                actions=["s3:PutObject"], resources=[objects_arn(s.processed_bucket, p.landing_ledger)]
-            ),
-            iam.PolicyStatement(
-                actions=[
-                    "glue:GetDatabase",
-                    "glue:GetTable",
-                    "glue:CreateTable",
-                    "glue:UpdateTable",
-                    "glue:GetPartition",
-                    "glue:GetPartitions",
-                    "glue:CreatePartition",
-                    "glue:BatchCreatePartition",
-                    "glue:UpdatePartition",
-                    "glue:BatchUpdatePartition",
-                ],
-                resources=[
-                    f"arn:aws:glue:{self.region}:{self.account}:catalog",
-                    f"arn:aws:glue:{self.region}:{self.account}:database/{s.processed_database}",
-                    f"arn:aws:glue:{self.region}:{self.account}:table/{s.processed_database}/"
-                    f"{s.category_reference_table}",
-                ],
-            ),
-        ):
-            self.lambda_role.add_to_policy(statement)
-        self.key.grant_encrypt_decrypt(self.lambda_role)
 
-        self.function = lambda_.Function(
+    def _function(self, pandas_layer_version: int, log_group: logs.LogGroup) -> lambda_.Function:
+        """json_to_parquet with the AWS SDK for pandas layer; retried twice, then to the failure queue."""
+        s = self.settings
+        function = lambda_.Function(
             self,
             "JsonToParquet",
             function_name=s.lambda_function,
@@ -184,9 +172,9 @@ class ComputeStack(Stack):
             max_event_age=Duration.hours(6),
             on_failure=destinations.SqsDestination(self.dlq),
         )
-        mark_owned(self.function)
+        mark_owned(function)
         skip_checkov(
-            self.function,
+            function,
             (
                 "CKV_AWS_116",
                 "failures go to an on-failure destination (SQS), which keeps the error a DLQ drops",
@@ -196,12 +184,15 @@ class ComputeStack(Stack):
                 "talks only to S3 and Glue public endpoints; a VPC would add NAT cost, no isolation",
             ),
         )
+        return function
 
-        # Ad-hoc drops of category files are converted at once; Airflow invokes the same function on schedule.
-        # One filter per accepted suffix (S3 filters have one suffix; these two do not overlap). The planner
-        # takes exactly these keys from the reference prefix; any other key gets its verdict from the run.
-        raw = s3.Bucket.from_bucket_name(self, "RawBucket", s.raw_bucket)
-        for prefix, suffix in s.reference_event_filters:
+    def _reference_events(self) -> None:
+        """Ad-hoc drops of category files are converted at once; Airflow invokes the same function on
+        schedule. One filter per accepted suffix (S3 filters have one suffix; these two do not overlap).
+        The planner takes exactly these keys from the reference prefix; any other key gets its verdict from
+        the run."""
+        raw = s3.Bucket.from_bucket_name(self, "RawBucket", self.settings.raw_bucket)
+        for prefix, suffix in self.settings.reference_event_filters:
             raw.add_event_notification(
                 s3.EventType.OBJECT_CREATED,
                 s3n.LambdaDestination(self.function),
@@ -209,13 +200,13 @@ class ComputeStack(Stack):
             )
 
     # ---- Glue -----------------------------------------------------------------------------------
-    def _glue(self) -> None:
-        s, p = self.settings, self.settings.prefixes
+    def _security_configuration(self) -> glue.CfnSecurityConfiguration:
+        """Glue's S3 output, CloudWatch logs and bookmarks, all encrypted with the lake key."""
         key_arn = self.key.key_arn
-        self.security_configuration = glue.CfnSecurityConfiguration(
+        return glue.CfnSecurityConfiguration(
             self,
             "GlueSecurity",
-            name=self.names.glue_security_configuration,
+            name=self.settings.glue_security_configuration,
             encryption_configuration=glue.CfnSecurityConfiguration.EncryptionConfigurationProperty(
                 s3_encryptions=[
                     glue.CfnSecurityConfiguration.S3EncryptionProperty(
@@ -231,93 +222,29 @@ class ComputeStack(Stack):
             ),
         )
 
-        # Scripts go to the assets bucket under the settings' prefix, where the jobs' ScriptLocation points.
+    def _glue_scripts(self) -> s3deploy.BucketDeployment:
+        """Scripts go to the assets bucket under the settings' prefix, where jobs' ScriptLocation points."""
+        s = self.settings
         assets = s3.Bucket.from_bucket_attributes(
             self, "AssetsBucket", bucket_name=s.assets_bucket, encryption_key=self.key
         )
         GLUE_SOURCE.mkdir(parents=True, exist_ok=True)
-        self.scripts = s3deploy.BucketDeployment(
+        return s3deploy.BucketDeployment(
             self,
             "GlueScripts",
             sources=[s3deploy.Source.asset(str(GLUE_SOURCE), exclude=_CODE_EXCLUDES)],
             destination_bucket=assets,
-            destination_key_prefix=p.glue_scripts,
+            destination_key_prefix=s.prefixes.glue_scripts,
             server_side_encryption=s3deploy.ServerSideEncryption.AWS_KMS,
-            server_side_encryption_aws_kms_key_id=key_arn,
+            server_side_encryption_aws_kms_key_id=self.key.key_arn,
             memory_limit=512,
             log_group=deployment_log_group(self, "GlueScriptsLogs", self.key),
         )
 
-        glue_logs = log_group_arn(self, "/aws-glue/*")
-        log_statement = iam.PolicyStatement(
-            actions=[
-                "logs:CreateLogGroup",
-                "logs:CreateLogStream",
-                "logs:PutLogEvents",
-                "logs:AssociateKmsKey",
-            ],
-            resources=[glue_logs, f"{glue_logs}:log-stream:*"],
-        )
-        metrics_statement = iam.PolicyStatement(
-            actions=["cloudwatch:PutMetricData"],
-            resources=["*"],  # PutMetricData has no resource type; the namespace condition scopes it.
-            conditions={"StringEquals": {"cloudwatch:namespace": "Glue"}},
-        )
-
-        self.job_role = iam.Role(
-            self,
-            "GlueJobRole",
-            assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
-            description="Glue jobs clean_statistics and build_analytics: their prefixes only",
-        )
-        for statement in (
-            log_statement,
-            metrics_statement,
-            iam.PolicyStatement(
-                actions=["s3:GetObject"], resources=[objects_arn(s.raw_bucket, p.raw_statistics)]
-            ),
-            list_prefixes(s.raw_bucket, [p.raw_statistics, p.quarantine]),
-            iam.PolicyStatement(
-                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                resources=[objects_arn(s.raw_bucket, f"{p.quarantine}statistics/")],
-            ),
-            iam.PolicyStatement(
-                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                resources=[objects_arn(s.processed_bucket, p.statistics)],
-            ),
-            iam.PolicyStatement(
-                actions=["s3:GetObject"], resources=[objects_arn(s.processed_bucket, p.category_reference)]
-            ),
-            list_prefixes(s.processed_bucket, [p.statistics, p.category_reference]),
-            # clean_statistics records one ledger document per file it took (it never reads them).
-            iam.PolicyStatement(
-                actions=["s3:PutObject"], resources=[objects_arn(s.processed_bucket, p.landing_ledger)]
-            ),
-            iam.PolicyStatement(
-                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                resources=[objects_arn(s.reporting_bucket, p.analytics)],
-            ),
-            list_prefixes(s.reporting_bucket, [p.analytics]),
-            iam.PolicyStatement(
-                actions=["s3:GetObject"],
-                resources=[
-                    objects_arn(s.assets_bucket, p.glue_scripts),
-                    objects_arn(s.assets_bucket, p.ingest_plans),  # the run's plan (plan_increment)
-                ],
-            ),
-            iam.PolicyStatement(
-                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                resources=[
-                    objects_arn(s.assets_bucket, p.glue_temp),
-                    objects_arn(s.assets_bucket, p.glue_metrics),
-                ],
-            ),
-            list_prefixes(s.assets_bucket, [p.glue_scripts, p.glue_temp, p.glue_metrics]),
-        ):
-            self.job_role.add_to_policy(statement)
-        self.key.grant_encrypt_decrypt(self.job_role)
-
-        self.jobs: dict[str, glue.CfnJob] = {}
+    def _glue_jobs(self) -> dict[str, glue.CfnJob]:
+        """One job per script in ``settings.glue_jobs``, with the settings' default arguments."""
+        s = self.settings
+        jobs: dict[str, glue.CfnJob] = {}
         for job_name, script in s.glue_jobs.items():
             job = glue.CfnJob(
                 self,
@@ -344,69 +271,14 @@ class ComputeStack(Stack):
             )
             job.node.add_dependency(self.scripts)
             job.add_resource_dependency(self.security_configuration)
-            self.jobs[job_name] = job
+            jobs[job_name] = job
+        return jobs
 
-        self._crawlers(log_statement, metrics_statement)
-
-    def _crawlers(self, log_statement: iam.PolicyStatement, metrics_statement: iam.PolicyStatement) -> None:
-        s, p = self.settings, self.settings.prefixes
-        self.crawler_role = iam.Role(
-            self,
-            "CrawlerRole",
-            assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
-            description="Glue crawlers processed and analytics: read their targets, write their databases",
-        )
-        for statement in (
-            log_statement,
-            iam.PolicyStatement(
-                actions=["s3:GetObject"],
-                resources=[
-                    objects_arn(s.processed_bucket, p.statistics),
-                    objects_arn(s.processed_bucket, p.category_reference),
-                    objects_arn(s.reporting_bucket, p.analytics),
-                ],
-            ),
-            list_prefixes(s.processed_bucket, [p.statistics, p.category_reference]),
-            list_prefixes(s.reporting_bucket, [p.analytics]),
-            iam.PolicyStatement(
-                actions=[
-                    "glue:GetDatabase",
-                    "glue:GetTable",
-                    "glue:GetTables",
-                    "glue:CreateTable",
-                    "glue:UpdateTable",
-                    "glue:GetPartition",
-                    "glue:GetPartitions",
-                    "glue:BatchGetPartition",
-                    "glue:CreatePartition",
-                    "glue:BatchCreatePartition",
-                    "glue:UpdatePartition",
-                    "glue:BatchUpdatePartition",
-                ],
-                resources=glue_arns(self, s, [s.processed_database, s.analytics_database]),
-            ),
-            iam.PolicyStatement(
-                actions=["glue:GetSecurityConfiguration"],
-                resources=["*"],  # no resource type for security configurations; read-only.
-            ),
-        ):
-            self.crawler_role.add_to_policy(statement)
-        self.key.grant_decrypt(self.crawler_role)
-        self.key.grant(self.crawler_role, "kms:GenerateDataKey")  # encrypted crawler logs
-
-        configuration = json.dumps(
-            {
-                "Version": 1.0,
-                "Grouping": {"TableGroupingPolicy": "CombineCompatibleSchemas"},
-                "CrawlerOutput": {
-                    "Partitions": {"AddOrUpdateBehavior": "InheritFromTable"},
-                    "Tables": {"AddOrUpdateBehavior": "MergeNewColumns"},
-                },
-            }
-        )
-        self.crawlers: dict[str, glue.CfnCrawler] = {}
-        for name, (database, targets) in s.crawler_targets.items():
-            self.crawlers[name] = glue.CfnCrawler(
+    def _crawlers(self) -> dict[str, glue.CfnCrawler]:
+        """One crawler per entry of ``settings.crawler_targets``."""
+        crawlers: dict[str, glue.CfnCrawler] = {}
+        for name, (database, targets) in self.settings.crawler_targets.items():
+            crawlers[name] = glue.CfnCrawler(
                 self,
                 f"Crawler{name.rsplit('-', 1)[-1].title()}",
                 name=name,
@@ -421,7 +293,163 @@ class ComputeStack(Stack):
                 schema_change_policy=glue.CfnCrawler.SchemaChangePolicyProperty(
                     update_behavior="UPDATE_IN_DATABASE", delete_behavior="LOG"
                 ),
-                configuration=configuration,
+                configuration=CRAWLER_CONFIGURATION,
                 crawler_security_configuration=self.security_configuration.name,
             )
-            self.crawlers[name].add_resource_dependency(self.security_configuration)
+            crawlers[name].add_resource_dependency(self.security_configuration)
+        return crawlers
+
+
+CRAWLER_CONFIGURATION = json.dumps(
+    {
+        "Version": 1.0,
+        "Grouping": {"TableGroupingPolicy": "CombineCompatibleSchemas"},
+        "CrawlerOutput": {
+            "Partitions": {"AddOrUpdateBehavior": "InheritFromTable"},
+            "Tables": {"AddOrUpdateBehavior": "MergeNewColumns"},
+        },
+    }
+)
+
+
+def lambda_statements(stack: Stack, s: Settings, log_group_arn: str) -> list[iam.PolicyStatement]:
+    """json_to_parquet's permissions: its log group, the reference prefix, its partition, the catalog."""
+    p = s.prefixes
+    catalog = f"arn:aws:glue:{stack.region}:{stack.account}"
+    return [
+        iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group_arn]),
+        # The raw bucket is versioned: the function reads (and copies to the quarantine) the exact
+        # version it decided on, so it needs GetObjectVersion besides GetObject.
+        iam.PolicyStatement(
+            actions=["s3:GetObject", "s3:GetObjectVersion"],
+            resources=[objects_arn(s.raw_bucket, p.raw_reference)],
+        ),
+        list_prefixes(s.raw_bucket, [p.raw_reference]),
+        iam.PolicyStatement(actions=["s3:PutObject"], resources=[objects_arn(s.raw_bucket, p.quarantine)]),
+        # The region partition: read its object (source metadata, ids), replace it with conditional
+        # PUTs (If-Match / If-None-Match need nothing beyond PutObject), delete stray objects.
+        iam.PolicyStatement(
+            actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            resources=[objects_arn(s.processed_bucket, p.category_reference)],
+        ),
+        list_prefixes(s.processed_bucket, [p.category_reference]),
+        # Ledger documents of category files: written, never read or deleted by the function.
+        iam.PolicyStatement(
+            actions=["s3:PutObject"], resources=[objects_arn(s.processed_bucket, p.landing_ledger)]
+        ),
+        iam.PolicyStatement(
+            actions=[
+                "glue:GetDatabase",
+                "glue:GetTable",
+                "glue:CreateTable",
+                "glue:UpdateTable",
+                "glue:GetPartition",
+                "glue:GetPartitions",
+                "glue:CreatePartition",
+                "glue:BatchCreatePartition",
+                "glue:UpdatePartition",
+                "glue:BatchUpdatePartition",
+            ],
+            resources=[
+                f"{catalog}:catalog",
+                f"{catalog}:database/{s.processed_database}",
+                f"{catalog}:table/{s.processed_database}/{s.category_reference_table}",
+            ],
+        ),
+    ]
+
+
+def glue_log_statement(stack: Stack) -> iam.PolicyStatement:
+    """Glue's (encrypted) continuous and crawler logs, shared by the job and crawler roles."""
+    glue_logs = log_group_arn(stack, "/aws-glue/*")
+    return iam.PolicyStatement(
+        actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"],
+        resources=[glue_logs, f"{glue_logs}:log-stream:*"],
+    )
+
+
+def glue_metrics_statement() -> iam.PolicyStatement:
+    return iam.PolicyStatement(
+        actions=["cloudwatch:PutMetricData"],
+        resources=["*"],  # PutMetricData has no resource type; the namespace condition scopes it.
+        conditions={"StringEquals": {"cloudwatch:namespace": "Glue"}},
+    )
+
+
+def glue_job_statements(s: Settings) -> list[iam.PolicyStatement]:
+    """The jobs' S3 access: each prefix a job reads or writes, nothing more."""
+    p = s.prefixes
+    read_write = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    return [
+        iam.PolicyStatement(
+            actions=["s3:GetObject"], resources=[objects_arn(s.raw_bucket, p.raw_statistics)]
+        ),
+        list_prefixes(s.raw_bucket, [p.raw_statistics, p.quarantine]),
+        iam.PolicyStatement(
+            actions=read_write, resources=[objects_arn(s.raw_bucket, f"{p.quarantine}statistics/")]
+        ),
+        iam.PolicyStatement(actions=read_write, resources=[objects_arn(s.processed_bucket, p.statistics)]),
+        iam.PolicyStatement(
+            actions=["s3:GetObject"], resources=[objects_arn(s.processed_bucket, p.category_reference)]
+        ),
+        list_prefixes(s.processed_bucket, [p.statistics, p.category_reference]),
+        # clean_statistics records one ledger document per file it took (it never reads them).
+        iam.PolicyStatement(
+            actions=["s3:PutObject"], resources=[objects_arn(s.processed_bucket, p.landing_ledger)]
+        ),
+        iam.PolicyStatement(actions=read_write, resources=[objects_arn(s.reporting_bucket, p.analytics)]),
+        list_prefixes(s.reporting_bucket, [p.analytics]),
+        iam.PolicyStatement(
+            actions=["s3:GetObject"],
+            resources=[
+                objects_arn(s.assets_bucket, p.glue_scripts),
+                objects_arn(s.assets_bucket, p.ingest_plans),  # the run's plan (plan_increment)
+            ],
+        ),
+        iam.PolicyStatement(
+            actions=read_write,
+            resources=[
+                objects_arn(s.assets_bucket, p.glue_temp),
+                objects_arn(s.assets_bucket, p.glue_metrics),
+            ],
+        ),
+        list_prefixes(s.assets_bucket, [p.glue_scripts, p.glue_temp, p.glue_metrics]),
+    ]
+
+
+def crawler_statements(stack: Stack, s: Settings) -> list[iam.PolicyStatement]:
+    """The crawlers read their targets and write the tables and partitions of their databases."""
+    p = s.prefixes
+    return [
+        iam.PolicyStatement(
+            actions=["s3:GetObject"],
+            resources=[
+                objects_arn(s.processed_bucket, p.statistics),
+                objects_arn(s.processed_bucket, p.category_reference),
+                objects_arn(s.reporting_bucket, p.analytics),
+            ],
+        ),
+        list_prefixes(s.processed_bucket, [p.statistics, p.category_reference]),
+        list_prefixes(s.reporting_bucket, [p.analytics]),
+        iam.PolicyStatement(
+            actions=[
+                "glue:GetDatabase",
+                "glue:GetTable",
+                "glue:GetTables",
+                "glue:CreateTable",
+                "glue:UpdateTable",
+                "glue:GetPartition",
+                "glue:GetPartitions",
+                "glue:BatchGetPartition",
+                "glue:CreatePartition",
+                "glue:BatchCreatePartition",
+                "glue:UpdatePartition",
+                "glue:BatchUpdatePartition",
+            ],
+            resources=glue_arns(stack, s, [s.processed_database, s.analytics_database]),
+        ),
+        iam.PolicyStatement(
+            actions=["glue:GetSecurityConfiguration"],
+            resources=["*"],  # no resource type for security configurations; read-only.
+        ),
+    ]
