@@ -25,7 +25,6 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from infra.stacks.common import InfraNames
 from youtube_etl.settings import Settings
 
 #: Glue job run states that end a run without success (EventBridge "Glue Job State Change").
@@ -39,18 +38,35 @@ class AlertsStack(Stack):
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: Settings, **kwargs: object) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
-        s = settings
-        names = InfraNames(s)
-        self.key = kms.Key(
+        self.settings = settings
+        self.key = self._topic_key()
+        self.topic = sns.Topic(
+            self,
+            "Alerts",
+            topic_name=settings.alerts_topic,
+            display_name=f"{settings.project} {settings.stage} alerts",
+            master_key=self.key,
+            enforce_ssl=True,
+        )
+        if settings.alert_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(settings.alert_email))
+        self.alarms = self._alarms()
+        self.glue_rule = self._glue_failure_rule()
+        CfnOutput(self, "AlertsTopicArn", value=self.topic.topic_arn)
+
+    def _topic_key(self) -> kms.Key:
+        """The topic's own key: CloudWatch alarms (and EventBridge, by its target's grant) may use it."""
+        s = self.settings
+        key = kms.Key(
             self,
             "AlertsKey",
-            alias=names.alerts_key_alias,
+            alias=s.alerts_key_alias,
             description=f"{s.project}-{s.stage}: encrypts the alerts topic",
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.DESTROY,  # it encrypts messages in flight only, nothing at rest
         )
         # CloudWatch alarms publish with this key; the EventBridge target below adds its own grant.
-        self.key.add_to_resource_policy(
+        key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="CloudWatchAlarmsPublish",
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
@@ -59,43 +75,17 @@ class AlertsStack(Stack):
                 conditions={"StringEquals": {"aws:SourceAccount": self.account}},
             )
         )
-        self.topic = sns.Topic(
-            self,
-            "Alerts",
-            topic_name=s.alerts_topic,
-            display_name=f"{s.project} {s.stage} alerts",
-            master_key=self.key,
-            enforce_ssl=True,
-        )
-        if s.alert_email:
-            self.topic.add_subscription(subscriptions.EmailSubscription(s.alert_email))
+        return key
 
+    def _alarms(self) -> dict[str, cloudwatch.Alarm]:
+        """One alarm per metric of :func:`alarm_metrics`, each publishing to the topic."""
         action = cloudwatch_actions.SnsAction(self.topic)
-        alarms = {
-            "LambdaErrors": (
-                f"{s.lambda_function}: invocations failed (S3-event path or scheduled conversions)",
-                _metric("AWS/Lambda", "Errors", {"FunctionName": s.lambda_function}, "Sum"),
-            ),
-            "LambdaThrottles": (
-                f"{s.lambda_function}: invocations throttled (reserved concurrency reached)",
-                _metric("AWS/Lambda", "Throttles", {"FunctionName": s.lambda_function}, "Sum"),
-            ),
-            "LambdaFailureQueue": (
-                f"{names.lambda_dlq}: events the Lambda gave up on are waiting (see docs/operations.md)",
-                _metric(
-                    "AWS/SQS",
-                    "ApproximateNumberOfMessagesVisible",
-                    {"QueueName": names.lambda_dlq},
-                    "Maximum",
-                ),
-            ),
-        }
-        self.alarms: dict[str, cloudwatch.Alarm] = {}
-        for alarm_id, (description, metric) in alarms.items():
+        alarms: dict[str, cloudwatch.Alarm] = {}
+        for alarm_id, (description, metric) in alarm_metrics(self.settings).items():
             alarm = metric.create_alarm(
                 self,
                 alarm_id,
-                alarm_name=f"{s.project}-{s.stage}-{alarm_id}",
+                alarm_name=self.settings.alarm_name(alarm_id),
                 alarm_description=description,
                 threshold=1,
                 evaluation_periods=1,
@@ -103,12 +93,16 @@ class AlertsStack(Stack):
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
             alarm.add_alarm_action(action)
-            self.alarms[alarm_id] = alarm
+            alarms[alarm_id] = alarm
+        return alarms
 
-        self.glue_rule = events.Rule(
+    def _glue_failure_rule(self) -> events.Rule:
+        """Glue job runs that ended without success, sent to the topic as a readable message."""
+        s = self.settings
+        rule = events.Rule(
             self,
             "GlueJobFailed",
-            rule_name=f"{s.project}-{s.stage}-glue-job-failed",
+            rule_name=s.glue_failure_rule,
             description="Glue job runs of the pipeline that ended FAILED, TIMEOUT or ERROR",
             event_pattern=events.EventPattern(
                 source=["aws.glue"],
@@ -117,7 +111,7 @@ class AlertsStack(Stack):
             ),
         )
         field = events.EventField.from_path
-        self.glue_rule.add_target(
+        rule.add_target(
             targets.SnsTopic(
                 self.topic,
                 message=events.RuleTargetInput.from_multiline_text(
@@ -131,11 +125,30 @@ class AlertsStack(Stack):
                 ),
             )
         )
-        CfnOutput(self, "AlertsTopicArn", value=self.topic.topic_arn)
+        return rule
 
     def allow_publish(self, role: iam.IRole) -> None:
         """Let ``role`` (MWAA's execution role) publish alerts: sns:Publish plus the topic key's use."""
         self.topic.grant_publish(role)
+
+
+def alarm_metrics(s: Settings) -> dict[str, tuple[str, cloudwatch.Metric]]:
+    """Alarm id -> (description, metric): the Lambda's errors and throttles, its failure queue's depth."""
+    function, queue = s.lambda_function, s.lambda_failure_queue
+    return {
+        "LambdaErrors": (
+            f"{function}: invocations failed (S3-event path or scheduled conversions)",
+            _metric("AWS/Lambda", "Errors", {"FunctionName": function}, "Sum"),
+        ),
+        "LambdaThrottles": (
+            f"{function}: invocations throttled (reserved concurrency reached)",
+            _metric("AWS/Lambda", "Throttles", {"FunctionName": function}, "Sum"),
+        ),
+        "LambdaFailureQueue": (
+            f"{queue}: events the Lambda gave up on are waiting (see docs/operations.md)",
+            _metric("AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": queue}, "Maximum"),
+        ),
+    }
 
 
 def _metric(namespace: str, name: str, dimensions: dict[str, str], statistic: str) -> cloudwatch.Metric:
