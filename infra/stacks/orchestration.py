@@ -33,7 +33,6 @@ from constructs import Construct
 
 from infra.mwaa.package import AIRFLOW_VERSION, MWAA_DAGS_PATH, MWAA_SQL_SUBDIR, stage_bundle
 from infra.stacks.common import (
-    InfraNames,
     bucket_arn,
     deployment_log_group,
     glue_arns,
@@ -97,13 +96,18 @@ class OrchestrationStack(Stack):
         **kwargs: object,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
-        names = InfraNames(settings)
         # On MWAA the provider operators defer to the triggerer; the SQL ships inside the dags folder.
         self.settings = replace(settings, deferrable=True, sql_folder=f"{MWAA_DAGS_PATH}/{MWAA_SQL_SUBDIR}")
-        s = self.settings
-        env_name = names.mwaa_environment
+        self._network(key)
+        self.source_bucket = self._source_bucket()
+        self._bundle(key)
+        self.execution_role = self._execution_role(key)
+        self.airflow = self._environment(webserver_access)
+        CfnOutput(self, "SourceBucket", value=self.source_bucket.bucket_name)
+        CfnOutput(self, "WebserverUrl", value=self.airflow.attr_webserver_url)
 
-        # ---- network: two private subnets (MWAA needs two AZs), one NAT for requirements and AWS APIs ----
+    def _network(self, key: kms.IKey) -> None:
+        """Two private subnets (MWAA needs two AZs), one NAT for requirements and AWS APIs, flow logs."""
         flow_logs = logs.LogGroup(
             self,
             "VpcFlowLogs",
@@ -143,12 +147,14 @@ class OrchestrationStack(Stack):
             self.security_group, ec2.Port.all_traffic(), "MWAA components reach each other (AWS requirement)"
         )
 
-        # ---- source bucket with the bundle ----
-        access_logs = s3.Bucket.from_bucket_name(self, "AccessLogs", names.access_log_bucket)
-        self.source_bucket = s3.Bucket(
+    def _source_bucket(self) -> s3.Bucket:
+        """MWAA's versioned source bucket, access-logged into the lake stack's log bucket."""
+        s = self.settings
+        access_logs = s3.Bucket.from_bucket_name(self, "AccessLogs", s.access_log_bucket)
+        bucket = s3.Bucket(
             self,
             "Source",
-            bucket_name=names.mwaa_source_bucket,
+            bucket_name=s.mwaa_source_bucket,
             versioned=True,  # MWAA requires a versioned source bucket
             encryption=s3.BucketEncryption.S3_MANAGED,
             enforce_ssl=True,
@@ -156,7 +162,7 @@ class OrchestrationStack(Stack):
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             server_access_logs_bucket=access_logs,
-            server_access_logs_prefix=f"{names.mwaa_source_bucket}/",
+            server_access_logs_prefix=f"{s.mwaa_source_bucket}/",
             lifecycle_rules=[
                 s3.LifecycleRule(id="expire-old-code", noncurrent_version_expiration=Duration.days(30)),
                 s3.LifecycleRule(
@@ -165,14 +171,18 @@ class OrchestrationStack(Stack):
             ],
             removal_policy=RemovalPolicy.DESTROY,
         )
-        Annotations.of(self.source_bucket).acknowledge_warning(
+        Annotations.of(bucket).acknowledge_warning(
             "@aws-cdk/aws-s3:accessLogsPolicyNotAdded",
             "the lake stack's access-log bucket policy admits every bucket of this account",
         )
         skip_checkov(
-            self.source_bucket,
+            bucket,
             ("CKV_AWS_145", "holds only code (dags, plugins.zip); SSE-S3 keeps MWAA's own reads keyless"),
         )
+        return bucket
+
+    def _bundle(self, key: kms.IKey) -> None:
+        """Upload the bundle (``stage_bundle``) and read the S3 version of each file MWAA pins."""
         bundle = Path(tempfile.mkdtemp(prefix="youtube-etl-mwaa-"))
         atexit.register(shutil.rmtree, bundle, True)
         stage_bundle(bundle / "bundle")
@@ -185,187 +195,47 @@ class OrchestrationStack(Stack):
             memory_limit=512,
             log_group=deployment_log_group(self, "BundleLogs", key),
         )
+        bucket = self.settings.mwaa_source_bucket
         self.object_versions = {
-            name: self._object_version(name, bundle / "bundle" / name, names.mwaa_source_bucket, key)
+            name: self._object_version(name, bundle / "bundle" / name, bucket, key)
             for name in VERSIONED_FILES
         }
 
-        # ---- execution role: MWAA's required statements + what the DAGs call ----
-        region, account = self.region, self.account
-        self.execution_role = iam.Role(
+    def _execution_role(self, key: kms.IKey) -> iam.Role:
+        """MWAA's required statements plus what the DAGs call, and use of the lake key."""
+        s = self.settings
+        role = iam.Role(
             self,
             "ExecutionRole",
             assumed_by=iam.CompositePrincipal(
                 iam.ServicePrincipal("airflow.amazonaws.com"),
                 iam.ServicePrincipal("airflow-env.amazonaws.com"),
             ),
-            description=f"MWAA {env_name}: MWAA's required statements + the pipeline's Glue/Lambda/Athena/S3",
+            description=f"MWAA {s.mwaa_environment}: MWAA's required statements + the pipeline's "
+            "Glue/Lambda/Athena/S3",
         )
-        airflow_logs = log_group_arn(self, f"airflow-{env_name}-*")
-        p = s.prefixes
-        jobs = [f"arn:aws:glue:{region}:{account}:job/{job}" for job in s.glue_jobs]
-        crawlers = [f"arn:aws:glue:{region}:{account}:crawler/{name}" for name in s.crawler_targets]
-        function = f"arn:aws:lambda:{region}:{account}:function:{s.lambda_function}"
-        statements = [
-            # -- required by MWAA --
-            iam.PolicyStatement(
-                actions=["airflow:PublishMetrics"],
-                resources=[f"arn:aws:airflow:{region}:{account}:environment/{env_name}"],
-            ),
-            iam.PolicyStatement(
-                effect=iam.Effect.DENY,
-                actions=["s3:ListAllMyBuckets"],
-                resources=[bucket_arn(names.mwaa_source_bucket), objects_arn(names.mwaa_source_bucket)],
-            ),
-            iam.PolicyStatement(
-                actions=["s3:GetObject*", "s3:GetBucket*", "s3:List*"],
-                resources=[bucket_arn(names.mwaa_source_bucket), objects_arn(names.mwaa_source_bucket)],
-            ),
-            iam.PolicyStatement(
-                actions=[
-                    "logs:CreateLogStream",
-                    "logs:CreateLogGroup",
-                    "logs:PutLogEvents",
-                    "logs:GetLogEvents",
-                    "logs:GetLogRecord",
-                    "logs:GetLogGroupFields",
-                    "logs:GetQueryResults",
-                ],
-                resources=[airflow_logs, f"{airflow_logs}:log-stream:*"],
-            ),
-            iam.PolicyStatement(
-                actions=[
-                    "logs:DescribeLogGroups",
-                    "s3:GetAccountPublicAccessBlock",
-                    "cloudwatch:PutMetricData",
-                ],
-                resources=["*"],  # these actions have no resource type
-            ),
-            iam.PolicyStatement(
-                actions=[
-                    "sqs:ChangeMessageVisibility",
-                    "sqs:DeleteMessage",
-                    "sqs:GetQueueAttributes",
-                    "sqs:GetQueueUrl",
-                    "sqs:ReceiveMessage",
-                    "sqs:SendMessage",
-                ],
-                resources=[f"arn:aws:sqs:{region}:*:airflow-celery-*"],
-            ),
-            iam.PolicyStatement(
-                actions=["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey*", "kms:Encrypt"],
-                not_resources=[f"arn:aws:kms:*:{account}:key/*"],
-                conditions={"StringLike": {"kms:ViaService": [f"sqs.{region}.amazonaws.com"]}},
-            ),
-            # -- what the DAGs call --
-            iam.PolicyStatement(
-                actions=[
-                    "glue:StartJobRun",
-                    "glue:GetJobRun",
-                    "glue:GetJobRuns",
-                    "glue:GetJob",
-                    "glue:BatchStopJobRun",
-                ],
-                resources=jobs,
-            ),
-            iam.PolicyStatement(actions=["glue:StartCrawler", "glue:GetCrawler"], resources=crawlers),
-            iam.PolicyStatement(actions=["glue:GetCrawlerMetrics"], resources=["*"]),  # no resource type
-            iam.PolicyStatement(
-                actions=["logs:GetLogEvents", "logs:FilterLogEvents", "logs:DescribeLogStreams"],
-                resources=[
-                    log_group_arn(self, "/aws-glue/*"),
-                    f"{log_group_arn(self, '/aws-glue/*')}:log-stream:*",
-                ],
-            ),
-            iam.PolicyStatement(
-                actions=["lambda:InvokeFunction", "lambda:GetFunction"], resources=[function, f"{function}:*"]
-            ),
-            iam.PolicyStatement(
-                actions=[
-                    "athena:StartQueryExecution",
-                    "athena:GetQueryExecution",
-                    "athena:GetQueryResults",
-                    "athena:StopQueryExecution",
-                    "athena:GetWorkGroup",
-                ],
-                resources=[f"arn:aws:athena:{region}:{account}:workgroup/{s.athena_workgroup}"],
-            ),
-            # Athena runs the report CTAS/DDL with the caller's catalog permissions.
-            iam.PolicyStatement(
-                actions=[
-                    "glue:GetDatabase",
-                    "glue:GetDatabases",
-                    "glue:GetTable",
-                    "glue:GetTables",
-                    "glue:GetPartition",
-                    "glue:GetPartitions",
-                    "glue:BatchGetPartition",
-                ],
-                resources=glue_arns(self, s, [s.processed_database, s.analytics_database]),
-            ),
-            iam.PolicyStatement(
-                actions=[
-                    "glue:CreateTable",
-                    "glue:UpdateTable",
-                    "glue:DeleteTable",
-                    "glue:BatchCreatePartition",
-                ],
-                resources=glue_arns(self, s, [s.analytics_database]),
-            ),
-            # Sensors and Athena reads.
-            iam.PolicyStatement(
-                actions=["s3:GetObject"],
-                resources=[
-                    objects_arn(s.raw_bucket, p.raw_statistics),
-                    objects_arn(s.raw_bucket, p.raw_reference),
-                    objects_arn(s.processed_bucket, p.statistics),
-                    objects_arn(s.processed_bucket, p.category_reference),
-                    objects_arn(s.reporting_bucket, p.analytics),
-                    objects_arn(s.assets_bucket, p.glue_metrics),
-                ],
-            ),
-            # plan_increment lists the whole raw bucket (key names only: it reads nothing outside the
-            # landing prefixes) so that an object dropped anywhere else is reported as ignored.
-            iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket_arn(s.raw_bucket)]),
-            list_prefixes(s.processed_bucket, [p.statistics, p.category_reference, p.landing_ledger]),
-            list_prefixes(s.reporting_bucket, [p.analytics, p.reports, p.athena_results]),
-            list_prefixes(s.assets_bucket, [p.glue_metrics, p.ingest_plans]),
-            # youtube_ingest: plan_increment reads the ledger and writes the run's plan; record_verdicts
-            # writes the ledger documents of ignored objects.
-            iam.PolicyStatement(
-                actions=["s3:GetObject", "s3:PutObject"],
-                resources=[
-                    objects_arn(s.processed_bucket, p.landing_ledger),
-                    objects_arn(s.assets_bucket, p.ingest_plans),
-                ],
-            ),
-            # Report runs (CTAS output, retention deletes) and Athena query results.
-            iam.PolicyStatement(
-                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
-                resources=[
-                    objects_arn(s.reporting_bucket, p.reports),
-                    objects_arn(s.reporting_bucket, p.athena_results),
-                ],
-            ),
-            iam.PolicyStatement(
-                actions=["s3:GetBucketLocation"],
-                resources=[bucket_arn(b) for b in (s.raw_bucket, s.processed_bucket, s.reporting_bucket)],
-            ),
-        ]
-        for statement in statements:
-            self.execution_role.add_to_policy(statement)
-        key.grant_encrypt_decrypt(self.execution_role)
+        for statement in [
+            *mwaa_statements(self, s),
+            *service_statements(self, s),
+            *s3_statements(s),
+        ]:
+            role.add_to_policy(statement)
+        key.grant_encrypt_decrypt(role)
+        return role
 
-        # ---- the environment ----
+    def _environment(self, webserver_access: str) -> mwaa.CfnEnvironment:
+        """The MWAA environment, its files pinned at the versions just uploaded."""
+        s = self.settings
+
         def log_type() -> mwaa.CfnEnvironment.ModuleLoggingConfigurationProperty:
             return mwaa.CfnEnvironment.ModuleLoggingConfigurationProperty(
                 enabled=True, log_level=MWAA_LOG_LEVEL
             )
 
-        self.airflow = mwaa.CfnEnvironment(
+        airflow = mwaa.CfnEnvironment(
             self,
             "Airflow",
-            name=env_name,
+            name=s.mwaa_environment,
             airflow_version=AIRFLOW_VERSION,
             environment_class=MWAA_ENVIRONMENT_CLASS,
             min_workers=1,
@@ -392,20 +262,16 @@ class OrchestrationStack(Stack):
                 webserver_logs=log_type(),
                 worker_logs=log_type(),
             ),
-            airflow_configuration_options={
-                **airflow_configuration_options(s),
-                "core.load_examples": "False",
-            },
+            airflow_configuration_options={**airflow_configuration_options(s), "core.load_examples": "False"},
             weekly_maintenance_window_start="SUN:03:00",
             tags={"project": s.project, "stage": s.stage},
         )
-        self.airflow.node.add_dependency(self.deployment)
+        airflow.node.add_dependency(self.deployment)
         # The role itself is implied by ExecutionRoleArn; its policy must exist before MWAA validates it.
         policy = self.execution_role.node.try_find_child("DefaultPolicy")
         if policy is not None:
-            self.airflow.node.add_dependency(policy)
-        CfnOutput(self, "SourceBucket", value=self.source_bucket.bucket_name)
-        CfnOutput(self, "WebserverUrl", value=self.airflow.attr_webserver_url)
+            airflow.node.add_dependency(policy)
+        return airflow
 
     def _object_version(self, name: str, staged: Path, bucket: str, key: kms.IKey) -> str:
         """The S3 version of a bundle file once the deployment uploaded it (a deploy-time token).
@@ -439,3 +305,154 @@ class OrchestrationStack(Stack):
         )
         version.node.add_dependency(self.deployment)
         return version.get_response_field("VersionId")
+
+
+def mwaa_statements(stack: Stack, s: Settings) -> list[iam.PolicyStatement]:
+    """The statements every MWAA execution role needs (AWS's documented policy, scoped to this stage)."""
+    region, account, env_name = stack.region, stack.account, s.mwaa_environment
+    airflow_logs = log_group_arn(stack, f"airflow-{env_name}-*")
+    source = [bucket_arn(s.mwaa_source_bucket), objects_arn(s.mwaa_source_bucket)]
+    return [
+        iam.PolicyStatement(
+            actions=["airflow:PublishMetrics"],
+            resources=[f"arn:aws:airflow:{region}:{account}:environment/{env_name}"],
+        ),
+        iam.PolicyStatement(effect=iam.Effect.DENY, actions=["s3:ListAllMyBuckets"], resources=source),
+        iam.PolicyStatement(actions=["s3:GetObject*", "s3:GetBucket*", "s3:List*"], resources=source),
+        iam.PolicyStatement(
+            actions=[
+                "logs:CreateLogStream",
+                "logs:CreateLogGroup",
+                "logs:PutLogEvents",
+                "logs:GetLogEvents",
+                "logs:GetLogRecord",
+                "logs:GetLogGroupFields",
+                "logs:GetQueryResults",
+            ],
+            resources=[airflow_logs, f"{airflow_logs}:log-stream:*"],
+        ),
+        iam.PolicyStatement(
+            actions=["logs:DescribeLogGroups", "s3:GetAccountPublicAccessBlock", "cloudwatch:PutMetricData"],
+            resources=["*"],  # these actions have no resource type
+        ),
+        iam.PolicyStatement(
+            actions=[
+                "sqs:ChangeMessageVisibility",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                "sqs:GetQueueUrl",
+                "sqs:ReceiveMessage",
+                "sqs:SendMessage",
+            ],
+            resources=[f"arn:aws:sqs:{region}:*:airflow-celery-*"],
+        ),
+        iam.PolicyStatement(
+            actions=["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey*", "kms:Encrypt"],
+            not_resources=[f"arn:aws:kms:*:{account}:key/*"],
+            conditions={"StringLike": {"kms:ViaService": [f"sqs.{region}.amazonaws.com"]}},
+        ),
+    ]
+
+
+def service_statements(stack: Stack, s: Settings) -> list[iam.PolicyStatement]:
+    """What the DAGs call besides S3: the Glue jobs and crawlers, their logs, the Lambda, Athena."""
+    region, account = stack.region, stack.account
+    function = f"arn:aws:lambda:{region}:{account}:function:{s.lambda_function}"
+    glue_logs = log_group_arn(stack, "/aws-glue/*")
+    return [
+        iam.PolicyStatement(
+            actions=[
+                "glue:StartJobRun",
+                "glue:GetJobRun",
+                "glue:GetJobRuns",
+                "glue:GetJob",
+                "glue:BatchStopJobRun",
+            ],
+            resources=[f"arn:aws:glue:{region}:{account}:job/{job}" for job in s.glue_jobs],
+        ),
+        iam.PolicyStatement(
+            actions=["glue:StartCrawler", "glue:GetCrawler"],
+            resources=[f"arn:aws:glue:{region}:{account}:crawler/{name}" for name in s.crawler_targets],
+        ),
+        iam.PolicyStatement(actions=["glue:GetCrawlerMetrics"], resources=["*"]),  # no resource type
+        iam.PolicyStatement(
+            actions=["logs:GetLogEvents", "logs:FilterLogEvents", "logs:DescribeLogStreams"],
+            resources=[glue_logs, f"{glue_logs}:log-stream:*"],
+        ),
+        iam.PolicyStatement(
+            actions=["lambda:InvokeFunction", "lambda:GetFunction"], resources=[function, f"{function}:*"]
+        ),
+        iam.PolicyStatement(
+            actions=[
+                "athena:StartQueryExecution",
+                "athena:GetQueryExecution",
+                "athena:GetQueryResults",
+                "athena:StopQueryExecution",
+                "athena:GetWorkGroup",
+            ],
+            resources=[f"arn:aws:athena:{region}:{account}:workgroup/{s.athena_workgroup}"],
+        ),
+        # Athena runs the report CTAS/DDL with the caller's catalog permissions.
+        iam.PolicyStatement(
+            actions=[
+                "glue:GetDatabase",
+                "glue:GetDatabases",
+                "glue:GetTable",
+                "glue:GetTables",
+                "glue:GetPartition",
+                "glue:GetPartitions",
+                "glue:BatchGetPartition",
+            ],
+            resources=glue_arns(stack, s, [s.processed_database, s.analytics_database]),
+        ),
+        iam.PolicyStatement(
+            actions=["glue:CreateTable", "glue:UpdateTable", "glue:DeleteTable", "glue:BatchCreatePartition"],
+            resources=glue_arns(stack, s, [s.analytics_database]),
+        ),
+    ]
+
+
+def s3_statements(s: Settings) -> list[iam.PolicyStatement]:
+    """The DAGs' S3 access: sensors and Athena reads, the ingest plan and ledger, report runs."""
+    p = s.prefixes
+    return [
+        # Sensors and Athena reads.
+        iam.PolicyStatement(
+            actions=["s3:GetObject"],
+            resources=[
+                objects_arn(s.raw_bucket, p.raw_statistics),
+                objects_arn(s.raw_bucket, p.raw_reference),
+                objects_arn(s.processed_bucket, p.statistics),
+                objects_arn(s.processed_bucket, p.category_reference),
+                objects_arn(s.reporting_bucket, p.analytics),
+                objects_arn(s.assets_bucket, p.glue_metrics),
+            ],
+        ),
+        # plan_increment lists the whole raw bucket (key names only: it reads nothing outside the
+        # landing prefixes) so that an object dropped anywhere else is reported as ignored.
+        iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket_arn(s.raw_bucket)]),
+        list_prefixes(s.processed_bucket, [p.statistics, p.category_reference, p.landing_ledger]),
+        list_prefixes(s.reporting_bucket, [p.analytics, p.reports, p.athena_results]),
+        list_prefixes(s.assets_bucket, [p.glue_metrics, p.ingest_plans]),
+        # youtube_ingest: plan_increment reads the ledger and writes the run's plan; record_verdicts
+        # writes the ledger documents of ignored objects.
+        iam.PolicyStatement(
+            actions=["s3:GetObject", "s3:PutObject"],
+            resources=[
+                objects_arn(s.processed_bucket, p.landing_ledger),
+                objects_arn(s.assets_bucket, p.ingest_plans),
+            ],
+        ),
+        # Report runs (CTAS output, retention deletes) and Athena query results.
+        iam.PolicyStatement(
+            actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+            resources=[
+                objects_arn(s.reporting_bucket, p.reports),
+                objects_arn(s.reporting_bucket, p.athena_results),
+            ],
+        ),
+        iam.PolicyStatement(
+            actions=["s3:GetBucketLocation"],
+            resources=[bucket_arn(b) for b in (s.raw_bucket, s.processed_bucket, s.reporting_bucket)],
+        ),
+    ]
