@@ -23,7 +23,7 @@ import infra.stacks  # noqa: F401  (selects the project's Node before aws_cdk st
 from aws_cdk import App, Aspects, Environment, Tags
 
 from infra.stacks.alerts import AlertsStack
-from infra.stacks.common import REPO_ROOT, CdkHandlerSkips, DropImpliedDependsOn, InfraNames
+from infra.stacks.common import REPO_ROOT, CdkHandlerSkips, DropImpliedDependsOn
 from infra.stacks.compute import ComputeStack
 from infra.stacks.dashboards import DashboardsStack
 from infra.stacks.lake import LakeStack
@@ -71,13 +71,21 @@ def build_app(
         key: app.node.try_get_context(key) for key in ("account", "region")
     }
     settings = app_settings(ctx, env)
-    names = InfraNames(settings)
-    aws_env = Environment(account=settings.account, region=settings.region)
+    add_stacks(app, settings, ctx)
+    Tags.of(app).add("project", settings.project)
+    Tags.of(app).add("stage", settings.stage)
+    Aspects.of(app).add(CdkHandlerSkips())
+    Aspects.of(app).add(DropImpliedDependsOn())
+    return app
 
+
+def add_stacks(app: App, settings: Settings, ctx: Mapping[str, Any]) -> None:
+    """The stacks of one stage and what crosses between them: the lake key, MWAA's right to alert."""
+    aws_env = Environment(account=settings.account, region=settings.region)
     lake = LakeStack(
         app,
         "Lake",
-        stack_name=names.stack("lake"),
+        stack_name=settings.stack_name("lake"),
         settings=settings,
         report_expiry_days=int(ctx.get("report_expiry_days") or 90),
         env=aws_env,
@@ -86,7 +94,7 @@ def build_app(
     compute = ComputeStack(
         app,
         "Compute",
-        stack_name=names.stack("compute"),
+        stack_name=settings.stack_name("compute"),
         settings=settings,
         key=lake.key,
         pandas_layer_version=int(ctx["pandas_layer_version"]),
@@ -97,7 +105,7 @@ def build_app(
     alerts = AlertsStack(
         app,
         "Alerts",
-        stack_name=names.stack("alerts"),
+        stack_name=settings.stack_name("alerts"),
         settings=settings,
         env=aws_env,
         description="youtube-etl alerts: SNS topic, Lambda and failure-queue alarms, Glue failure rule",
@@ -105,7 +113,7 @@ def build_app(
     orchestration = OrchestrationStack(
         app,
         "Orchestration",
-        stack_name=names.stack("orchestration"),
+        stack_name=settings.stack_name("orchestration"),
         settings=settings,
         key=lake.key,
         webserver_access=str(ctx.get("mwaa_webserver_access") or "PRIVATE_ONLY"),
@@ -118,7 +126,7 @@ def build_app(
         dashboards = DashboardsStack(
             app,
             "Dashboards",
-            stack_name=names.stack("dashboards"),
+            stack_name=settings.stack_name("dashboards"),
             settings=settings,
             key=lake.key,
             principal=str(ctx.get("quicksight_principal") or ""),
@@ -127,12 +135,6 @@ def build_app(
             description="youtube-etl dashboards: QuickSight data source, datasets and dashboard",
         )
         dashboards.add_stack_dependency(lake)
-
-    Tags.of(app).add("project", settings.project)
-    Tags.of(app).add("stage", settings.stage)
-    Aspects.of(app).add(CdkHandlerSkips())
-    Aspects.of(app).add(DropImpliedDependsOn())
-    return app
 
 
 def main() -> None:

@@ -1,12 +1,11 @@
-"""What every stack shares: the infra-only names, checkov skips as resource metadata, hardened buckets.
+"""What every stack shares: checkov skips as resource metadata, hardened buckets, ARNs, aspects.
 
-Every pipeline name comes from :mod:`youtube_etl.settings`. The few names only infra needs (the access-log
-bucket, the MWAA environment, the lake key alias) are derived here from the same project and stage.
+Every name, also of the resources only the AWS deployment has (the access-log bucket, the MWAA environment,
+the key aliases), comes from :mod:`youtube_etl.settings`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,51 +21,6 @@ from constructs import Construct, IConstruct
 from youtube_etl.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-@dataclass(frozen=True)
-class InfraNames:
-    """Names that exist only in the AWS deployment, derived like the settings' names."""
-
-    settings: Settings
-
-    @property
-    def _base(self) -> str:
-        return f"{self.settings.project}-{self.settings.stage}"
-
-    @property
-    def access_log_bucket(self) -> str:
-        s = self.settings
-        return f"{self._base}-access-logs-{s.account}-{s.region}"
-
-    @property
-    def mwaa_source_bucket(self) -> str:
-        s = self.settings
-        return f"{self._base}-mwaa-{s.account}-{s.region}"
-
-    @property
-    def mwaa_environment(self) -> str:
-        return f"{self._base}-airflow"
-
-    @property
-    def lake_key_alias(self) -> str:
-        return f"alias/{self._base}-lake"
-
-    @property
-    def alerts_key_alias(self) -> str:
-        return f"alias/{self._base}-alerts"
-
-    @property
-    def glue_security_configuration(self) -> str:
-        return f"{self._base}-glue"
-
-    @property
-    def lambda_dlq(self) -> str:
-        return f"{self._base}-json-to-parquet-failures"
-
-    def stack(self, concern: str) -> str:
-        """CloudFormation stack name, e.g. ``youtube-dev-lake``."""
-        return f"{self._base}-{concern}"
 
 
 def skip_checkov(resource: IConstruct, *checks: tuple[str, str]) -> None:

@@ -9,7 +9,6 @@ import pytest
 
 from infra.app import build_app
 from infra.stacks.alerts import GLUE_FAILED_STATES
-from infra.stacks.common import InfraNames
 from tests.infra.conftest import ACCOUNT, REGION, Synth
 from tests.infra.iam import as_list, role_statements
 
@@ -101,7 +100,7 @@ def test_alarm_fires_on_the_first_occurrence_and_notifies_the_topic(
     props = alarms[f"youtube-test-{alarm}"]
     assert (props["Namespace"], props["MetricName"], props["Statistic"]) == (namespace, metric, statistic)
     # The alarm watches the resources the compute stack creates, by their settings names.
-    expected = {"FunctionName": s.lambda_function, "QueueName": InfraNames(s).lambda_dlq}[dimension]
+    expected = {"FunctionName": s.lambda_function, "QueueName": s.lambda_failure_queue}[dimension]
     assert props["Dimensions"] == [{"Name": dimension, "Value": expected}]
     compute_names = {
         r["Properties"].get("FunctionName") or r["Properties"].get("QueueName")

@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
-from infra.stacks.common import InfraNames
 from infra.stacks.lake import BYTES_SCANNED_CUTOFF
 from tests.infra.conftest import Synth
 from youtube_etl.settings import Settings
@@ -49,7 +48,7 @@ def test_data_buckets_are_kms_encrypted_versioned_private_and_logged(synth: Synt
         "IgnorePublicAcls": True,
         "RestrictPublicBuckets": True,
     }
-    log_bucket_id, _ = bucket(synth, InfraNames(s).access_log_bucket)
+    log_bucket_id, _ = bucket(synth, s.access_log_bucket)
     assert props["LoggingConfiguration"] == {
         "DestinationBucketName": {"Ref": log_bucket_id},
         "LogFilePrefix": f"{name}/",
@@ -82,7 +81,7 @@ def _tls_only(policy: dict[str, Any], bucket_id: str) -> bool:
 )
 def test_every_bucket_denies_non_tls_requests(synth: Synth, stack: str, which: str) -> None:
     s = synth.settings
-    name = getattr(s, which) if hasattr(s, which) else getattr(InfraNames(s), which)
+    name = getattr(s, which)
     bucket_id, _ = bucket(synth, name, stack)
     policies = [
         p
@@ -97,7 +96,7 @@ def test_every_bucket_denies_non_tls_requests(synth: Synth, stack: str, which: s
 
 def test_access_log_bucket_is_private_sse_s3_and_admits_only_this_account(synth: Synth) -> None:
     s = synth.settings
-    log_id, log = bucket(synth, InfraNames(s).access_log_bucket)
+    log_id, log = bucket(synth, s.access_log_bucket)
     props = log["Properties"]
     (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}

@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 from infra.mwaa.package import AIRFLOW_VERSION
-from infra.stacks.common import InfraNames
 from tests.infra.conftest import Synth
 from tests.infra.iam import all_statements, as_list, role_statements
 from youtube_etl.settings import ENV_PREFIX, SECTION, get_settings
@@ -32,7 +31,7 @@ def environment(synth: Synth) -> dict[str, Any]:
 def test_mwaa_runs_airflow_3_3_1_privately_with_all_logs(synth: Synth) -> None:
     props = environment(synth)
     assert props["AirflowVersion"] == AIRFLOW_VERSION == "3.3.1"
-    assert props["Name"] == InfraNames(synth.settings).mwaa_environment
+    assert props["Name"] == synth.settings.mwaa_environment
     assert props["WebserverAccessMode"] == "PRIVATE_ONLY"
     logging = props["LoggingConfiguration"]
     assert set(logging) == {"DagProcessingLogs", "SchedulerLogs", "TaskLogs", "WebserverLogs", "WorkerLogs"}
@@ -79,7 +78,7 @@ def test_configuration_options_round_trip_to_the_same_settings(synth: Synth) -> 
 
 
 def test_source_bucket_is_versioned_and_receives_the_bundle(synth: Synth) -> None:
-    names = InfraNames(synth.settings)
+    names = synth.settings
     buckets = {
         r["Properties"].get("BucketName"): (k, r)
         for k, r in synth.resources("Orchestration", "AWS::S3::Bucket").items()
@@ -109,7 +108,7 @@ def test_plugins_requirements_and_startup_script_are_pinned_to_their_uploaded_ve
     props = environment(synth)
     calls = synth.resources("Orchestration", "Custom::AWS")
     deployments = set(synth.resources("Orchestration", "Custom::CDKBucketDeployment"))
-    bucket = InfraNames(synth.settings).mwaa_source_bucket
+    bucket = synth.settings.mwaa_source_bucket
     for prop, name in (
         ("PluginsS3ObjectVersion", "plugins.zip"),
         ("RequirementsS3ObjectVersion", "requirements.txt"),
@@ -143,7 +142,7 @@ def test_execution_role_has_mwaa_statements_and_only_the_pipelines_resources(syn
     statements = role_statements(synth, "Orchestration", role_id)
     region, account = s.region, s.account
     assert _actions_on(statements, "airflow:PublishMetrics") == [
-        f"arn:aws:airflow:{region}:{account}:environment/{InfraNames(s).mwaa_environment}"
+        f"arn:aws:airflow:{region}:{account}:environment/{s.mwaa_environment}"
     ]
     assert sorted(_actions_on(statements, "glue:StartJobRun")) == sorted(
         f"arn:aws:glue:{region}:{account}:job/{job}" for job in s.glue_jobs
