@@ -163,7 +163,7 @@ class LakeStack(Stack):
             database_name=settings.processed_database,
             table_input=ledger_table_input(settings),
         )
-        table.add_dependency(database)
+        table.add_resource_dependency(database)
         return table
 
     def _workgroups(self, settings: Settings) -> dict[str, athena.CfnWorkGroup]:
