@@ -206,8 +206,11 @@ def render_sql(
         keep_trailing_newline=True,
         autoescape=False,
     )
+    # Airflow puts a DAG's user_defined_macros into the environment's globals, where the macros that
+    # ``macros.sql`` defines see them too.
+    environment.globals.update(report_macros())
     template = environment.get_template(template_path.as_posix())
-    return template.render(params=dict(params), run_id=run_id, ds=ds, **report_macros(), **variables)
+    return template.render(params=dict(params), run_id=run_id, ds=ds, **variables)
 
 
 def view_swap_sql(

@@ -16,7 +16,13 @@ from youtube_etl.settings import Settings, safe_run_id
 RUN_ID = "scheduled__2026-11-24T00:00:00+00:00"
 DS = "2026-11-24"
 SQL_DIR = reports.DEFAULT_SQL_DIR
-ALL_TEMPLATES = sorted(p.relative_to(SQL_DIR).as_posix() for p in SQL_DIR.rglob("*.sql"))
+#: The shared macros (``macros.sql``) are imported by the templates, not run.
+MACROS = "macros.sql"
+ALL_TEMPLATES = sorted(
+    p.relative_to(SQL_DIR).as_posix()
+    for p in SQL_DIR.rglob("*.sql")
+    if p.relative_to(SQL_DIR).as_posix() != MACROS
+)
 REPORTS = reports.discover_reports()
 CHECKS = reports.discover_checks()
 
@@ -121,7 +127,8 @@ def test_check_returns_failures_and_example(check: reports.Check, settings: Sett
     assert tree.named_selects[:2] == ["failures", "example"]
     # A per-report check's file names the checks it gives (readable_<report>); the others, their own name.
     name = f"{check.name.removesuffix(check.report)}<report>" if check.report else check.name
-    assert (SQL_DIR / check.template).read_text().split("\n", 1)[0].split()[:3] == ["--", "Check:", name]
+    comments = [line for line in (SQL_DIR / check.template).read_text().splitlines() if line.startswith("--")]
+    assert comments[0].split()[:3] == ["--", "Check:", name]
 
 
 @pytest.mark.parametrize("check", [pytest.param(c, id=c.name) for c in CHECKS if c.stage == "reports"])
@@ -155,6 +162,46 @@ def test_row_drop_threshold_is_rendered_from_settings(settings: Settings) -> Non
 def test_top_n_is_rendered_from_settings() -> None:
     sql = _render(reports.report_template("top_videos_by_region"), Settings(top_n=25))
     assert "view_rank <= 25" in sql
+
+
+@pytest.fixture(scope="module")
+def reporting_dag():  # type: ignore[no-untyped-def]
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(Path(__file__).resolve().parents[2] / "dags" / "youtube_reporting.py"))
+    assert not bag.import_errors
+    return bag.dags["youtube_reporting"]
+
+
+def test_the_dags_operators_render_the_same_sql(reporting_dag, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    """Airflow reads each task's query file when the DAG loads and renders it through the DAG's template
+    environment (template_searchpath, user_defined_macros): ``{% from 'macros.sql' import ... %}`` resolves
+    there, and gives exactly what render_sql gives."""
+    templates = {f"build_reports.build_{r}": reports.report_template(r) for r in REPORTS}
+    templates |= {f"publish_views.publish_{r}": reports.VIEW_TEMPLATE for r in REPORTS}
+    groups = {reports.SOURCE_STAGE: "check_sources", reports.REPORTS_STAGE: "check_reports"}
+    templates |= {f"{groups[c.stage]}.check_{c.name}": c.template for c in CHECKS}
+    assert len(templates) == len(reporting_dag.task_ids) - 4  # all but the Glue, crawler and cleanup tasks
+    environment = reporting_dag.get_template_env()
+    for task_id, template in templates.items():
+        task = reporting_dag.get_task(task_id)
+        assert "from 'macros.sql' import" in task.query, task_id
+        params = {**settings.sql_params(), **task.params.dump()}
+        if getattr(task, "report", None):
+            params["report"] = task.report
+        context = {"params": params, "run_id": RUN_ID, "ds": DS, "columns": COLUMNS}
+        by_airflow = task.render_template(task.query, context, jinja_env=environment)
+        ours = reports.render_sql(template, run_id=RUN_ID, ds=DS, params=params, columns=COLUMNS)
+        # Airflow's environment drops the file's final newline (render_sql keeps it); nothing else differs.
+        assert by_airflow == ours.removesuffix("\n"), task_id
+
+
+def test_reports_share_the_ctas_header_from_the_macro_file() -> None:
+    """One CTAS header and one channel key: every report imports them from macros.sql, none spells them."""
+    for report in REPORTS:
+        text = (SQL_DIR / reports.report_template(report)).read_text()
+        assert f"{{{{ ctas('{report}'" in text and "CREATE TABLE" not in text, report
+        assert "coalesce('id:'" not in text, report
 
 
 def test_templates_are_plain_files_under_include_sql() -> None:

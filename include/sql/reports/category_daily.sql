@@ -1,3 +1,4 @@
+{% from 'macros.sql' import ctas, analytics_table with context -%}
 -- Report: category_daily
 -- Key: region, trending_date, category_id
 -- Grain: one row per (region, trending_date, category_id) — category_performance for one day, so that a
@@ -5,12 +6,7 @@
 -- range is its sum divided by its count (engagement_rate_sum / engagement_rate_rows).
 -- category_title_source: 'region', 'other_region' (title borrowed from another region's file) or 'unknown'.
 -- Not partitioned (regions x days x ~30 categories; a date partition would pass Athena's 100 limit).
-CREATE TABLE {{ params.analytics_database }}.category_daily__{{ safe_run_id(run_id) }}
-WITH (
-    format = 'PARQUET',
-    write_compression = 'SNAPPY',
-    external_location = '{{ params.reports_uri }}category_daily/run={{ safe_run_id(run_id) }}/'
-) AS
+{{ ctas('category_daily') }}
 SELECT
     region,
     trending_date,
@@ -27,5 +23,5 @@ SELECT
     count(engagement_rate) AS engagement_rate_rows,
     coalesce(round(sum(like_ratio), 12), 0) AS like_ratio_sum,
     count(like_ratio) AS like_ratio_rows
-FROM {{ params.analytics_database }}.{{ params.analytics_table }}
+FROM {{ analytics_table() }}
 GROUP BY region, trending_date, category_id

@@ -1,3 +1,4 @@
+{% from 'macros.sql' import ctas, analytics_table with context -%}
 -- Report: category_performance
 -- Key: region, category_id
 -- Grain: one row per (region, category_id) over every trending row of the region. "Trending views" sum the
@@ -6,12 +7,7 @@
 -- category_title_source says where the title came from: 'region' (the region's own category file),
 -- 'other_region' (the id is missing there; the title another region's file gives it) or 'unknown'.
 -- Small (regions x ~30 categories): not partitioned.
-CREATE TABLE {{ params.analytics_database }}.category_performance__{{ safe_run_id(run_id) }}
-WITH (
-    format = 'PARQUET',
-    write_compression = 'SNAPPY',
-    external_location = '{{ params.reports_uri }}category_performance/run={{ safe_run_id(run_id) }}/'
-) AS
+{{ ctas('category_performance') }}
 WITH per_category AS (
     SELECT
         region,
@@ -28,7 +24,7 @@ WITH per_category AS (
         sum(comment_count) AS total_comments,
         round(avg(engagement_rate), 12) AS avg_engagement_rate,
         round(avg(like_ratio), 12) AS avg_like_ratio
-    FROM {{ params.analytics_database }}.{{ params.analytics_table }}
+    FROM {{ analytics_table() }}
     GROUP BY region, category_id
 )
 SELECT

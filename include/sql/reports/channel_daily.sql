@@ -1,3 +1,4 @@
+{% from 'macros.sql' import ctas, channel_rows, latest_channel_title with context -%}
 -- Report: channel_daily
 -- Key: region, trending_date, channel_key
 -- Grain: one row per (region, trending_date, channel) — how a channel did on one day's trending list, so that
@@ -6,28 +7,15 @@
 -- 'title:<channel_title>'; channel_title is the channel's latest title over all days (the one the leaderboard
 -- shows), so a renamed channel reads the same on every day.
 -- Not partitioned (regions x days x channels of the day's list).
-CREATE TABLE {{ params.analytics_database }}.channel_daily__{{ safe_run_id(run_id) }}
-WITH (
-    format = 'PARQUET',
-    write_compression = 'SNAPPY',
-    external_location = '{{ params.reports_uri }}channel_daily/run={{ safe_run_id(run_id) }}/'
-) AS
+{{ ctas('channel_daily') }}
 WITH keyed AS (
-    SELECT
-        region,
-        coalesce('id:' || channel_id, 'title:' || channel_title, 'none') AS channel_key,
-        channel_id,
-        channel_title,
-        video_id,
-        views,
-        trending_date
-    FROM {{ params.analytics_database }}.{{ params.analytics_table }}
+    {{ channel_rows() }}
 ),
 names AS (
     SELECT
         region,
         channel_key,
-        max_by(channel_title, CAST(trending_date AS varchar) || channel_title) AS channel_title
+        {{ latest_channel_title() }} AS channel_title
     FROM keyed
     GROUP BY region, channel_key
 )

@@ -1,3 +1,4 @@
+{% from 'macros.sql' import ctas, channel_rows, latest_channel_title with context -%}
 -- Report: channel_leaderboard
 -- Key: region, channel_rank
 -- Grain: one row per (region, channel) — every channel that trended in the region, ranked by trending
@@ -10,23 +11,9 @@
 -- count a video's audience several times).
 -- Keep every channel (not only the top) so the report reconciles with its source; filter on channel_rank.
 -- Small: not partitioned.
-CREATE TABLE {{ params.analytics_database }}.channel_leaderboard__{{ safe_run_id(run_id) }}
-WITH (
-    format = 'PARQUET',
-    write_compression = 'SNAPPY',
-    external_location = '{{ params.reports_uri }}channel_leaderboard/run={{ safe_run_id(run_id) }}/'
-) AS
+{{ ctas('channel_leaderboard') }}
 WITH keyed AS (
-    SELECT
-        region,
-        -- The same key expression counts channels in region_summary, daily_trending_summary and the check.
-        coalesce('id:' || channel_id, 'title:' || channel_title, 'none') AS channel_key,
-        channel_id,
-        channel_title,
-        video_id,
-        views,
-        trending_date
-    FROM {{ params.analytics_database }}.{{ params.analytics_table }}
+    {{ channel_rows() }}
 ),
 per_video AS (
     SELECT
@@ -58,7 +45,7 @@ names AS (
         channel_key,
         max(channel_id) AS channel_id,
         -- ISO date first, so the text orders by day, then by title: the latest title, deterministically.
-        max_by(channel_title, CAST(trending_date AS varchar) || channel_title) AS channel_title,
+        {{ latest_channel_title() }} AS channel_title,
         count(DISTINCT channel_title) AS titles
     FROM keyed
     GROUP BY region, channel_key

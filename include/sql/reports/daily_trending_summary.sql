@@ -1,5 +1,6 @@
 {#- A day shorter than this fraction of the region's typical list, at the end of a source file, is partial. -#}
 {%- set partial_day_ratio = 0.95 -%}
+{%- from 'macros.sql' import ctas, analytics_table, channel_key with context -%}
 -- Report: daily_trending_summary
 -- Key: region, trending_date
 -- Grain: one row per (region, trending_date) — the size and reach of that day's trending list.
@@ -11,26 +12,21 @@
 -- mid-day after 162 of 200 videos. Other short days (a region whose lists are always shorter, a day that lost
 -- a duplicate) are real data and not flagged.
 -- Small (regions x days, well over 100 distinct dates in the full data): not partitioned.
-CREATE TABLE {{ params.analytics_database }}.daily_trending_summary__{{ safe_run_id(run_id) }}
-WITH (
-    format = 'PARQUET',
-    write_compression = 'SNAPPY',
-    external_location = '{{ params.reports_uri }}daily_trending_summary/run={{ safe_run_id(run_id) }}/'
-) AS
+{{ ctas('daily_trending_summary') }}
 WITH flagged AS (
     SELECT
         region,
         trending_date,
         video_id,
         -- Channels by channel_leaderboard's key: the channel_id where the format has one, else the title.
-        coalesce('id:' || channel_id, 'title:' || channel_title, 'none') AS channel_key,
+        {{ channel_key() }} AS channel_key,
         source_file,
         views,
         likes,
         comment_count,
         engagement_rate,
         trending_date = min(trending_date) OVER (PARTITION BY region, video_id) AS is_new
-    FROM {{ params.analytics_database }}.{{ params.analytics_table }}
+    FROM {{ analytics_table() }}
 ),
 days AS (
     SELECT

@@ -1,3 +1,4 @@
+{% from 'macros.sql' import ctas, first_trending with context -%}
 -- Report: days_to_trend
 -- Key: region, category_id
 -- Grain: one row per (region, category_id) — how many days after publication videos first trended in the
@@ -7,23 +8,9 @@
 -- category_title_source says where the title came from: 'region' (the region's own category file),
 -- 'other_region' (the id is missing there; the title another region's file gives it) or 'unknown'.
 -- Small: not partitioned.
-CREATE TABLE {{ params.analytics_database }}.days_to_trend__{{ safe_run_id(run_id) }}
-WITH (
-    format = 'PARQUET',
-    write_compression = 'SNAPPY',
-    external_location = '{{ params.reports_uri }}days_to_trend/run={{ safe_run_id(run_id) }}/'
-) AS
+{{ ctas('days_to_trend') }}
 WITH first_trending AS (
-    SELECT
-        region,
-        video_id,
-        category_id,
-        category_title,
-        category_title_source,
-        days_to_trend,
-        row_number() OVER (PARTITION BY region, video_id ORDER BY trending_date) AS day_number
-    FROM {{ params.analytics_database }}.{{ params.analytics_table }}
-    WHERE days_to_trend IS NOT NULL
+    {{ first_trending(['video_id', 'category_id', 'category_title', 'category_title_source', 'days_to_trend']) }}
 ),
 ordered AS (
     SELECT

@@ -1,3 +1,4 @@
+{% from 'macros.sql' import ctas, analytics_table with context -%}
 -- Report: top_videos_by_region
 -- Key: region, trending_date, view_rank
 -- Grain: one row per (region, trending_date, rank) — the top {{ params.top_n }} videos by views on each
@@ -5,13 +6,7 @@
 -- category_title_source says where the title came from: 'region' (the region's own category file),
 -- 'other_region' (the id is missing there; the title another region's file gives it) or 'unknown'.
 -- Partitioned by region only (at most 11 partitions; a date partition would pass Athena's 100 limit).
-CREATE TABLE {{ params.analytics_database }}.top_videos_by_region__{{ safe_run_id(run_id) }}
-WITH (
-    format = 'PARQUET',
-    write_compression = 'SNAPPY',
-    external_location = '{{ params.reports_uri }}top_videos_by_region/run={{ safe_run_id(run_id) }}/',
-    partitioned_by = ARRAY['region']
-) AS
+{{ ctas('top_videos_by_region', partitioned_by=['region']) }}
 WITH ranked AS (
     SELECT
         t.*,
@@ -19,7 +14,7 @@ WITH ranked AS (
             PARTITION BY t.region, t.trending_date
             ORDER BY t.views DESC, t.likes DESC, t.video_id
         ) AS view_rank
-    FROM {{ params.analytics_database }}.{{ params.analytics_table }} AS t
+    FROM {{ analytics_table() }} AS t
 )
 SELECT
     trending_date,

@@ -1,3 +1,4 @@
+{% from 'macros.sql' import run_table with context -%}
 -- Check: readable_<report> (one task per report: youtube_etl.reports.PER_REPORT_CHECKS)
 -- Reads every value of every column of this run's {{ params.report }} table — `columns` is the table as the
 -- Glue catalog registered it, looked up when the task runs: what the view's SELECT * will expose — so a report
@@ -6,7 +7,7 @@
 -- so the round trip differs from the value only for those. The example names each such column with its count.
 -- A value that cannot be read at all fails the query, and the task names the report. Every column is counted
 -- into values_read, so no column can be pruned from the scan (count(*) alone reads none).
-{%- set table = params.analytics_database ~ '.' ~ params.report ~ '__' ~ safe_run_id(run_id) %}
+{%- set table = run_table(params.report) %}
 {%- set text_columns = columns | selectattr('is_text') | list %}
 {%- macro invalid(column) %}from_utf8(to_utf8("{{ column.name }}")) <> "{{ column.name }}"{% endmacro %}
 WITH counted AS (

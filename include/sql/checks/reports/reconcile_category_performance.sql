@@ -1,16 +1,17 @@
+{% from 'macros.sql' import analytics_table, run_table, text_of with context -%}
 -- Check: reconcile_category_performance
 -- Fails for each region where this run's category_performance does not add up to the analytics table:
 -- trending rows and trending views summed over categories must equal the region's, and views_share must
 -- sum to 1.
 WITH source AS (
     SELECT region, count(*) AS trending_rows, sum(views) AS total_views
-    FROM {{ params.analytics_database }}.{{ params.analytics_table }}
+    FROM {{ analytics_table() }}
     GROUP BY region
 ),
 report AS (
     SELECT region, sum(trending_rows) AS trending_rows, sum(total_views) AS total_views,
         sum(views_share) AS views_share
-    FROM {{ params.analytics_database }}.category_performance__{{ safe_run_id(run_id) }}
+    FROM {{ run_table('category_performance') }}
     GROUP BY region
 ),
 offending AS (
@@ -28,7 +29,7 @@ SELECT
     count(*) AS failures,
     min(
         'region=' || coalesce(region, 'NULL')
-        || ' rows ' || coalesce(CAST(source_rows AS varchar), 'NULL') || ' vs ' || coalesce(CAST(report_rows AS varchar), 'NULL')
-        || ', views ' || coalesce(CAST(source_views AS varchar), 'NULL') || ' vs ' || coalesce(CAST(report_views AS varchar), 'NULL')
+        || ' rows ' || {{ text_of('source_rows') }} || ' vs ' || {{ text_of('report_rows') }}
+        || ', views ' || {{ text_of('source_views') }} || ' vs ' || {{ text_of('report_views') }}
     ) AS example
 FROM offending

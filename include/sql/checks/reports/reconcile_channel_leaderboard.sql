@@ -1,3 +1,4 @@
+{% from 'macros.sql' import analytics_table, run_table, channel_key, text_of with context -%}
 -- Check: reconcile_channel_leaderboard
 -- Fails for each region where this run's channel_leaderboard does not cover the analytics table: the
 -- appearances of all channels must add up to the region's trending rows, there must be one row per channel,
@@ -5,14 +6,14 @@
 -- no channel_id (the report's key).
 WITH source AS (
     SELECT region, count(*) AS trending_rows,
-        count(DISTINCT coalesce('id:' || channel_id, 'title:' || channel_title, 'none')) AS channels
-    FROM {{ params.analytics_database }}.{{ params.analytics_table }}
+        count(DISTINCT {{ channel_key() }}) AS channels
+    FROM {{ analytics_table() }}
     GROUP BY region
 ),
 report AS (
     SELECT region, sum(appearances) AS trending_rows, count(*) AS channels,
         count(DISTINCT channel_rank) AS ranks, max(channel_rank) AS max_rank
-    FROM {{ params.analytics_database }}.channel_leaderboard__{{ safe_run_id(run_id) }}
+    FROM {{ run_table('channel_leaderboard') }}
     GROUP BY region
 ),
 offending AS (
@@ -31,7 +32,7 @@ SELECT
     count(*) AS failures,
     min(
         'region=' || coalesce(region, 'NULL')
-        || ' appearances ' || coalesce(CAST(source_rows AS varchar), 'NULL') || ' vs ' || coalesce(CAST(report_rows AS varchar), 'NULL')
-        || ', channels ' || coalesce(CAST(source_channels AS varchar), 'NULL') || ' vs ' || coalesce(CAST(report_channels AS varchar), 'NULL')
+        || ' appearances ' || {{ text_of('source_rows') }} || ' vs ' || {{ text_of('report_rows') }}
+        || ', channels ' || {{ text_of('source_channels') }} || ' vs ' || {{ text_of('report_channels') }}
     ) AS example
 FROM offending

@@ -1,3 +1,4 @@
+{% from 'macros.sql' import analytics_table, run_table, text_of with context -%}
 -- Check: reconcile_daily_reports
 -- Fails for each (daily report, region) of this run that does not add up to the analytics table:
 -- category_daily's trending rows and views, channel_daily's appearances, and days_to_trend_daily's videos
@@ -5,20 +6,20 @@
 WITH source AS (
     SELECT region, count(*) AS trending_rows, sum(views) AS total_views,
         count(DISTINCT CASE WHEN days_to_trend IS NOT NULL THEN video_id END) AS timed_videos
-    FROM {{ params.analytics_database }}.{{ params.analytics_table }}
+    FROM {{ analytics_table() }}
     GROUP BY region
 ),
 reported AS (
     SELECT 'category_daily' AS report, region, sum(trending_rows) AS n, sum(total_views) AS total_views
-    FROM {{ params.analytics_database }}.category_daily__{{ safe_run_id(run_id) }}
+    FROM {{ run_table('category_daily') }}
     GROUP BY region
     UNION ALL
     SELECT 'channel_daily' AS report, region, sum(appearances) AS n, sum(total_views) AS total_views
-    FROM {{ params.analytics_database }}.channel_daily__{{ safe_run_id(run_id) }}
+    FROM {{ run_table('channel_daily') }}
     GROUP BY region
     UNION ALL
     SELECT 'days_to_trend_daily' AS report, region, sum(videos) AS n, CAST(NULL AS bigint) AS total_views
-    FROM {{ params.analytics_database }}.days_to_trend_daily__{{ safe_run_id(run_id) }}
+    FROM {{ run_table('days_to_trend_daily') }}
     GROUP BY region
 ),
 expected AS (
@@ -41,6 +42,6 @@ SELECT
     count(*) AS failures,
     min(
         report || ': region=' || coalesce(region, 'NULL')
-        || ' ' || coalesce(CAST(source_n AS varchar), 'NULL') || ' vs ' || coalesce(CAST(report_n AS varchar), 'NULL')
+        || ' ' || {{ text_of('source_n') }} || ' vs ' || {{ text_of('report_n') }}
     ) AS example
 FROM offending

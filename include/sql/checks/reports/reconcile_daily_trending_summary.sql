@@ -1,15 +1,16 @@
+{% from 'macros.sql' import analytics_table, run_table, text_of with context -%}
 -- Check: reconcile_daily_trending_summary
 -- Fails for each (region, trending_date) where this run's daily_trending_summary disagrees with the analytics
 -- table (videos, trending views), and for each region whose new entrants do not add up to its distinct
 -- videos (every video enters exactly once).
 WITH source_days AS (
     SELECT region, trending_date, count(*) AS videos, sum(views) AS total_views
-    FROM {{ params.analytics_database }}.{{ params.analytics_table }}
+    FROM {{ analytics_table() }}
     GROUP BY region, trending_date
 ),
 report AS (
     SELECT region, trending_date, videos, total_views, new_entrants
-    FROM {{ params.analytics_database }}.daily_trending_summary__{{ safe_run_id(run_id) }}
+    FROM {{ run_table('daily_trending_summary') }}
 ),
 day_offending AS (
     SELECT
@@ -22,7 +23,7 @@ day_offending AS (
 ),
 source_regions AS (
     SELECT region, count(DISTINCT video_id) AS videos
-    FROM {{ params.analytics_database }}.{{ params.analytics_table }}
+    FROM {{ analytics_table() }}
     GROUP BY region
 ),
 report_regions AS (
@@ -44,6 +45,6 @@ SELECT
     count(*) AS failures,
     min(
         'region=' || coalesce(region, 'NULL') || ' day=' || coalesce(day, 'NULL')
-        || ' videos ' || coalesce(CAST(source_videos AS varchar), 'NULL') || ' vs ' || coalesce(CAST(report_videos AS varchar), 'NULL')
+        || ' videos ' || {{ text_of('source_videos') }} || ' vs ' || {{ text_of('report_videos') }}
     ) AS example
 FROM offending

@@ -1,15 +1,16 @@
+{% from 'macros.sql' import analytics_table, run_table, text_of with context -%}
 -- Check: reconcile_top_videos_by_region
 -- Fails for each (region, trending_date) where this run's top_videos_by_region does not hold exactly
 -- min(top_n, videos that day) rows ranked 1..n, or where its rank 1 is not the day's most viewed video.
 WITH source AS (
     SELECT region, trending_date, least(count(*), {{ params.top_n }}) AS expected_rows, max(views) AS max_views
-    FROM {{ params.analytics_database }}.{{ params.analytics_table }}
+    FROM {{ analytics_table() }}
     GROUP BY region, trending_date
 ),
 report AS (
     SELECT region, trending_date, count(*) AS report_rows, count(DISTINCT view_rank) AS ranks,
         max(view_rank) AS max_rank, max(CASE WHEN view_rank = 1 THEN views END) AS top_views
-    FROM {{ params.analytics_database }}.top_videos_by_region__{{ safe_run_id(run_id) }}
+    FROM {{ run_table('top_videos_by_region') }}
     GROUP BY region, trending_date
 ),
 offending AS (
@@ -28,6 +29,6 @@ SELECT
     count(*) AS failures,
     min(
         'region=' || coalesce(region, 'NULL') || ' day=' || coalesce(day, 'NULL')
-        || ' rows ' || coalesce(CAST(expected_rows AS varchar), 'NULL') || ' expected vs ' || coalesce(CAST(report_rows AS varchar), 'NULL')
+        || ' rows ' || {{ text_of('expected_rows') }} || ' expected vs ' || {{ text_of('report_rows') }}
     ) AS example
 FROM offending

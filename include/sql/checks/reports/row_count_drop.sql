@@ -1,3 +1,4 @@
+{% from 'macros.sql' import run_table with context -%}
 -- Check: row_count_drop
 -- Fails for each region whose trending row count in this run fell by more than
 -- {{ params.row_drop_threshold }} (a fraction) below the previous published run, or that disappeared.
@@ -9,7 +10,7 @@ WITH previous AS (
 ),
 current_run AS (
     SELECT region, trending_rows
-    FROM {{ params.analytics_database }}.region_summary__{{ safe_run_id(run_id) }}
+    FROM {{ run_table('region_summary') }}
 ),
 offending AS (
     SELECT p.region, p.trending_rows AS previous_rows, coalesce(c.trending_rows, 0) AS current_rows

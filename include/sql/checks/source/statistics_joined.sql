@@ -1,15 +1,16 @@
+{% from 'macros.sql' import analytics_table, statistics_table, row_named with context -%}
 -- Check: statistics_joined
 -- Fails unless every cleaned statistics row has exactly one analytics row with the same key and vice versa
 -- (the join with the category reference neither dropped nor multiplied rows). failures is the number of
 -- rows by which the two tables differ, key by key; rows with a null key never match and always count.
 WITH stats AS (
     SELECT region, video_id, trending_date, count(*) AS n
-    FROM {{ params.processed_database }}.{{ params.statistics_table }}
+    FROM {{ statistics_table() }}
     GROUP BY region, video_id, trending_date
 ),
 trending AS (
     SELECT region, video_id, trending_date, count(*) AS n
-    FROM {{ params.analytics_database }}.{{ params.analytics_table }}
+    FROM {{ analytics_table() }}
     GROUP BY region, video_id, trending_date
 ),
 compared AS (
@@ -26,8 +27,7 @@ compared AS (
 SELECT
     CAST(coalesce(sum(abs(statistics_rows - analytics_rows)), 0) AS bigint) AS failures,
     min(
-        'region=' || coalesce(region, 'NULL') || ' video_id=' || coalesce(video_id, 'NULL')
-        || ' trending_date=' || coalesce(CAST(trending_date AS varchar), 'NULL')
+        {{ row_named() }}
         || ' statistics=' || CAST(statistics_rows AS varchar) || ' analytics=' || CAST(analytics_rows AS varchar)
     ) AS example
 FROM compared
