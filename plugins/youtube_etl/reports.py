@@ -20,6 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from youtube_lake.reports import get_report
+
 from youtube_etl.settings import Settings, safe_run_id
 
 if TYPE_CHECKING:
@@ -30,8 +32,6 @@ DEFAULT_SQL_DIR = Path(__file__).resolve().parents[2] / "include" / "sql"
 REPORTS_SUBDIR = "reports"
 CHECKS_SUBDIR = "checks"
 VIEW_TEMPLATE = "views/swap_view.sql"
-#: The header line of a report's SQL that names its key columns.
-KEY_HEADER = "-- Key:"
 #: Separates a report name from the run in a run table's name (report names never contain it).
 RUN_SEPARATOR = "__"
 
@@ -123,17 +123,10 @@ def report_template(report: str) -> str:
     return f"{REPORTS_SUBDIR}/{report}.sql"
 
 
-def report_key(report: str, sql_dir: Path = DEFAULT_SQL_DIR) -> tuple[str, ...]:
-    """The key the report declares in its header (``-- Key: region, trending_date``): the columns that
-    identify a row, in the order readers sort by (exports put them first). ``region`` always comes first."""
-    path = sql_dir / report_template(report)
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.startswith(KEY_HEADER):
-            key = tuple(column.strip() for column in line.removeprefix(KEY_HEADER).split(","))
-            if not key or key[0] != "region" or not all(_NAME_RE.fullmatch(c) for c in key):
-                raise ValueError(f"{path}: {line!r} must list lower_snake_case columns, region first")
-            return key
-    raise ValueError(f"{path}: no '{KEY_HEADER} <columns>' line in the header")
+def report_key(report: str) -> tuple[str, ...]:
+    """The columns that identify a row of the report, in the order readers sort by (exports put them first);
+    ``region`` always comes first. Declared with the report's columns in :mod:`youtube_lake.reports`."""
+    return get_report(report).key
 
 
 def discover_checks(sql_dir: Path = DEFAULT_SQL_DIR, stage: str | None = None) -> list[Check]:

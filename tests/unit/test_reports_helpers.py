@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from youtube_lake.reports import Chart, Column, Report
 
 from youtube_etl import reports
 from youtube_etl.settings import Settings, safe_run_id
@@ -276,21 +277,66 @@ def test_view_points_at(view: dict[str, str] | None, table: str, expected: bool)
     assert reports.view_points_at(view, table) is expected
 
 
+def test_report_key_is_the_declared_key() -> None:
+    assert reports.report_key("days_to_trend_daily") == (
+        "region",
+        "first_trending_date",
+        "category_id",
+        "days_to_trend",
+    )
+    with pytest.raises(KeyError, match="no report 'nothing_declared'.*category_daily"):
+        reports.report_key("nothing_declared")
+
+
+def _report(**changes: object) -> Report:
+    fields: dict[str, object] = {
+        "name": "some_report",
+        "grain": "one row per region",
+        "key": ("region",),
+        "columns": (Column("region", "string"), Column("views", "bigint")),
+    }
+    return Report(**{**fields, **changes})  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
-    ("header", "expected"),
+    ("changes", "message"),
     [
-        pytest.param("-- Key: region, trending_date\n", ("region", "trending_date"), id="two-columns"),
-        pytest.param("{# jinja first #}\n-- Key: region\n", ("region",), id="after-a-jinja-comment"),
-        pytest.param("-- Key: trending_date, region\n", ValueError, id="region-not-first"),
-        pytest.param("-- Key: region, Trending Date\n", ValueError, id="not-a-column-name"),
-        pytest.param("-- Grain: one row per region\n", ValueError, id="no-key-line"),
+        pytest.param({"key": ("views", "region")}, "start with region", id="region-not-first"),
+        pytest.param({"key": ()}, "start with region", id="no-key"),
+        pytest.param({"key": ("region", "day")}, "day not among its columns", id="key-not-a-column"),
+        pytest.param(
+            {"columns": (Column("region", "string"), Column("region", "bigint"))}, "twice", id="column-twice"
+        ),
+        pytest.param({"name": "some__report"}, "without '__'", id="run-separator-in-name"),
+        pytest.param(
+            {"charts": (Chart("c", "C", category="region", measure="likes", aggregation="SUM"),)},
+            "likes not among its columns",
+            id="chart-on-an-undeclared-column",
+        ),
     ],
 )
-def test_report_key_is_read_from_the_header(tmp_path: Path, header: str, expected: object) -> None:
-    (tmp_path / reports.REPORTS_SUBDIR).mkdir()
-    (tmp_path / reports.report_template("some_report")).write_text(header + "SELECT 1\n")
-    if expected is ValueError:
-        with pytest.raises(ValueError, match="some_report.sql"):
-            reports.report_key("some_report", tmp_path)
-    else:
-        assert reports.report_key("some_report", tmp_path) == expected
+def test_a_report_declaration_that_readers_could_not_use_is_refused(
+    changes: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        _report(**changes)
+
+
+@pytest.mark.parametrize(
+    ("name", "athena_type"),
+    [
+        pytest.param("Views", "bigint", id="not-snake-case"),
+        pytest.param("views", "integer", id="not-the-glue-type-name"),
+        pytest.param("views", "BIGINT", id="upper-case-type"),
+    ],
+)
+def test_a_column_has_a_snake_case_name_and_a_glue_type(name: str, athena_type: str) -> None:
+    with pytest.raises(ValueError, match="names are lower_snake_case|unknown Athena type"):
+        Column(name, athena_type)
+
+
+def test_a_declared_report_gives_its_names_types_and_dashboard_columns() -> None:
+    report = _report(columns=(Column("region", "string", dashboard=True), Column("views", "bigint")))
+    assert report.column_names == ("region", "views")
+    assert report.types == {"region": "string", "views": "bigint"}
+    assert report.dashboard_columns == ("region",)

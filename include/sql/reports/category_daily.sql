@@ -1,6 +1,5 @@
 {% from 'macros.sql' import ctas, analytics_table with context -%}
 -- Report: category_daily
--- Key: region, trending_date, category_id
 -- Grain: one row per (region, trending_date, category_id) — category_performance for one day, so that a
 -- reader (the dashboard's date range) can add up any range of days: only sums and counts, an average over a
 -- range is its sum divided by its count (engagement_rate_sum / engagement_rate_rows).

@@ -1,6 +1,5 @@
 {% from 'macros.sql' import ctas, analytics_table with context -%}
 -- Report: category_performance
--- Key: region, category_id
 -- Grain: one row per (region, category_id) over every trending row of the region. "Trending views" sum the
 -- views of every (video, trending day) row, so a video counts once per day it trends; views_share is the
 -- category's part of the region's trending views (the shares of a region sum to 1).

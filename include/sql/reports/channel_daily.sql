@@ -1,6 +1,5 @@
 {% from 'macros.sql' import ctas, channel_rows, latest_channel_title with context -%}
 -- Report: channel_daily
--- Key: region, trending_date, channel_key
 -- Grain: one row per (region, trending_date, channel) — how a channel did on one day's trending list, so that
 -- a reader (the dashboard's date range) can rank channels over any range of days by adding up appearances.
 -- A channel is keyed like channel_leaderboard: 'id:<channel_id>' where the format has one, else

@@ -1,6 +1,5 @@
 {% from 'macros.sql' import ctas, channel_rows, latest_channel_title with context -%}
 -- Report: channel_leaderboard
--- Key: region, channel_rank
 -- Grain: one row per (region, channel) — every channel that trended in the region, ranked by trending
 -- appearances (video x day rows), then distinct videos, then peak views, then the channel's key.
 -- A channel is its channel_id where the format has one (the rsrishav files): two channels that share a title

@@ -2,7 +2,6 @@
 {%- set partial_day_ratio = 0.95 -%}
 {%- from 'macros.sql' import ctas, analytics_table, channel_key with context -%}
 -- Report: daily_trending_summary
--- Key: region, trending_date
 -- Grain: one row per (region, trending_date) — the size and reach of that day's trending list.
 -- new_entrants are videos trending in the region for the first time that day (on a region's first day in the
 -- data every video is a new entrant); returning_videos trended there on an earlier day.

@@ -1,6 +1,5 @@
 {% from 'macros.sql' import ctas, first_trending with context -%}
 -- Report: days_to_trend
--- Key: region, category_id
 -- Grain: one row per (region, category_id) — how many days after publication videos first trended in the
 -- region. Each video counts once, with the category and days_to_trend of its first trending day.
 -- Percentiles are exact nearest-rank (the smallest value with at least p of the videos at or below it), not

@@ -1,6 +1,5 @@
 {% from 'macros.sql' import ctas, first_trending with context -%}
 -- Report: days_to_trend_daily
--- Key: region, first_trending_date, category_id, days_to_trend
 -- Grain: one row per (region, first trending day, category_id, days_to_trend) — how many videos first trended
 -- in the region that day, in that category, that many days after publication. days_to_trend's percentiles
 -- over any range of first trending days are nearest-rank over these counts (the dashboard's date range).

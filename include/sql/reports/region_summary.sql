@@ -1,6 +1,5 @@
 {% from 'macros.sql' import ctas, analytics_table, channel_key with context -%}
 -- Report: region_summary
--- Key: region
 -- Grain: one row per region — the size of each region's trending data in this run. It is also the baseline
 -- of the row_count_drop check: the stable view region_summary still shows the previous run until this run's
 -- checks pass and the views are swapped.

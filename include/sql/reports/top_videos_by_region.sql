@@ -1,6 +1,5 @@
 {% from 'macros.sql' import ctas, analytics_table with context -%}
 -- Report: top_videos_by_region
--- Key: region, trending_date, view_rank
 -- Grain: one row per (region, trending_date, rank) — the top {{ params.top_n }} videos by views on each
 -- region's trending list that day; ties broken by likes, then video_id, so ranks are stable across runs.
 -- category_title_source says where the title came from: 'region' (the region's own category file),
