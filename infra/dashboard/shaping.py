@@ -1,8 +1,9 @@
 """Pure data shaping: report views (as Athena returns them) in, tidy frames for the charts out.
 
 Nothing here touches AWS or plotly, so every rule (labels, ranking, the Unknown category, empty reports) is
-tested on plain frames. The columns used are those of the CTAS files in ``include/sql/reports/``; a report
-that lost a column the dashboard needs is an error naming the report, not a blank chart.
+tested on plain frames. The reports and columns it reads are those their declarations
+(:mod:`youtube_lake.reports`) mark ``dashboard``; a report view that lost one is an error naming the report,
+not a blank chart.
 """
 
 from __future__ import annotations
@@ -12,59 +13,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+from youtube_lake.reports import dashboard_reports, get_report
 
 #: The report views the dashboard reads (stable views in the analytics database, one per report). The charts
 #: read the daily grains, so that the page's region and date range can add up any selection in the browser.
-DASHBOARD_REPORTS: tuple[str, ...] = (
-    "category_daily",
-    "channel_daily",
-    "daily_trending_summary",
-    "days_to_trend_daily",
-    "region_summary",
-)
+DASHBOARD_REPORTS: tuple[str, ...] = dashboard_reports()
 
-#: Columns the page needs, by report view. Reports not listed are only counted in the header.
+#: Columns the page needs, by report view: those the report declares ``dashboard``. Reports not listed are
+#: only counted in the header.
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "category_daily": (
-        "region",
-        "trending_date",
-        "category_id",
-        "category_title",
-        "category_title_source",
-        "trending_rows",
-        "total_views",
-        "engagement_rate_sum",
-        "engagement_rate_rows",
-        "like_ratio_sum",
-        "like_ratio_rows",
-    ),
-    "channel_daily": (
-        "region",
-        "trending_date",
-        "channel_key",
-        "channel_title",
-        "appearances",
-        "total_views",
-    ),
-    "daily_trending_summary": (
-        "region",
-        "trending_date",
-        "videos",
-        "new_entrants",
-        "total_views",
-        "typical_videos",
-        "is_partial_day",
-    ),
-    "days_to_trend_daily": (
-        "region",
-        "first_trending_date",
-        "category_id",
-        "category_title",
-        "category_title_source",
-        "days_to_trend",
-        "videos",
-    ),
-    "region_summary": ("region", "trending_rows", "first_trending_date", "last_trending_date"),
+    report: get_report(report).dashboard_columns for report in DASHBOARD_REPORTS
 }
 
 #: Where the newest trending date of a run can be read, in order of preference.

@@ -1,11 +1,11 @@
 """Report-shaped frames built with pandas from the real Kaggle files, for the dashboard tests.
 
-The dashboard reads the report views; these frames have the same columns and grain as the CTAS files in
-``include/sql/reports/`` (checked here against the SQL itself), computed straight from the real CSVs and
-category JSONs by the independent model in ``tests/report_model.py``. A category a region's JSON lacks (id 29
-in CA and FR, and KR/MX/RU in the rsrishav files) takes another region's title, marked ``other_region``, like
-the Glue job. The tests in this module check the frames keep the reports' grain, so the other dashboard tests
-stand on something true.
+The dashboard reads the report views; these frames have the columns the reports declare
+(``youtube_lake.reports``, which tests/aws checks against what each CTAS writes) and their grain, computed
+straight from the real CSVs and category JSONs by the independent model in ``tests/report_model.py``. A
+category a region's JSON lacks (id 29 in CA and FR, and KR/MX/RU in the rsrishav files) takes another
+region's title, marked ``other_region``, like the Glue job. The tests in this module check the frames keep
+the reports' grain, so the other dashboard tests stand on something true.
 """
 
 from __future__ import annotations
@@ -17,14 +17,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import sqlglot
-from sqlglot import exp
+from youtube_lake.reports import get_report
 
-from infra.dashboard.shaping import DASHBOARD_REPORTS, REQUIRED_COLUMNS
+from infra.dashboard.shaping import DASHBOARD_REPORTS
 from tests.conftest import DATA_DIR
 from tests.report_model import expected_reports, with_category_titles
-from youtube_etl.reports import discover_reports, render_sql, report_key, report_template
-from youtube_etl.settings import Settings, get_settings
+from youtube_etl.reports import discover_reports, report_key
+from youtube_etl.settings import Settings
 
 TOP_N = 10
 
@@ -126,25 +125,8 @@ def real_reports(dataset: str = "datasnaek") -> dict[str, pd.DataFrame]:
 
 
 # ---- the frames keep the reports' grain and columns -----------------------------------------------------
-def _ctas_columns(report: str) -> list[str]:
-    settings = get_settings({})
-    sql = render_sql(report_template(report), run_id="manual", ds="2026-01-01", params=settings.sql_params())
-    statement = sqlglot.parse_one(sql, read="athena")
-    select = statement.find(exp.Select) if not isinstance(statement, exp.Select) else statement
-    assert select is not None
-    # The outermost SELECT of the CTAS (its CTEs come first in the tree walk, so take the statement's own).
-    query = statement.expression if isinstance(statement, exp.Create) else statement
-    return [projection.alias_or_name for projection in query.selects]
-
-
 def test_dashboard_reads_only_reports_that_exist() -> None:
     assert set(DASHBOARD_REPORTS) <= set(discover_reports())
-
-
-@pytest.mark.parametrize("report", [pytest.param(r, id=r) for r in REQUIRED_COLUMNS])
-def test_required_columns_are_in_the_report_sql(report: str) -> None:
-    columns = _ctas_columns(report)
-    assert set(REQUIRED_COLUMNS[report]) <= set(columns), sorted(set(REQUIRED_COLUMNS[report]) - set(columns))
 
 
 @pytest.mark.parametrize("report", [pytest.param(r, id=r) for r in DASHBOARD_REPORTS])
@@ -153,7 +135,7 @@ def test_required_columns_are_in_the_report_sql(report: str) -> None:
 )
 def test_fixture_frames_have_the_report_columns(report: str, dataset: str) -> None:
     frame = real_reports(dataset)[report]
-    assert set(_ctas_columns(report)) <= set(frame.columns)
+    assert set(get_report(report).column_names) <= set(frame.columns)
     assert len(frame) > 0
 
 
