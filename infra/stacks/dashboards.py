@@ -1,13 +1,13 @@
 """Dashboards stack (optional, ``-c dashboards=true``; needs a QuickSight Enterprise subscription).
 
 A QuickSight Athena data source on the readers' workgroup, one direct-query dataset per report view it
-charts, and a dashboard with three visuals: top categories by region, engagement by category, days to trend.
+charts, and a dashboard with the bar charts the report declarations give (``youtube_lake.reports``: top
+categories by region, engagement by category, days to trend). A dataset has every column its report declares.
 Datasets read the stable report *views* (never a run table), so a dashboard never shows an unchecked run.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack
@@ -15,36 +15,33 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_quicksight as quicksight
 from constructs import Construct
+from youtube_lake.reports import REPORTS, Chart, Report
 
 from infra.stacks.common import bucket_arn, list_prefixes, objects_arn
 from youtube_etl.settings import Settings
 
+#: QuickSight's column type for each Athena type a report declares (QuickSight reads booleans as bits).
+QUICKSIGHT_TYPES = {
+    "string": "STRING",
+    "bigint": "INTEGER",
+    "int": "INTEGER",
+    "double": "DECIMAL",
+    "date": "DATETIME",
+    "timestamp": "DATETIME",
+    "boolean": "BIT",
+}
 
-@dataclass(frozen=True)
-class ReportDataset:
-    """A report view and the columns (name -> QuickSight type) the dashboard uses from it."""
-
-    view: str
-    columns: dict[str, str]
+#: The reports QuickSight charts: one dataset each, with every column the report declares.
+DATASETS: tuple[Report, ...] = tuple(report for report in REPORTS if report.charts)
 
 
-#: Column names come from include/sql/reports/<view>.sql (tests check they exist there).
-DATASETS = (
-    ReportDataset(
-        "category_performance",
-        {
-            "region": "STRING",
-            "category_title": "STRING",
-            "total_views": "INTEGER",
-            "avg_engagement_rate": "DECIMAL",
-            "views_share": "DECIMAL",
-        },
-    ),
-    ReportDataset(
-        "days_to_trend",
-        {"region": "STRING", "category_title": "STRING", "p50_days": "INTEGER", "avg_days": "DECIMAL"},
-    ),
-)
+def input_columns(report: Report) -> list[quicksight.CfnDataSet.InputColumnProperty]:
+    """The dataset's columns: every declared column of the report, with its QuickSight type."""
+    return [
+        quicksight.CfnDataSet.InputColumnProperty(name=column.name, type=QUICKSIGHT_TYPES[column.type])
+        for column in report.columns
+    ]
+
 
 _DATA_SOURCE_ACTIONS = [
     "quicksight:DescribeDataSource",
@@ -73,35 +70,44 @@ _DASHBOARD_ACTIONS = [
 ]
 
 
-def _bar_chart(
-    visual_id: str, title: str, dataset: str, category: str, measure: str, aggregation: str, color: str | None
-) -> dict[str, Any]:
+def _bar_chart(dataset: str, chart: Chart) -> dict[str, Any]:
     """A horizontal bar chart in CloudFormation's QuickSight definition syntax."""
+    visual_id = chart.id
     field_wells: dict[str, Any] = {
         "Category": [
-            {"CategoricalDimensionField": {"FieldId": f"{visual_id}-cat", "Column": _col(dataset, category)}}
+            {
+                "CategoricalDimensionField": {
+                    "FieldId": f"{visual_id}-cat",
+                    "Column": _col(dataset, chart.category),
+                }
+            }
         ],
         "Values": [
             {
                 "NumericalMeasureField": {
                     "FieldId": f"{visual_id}-val",
-                    "Column": _col(dataset, measure),
-                    "AggregationFunction": {"SimpleNumericalAggregation": aggregation},
+                    "Column": _col(dataset, chart.measure),
+                    "AggregationFunction": {"SimpleNumericalAggregation": chart.aggregation},
                 }
             }
         ],
     }
-    if color:
+    if chart.color:
         field_wells["Colors"] = [
-            {"CategoricalDimensionField": {"FieldId": f"{visual_id}-color", "Column": _col(dataset, color)}}
+            {
+                "CategoricalDimensionField": {
+                    "FieldId": f"{visual_id}-color",
+                    "Column": _col(dataset, chart.color),
+                }
+            }
         ]
     return {
         "BarChartVisual": {
             "VisualId": visual_id,
-            "Title": {"Visibility": "VISIBLE", "FormatText": {"PlainText": title}},
+            "Title": {"Visibility": "VISIBLE", "FormatText": {"PlainText": chart.title}},
             "ChartConfiguration": {
                 "Orientation": "HORIZONTAL",
-                "BarsArrangement": "STACKED" if color else "CLUSTERED",
+                "BarsArrangement": "STACKED" if chart.color else "CLUSTERED",
                 "FieldWells": {"BarChartAggregatedFieldWells": field_wells},
                 "SortConfiguration": {
                     "CategorySort": [
@@ -138,140 +144,119 @@ class DashboardsStack(Stack):
                 "dashboards=true needs -c quicksight_principal=arn:aws:quicksight:<region>:<account>:user/"
                 "default/<user> (or a group ARN) to own the data source, datasets and dashboard"
             )
-        s = settings
-        prefix = f"{s.project}-{s.stage}"
-
+        self.settings = settings
+        self.principal = principal
+        self.prefix = f"{settings.project}-{settings.stage}"
         if service_role:
-            # QuickSight reads Athena results and the report files through its service role.
-            p = s.prefixes
-            role = iam.Role.from_role_name(self, "QuickSightServiceRole", service_role)
-            policy = iam.Policy(
-                self,
-                "QuickSightLakeAccess",
-                statements=[
-                    iam.PolicyStatement(
-                        actions=["s3:GetObject"],
-                        resources=[
-                            objects_arn(s.reporting_bucket, p.reports),
-                            objects_arn(s.reporting_bucket, p.analytics),
-                            objects_arn(s.processed_bucket, p.statistics),
-                            objects_arn(s.processed_bucket, p.category_reference),
-                        ],
-                    ),
-                    iam.PolicyStatement(
-                        actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
-                        resources=[objects_arn(s.reporting_bucket, p.athena_results)],
-                    ),
-                    list_prefixes(s.reporting_bucket, [p.reports, p.analytics, p.athena_results]),
-                    list_prefixes(s.processed_bucket, [p.statistics, p.category_reference]),
-                    iam.PolicyStatement(
-                        actions=["s3:GetBucketLocation"],
-                        resources=[bucket_arn(s.reporting_bucket), bucket_arn(s.processed_bucket)],
-                    ),
-                ],
-            )
-            policy.attach_to_role(role)
-            key.grant_encrypt_decrypt(role)
+            self._grant_lake_access(service_role, key)
+        self.data_source = self._data_source()
+        self.datasets = {report.name: self._dataset(report) for report in DATASETS}
+        self.dashboard = self._dashboard()
+        CfnOutput(self, "DashboardId", value=f"{self.prefix}-trending")
 
-        self.data_source = quicksight.CfnDataSource(
+    def _grant_lake_access(self, service_role: str, key: kms.IKey) -> None:
+        """QuickSight reads Athena results and the report files through its service role."""
+        s = self.settings
+        p = s.prefixes
+        role = iam.Role.from_role_name(self, "QuickSightServiceRole", service_role)
+        policy = iam.Policy(
+            self,
+            "QuickSightLakeAccess",
+            statements=[
+                iam.PolicyStatement(
+                    actions=["s3:GetObject"],
+                    resources=[
+                        objects_arn(s.reporting_bucket, p.reports),
+                        objects_arn(s.reporting_bucket, p.analytics),
+                        objects_arn(s.processed_bucket, p.statistics),
+                        objects_arn(s.processed_bucket, p.category_reference),
+                    ],
+                ),
+                iam.PolicyStatement(
+                    actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+                    resources=[objects_arn(s.reporting_bucket, p.athena_results)],
+                ),
+                list_prefixes(s.reporting_bucket, [p.reports, p.analytics, p.athena_results]),
+                list_prefixes(s.processed_bucket, [p.statistics, p.category_reference]),
+                iam.PolicyStatement(
+                    actions=["s3:GetBucketLocation"],
+                    resources=[bucket_arn(s.reporting_bucket), bucket_arn(s.processed_bucket)],
+                ),
+            ],
+        )
+        policy.attach_to_role(role)
+        key.grant_encrypt_decrypt(role)
+
+    def _data_source(self) -> quicksight.CfnDataSource:
+        """Athena on the readers' workgroup (enforced result location and scan cutoff)."""
+        workgroup = self.settings.readers_workgroup
+        return quicksight.CfnDataSource(
             self,
             "AthenaSource",
             aws_account_id=self.account,
-            data_source_id=f"{prefix}-athena",
-            name=f"{prefix} Athena ({s.readers_workgroup})",
+            data_source_id=f"{self.prefix}-athena",
+            name=f"{self.prefix} Athena ({workgroup})",
             type="ATHENA",
             data_source_parameters=quicksight.CfnDataSource.DataSourceParametersProperty(
-                athena_parameters=quicksight.CfnDataSource.AthenaParametersProperty(
-                    work_group=s.readers_workgroup
-                )
+                athena_parameters=quicksight.CfnDataSource.AthenaParametersProperty(work_group=workgroup)
             ),
             ssl_properties=quicksight.CfnDataSource.SslPropertiesProperty(disable_ssl=False),
             permissions=[
                 quicksight.CfnDataSource.ResourcePermissionProperty(
-                    principal=principal, actions=_DATA_SOURCE_ACTIONS
+                    principal=self.principal, actions=_DATA_SOURCE_ACTIONS
                 )
             ],
         )
 
-        self.datasets: dict[str, quicksight.CfnDataSet] = {}
-        for dataset in DATASETS:
-            ds = quicksight.CfnDataSet(
-                self,
-                f"DataSet{dataset.view.title().replace('_', '')}",
-                aws_account_id=self.account,
-                data_set_id=f"{prefix}-{dataset.view}",
-                name=f"{prefix} {dataset.view}",
-                import_mode="DIRECT_QUERY",  # the views are small and change daily; no SPICE capacity needed
-                physical_table_map={
-                    dataset.view.replace("_", "-"): quicksight.CfnDataSet.PhysicalTableProperty(
-                        relational_table=quicksight.CfnDataSet.RelationalTableProperty(
-                            data_source_arn=self.data_source.attr_arn,
-                            catalog="AwsDataCatalog",
-                            schema=s.analytics_database,
-                            name=dataset.view,
-                            input_columns=[
-                                quicksight.CfnDataSet.InputColumnProperty(name=name, type=kind)
-                                for name, kind in dataset.columns.items()
-                            ],
-                        )
+    def _dataset(self, report: Report) -> quicksight.CfnDataSet:
+        """A direct-query dataset on the report's stable view, with every column the report declares."""
+        return quicksight.CfnDataSet(
+            self,
+            f"DataSet{report.name.title().replace('_', '')}",
+            aws_account_id=self.account,
+            data_set_id=f"{self.prefix}-{report.name}",
+            name=f"{self.prefix} {report.name}",
+            import_mode="DIRECT_QUERY",  # the views are small and change daily; no SPICE capacity needed
+            physical_table_map={
+                report.name.replace("_", "-"): quicksight.CfnDataSet.PhysicalTableProperty(
+                    relational_table=quicksight.CfnDataSet.RelationalTableProperty(
+                        data_source_arn=self.data_source.attr_arn,
+                        catalog="AwsDataCatalog",
+                        schema=self.settings.analytics_database,
+                        name=report.name,
+                        input_columns=input_columns(report),
                     )
-                },
-                permissions=[
-                    quicksight.CfnDataSet.ResourcePermissionProperty(
-                        principal=principal, actions=_DATASET_ACTIONS
-                    )
-                ],
-            )
-            self.datasets[dataset.view] = ds
+                )
+            },
+            permissions=[
+                quicksight.CfnDataSet.ResourcePermissionProperty(
+                    principal=self.principal, actions=_DATASET_ACTIONS
+                )
+            ],
+        )
 
-        visuals = [
-            _bar_chart(
-                "top-categories",
-                "Top categories by region (trending views)",
-                "category_performance",
-                "category_title",
-                "total_views",
-                "SUM",
-                "region",
-            ),
-            _bar_chart(
-                "engagement",
-                "Engagement rate by category (likes + comments per view)",
-                "category_performance",
-                "category_title",
-                "avg_engagement_rate",
-                "AVERAGE",
-                None,
-            ),
-            _bar_chart(
-                "days-to-trend",
-                "Median days from publication to trending",
-                "days_to_trend",
-                "category_title",
-                "p50_days",
-                "AVERAGE",
-                None,
-            ),
-        ]
-        self.dashboard = quicksight.CfnDashboard(
+    def _dashboard(self) -> quicksight.CfnDashboard:
+        """One sheet with each charted report's bar charts, on the datasets above."""
+        dashboard = quicksight.CfnDashboard(
             self,
             "Dashboard",
             aws_account_id=self.account,
-            dashboard_id=f"{prefix}-trending",
-            name=f"YouTube trending ({s.stage})",
+            dashboard_id=f"{self.prefix}-trending",
+            name=f"YouTube trending ({self.settings.stage})",
             permissions=[
                 quicksight.CfnDashboard.ResourcePermissionProperty(
-                    principal=principal, actions=_DASHBOARD_ACTIONS
+                    principal=self.principal, actions=_DASHBOARD_ACTIONS
                 )
             ],
         )
-        self.dashboard.add_property_override(
+        visuals = [_bar_chart(report.name, chart) for report in DATASETS for chart in report.charts]
+        dashboard.add_property_override(
             "Definition",
             {
                 "DataSetIdentifierDeclarations": [
-                    {"Identifier": view, "DataSetArn": ds.attr_arn} for view, ds in self.datasets.items()
+                    {"Identifier": name, "DataSetArn": ds.attr_arn} for name, ds in self.datasets.items()
                 ],
                 "Sheets": [{"SheetId": "trending", "Name": "Trending", "Visuals": visuals}],
             },
         )
-        CfnOutput(self, "DashboardId", value=f"{prefix}-trending")
+        return dashboard

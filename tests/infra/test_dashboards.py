@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
+from youtube_lake.reports import Column, Report, get_report
 
-from infra.stacks.common import REPO_ROOT
-from infra.stacks.dashboards import DATASETS, DashboardsStack
+from infra.stacks.dashboards import DATASETS, DashboardsStack, input_columns
 from tests.infra.conftest import QUICKSIGHT_PRINCIPAL, Synth
 
 
@@ -28,20 +26,80 @@ def test_datasets_read_report_views_in_the_analytics_database(synth: Synth) -> N
         assert relational["Schema"] == synth.settings.analytics_database
         views.add(relational["Name"])
         assert [p["Principal"] for p in dataset["Properties"]["Permissions"]] == [QUICKSIGHT_PRINCIPAL]
-    assert views == {d.view for d in DATASETS}
+    assert views == {d.name for d in DATASETS} == {"category_performance", "days_to_trend"}
 
 
-@pytest.mark.parametrize("dataset", [pytest.param(d, id=d.view) for d in DATASETS])
-def test_dataset_columns_are_outputs_of_the_report_sql(dataset: object) -> None:
-    """Each column a dataset declares is a column the report's CTAS selects (by name or alias)."""
-    view = dataset.view  # type: ignore[attr-defined]
-    sql = (REPO_ROOT / "include" / "sql" / "reports" / f"{view}.sql").read_text()
-    body = sql[sql.rindex("SELECT") :] if view != "category_performance" else sql[sql.rindex("\nSELECT") :]
-    for column in dataset.columns:  # type: ignore[attr-defined]
-        assert re.search(rf"(\bAS\s+{column}\b|^\s*{column},?\s*$)", body, re.MULTILINE | re.IGNORECASE), (
-            view,
-            column,
-        )
+def _input_columns(synth: Synth) -> dict[str, list[tuple[str, str]]]:
+    columns = {}
+    for dataset in synth.resources("Dashboards", "AWS::QuickSight::DataSet").values():
+        (table,) = dataset["Properties"]["PhysicalTableMap"].values()
+        relational = table["RelationalTable"]
+        columns[relational["Name"]] = [(c["Name"], c["Type"]) for c in relational["InputColumns"]]
+    return columns
+
+
+def test_datasets_have_every_declared_column_with_its_quicksight_type(synth: Synth) -> None:
+    """Every column the report's CTAS writes reaches QuickSight, typed like Athena returns it."""
+    columns = _input_columns(synth)
+    assert columns["days_to_trend"] == [
+        ("region", "STRING"),
+        ("category_id", "INTEGER"),
+        ("category_title", "STRING"),
+        ("category_title_source", "STRING"),
+        ("videos", "INTEGER"),
+        ("min_days", "INTEGER"),
+        ("p50_days", "INTEGER"),
+        ("p90_days", "INTEGER"),
+        ("max_days", "INTEGER"),
+        ("avg_days", "DECIMAL"),
+        ("trended_within_1_day", "INTEGER"),
+    ]
+    assert [name for name, _ in columns["category_performance"]] == list(
+        get_report("category_performance").column_names
+    )
+    assert dict(columns["category_performance"])["views_share"] == "DECIMAL"
+
+
+@pytest.mark.parametrize(
+    ("athena_type", "quicksight_type"),
+    [
+        pytest.param("string", "STRING", id="string"),
+        pytest.param("bigint", "INTEGER", id="bigint"),
+        pytest.param("int", "INTEGER", id="int"),
+        pytest.param("double", "DECIMAL", id="double"),
+        pytest.param("date", "DATETIME", id="date"),
+        pytest.param("timestamp", "DATETIME", id="timestamp"),
+        pytest.param("boolean", "BIT", id="boolean"),
+    ],
+)
+def test_every_athena_type_a_report_may_declare_has_a_quicksight_type(
+    athena_type: str, quicksight_type: str
+) -> None:
+    report = Report(
+        "r", "one row per region", ("region",), (Column("region", "string"), Column("c", athena_type))
+    )
+    assert [(c.name, c.type) for c in input_columns(report)] == [("region", "STRING"), ("c", quicksight_type)]
+
+
+def test_visuals_chart_the_declared_columns(synth: Synth) -> None:
+    (dashboard,) = synth.resources("Dashboards", "AWS::QuickSight::Dashboard").values()
+    (sheet,) = dashboard["Properties"]["Definition"]["Sheets"]
+    wells = {
+        v["BarChartVisual"]["VisualId"]: v["BarChartVisual"]["ChartConfiguration"]["FieldWells"][
+            "BarChartAggregatedFieldWells"
+        ]
+        for v in sheet["Visuals"]
+    }
+    top = wells["top-categories"]
+    assert top["Category"][0]["CategoricalDimensionField"]["Column"] == {
+        "DataSetIdentifier": "category_performance",
+        "ColumnName": "category_title",
+    }
+    measure = top["Values"][0]["NumericalMeasureField"]
+    assert measure["Column"]["ColumnName"] == "total_views"
+    assert measure["AggregationFunction"] == {"SimpleNumericalAggregation": "SUM"}
+    assert top["Colors"][0]["CategoricalDimensionField"]["Column"]["ColumnName"] == "region"
+    assert "Colors" not in wells["days-to-trend"]
 
 
 def test_dashboard_has_three_visuals_on_declared_datasets(synth: Synth) -> None:
