@@ -34,8 +34,8 @@ WITH (
 {#- A channel: 'id:<channel_id>' where the format has one (the rsrishav files), so two channels sharing a
     title stay apart and a renamed channel stays one; else 'title:<channel_title>' (the Kaggle format has no
     channel_id). channel_leaderboard, channel_daily, the channel counts and their check all use this key. -#}
-{%- macro channel_key(alias='') -%}
-coalesce('id:' || {{ alias }}channel_id, 'title:' || {{ alias }}channel_title, 'none')
+{%- macro channel_key() -%}
+coalesce('id:' || channel_id, 'title:' || channel_title, 'none')
 {%- endmacro %}
 
 {#- The rows of the analytics table keyed by channel (the CTE both channel reports build on). -#}
