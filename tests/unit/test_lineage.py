@@ -108,11 +108,8 @@ def dag_tasks() -> list[object]:
 
 
 def rendered(task: object) -> object:
-    """What the extractor sees at run time: a mapped task unmapped, Athena SQL rendered for a run."""
-    import jinja2
-
-    from youtube_etl.reports import report_macros
-
+    """What the extractor sees at run time: a mapped task unmapped, Athena SQL rendered for a run (through the
+    DAG's template environment, like Airflow: its search path holds the SQL's shared macros.sql)."""
     partial = getattr(task, "partial_kwargs", None)
     if partial is not None:
         return SimpleNamespace(**partial)
@@ -120,11 +117,8 @@ def rendered(task: object) -> object:
     if not isinstance(query, str):
         return task
     params = {**S.sql_params(), **task.params.dump()}  # type: ignore[attr-defined]
-    text = (
-        jinja2.Environment()
-        .from_string(query)
-        .render(params=params, run_id="scheduled__1", **report_macros())
-    )
+    context = {"params": params, "run_id": "scheduled__1", "columns": []}  # readable_*: looked up at run time
+    text = task.render_template(query, context, jinja_env=task.dag.get_template_env())  # type: ignore[attr-defined]
     return SimpleNamespace(query=text, database=task.database)
 
 
