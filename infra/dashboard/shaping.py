@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+
 from youtube_lake.reports import dashboard_reports, get_report
 
 #: The report views the dashboard reads (stable views in the analytics database, one per report). The charts

@@ -15,10 +15,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_quicksight as quicksight
 from constructs import Construct
-from youtube_lake.reports import REPORTS, Chart, Report
 
 from infra.stacks.common import bucket_arn, list_prefixes, objects_arn
 from youtube_etl.settings import Settings
+from youtube_lake.reports import REPORTS, Chart, Report
 
 #: QuickSight's column type for each Athena type a report declares (QuickSight reads booleans as bits).
 QUICKSIGHT_TYPES = {

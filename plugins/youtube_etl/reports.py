@@ -20,9 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from youtube_lake.reports import get_report
-
 from youtube_etl.settings import Settings, safe_run_id
+from youtube_lake.reports import get_report
 
 if TYPE_CHECKING:
     import boto3

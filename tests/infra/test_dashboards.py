@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from youtube_lake.reports import Column, Report, get_report
 
 from infra.stacks.dashboards import DATASETS, DashboardsStack, input_columns
 from tests.infra.conftest import QUICKSIGHT_PRINCIPAL, Synth
+from youtube_lake.reports import Column, Report, get_report
 
 
 def test_data_source_uses_the_workgroup_and_grants_the_principal(synth: Synth) -> None:

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from youtube_lake.reports import get_report
 
 from infra.dashboard.shaping import DASHBOARD_REPORTS
 from tests.conftest import DATA_DIR
 from tests.report_model import expected_reports, with_category_titles
 from youtube_etl.reports import discover_reports, report_key
 from youtube_etl.settings import Settings
+from youtube_lake.reports import get_report
 
 TOP_N = 10
 

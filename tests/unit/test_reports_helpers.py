@@ -6,10 +6,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from youtube_lake.reports import Chart, Column, Report
 
 from youtube_etl import reports
 from youtube_etl.settings import Settings, safe_run_id
+from youtube_lake.reports import Chart, Column, Report
 
 T0 = datetime(2026, 11, 1, 6, 0, 0)
 

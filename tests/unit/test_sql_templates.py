@@ -9,11 +9,11 @@ import jinja2
 import pytest
 import sqlglot
 from sqlglot import exp
-from youtube_lake.reports import REPORTS as DECLARED
-from youtube_lake.reports import get_report
 
 from youtube_etl import reports
 from youtube_etl.settings import Settings, safe_run_id
+from youtube_lake.reports import REPORTS as DECLARED
+from youtube_lake.reports import get_report
 
 RUN_ID = "scheduled__2026-11-24T00:00:00+00:00"
 DS = "2026-11-24"
