@@ -40,6 +40,7 @@ _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _GLUE_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,254}$")
 _REGION_CODE_RE = re.compile(r"^[a-z]{2}$")
 _RESOURCE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_CONN_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SNS_TOPIC_ARN_RE = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
 
@@ -80,6 +81,9 @@ class Settings:
     account: str = ""
     region: str = "us-east-1"
     aws_conn_id: str = "aws_default"
+    #: Airflow connection holding the YouTube Data API key in its password. On MWAA it is the Secrets
+    #: Manager secret :attr:`youtube_api_secret_name`, created empty by the CDK (docs/deploy.md: filling it).
+    youtube_api_conn_id: str = "youtube_api"
     #: Deferrable provider operators (MWAA) vs. polling in the worker (local runs).
     deferrable: bool = False
     #: Seconds between status polls of sensors, Glue jobs, crawlers and Athena queries (fractions allowed:
@@ -137,6 +141,8 @@ class Settings:
         if self.account:
             _check(_ACCOUNT_RE, "account", self.account, "12 digits")
         _check(_AWS_REGION_RE, "region", self.region, "an AWS region code such as eu-west-1")
+        # Part of a secret name, an IAM resource and the backend's lookup pattern: no separators, no spaces.
+        _check(_CONN_ID_RE, "youtube_api_conn_id", self.youtube_api_conn_id, "1-64 of A-Z a-z 0-9 _ . -")
         if self.poll_interval < 0.1:
             raise SettingsError(f"[{SECTION}] poll_interval={self.poll_interval!r}: must be >= 0.1 second")
         if self.report_retention < 1:
@@ -356,6 +362,16 @@ class Settings:
     @property
     def mwaa_environment(self) -> str:
         return self._name("airflow")
+
+    @property
+    def airflow_connections_prefix(self) -> str:
+        """AWS only: MWAA's Secrets Manager backend reads connection ``<id>`` from secret ``<this>/<id>``."""
+        return f"{self.project}-{self.stage}/airflow/connections"
+
+    @property
+    def youtube_api_secret_name(self) -> str:
+        """AWS only: the secret that *is* the YouTube API connection (created empty, filled by hand)."""
+        return f"{self.airflow_connections_prefix}/{self.youtube_api_conn_id}"
 
     @property
     def lake_key_alias(self) -> str:

@@ -96,6 +96,11 @@ def test_deployment_names_are_the_ones_the_stacks_deploy() -> None:
     assert s.mwaa_environment == "yt-qa-airflow"
     assert (s.lake_key_alias, s.alerts_key_alias) == ("alias/yt-qa-lake", "alias/yt-qa-alerts")
     assert s.stack_name("lake") == "yt-qa-lake"
+    assert s.airflow_connections_prefix == "yt-qa/airflow/connections"
+    assert s.youtube_api_secret_name == "yt-qa/airflow/connections/youtube_api"
+    assert get_settings({"AIRFLOW__YOUTUBE_ETL__YOUTUBE_API_CONN_ID": "yt_key"}).youtube_api_secret_name == (
+        "youtube-dev/airflow/connections/yt_key"
+    ), "the secret is named after the connection the extract reads"
     for name in (s.lambda_failure_queue, s.alerts_inbox_queue, s.mwaa_environment, s.glue_failure_rule):
         assert RESOURCE.fullmatch(name), name
     for bucket in (s.access_log_bucket, s.mwaa_source_bucket):
@@ -168,6 +173,11 @@ def test_typed_options_are_coerced() -> None:
         ),
         pytest.param(
             {"AIRFLOW__YOUTUBE_ETL__REFERENCE_MAX_BYTES": "10"}, "reference_max_bytes=10", id="tiny-max-bytes"
+        ),
+        pytest.param(
+            {"AIRFLOW__YOUTUBE_ETL__YOUTUBE_API_CONN_ID": "api/key"},
+            "youtube_api_conn_id='api/key' is invalid",
+            id="conn-id-with-a-separator",
         ),
         pytest.param(
             {"AIRFLOW__YOUTUBE_ETL__RAW_BUCKET_NAME": "Bad_Bucket"},
