@@ -8,7 +8,8 @@ redeploy with a changed file updates the environment (one that did not change le
 
 The deployment values DAGs need (bucket names, account, region, stage, deferrable) are Airflow configuration
 options of the ``youtube_etl`` section, so DAGs read them from ``airflow.configuration.conf`` with no call at
-parse time.
+parse time. The one secret, the YouTube API key, is an Airflow connection served by the Secrets Manager
+backend (:mod:`infra.stacks.connections`).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from infra.stacks.common import (
     objects_arn,
     skip_checkov,
 )
+from infra.stacks.connections import read_secret_statement, secrets_backend_options, youtube_api_secret
 from youtube_etl.lineage import openlineage_options
 from youtube_etl.settings import SECTION, Settings
 
@@ -101,9 +103,11 @@ class OrchestrationStack(Stack):
         self._network(key)
         self.source_bucket = self._source_bucket()
         self._bundle(key)
+        self.youtube_api_secret = youtube_api_secret(self, self.settings, key)
         self.execution_role = self._execution_role(key)
         self.airflow = self._environment(webserver_access)
         CfnOutput(self, "SourceBucket", value=self.source_bucket.bucket_name)
+        CfnOutput(self, "YoutubeApiSecretName", value=self.settings.youtube_api_secret_name)
         CfnOutput(self, "WebserverUrl", value=self.airflow.attr_webserver_url)
 
     def _network(self, key: kms.IKey) -> None:
@@ -202,7 +206,7 @@ class OrchestrationStack(Stack):
         }
 
     def _execution_role(self, key: kms.IKey) -> iam.Role:
-        """MWAA's required statements plus what the DAGs call, and use of the lake key."""
+        """MWAA's required statements plus what the DAGs call, the API key's secret, use of the lake key."""
         s = self.settings
         role = iam.Role(
             self,
@@ -218,9 +222,10 @@ class OrchestrationStack(Stack):
             *mwaa_statements(self, s),
             *service_statements(self, s),
             *s3_statements(s),
+            read_secret_statement(self.youtube_api_secret),
         ]:
             role.add_to_policy(statement)
-        key.grant_encrypt_decrypt(role)
+        key.grant_encrypt_decrypt(role)  # also decrypts the API key's secret (lake key)
         return role
 
     def _environment(self, webserver_access: str) -> mwaa.CfnEnvironment:
@@ -262,7 +267,11 @@ class OrchestrationStack(Stack):
                 webserver_logs=log_type(),
                 worker_logs=log_type(),
             ),
-            airflow_configuration_options={**airflow_configuration_options(s), "core.load_examples": "False"},
+            airflow_configuration_options={
+                **airflow_configuration_options(s),
+                **secrets_backend_options(s),
+                "core.load_examples": "False",
+            },
             weekly_maintenance_window_start="SUN:03:00",
             tags={"project": s.project, "stage": s.stage},
         )
