@@ -4,6 +4,7 @@ the provider's SecretsManagerBackend with GetSecretValue on that one secret only
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from unittest import mock
 
@@ -14,8 +15,12 @@ from aws_cdk.assertions import Match
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
+from infra.stacks.common import REPO_ROOT
 from tests.infra.conftest import REGION, Synth
 from tests.infra.iam import all_statements, as_list, role_statements
+from youtube_etl.settings import get_settings
+
+FAKE_KEY = "AIzaSyFAKE-test_key-0123456789abcdefghijk"
 
 
 def _secret(synth: Synth) -> tuple[str, dict[str, Any]]:
@@ -105,6 +110,18 @@ def test_mwaa_reads_connections_through_the_secrets_manager_backend(synth: Synth
     assert secret["Properties"]["Name"] == f"{_backend_kwargs(synth)['connections_prefix']}/youtube_api"
 
 
+def _deploy_guide_command() -> tuple[str, str]:
+    """``--secret-id`` and the value template of the put-secret-value command in docs/deploy.md."""
+    guide = (REPO_ROOT / "docs" / "deploy.md").read_text()
+    match = re.search(
+        r"aws secretsmanager put-secret-value --secret-id (\S+) \\\s*\n\s*--secret-string "
+        r"\"\$\(printf '([^']+)' \"\$YOUTUBE_API_KEY\"\)\"",
+        guide,
+    )
+    assert match, "docs/deploy.md shows the put-secret-value command"
+    return match.group(1), match.group(2)
+
+
 def _backend(synth: Synth) -> tuple[SecretsManagerBackend, Stubber]:
     """The backend exactly as MWAA builds it from the synthesized kwargs, its client stubbed (no network)."""
     backend = SecretsManagerBackend(**_backend_kwargs(synth))
@@ -113,6 +130,29 @@ def _backend(synth: Synth) -> tuple[SecretsManagerBackend, Stubber]:
     ).client("secretsmanager")
     backend.__dict__["client"] = client  # the backend's cached client property
     return backend, Stubber(client)
+
+
+def test_the_deploy_guides_value_is_read_as_the_connection_with_the_key_as_password(synth: Synth) -> None:
+    secret_id, template = _deploy_guide_command()
+    assert secret_id == get_settings({}, stage="dev").youtube_api_secret_name
+    backend, stubber = _backend(synth)
+    value = template % FAKE_KEY
+    stubber.add_response(
+        "get_secret_value",
+        {"Name": synth.settings.youtube_api_secret_name, "SecretString": value},
+        expected_params={"SecretId": synth.settings.youtube_api_secret_name},
+    )
+    with stubber:
+        conn = backend.get_connection("youtube_api")
+        # Every other id, variables and config options: answered None with no Secrets Manager call (the
+        # stubber has nothing queued: a call would raise).
+        assert backend.get_conn_value("aws_default") is None
+        assert backend.get_conn_value("youtube_api_other") is None
+        assert backend.get_variable("youtube_api") is None
+        assert backend.get_config("sql_alchemy_conn") is None
+    stubber.assert_no_pending_responses()
+    assert conn is not None
+    assert (conn.conn_id, conn.conn_type, conn.password) == ("youtube_api", "generic", FAKE_KEY)
 
 
 @pytest.mark.parametrize(
