@@ -12,7 +12,7 @@ ENV UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
     PYTHONUNBUFFERED=1 \
     PATH=/app/.venv/bin:$PATH \
-    PYTHONPATH=/app/plugins:/app
+    PYTHONPATH=/app/plugins:/app/include:/app
 
 RUN pip install --no-cache-dir uv
 COPY pyproject.toml uv.lock ./

@@ -1,40 +1,32 @@
 """This project's resources in the local AWS runtime, named by settings, as the CDK stacks deploy them.
 
 :func:`provision` is the provisioning hook ``LocalRuntime`` gives :class:`infra.localaws.LocalAWS`: IAM roles,
-the buckets, the Glue databases and the landing ledger's table, the Lambda (packaged from
-``include/lambda`` like the CDK asset) with its S3 trigger and failure queue, the Glue jobs (scripts
-and the modules they share from ``include/glue``), the crawlers, the Athena workgroups and the alerts
+the buckets, the Glue databases and the landing ledger's table, the Lambda (packaged by
+:mod:`infra.packaging` like the CDK asset: its modules plus ``youtube_lake/``) with its S3 trigger and
+failure queue, the Glue jobs (scripts, the modules they share from ``include/glue`` and
+``youtube_lake.zip``), the crawlers, the Athena workgroups and the alerts
 topic (with a local inbox queue subscribed to it, standing in for the email subscription).
 """
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from pathlib import Path
 from typing import Any
 
+from infra import packaging
 from infra.localaws import LOCAL_ACCOUNT, LocalAWS
 from youtube_etl.ledger import glue_table_input
 from youtube_etl.settings import Settings
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-LAMBDA_SOURCE = REPO_ROOT / "include" / "lambda" / "json_to_parquet"
-GLUE_SOURCE = REPO_ROOT / "include" / "glue"
+REPO_ROOT = packaging.REPO_ROOT
+LAMBDA_SOURCE = packaging.LAMBDA_SOURCE
+GLUE_SOURCE = packaging.GLUE_SOURCE
 
 
 def package_lambda(source: Path = LAMBDA_SOURCE) -> bytes:
-    """Zip the Lambda's code the way the CDK asset does: every ``.py`` file at the archive root."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(source.rglob("*.py")):
-            if "__pycache__" in path.parts or path.name.startswith("test_"):
-                continue
-            info = zipfile.ZipInfo(str(path.relative_to(source)), date_time=(2020, 1, 1, 0, 0, 0))
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, path.read_bytes(), zipfile.ZIP_DEFLATED)
-    return buffer.getvalue()
+    """The Lambda's zip as the CDK asset holds it: its modules at the root, plus ``youtube_lake/``."""
+    return packaging.lambda_zip(source)
 
 
 def _roles(settings: Settings) -> dict[str, tuple[str, str]]:
@@ -182,7 +174,7 @@ def _provision_glue_jobs(aws: LocalAWS, settings: Settings) -> None:
     s3 = aws.client("s3")
     for library in s.glue_libraries:
         key = s.glue_script_uri(library).split("/", 3)[3]
-        s3.put_object(Bucket=s.assets_bucket, Key=key, Body=(GLUE_SOURCE / library).read_bytes())
+        s3.put_object(Bucket=s.assets_bucket, Key=key, Body=packaging.glue_library(library))
     for job, script in s.glue_jobs.items():
         path = GLUE_SOURCE / script
         if path.exists():

@@ -22,6 +22,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra import packaging
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW_VERSION = "3.3.1"
 #: MWAA's newest image runs Python 3.12.
@@ -44,8 +46,6 @@ MWAA_FORBIDDEN = frozenset(
         "watchtower",
     }
 )
-#: Deterministic zip entries: same sources, same bytes, same CDK asset hash.
-_ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 _SKIP_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache"}
 
 #: Where the SQL templates land inside the dags folder (``dag_support.sql_dir`` looks there on MWAA).
@@ -72,14 +72,12 @@ def _files(folder: Path) -> Iterator[Path]:
 
 
 def build_plugins_zip(plugins_dir: Path, destination: Path) -> Path:
-    """Zip ``plugins/`` with its packages at the archive root (MWAA extracts it into its plugins folder)."""
+    """Zip ``plugins/`` with its packages at the archive root (MWAA extracts it into its plugins folder and
+    puts that on ``sys.path``), and the lake's contracts beside them as ``youtube_lake/``."""
     destination.parent.mkdir(parents=True, exist_ok=True)
+    entries = [(path.relative_to(plugins_dir).as_posix(), path) for path in _files(plugins_dir)]
     with zipfile.ZipFile(destination, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in _files(plugins_dir):
-            info = zipfile.ZipInfo(path.relative_to(plugins_dir).as_posix(), date_time=_ZIP_TIME)
-            info.external_attr = 0o644 << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, path.read_bytes())
+        packaging.write_zip(archive, [*entries, *packaging.lake_entries()])
     return destination
 
 
@@ -258,8 +256,10 @@ def missing_on_mwaa(folders: Iterable[Path], allowed: set[str], local_modules: s
 
 
 def local_modules(repo: Path = REPO_ROOT) -> set[str]:
-    """Modules MWAA gets from the bundle itself: the plugins' packages and the DAG files."""
+    """Modules MWAA gets from the bundle itself: the plugins' packages, the lake's contracts (shipped in
+    plugins.zip) and the DAG files."""
     names = {p.name for p in (repo / "plugins").iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    names.add(packaging.LAKE_PACKAGE.name)
     names |= {p.stem for p in (repo / "plugins").glob("*.py")}
     names |= {p.stem for p in (repo / "dags").glob("*.py")} if (repo / "dags").is_dir() else set()
     return names

@@ -22,6 +22,7 @@ from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra import packaging
 from infra.stacks.common import (
     REPO_ROOT,
     deployment_log_group,
@@ -154,7 +155,8 @@ class ComputeStack(Stack):
             runtime=lambda_.Runtime.PYTHON_3_12,
             architecture=lambda_.Architecture.X86_64,
             handler="handler.handler",
-            code=lambda_.Code.from_asset(str(LAMBDA_SOURCE), exclude=_CODE_EXCLUDES),
+            # The handler modules plus youtube_lake/, staged as one folder (infra.packaging).
+            code=lambda_.Code.from_asset(str(packaging.stage_lambda()), exclude=_CODE_EXCLUDES),
             layers=[
                 lambda_.LayerVersion.from_layer_version_arn(
                     self, "AwsSdkPandas", pandas_layer_arn(self.region, pandas_layer_version)
@@ -232,7 +234,11 @@ class ComputeStack(Stack):
         return s3deploy.BucketDeployment(
             self,
             "GlueScripts",
-            sources=[s3deploy.Source.asset(str(GLUE_SOURCE), exclude=_CODE_EXCLUDES)],
+            sources=[
+                s3deploy.Source.asset(str(GLUE_SOURCE), exclude=_CODE_EXCLUDES),
+                # youtube_lake.zip (--extra-py-files) beside the scripts.
+                s3deploy.Source.asset(str(packaging.stage_glue_libraries())),
+            ],
             destination_bucket=assets,
             destination_key_prefix=s.prefixes.glue_scripts,
             server_side_encryption=s3deploy.ServerSideEncryption.AWS_KMS,

@@ -512,8 +512,9 @@ class Settings:
 
     @property
     def glue_libraries(self) -> tuple[str, ...]:
-        """Modules under ``include/glue/`` the job scripts import (``--extra-py-files``)."""
-        return ("lake_io.py",)
+        """What the job scripts import (``--extra-py-files``): modules under ``include/glue/`` and the lake's
+        contracts as ``youtube_lake.zip`` (``infra.packaging``), uploaded beside the scripts."""
+        return ("lake_io.py", "youtube_lake.zip")
 
     @property
     def glue_jobs(self) -> dict[str, str]:

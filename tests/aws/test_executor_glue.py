@@ -16,7 +16,7 @@ from typing import Any
 import awswrangler as wr
 import pytest
 
-from infra.local.runtime import LocalRuntime
+from infra.local.runtime import REPO_ROOT, LocalRuntime
 from infra.localaws.tests.test_glue_jobs import RAISING_SCRIPT, job_maker, wait_for_run
 from tests.airflow_dags import run_dag_file
 
@@ -284,3 +284,40 @@ def test_real_glue_scripts_run_through_start_job_run(runtime: LocalRuntime, data
     assert set(ca29["category_title"]) == {titles[("us", 29)]}
     analytics_metrics = _read_json(runtime, f"{base}metrics/analytics/run_id={run_id}/metrics.json")
     assert analytics_metrics["rows"] == len(trending)
+
+
+WHERE_SCRIPT = """\
+import json
+import sys
+
+import boto3
+import lake_io
+import youtube_lake
+from awsglue.utils import getResolvedOptions
+
+args = getResolvedOptions(sys.argv, ["JOB_NAME", "marker_uri"])
+bucket, key = args["marker_uri"][5:].split("/", 1)
+where = {"youtube_lake": youtube_lake.__file__, "lake_io": lake_io.__file__}
+boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(where).encode())
+"""
+
+
+def test_glue_jobs_import_the_lake_contracts_from_the_deployed_zip(
+    runtime: LocalRuntime, make_job: Callable[..., str]
+) -> None:
+    """youtube_lake comes from the youtube_lake.zip provisioning uploaded (the jobs' --extra-py-files), not
+    from this checkout: the venv's editable install would hide a zip that is missing or stale."""
+    s = runtime.settings
+    extra = s.glue_job_arguments(s.build_analytics_job)["--extra-py-files"]
+    job = make_job(WHERE_SCRIPT, {"--extra-py-files": extra, "--job-bookmark-option": "job-bookmark-disable"})
+    marker = f"s3://{s.assets_bucket}/test-glue/where-{uuid.uuid4().hex[:8]}.json"
+    glue = runtime.client("glue")
+    run_id = glue.start_job_run(JobName=job, Arguments={"--marker_uri": marker})["JobRunId"]
+    run, _ = wait_for_run(glue, job, run_id, timeout=300)
+    assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+    where = _read_json(runtime, marker)
+    lake = Path(where["youtube_lake"])
+    assert lake.parts[-3:] == ("youtube_lake.zip", "youtube_lake", "__init__.py"), lake
+    assert not lake.is_relative_to(REPO_ROOT / "include"), "imported from the checkout, not the zip"
+    assert Path(where["lake_io"]).name == "lake_io.py"
+    assert not Path(where["lake_io"]).is_relative_to(REPO_ROOT / "include"), "lake_io.py as uploaded"

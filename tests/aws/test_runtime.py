@@ -45,14 +45,15 @@ def test_lambda_function_as_infra_deploys_it(local_aws: LocalRuntime, settings: 
     assert settings.lambda_failure_queue.endswith("-json-to-parquet-failures")
 
 
-def test_lambda_package_holds_the_handler_sources() -> None:
+def test_lambda_package_holds_the_handler_sources_and_the_lake_contracts() -> None:
     names = zipfile.ZipFile(io.BytesIO(package_lambda())).namelist()
     sources = sorted(
         p.name
         for p in (REPO_ROOT / "include/lambda/json_to_parquet").glob("*.py")
         if not p.name.startswith("test_")
     )
-    assert sorted(names) == sources
+    lake = sorted(f"youtube_lake/{p.name}" for p in (REPO_ROOT / "include/youtube_lake").glob("*.py"))
+    assert sorted(names) == sorted([*sources, *lake])
     assert package_lambda() == package_lambda(), "the package must be reproducible (stable code hash)"
 
 

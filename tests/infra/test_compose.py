@@ -135,6 +135,9 @@ def test_mounts_dags_plugins_and_include(compose: dict[str, Any]) -> None:
         assert mounts["./plugins"] == "/opt/airflow/plugins"
         # youtube_etl.reports finds the SQL at plugins/../include/sql, as in a checkout.
         assert mounts["./include"] == "/opt/airflow/include"
+        # ... and youtube_lake (the lake's contracts, in plugins.zip on MWAA) is importable from it.
+        environment = compose["services"][name]["environment"]
+        assert "/opt/airflow/include" in environment["PYTHONPATH"].split(":")
     assert "./include:/app/include:ro" in compose["services"]["local-aws"]["volumes"]
 
 
@@ -149,6 +152,9 @@ def test_dockerfile_serves_the_runtime_with_java_for_spark() -> None:
     dockerfile = (REPO_ROOT / "Dockerfile").read_text()
     assert "openjdk-17" in dockerfile
     assert "uv sync --frozen" in dockerfile
+    # The project is not installed in the image: plugins/ and include/ (youtube_lake) are on the path.
+    pythonpath = next(line for line in dockerfile.splitlines() if "PYTHONPATH=" in line)
+    assert {"/app/plugins", "/app/include"} <= set(pythonpath.split("=", 1)[1].split()[0].split(":"))
     assert '"infra.local", "serve", "--host", "0.0.0.0"' in dockerfile
 
 

@@ -209,3 +209,28 @@ def test_crawler_role_reads_targets_and_writes_nothing_to_s3(synth: Synth) -> No
 
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+def _asset_dirs(synth: Synth) -> list[Any]:
+    """The file assets' folders in the cloud assembly (what CDK zips and uploads)."""
+    folders = []
+    for manifest in synth.outdir.glob("*.assets.json"):
+        for asset in json.loads(manifest.read_text()).get("files", {}).values():
+            path = synth.outdir / asset["source"]["path"]
+            if path.is_dir():
+                folders.append(path)
+    return folders
+
+
+def test_the_lambda_and_glue_assets_ship_the_lake_contracts(synth: Synth) -> None:
+    """The Lambda's asset holds its handler beside youtube_lake/; the Glue scripts' deployment carries
+    youtube_lake.zip, the --extra-py-files entry the settings name."""
+    folders = _asset_dirs(synth)
+    lambda_assets = [f for f in folders if (f / "handler.py").is_file()]
+    assert len(lambda_assets) == 1, folders
+    assert (lambda_assets[0] / "youtube_lake" / "invocation.py").is_file()
+    assert any((f / "youtube_lake.zip").is_file() for f in folders)
+    extra = synth.settings.glue_job_arguments(synth.settings.clean_statistics_job)["--extra-py-files"]
+    assert extra.split(",")[-1].endswith("/youtube_lake.zip")
+    _, deployment = only(synth.resources("Compute", "Custom::CDKBucketDeployment"))
+    assert len(deployment["Properties"]["SourceObjectKeys"]) == 2, "the scripts and youtube_lake.zip"

@@ -3,6 +3,8 @@ imports of dags/ and plugins/ against what MWAA will have installed."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -39,7 +41,8 @@ def _plugin_files() -> set[str]:
 def test_bundle_has_plugins_zip_dags_sql_requirements_and_startup(tmp_path: Path) -> None:
     bundle = stage_bundle(tmp_path / "bundle")
     with zipfile.ZipFile(bundle / "plugins.zip") as archive:
-        assert set(archive.namelist()) == _plugin_files()
+        lake = {f"youtube_lake/{p.name}" for p in (REPO_ROOT / "include/youtube_lake").glob("*.py")}
+        assert set(archive.namelist()) == _plugin_files() | lake
         assert "youtube_etl/settings.py" in archive.namelist()
         assert (
             archive.read("youtube_etl/settings.py")
@@ -57,6 +60,26 @@ def test_plugins_zip_is_byte_for_byte_reproducible(tmp_path: Path) -> None:
     first = stage_bundle(tmp_path / "a") / "plugins.zip"
     second = stage_bundle(tmp_path / "b") / "plugins.zip"
     assert first.read_bytes() == second.read_bytes(), "same sources must give the same asset hash"
+
+
+def test_the_lake_contracts_import_from_plugins_zip_alone(tmp_path: Path) -> None:
+    """MWAA puts its plugins folder on sys.path: youtube_lake must come from the zip, not from a checkout
+    (no site-packages, so the venv's editable install of include/ cannot stand in)."""
+    plugins_zip = stage_bundle(tmp_path / "bundle") / "plugins.zip"
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "import youtube_lake.invocation, youtube_lake.ledger, youtube_lake.plan\n"
+        "print(youtube_lake.__file__)\n"
+    )
+    child = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code, str(plugins_zip)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.strip() == str(plugins_zip / "youtube_lake" / "__init__.py")
 
 
 def test_project_requirements_pass_every_check() -> None:

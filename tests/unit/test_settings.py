@@ -253,7 +253,9 @@ def test_glue_arguments_only_for_known_jobs() -> None:
     assert "--source_path" not in clean  # the job reads its run's plan, never the whole landing prefix
     assert clean["--allowed_regions"] == ",".join(s.region_codes) == s.lambda_environment()["ALLOWED_REGIONS"]
     for job in s.glue_jobs:
-        assert s.glue_job_arguments(job)["--extra-py-files"] == s.glue_script_uri("lake_io.py")
+        assert s.glue_job_arguments(job)["--extra-py-files"] == ",".join(
+            s.glue_script_uri(library) for library in ("lake_io.py", "youtube_lake.zip")
+        )
     with pytest.raises(SettingsError, match="unknown Glue job 'nope'"):
         s.glue_job_arguments("nope")
 
