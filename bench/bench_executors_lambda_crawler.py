@@ -26,7 +26,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from infra.local.runtime import LAMBDA_SOURCE, REPO_ROOT, LocalRuntime, patched_environ
+from youtube_lake import invocation
+
+from infra.local.runtime import REPO_ROOT, LocalRuntime, patched_environ
 
 DATA_DIR = Path(os.environ.get("YOUTUBE_ETL_DATA", REPO_ROOT.parent / "shared" / "data" / "youtube"))
 TRIVIAL = "def handler(event, context):\n    return {'ok': True, 'n': event.get('n')}\n"
@@ -97,14 +99,11 @@ def cold_and_warm(
 
 def _real_function_event(runtime: LocalRuntime) -> dict[str, Any]:
     """An S3 event for the real US category file put outside the trigger prefix (as Airflow sends it)."""
-    sys.path.insert(0, str(LAMBDA_SOURCE))
-    import category_reference as cr
-
     s = runtime.settings
     key = "youtube/bench_drops/US_category_id.json"
     body = (DATA_DIR / "raw_statistics_reference_data" / "US_category_id.json").read_bytes()
     runtime.client("s3").put_object(Bucket=s.raw_bucket, Key=key, Body=body)
-    return cr.s3_event([(s.raw_bucket, key)])  # type: ignore[no-any-return]
+    return invocation.s3_event(s.raw_bucket, [key])
 
 
 def bench_lambda(runtime: LocalRuntime) -> None:

@@ -143,6 +143,7 @@ def _lambda(bucket: str, out: str) -> dict[str, Any]:
     import boto3
     import category_reference
     import handler
+    from youtube_lake import invocation
 
     handler._session().client("glue")  # service models: cold-start work, like the import
     # An earlier repeat stored this very version: the handler would answer "unchanged" without working.
@@ -151,7 +152,7 @@ def _lambda(bucket: str, out: str) -> dict[str, Any]:
     s3 = handler._client(handler._session(), "s3")
     s3.delete_object(Bucket=config.processed_bucket, Key=config.output_key("us"))
     imported = time.perf_counter()
-    result = handler.handler(category_reference.s3_event([(bucket, KEY)]), None)
+    result = handler.handler(invocation.s3_event(bucket, [KEY]), None)
     elapsed = time.perf_counter() - imported
     (record,) = result["records"]
     if record["status"] != "converted" or record["reason"]:

@@ -157,6 +157,21 @@ class RecordResult:
     reason: str | None = None
     quarantine_key: str | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        """The record as the Lambda answers it (and logs it), members in the documented order."""
+        return {
+            "bucket": self.bucket,
+            "key": self.key,
+            "version_id": self.version_id,
+            "etag": self.etag,
+            "status": self.status,
+            "region": self.region,
+            "rows": self.rows,
+            "output": self.output,
+            "reason": self.reason,
+            "quarantine_key": self.quarantine_key,
+        }
+
 
 @dataclass(frozen=True)
 class LambdaResult:
@@ -166,23 +181,7 @@ class LambdaResult:
         return sum(r.status == status for r in self.records)
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "records": [
-                {
-                    "bucket": r.bucket,
-                    "key": r.key,
-                    "version_id": r.version_id,
-                    "etag": r.etag,
-                    "status": r.status,
-                    "region": r.region,
-                    "rows": r.rows,
-                    "output": r.output,
-                    "reason": r.reason,
-                    "quarantine_key": r.quarantine_key,
-                }
-                for r in self.records
-            ]
-        }
+        out: dict[str, Any] = {"records": [r.to_json() for r in self.records]}
         for status in STATUSES:
             out[status] = self.count(status)
         return out

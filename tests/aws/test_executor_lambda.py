@@ -14,7 +14,7 @@ from infra.local.runtime import LAMBDA_SOURCE, LocalRuntime
 from tests.airflow_dags import run_dag_file
 
 sys.path.insert(0, str(LAMBDA_SOURCE))
-import category_reference as cr  # noqa: E402
+from youtube_lake import invocation  # noqa: E402
 
 DAG_SOURCE = """
 from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeFunctionOperator
@@ -42,7 +42,7 @@ def test_lambda_invoke_operator_in_a_dag(
     path = data_dir / "raw_statistics_reference_data" / "FR_category_id.json"
     key = "youtube/scheduled_drops/FR_category_id.json"
     clean_aws.client("s3").put_object(Bucket=s.raw_bucket, Key=key, Body=path.read_bytes())
-    payload = json.dumps(cr.s3_event([(s.raw_bucket, key)]))
+    payload = json.dumps(invocation.s3_event(s.raw_bucket, [key]))
     source = DAG_SOURCE.format(function=s.lambda_function)
     run = run_dag_file(source, "test_executor_lambda_operator", tmp_path, monkeypatch, payload=payload)
     assert run.state == "success"

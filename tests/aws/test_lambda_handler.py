@@ -26,6 +26,8 @@ from infra.local.runtime import LAMBDA_SOURCE, LocalRuntime
 sys.path.insert(0, str(LAMBDA_SOURCE))
 import category_reference as cr  # noqa: E402
 import handler as lambda_handler  # noqa: E402
+from youtube_lake import invocation  # noqa: E402
+from youtube_lake.ledger import document_name  # noqa: E402
 
 #: Not under ``prefixes.raw_reference``: no S3 notification fires for these drops.
 DROP = "youtube/manual_reference_drops/"
@@ -94,7 +96,7 @@ def _put(aws: LocalRuntime, key: str, body: bytes) -> str:
 
 
 def _event(aws: LocalRuntime, *keys: str, version: str | None = None) -> dict[str, Any]:
-    event = cr.s3_event((aws.settings.raw_bucket, key) for key in keys)
+    event = invocation.s3_event(aws.settings.raw_bucket, keys)
     if version:
         for record in event["Records"]:
             record["s3"]["object"]["versionId"] = version
@@ -113,16 +115,12 @@ def _variant(data_dir: Path, name: str, tag: str) -> bytes:
     return json.dumps(document, indent=4, ensure_ascii=False).encode()
 
 
-def ledger_name(key: str, etag: str) -> str:
-    return f"{hashlib.sha256(key.encode()).hexdigest()}_{etag.strip(chr(34))}.json"
-
-
 def _ledger(aws: LocalRuntime, key: str, etag: str | None = None) -> dict[str, Any]:
     """The ledger document of ``key``'s current version (or of ``etag``)."""
     s, s3 = aws.settings, client(aws, "s3")
     if etag is None:
         etag = s3.head_object(Bucket=s.raw_bucket, Key=key)["ETag"]
-    document_key = s.prefixes.landing_ledger + ledger_name(key, etag)
+    document_key = s.prefixes.landing_ledger + document_name(key, etag)
     body = s3.get_object(Bucket=s.processed_bucket, Key=document_key)["Body"].read()
     assert body.endswith(b"\n") and body.count(b"\n") == 1
     return dict(json.loads(body))
@@ -233,7 +231,7 @@ def test_real_files_of_both_datasets_land_as_partitions_and_catalog(
     assert values == sorted(p.name[:2].lower() for p in _files(data_dir, "rsrishav_trending"))
     assert len(_keys(aws, s.processed_bucket, s.prefixes.category_reference)) == len(values)
     ours = {
-        ledger_name(key, hashlib.md5(path.read_bytes()).hexdigest())
+        document_name(key, hashlib.md5(path.read_bytes()).hexdigest())
         for dataset in ("", "rsrishav_trending")
         for path in _files(data_dir, dataset)
         for key in [f"{DROP}{dataset or 'datasnaek'}/{path.name}"]
@@ -271,7 +269,9 @@ def test_an_interrupted_run_is_completed_by_the_next_event(aws: LocalRuntime, da
     key = f"{DROP}GB_category_id.json"
     _put(aws, key, _real(data_dir, "GB"))
     lambda_handler.handler(_event(aws, key), _context("crashed"))
-    ledger_key = s.prefixes.landing_ledger + ledger_name(key, hashlib.md5(_real(data_dir, "GB")).hexdigest())
+    ledger_key = s.prefixes.landing_ledger + document_name(
+        key, hashlib.md5(_real(data_dir, "GB")).hexdigest()
+    )
     client(aws, "s3").delete_object(Bucket=s.processed_bucket, Key=ledger_key)
     client(aws, "glue").delete_partition(
         DatabaseName=s.processed_database, TableName=s.category_reference_table, PartitionValues=["gb"]
@@ -535,7 +535,7 @@ def test_quarantined_copies_are_never_reprocessed(aws: LocalRuntime) -> None:
     assert result["records"][0]["reason"].startswith("in_quarantine")
     assert result["records"][0]["quarantine_key"] is None
     assert _keys(aws, s.raw_bucket, s.prefixes.quarantine) == [key]
-    assert ledger_name(key, hashlib.md5(b"not json").hexdigest()) not in _ledger_names(aws)  # no verdict
+    assert document_name(key, hashlib.md5(b"not json").hexdigest()) not in _ledger_names(aws)  # no verdict
 
 
 def test_aws_error_raises_after_the_other_records(aws: LocalRuntime, data_dir: Path) -> None:

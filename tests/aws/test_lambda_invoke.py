@@ -32,6 +32,7 @@ from youtube_etl.dag_support import LambdaRecordError, s3_event_payload
 
 sys.path.insert(0, str(LAMBDA_SOURCE))
 import category_reference as cr  # noqa: E402
+from youtube_lake import invocation  # noqa: E402
 
 #: Bound for waiting on asynchronous invocations (interpreter start + awswrangler import per event).
 TIMEOUT_S = 180.0
@@ -88,7 +89,7 @@ def test_invoke_with_several_records(clean_aws: LocalRuntime, data_dir: Path) ->
         )
     bad = f"{drop}ZZ_category_id.json"
     s3.put_object(Bucket=s.raw_bucket, Key=bad, Body=b'{"items": []}')
-    event = cr.s3_event((s.raw_bucket, key) for key in [*keys, bad])
+    event = invocation.s3_event(s.raw_bucket, [*keys, bad])
 
     response = client(clean_aws, "lambda").invoke(
         FunctionName=s.lambda_function, Payload=json.dumps(event).encode(), LogType="Tail"
@@ -177,7 +178,7 @@ def test_aws_error_is_retried_then_sent_to_the_on_failure_destination(clean_aws:
     """An asynchronous invoke naming a missing object fails (AWS error, not bad data): Lambda retries and
     then hands the event to the DLQ, so nothing is lost."""
     s = clean_aws.settings
-    event = cr.s3_event([(s.raw_bucket, s.prefixes.raw_reference + "vanished/US_category_id.json")])
+    event = invocation.s3_event(s.raw_bucket, [s.prefixes.raw_reference + "vanished/US_category_id.json"])
     client(clean_aws, "lambda").invoke(
         FunctionName=s.lambda_function, InvocationType="Event", Payload=json.dumps(event).encode()
     )
@@ -273,7 +274,7 @@ def test_fifty_concurrent_puts_and_a_redelivered_old_event_end_with_the_newest(
     # S3 redelivers the event of the first version, long after: nothing changes.
     listing = s3.list_object_versions(Bucket=s.raw_bucket, Prefix=key)["Versions"]
     oldest = [v for v in listing if v["Key"] == key][-1]  # S3 lists a key's versions newest first
-    event = cr.s3_event([(s.raw_bucket, key)])
+    event = invocation.s3_event(s.raw_bucket, [key])
     event["Records"][0]["s3"]["object"].update(versionId=oldest["VersionId"], eTag=oldest["ETag"].strip('"'))
     lam = client(clean_aws, "lambda")
     lam.invoke(FunctionName=s.lambda_function, InvocationType="Event", Payload=json.dumps(event).encode())

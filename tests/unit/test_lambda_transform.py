@@ -20,6 +20,7 @@ from youtube_etl.settings import KNOWN_REGIONS, get_settings
 
 sys.path.insert(0, str(LAMBDA_SOURCE))
 import category_reference as cr  # noqa: E402
+from youtube_lake import invocation  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "youtube"
 REAL_FILES = sorted(DATA.glob("raw_statistics_reference_data/*_category_id.json")) + sorted(
@@ -591,10 +592,23 @@ def test_refuses_to_write_into_the_raw_bucket() -> None:
         cr.Config.from_environ(environ)
 
 
-def test_bad_region_list_is_refused() -> None:
-    environ = get_settings({}).lambda_environment() | {"ALLOWED_REGIONS": "us,usa"}
-    with pytest.raises(cr.ConfigError, match="usa"):
+@pytest.mark.parametrize("bad", [pytest.param("usa", id="three-letters"), pytest.param("éa", id="non-ascii")])
+def test_bad_region_list_is_refused(bad: str) -> None:
+    environ = get_settings({}).lambda_environment() | {"ALLOWED_REGIONS": f"us,{bad}"}
+    with pytest.raises(cr.ConfigError, match=bad):
         cr.Config.from_environ(environ)
+
+
+def test_the_parquet_schema_is_the_catalog_contract() -> None:
+    """The pyarrow schema the Lambda writes, read as Glue types, is the lake's category_reference columns."""
+    glue_types = {pa.int64(): "bigint", pa.string(): "string", pa.bool_(): "boolean"}
+    written = {
+        f.name: glue_types.get(f.type, "timestamp" if pa.types.is_timestamp(f.type) else str(f.type))
+        for f in cr.OUTPUT_SCHEMA
+        if f.name != cr.PARTITION_COLUMN
+    }
+    assert written == cr.GLUE_COLUMN_TYPES
+    assert cr.OUTPUT_SCHEMA.names[-1] == cr.PARTITION_COLUMN
 
 
 def test_prefixes_are_normalised_to_folders() -> None:
@@ -616,7 +630,7 @@ def test_quarantine_layout() -> None:
 
 def test_error_report_fields() -> None:
     rejected = cr.Rejected("not_json", "Expecting value: line 1 column 1 (char 0)")
-    source = cr.S3Object("raw", "k/US_category_id.json", "v1")
+    source = invocation.S3Object("raw", "k/US_category_id.json", "v1")
     report = cr.error_report(
         rejected=rejected, source=source, request_id="req", at=NOW, copy_uri="s3://raw/q"
     )
@@ -654,39 +668,39 @@ def test_parse_event_decodes_every_record() -> None:
             {"s3": {"bucket": {"name": "raw"}, "object": {"key": "a/100%25+sure/GB_category_id.json"}}},
         ]
     }
-    assert cr.parse_event(event) == [
-        cr.S3Object("raw", "a/US_category_id.json", "v1"),
-        cr.S3Object("raw", "a/drop 2/ünï x/CA_category_id.json"),
-        cr.S3Object("raw", "a/100% sure/GB_category_id.json"),
+    assert invocation.parse_event(event) == [
+        invocation.S3Object("raw", "a/US_category_id.json", "v1"),
+        invocation.S3Object("raw", "a/drop 2/ünï x/CA_category_id.json"),
+        invocation.S3Object("raw", "a/100% sure/GB_category_id.json"),
     ]
 
 
 def test_s3_event_round_trips_through_parse_event() -> None:
-    pairs = [("raw", "a/drop 2/ünï+x/CA_category_id.json"), ("raw", "b/US_category_id.json")]
-    event = cr.s3_event(pairs)
+    keys = ["a/drop 2/ünï+x/CA_category_id.json", "b/US_category_id.json"]
+    event = invocation.s3_event("raw", keys)
     assert "+" in event["Records"][0]["s3"]["object"]["key"]  # spaces encoded as S3 does
-    assert [(o.bucket, o.key) for o in cr.parse_event(event)] == pairs
+    assert [(o.bucket, o.key) for o in invocation.parse_event(event)] == [("raw", k) for k in keys]
 
 
 def test_parse_event_keeps_the_named_version() -> None:
     event = {"Records": [{"s3": {"bucket": {"name": "raw"}, "object": {"key": "k", "eTag": '"e1"'}}}]}
-    assert cr.parse_event(event) == [cr.S3Object("raw", "k", None, "e1")]
+    assert invocation.parse_event(event) == [invocation.S3Object("raw", "k", None, "e1")]
 
 
 @pytest.mark.parametrize(
     ("event", "expected"),
     [
-        pytest.param({"Records": []}, cr.RunInfo("s3-event:req-1"), id="s3-event"),
+        pytest.param({"Records": []}, invocation.RunInfo("s3-event:req-1"), id="s3-event"),
         pytest.param(
             {"Records": [], "airflow": {"run_id": "s__1", "interval_start": "a", "interval_end": "b"}},
-            cr.RunInfo("s__1", "a", "b"),
+            invocation.RunInfo("s__1", "a", "b"),
             id="scheduled",
         ),
-        pytest.param({"Records": [], "airflow": {"run_id": "m"}}, cr.RunInfo("m"), id="no-interval"),
+        pytest.param({"Records": [], "airflow": {"run_id": "m"}}, invocation.RunInfo("m"), id="no-interval"),
     ],
 )
-def test_parse_run(event: dict[str, Any], expected: cr.RunInfo) -> None:
-    assert cr.parse_run(event, "req-1") == expected
+def test_parse_run(event: dict[str, Any], expected: invocation.RunInfo) -> None:
+    assert invocation.parse_run(event, "req-1") == expected
 
 
 @pytest.mark.parametrize(
@@ -701,11 +715,11 @@ def test_parse_run(event: dict[str, Any], expected: cr.RunInfo) -> None:
 )
 def test_malformed_airflow_member_raises(airflow: Any) -> None:
     with pytest.raises(ValueError, match="airflow"):
-        cr.parse_run({"Records": [], "airflow": airflow}, "req")
+        invocation.parse_run({"Records": [], "airflow": airflow}, "req")
 
 
 def test_s3_test_event_has_no_records() -> None:
-    assert cr.parse_event({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "raw"}) == []
+    assert invocation.parse_event({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "raw"}) == []
 
 
 @pytest.mark.parametrize(
@@ -720,4 +734,4 @@ def test_s3_test_event_has_no_records() -> None:
 )
 def test_malformed_event_raises(event: Any) -> None:
     with pytest.raises(ValueError):
-        cr.parse_event(event)
+        invocation.parse_event(event)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import sys
 from datetime import UTC, date, datetime
@@ -217,3 +218,34 @@ def test_lambda_events_and_results_round_trip() -> None:
         invocation.LambdaResult.from_json('{"records": [{"key": "k", "status": "superseded"}]}')
     with pytest.raises(invocation.LambdaResultError, match="no 'records'"):
         invocation.LambdaResult.from_json("null")
+
+
+@pytest.mark.parametrize(
+    ("folders", "expected"),
+    [
+        pytest.param("", None, id="undated-last-modified"),
+        pytest.param("landing_date=2017-11-14/", datetime(2017, 11, 14, tzinfo=UTC), id="dated"),
+        pytest.param("feed/landing_date=2017-11-14/x/", datetime(2017, 11, 14, tzinfo=UTC), id="any-level"),
+        pytest.param("US_landing_date=2017-11-14/", None, id="not-the-folder-name"),
+    ],
+)
+def test_arrival_cases(folders: str, expected: datetime | None) -> None:
+    """(moved from the Lambda's copy of the rule) Every level below the prefix counts, nothing above it."""
+    modified = datetime(2026, 11, 24, 9, 30, 5, tzinfo=UTC)
+    prefix = "youtube/raw_statistics_reference_data/"
+    key = f"{prefix}{folders}US_category_id.json"
+    assert landing.arrival(key, modified, prefix) == (expected or modified)
+    assert landing.arrival(f"other/{folders}US_category_id.json", modified, prefix) == modified
+    for folder in ("landing_date=2017-13-45", "landing_date=2017-1-4", "landing_date="):
+        with pytest.raises(landing.LandingDateError, match=folder):
+            landing.arrival(f"{prefix}{folder}/US_category_id.json", modified, prefix)
+    with pytest.raises(ValueError, match="no time zone"):
+        landing.arrival(key, datetime(2026, 1, 1), prefix)
+
+
+def test_ledger_document_names_are_the_key_hash_and_the_etag() -> None:
+    key = "youtube/raw_statistics_reference_data/landing_date=2017-11-14/ünï/US_category_id.json"
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
+    assert ledger.document_name(key, '"0a1b-3"') == f"{digest}_0a1b-3.json"
+    with pytest.raises(ledger.LedgerError, match="cannot name"):
+        ledger.document_name(key, '""')

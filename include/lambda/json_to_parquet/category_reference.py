@@ -38,9 +38,8 @@ import codecs
 import json
 import re
 import sys
-import urllib.parse
 import zlib
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -48,7 +47,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
-from landing_ledger import document_name
+from youtube_lake.columns import CATEGORY_REFERENCE_PARTITION, CATEGORY_REFERENCE_TYPES
+from youtube_lake.invocation import S3Object
+from youtube_lake.ledger import document_name
+from youtube_lake.regions import is_region_code, normalize_region
+from youtube_lake.uris import s3_uri
 
 #: Rejection reason codes -> what they mean. The Airflow task shows ``reason`` when a record is quarantined.
 REASONS: dict[str, str] = {
@@ -87,19 +90,11 @@ OUTPUT_SCHEMA = pa.schema(
         pa.field("region", pa.string(), nullable=False),
     ]
 )
-PARTITION_COLUMN = "region"
+PARTITION_COLUMN = CATEGORY_REFERENCE_PARTITION
 OUTPUT_FILE = "categories.snappy.parquet"
 
-#: Glue/Athena types of the data columns and of the partition column.
-GLUE_COLUMN_TYPES: dict[str, str] = {
-    "category_id": "bigint",
-    "category_title": "string",
-    "assignable": "boolean",
-    "channel_id": "string",
-    "etag": "string",
-    "source_key": "string",
-    "ingested_at": "timestamp",
-}
+#: Glue/Athena types of the data columns (the lake's contract) and of the partition column.
+GLUE_COLUMN_TYPES: dict[str, str] = CATEGORY_REFERENCE_TYPES
 GLUE_PARTITION_TYPES: dict[str, str] = {PARTITION_COLUMN: "string"}
 
 #: Environment variables the handler needs (exactly ``Settings.lambda_environment()``'s keys).
@@ -182,7 +177,7 @@ class Config:
             raise ConfigError(f"missing environment variable(s): {', '.join(missing)}")
         value = {name: environ[name].strip() for name in ENV_VARS}
         regions = frozenset(r.strip().lower() for r in value["ALLOWED_REGIONS"].split(",") if r.strip())
-        bad = sorted(r for r in regions if not re.fullmatch(r"[a-z]{2}", r))
+        bad = sorted(r for r in regions if not is_region_code(r))
         if bad:
             raise ConfigError(f"ALLOWED_REGIONS holds invalid region codes: {', '.join(bad)}")
         if value["PROCESSED_BUCKET"] == value["RAW_BUCKET"]:
@@ -219,7 +214,7 @@ class Config:
 
     @property
     def table_uri(self) -> str:
-        return f"s3://{self.processed_bucket}/{self.processed_prefix}"
+        return s3_uri(self.processed_bucket, self.processed_prefix)
 
     def partition_uri(self, region: str) -> str:
         return f"{self.table_uri}{PARTITION_COLUMN}={region}/"
@@ -242,101 +237,14 @@ def _folder(prefix: str) -> str:
     return f"{prefix}/" if prefix else ""
 
 
-@dataclass(frozen=True)
-class S3Object:
-    """One record of an invocation: the object to convert, and the version the record names, if any."""
-
-    bucket: str
-    key: str
-    version_id: str | None = None
-    #: Without quotes; names the version on an unversioned bucket (S3 events carry it).
-    etag: str | None = None
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """Who asks: an Airflow run (the scheduled path sends ``airflow``) or the S3 event path."""
-
-    run_id: str
-    interval_start: str | None = None
-    interval_end: str | None = None
-
-    @property
-    def interval(self) -> tuple[str | None, str | None]:
-        return (self.interval_start, self.interval_end)
-
-
-def parse_run(event: Mapping[str, Any], request_id: str) -> RunInfo:
-    """The ``airflow`` member of a scheduled invocation (run id and data interval), else the event path's
-    ``s3-event:<request id>``. A malformed member raises ValueError (the invocation fails)."""
-    airflow = event.get("airflow")
-    if airflow is None:
-        return RunInfo(f"s3-event:{request_id}")
-    run_id = airflow.get("run_id") if isinstance(airflow, Mapping) else None
-    if not isinstance(run_id, str) or not run_id:
-        raise ValueError("event member 'airflow' must be an object with a non-empty string 'run_id'")
-    bounds = [airflow.get(name) for name in ("interval_start", "interval_end")]
-    if any(b is not None and not isinstance(b, str) for b in bounds):
-        raise ValueError("event member 'airflow': interval_start / interval_end must be strings")
-    return RunInfo(run_id, *bounds)
-
-
-def parse_event(event: Mapping[str, Any]) -> list[S3Object]:
-    """Every record of an S3 event (or Airflow's event-shaped payload); keys arrive URL-encoded.
-
-    An S3 ``s3:TestEvent`` (sent when a notification is configured) has no records and yields none.
-    A malformed event raises ValueError: there is no object to quarantine, so the invocation fails and
-    the on-failure destination keeps the event.
-    """
-    if not isinstance(event, Mapping):
-        raise ValueError(f"event must be a JSON object, got {type(event).__name__}")
-    if event.get("Event") == "s3:TestEvent":
-        return []
-    records = event.get("Records")
-    if not isinstance(records, list):
-        raise ValueError("event has no 'Records' list (expected an S3 event notification)")
-    objects = []
-    for index, record in enumerate(records):
-        try:
-            s3 = record["s3"]
-            bucket = s3["bucket"]["name"]
-            raw_key = s3["object"]["key"]
-        except (KeyError, TypeError):
-            raise ValueError(f"Records[{index}] has no s3.bucket.name / s3.object.key") from None
-        if not isinstance(bucket, str) or not isinstance(raw_key, str) or not bucket or not raw_key:
-            raise ValueError(f"Records[{index}]: bucket and key must be non-empty strings")
-        version = s3["object"].get("versionId") or None
-        etag = s3["object"].get("eTag") or None
-        if not isinstance(version, str | None) or not isinstance(etag, str | None):
-            raise ValueError(f"Records[{index}]: versionId and eTag must be strings")
-        objects.append(
-            S3Object(bucket, urllib.parse.unquote_plus(raw_key), version, etag.strip('"') if etag else None)
-        )
-    return objects
-
-
-def s3_event(objects: Iterable[tuple[str, str]]) -> dict[str, Any]:
-    """An S3-notification-shaped event for (bucket, key) pairs, keys URL-encoded like S3 does."""
-    return {
-        "Records": [
-            {
-                "eventSource": "aws:s3",
-                "eventName": "ObjectCreated:Put",
-                "s3": {"bucket": {"name": bucket}, "object": {"key": urllib.parse.quote_plus(key, safe="/")}},
-            }
-            for bucket, key in objects
-        ]
-    }
-
-
 def region_from_key(key: str, allowed_regions: Collection[str]) -> str:
     """The lower-case region code from ``…/XX_category_id.json[.gz]``; Rejected otherwise."""
     name = key.rsplit("/", 1)[-1]
     match = _FILE_NAME_RE.fullmatch(name)
     if not match:
         raise Rejected("unknown_region", f"file name {name!r} is not XX_category_id.json[.gz]")
-    region = match.group(1).lower()
-    if region not in allowed_regions:
+    region = normalize_region(match.group(1))
+    if region is None or region not in allowed_regions:
         raise Rejected(
             "unknown_region",
             f"region {region!r} of {name!r} is not one of {', '.join(sorted(allowed_regions))}",

@@ -1,11 +1,12 @@
 """Lambda entry point (``handler.handler``): S3 event in, Parquet + Glue partition out, bad files quarantined.
 
-Thin edge around the pure modules: :mod:`category_reference` (the transform and every layout rule),
-:mod:`partition_order` (arrival and which source a partition keeps) and :mod:`landing_ledger` (verdict
-documents). Configuration is read from environment variables on each call (``category_reference.ENV_VARS``);
+Thin edge around the pure modules: :mod:`category_reference` (the transform and every layout rule) and
+:mod:`partition_order` (which source a partition keeps), and the lake's contracts shipped beside them in
+``youtube_lake/`` (the event and the result: ``invocation``; arrival: ``landing``; verdict documents:
+``ledger``). Configuration is read from environment variables on each call (``category_reference.ENV_VARS``);
 the AWS endpoint comes from the standard ``AWS_ENDPOINT_URL`` that boto3 and awswrangler honour, so this
 code does not know whether it runs on AWS or on the local runtime. Only boto3, awswrangler and pyarrow are
-imported: the AWS SDK for pandas managed layer provides them.
+imported besides the package's own modules: the AWS SDK for pandas managed layer provides them.
 
 Per record (``docs/daily-pipeline.md``, "Ordered Lambda"):
 
@@ -26,9 +27,10 @@ Per record (``docs/daily-pipeline.md``, "Ordered Lambda"):
 AWS errors are collected, the other records still processed, and the invocation then raises so Lambda
 retries it (every step is idempotent) and finally hands the event to the on-failure destination.
 
-Return value (JSON): ``{"records": [{bucket, key, version_id, etag, status, region, rows, output, reason,
-quarantine_key}], "converted": n, "quarantined": n, "superseded": n}``; ``output`` is the Parquet object's
-``s3://`` URI.
+Return value: ``youtube_lake.invocation.LambdaResult`` as JSON (``{"records": [{bucket, key, version_id,
+etag, status, region, rows, output, reason, quarantine_key}], "converted": n, "quarantined": n,
+"superseded": n}``; ``output`` is the Parquet object's ``s3://`` URI), read back by Airflow with
+``LambdaResult.from_json``.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ import os
 import threading
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,32 +57,40 @@ from category_reference import (
     PARTITION_COLUMN,
     Config,
     Rejected,
-    RunInfo,
-    S3Object,
     check_category_drop,
     error_report,
     gunzip,
-    parse_event,
-    parse_run,
     region_from_key,
     transform,
 )
-from landing_ledger import document, document_body
 from partition_order import (
     MAX_ENCODED_KEY,
     META_ROWS,
     Decision,
-    LandingDateError,
     Source,
-    arrival,
     decide,
     encode_key,
-    landing_date,
     source_from_metadata,
     source_metadata,
 )
+from youtube_lake import landing, ledger
+from youtube_lake.invocation import (
+    CONVERTED,
+    QUARANTINED,
+    SUPERSEDED,
+    LambdaResult,
+    RecordResult,
+    RunInfo,
+    S3Object,
+    parse_event,
+    parse_run,
+)
+from youtube_lake.timestamps import iso
+from youtube_lake.uris import s3_uri
 
 log = logging.getLogger("json_to_parquet")
+#: Who writes this function's ledger documents (``ledger.RECORDERS``).
+RECORDED_BY = "json_to_parquet"
 
 #: Times one record decides again after a conditional PUT lost a race (each loss means another
 #: invocation wrote in between; reserved concurrency bounds how many can).
@@ -112,7 +122,7 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     objects = parse_event(event)
     run = parse_run(event, request_id)
     session = _session()
-    results: list[dict[str, Any]] = []
+    results: list[RecordResult] = []
     failures: list[str] = []
     for source in objects:
         try:
@@ -129,11 +139,9 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
             )
             continue
         results.append(result)
-        level = logging.WARNING if result["status"] == "quarantined" else logging.INFO
-        _log("record_processed", level, request_id=request_id, run_id=run.run_id, **result)
-    summary: dict[str, Any] = {"records": results}
-    for status in ("converted", "quarantined", "superseded"):
-        summary[status] = sum(r["status"] == status for r in results)
+        level = logging.WARNING if result.status == QUARANTINED else logging.INFO
+        _log("record_processed", level, request_id=request_id, run_id=run.run_id, **result.to_json())
+    summary = LambdaResult(tuple(results)).to_json()
     _log(
         "invocation_done",
         logging.INFO,
@@ -227,35 +235,35 @@ class Record:
     version: Version | None = None
     region: str | None = None
     arrival: datetime | None = None
-    result: dict[str, Any] = field(default_factory=dict)
+    result: RecordResult = field(init=False)
 
     def __post_init__(self) -> None:
-        self.result = {
-            "bucket": self.source.bucket,
-            "key": self.source.key,
-            "version_id": self.source.version_id,
-            "etag": self.source.etag,
-            "status": "quarantined",
-            "region": None,
-            "rows": 0,
-            "output": None,
-            "reason": None,
-            "quarantine_key": None,
-        }
         try:
             self.region = region_from_key(self.source.key, self.config.allowed_regions)
         except Rejected:
             self.region = None
-        self.result["region"] = self.region
+        self.result = RecordResult(
+            bucket=self.source.bucket,
+            key=self.source.key,
+            status=QUARANTINED,
+            version_id=self.source.version_id,
+            etag=self.source.etag,
+            region=self.region,
+        )
+
+    def answer(self, **changes: Any) -> RecordResult:
+        """The result with ``changes`` (status, rows, output, reason, quarantine key) applied."""
+        self.result = replace(self.result, **changes)
+        return self.result
 
     def about(self, version: Version) -> None:
         """Describe ``version`` of the key (its arrival needs its LastModified)."""
         self.version = version
-        self.result.update(version_id=version.version_id, etag=version.etag)
-        try:
-            self.arrival = arrival(self.source.key, version.last_modified, self.config.landing_prefix)
-        except LandingDateError:
-            self.arrival = version.last_modified  # as the planner dates it; the record is quarantined
+        self.answer(version_id=version.version_id, etag=version.etag)
+        # A malformed landing date is dated by LastModified, as the planner dates it (and is quarantined).
+        self.arrival = landing.arrival_or_last_modified(
+            self.source.key, version.last_modified, self.config.landing_prefix
+        )
 
     def candidate(self) -> Source:
         assert self.version is not None and self.arrival is not None
@@ -269,35 +277,41 @@ class Record:
         """(ledger key, document body), or None when nothing names the version's ETag.
 
         Without a HEAD of the version (it no longer exists) the record's own version id and ETag name it.
+        ``rows`` counts a processed file's categories (read = written, nothing dropped); the other verdicts
+        read nothing that counts, so their counts are null.
         """
         version = self.version
         etag = version.etag if version else self.source.etag
         if not etag:
             return None
-        doc = document(
-            bucket=self.source.bucket,
+        processed = verdict == ledger.PROCESSED
+        counts = {"rows_read": rows, "rows_written": rows, "duplicates": 0, "rejected": 0}
+        doc = ledger.document(
             key=self.source.key,
-            version_id=version.version_id if version else self.source.version_id,
+            bucket=self.source.bucket,
             etag=etag,
-            size=version.size if version else None,
-            last_modified=version.last_modified if version else None,
-            arrival=self.arrival,
-            region=self.region,
+            kind=landing.REFERENCE,
             verdict=verdict,
-            reason=reason,
             run_id=self.run.run_id,
+            recorded_by=RECORDED_BY,
+            version_id=version.version_id if version else self.source.version_id,
+            size=version.size if version else None,
+            last_modified=iso(version.last_modified) if version else None,
+            arrival=iso(self.arrival) if self.arrival else None,
+            region=self.region,
+            reason=reason,
             interval=self.run.interval,
-            rows=rows,
-            partitions=[f"{PARTITION_COLUMN}={self.region}"] if verdict == "processed" else [],
+            counts=counts if processed else None,
+            partitions=[f"{PARTITION_COLUMN}={self.region}"] if processed else [],
             output=output,
-            recorded_at=self.now,
+            recorded_at=iso(self.now),
         )
-        return self.config.ledger_key(self.source.key, etag), document_body(doc)
+        return self.config.ledger_key(self.source.key, etag), ledger.document_body(doc)
 
 
 def process_record(
     source: S3Object, *, config: Config, session: boto3.Session, request_id: str, run: RunInfo
-) -> dict[str, Any]:
+) -> RecordResult:
     """Convert one object, quarantine it or answer that it is superseded.
 
     Raises only :data:`_RETRYABLE` errors (AWS, I/O, a write race that does not settle).
@@ -305,8 +319,7 @@ def process_record(
     record = Record(source, config, run, request_id, datetime.now(UTC))
     if source.bucket == config.raw_bucket and source.key.startswith(config.quarantine_prefix):
         # Never re-process (and re-quarantine) quarantined copies, whatever the trigger says.
-        record.result["reason"] = "in_quarantine: object is under the quarantine prefix; not processed"
-        return record.result
+        return record.answer(reason="in_quarantine: object is under the quarantine prefix; not processed")
     s3 = _client(session, "s3")
     current = _head(s3, source.bucket, source.key)
     if current is None or not current.named_by(source):
@@ -358,9 +371,11 @@ def process_record(
             parquet = _parquet(table)
         if _put_partition(s3, config, record.region, parquet, table.num_rows, candidate, stored):
             output = _finish_partition(s3, session, config, record.region)
-            record.result.update(status="converted", rows=table.num_rows, output=output)
-            _write_ledger(s3, config, record.ledger("processed", None, rows=table.num_rows, output=output))
-            return record.result
+            result = record.answer(status=CONVERTED, rows=table.num_rows, output=output)
+            _write_ledger(
+                s3, config, record.ledger(ledger.PROCESSED, None, rows=table.num_rows, output=output)
+            )
+            return result
     raise WriteConflict(
         f"{PARTITION_COLUMN}={record.region}: {MAX_WRITE_ATTEMPTS} conditional writes lost to concurrent ones"
     )
@@ -371,8 +386,8 @@ def _check_key(record: Record) -> None:
     key = record.source.key
     region_from_key(key, record.config.allowed_regions)
     try:
-        landing_date(key, record.config.landing_prefix)
-    except LandingDateError as error:
+        landing.landing_date(key, record.config.landing_prefix)
+    except landing.LandingDateError as error:
         raise Rejected("bad_landing_date", str(error)) from None
     encoded = len(encode_key(key))  # the processed object's metadata names the key
     if encoded > MAX_ENCODED_KEY:
@@ -520,15 +535,15 @@ def _finish_partition(s3: Any, session: boto3.Session, config: Config, region: s
     for start in range(0, len(stale), 1000):
         s3.delete_objects(Bucket=config.processed_bucket, Delete={"Objects": stale[start : start + 1000]})
     register_partition(region, config=config, session=session)
-    return f"s3://{config.processed_bucket}/{key}"
+    return s3_uri(config.processed_bucket, key)
 
 
-def _unchanged(s3: Any, session: boto3.Session, record: Record, stored: Stored) -> dict[str, Any]:
+def _unchanged(s3: Any, session: boto3.Session, record: Record, stored: Stored) -> RecordResult:
     """The partition already holds this version (a redelivered event, a scheduled re-send): no rewrite."""
     assert record.region is not None
     output = _finish_partition(s3, session, record.config, record.region)
-    record.result.update(
-        status="converted",
+    result = record.answer(
+        status=CONVERTED,
         rows=stored.rows or len(stored.ids),
         output=output,
         reason=f"unchanged: {PARTITION_COLUMN}={record.region} already holds this version; nothing written",
@@ -537,20 +552,20 @@ def _unchanged(s3: Any, session: boto3.Session, record: Record, stored: Stored) 
     _write_ledger(
         s3,
         record.config,
-        record.ledger("processed", None, rows=record.result["rows"], output=output),
+        record.ledger(ledger.PROCESSED, None, rows=result.rows, output=output),
         keep=True,
     )
     return record.result
 
 
-def _superseded(s3: Any, record: Record, reason: str) -> dict[str, Any]:
-    record.result.update(status="superseded", reason=reason, rows=0)
+def _superseded(s3: Any, record: Record, reason: str) -> RecordResult:
+    result = record.answer(status=SUPERSEDED, reason=reason, rows=0)
     # Never over a processed or quarantined verdict of the same (key, ETag): superseded is the weakest.
-    _write_ledger(s3, record.config, record.ledger("superseded", reason), keep=True)
-    return record.result
+    _write_ledger(s3, record.config, record.ledger(ledger.SUPERSEDED, reason), keep=True)
+    return result
 
 
-def _superseded_version(s3: Any, record: Record, current: Version | None) -> dict[str, Any]:
+def _superseded_version(s3: Any, record: Record, current: Version | None) -> RecordResult:
     """The record names a version that is not the key's current one (or the key has none)."""
     source = record.source
     if current is None and not (source.version_id or source.etag):
@@ -570,7 +585,7 @@ def _not_current(source: S3Object, what: str, newest: Version | None) -> str:
     )
 
 
-def _quarantine(s3: Any, record: Record, rejected: Rejected) -> dict[str, Any]:
+def _quarantine(s3: Any, record: Record, rejected: Rejected) -> RecordResult:
     """Copy the bad version and store an error report beside it; the raw object stays untouched."""
     config, source, version = record.config, record.source, record.version
     assert version is not None
@@ -586,7 +601,7 @@ def _quarantine(s3: Any, record: Record, rejected: Rejected) -> dict[str, Any]:
         source=S3Object(source.bucket, source.key, version.version_id, version.etag),
         request_id=record.request_id,
         at=record.now,
-        copy_uri=f"s3://{config.raw_bucket}/{copy_key}" if copied else None,
+        copy_uri=s3_uri(config.raw_bucket, copy_key) if copied else None,
     )
     s3.put_object(
         Bucket=config.raw_bucket,
@@ -595,13 +610,13 @@ def _quarantine(s3: Any, record: Record, rejected: Rejected) -> dict[str, Any]:
         ContentType="application/json",
     )
     quarantine_key = copy_key if copied else report_key
-    record.result.update(status="quarantined", reason=str(rejected), rows=0, quarantine_key=quarantine_key)
+    result = record.answer(status=QUARANTINED, reason=str(rejected), rows=0, quarantine_key=quarantine_key)
     _write_ledger(
         s3,
         config,
-        record.ledger("quarantined", str(rejected), output=f"s3://{config.raw_bucket}/{quarantine_key}"),
+        record.ledger(ledger.QUARANTINED, str(rejected), output=s3_uri(config.raw_bucket, quarantine_key)),
     )
-    return record.result
+    return result
 
 
 def _write_ledger(s3: Any, config: Config, entry: tuple[str, bytes] | None, *, keep: bool = False) -> None:

@@ -1,10 +1,9 @@
-"""Which raw category file a region's partition holds: arrival, arrival order and the replace decision.
+"""Which raw category file a region's partition holds: the source metadata and the replace decision.
 
-Pure (no I/O, no clock): the handler reads S3 and asks :func:`decide`. The rules are those of
-``docs/daily-pipeline.md`` ("What arrival means", "Ordered Lambda"):
+Pure (no I/O, no clock): the handler reads S3 and asks :func:`decide`. Arrival and arrival order are the
+lake's (``youtube_lake.landing``, ``docs/daily-pipeline.md`` "What arrival means"); the rules kept here are
+the Lambda's own ("Ordered Lambda"):
 
-- an object's **arrival** is the date of a ``landing_date=YYYY-MM-DD/`` folder below the landing prefix
-  (00:00 UTC), else its S3 ``LastModified``;
 - the partition holds the **newest** source in arrival order ``(arrival, key)``: a later arrival wins, and
   within one instant the key that sorts last;
 - versions of **one key** are ordered as S3 orders them: the key's current version is the newest. Arrival
@@ -19,13 +18,12 @@ so of two concurrent invocations the one that decided on stale state gets 412 an
 from __future__ import annotations
 
 import enum
-import re
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import datetime
 
-_LANDING_DATE_RE = re.compile(r"^landing_date=(\d{4})-(\d{2})-(\d{2})$")
+from youtube_lake.timestamps import iso, parse_instant
 
 #: S3 user metadata names (``x-amz-meta-…``) on the processed object.
 META_BUCKET = "source-bucket"
@@ -36,41 +34,6 @@ META_ARRIVAL = "source-arrival"
 META_ROWS = "rows"
 #: S3 limits user metadata to 2 KB; keys are percent-encoded into it (non-ASCII takes 3 characters a byte).
 MAX_ENCODED_KEY = 1500
-
-
-class LandingDateError(ValueError):
-    """A ``landing_date=`` folder that names no calendar date."""
-
-
-def landing_date(key: str, landing_prefix: str) -> date | None:
-    """The ``landing_date=YYYY-MM-DD`` folder of a key below ``landing_prefix`` (any level), else None."""
-    if not key.startswith(landing_prefix):
-        return None
-    for folder in key[len(landing_prefix) :].split("/")[:-1]:
-        match = _LANDING_DATE_RE.match(folder)
-        if match:
-            try:
-                return date(*(int(part) for part in match.groups()))
-            except ValueError:
-                raise LandingDateError(f"{folder!r} is not a calendar date") from None
-        if folder.startswith("landing_date="):
-            raise LandingDateError(f"{folder!r} is not landing_date=YYYY-MM-DD")
-    return None
-
-
-def arrival(key: str, last_modified: datetime, landing_prefix: str) -> datetime:
-    """The instant an object belongs to; raises :class:`LandingDateError` for a malformed landing date."""
-    if last_modified.tzinfo is None:
-        raise ValueError("last_modified must be timezone-aware")
-    day = landing_date(key, landing_prefix)
-    if day is None:
-        return last_modified.astimezone(UTC)
-    return datetime.combine(day, time.min, tzinfo=UTC)
-
-
-def iso(when: datetime) -> str:
-    """ISO-8601 UTC with a ``Z``, second precision: how the ledger and the metadata store instants."""
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -124,7 +87,7 @@ def encode_key(key: str) -> str:
 def source_from_metadata(metadata: Mapping[str, str]) -> Source | None:
     """The source a processed object names, or None when it names none (written by another tool)."""
     try:
-        arrived = datetime.strptime(metadata[META_ARRIVAL], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        arrived = parse_instant(metadata[META_ARRIVAL])
         return Source(
             bucket=metadata[META_BUCKET],
             key=urllib.parse.unquote(metadata[META_KEY]),
