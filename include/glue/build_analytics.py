@@ -15,7 +15,8 @@ Output (``--target_path``, Parquet/snappy): ``region=xx/dt=YYYY-MM-DD/`` partiti
 each one object, rebuilt from the whole statistics table on every run (the category titles of a region
 may have changed) and published atomically for readers (``lake_io``: staging folder
 ``_build_analytics_staging/<run_id>/``, one ``CopyObject`` per partition, then the partitions the
-statistics no longer have are deleted). Columns, stable for the crawler and Athena SQL:
+statistics no longer have are deleted). Columns (``youtube_lake.columns.ANALYTICS``), stable for the
+crawler and Athena SQL:
 
 every statistics column (video_id, trending_date, title, channel_id, channel_title, category_id,
 publish_time, tags, views, likes, dislikes, comment_count, thumbnail_link, comments_disabled,
@@ -31,8 +32,9 @@ region, dt             string   partitions (dt: the trending date as text)
 =====================  =======  ==========================================================================
 
 Counts (rows, unknown_category rows = rows whose category is not in their region's file, per region) go to
-``<metrics_path>run_id=<run_id>/metrics.json`` and stdout (one JSON line). Deployed alone with
-``lake_io.py`` (``--extra-py-files``); it never imports the project's package.
+``<metrics_path>run_id=<run_id>/metrics.json`` (``youtube_lake.metrics.metrics_uri``) and stdout (one JSON
+line). Deployed with ``lake_io.py`` and ``youtube_lake.zip`` (``--extra-py-files``); the DAG side's package
+is never imported.
 """
 
 from __future__ import annotations
@@ -43,44 +45,18 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from lake_io import Store, commit, join, published_objects, run_folder, staged_objects, store_for
+from lake_io import Store, commit, published_objects, staged_objects, store_for
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
+from youtube_lake.columns import ANALYTICS
+from youtube_lake.metrics import metrics_uri
+from youtube_lake.partitions import PARTITION_COLUMNS
+from youtube_lake.uris import join
 
 JOB_ARGUMENTS = ["JOB_NAME", "statistics_path", "category_path", "target_path", "run_id", "metrics_path"]
 
 UNKNOWN_TITLE = "Unknown"
-STATISTICS_COLUMNS = (
-    "video_id",
-    "trending_date",
-    "title",
-    "channel_id",
-    "channel_title",
-    "category_id",
-    "publish_time",
-    "tags",
-    "views",
-    "likes",
-    "dislikes",
-    "comment_count",
-    "thumbnail_link",
-    "comments_disabled",
-    "ratings_disabled",
-    "video_error_or_removed",
-    "description",
-    "source_file",
-    "source_arrival",
-)
-DERIVED_COLUMNS = (
-    "category_title",
-    "category_title_source",
-    "engagement_rate",
-    "like_ratio",
-    "days_to_trend",
-)
-PARTITION_COLUMNS = ("region", "dt")
-OUTPUT_COLUMNS = (*STATISTICS_COLUMNS, *DERIVED_COLUMNS, *PARTITION_COLUMNS)
 #: Folder inside the target where runs stage their output (``_``: readers and crawlers skip it).
 STAGING_FOLDER = "_build_analytics_staging"
 
@@ -137,8 +113,8 @@ def add_metrics(df: DataFrame) -> DataFrame:
 
 
 def build(statistics: DataFrame, categories: DataFrame) -> DataFrame:
-    """The analytics table, columns in ``OUTPUT_COLUMNS`` order."""
-    return add_metrics(join_categories(statistics, categories)).select(*OUTPUT_COLUMNS)
+    """The analytics table, columns in ``ANALYTICS`` order."""
+    return add_metrics(join_categories(statistics, categories)).select(*ANALYTICS)
 
 
 # ---- I/O at the edges ----------------------------------------------------------------------------
@@ -210,7 +186,7 @@ def run(
         },
         "seconds": round(time.perf_counter() - started, 2),
     }
-    store.write_text(run_folder(metrics_path, run_id) + "metrics.json", json.dumps(metrics, indent=1))
+    store.write_text(metrics_uri(metrics_path, run_id), json.dumps(metrics, indent=1))
     return metrics
 
 

@@ -8,8 +8,9 @@ boto3 (Glue provides it; endpoint and credentials come from the environment, so 
 whether it runs on AWS or on the local runtime); a local folder goes through the file system, where
 ``os.replace`` is the atomic step (tests, benchmarks).
 
-Deployed next to the job scripts and given to them with ``--extra-py-files``; it never imports the
-project's package.
+Deployed next to the job scripts and given to them with ``--extra-py-files``, as is ``youtube_lake.zip``:
+URIs, partition names and run folders are the lake's contracts (``youtube_lake``), re-exported here for
+the scripts that import them from this module.
 """
 
 from __future__ import annotations
@@ -22,11 +23,25 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
-#: The one object of every partition folder.
-PARTITION_OBJECT = "data.snappy.parquet"
+from youtube_lake.partitions import PARTITION_OBJECT, partition_name, partition_of
+from youtube_lake.runs import run_folder
+from youtube_lake.uris import bucket_of, is_s3_uri, join, split_s3_uri
 
-
-S3_SCHEMES = ("s3://", "s3a://", "s3n://")
+__all__ = [
+    "PARTITION_OBJECT",
+    "LocalStore",
+    "S3Store",
+    "Store",
+    "bucket_of",
+    "commit",
+    "join",
+    "partition_name",
+    "partition_of",
+    "published_objects",
+    "run_folder",
+    "staged_objects",
+    "store_for",
+]
 
 
 class Store:
@@ -75,13 +90,7 @@ class S3Store(Store):
             client = boto3.client("s3")
         self.s3 = client
 
-    @staticmethod
-    def split(uri: str) -> tuple[str, str]:
-        for scheme in S3_SCHEMES:
-            if uri.startswith(scheme):
-                bucket, _, key = uri[len(scheme) :].partition("/")
-                return bucket, key
-        raise ValueError(f"not an S3 URI: {uri!r}")
+    split = staticmethod(split_s3_uri)
 
     def read_text(self, uri: str) -> str | None:
         bucket, key = self.split(uri)
@@ -198,30 +207,8 @@ class LocalStore(Store):
         return count
 
 
-def bucket_of(uri: str) -> str:
-    """The bucket of an S3 URI; empty for a local path."""
-    return S3Store.split(uri)[0] if uri.startswith(S3_SCHEMES) else ""
-
-
 def store_for(uri: str) -> Store:
-    return S3Store() if uri.startswith(S3_SCHEMES) else LocalStore()
-
-
-def join(folder: str, *parts: str) -> str:
-    return "/".join([folder.rstrip("/"), *parts])
-
-
-def partition_name(region: str, day: str) -> str:
-    """``region=us/dt=2017-11-14``: how partitions are named in the ledger and the metrics."""
-    return f"region={region}/dt={day}"
-
-
-def partition_of(relative: str) -> str | None:
-    """The partition of a path below the target/staging root (``region=us/dt=2017-11-14/x.parquet``)."""
-    parts = relative.split("/")
-    if len(parts) >= 3 and parts[0].startswith("region=") and parts[1].startswith("dt="):
-        return f"{parts[0]}/{parts[1]}"
-    return None
+    return S3Store() if is_s3_uri(uri) else LocalStore()
 
 
 def staged_objects(store: Store, root: str) -> dict[str, str]:
@@ -287,7 +274,3 @@ def commit(
     if strays:
         store.delete(strays)
     return deleted
-
-
-def run_folder(base: str, run_id: str) -> str:
-    return f"{base.rstrip('/')}/run_id={run_id}/"

@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 import sqlglot
 from sqlglot import exp
+from youtube_lake.columns import ANALYTICS_DERIVED_TYPES
 
 from infra.local.runtime import LocalRuntime
 from tests.report_model import EXPECTED, expected_days_to_trend, with_category_titles
@@ -44,13 +45,7 @@ TRENDING_TYPES = {
     "region": "string",
 }  # fmt: skip
 #: Columns the Glue job adds to the cleaned statistics when it joins the category reference.
-DERIVED_COLUMNS = (
-    "category_title",
-    "category_title_source",
-    "engagement_rate",
-    "like_ratio",
-    "days_to_trend",
-)
+DERIVED_COLUMNS = tuple(ANALYTICS_DERIVED_TYPES)
 
 
 # ---- the fixture data: trending-shaped rows from the real files -------------------------------------------

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from pyspark.sql import functions as F
+from youtube_lake import columns
 
 from infra.local.runtime import GLUE_SOURCE
 from tests.glue_plans import folder_plan, write_plan
@@ -26,7 +27,8 @@ pytestmark = pytest.mark.spark
 
 
 def _load(name: str) -> ModuleType:
-    # The scripts import their shared module (lake_io.py) as Glue's --extra-py-files puts it on the path.
+    # The scripts import their shared modules (lake_io.py; youtube_lake, installed here) as Glue's
+    # --extra-py-files puts them on the path.
     if str(GLUE_SOURCE) not in sys.path:
         sys.path.insert(0, str(GLUE_SOURCE))
     spec = importlib.util.spec_from_file_location(f"glue_{name}", GLUE_SOURCE / f"{name}.py")
@@ -49,7 +51,7 @@ CATEGORY_SCHEMA = "region string, category_id bigint, category_title string"
 
 def stats(spark: Any, rows: list[tuple]) -> Any:
     df = spark.createDataFrame(rows, STATS_SCHEMA)
-    for name in ba.STATISTICS_COLUMNS:
+    for name in columns.STATISTICS_DATA:
         if name not in df.columns:
             df = df.withColumn(name, F.lit(None).cast("string"))
     return df.withColumn("dt", F.date_format("trending_date", "yyyy-MM-dd"))  # the partition column
@@ -129,8 +131,8 @@ def test_derived_metrics(
 def test_output_columns_in_documented_order(spark: Any) -> None:
     s = stats(spark, [_row("us", "a", 1)])
     out = ba.build(s, spark.createDataFrame([("us", 1, "Film")], CATEGORY_SCHEMA))
-    assert tuple(out.columns) == ba.OUTPUT_COLUMNS
-    for name in ba.OUTPUT_COLUMNS:
+    assert tuple(out.columns) == columns.ANALYTICS
+    for name in columns.ANALYTICS:
         assert name in (ba.__doc__ or "")
 
 
