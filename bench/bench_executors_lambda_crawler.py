@@ -26,9 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from youtube_lake import invocation
-
 from infra.local.runtime import REPO_ROOT, LocalRuntime, patched_environ
+from youtube_lake import invocation
 
 DATA_DIR = Path(os.environ.get("YOUTUBE_ETL_DATA", REPO_ROOT.parent / "shared" / "data" / "youtube"))
 TRIVIAL = "def handler(event, context):\n    return {'ok': True, 'n': event.get('n')}\n"

@@ -143,6 +143,7 @@ def _lambda(bucket: str, out: str) -> dict[str, Any]:
     import boto3
     import category_reference
     import handler
+
     from youtube_lake import invocation
 
     handler._session().client("glue")  # service models: cold-start work, like the import

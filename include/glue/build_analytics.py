@@ -49,6 +49,7 @@ from lake_io import Store, commit, published_objects, staged_objects, store_for
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
+
 from youtube_lake.columns import ANALYTICS
 from youtube_lake.metrics import metrics_uri
 from youtube_lake.partitions import PARTITION_COLUMNS

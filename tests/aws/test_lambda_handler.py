@@ -26,6 +26,7 @@ from infra.local.runtime import LAMBDA_SOURCE, LocalRuntime
 sys.path.insert(0, str(LAMBDA_SOURCE))
 import category_reference as cr  # noqa: E402
 import handler as lambda_handler  # noqa: E402
+
 from youtube_lake import invocation  # noqa: E402
 from youtube_lake.ledger import document_name  # noqa: E402
 

@@ -32,6 +32,7 @@ from youtube_etl.dag_support import LambdaRecordError, s3_event_payload
 
 sys.path.insert(0, str(LAMBDA_SOURCE))
 import category_reference as cr  # noqa: E402
+
 from youtube_lake import invocation  # noqa: E402
 
 #: Bound for waiting on asynchronous invocations (interpreter start + awswrangler import per event).

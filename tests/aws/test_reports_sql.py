@@ -21,12 +21,12 @@ import pandas as pd
 import pytest
 import sqlglot
 from sqlglot import exp
-from youtube_lake.columns import ANALYTICS_DERIVED_TYPES
 
 from infra.local.runtime import LocalRuntime
 from tests.report_model import EXPECTED, expected_days_to_trend, with_category_titles
 from youtube_etl import reports
 from youtube_etl.settings import Settings, get_settings
+from youtube_lake.columns import ANALYTICS_DERIVED_TYPES
 from youtube_lake.reports import get_report
 
 RUN = "scheduled__2026-11-24T00:00:00+00:00"

@@ -16,6 +16,7 @@ from youtube_etl.settings import get_settings
 sys.path.insert(0, str(LAMBDA_SOURCE))
 import handler  # noqa: E402
 import partition_order as po  # noqa: E402
+
 from youtube_lake import ledger  # noqa: E402
 from youtube_lake.invocation import RunInfo, S3Object  # noqa: E402
 

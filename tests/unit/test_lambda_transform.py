@@ -20,6 +20,7 @@ from youtube_etl.settings import KNOWN_REGIONS, get_settings
 
 sys.path.insert(0, str(LAMBDA_SOURCE))
 import category_reference as cr  # noqa: E402
+
 from youtube_lake import invocation  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "youtube"

@@ -47,6 +47,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
+
 from youtube_lake.columns import CATEGORY_REFERENCE_PARTITION, CATEGORY_REFERENCE_TYPES
 from youtube_lake.invocation import S3Object
 from youtube_lake.ledger import document_name

@@ -73,6 +73,7 @@ from partition_order import (
     source_from_metadata,
     source_metadata,
 )
+
 from youtube_lake import landing, ledger
 from youtube_lake.invocation import (
     CONVERTED,
