@@ -41,10 +41,13 @@ def client(service: str, endpoint: str, region: str) -> Any:
 
 
 def s3_filesystem(endpoint: str, region: str) -> Any:
-    """pyarrow's S3 filesystem against the runtime (how the crawler and Athena read and write data)."""
+    """pyarrow's S3 filesystem against the runtime (how the crawler, Athena and Data Quality read and write
+    data), serving keys with an empty path component too (``s3://bucket//table``), as S3 does."""
     from pyarrow import fs
 
-    return fs.S3FileSystem(
+    from infra.localaws._s3fs import S3KeysHandler
+
+    native = fs.S3FileSystem(
         access_key=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
         secret_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         session_token=LOCAL_CREDENTIALS["AWS_SESSION_TOKEN"],
@@ -52,6 +55,7 @@ def s3_filesystem(endpoint: str, region: str) -> Any:
         endpoint_override=endpoint.split("://", 1)[1],
         scheme="http",
     )
+    return fs.PyFileSystem(S3KeysHandler(native, lambda: client("s3", endpoint, region)))
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
