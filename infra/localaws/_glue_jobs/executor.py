@@ -13,9 +13,8 @@ backend is patched so that a run:
    ``ValueError: …``) / TIMEOUT (the job's or run's ``Timeout``, in minutes) / STOPPING → STOPPED
    (``BatchStopJobRun``, which moto lacks), with ``StartedOn``, ``CompletedOn`` and ``ExecutionTime``;
 4. keeps the driver's stdout/stderr: as files under a work folder (path logged, tail appended to
-   ``ErrorMessage``) and in the runtime's CloudWatch Logs, in the log groups Glue uses
-   (``/aws-glue/jobs/output`` and ``/aws-glue/jobs/error``, stream = run id), so the provider's
-   ``GlueJobOperator(verbose=True)`` prints them like on AWS.
+   ``ErrorMessage``) and in the runtime's CloudWatch Logs, in the log groups Glue uses (see :mod:`.logs`),
+   so the provider's ``GlueJobOperator(verbose=True)`` prints them like on AWS.
 
 ``ExecutionProperty.MaxConcurrentRuns`` is honoured with ``ConcurrentRunsExceededException``.
 
@@ -47,9 +46,9 @@ from infra.localaws._executor import Executor, Patch
 from infra.localaws._glue_etl import BOOKMARK_IN_ENV, BOOKMARK_OUT_ENV, LIBRARY_PATH
 from infra.localaws._glue_jobs import spark
 from infra.localaws._glue_jobs.bookmarks import BookmarkStore
-from infra.localaws._glue_jobs.patches import LOG_GROUP, LocalJobRun
+from infra.localaws._glue_jobs.logs import CloudWatchShipper, log_targets
+from infra.localaws._glue_jobs.patches import LocalJobRun
 from infra.localaws._glue_jobs.spec import error_message, job_arguments, spark_conf_from_arguments, tail
-from infra.localaws._logs import ensure_stream, put_lines
 
 if TYPE_CHECKING:
     from infra.localaws._runtime import LocalAWS
@@ -162,6 +161,8 @@ class GlueJobExecutor(Executor):
 
     # -- called from moto's request threads --
     def start(self, run: LocalJobRun) -> None:
+        run.logs = CloudWatchShipper(run, log_targets(run.arguments or {}))
+        run.logs.open()  # the run's log streams exist from its start, like Glue's
         with self._lock:
             self.runs.append(run)
         thread = threading.Thread(
@@ -276,7 +277,6 @@ class GlueJobExecutor(Executor):
                     )
                 assert run.process is not None
                 run.started_on = utcnow()
-                run.logs = CloudWatchShipper(run)
                 run.status = "RUNNING"
                 log.info(
                     "glue job %s run %s started (pid %s), logs in %s",
@@ -293,7 +293,8 @@ class GlueJobExecutor(Executor):
                         returncode = run.process.wait(timeout=LOG_SHIP_SECONDS)
                         break
                     except subprocess.TimeoutExpired:
-                        run.logs.ship()
+                        if run.logs is not None:
+                            run.logs.ship()
                     if time.monotonic() > deadline:
                         _terminate(run.process)
                         returncode = run.process.wait()
@@ -371,56 +372,6 @@ class GlueJobExecutor(Executor):
         paths = [*pythonpath, str(LIBRARY_PATH), env.get("PYTHONPATH", "")]
         env["PYTHONPATH"] = os.pathsep.join(paths).rstrip(os.pathsep)
         return env
-
-
-class CloudWatchShipper:
-    """Copies new lines of a run's stdout/stderr files to CloudWatch Logs (moto's backend, in-process).
-
-    Glue writes the driver's stdout to ``/aws-glue/jobs/output`` and stderr to ``/aws-glue/jobs/error``,
-    one stream per run id; the provider's operators and triggers read them there (``verbose=True``).
-    """
-
-    def __init__(self, run: LocalJobRun) -> None:
-        self.run = run
-        self.offsets = {"output": 0, "error": 0}
-        self._lock = threading.Lock()
-        self._ensure_streams()
-
-    def _ensure_streams(self) -> None:
-        for suffix in self.offsets:
-            ensure_stream(*self._where(suffix))
-
-    def _where(self, suffix: str) -> tuple[str, str, str, str]:
-        """(account, region, log group, log stream) of the run's ``output`` or ``error`` log."""
-        backend = self.run.job.backend
-        return backend.account_id, backend.region_name, f"{LOG_GROUP}/{suffix}", self.run.job_run_id
-
-    def ship(self) -> None:
-        """Send the complete lines written since the last call. Never raises: logs are a convenience."""
-        with self._lock:
-            try:
-                self._ship()
-            except Exception:
-                log.warning(
-                    "could not copy logs of run %s to CloudWatch Logs", self.run.job_run_id, exc_info=True
-                )
-
-    def _ship(self) -> None:
-        paths = {"output": self.run.stdout_path, "error": self.run.stderr_path}
-        for suffix, path in paths.items():
-            if path is None or not path.exists():
-                continue
-            with path.open("rb") as handle:
-                handle.seek(self.offsets[suffix])
-                chunk = handle.read()
-            end = chunk.rfind(b"\n") + 1
-            if self.run.process is not None and self.run.process.poll() is not None:
-                end = len(chunk)  # the process is gone: a last line without newline is complete too
-            if end <= 0:
-                continue
-            self.offsets[suffix] += end
-            lines = [line for line in chunk[:end].decode("utf-8", errors="replace").splitlines() if line]
-            put_lines(*self._where(suffix), lines)
 
 
 def _safe(name: str) -> str:

@@ -16,12 +16,14 @@ from moto.glue.exceptions import ConcurrentRunsExceededException, EntityNotFound
 from moto.glue.models import FakeJob, FakeJobRun
 from moto.glue.responses import GlueResponse
 
+from infra.localaws._glue_jobs.logs import LOG_GROUP
+
 if TYPE_CHECKING:
     import subprocess
 
-    from infra.localaws._glue_jobs.executor import CloudWatchShipper, GlueJobExecutor
+    from infra.localaws._glue_jobs.executor import GlueJobExecutor
+    from infra.localaws._glue_jobs.logs import CloudWatchShipper
 
-LOG_GROUP = "/aws-glue/jobs"
 ACTIVE_STATES = frozenset({"STARTING", "RUNNING", "STOPPING", "WAITING"})
 _start_lock = threading.Lock()
 
