@@ -103,6 +103,15 @@ def test_athena_selects_repairs_and_ctas_writes_under_an_empty_component(
     distinct = statistics.groupby("region")["video_id"].nunique()
     assert all_rows(aws, back["QueryExecutionId"])[0][1:] == [[r, str(n)] for r, n in distinct.items()]
 
+    succeeded(
+        aws,
+        f"INSERT INTO {analytics}.empty_top_{name} SELECT 'x' AS video_id, CAST(1 AS bigint) AS views, "
+        "'zz' AS region",
+    )
+    assert len(keys_under(aws, names.reports_bucket, f"{layout}ctas/region=zz/")) == 1
+    partitions = aws.client("glue").get_partitions(DatabaseName=analytics, TableName=f"empty_top_{name}")
+    assert f"{target}region=zz/" in {p["StorageDescriptor"]["Location"] for p in partitions["Partitions"]}
+
 
 def test_athena_reads_a_text_table_under_an_empty_component(aws: LocalAWS, names: Names) -> None:
     aws.client("s3").put_object(
