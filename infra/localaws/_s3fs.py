@@ -148,7 +148,9 @@ class S3KeysHandler(pafs.FileSystemHandler):
 
     # -- metadata
     def get_file_info(self, paths: list[str]) -> list[pafs.FileInfo]:
-        return [self._info(p) if has_empty_component(p) else self.native.get_file_info(p) for p in paths]
+        plain = [p for p in paths if not has_empty_component(p)]
+        native = iter(self.native.get_file_info(plain) if plain else [])  # one call: pyarrow batches them
+        return [self._info(p) if has_empty_component(p) else next(native) for p in paths]
 
     def get_file_info_selector(self, selector: pafs.FileSelector) -> list[pafs.FileInfo]:
         if not has_empty_component(selector.base_dir):
