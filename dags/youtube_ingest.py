@@ -42,6 +42,7 @@ from youtube_etl.dag_support import (
     default_args,
     glue_job_task,
     processed_assets,
+    xcom_json,
 )
 from youtube_etl.operators import (
     CleanStatisticsOperator,
@@ -121,6 +122,7 @@ def youtube_ingest() -> None:
         settings.clean_statistics_job,
         script_args={"--plan_path": "{{ ti.xcom_pull(task_ids='plan_increment', key='plan')['plan_uri'] }}"},
         operator=CleanStatisticsOperator,
+        plan=xcom_json("plan_increment", "plan"),
     )
     crawl_processed = crawler_task(
         settings,
@@ -128,6 +130,10 @@ def youtube_ingest() -> None:
         settings.processed_crawler,
         operator=CrawlProcessedOperator,
         outlets=processed_assets(settings),
+        plan=xcom_json("plan_increment", "plan"),
+        # Read once by run_clean_statistics (absent when it was skipped).
+        glue_metrics=xcom_json("run_clean_statistics", "metrics"),
+        lambda_results=xcom_json("convert_reference_data"),
         # One side with nothing to do (a skipped mapping or job) must not stop the other's publish; a run
         # that changed nothing (both skipped) emits no asset event.
         trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
@@ -146,18 +152,19 @@ def youtube_ingest() -> None:
         """
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
         from airflow.sdk.exceptions import AirflowFailException
+        from youtube_lake.metrics import GlueMetrics
 
-        from youtube_etl.ingest import record_verdicts_task
+        from youtube_etl.ingest import parse_lambda_results, record_verdicts_task
 
         plan = ti.xcom_pull(task_ids="plan_increment", key="plan") or {}
-        results = ti.xcom_pull(task_ids="convert_reference_data") or []
         verdicts = record_verdicts_task(
             S3Hook(aws_conn_id=settings.aws_conn_id).get_conn(),
             settings,
             str(run_id),
             plan.get("plan_uri"),
-            clean_ran=ti.xcom_pull(task_ids="run_clean_statistics") is not None,
-            lambda_results=[results] if isinstance(results, str) else results,
+            # Read once by run_clean_statistics (absent when it was skipped or wrote none).
+            metrics=GlueMetrics.from_json(ti.xcom_pull(task_ids="run_clean_statistics", key="metrics")),
+            lambda_results=parse_lambda_results(ti.xcom_pull(task_ids="convert_reference_data")),
         )
         for ignored in verdicts.ignored:
             print(f"ignored {ignored['key']}: {ignored['reason']}")

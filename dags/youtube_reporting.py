@@ -94,6 +94,7 @@ def youtube_reporting() -> None:
                     query=check.template,
                     baseline_view=check.baseline_view,
                     report=check.report,
+                    settings=settings,
                     **athena_args,
                 )
         return group
@@ -103,7 +104,11 @@ def youtube_reporting() -> None:
     with TaskGroup("build_reports") as build_reports:
         for report in REPORTS:
             AthenaReportOperator(
-                task_id=f"build_{report}", report=report, query=report_template(report), **athena_args
+                task_id=f"build_{report}",
+                report=report,
+                settings=settings,
+                query=report_template(report),
+                **athena_args,
             )
 
     check_reports = check_group("check_reports", REPORT_CHECKS)

@@ -91,7 +91,7 @@ class FolderLake:
         """The plan file's content for ``[start, end)``, with local paths as URIs."""
         kinds = landing.landing_kinds(self.prefixes.raw_statistics, self.prefixes.raw_reference)
         plan = landing.plan_from_listings(self.landing(), self.ledger_names(), start, end, kinds, self._read)
-        data = plan.as_json(BUCKET, f"local__{start.date().isoformat()}_{self.runs}")
+        data = plan.ingest_plan(BUCKET, f"local__{start.date().isoformat()}_{self.runs}").to_json()
         for item in (*data["statistics"], *data["rebuild_sources"]):
             item["uri"] = str(self.base / "raw" / item["key"])
         return data

@@ -16,8 +16,8 @@ from typing import Any
 
 from infra import packaging
 from infra.localaws import LOCAL_ACCOUNT, LocalAWS
-from youtube_etl.ledger import glue_table_input
 from youtube_etl.settings import Settings
+from youtube_lake.ledger import glue_table_input
 
 REPO_ROOT = packaging.REPO_ROOT
 LAMBDA_SOURCE = packaging.LAMBDA_SOURCE

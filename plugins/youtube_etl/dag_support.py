@@ -1,4 +1,4 @@
-"""Small, pure helpers the DAG files share: defaults, assets, the Lambda payloads and result checks.
+"""Small, pure helpers the DAG files share: defaults, assets, the provider tasks both DAGs build.
 
 Nothing here touches AWS or the metadata DB at import time, so DAG files stay fast to parse.
 """
@@ -7,23 +7,36 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote_plus, unquote_plus
 
 from airflow.sdk import Asset
+from youtube_lake.invocation import event_keys
 
 from youtube_etl.alerts import on_dag_failure, on_task_failure
-from youtube_etl.settings import Settings, safe_run_id
+from youtube_etl.settings import Settings
 
 OWNER = "data-engineering"
 TAGS = ["youtube", "etl"]
+#: The run id a Glue job gets (``--run_id``): Spark/Hadoop paths cannot hold the ':' and '+' of Airflow run
+#: ids. Both DAGs define the ``safe_run_id`` macro.
+GLUE_RUN_ID = "{{ safe_run_id(run_id) }}"
 
 
 class LambdaRecordError(RuntimeError):
-    """The Lambda quarantined a file or answered something that is not its documented result."""
+    """The Lambda's invocation ended in a function error (its answer is checked by ``LambdaResult``)."""
+
+
+def xcom_json(task_id: str, key: str = "return_value") -> str:
+    """A templated argument: the XCom ``key`` of ``task_id`` as JSON text (``null`` when there is none).
+
+    JSON, not the default rendering (a Python repr) and not native rendering (which would also turn a run
+    id or a date string of every other templated field into a number): operators parse it
+    (``operators.json_argument``).
+    """
+    return f"{{{{ ti.xcom_pull(task_ids='{task_id}', key='{key}') | tojson }}}}"
 
 
 def default_args(settings: Settings, *, execution_timeout: timedelta = timedelta(hours=1)) -> dict[str, Any]:
@@ -54,16 +67,18 @@ def glue_job_task(
     *,
     script_args: Mapping[str, str] | None = None,
     operator: type | None = None,
+    **kwargs: Any,
 ) -> Any:
     """The Glue job task of both DAGs (``operator``, by default the provider's operator + the job's summary
-    line in its log): waits, run id passed, polls from settings."""
+    line in its log): waits, run id passed, polls from settings; the job's metrics are read where the job
+    writes them for this run id. ``kwargs`` go to ``operator``."""
     from youtube_etl.operators import GlueJobSummaryOperator
 
     return (operator or GlueJobSummaryOperator)(
         task_id=task_id,
         job_name=job_name,
-        # Spark/Hadoop paths cannot hold the ':' and '+' of Airflow run ids.
-        script_args={"--run_id": "{{ safe_run_id(run_id) }}", **(script_args or {})},
+        script_args={"--run_id": GLUE_RUN_ID, **(script_args or {})},
+        metrics_uri=settings.glue_metrics_uri(job_name, GLUE_RUN_ID),
         wait_for_completion=True,
         deferrable=settings.deferrable,
         job_poll_interval=settings.poll_interval,
@@ -71,14 +86,8 @@ def glue_job_task(
         verbose=False,
         aws_conn_id=settings.aws_conn_id,
         execution_timeout=timedelta(hours=2),
+        **kwargs,
     )
-
-
-def glue_metrics_location(settings: Settings, job: str, run_id: str) -> tuple[str, str]:
-    """Bucket and key of the counts a Glue job run writes (``--metrics_path`` + ``run_id=<safe run id>``)."""
-    path = settings.glue_job_arguments(job)["--metrics_path"]
-    bucket, _, prefix = path.removeprefix("s3://").partition("/")
-    return bucket, f"{prefix}run_id={safe_run_id(run_id)}/metrics.json"
 
 
 def crawler_task(
@@ -135,86 +144,10 @@ def sql_dir(settings: Settings) -> Path:
     return candidates[0]
 
 
-def s3_event_payload(
-    bucket: str,
-    objects: Iterable[str | Mapping[str, Any]],
-    *,
-    size: int = 0,
-    run: Mapping[str, Any] | None = None,
-) -> str:
-    """The S3 ``ObjectCreated`` event shape for ``objects``, as the scheduled path sends it to the Lambda.
-
-    An object is a key or a planned object (``key``, ``size``, ``etag``, ``version_id``); keys are
-    URL-encoded like S3 encodes them in real events (spaces as ``+``). ``run`` (``run_id``,
-    ``interval_start``, ``interval_end``) tells the Lambda which Airflow run asks, for its ledger documents;
-    real S3 events have no such member.
-    """
-    records = []
-    for obj in objects:
-        fields = {"key": obj} if isinstance(obj, str) else obj
-        s3_object: dict[str, Any] = {
-            "key": quote_plus(str(fields["key"]), safe="/="),
-            "size": int(fields.get("size") or size),
-        }
-        if fields.get("etag"):
-            s3_object["eTag"] = str(fields["etag"]).strip('"')
-        if fields.get("version_id"):
-            s3_object["versionId"] = fields["version_id"]
-        records.append(
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "eventName": "ObjectCreated:Put",
-                "s3": {"bucket": {"name": bucket}, "object": s3_object},
-            }
-        )
-    if not records:
-        raise ValueError("an S3 event needs at least one key")
-    event: dict[str, Any] = {"Records": records}
-    if run:
-        event["airflow"] = dict(run)
-    return json.dumps(event)
-
-
-#: What the JSON-to-Parquet Lambda answers per record (see its handler's docstring).
-LAMBDA_STATUSES = ("converted", "quarantined", "superseded")
-
-
-def check_lambda_result(payload: str) -> dict[str, Any]:
-    """The Lambda's result, checked for its documented shape; :class:`LambdaRecordError` otherwise.
-
-    A quarantined or superseded file is a verdict, not an error: the result says which and why, and the
-    run's ``record_verdicts`` task decides what fails. Only an answer that is not the documented result
-    (a changed function, a truncated payload) raises here.
-    """
-    try:
-        result = json.loads(payload)
-        records = result["records"]
-        if not isinstance(records, list):
-            raise TypeError("'records' is not a list")
-    except (ValueError, TypeError, KeyError) as error:
-        raise LambdaRecordError(f"unexpected Lambda result (no 'records'): {payload[:500]!r}") from error
-    for index, record in enumerate(records):
-        status = record.get("status") if isinstance(record, dict) else None
-        if status not in LAMBDA_STATUSES or not isinstance(record.get("key"), str):
-            raise LambdaRecordError(
-                f"unexpected Lambda result: records[{index}] has no key or its status {status!r} is not "
-                f"one of {', '.join(LAMBDA_STATUSES)}: {json.dumps(record)[:500]}"
-            )
-        if status != "converted" and not record.get("reason"):
-            raise LambdaRecordError(
-                f"unexpected Lambda result: records[{index}] is {status} without a reason"
-            )
-    return dict(result)
-
-
 def lambda_failure_message(payload: str, function_error: str) -> str:
     """What failed, for a Lambda invocation that ended in a function error: the files of its event (from the
     payload we sent) and the error the function raised (``errorType: errorMessage``)."""
-    try:
-        keys = [unquote_plus(r["s3"]["object"]["key"]) for r in json.loads(payload)["Records"]]
-    except (ValueError, TypeError, KeyError):
-        keys = []
+    keys = event_keys(payload)
     try:
         error = json.loads(function_error)
         reason = f"{error.get('errorType', 'Error')}: {error.get('errorMessage', function_error)}"

@@ -1,8 +1,9 @@
 """The AWS edges of ``youtube_ingest``'s own tasks: list the landing and the ledger, plan, record verdicts.
 
 Each function takes an injected boto3 S3 client (the DAG passes the Airflow connection's), reads or writes
-small objects, and leaves every decision to the pure modules :mod:`youtube_etl.landing` and
-:mod:`youtube_etl.ledger`. Imported inside tasks only, never while a DAG file is parsed.
+small objects, and leaves every decision to the planner (:mod:`youtube_etl.landing`) and to the lake's
+contracts (``youtube_lake``: the ledger document, the plan file, Glue metrics, the Lambda's result). Imported
+inside tasks only, never while a DAG file is parsed.
 """
 
 from __future__ import annotations
@@ -14,19 +15,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from youtube_lake import ledger
+from youtube_lake.invocation import CONVERTED, QUARANTINED, SUPERSEDED, LambdaResult, RunInfo, s3_event
+from youtube_lake.metrics import GlueMetrics
+from youtube_lake.plan import IngestPlan, PlanObject
+from youtube_lake.runs import safe_run_id
+from youtube_lake.timestamps import iso
+from youtube_lake.uris import split_s3_uri
+
 from youtube_etl import landing
-from youtube_etl.ledger import document, document_body
 from youtube_etl.settings import Settings
 
 #: Parallel small GETs/PUTs/HEADs (ledger documents, object versions).
 # No more than a boto3 client's connection pool (10 by default): extra threads only make urllib3 discard
 # connections, with a warning each time.
 IO_THREADS = 10
-
-
-def split_uri(uri: str) -> tuple[str, str]:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return bucket, key
 
 
 def list_keys(s3: Any, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
@@ -105,31 +108,34 @@ def build_plan(s3: Any, settings: Settings, start: datetime, end: datetime) -> l
     return plan.with_versions(with_versions(s3, settings.raw_bucket, taken))
 
 
-def write_plan(s3: Any, uri: str, plan_json: Mapping[str, Any]) -> None:
-    bucket, key = split_uri(uri)
-    body = json.dumps(plan_json, indent=1).encode("utf-8")
+def write_plan(s3: Any, uri: str, plan: IngestPlan) -> None:
+    bucket, key = split_s3_uri(uri)
+    body = plan.dumps().encode("utf-8")
     s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+
+
+def read_object(s3: Any, uri: str) -> bytes | None:
+    """A small object's body, None when it does not exist."""
+    bucket, key = split_s3_uri(uri)
+    try:
+        return bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except s3.exceptions.NoSuchKey:
+        return None
 
 
 def read_json(s3: Any, uri: str) -> dict[str, Any] | None:
     """A small JSON object, None when it does not exist."""
-    bucket, key = split_uri(uri)
-    try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except s3.exceptions.NoSuchKey:
-        return None
-    return dict(json.loads(body))
+    body = read_object(s3, uri)
+    return None if body is None else dict(json.loads(body))
 
 
 def write_documents(s3: Any, settings: Settings, documents: Sequence[Mapping[str, Any]]) -> list[str]:
     """Put ledger documents (their names from key + ETag); returns the keys written."""
-    from youtube_etl.ledger import ledger_document_name
 
     def put(doc: Mapping[str, Any]) -> str:
-        key = settings.prefixes.landing_ledger + ledger_document_name(doc["key"], doc["etag"])
-        s3.put_object(
-            Bucket=settings.processed_bucket, Key=key, Body=document_body(doc), ContentType="application/json"
-        )
+        key = settings.prefixes.landing_ledger + ledger.document_name(doc["key"], doc["etag"])
+        body = ledger.document_body(doc)
+        s3.put_object(Bucket=settings.processed_bucket, Key=key, Body=body, ContentType="application/json")
         return key
 
     return _parallel(put, list(documents))
@@ -159,73 +165,50 @@ class Verdicts:
         )
 
 
-def lambda_quarantines(results: Iterable[str | None]) -> list[dict[str, Any]]:
-    """Quarantined records of the mapped Lambda results (JSON strings; None for a skipped mapping)."""
-    out = []
-    for payload in results:
-        if not payload:
-            continue
-        for record in json.loads(payload).get("records", []):
-            if record.get("status") == "quarantined":
-                out.append(
-                    {
-                        "key": record.get("key"),
-                        "region": record.get("region"),
-                        "reason": record.get("reason"),
-                        "output": record.get("quarantine_key"),
-                    }
-                )
-    return out
-
-
-def glue_quarantines(metrics: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    """Quarantined files of clean_statistics' metrics (``files``: one entry per planned file)."""
-    files = (metrics or {}).get("files", [])
-    return [
-        {"key": f.get("key"), "region": f.get("region"), "reason": f.get("reason"), "output": f.get("output")}
-        for f in files
-        if f.get("verdict") == "quarantined"
-    ]
-
-
-def ignored_documents(plan_json: Mapping[str, Any], run_id: str) -> list[dict[str, Any]]:
-    interval = (plan_json.get("interval_start"), plan_json.get("interval_end"))
-    return [
-        document(
-            obj,
-            verdict="ignored",
-            reason=obj["reason"],
-            run_id=run_id,
-            recorded_by="youtube_ingest",
-            interval=interval,
-        )
-        for obj in plan_json.get("ignored", [])
-    ]
+def ignored_document(obj: PlanObject, plan: IngestPlan, run_id: str) -> dict[str, Any]:
+    """The ledger document of an object the plan ignores (``record_verdicts`` writes it)."""
+    return ledger.document(
+        key=obj.key,
+        bucket=split_s3_uri(obj.uri)[0],
+        etag=obj.etag,
+        kind=obj.kind,
+        verdict=ledger.IGNORED,
+        reason=obj.reason,
+        run_id=run_id,
+        recorded_by="youtube_ingest",
+        version_id=obj.version_id,
+        size=obj.size,
+        last_modified=obj.last_modified,
+        arrival=iso(obj.arrival),
+        region=obj.region,
+        interval=plan.interval,
+    )
 
 
 def plan_task(s3: Any, settings: Settings, start: datetime, end: datetime, run_id: str) -> dict[str, Any]:
     """``plan_increment``: plan, write the plan for clean_statistics, return counts and Lambda payloads."""
-    from youtube_etl.dag_support import s3_event_payload
-
-    plan = build_plan(s3, settings, start, end)
+    plan = build_plan(s3, settings, start, end).ingest_plan(settings.raw_bucket, run_id)
     uri = settings.plan_uri(run_id)
-    plan_json = plan.as_json(settings.raw_bucket, run_id)
-    write_plan(s3, uri, plan_json)
-    run = {
-        "run_id": run_id,
-        "interval_start": plan_json["interval_start"],
-        "interval_end": plan_json["interval_end"],
-    }
-    payloads = [s3_event_payload(settings.raw_bucket, [obj], run=run) for obj in plan_json["reference"]]
+    write_plan(s3, uri, plan)
+    run = RunInfo(run_id, *plan.interval)
+    payloads = [json.dumps(s3_event(plan.bucket, [obj.to_json()], run=run)) for obj in plan.reference]
     return {"plan_uri": uri, **plan.summary(), "payloads": payloads}
 
 
 def glue_metrics(s3: Any, settings: Settings, job: str, run_id: str) -> dict[str, Any] | None:
-    """The counts a Glue job wrote for this run (None when it wrote none)."""
-    from youtube_etl.dag_support import glue_metrics_location
+    """The counts a Glue job wrote for an Airflow run (None when it wrote none): for readers outside the
+    DAG run (``make run``'s summary); inside it the job's task reads them once and passes them on."""
+    return read_json(s3, settings.glue_metrics_uri(job, safe_run_id(run_id)))
 
-    bucket, key = glue_metrics_location(settings, job, run_id)
-    return read_json(s3, f"s3://{bucket}/{key}")
+
+def parse_lambda_results(results: Any) -> list[LambdaResult]:
+    """The Lambda's answers as ``convert_reference_data`` passes them on: one answer (a mapping once
+    parsed, or its JSON text), a list of them (mapped invocations; None for one that was skipped), or
+    None. Each answer's text is decoded once, here."""
+    if results is None:
+        return []
+    answers = [results] if isinstance(results, str | bytes | Mapping) else list(results)
+    return [LambdaResult.from_json(answer) for answer in answers if answer]
 
 
 #: Changed partitions listed in an asset event; more are counted, not listed.
@@ -233,28 +216,31 @@ MAX_LISTED_PARTITIONS = 200
 
 
 def asset_extras(
-    plan: Mapping[str, Any] | None, metrics: Mapping[str, Any] | None, lambda_results: Iterable[str | None]
+    plan: Mapping[str, Any] | None, metrics: GlueMetrics, lambda_results: Sequence[LambdaResult]
 ) -> dict[str, dict[str, Any]]:
-    """The extras of the two processed assets' events: what this run changed, for youtube_reporting."""
-    plan, metrics = plan or {}, metrics or {}
+    """The extras of the two processed assets' events: what this run changed, for youtube_reporting.
+
+    ``plan``: the plan's summary (``plan_increment``'s XCom); ``metrics``: clean_statistics' (empty when it
+    did not run); ``lambda_results``: the Lambda's answers.
+    """
+    plan = plan or {}
     interval = {"interval_start": plan.get("interval_start"), "interval_end": plan.get("interval_end")}
-    partitions = sorted(metrics.get("partitions", {}))
+    partitions = sorted(metrics.partitions)
     statistics = {
         **interval,
-        **{k: int(metrics.get(k, 0)) for k in ("read", "written", "duplicates", "rejected")},
-        "files": len(metrics.get("files", [])),
-        "quarantined_files": int(metrics.get("files_quarantined", 0)),
+        **metrics.totals(),
+        "files": len(metrics.files),
+        "quarantined_files": metrics.count("files_quarantined"),
         "changed_partitions": partitions[:MAX_LISTED_PARTITIONS],
         "changed_partitions_total": len(partitions),
     }
-    records = [r for p in lambda_results if p for r in json.loads(p).get("records", [])]
-    converted = [r for r in records if r.get("status") == "converted"]
+    records = [r for result in lambda_results for r in result.records]
     reference = {
         **interval,
-        "converted": len(converted),
-        "quarantined": sum(r.get("status") == "quarantined" for r in records),
-        "superseded": sum(r.get("status") == "superseded" for r in records),
-        "regions": sorted({str(r.get("region")) for r in converted if r.get("region")}),
+        "converted": sum(r.status == CONVERTED for r in records),
+        "quarantined": sum(r.status == QUARANTINED for r in records),
+        "superseded": sum(r.status == SUPERSEDED for r in records),
+        "regions": sorted({str(r.region) for r in records if r.status == CONVERTED and r.region}),
     }
     return {"statistics": statistics, "category_reference": reference}
 
@@ -264,20 +250,28 @@ def record_verdicts_task(
     settings: Settings,
     run_id: str,
     plan_uri: str | None,
-    clean_ran: bool,
-    lambda_results: Iterable[str | None],
+    metrics: GlueMetrics,
+    lambda_results: Sequence[LambdaResult],
 ) -> Verdicts:
-    """``record_verdicts``: ledger documents for the ignored objects; every quarantined file of the run."""
-    plan_json = read_json(s3, plan_uri) if plan_uri else None
+    """``record_verdicts``: ledger documents for the ignored objects; every quarantined file of the run.
+
+    ``metrics``: clean_statistics' metrics (empty when it did not run), ``lambda_results``: the Lambda's
+    answers, both as their tasks passed them on.
+    """
+    plan = read_plan(s3, plan_uri) if plan_uri else None
     verdicts = Verdicts()
-    if plan_json:
-        documents = ignored_documents(plan_json, run_id)
+    if plan is not None:
+        documents = [ignored_document(obj, plan, run_id) for obj in plan.ignored]
         write_documents(s3, settings, documents)
         verdicts.ignored = [{"key": d["key"], "reason": d["reason"]} for d in documents]
-    metrics = glue_metrics(s3, settings, settings.clean_statistics_job, run_id) if clean_ran else None
-    results = list(lambda_results)
-    verdicts.quarantined = glue_quarantines(metrics) + lambda_quarantines(results)
-    verdicts.processed = sum(f.get("verdict") == "processed" for f in (metrics or {}).get("files", [])) + sum(
-        r.get("status") == "converted" for p in results if p for r in json.loads(p).get("records", [])
-    )
+    verdicts.quarantined = [f.quarantine() for f in metrics.quarantined()] + [
+        q for result in lambda_results for q in result.quarantines()
+    ]
+    verdicts.processed = metrics.processed() + sum(result.count(CONVERTED) for result in lambda_results)
     return verdicts
+
+
+def read_plan(s3: Any, uri: str) -> IngestPlan | None:
+    """The run's plan file, None when it does not exist."""
+    body = read_object(s3, uri)
+    return None if body is None else IngestPlan.from_json(body, uri)

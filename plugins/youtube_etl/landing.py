@@ -11,27 +11,31 @@ tasks do the listing (``youtube_etl.ingest``).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from youtube_etl.ledger import ledger_document_name, parse_ledger_listing
-from youtube_etl.settings import REFERENCE_SUFFIXES, STATISTICS_SUFFIXES
+from youtube_lake.landing import (
+    OTHER,
+    REFERENCE,
+    REFERENCE_SUFFIXES,
+    STATISTICS,
+    STATISTICS_SUFFIXES,
+    LandingDateError,
+    arrival_or_last_modified,
+    is_folder_marker,
+    landing_date,
+    region_folder,
+)
+from youtube_lake.ledger import document_name, key_hash, parse_listing
+from youtube_lake.partitions import partition_regions
+from youtube_lake.plan import IngestPlan, PlanError, PlanObject
+from youtube_lake.timestamps import iso
+from youtube_lake.uris import s3_uri
 
-STATISTICS = "statistics"
-REFERENCE = "reference"
-OTHER = "other"
 #: The reason code of an object outside the landing prefixes.
 OUTSIDE_LANDING = "outside_landing_prefixes"
-
-_LANDING_DATE_RE = re.compile(r"^landing_date=(\d{4})-(\d{2})-(\d{2})$")
-_REGION_RE = re.compile(r"^[a-z]{2}$")
-
-
-class PlanError(ValueError):
-    """A listing or ledger entry the planner cannot use; the message names it."""
 
 
 @dataclass(frozen=True)
@@ -84,49 +88,7 @@ class LandingObject:
 
     @property
     def ledger_name(self) -> str:
-        return ledger_document_name(self.key, self.etag)
-
-
-def landing_date(key: str, prefix: str) -> date | None:
-    """The ``landing_date=YYYY-MM-DD`` of a key below ``prefix`` (any folder level); None without one.
-
-    Raises :class:`PlanError` for a segment that names no real date (``landing_date=2017-13-45``).
-    """
-    folders = key[len(prefix) :].split("/")[:-1] if key.startswith(prefix) else []
-    for folder in folders:
-        match = _LANDING_DATE_RE.match(folder)
-        if match:
-            try:
-                return date(*(int(part) for part in match.groups()))
-            except ValueError:
-                raise PlanError(f"{key}: {folder!r} is not a calendar date") from None
-        if folder.startswith("landing_date="):
-            raise PlanError(f"{key}: {folder!r} is not landing_date=YYYY-MM-DD")
-    return None
-
-
-def arrival(obj: LandingObject, prefix: str) -> datetime:
-    """The instant ``obj`` belongs to: its landing date at 00:00 UTC, else its ``LastModified``.
-
-    A malformed landing date falls back to ``LastModified`` (the planner ignores such an object with the
-    reason, so it still gets a verdict instead of waiting forever).
-    """
-    try:
-        day = landing_date(obj.key, prefix)
-    except PlanError:
-        day = None
-    if day is None:
-        return obj.last_modified.astimezone(UTC)
-    return datetime.combine(day, time.min, tzinfo=UTC)
-
-
-def region_folder(key: str) -> str | None:
-    """The lower-case region of the innermost ``region=xx`` folder of a key, None without a valid one."""
-    for folder in reversed(key.split("/")[:-1]):
-        if folder.lower().startswith("region="):
-            value = folder.split("=", 1)[1].strip().lower()
-            return value if _REGION_RE.match(value) else None
-    return None
+        return document_name(self.key, self.etag)
 
 
 @dataclass(frozen=True)
@@ -158,24 +120,20 @@ def classify(obj: LandingObject, kinds: Sequence[LandingKind]) -> Classified:
     if kind is None:
         when = obj.last_modified.astimezone(UTC)
         return Classified(obj, OTHER, when, None, outside_reason(kinds), landing=False)
-    when = arrival(obj, kind.prefix)
+    # A malformed landing date dates the object by LastModified: it is ignored with the reason below.
+    when = arrival_or_last_modified(obj.key, obj.last_modified, kind.prefix)
     name = obj.key.rsplit("/", 1)[-1]
     region = region_folder(obj.key)
     reason = None
     try:
         landing_date(obj.key, kind.prefix)
-    except PlanError as error:
-        reason = f"bad_landing_date: {error}"
+    except LandingDateError as error:
+        reason = f"bad_landing_date: {obj.key}: {error}"
     if reason is None and not kind.has_suffix(name):
         reason = f"wrong_suffix: {name!r} does not end with {' or '.join(kind.suffixes)}"
     if reason is None and kind.needs_region_folder and region is None:
         reason = f"no_region_folder: {obj.key!r} is not in a region=xx/ folder (two letters)"
     return Classified(obj, kind.kind if reason is None else OTHER, when, region, reason)
-
-
-def is_folder_marker(key: str) -> bool:
-    """Zero-byte ``folder/`` keys that consoles create: not objects to process."""
-    return key.endswith("/")
 
 
 def is_marker(obj: LandingObject) -> bool:
@@ -218,9 +176,6 @@ class PlannedObject:
     #: Processed partitions earlier versions of this key wrote (``region=us/dt=2017-11-14``): rebuilt first.
     previous_partitions: tuple[str, ...] = ()
 
-    def as_json(self, bucket: str) -> dict[str, Any]:
-        return object_json(self.item, bucket) | {"previous_partitions": list(self.previous_partitions)}
-
 
 @dataclass(frozen=True)
 class Plan:
@@ -252,54 +207,44 @@ class Plan:
     def changed_keys(self) -> list[str]:
         return [p.item.obj.key for p in self.statistics if p.previous_partitions]
 
-    def summary(self) -> dict[str, Any]:
-        return {
-            "interval_start": self.start.isoformat(),
-            "interval_end": self.end.isoformat(),
-            "drop": len(self.drop),
-            "statistics": len(self.statistics),
-            "reference": len(self.reference),
-            "ignored": len(self.ignored),
-            "later": len(self.later),
-            "changed": len(self.changed_keys),
-            "rebuild_sources": len(self.rebuild_sources),
-        }
-
-    def as_json(self, bucket: str, run_id: str) -> dict[str, Any]:
+    def ingest_plan(self, bucket: str, run_id: str) -> IngestPlan:
         """The plan file clean_statistics reads (``--plan_path``) and record_verdicts reads back."""
-        return {
-            "version": 1,
-            "run_id": run_id,
-            "bucket": bucket,
-            **self.summary(),
-            "statistics": [p.as_json(bucket) for p in self.statistics],
-            "rebuild_sources": [
-                object_json(item, bucket) | {"partitions": list(parts)}
+        return IngestPlan(
+            run_id=run_id,
+            bucket=bucket,
+            interval_start=self.start.isoformat(),
+            interval_end=self.end.isoformat(),
+            statistics=[
+                plan_object(p.item, bucket, previous_partitions=p.previous_partitions)
+                for p in self.statistics
+            ],
+            rebuild_sources=[
+                plan_object(item, bucket, partitions=parts, rebuild=True)
                 for item, parts in self.rebuild_sources
             ],
-            "reference": [object_json(item, bucket) for item in self.reference],
-            "ignored": [object_json(item, bucket) | {"reason": item.ignored} for item in self.ignored],
-        }
+            reference=[plan_object(item, bucket) for item in self.reference],
+            ignored=[plan_object(item, bucket, reason=item.ignored) for item in self.ignored],
+            drop=len(self.drop),
+            later=len(self.later),
+            changed=len(self.changed_keys),
+        )
 
 
-def object_json(item: Classified, bucket: str) -> dict[str, Any]:
+def plan_object(item: Classified, bucket: str, **extra: Any) -> PlanObject:
+    """A classified landing object as the plan file holds it."""
     obj = item.obj
-    return {
-        "key": obj.key,
-        "uri": f"s3://{bucket}/{obj.key}",
-        "etag": obj.etag,
-        "version_id": obj.version_id,
-        "size": obj.size,
-        "last_modified": iso(obj.last_modified),
-        "arrival": iso(item.arrival),
-        "kind": item.kind,
-        "region": item.region,
-    }
-
-
-def iso(when: datetime) -> str:
-    """ISO-8601 UTC with a ``Z``, second precision, as the ledger stores instants."""
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return PlanObject(
+        key=obj.key,
+        uri=s3_uri(bucket, obj.key),
+        etag=obj.etag,
+        size=obj.size,
+        arrival=item.arrival,
+        kind=item.kind,
+        region=item.region,
+        version_id=obj.version_id,
+        last_modified=iso(obj.last_modified),
+        **extra,
+    )
 
 
 def plan_increment(
@@ -322,7 +267,7 @@ def plan_increment(
     """
     if start >= end:
         raise PlanError(f"empty data interval [{start}, {end})")
-    verdicts = parse_ledger_listing(ledger_names)
+    verdicts = parse_listing(ledger_names)
     plan = Plan(start=start, end=end)
     items = sorted(
         (
@@ -349,7 +294,7 @@ def plan_increment(
 
 
 def key_hash_of(obj: LandingObject) -> str:
-    return obj.ledger_name.split("_", 1)[0]
+    return key_hash(obj.key)
 
 
 def _documents_by_hash(ledger_names: Iterable[str]) -> dict[str, list[str]]:
@@ -372,11 +317,6 @@ def previous_documents(plan: Plan, ledger_names: Iterable[str]) -> dict[str, lis
         if earlier:
             out[obj.key] = sorted(earlier)
     return out
-
-
-def partition_regions(partitions: Iterable[str]) -> set[str]:
-    """``region=us/dt=2017-11-14`` -> ``us``."""
-    return {p.split("/", 1)[0].split("=", 1)[1] for p in partitions if p.startswith("region=")}
 
 
 def contributor_documents(

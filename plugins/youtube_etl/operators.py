@@ -1,10 +1,17 @@
-"""Operators that add the pipeline's own checks to the Amazon provider's operators."""
+"""Operators that add the pipeline's own checks to the Amazon provider's operators.
+
+Like the provider's, they take what they need as (templated) arguments: no XCom pulled by a fixed upstream
+task id, no settings read while they run, so each works in any DAG and in a test with plain values. A DAG
+passes another task's XCom as JSON text (``dag_support.xcom_json``); a value already parsed (a DAG that
+renders templates as native objects, a test) is taken as it is.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.operators.athena import AthenaOperator
 from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
@@ -12,9 +19,22 @@ from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerRunOp
 from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeFunctionOperator
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, timezone
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
+from youtube_lake.invocation import CONVERTED, QUARANTINED, LambdaResult
+from youtube_lake.metrics import GlueMetrics
 
-from youtube_etl.dag_support import LambdaRecordError, check_lambda_result, lambda_failure_message
+from youtube_etl.dag_support import LambdaRecordError, lambda_failure_message
 from youtube_etl.reports import DataQualityError, evaluate_check, rows_from_athena
+
+if TYPE_CHECKING:
+    from youtube_etl.settings import Settings
+
+
+def json_argument(value: Any) -> Any:
+    """A templated argument as a value: JSON text (``| tojson``) is parsed, empty text is None, anything
+    else (a native value) is kept."""
+    if isinstance(value, str):
+        return json.loads(value) if value.strip() else None
+    return value
 
 
 class ConvertReferenceOperator(LambdaInvokeFunctionOperator):
@@ -37,47 +57,65 @@ class ConvertReferenceOperator(LambdaInvokeFunctionOperator):
             raise LambdaRecordError(
                 lambda_failure_message(str(self.payload), str(details["Payload"]))
             ) from error
-        result = check_lambda_result(payload)
-        for record in result["records"]:
-            if record["status"] == "quarantined":
+        for record in LambdaResult.from_json(payload).records:
+            if record.status == QUARANTINED:
                 self.log.warning(
                     "QUARANTINED %s (region %s): %s — copy at %s",
-                    record["key"],
-                    record.get("region"),
-                    record.get("reason"),
-                    record.get("quarantine_key"),
+                    record.key,
+                    record.region,
+                    record.reason,
+                    record.quarantine_key,
                 )
-            elif record["status"] == "superseded":
-                self.log.info("superseded %s: %s", record["key"], record.get("reason"))
+            elif record.status != CONVERTED:
+                self.log.info("superseded %s: %s", record.key, record.reason)
             else:
                 self.log.info(
                     "converted %s -> %s (%s rows, region %s)%s",
-                    record["key"],
-                    record.get("output"),
-                    record.get("rows"),
-                    record.get("region"),
-                    f" — {record['reason']}" if record.get("reason") else "",
+                    record.key,
+                    record.output,
+                    record.rows,
+                    record.region,
+                    f" — {record.reason}" if record.reason else "",
                 )
         return payload
 
 
 class CrawlProcessedOperator(GlueCrawlerRunOperator):
-    """The processed crawler; the asset events it emits say what the run changed (``asset_extras``)."""
+    """The processed crawler; the asset events it emits say what the run changed (``asset_extras``).
+
+    ``plan``: the plan's summary (``plan_increment``'s XCom ``plan``); ``glue_metrics``: clean_statistics'
+    metrics (its task's XCom ``metrics``; None when it did not run); ``lambda_results``: the Lambda's
+    answers (one per mapped invocation, or one, or None).
+    """
+
+    template_fields: Sequence[str] = (
+        *GlueCrawlerRunOperator.template_fields,
+        "plan",
+        "glue_metrics",
+        "lambda_results",
+    )
+
+    def __init__(
+        self,
+        *,
+        plan: Any = None,
+        glue_metrics: Any = None,
+        lambda_results: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.plan = plan
+        self.glue_metrics = glue_metrics
+        self.lambda_results = lambda_results
 
     def _set_extras(self, context: Any) -> None:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+        from youtube_etl.ingest import asset_extras, parse_lambda_results
 
-        from youtube_etl.ingest import asset_extras, glue_metrics
-        from youtube_etl.settings import get_settings
-
-        ti = context["ti"]
-        s3 = S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
-        plan = ti.xcom_pull(task_ids="plan_increment", key="plan") or {}
-        ran = ti.xcom_pull(task_ids="run_clean_statistics") is not None
-        job = get_settings().clean_statistics_job
-        metrics = glue_metrics(s3, get_settings(), job, context["run_id"]) if ran else None
-        results = ti.xcom_pull(task_ids="convert_reference_data") or []
-        extras = asset_extras(plan, metrics, [results] if isinstance(results, str) else results)
+        extras = asset_extras(
+            json_argument(self.plan),
+            GlueMetrics.from_json(json_argument(self.glue_metrics)),
+            parse_lambda_results(json_argument(self.lambda_results)),
+        )
         for asset in self.outlets:
             table = asset.name.rsplit(".", 1)[-1]
             if table in extras:
@@ -100,7 +138,8 @@ class AthenaCheckOperator(AthenaOperator):
     report. Checks that compare with the previously published run declare ``baseline_view``: on the very
     first run that view does not exist yet, so the check is skipped with a clear message. A per-report check
     (``report``) is rendered with ``params.report`` and ``columns``: this run's table of the report as the
-    Glue catalog registered it, looked up when the task runs (never at parse time).
+    Glue catalog registered it, looked up when the task runs (never at parse time) in the deployment that
+    ``settings`` names (required with ``report``).
     """
 
     def __init__(
@@ -109,22 +148,25 @@ class AthenaCheckOperator(AthenaOperator):
         check_name: str,
         baseline_view: str | None = None,
         report: str | None = None,
+        settings: Settings | None = None,
         **kwargs: Any,
     ) -> None:
         if report is not None:
+            if settings is None:
+                raise ValueError(f"check {check_name!r} of report {report!r} needs the settings")
             kwargs["params"] = {**(kwargs.get("params") or {}), "report": report}
         super().__init__(**kwargs)
         self.check_name = check_name
         self.baseline_view = baseline_view
         self.report = report
+        self.settings = settings
 
     def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
-        if self.report is not None:
+        if self.report is not None and self.settings is not None:
             from youtube_etl.reports import run_table_columns
-            from youtube_etl.settings import get_settings
 
             columns = run_table_columns(
-                self.hook.get_session(), get_settings(), self.report, context["run_id"]
+                self.hook.get_session(), self.settings, self.report, context["run_id"]
             )
             context = {**context, "columns": columns}
         super().render_template_fields(context, jinja_env)
@@ -186,18 +228,19 @@ class AthenaReportOperator(AthenaOperator):
     """Run a report's CTAS after discarding whatever an earlier attempt of this run left behind.
 
     A CTAS fails on an existing table or a non-empty location; a retried attempt would otherwise always fail
-    with ``HIVE_PATH_ALREADY_EXISTS``. The table the report's view shows is never touched.
+    with ``HIVE_PATH_ALREADY_EXISTS``. The table the report's view shows is never touched. ``settings`` name
+    the deployment whose report runs are looked up.
     """
 
-    def __init__(self, *, report: str, **kwargs: Any) -> None:
+    def __init__(self, *, report: str, settings: Settings, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.report = report
+        self.settings = settings
 
     def execute(self, context: Any) -> str | None:
         from youtube_etl.reports import discard_report_run
-        from youtube_etl.settings import get_settings
 
-        dropped = discard_report_run(self.hook.get_session(), get_settings(), self.report, context["run_id"])
+        dropped = discard_report_run(self.hook.get_session(), self.settings, self.report, context["run_id"])
         if dropped:
             self.log.info("discarded what an earlier attempt left: %s", dropped)
         return super().execute(context)
@@ -214,6 +257,7 @@ class LandingDropSensor(BaseSensorOperator):
     worker slot between pokes (a ``DateTimeTrigger`` on the triggerer).
     """
 
+    template_fields: Sequence[str] = ("bucket_name", "prefixes")
     ui_color = "#f0eede"
 
     def __init__(
@@ -250,9 +294,10 @@ class LandingDropSensor(BaseSensorOperator):
 
     def poke(self, context: Any) -> bool | PokeReturnValue:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+        from youtube_lake.landing import arrival_or_last_modified, is_folder_marker
 
         from youtube_etl.ingest import list_landing
-        from youtube_etl.landing import arrival, in_interval, is_folder_marker
+        from youtube_etl.landing import in_interval
 
         start, end = self._interval(context)
         s3 = S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
@@ -260,7 +305,8 @@ class LandingDropSensor(BaseSensorOperator):
             obj.key
             for prefix in self.prefixes
             for obj in list_landing(s3, self.bucket_name, [prefix])
-            if not is_folder_marker(obj.key) and in_interval(arrival(obj, prefix), start, end)
+            if not is_folder_marker(obj.key)
+            and in_interval(arrival_or_last_modified(obj.key, obj.last_modified, prefix), start, end)
         ]
         if drop:
             self.log.info("the drop of [%s, %s) holds %d object(s), e.g. %s", start, end, len(drop), drop[:5])
@@ -317,56 +363,70 @@ class _WithoutConsoleLinks:
 class GlueJobSummaryOperator(GlueJobOperator):
     """The provider's Glue job operator, plus the job's own summary line in the task log.
 
-    Each job writes its counts (rows read, written, duplicates, rejected, ...) to
-    ``<--metrics_path>run_id=<run id>/metrics.json``; after the run this operator logs them on one line, so
-    the task log says what the job did, not only that it polled. Against a non-AWS endpoint (the local
-    runtime) the console link the provider logs is left out.
+    Each job writes its counts (rows read, written, duplicates, rejected, ...) to ``metrics_uri``
+    (``settings.glue_metrics_uri``: where the run given this task's ``--run_id`` writes them); after the run
+    this operator reads them once, logs them on one line and pushes them as the XCom ``metrics`` for the
+    tasks that report on them, so the task log says what the job did, not only that it polled. Without
+    ``metrics_uri`` it is the provider's operator. Against a non-AWS endpoint (the local runtime) the
+    console link the provider logs is left out.
     """
+
+    template_fields: Sequence[str] = (*GlueJobOperator.template_fields, "metrics_uri")
+
+    def __init__(self, *, metrics_uri: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.metrics_uri = metrics_uri
 
     def execute(self, context: Any) -> Any:
         if self.hook.conn_config.endpoint_url:
             self._log = _WithoutConsoleLinks(self.log)  # type: ignore[assignment]
         result = super().execute(context)
         if self.wait_for_completion and not self.deferrable:
-            self._log_summary(context)
+            self.report_metrics(context)
         return result
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> str:
         result = super().execute_complete(context, event)
-        self._log_summary(context)
+        self.report_metrics(context)
         return result
 
-    def _log_summary(self, context: Any) -> None:
-        from youtube_etl.dag_support import glue_metrics_location
-        from youtube_etl.settings import get_settings
+    def report_metrics(self, context: Any) -> GlueMetrics:
+        """Read the run's metrics (empty when it wrote none), log their summary, push them as XCom."""
+        from youtube_lake.uris import split_s3_uri
 
-        bucket, key = glue_metrics_location(get_settings(), self.job_name, context["run_id"])
+        if not self.metrics_uri:
+            return GlueMetrics()
+        bucket, key = split_s3_uri(self.metrics_uri)
         s3: Any = self.hook.get_session().client("s3", endpoint_url=self.hook.conn_config.endpoint_url)
         try:
-            metrics = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+            metrics = GlueMetrics.from_json(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
         except s3.exceptions.NoSuchKey:
-            self.log.warning("Glue job %s wrote no metrics at s3://%s/%s", self.job_name, bucket, key)
-            return
-        self.log.info("Glue job %s summary: %s", self.job_name, glue_summary(metrics))
+            self.log.warning("Glue job %s wrote no metrics at %s", self.job_name, self.metrics_uri)
+            return GlueMetrics()
+        self.log.info("Glue job %s summary: %s", self.job_name, metrics.summary())
+        context["ti"].xcom_push(key="metrics", value=dict(metrics.raw))
+        return metrics
 
 
 class CleanStatisticsOperator(GlueJobSummaryOperator):
     """The clean_statistics Glue job on the run's plan; skipped when the plan takes no statistics file.
 
-    Re-running an interval whose files all have a verdict starts no job (on AWS a Glue run bills at least a
-    minute); the crawler and the verdicts still run.
+    ``plan``: the plan's summary (``plan_increment``'s XCom ``plan``: counts and interval). Re-running an
+    interval whose files all have a verdict starts no job (on AWS a Glue run bills at least a minute); the
+    crawler and the verdicts still run.
     """
 
+    template_fields: Sequence[str] = (*GlueJobSummaryOperator.template_fields, "plan")
+
+    def __init__(self, *, plan: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.plan = plan
+
     def execute(self, context: Any) -> Any:
-        plan = context["ti"].xcom_pull(task_ids="plan_increment", key="plan") or {}
+        plan = json_argument(self.plan) or {}
         if not plan.get("statistics"):
             raise AirflowSkipException(
                 f"no statistics file to take in [{plan.get('interval_start')}, {plan.get('interval_end')}): "
                 f"{plan.get('later', 0)} arrive later, the rest already have a verdict"
             )
         return super().execute(context)
-
-
-def glue_summary(metrics: dict[str, Any]) -> str:
-    """``read=… written=… …``: the job's top-level counts in its own order; nested details are left out."""
-    return " ".join(f"{k}={v}" for k, v in metrics.items() if not isinstance(v, dict | list)) or "no counts"

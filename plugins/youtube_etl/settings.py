@@ -22,15 +22,24 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import date, timedelta
 from typing import Any
 
+from youtube_lake.landing import REFERENCE_SUFFIXES
+from youtube_lake.metrics import metrics_uri
+from youtube_lake.regions import KNOWN_REGIONS, parse_region_codes
+from youtube_lake.runs import run_folder, safe_run_id
+
+__all__ = [
+    "ENV_PREFIX",
+    "KNOWN_REGIONS",
+    "SECTION",
+    "Prefixes",
+    "Settings",
+    "SettingsError",
+    "get_settings",
+    "safe_run_id",
+]
+
 SECTION = "youtube_etl"
 ENV_PREFIX = "AIRFLOW__YOUTUBE_ETL__"
-
-#: Regions of the Kaggle trending datasets (datasnaek: 10, rsrishav adds BR). Lower case, as partitions.
-KNOWN_REGIONS: tuple[str, ...] = ("br", "ca", "de", "fr", "gb", "in", "jp", "kr", "mx", "ru", "us")
-#: Suffixes of category reference files the Lambda converts (the S3 trigger has one filter per suffix).
-REFERENCE_SUFFIXES: tuple[str, ...] = (".json", ".json.gz")
-#: Suffixes of statistics files clean_statistics reads (Spark inflates ``.gz`` by its extension).
-STATISTICS_SUFFIXES: tuple[str, ...] = (".csv", ".csv.gz")
 
 _PROJECT_RE = re.compile(r"^[a-z][a-z0-9]{1,19}$")
 _STAGE_RE = re.compile(r"^[a-z][a-z0-9]{0,9}$")
@@ -38,7 +47,6 @@ _ACCOUNT_RE = re.compile(r"^\d{12}$")
 _AWS_REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _GLUE_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,254}$")
-_REGION_CODE_RE = re.compile(r"^[a-z]{2}$")
 _RESOURCE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _CONN_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -157,13 +165,10 @@ class Settings:
             )
         if not 1 <= self.top_n <= 1000:
             raise SettingsError(f"[{SECTION}] top_n={self.top_n!r}: must be between 1 and 1000")
-        codes = self.region_codes
-        bad = [code for code in codes if not _REGION_CODE_RE.fullmatch(code)]
-        if not codes or bad or len(set(codes)) != len(codes):
-            raise SettingsError(
-                f"[{SECTION}] data_regions={self.data_regions!r} is invalid: distinct two-letter lower-case "
-                "codes, comma-separated" + (f" ({', '.join(map(repr, bad))} is not one)" if bad else "")
-            )
+        try:
+            parse_region_codes(self.data_regions)
+        except ValueError as error:
+            raise SettingsError(f"[{SECTION}] data_regions is invalid: {error}") from None
         try:
             date.fromisoformat(self.trending_feed_start)
         except ValueError:
@@ -204,7 +209,7 @@ class Settings:
     @property
     def region_codes(self) -> tuple[str, ...]:
         """:attr:`data_regions` as a tuple, in the configured order."""
-        return tuple(code.strip() for code in self.data_regions.split(",") if code.strip())
+        return parse_region_codes(self.data_regions)
 
     @property
     def waiter_delay(self) -> int:
@@ -433,7 +438,19 @@ class Settings:
 
     def plan_uri(self, run_id: str) -> str:
         """Where ``plan_increment`` writes the plan of one ingest run for ``clean_statistics``."""
-        return f"s3://{self.assets_bucket}/{self.prefixes.ingest_plans}run_id={safe_run_id(run_id)}/plan.json"
+        return (
+            run_folder(f"s3://{self.assets_bucket}/{self.prefixes.ingest_plans}", safe_run_id(run_id))
+            + "plan.json"
+        )
+
+    def glue_metrics_path(self, job: str) -> str:
+        """A Glue job's ``--metrics_path``: each run writes ``run_id=<its --run_id>/metrics.json`` there."""
+        return f"s3://{self.assets_bucket}/{self.prefixes.glue_metrics}{job}/"
+
+    def glue_metrics_uri(self, job: str, run_id: str) -> str:
+        """Where the run of ``job`` given ``--run_id run_id`` writes its counts. ``run_id`` is that argument:
+        already safe (:func:`safe_run_id`), or the DAG's template of it, rendered when the task runs."""
+        return metrics_uri(self.glue_metrics_path(job), run_id)
 
     @property
     def analytics_uri(self) -> str:
@@ -483,7 +500,7 @@ class Settings:
             # The DAG passes its run id; manual runs fall back to this.
             "--run_id": "manual",
             # The job writes <metrics_path>run_id=<run id>/metrics.json with its row counts.
-            "--metrics_path": f"s3://{self.assets_bucket}/{self.prefixes.glue_metrics}{job}/",
+            "--metrics_path": self.glue_metrics_path(job),
             # The modules both scripts import (deployed next to them).
             "--extra-py-files": ",".join(self.glue_script_uri(lib) for lib in self.glue_libraries),
         }
@@ -547,14 +564,6 @@ class Settings:
             "top_n": self.top_n,
             "row_drop_threshold": self.row_drop_threshold,
         }
-
-
-def safe_run_id(run_id: str) -> str:
-    """An Airflow run id made safe for S3 prefixes and Athena table names (``[a-z0-9_]``)."""
-    cleaned = re.sub(r"[^a-z0-9]+", "_", run_id.lower()).strip("_")
-    if not cleaned:
-        raise SettingsError(f"run id {run_id!r} has no usable characters")
-    return cleaned[:100]
 
 
 def _check(pattern: re.Pattern[str], option: str, value: str, rule: str) -> None:

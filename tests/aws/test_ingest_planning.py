@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
+from youtube_lake import ledger
 
 from infra.local.runtime import LocalRuntime
-from youtube_etl import ingest, ledger
+from youtube_etl import ingest
 from youtube_etl.operators import LandingDropSensor
 from youtube_etl.settings import Settings
 
@@ -101,7 +102,7 @@ def test_plan_takes_pending_objects_writes_the_plan_and_one_payload_per_category
     junk = put(clean_aws, f"{s.prefixes.raw_statistics}landing_date=2017-11-14/notes.txt")
     done = put(clean_aws, f"{s.prefixes.raw_reference}landing_date=2017-11-14/CA_category_id.json")
     head = s3.head_object(Bucket=s.raw_bucket, Key=done)
-    name = ledger.ledger_document_name(done, head["ETag"])
+    name = ledger.document_name(done, head["ETag"])
     s3.put_object(Bucket=s.processed_bucket, Key=f"{s.prefixes.landing_ledger}{name}", Body=b"{}")
 
     result = ingest.plan_task(s3, s, D, D + DAY, "manual__2017-11-15T00:00:00+00:00")

@@ -25,10 +25,11 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
+from youtube_lake.invocation import s3_event
 
 from infra.local.runtime import LAMBDA_SOURCE, LocalRuntime
 from tests.aws.test_lambda_handler import _real, _variant, client, objects
-from youtube_etl.dag_support import LambdaRecordError, s3_event_payload
+from youtube_etl.dag_support import LambdaRecordError
 
 sys.path.insert(0, str(LAMBDA_SOURCE))
 import category_reference as cr  # noqa: E402
@@ -324,7 +325,7 @@ def test_scheduled_reinvocation_of_a_processed_version_is_a_no_op_that_says_so(
     _poll(lambda: bool(_ledger_documents(clean_aws, key)), "the event path's verdict")
     _idle_and_clean(clean_aws)
     stored = _stored_head(clean_aws, "fr")
-    payload = json.loads(s3_event_payload(s.raw_bucket, [key]))
+    payload = s3_event(s.raw_bucket, [key])
     payload["airflow"] = {
         "run_id": "scheduled__2017-11-15T00:00:00+00:00",
         "interval_start": "2017-11-14T00:00:00+00:00",
@@ -372,7 +373,7 @@ def test_operator_logs_a_quarantine_without_failing(
     good, bad = "youtube/scheduled_drops/CA_category_id.json", "youtube/scheduled_drops/ZZ_category_id.json"
     s3.put_object(Bucket=s.raw_bucket, Key=good, Body=_real(data_dir, "CA"))
     s3.put_object(Bucket=s.raw_bucket, Key=bad, Body=b"{}")
-    operator = _operator(s3_event_payload(s.raw_bucket, [good, bad]))
+    operator = _operator(json.dumps(s3_event(s.raw_bucket, [good, bad])))
     operator.function_name = s.lambda_function
     result = json.loads(operator.execute({}))
     assert [r["status"] for r in result["records"]] == ["converted", "quarantined"]
@@ -387,7 +388,7 @@ def test_operator_failure_names_the_file_and_the_error(clean_aws: LocalRuntime) 
     naming the file and the function's error, and keeps its retries."""
     s = clean_aws.settings
     missing = "youtube/scheduled_drops/vanished/US_category_id.json"
-    operator = _operator(s3_event_payload(s.raw_bucket, [missing]))
+    operator = _operator(json.dumps(s3_event(s.raw_bucket, [missing])))
     operator.function_name = s.lambda_function
     with pytest.raises(LambdaRecordError) as caught:
         operator.execute({})

@@ -8,11 +8,14 @@ from pathlib import Path
 
 import pytest
 import structlog
+from youtube_lake.metrics import GlueMetrics
+from youtube_lake.uris import split_s3_uri
 
 from infra.local.runtime import LocalRuntime
 from tests.airflow_dags import run_dag_file
-from youtube_etl.dag_support import glue_job_task, glue_metrics_location
-from youtube_etl.operators import GlueJobSummaryOperator, _WithoutConsoleLinks, glue_summary
+from youtube_etl.dag_support import GLUE_RUN_ID, glue_job_task
+from youtube_etl.operators import GlueJobSummaryOperator, _WithoutConsoleLinks
+from youtube_etl.settings import get_settings, safe_run_id
 
 SKIP_DAG = """
 from datetime import datetime
@@ -63,28 +66,58 @@ def test_a_skipped_check_says_why_in_its_task_log(
 
 def test_glue_summary_keeps_the_jobs_counts_in_order_and_leaves_nested_details_out() -> None:
     metrics = {"read": 40949, "written": 40901, "duplicates": 48, "rejected": 0, "per_region": {"us": 1}}
-    assert glue_summary(metrics) == "read=40949 written=40901 duplicates=48 rejected=0"
-    assert glue_summary({"per_region": {}}) == "no counts"
+    assert GlueMetrics.from_json(metrics).summary() == "read=40949 written=40901 duplicates=48 rejected=0"
+    assert GlueMetrics.from_json({"per_region": {}}).summary() == "no counts"
 
 
-def test_glue_task_logs_the_summary_line_of_its_run(clean_aws: LocalRuntime) -> None:
-    s = clean_aws.settings
+class TaskInstance:
+    """Collects what a task pushes."""
+
+    def __init__(self) -> None:
+        self.pushed: dict[str, object] = {}
+
+    def xcom_push(self, key: str, value: object) -> None:
+        self.pushed[key] = value
+
+
+def test_the_glue_task_reads_its_metrics_where_the_job_writes_them_for_its_run_id() -> None:
+    """The same template names the job's --run_id and the metrics it reads back."""
+    from jinja2 import Template
+
+    s = get_settings({})
     task = glue_job_task(s, "run_clean_statistics", s.clean_statistics_job)
-    assert isinstance(task, GlueJobSummaryOperator)
+    assert isinstance(task, GlueJobSummaryOperator) and task.script_args["--run_id"] == GLUE_RUN_ID
     run_id = "scheduled__2026-11-28T00:00:00+00:00"
-    bucket, key = glue_metrics_location(s, s.clean_statistics_job, run_id)
-    assert key.endswith("/run_id=scheduled_2026_11_28t00_00_00_00_00/metrics.json"), "the job's safe run id"
+    rendered = Template(task.metrics_uri).render(safe_run_id=safe_run_id, run_id=run_id)
+    assert rendered == s.glue_metrics_uri(s.clean_statistics_job, safe_run_id(run_id))
+    assert rendered.endswith("/run_id=scheduled_2026_11_28t00_00_00_00_00/metrics.json"), "the safe run id"
+
+
+def test_glue_task_logs_its_runs_summary_and_passes_the_metrics_on(
+    clean_aws: LocalRuntime,
+) -> None:
+    s = clean_aws.settings
+    uri = s.glue_metrics_uri(s.clean_statistics_job, "scheduled_2026_11_28t00_00_00_00_00")
+    task = GlueJobSummaryOperator(
+        task_id="run_clean_statistics", job_name=s.clean_statistics_job, metrics_uri=uri
+    )
     body = {"read": 10, "written": 7, "duplicates": 2, "rejected": 1, "rejects": {"bad_date": 1}}
+    bucket, key = split_s3_uri(uri)
     clean_aws.client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(body).encode())
+    ti = TaskInstance()
     with structlog.testing.capture_logs() as logs:
-        task._log_summary({"run_id": run_id})
+        task.report_metrics({"ti": ti})
     assert [entry["event"] for entry in logs] == [
         f"Glue job {s.clean_statistics_job} summary: read=10 written=7 duplicates=2 rejected=1"
     ]
+    assert ti.pushed == {"metrics": body}
 
+    task.metrics_uri = s.glue_metrics_uri(s.clean_statistics_job, "manual_never_ran")
+    ti = TaskInstance()
     with structlog.testing.capture_logs() as logs:
-        task._log_summary({"run_id": "manual__never_ran"})
+        assert not task.report_metrics({"ti": ti})
     assert logs[0]["log_level"] == "warning" and "wrote no metrics" in logs[0]["event"]
+    assert ti.pushed == {}, "nothing to pass on: readers see no metrics, as when the job was skipped"
 
 
 def test_console_links_are_dropped_and_other_lines_kept() -> None:

@@ -174,7 +174,7 @@ def test_glue_databases_are_named_by_settings(synth: Synth) -> None:
 
 
 def test_landing_ledger_table_is_declared_with_the_json_serde(synth: Synth) -> None:
-    from youtube_etl.ledger import FIELDS
+    from youtube_lake.ledger import FIELDS
 
     s: Settings = synth.settings
     (table,) = synth.resources("Lake", "AWS::Glue::Table").values()

@@ -592,7 +592,7 @@ def test_ledger_documents_are_named_by_key_and_etag_and_carry_the_counts(lake: L
 
 
 def test_ledger_fields_are_the_projects() -> None:
-    from youtube_etl.ledger import FIELDS
+    from youtube_lake.ledger import FIELDS
 
     assert cs.LEDGER_FIELDS == tuple(FIELDS)
 

@@ -1,14 +1,21 @@
-"""The planner's rules (docs/daily-pipeline.md): arrival, arrival order, what a run takes, rebuilds."""
+"""The planner's rules (docs/daily-pipeline.md): arrival, arrival order, what a run takes, rebuilds.
+
+Arrival itself is the lake's contract (``youtube_lake.landing``), tested here on landing keys.
+"""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from youtube_lake import landing as lake_landing
+from youtube_lake.ledger import document_name
+from youtube_lake.partitions import partition_regions
+from youtube_lake.plan import IngestPlan
 
 from youtube_etl import landing
 from youtube_etl.landing import LandingObject, PlanError
-from youtube_etl.ledger import ledger_document_name
 
 STATS = "youtube/raw_statistics/"
 REF = "youtube/raw_statistics_reference_data/"
@@ -48,12 +55,12 @@ def keys(items: list[landing.PlannedObject] | list[landing.Classified]) -> list[
 )
 def test_arrival_is_the_landing_date_else_last_modified(key: str, expected: datetime) -> None:
     prefix = REF if key.startswith(REF) else STATS
-    assert landing.arrival(obj(key), prefix) == expected
+    assert lake_landing.arrival(key, NOW, prefix) == expected
 
 
 def test_a_landing_date_above_the_landing_prefix_does_not_count() -> None:
     key = "landing_date=2017-11-14/youtube/raw_statistics/region=us/US.csv"
-    assert landing.landing_date(key, STATS) is None
+    assert lake_landing.landing_date(key, STATS) is None
 
 
 @pytest.mark.parametrize(
@@ -66,11 +73,11 @@ def test_a_landing_date_above_the_landing_prefix_does_not_count() -> None:
 )
 def test_a_malformed_landing_date_is_ignored_with_the_reason(folder: str) -> None:
     bad = obj(f"{STATS}{folder}/region=us/US.csv", modified=D + timedelta(hours=3))
-    with pytest.raises(PlanError, match=folder):
-        landing.landing_date(bad.key, STATS)
+    with pytest.raises(lake_landing.LandingDateError, match=folder):
+        lake_landing.landing_date(bad.key, STATS)
     result = plan([bad])
     assert keys(result.ignored) == [bad.key]
-    assert result.ignored[0].ignored is not None and result.ignored[0].ignored.startswith("bad_landing_date:")
+    assert (result.ignored[0].ignored or "").startswith(f"bad_landing_date: {bad.key}: '{folder}'")
     assert result.ignored[0].arrival == bad.last_modified
 
 
@@ -82,7 +89,7 @@ def test_last_modified_without_time_zone_is_an_error() -> None:
 def test_etag_quotes_are_dropped_and_name_the_ledger_document() -> None:
     o = obj(f"{STATS}region=us/US.csv", etag="abc-2")
     assert o.etag == "abc-2"
-    assert o.ledger_name == ledger_document_name(o.key, "abc-2")
+    assert o.ledger_name == document_name(o.key, "abc-2")
 
 
 def test_run_takes_earlier_unprocessed_objects_and_leaves_later_ones() -> None:
@@ -277,7 +284,7 @@ def test_an_empty_interval_is_an_error() -> None:
 def test_plan_json_carries_what_the_glue_job_needs() -> None:
     csv = obj(f"{STATS}landing_date=2017-11-14/region=us/US.csv", etag="abc")
     result = plan([csv]).with_versions({csv.key: "v-1"})
-    data = result.as_json("raw-bucket", "manual__x")
+    data = result.ingest_plan("raw-bucket", "manual__x").to_json()
     (entry,) = data["statistics"]
     assert entry == {
         "key": csv.key,
@@ -292,6 +299,9 @@ def test_plan_json_carries_what_the_glue_job_needs() -> None:
         "previous_partitions": [],
     }
     assert data["interval_start"] == D.isoformat() and data["statistics"] and data["run_id"] == "manual__x"
+    # What clean_statistics and record_verdicts read back.
+    (read,) = IngestPlan.from_json(json.dumps(data)).statistics
+    assert (read.key, read.arrival, read.version_id, read.region) == (csv.key, D, "v-1", "us")
 
 
 # ---- rebuilds of changed objects ----------------------------------------------------------------
@@ -308,7 +318,7 @@ def rebuilt(
     docs = {f"youtube/landing_ledger/{o.ledger_name}": d for o, d in ledger}
     result = landing.plan_increment(current, names, D, D + DAY, KINDS)
     previous = {k: [docs[n] for n in group] for k, group in landing.previous_documents(result, names).items()}
-    regions = landing.partition_regions(p for ds in previous.values() for d in ds for p in d["partitions"])  # type: ignore[attr-defined]
+    regions = partition_regions(p for ds in previous.values() for d in ds for p in d["partitions"])  # type: ignore[attr-defined]
     contributors = [docs[n] for n in landing.contributor_documents(result, current, names, regions, KINDS)]
     return landing.add_rebuilds(result, previous, contributors, current, KINDS)
 

@@ -1,4 +1,5 @@
-"""The landing ledger's document names and fields, checked against the contract in docs/daily-pipeline.md."""
+"""The landing ledger's document (``youtube_lake.ledger``): names and fields, checked against the contract in
+docs/daily-pipeline.md."""
 
 from __future__ import annotations
 
@@ -7,14 +8,14 @@ import json
 import re
 
 import pytest
+from youtube_lake import ledger
+from youtube_lake.ledger import LedgerError
 
 from infra.local.runtime import REPO_ROOT
-from youtube_etl import ledger
-from youtube_etl.ledger import LedgerError
 
 OBJ = {
     "key": "youtube/raw_statistics/landing_date=2017-11-14/region=us/USvideos.csv",
-    "uri": "s3://raw/youtube/raw_statistics/landing_date=2017-11-14/region=us/USvideos.csv",
+    "bucket": "raw",
     "etag": '"abc"',
     "version_id": "v1",
     "size": 12,
@@ -43,26 +44,26 @@ def test_fields_are_the_documented_table_in_order() -> None:
 
 
 def test_document_name_is_the_key_hash_and_etag() -> None:
-    name = ledger.ledger_document_name(OBJ["key"], '"abc-3"')
+    name = ledger.document_name(OBJ["key"], '"abc-3"')
     assert name == hashlib.sha256(OBJ["key"].encode()).hexdigest() + "_abc-3.json"
 
 
 @pytest.mark.parametrize("etag", [pytest.param("", id="empty"), pytest.param("a/b", id="slash")])
 def test_an_etag_that_cannot_name_a_document_is_an_error(etag: str) -> None:
     with pytest.raises(LedgerError, match="cannot name a ledger document"):
-        ledger.ledger_document_name("k", etag)
+        ledger.document_name("k", etag)
 
 
 def test_listing_parses_to_key_hash_and_etags_skipping_strays() -> None:
-    a = ledger.ledger_document_name("a", "e1")
-    b = ledger.ledger_document_name("a", "e2")
+    a = ledger.document_name("a", "e1")
+    b = ledger.document_name("a", "e2")
     listing = [f"p/{a}", f"p/{b}", "p/", "p/readme.txt", "p/zz_e.json"]
-    assert ledger.parse_ledger_listing(listing) == {ledger.key_hash("a"): {"e1", "e2"}}
+    assert ledger.parse_listing(listing) == {ledger.key_hash("a"): {"e1", "e2"}}
 
 
 def test_document_has_every_field_and_one_json_line() -> None:
     doc = ledger.document(
-        OBJ,
+        **OBJ,
         verdict="processed",
         run_id="manual__1",
         recorded_by="clean_statistics",
@@ -87,7 +88,7 @@ def test_document_has_every_field_and_one_json_line() -> None:
 )
 def test_verdict_and_reason_rules(verdict: str, reason: str | None, message: str) -> None:
     with pytest.raises(LedgerError, match=message):
-        ledger.document(OBJ, verdict=verdict, reason=reason, run_id="r", recorded_by="youtube_ingest")
+        ledger.document(**OBJ, verdict=verdict, reason=reason, run_id="r", recorded_by="youtube_ingest")
 
 
 def test_glue_table_is_json_serde_over_every_field() -> None:

@@ -242,7 +242,7 @@ def test_safe_run_id_is_usable_in_s3_and_athena(run_id: str, expected: str) -> N
 
 
 def test_safe_run_id_rejects_empty() -> None:
-    with pytest.raises(SettingsError, match="no usable characters"):
+    with pytest.raises(ValueError, match="no usable characters"):
         safe_run_id("+++")
 
 
@@ -269,6 +269,15 @@ def test_landing_grace_and_plan_location() -> None:
         f"s3://{s.assets_bucket}/glue/plans/run_id=manual_2017_11_15t00_00_00_00_00/plan.json"
     )
     assert s.landing_ledger_uri == f"s3://{s.processed_bucket}/youtube/landing_ledger/"
+
+
+def test_the_glue_metrics_uri_is_below_the_jobs_metrics_path_for_the_run_id_it_gets() -> None:
+    s = get_settings({})
+    job = s.clean_statistics_job
+    run_id = safe_run_id("scheduled__2026-11-28T00:00:00+00:00")
+    path = s.glue_job_arguments(job)["--metrics_path"]
+    assert path == f"s3://{s.assets_bucket}/glue/metrics/{job}/"
+    assert s.glue_metrics_uri(job, run_id) == f"{path}run_id=scheduled_2026_11_28t00_00_00_00_00/metrics.json"
 
 
 def test_the_raw_prefixes_the_pipeline_writes_are_owned_and_apart_from_the_landing_prefixes() -> None:

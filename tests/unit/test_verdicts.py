@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from youtube_etl.ingest import asset_extras, glue_quarantines, record_verdicts_task
+from youtube_lake.metrics import GlueMetrics
+
+from youtube_etl.ingest import asset_extras, parse_lambda_results, record_verdicts_task
 from youtube_etl.settings import get_settings
 
 KEY = "youtube/raw_statistics_reference_data/{}_category_id.json"
@@ -34,12 +36,16 @@ QUARANTINED = {
 def test_a_superseded_answer_is_not_a_failure_and_a_quarantined_one_is() -> None:
     # No plan, no Glue run: the task reads nothing from S3 (a client that is never called).
     calm = record_verdicts_task(
-        None, get_settings(), "r1", None, False, [lambda_result(CONVERTED, SUPERSEDED)]
+        None,
+        get_settings(),
+        "r1",
+        None,
+        GlueMetrics(),
+        parse_lambda_results(lambda_result(CONVERTED, SUPERSEDED)),
     )
     assert (calm.quarantined, calm.processed) == ([], 1)
-    failed = record_verdicts_task(
-        None, get_settings(), "r2", None, False, [lambda_result(SUPERSEDED), lambda_result(QUARANTINED), None]
-    )
+    answers = parse_lambda_results([lambda_result(SUPERSEDED), lambda_result(QUARANTINED), None])
+    failed = record_verdicts_task(None, get_settings(), "r2", None, GlueMetrics(), answers)
     assert [q["key"] for q in failed.quarantined] == [QUARANTINED["key"]]
     message = failed.failure_message("r2")
     assert "region de" in message and QUARANTINED["key"] in message and "no_items" in message
@@ -47,7 +53,7 @@ def test_a_superseded_answer_is_not_a_failure_and_a_quarantined_one_is() -> None
     assert SUPERSEDED["key"] not in message
 
 
-def test_glue_quarantines_are_the_files_with_that_verdict_only() -> None:
+def test_quarantined_files_of_the_glue_job_fail_the_run_beside_the_lambdas() -> None:
     files = [
         {"key": "a/region=us/US.csv", "region": "us", "verdict": "processed"},
         {
@@ -55,10 +61,33 @@ def test_glue_quarantines_are_the_files_with_that_verdict_only() -> None:
             "region": "fr",
             "verdict": "quarantined",
             "reason": "too_many_rejected",
+            "output": "s3://raw/quarantine/statistics/run_id=r3/",
         },
     ]
-    assert [q["key"] for q in glue_quarantines({"files": files})] == ["a/region=fr/FR.csv"]
-    assert glue_quarantines(None) == []
+    verdicts = record_verdicts_task(
+        None,
+        get_settings(),
+        "r3",
+        None,
+        GlueMetrics.from_json({"files": files}),
+        parse_lambda_results([lambda_result(CONVERTED, QUARANTINED)]),
+    )
+    assert [q["key"] for q in verdicts.quarantined] == ["a/region=fr/FR.csv", QUARANTINED["key"]]
+    assert verdicts.quarantined[0] == {
+        "key": "a/region=fr/FR.csv",
+        "region": "fr",
+        "reason": "too_many_rejected",
+        "output": "s3://raw/quarantine/statistics/run_id=r3/",
+    }
+    assert verdicts.processed == 2  # one CSV, one category file
+
+
+def test_the_lambdas_answers_arrive_as_one_a_list_or_none() -> None:
+    one = lambda_result(CONVERTED)
+    assert [r.count("converted") for r in parse_lambda_results(one)] == [1]
+    assert len(parse_lambda_results([one, None, one])) == 2  # a skipped mapping answers nothing
+    assert parse_lambda_results(None) == []
+    assert parse_lambda_results(json.loads(one))[0].records[0].key == CONVERTED["key"]
 
 
 def test_asset_extras_count_what_the_run_changed() -> None:
@@ -72,7 +101,11 @@ def test_asset_extras_count_what_the_run_changed() -> None:
         "files_quarantined": 1,
         "partitions": {"region=us/dt=2017-11-14": {}, "region=fr/dt=2017-11-13": {}},
     }
-    extras = asset_extras(plan, metrics, [lambda_result(CONVERTED, SUPERSEDED, QUARANTINED)])
+    extras = asset_extras(
+        plan,
+        GlueMetrics.from_json(metrics),
+        parse_lambda_results([lambda_result(CONVERTED, SUPERSEDED, QUARANTINED)]),
+    )
     statistics, reference = extras["statistics"], extras["category_reference"]
     assert (
         statistics["read"],
@@ -88,3 +121,9 @@ def test_asset_extras_count_what_the_run_changed() -> None:
     assert statistics["changed_partitions"] == ["region=fr/dt=2017-11-13", "region=us/dt=2017-11-14"]
     assert (reference["converted"], reference["superseded"], reference["quarantined"]) == (1, 1, 1)
     assert reference["regions"] == ["us"]
+
+
+def test_asset_extras_of_a_run_without_glue_job_count_nothing_for_statistics() -> None:
+    extras = asset_extras(None, GlueMetrics(), [])
+    assert extras["statistics"]["files"] == 0 and extras["statistics"]["changed_partitions"] == []
+    assert extras["statistics"]["read"] == 0 and extras["category_reference"]["converted"] == 0
