@@ -152,9 +152,9 @@ def youtube_ingest() -> None:
         """
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
         from airflow.sdk.exceptions import AirflowFailException
-        from youtube_lake.metrics import GlueMetrics
 
         from youtube_etl.ingest import parse_lambda_results, record_verdicts_task
+        from youtube_lake.metrics import GlueMetrics
 
         plan = ti.xcom_pull(task_ids="plan_increment", key="plan") or {}
         verdicts = record_verdicts_task(

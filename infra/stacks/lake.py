@@ -16,10 +16,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
-from youtube_lake.ledger import glue_table_input
 
 from infra.stacks.common import lake_bucket, skip_checkov
 from youtube_etl.settings import Settings
+from youtube_lake.ledger import glue_table_input
 
 #: Athena stops (and bills no further) a query that would scan more than this.
 BYTES_SCANNED_CUTOFF = 10 * 1024**3

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from airflow.sdk import Asset
-from youtube_lake.invocation import event_keys
 
 from youtube_etl.alerts import on_dag_failure, on_task_failure
 from youtube_etl.settings import Settings
+from youtube_lake.invocation import event_keys
 
 OWNER = "data-engineering"
 TAGS = ["youtube", "etl"]

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from youtube_etl import landing
+from youtube_etl.settings import Settings
 from youtube_lake import ledger
 from youtube_lake.invocation import CONVERTED, QUARANTINED, SUPERSEDED, LambdaResult, RunInfo, s3_event
 from youtube_lake.metrics import GlueMetrics
@@ -22,9 +24,6 @@ from youtube_lake.plan import IngestPlan, PlanObject
 from youtube_lake.runs import safe_run_id
 from youtube_lake.timestamps import iso
 from youtube_lake.uris import split_s3_uri
-
-from youtube_etl import landing
-from youtube_etl.settings import Settings
 
 #: Parallel small GETs/PUTs/HEADs (ledger documents, object versions).
 # No more than a boto3 client's connection pool (10 by default): extra threads only make urllib3 discard

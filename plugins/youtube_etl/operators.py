@@ -19,11 +19,11 @@ from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerRunOp
 from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeFunctionOperator
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, timezone
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
-from youtube_lake.invocation import CONVERTED, QUARANTINED, LambdaResult
-from youtube_lake.metrics import GlueMetrics
 
 from youtube_etl.dag_support import LambdaRecordError, lambda_failure_message
 from youtube_etl.reports import DataQualityError, evaluate_check, rows_from_athena
+from youtube_lake.invocation import CONVERTED, QUARANTINED, LambdaResult
+from youtube_lake.metrics import GlueMetrics
 
 if TYPE_CHECKING:
     from youtube_etl.settings import Settings
@@ -294,10 +294,10 @@ class LandingDropSensor(BaseSensorOperator):
 
     def poke(self, context: Any) -> bool | PokeReturnValue:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-        from youtube_lake.landing import arrival_or_last_modified, is_folder_marker
 
         from youtube_etl.ingest import list_landing
         from youtube_etl.landing import in_interval
+        from youtube_lake.landing import arrival_or_last_modified, is_folder_marker
 
         start, end = self._interval(context)
         s3 = S3Hook(aws_conn_id=self.aws_conn_id).get_conn()

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
-from youtube_lake import ledger
 
 from infra.local.runtime import LocalRuntime
 from youtube_etl import ingest
 from youtube_etl.operators import LandingDropSensor
 from youtube_etl.settings import Settings
+from youtube_lake import ledger
 
 D = datetime(2017, 11, 14, tzinfo=UTC)
 DAY = timedelta(days=1)

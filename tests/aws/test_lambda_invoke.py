@@ -25,11 +25,11 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
-from youtube_lake.invocation import s3_event
 
 from infra.local.runtime import LAMBDA_SOURCE, LocalRuntime
 from tests.aws.test_lambda_handler import _real, _variant, client, objects
 from youtube_etl.dag_support import LambdaRecordError
+from youtube_lake.invocation import s3_event
 
 sys.path.insert(0, str(LAMBDA_SOURCE))
 import category_reference as cr  # noqa: E402

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 import structlog
-from youtube_lake.metrics import GlueMetrics
-from youtube_lake.uris import split_s3_uri
 
 from infra.local.runtime import LocalRuntime
 from tests.airflow_dags import run_dag_file
 from youtube_etl.dag_support import GLUE_RUN_ID, glue_job_task
 from youtube_etl.operators import GlueJobSummaryOperator, _WithoutConsoleLinks
 from youtube_etl.settings import get_settings, safe_run_id
+from youtube_lake.metrics import GlueMetrics
+from youtube_lake.uris import split_s3_uri
 
 SKIP_DAG = """
 from datetime import datetime

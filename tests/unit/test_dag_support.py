@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 
-from youtube_lake.invocation import s3_event
-
 from youtube_etl.dag_support import default_args, lambda_failure_message, sql_dir, xcom_json
 from youtube_etl.settings import get_settings
+from youtube_lake.invocation import s3_event
 
 
 def test_a_function_error_names_the_files_and_the_error() -> None:

@@ -7,6 +7,7 @@ import json
 from urllib.parse import unquote_plus
 
 import pytest
+
 from youtube_lake.invocation import LambdaResult, LambdaResultError, RunInfo, s3_event
 
 

@@ -9,13 +9,13 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
+from youtube_etl import landing
+from youtube_etl.landing import LandingObject, PlanError
 from youtube_lake import landing as lake_landing
 from youtube_lake.ledger import document_name
 from youtube_lake.partitions import partition_regions
 from youtube_lake.plan import IngestPlan
-
-from youtube_etl import landing
-from youtube_etl.landing import LandingObject, PlanError
 
 STATS = "youtube/raw_statistics/"
 REF = "youtube/raw_statistics_reference_data/"

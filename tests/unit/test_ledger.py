@@ -8,10 +8,10 @@ import json
 import re
 
 import pytest
-from youtube_lake import ledger
-from youtube_lake.ledger import LedgerError
 
 from infra.local.runtime import REPO_ROOT
+from youtube_lake import ledger
+from youtube_lake.ledger import LedgerError
 
 OBJ = {
     "key": "youtube/raw_statistics/landing_date=2017-11-14/region=us/USvideos.csv",

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from youtube_lake.metrics import GlueMetrics
-
 from youtube_etl.ingest import asset_extras, parse_lambda_results, record_verdicts_task
 from youtube_etl.settings import get_settings
+from youtube_lake.metrics import GlueMetrics
 
 KEY = "youtube/raw_statistics_reference_data/{}_category_id.json"
 
