@@ -43,10 +43,10 @@ def test_bundle_has_plugins_zip_dags_sql_requirements_and_startup(tmp_path: Path
     with zipfile.ZipFile(bundle / "plugins.zip") as archive:
         lake = {f"youtube_lake/{p.name}" for p in (REPO_ROOT / "include/youtube_lake").glob("*.py")}
         assert set(archive.namelist()) == _plugin_files() | lake
-        assert "youtube_etl/settings.py" in archive.namelist()
+        assert "youtube_etl/settings/options.py" in archive.namelist()
         assert (
-            archive.read("youtube_etl/settings.py")
-            == (REPO_ROOT / "plugins/youtube_etl/settings.py").read_bytes()
+            archive.read("youtube_etl/settings/options.py")
+            == (REPO_ROOT / "plugins/youtube_etl/settings/options.py").read_bytes()
         )
     dags = {p.name for p in (REPO_ROOT / "dags").glob("*.py")}
     assert dags and dags <= {p.name for p in (bundle / "dags").glob("*.py")}

@@ -1,0 +1,259 @@
+"""Options: the deployment-dependent values of the pipeline, how they are loaded and validated.
+
+Values come from Airflow configuration options in the ``[youtube_etl]`` section (on MWAA the CDK stack sets
+them; anywhere they can also be environment variables ``AIRFLOW__YOUTUBE_ETL__<OPTION>``). Reading them
+never touches the network, so DAG files may call :func:`get_settings` at parse time. :class:`Settings` also
+hands out the names (:mod:`.names`) and deploy contracts (:mod:`.deploy`) the options give.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import date, timedelta
+from typing import Any
+
+from youtube_etl.settings.deploy import DeployContracts
+from youtube_etl.settings.errors import SettingsError
+from youtube_etl.settings.names import Prefixes
+from youtube_lake.regions import KNOWN_REGIONS, parse_region_codes
+
+SECTION = "youtube_etl"
+ENV_PREFIX = "AIRFLOW__YOUTUBE_ETL__"
+
+_PROJECT_RE = re.compile(r"^[a-z][a-z0-9]{1,19}$")
+_STAGE_RE = re.compile(r"^[a-z][a-z0-9]{0,9}$")
+_ACCOUNT_RE = re.compile(r"^\d{12}$")
+_AWS_REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_GLUE_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,254}$")
+_RESOURCE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_CONN_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_SNS_TOPIC_ARN_RE = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
+
+
+@dataclass(frozen=True)
+class Settings(DeployContracts):
+    """Every deployment-dependent value of the pipeline. Build with :func:`get_settings`."""
+
+    project: str = "youtube"
+    stage: str = "dev"
+    #: AWS account id; empty on the local runtime. When set, bucket names carry account and region.
+    account: str = ""
+    region: str = "us-east-1"
+    aws_conn_id: str = "aws_default"
+    #: Airflow connection holding the YouTube Data API key in its password. On MWAA it is the Secrets
+    #: Manager secret :attr:`youtube_api_secret_name`, created empty by the CDK (docs/deploy.md: filling it).
+    youtube_api_conn_id: str = "youtube_api"
+    #: Deferrable provider operators (MWAA) vs. polling in the worker (local runs).
+    deferrable: bool = False
+    #: Seconds between status polls of sensors, Glue jobs, crawlers and Athena queries (fractions allowed:
+    #: the local runtime answers in milliseconds).
+    poll_interval: float = 30.0
+    #: Report run folders kept per report table; older ones are deleted after a successful run.
+    report_retention: int = 3
+    #: Fraction of a statistics file's rows that may be rejected; above it the file is quarantined whole.
+    reject_threshold: float = 0.01
+    #: Hours after the end of its data interval that ``wait_for_drop`` waits for the interval's drop.
+    landing_grace_hours: float = 6.0
+    #: Fraction a region's row count may drop compared with the previous run before the check fails.
+    row_drop_threshold: float = 0.5
+    #: Top-N rows per region and day in the top_videos_by_region report.
+    top_n: int = 10
+    #: The region codes the pipeline accepts, comma-separated (lower case, two letters): the one definition
+    #: the Lambda and the Glue jobs receive as configuration; inputs of any other region are quarantined.
+    data_regions: str = ",".join(KNOWN_REGIONS)
+    #: Share of a region's categories a new category file may drop before it is quarantined (a file with
+    #: one item must not silently replace a region's 31 categories).
+    category_drop_threshold: float = 0.5
+    #: First day a trending list can be dated (YouTube's Trending feed launched in December 2015): earlier
+    #: trending dates in a statistics file are implausible (``99.14.11`` must not become 1999 or 2099, and
+    #: the Glue job also rejects days after the ingest). ISO date, passed as ``--earliest_trending_date``.
+    trending_feed_start: str = "2015-12-01"
+    #: Largest category file (bytes, after gunzip) the Lambda reads; larger ones are quarantined. The strict
+    #: JSON parser needs ~6x the body in memory: 64 MiB fits the function's 1 GB with room to spare.
+    reference_max_bytes: int = 64 * 1024 * 1024
+    # Explicit overrides (the CDK stack sets the real bucket names on MWAA). Empty means "derive".
+    raw_bucket_name: str = ""
+    processed_bucket_name: str = ""
+    reporting_bucket_name: str = ""
+    assets_bucket_name: str = ""
+    processed_database_name: str = ""
+    analytics_database_name: str = ""
+    #: Folder of the Athena SQL templates; empty means include/sql in a checkout or dags/sql on MWAA.
+    sql_folder: str = ""
+    # ---- operations (docs/operations.md) ----
+    #: Who receives the alerts topic's messages by email (the CDK stack subscribes it); empty: nobody yet.
+    alert_email: str = ""
+    #: ARN of the alerts SNS topic; empty means derived from account, region and name (the local runtime
+    #: sets it, having no account).
+    alerts_topic_arn: str = ""
+    #: Hours after a daily interval ends by which its reports must be published, else a deadline alert;
+    #: 0 attaches no deadline to the DAGs.
+    report_deadline_hours: float = 8.0
+    #: OpenLineage transport as the provider's JSON (``{"type": "file", ...}``, ``{"type": "http", ...}``);
+    #: empty disables lineage. On MWAA the CDK stack passes it as ``[openlineage] transport``.
+    lineage_transport: str = ""
+    prefixes: Prefixes = field(default_factory=Prefixes)
+
+    def __post_init__(self) -> None:
+        _check(_PROJECT_RE, "project", self.project, "2-20 characters: a lower-case letter, then a-z or 0-9")
+        _check(_STAGE_RE, "stage", self.stage, "1-10 characters: a lower-case letter, then a-z or 0-9")
+        if self.account:
+            _check(_ACCOUNT_RE, "account", self.account, "12 digits")
+        _check(_AWS_REGION_RE, "region", self.region, "an AWS region code such as eu-west-1")
+        # Part of a secret name, an IAM resource and the backend's lookup pattern: no separators, no spaces.
+        _check(_CONN_ID_RE, "youtube_api_conn_id", self.youtube_api_conn_id, "1-64 of A-Z a-z 0-9 _ . -")
+        if self.poll_interval < 0.1:
+            raise SettingsError(f"[{SECTION}] poll_interval={self.poll_interval!r}: must be >= 0.1 second")
+        if self.report_retention < 1:
+            raise SettingsError(f"[{SECTION}] report_retention={self.report_retention!r}: must be >= 1")
+        for name in ("reject_threshold", "row_drop_threshold", "category_drop_threshold"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise SettingsError(f"[{SECTION}] {name}={value!r}: must be a fraction between 0 and 1")
+        if not 0.0 <= self.landing_grace_hours <= 24 * 7:
+            raise SettingsError(
+                f"[{SECTION}] landing_grace_hours={self.landing_grace_hours!r}: must be between 0 and 168"
+            )
+        if not 1 <= self.top_n <= 1000:
+            raise SettingsError(f"[{SECTION}] top_n={self.top_n!r}: must be between 1 and 1000")
+        try:
+            parse_region_codes(self.data_regions)
+        except ValueError as error:
+            raise SettingsError(f"[{SECTION}] data_regions is invalid: {error}") from None
+        try:
+            date.fromisoformat(self.trending_feed_start)
+        except ValueError:
+            raise SettingsError(
+                f"[{SECTION}] trending_feed_start={self.trending_feed_start!r}: must be an ISO date such as "
+                "2015-12-01"
+            ) from None
+        if not 1024 <= self.reference_max_bytes <= 1024**3:
+            raise SettingsError(
+                f"[{SECTION}] reference_max_bytes={self.reference_max_bytes!r}: must be from 1 KiB to 1 GiB"
+            )
+        if self.alert_email:
+            _check(_EMAIL_RE, "alert_email", self.alert_email, "one email address such as ops@example.com")
+        if self.alerts_topic_arn:
+            _check(_SNS_TOPIC_ARN_RE, "alerts_topic_arn", self.alerts_topic_arn, "an SNS topic ARN")
+        if not 0 <= self.report_deadline_hours <= 7 * 24:
+            raise SettingsError(
+                f"[{SECTION}] report_deadline_hours={self.report_deadline_hours!r}: must be between 0 "
+                "(no deadline) and 168"
+            )
+        if self.lineage_transport:
+            _check_lineage_transport(self.lineage_transport)
+        for bucket in (self.raw_bucket, self.processed_bucket, self.reporting_bucket, self.assets_bucket):
+            _check_bucket(bucket)
+        for database in (self.processed_database, self.analytics_database):
+            _check(_GLUE_NAME_RE, "database", database, "lower-case letters, digits and _ (Glue/Athena)")
+        for name in (
+            self.lambda_function,
+            self.clean_statistics_job,
+            self.build_analytics_job,
+            self.processed_crawler,
+            self.analytics_crawler,
+            self.athena_workgroup,
+            self.readers_workgroup,
+        ):
+            _check(_RESOURCE_NAME_RE, "resource name", name, "at most 64 of A-Z a-z 0-9 _ -")
+
+    @property
+    def waiter_delay(self) -> int:
+        """The poll interval for deferrable triggers, whose botocore waiters take whole seconds."""
+        return max(1, round(self.poll_interval))
+
+    @property
+    def landing_grace(self) -> timedelta:
+        return timedelta(hours=self.landing_grace_hours)
+
+
+def _check(pattern: re.Pattern[str], option: str, value: str, rule: str) -> None:
+    if not pattern.fullmatch(value):
+        raise SettingsError(f"[{SECTION}] {option}={value!r} is invalid: {rule}")
+
+
+def _check_lineage_transport(raw: str) -> None:
+    try:
+        transport = json.loads(raw)
+    except ValueError as error:
+        raise SettingsError(f"[{SECTION}] lineage_transport is not JSON: {error}") from None
+    if not isinstance(transport, dict) or not isinstance(transport.get("type"), str):
+        raise SettingsError(
+            f'[{SECTION}] lineage_transport={raw!r}: must be a JSON object with a "type" '
+            '(OpenLineage transport, e.g. {"type": "file", "log_file_path": "..."})'
+        )
+
+
+def _check_bucket(name: str) -> None:
+    if not _BUCKET_RE.fullmatch(name) or ".." in name or re.fullmatch(r"\d+\.\d+\.\d+\.\d+", name):
+        raise SettingsError(
+            f"[{SECTION}] bucket name {name!r} is invalid for S3: 3-63 characters of a-z 0-9 . -, "
+            "starting and ending with a letter or digit"
+        )
+
+
+_BOOL = {
+    "true": True,
+    "1": True,
+    "yes": True,
+    "on": True,
+    "false": False,
+    "0": False,
+    "no": False,
+    "off": False,
+}
+
+
+def _coerce(name: str, raw: str, default: Any) -> Any:
+    try:
+        if isinstance(default, bool):
+            return _BOOL[raw.strip().lower()]
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+    except (KeyError, ValueError):
+        raise SettingsError(f"[{SECTION}] {name}={raw!r}: expected a {type(default).__name__}") from None
+    return raw.strip()
+
+
+def _configured(option: str, environ: Mapping[str, str]) -> str | None:
+    """An option from ``environ`` or, when Airflow is importable, its configuration (airflow.cfg)."""
+    env_value = environ.get(ENV_PREFIX + option.upper())
+    if env_value is not None:
+        return env_value
+    # Airflow's configuration (airflow.cfg) is consulted only inside Airflow processes: importing it
+    # elsewhere (CDK app, local runtime) would create an AIRFLOW_HOME as a side effect.
+    if environ is not os.environ or "airflow.configuration" not in sys.modules:
+        return None
+    from airflow.configuration import conf
+
+    if conf.has_option(SECTION, option):
+        return str(conf.get(SECTION, option))
+    return None
+
+
+def get_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Settings from configuration (``[youtube_etl]`` / ``AIRFLOW__YOUTUBE_ETL__*``), then ``overrides``.
+
+    Pass ``environ`` to read only that mapping (tests, the CDK app); by default the process environment and
+    Airflow's configuration are read. No network access.
+    """
+    env = os.environ if environ is None else environ
+    defaults = Settings()
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        if not f.init or f.name == "prefixes":
+            continue
+        raw = _configured(f.name, env)
+        if raw is not None:
+            values[f.name] = _coerce(f.name, raw, getattr(defaults, f.name))
+    values.update(overrides)
+    return replace(defaults, **values)
