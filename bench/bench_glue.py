@@ -59,9 +59,12 @@ SPARK_FLOOR_RUNNER = (
     SPARK_RUNNER.split("r = cs.run(")[0]
     + """
 from pyspark.sql import Observation, functions as F
-sources = cs.inspect_files(spark, [(str(p), p.stat().st_size) for p in files])
+from statistics_formats import RAW_COLUMNS
+from statistics_inspect import inspect_files
+from statistics_read import read_sources
+sources = inspect_files(spark, [(str(p), p.stat().st_size) for p in files])
 rows = Observation("rows")
-frame = cs.read_sources(spark, sources).select(*cs.RAW_COLUMNS, "region")
+frame = read_sources(spark, sources).select(*RAW_COLUMNS, "region")
 frame = frame.observe(rows, F.count(F.lit(1)).alias("n"))
 frame.write.mode("overwrite").option("compression", "snappy").partitionBy("region").parquet({out!r} + "/t/")
 print(json.dumps({{"read": rows.get["n"], "written": rows.get["n"]}}))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import importlib
 import importlib.util
 import io
 import json
@@ -40,6 +41,14 @@ def _load(name: str) -> ModuleType:
 
 cs = _load("clean_statistics")
 lake_io = sys.modules["lake_io"]
+# The job's modules, one job each (deployed beside the script, as --extra-py-files).
+contracts = importlib.import_module("statistics_contracts")
+formats = importlib.import_module("statistics_formats")
+inspection = importlib.import_module("statistics_inspect")
+reading = importlib.import_module("statistics_read")
+rules = importlib.import_module("statistics_rules")
+increment = importlib.import_module("statistics_increment")
+verdicts = importlib.import_module("statistics_verdicts")
 
 FORMATS = {
     "datasnaek": "raw_statistics",
@@ -219,7 +228,7 @@ def test_one_object_per_region_and_trending_day(runs: dict, spark: Any) -> None:
     }
     mismatched = output(spark, runs["rsrishav"]).where("dt <> date_format(trending_date, 'yyyy-MM-dd')")
     assert mismatched.count() == 0
-    assert not (Path(lake.target) / cs.STAGING_FOLDER).exists()
+    assert not (Path(lake.target) / increment.STAGING_FOLDER).exists()
 
 
 def test_rows_carry_their_source_and_its_arrival(runs: dict, spark: Any, data_dir: Path) -> None:
@@ -370,7 +379,7 @@ def row(video_id: str = "abcdefghijk", day: str = "17.14.11", views: int = 10) -
 def csv_file(folder: Path, name: str, *rows: str, region: str = "us") -> Path:
     path = folder / f"region={region}" / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes((cs.DATASNAEK_HEADER + "\r\n" + "".join(r + "\r\n" for r in rows)).encode("utf-8"))
+    path.write_bytes((formats.DATASNAEK_HEADER + "\r\n" + "".join(r + "\r\n" for r in rows)).encode("utf-8"))
     return path
 
 
@@ -547,7 +556,7 @@ def test_an_object_changed_since_planning_is_left_for_the_next_run(lake: Lake, t
 
 def test_leftovers_of_killed_runs_and_stray_objects_are_removed(lake: Lake, tmp_path: Path) -> None:
     target = Path(lake.target)
-    leftover = target / cs.STAGING_FOLDER / "killed_run" / "increment" / "region=us" / "x.parquet"
+    leftover = target / increment.STAGING_FOLDER / "killed_run" / "increment" / "region=us" / "x.parquet"
     leftover.parent.mkdir(parents=True)
     leftover.write_bytes(b"half")
     stray = target / "region=us" / "dt=2017-11-14" / "part-00000-old.snappy.parquet"
@@ -578,7 +587,7 @@ def test_ledger_documents_are_named_by_key_and_etag_and_carry_the_counts(lake: L
     lake.run([entry(path, etag=etag, version_id="v7")])
     ((name, doc),) = lake.documents().items()
     assert name == f"{hashlib.sha256(str(path).encode()).hexdigest()}_{etag}.json"
-    assert list(doc) == list(cs.LEDGER_FIELDS)
+    assert list(doc) == list(contracts.LEDGER_FIELDS)
     assert {k: doc[k] for k in ("verdict", "rows_read", "rows_written", "duplicates", "rejected")} == {
         "verdict": "processed",
         "rows_read": 3,
@@ -594,7 +603,7 @@ def test_ledger_documents_are_named_by_key_and_etag_and_carry_the_counts(lake: L
 def test_ledger_fields_are_the_projects() -> None:
     from youtube_lake.ledger import FIELDS
 
-    assert cs.LEDGER_FIELDS == tuple(FIELDS)
+    assert contracts.LEDGER_FIELDS == tuple(FIELDS)
 
 
 def test_publish_time_is_utc_whatever_the_session_zone(lake: Lake, tmp_path: Path) -> None:
@@ -621,7 +630,7 @@ def test_unknown_header_is_rejected(lake: Lake, tmp_path: Path) -> None:
 
 
 def test_a_missing_plan_is_a_clear_error(lake: Lake, tmp_path: Path) -> None:
-    with pytest.raises(cs.PlanError, match="no plan at .*plan_increment writes it"):
+    with pytest.raises(contracts.PlanError, match="no plan at .*plan_increment writes it"):
         cs.run(
             lake.spark,
             str(tmp_path / "none.json"),
@@ -648,31 +657,31 @@ def test_an_empty_plan_writes_metrics_and_nothing_else(lake: Lake) -> None:
     ],
 )
 def test_shuffle_partitions(sizes: list[int], parallelism: int, expected: int) -> None:
-    assert cs.shuffle_partitions(sizes, parallelism) == expected
+    assert increment.shuffle_partitions(sizes, parallelism) == expected
 
 
 def test_quarantine_reason_names_counts_threshold_and_reasons() -> None:
-    text = cs.quarantine_reason(200, 3, 0.01, {"negative views": 1, "wrong column count": 2})
+    text = verdicts.quarantine_reason(200, 3, 0.01, {"negative views": 1, "wrong column count": 2})
     assert (
         text
         == "reject_threshold: 3 of 200 rows rejected (1.50% > 1.00%): wrong column count 2, negative views 1"
     )
-    assert not cs.exceeds_threshold(0, 0, 0.0) and cs.exceeds_threshold(100, 2, 0.01)
-    assert not cs.exceeds_threshold(100, 1, 0.01)
+    assert not verdicts.exceeds_threshold(0, 0, 0.0) and verdicts.exceeds_threshold(100, 2, 0.01)
+    assert not verdicts.exceeds_threshold(100, 1, 0.01)
 
 
 # ---- pure functions on tiny frames ---------------------------------------------------------------
 
 
 def test_detect_format() -> None:
-    assert cs.detect_format("\ufeff" + cs.DATASNAEK_HEADER + "\r\n") == "datasnaek"
-    assert cs.detect_format(cs.RSRISHAV_HEADER) == "rsrishav"
-    assert cs.detect_format("a,b,c") == cs.UNKNOWN_FORMAT
+    assert formats.detect_format("\ufeff" + formats.DATASNAEK_HEADER + "\r\n") == "datasnaek"
+    assert formats.detect_format(formats.RSRISHAV_HEADER) == "rsrishav"
+    assert formats.detect_format("a,b,c") == formats.UNKNOWN_FORMAT
 
 
 def test_region_of() -> None:
-    assert cs.region_of("s3://b/youtube/raw_statistics/region=US/x.csv") == "us"
-    assert cs.region_of("s3://b/youtube/raw_statistics/x.csv") is None
+    assert inspection.region_of("s3://b/youtube/raw_statistics/region=US/x.csv") == "us"
+    assert inspection.region_of("s3://b/youtube/raw_statistics/x.csv") is None
 
 
 @pytest.mark.parametrize(
@@ -688,7 +697,7 @@ def test_region_of() -> None:
 )
 def test_parse_tags(spark: Any, text: str | None, expected: list[str]) -> None:
     df = spark.createDataFrame([(text,)], "t string")
-    assert df.select(cs.parse_tags(df.t).alias("x")).first()["x"] == expected
+    assert df.select(rules.parse_tags(df.t).alias("x")).first()["x"] == expected
 
 
 @pytest.mark.parametrize(
@@ -703,7 +712,7 @@ def test_parse_tags(spark: Any, text: str | None, expected: list[str]) -> None:
 )
 def test_parse_trending_date(spark: Any, text: str, expected: dt.date | None) -> None:
     df = spark.createDataFrame([(text,)], "t string")
-    assert df.select(cs.parse_trending_date(df.t).alias("x")).first()["x"] == expected
+    assert df.select(rules.parse_trending_date(df.t).alias("x")).first()["x"] == expected
 
 
 @pytest.mark.parametrize(
@@ -715,7 +724,7 @@ def test_parse_tags_on_every_real_value(spark: Any, data_dir: Path, fmt: str) ->
 
     values = []
     for path in sorted((data_dir / FORMATS[fmt]).rglob("*.csv")):
-        raw = cs.read_csv(spark, [str(path)], fmt).select("tags").collect()
+        raw = reading.read_csv(spark, [str(path)], fmt).select("tags").collect()
         values += [r[0] for r in raw]
     expected = [
         []
@@ -724,7 +733,7 @@ def test_parse_tags_on_every_real_value(spark: Any, data_dir: Path, fmt: str) ->
         for v in values
     ]
     df = spark.createDataFrame([(v,) for v in values], "t string")
-    got = [r["x"] for r in df.select(cs.parse_tags(df.t).alias("x")).collect()]
+    got = [r["x"] for r in df.select(rules.parse_tags(df.t).alias("x")).collect()]
     assert len(got) > 1000 and got == expected
 
 
@@ -751,9 +760,9 @@ def test_crlf_line_read_equals_multiline_read(
     (source / "USvideos.csv").write_bytes(data)
     outputs = {}
     for name, min_bytes in (("lines", 0), ("whole", 1 << 62)):
-        monkeypatch.setattr(cs, "SPLIT_MIN_BYTES", min_bytes)
-        sources = cs.inspect_files(spark, [(str(source / "USvideos.csv"), len(data))])
-        assert [cs.splittable(s) for s in sources] == [name == "lines"]
+        monkeypatch.setattr(reading, "SPLIT_MIN_BYTES", min_bytes)
+        sources = inspection.inspect_files(spark, [(str(source / "USvideos.csv"), len(data))])
+        assert [reading.splittable(s) for s in sources] == [name == "lines"]
         lake = Lake(spark, tmp_path / name)
         previous = spark.conf.get("spark.sql.files.maxPartitionBytes")
         spark.conf.set("spark.sql.files.maxPartitionBytes", "1m")  # several splits: order across them
@@ -837,7 +846,7 @@ def test_first_invalid_utf8_across_chunk_boundaries(
     data: bytes, expected: tuple[int, int] | None, chunk: int
 ) -> None:
     chunks = [data[i : i + chunk] for i in range(0, len(data), chunk)]
-    assert cs.first_invalid_utf8(chunks) == expected
+    assert inspection.first_invalid_utf8(chunks) == expected
 
 
 def test_trending_dates_after_the_day_after_the_ingest_are_implausible(lake: Lake, tmp_path: Path) -> None:
@@ -905,8 +914,8 @@ def test_a_gzip_stream_is_inspected_in_chunks(text: bytes, expected: tuple[str, 
     import gzip
 
     header, newline, rest = text.partition(b"\n")
-    body = header + newline + b"x" * (3 * cs.SCAN_CHUNK_BYTES) + rest if newline else text
-    assert cs.inspect_gzip(io.BytesIO(gzip.compress(body))) == expected
+    body = header + newline + b"x" * (3 * inspection.SCAN_CHUNK_BYTES) + rest if newline else text
+    assert inspection.inspect_gzip(io.BytesIO(gzip.compress(body))) == expected
 
 
 def test_a_truncated_or_plain_gzip_stream_raises() -> None:
@@ -914,6 +923,6 @@ def test_a_truncated_or_plain_gzip_stream_raises() -> None:
 
     whole = gzip.compress(b"a,b\n1,2\n" * 1000)
     with pytest.raises(EOFError):
-        cs.inspect_gzip(io.BytesIO(whole[: len(whole) // 2]))
+        inspection.inspect_gzip(io.BytesIO(whole[: len(whole) // 2]))
     with pytest.raises(OSError, match="Not a gzipped file"):
-        cs.inspect_gzip(io.BytesIO(b"a,b\n1,2\n"))
+        inspection.inspect_gzip(io.BytesIO(b"a,b\n1,2\n"))

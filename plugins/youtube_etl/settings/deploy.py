@@ -112,7 +112,17 @@ class DeployContracts(Names):
     def glue_libraries(self) -> tuple[str, ...]:
         """What the job scripts import (``--extra-py-files``): modules under ``include/glue/`` and the lake's
         contracts as ``youtube_lake.zip`` (``infra.packaging``), uploaded beside the scripts."""
-        return ("lake_io.py", "youtube_lake.zip")
+        return (
+            "lake_io.py",
+            "statistics_contracts.py",
+            "statistics_formats.py",
+            "statistics_rules.py",
+            "statistics_inspect.py",
+            "statistics_read.py",
+            "statistics_increment.py",
+            "statistics_verdicts.py",
+            "youtube_lake.zip",
+        )
 
     @property
     def glue_jobs(self) -> dict[str, str]:
