@@ -37,7 +37,7 @@ stage -> decide -> publish -> quarantine -> record``. It
 1. (scope, :mod:`statistics_increment`) deletes whatever killed runs left in the staging folder
    (``_clean_statistics_staging/``, which readers and crawlers skip) and checks each planned object's current
    ETag: an object changed since planning is left for the next run;
-2. (inspect, :mod:`statistics_inspect`) reads each file's header and ending; (stage,
+2. (inspect, :mod:`statistics_inspect`: once per file and run) reads each file's header and ending; (stage,
    :mod:`statistics_read`, :mod:`statistics_rules`, :mod:`statistics_increment`) parses the planned files —
    plus, for the partitions that earlier versions of changed objects wrote, every other current object that
    wrote them (the plan's ``rebuild_sources``) — checks every row, deduplicates on (region, video_id,
@@ -49,7 +49,7 @@ stage -> decide -> publish -> quarantine -> record``. It
    ``data_regions``, the one region definition the Lambda gets too) has every row rejected, so it is
    quarantined. A file whose bytes are not UTF-8 (a leading BOM is fine) is quarantined with
    ``not_utf8: byte 0xE9 at offset 1234``: Spark reads invalid bytes as U+FFFD, so the files whose rows hold
-   one are scanned on the driver (streamed), and a U+FFFD
+   one are scanned on the driver (streamed; a ``.gz`` file was checked while it was inspected), and a U+FFFD
    really in the file stays. A row trending before
    ``--earliest_trending_date`` or after the day after the ingest is rejected as ``implausible
    trending_date``;
@@ -187,19 +187,18 @@ def inspect(
 
 def quarantine(
     spark: SparkSession,
-    store: Store,
     inspected: Sequence[tuple[PlannedFile, SourceFile]],
     decisions: dict[str, Decision],
     split: bool,
     options: Options,
 ) -> Quarantined:
-    """The rejected rows of the taken files that have any (inspected again)."""
-    rejecting = [f for f, _ in inspected if f.uri in decisions and decisions[f.uri].rejected]
+    """The rejected rows of the taken files that have any, from their first inspection."""
+    rejecting = [(f, s) for f, s in inspected if f.uri in decisions and decisions[f.uri].rejected]
     folder = run_folder(options.quarantine_path, options.run_id)
     if not rejecting:
         return Quarantined(folder)
-    sources = [s for _, s in inspect(spark, store, rejecting, options)]
-    return Quarantined(folder, write_quarantine(spark, rejecting, sources, split, folder, options.dates))
+    files, sources = [f for f, _ in rejecting], [s for _, s in rejecting]
+    return Quarantined(folder, write_quarantine(spark, files, sources, split, folder, options.dates))
 
 
 def process(spark: SparkSession, store: Store, scope: Scope, options: Options, staging: str) -> Outcome:
@@ -219,7 +218,7 @@ def process(spark: SparkSession, store: Store, scope: Scope, options: Options, s
         restage(spark, store, kept, staged.split, increment, options.dates)
     regions = {f.region for f in scope.files if f.region}
     published = publish(spark, store, options.target_path, staging, scope.rebuild, regions)
-    return Outcome(decisions, published, quarantine(spark, store, readable, decisions, staged.split, options))
+    return Outcome(decisions, published, quarantine(spark, readable, decisions, staged.split, options))
 
 
 def file_result(planned: PlannedFile, scope: Scope, outcome: Outcome, options: Options) -> FileResult:

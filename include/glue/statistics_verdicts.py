@@ -22,7 +22,7 @@ from statistics_contracts import (
     iso,
 )
 from statistics_increment import Staged
-from statistics_inspect import SourceFile, scan_utf8
+from statistics_inspect import SourceFile, is_compressed, scan_utf8
 from statistics_read import normalized_file_name, read_sources, spark_file_name
 from statistics_rules import TrendingDates, classify, rejected_rows
 
@@ -82,8 +82,9 @@ def unreadable(source: SourceFile) -> Decision:
 
 
 def _not_utf8(store: Store, source: SourceFile) -> str | None:
-    """Whether U+FFFD in a file's rows is Spark's replacement of invalid bytes: the bytes decide."""
-    return scan_utf8(store, source.path)
+    """Whether U+FFFD in a file's rows is Spark's replacement of invalid bytes: the bytes decide. A gzip
+    file was checked while it was inspected; a plain file is streamed now."""
+    return source.not_utf8 if is_compressed(source.path) else scan_utf8(store, source.path)
 
 
 def decide(

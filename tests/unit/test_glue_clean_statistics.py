@@ -899,6 +899,51 @@ def test_gzip_drops_are_read_like_plain_csvs(lake: Lake, tmp_path: Path, data_di
     assert {(r["video_id"], r["trending_date"].strftime("%y.%d.%m")) for r in published} == expected
 
 
+def test_each_file_is_inspected_once_per_run(
+    lake: Lake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Quarantined .csv.gz files are inflated once: the quarantine reuses the run's inspection, and a
+    gzip's UTF-8 check rides on the same pass. Re-inspecting a file (or inflating it again) fails here."""
+    import gzip
+
+    inspected: Counter[str] = Counter()
+    opened: Counter[str] = Counter()
+    inspect_file = inspection.inspect_file
+
+    def counting_inspect(spark: Any, store: Any, path: str, size: int) -> Any:
+        inspected[Path(path).name] += 1
+        return inspect_file(spark, store, path, size)
+
+    class CountingStore(lake_io.LocalStore):  # type: ignore[misc, name-defined]
+        def open_binary(self, uri: str) -> Any:
+            opened[Path(uri).name] += 1
+            return super().open_binary(uri)
+
+    monkeypatch.setattr(inspection, "inspect_file", counting_inspect)
+    good = csv_file(tmp_path / "src", "good.csv", row(), row("bbbbbbbbbbb"))
+    rejecting = tmp_path / "src/region=us/rejecting.csv.gz"
+    plain = csv_file(tmp_path / "src", "r.csv", row(), row("bbbbbbbbbbb", views=-1)).read_bytes()
+    rejecting.write_bytes(gzip.compress(plain))
+    latin = tmp_path / "src/region=us/latin.csv.gz"
+    latin.write_bytes(gzip.compress(plain.replace(b',"T",', b',"T\xe9",')))
+
+    result = lake.run([entry(good), entry(rejecting), entry(latin)], store=CountingStore())
+
+    verdicts = {Path(f.file.uri).name: (f.verdict, (f.reason or "").split(":")[0]) for f in result.files}
+    assert verdicts == {
+        "good.csv": ("processed", ""),
+        "rejecting.csv.gz": ("quarantined", "reject_threshold"),
+        "latin.csv.gz": ("quarantined", "not_utf8"),
+    }
+    quarantined = lake.spark.read.json(lake.quarantine + "run_id=r/").collect()
+    assert Counter((Path(r["source_file"]).name, r["reject_reason"]) for r in quarantined) == {
+        ("rejecting.csv.gz", "negative views"): 1,
+        ("latin.csv.gz", "negative views"): 1,
+    }
+    assert inspected == {"good.csv": 1, "rejecting.csv.gz": 1, "latin.csv.gz": 1}
+    assert opened == {"rejecting.csv.gz": 1, "latin.csv.gz": 1}
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
