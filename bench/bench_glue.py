@@ -31,7 +31,7 @@ ROWS = int(os.environ.get("BENCH_GLUE_ROWS", "1000000"))
 TARGET_RATIO = 2.0
 
 SPARK_RUNNER = """
-import sys, json
+import sys, json, hashlib
 sys.path.insert(0, {glue!r})
 import clean_statistics as cs
 from pyspark.sql import SparkSession
@@ -44,7 +44,9 @@ spark = (SparkSession.builder.master("local[2]").config("spark.driver.memory", "
 spark.sparkContext.setLogLevel("ERROR")
 import pathlib
 files = sorted(pathlib.Path({source!r}).rglob("*.csv"))
-entries = [{{"key": str(p), "uri": str(p), "etag": None, "size": p.stat().st_size,
+# The plan contract carries each object's ETag: a local file's is the MD5 of its bytes (as LocalStore's).
+entries = [{{"key": str(p), "uri": str(p), "etag": hashlib.md5(p.read_bytes()).hexdigest(),
+            "size": p.stat().st_size,
             "arrival": "2017-11-14T00:00:00Z", "region": p.parent.name.split("=")[1]}} for p in files]
 plan = pathlib.Path({out!r} + "-plan.json")
 plan.write_text(json.dumps({{"run_id": "bench", "statistics": entries}}))

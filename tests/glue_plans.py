@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -21,11 +22,12 @@ def region_folder(path: Path) -> str | None:
 def entry(
     path: Path, arrival: dt.datetime = ARRIVAL, region: str | None = None, **extra: Any
 ) -> dict[str, Any]:
-    """A plan entry for a local file (region from its ``region=xx`` folder unless given)."""
+    """A plan entry for a local file (region from its ``region=xx`` folder unless given); its ETag is the MD5
+    of its bytes, as S3 gives for a single-part upload and the job's ``LocalStore`` computes."""
     return {
         "key": str(path),
         "uri": str(path),
-        "etag": None,
+        "etag": hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest(),
         "version_id": None,
         "size": path.stat().st_size,
         "last_modified": "2026-11-29T10:00:00Z",

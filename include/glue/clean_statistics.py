@@ -68,8 +68,8 @@ A quarantined file is a verdict, not an error: the job succeeds and ``youtube_in
 ``record_verdicts`` fails the run naming it. S3 is written through boto3 (Glue provides it; the endpoint
 comes from the environment), local folders through the file system (tests, benchmarks).
 
-Deployed with ``lake_io.py`` and the ``statistics_*.py`` modules (``--extra-py-files``, the settings'
-``glue_libraries``); it never imports the project's package.
+Deployed with ``lake_io.py``, the ``statistics_*.py`` modules and the lake's contracts (``youtube_lake.zip``)
+as ``--extra-py-files`` (the settings' ``glue_libraries``); it never imports the project's package.
 """
 
 from __future__ import annotations
@@ -84,18 +84,6 @@ from datetime import UTC, date, datetime
 
 from lake_io import Store, store_for
 from pyspark.sql import SparkSession
-from statistics_contracts import (
-    Plan,
-    PlanError,
-    PlannedFile,
-    bucket_of,
-    iso,
-    join,
-    ledger_document_uri,
-    metrics_uri,
-    parse_plan,
-    run_folder,
-)
 from statistics_increment import Published, Scope, publish, restage, scope_increment, stage, staging_folder
 from statistics_inspect import SourceFile, inspect_files
 from statistics_rules import TrendingDates
@@ -111,6 +99,13 @@ from statistics_verdicts import (
     unreadable,
     write_quarantine,
 )
+
+from youtube_lake import ledger
+from youtube_lake.metrics import metrics_uri
+from youtube_lake.plan import IngestPlan, PlanError, PlanObject
+from youtube_lake.runs import run_folder
+from youtube_lake.timestamps import now_iso
+from youtube_lake.uris import bucket_of, join
 
 __all__ = ["JOB_ARGUMENTS", "CleanResult", "PlanError", "main", "run", "summary_line"]
 
@@ -142,7 +137,7 @@ class Options:
     allowed_regions: frozenset[str] | None
     dates: TrendingDates
 
-    def region(self, planned: PlannedFile) -> str | None:
+    def region(self, planned: PlanObject) -> str | None:
         """The file's region for its rows: None (every row rejected) outside the allowed regions."""
         allowed = self.allowed_regions is None or planned.region in self.allowed_regions
         return planned.region if allowed else None
@@ -168,16 +163,16 @@ def configure(spark: SparkSession) -> None:
     spark.conf.set("spark.sql.codegen.hugeMethodLimit", "8000")
 
 
-def load_plan(store: Store, plan_path: str) -> Plan:
+def load_plan(store: Store, plan_path: str) -> IngestPlan:
     text = store.read_text(plan_path)
     if text is None:
         raise PlanError(f"no plan at {plan_path}: youtube_ingest's plan_increment writes it for each run")
-    return parse_plan(text, plan_path)
+    return IngestPlan.from_json(text, plan_path)
 
 
 def inspect(
-    spark: SparkSession, store: Store, files: Sequence[PlannedFile], options: Options
-) -> list[tuple[PlannedFile, SourceFile]]:
+    spark: SparkSession, store: Store, files: Sequence[PlanObject], options: Options
+) -> list[tuple[PlanObject, SourceFile]]:
     """Each file of the run inspected once (header, format, ending), with the region its rows get."""
     sources = inspect_files(spark, [(f.uri, f.size) for f in files], store)
     return [
@@ -187,7 +182,7 @@ def inspect(
 
 def quarantine(
     spark: SparkSession,
-    inspected: Sequence[tuple[PlannedFile, SourceFile]],
+    inspected: Sequence[tuple[PlanObject, SourceFile]],
     decisions: dict[str, Decision],
     split: bool,
     options: Options,
@@ -221,7 +216,7 @@ def process(spark: SparkSession, store: Store, scope: Scope, options: Options, s
     return Outcome(decisions, published, quarantine(spark, readable, decisions, staged.split, options))
 
 
-def file_result(planned: PlannedFile, scope: Scope, outcome: Outcome, options: Options) -> FileResult:
+def file_result(planned: PlanObject, scope: Scope, outcome: Outcome, options: Options) -> FileResult:
     """A taken file's final verdict and counts."""
     decision = final_verdict(
         outcome.decisions.get(planned.uri, Decision()),
@@ -246,16 +241,15 @@ def file_result(planned: PlannedFile, scope: Scope, outcome: Outcome, options: O
 
 
 def record(
-    store: Store, plan: Plan, scope: Scope, outcome: Outcome, options: Options, started: float
+    store: Store, plan: IngestPlan, scope: Scope, outcome: Outcome, options: Options, started: float
 ) -> CleanResult:
     """One ledger document per taken file (after the commit), then the run's metrics."""
     files = [file_result(f, scope, outcome, options) for f in scope.take]
-    recorded_at = iso(datetime.now(UTC))
+    recorded_at = now_iso()
     for r in files:
         doc = ledger_document(r, plan, options.run_id, bucket_of(r.file.uri), recorded_at)
-        store.write_text(
-            ledger_document_uri(options.ledger_path, doc), json.dumps(doc, ensure_ascii=False) + "\n"
-        )
+        name = ledger.document_name(doc["key"], doc["etag"])
+        store.write_text(join(options.ledger_path, name), ledger.document_body(doc).decode("utf-8"))
     published = outcome.published
     result = CleanResult(
         run_id=options.run_id,

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from statistics_contracts import DATA_COLUMNS
+from youtube_lake.columns import RAW_STATISTICS
 
 __all__ = [
     "DATASNAEK",
@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 #: Every text column a raw row may carry, as read (all strings), in output order.
-RAW_COLUMNS = tuple(c for c in DATA_COLUMNS if c not in ("source_file", "source_arrival"))
+RAW_COLUMNS = RAW_STATISTICS
 #: The format of a file whose header names no known format (its rows are all rejected).
 UNKNOWN_FORMAT = "unknown"
 

@@ -14,17 +14,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lake_io import (
-    PARTITION_OBJECT,
-    Store,
-    commit,
-    published_objects,
-    staged_objects,
-)
+from lake_io import Store, commit, published_objects, staged_objects
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
-from statistics_contracts import OUTPUT_COLUMNS, PARTITION_COLUMNS, Plan, PlannedFile, join, partition_name
 from statistics_inspect import SourceFile
 from statistics_read import normalized_file_name, read_sources, spark_file_name
 from statistics_rules import (
@@ -38,6 +31,11 @@ from statistics_rules import (
     parse_trending_date,
     to_typed,
 )
+
+from youtube_lake.columns import STATISTICS
+from youtube_lake.partitions import PARTITION_COLUMNS, PARTITION_OBJECT, partition_name, partition_regions
+from youtube_lake.plan import IngestPlan, PlanObject
+from youtube_lake.uris import join
 
 __all__ = [
     "CSV_BYTES_PER_TASK",
@@ -92,7 +90,7 @@ class Scope:
     """The files a run reads, in arrival order, and what it leaves for the next run."""
 
     #: Planned files whose current ETag is the planned one.
-    take: tuple[PlannedFile, ...]
+    take: tuple[PlanObject, ...]
     #: Planned objects left for the next run (changed or gone since planning), with the reason.
     deferred: tuple[dict[str, Any], ...]
     #: uri -> (current ETag, version id) of each taken file.
@@ -100,7 +98,7 @@ class Scope:
     #: Partitions earlier versions of the taken files wrote: rebuilt from their current writers.
     rebuild: tuple[str, ...]
     #: Taken files and the rebuild sources that wrote a rebuilt partition, in arrival order.
-    files: tuple[PlannedFile, ...]
+    files: tuple[PlanObject, ...]
 
     @property
     def rebuild_sources(self) -> list[str]:
@@ -108,10 +106,10 @@ class Scope:
 
 
 def check_planned(
-    store: Store, files: Sequence[PlannedFile]
-) -> tuple[list[PlannedFile], list[dict[str, Any]], dict[str, tuple[str, str | None]]]:
+    store: Store, files: Sequence[PlanObject]
+) -> tuple[list[PlanObject], list[dict[str, Any]], dict[str, tuple[str, str | None]]]:
     """Files whose current ETag is the planned one; the others are left for the next run, with why."""
-    ok: list[PlannedFile] = []
+    ok: list[PlanObject] = []
     deferred: list[dict[str, Any]] = []
     current: dict[str, tuple[str, str | None]] = {}
     for f in files:
@@ -126,11 +124,11 @@ def check_planned(
     return ok, deferred, current
 
 
-def scope_increment(store: Store, plan: Plan, target_path: str) -> Scope:
+def scope_increment(store: Store, plan: IngestPlan, target_path: str) -> Scope:
     """Clear what killed runs left in staging, then check the plan against the bucket's current objects."""
     # One run at a time (the job allows one): whatever is in staging is a killed run's.
     store.delete_prefix(join(target_path, STAGING_FOLDER) + "/")
-    take, deferred, heads = check_planned(store, plan.take)
+    take, deferred, heads = check_planned(store, plan.statistics)
     rebuild = sorted({p for f in take for p in f.previous_partitions})
     rebuild_files = [
         dataclasses.replace(f, partitions=tuple(sorted(set(f.partitions) & set(rebuild))))
@@ -161,7 +159,7 @@ def _array(values: Sequence[Any]) -> Column:
     return F.array(*[F.lit(v) for v in values])
 
 
-def _observe(classified: DataFrame, files: Sequence[PlannedFile]) -> tuple[DataFrame, Observation]:
+def _observe(classified: DataFrame, files: Sequence[PlanObject]) -> tuple[DataFrame, Observation]:
     """Per taken file: rows read, rejected and holding U+FFFD; broken line reads; partitions of good rows."""
     take = [i for i, f in enumerate(files) if not f.rebuild]
     rejected = F.col("reject_reason").isNotNull()
@@ -187,7 +185,7 @@ def _observe(classified: DataFrame, files: Sequence[PlannedFile]) -> tuple[DataF
     return observed, seen
 
 
-def _staged(values: dict[str, Any], files: Sequence[PlannedFile], names: Iterable[str]) -> Staged:
+def _staged(values: dict[str, Any], files: Sequence[PlanObject], names: Iterable[str]) -> Staged:
     """The observed counts as :class:`Staged`; rows of a file outside the plan are an error."""
     if int(values["unknown"]):
         raise RuntimeError(
@@ -209,7 +207,7 @@ def _staged(values: dict[str, Any], files: Sequence[PlannedFile], names: Iterabl
 
 def stage_increment(
     spark: SparkSession,
-    files: Sequence[PlannedFile],
+    files: Sequence[PlanObject],
     sources: Sequence[SourceFile],
     split: bool,
     path: str,
@@ -254,7 +252,7 @@ class Staging:
 def stage(
     spark: SparkSession,
     store: Store,
-    files: Sequence[PlannedFile],
+    files: Sequence[PlanObject],
     sources: Sequence[SourceFile],
     path: str,
     dates: TrendingDates | None,
@@ -271,7 +269,7 @@ def stage(
 def restage(
     spark: SparkSession,
     store: Store,
-    files: Sequence[tuple[PlannedFile, SourceFile]],
+    files: Sequence[tuple[PlanObject, SourceFile]],
     split: bool,
     path: str,
     dates: TrendingDates | None,
@@ -315,7 +313,7 @@ def write_partitions(frame: DataFrame, path: str) -> None:
 
 
 def read_partition_objects(
-    spark: SparkSession, root: str, uris: Sequence[str], columns: Sequence[str] = OUTPUT_COLUMNS
+    spark: SparkSession, root: str, uris: Sequence[str], columns: Sequence[str] = STATISTICS
 ) -> DataFrame:
     """Partition objects below ``root`` with ``region`` and ``dt`` as (string) columns."""
     return spark.read.option("basePath", root.rstrip("/") + "/").parquet(*uris).select(*columns)
@@ -342,7 +340,7 @@ def merge_partitions(
     )
     both = new.unionByName(old).repartition(tasks, "region", "dt")
     merged = both.withColumn("_rank", F.row_number().over(window)).where(F.col("_rank") == 1)
-    write_partitions(merged.select(*OUTPUT_COLUMNS), path)
+    write_partitions(merged.select(*STATISTICS), path)
 
 
 @dataclass(frozen=True)
@@ -383,7 +381,7 @@ def publish(
     rebuilt ones left without rows; ``regions``: the plan's, whose stray objects go too."""
     increment = join(staging, "increment")
     staged = staged_objects(store, increment)
-    touched = {p.split("/", 1)[0].split("=", 1)[1] for p in [*staged, *rebuild]} | regions
+    touched = partition_regions([*staged, *rebuild]) | regions
     published = published_objects(store, target_path, touched)
     root = target_path.rstrip("/") + "/"
     merge = sorted(

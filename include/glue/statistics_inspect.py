@@ -20,6 +20,8 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from statistics_formats import UNKNOWN_FORMAT, detect_format
 
+from youtube_lake.regions import normalize_region
+
 __all__ = [
     "SCAN_CHUNK_BYTES",
     "SourceFile",
@@ -67,8 +69,7 @@ def region_of(path: str) -> str | None:
     """``region=xx`` folder of a path, lower case; None when the file is not in such a folder."""
     for part in reversed(path.split("/")[:-1]):
         if part.lower().startswith("region="):
-            value = part.split("=", 1)[1].strip().lower()
-            return value if len(value) == 2 and value.isalpha() else None
+            return normalize_region(part.split("=", 1)[1])
     return None
 
 

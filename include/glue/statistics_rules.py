@@ -12,8 +12,9 @@ from datetime import UTC, date, datetime, timedelta
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from statistics_contracts import OUTPUT_COLUMNS
 from statistics_formats import RAW_COLUMNS, STATISTICS_FORMATS, UNKNOWN_FORMAT, formats_where
+
+from youtube_lake.columns import BOOLEAN_COLUMNS, COUNT_COLUMNS, STATISTICS, STATISTICS_KEY
 
 __all__ = [
     "BOOLEAN_COLUMNS",
@@ -33,10 +34,8 @@ __all__ = [
     "to_typed",
 ]
 
-COUNT_COLUMNS = ("views", "likes", "dislikes", "comment_count")
-BOOLEAN_COLUMNS = ("comments_disabled", "ratings_disabled", "video_error_or_removed")
 #: One output row per key: the last in arrival order.
-KEY = ("region", "video_id", "trending_date")
+KEY = STATISTICS_KEY
 QUARANTINE_COLUMNS = ("reject_reason", "source_file", "region", "format", *RAW_COLUMNS)
 
 # Bookkeeping columns of a standardized row (statistics_read writes them, the rules and staging read them).
@@ -231,7 +230,7 @@ def to_typed(good: DataFrame, arrivals: Sequence[datetime]) -> DataFrame:
         **{name: c(name).cast("bigint") for name in COUNT_COLUMNS},
         **{name: parse_boolean(c(name)) for name in BOOLEAN_COLUMNS},
     }
-    return good.select(*[typed.get(name, c(name)).alias(name) for name in OUTPUT_COLUMNS])
+    return good.select(*[typed.get(name, c(name)).alias(name) for name in STATISTICS])
 
 
 def rejected_rows(classified: DataFrame) -> DataFrame:

@@ -14,17 +14,16 @@ from typing import Any
 from lake_io import Store
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
-from statistics_contracts import (
-    COUNT_FIELDS,
-    LEDGER_FIELDS,
-    Plan,
-    PlannedFile,
-    iso,
-)
 from statistics_increment import Staged
 from statistics_inspect import SourceFile, is_compressed, scan_utf8
 from statistics_read import normalized_file_name, read_sources, spark_file_name
 from statistics_rules import TrendingDates, classify, rejected_rows
+
+from youtube_lake import ledger
+from youtube_lake.ledger import PROCESSED, QUARANTINED
+from youtube_lake.metrics import COUNT_FIELDS
+from youtube_lake.plan import IngestPlan, PlanObject
+from youtube_lake.timestamps import iso
 
 __all__ = [
     "CleanResult",
@@ -40,8 +39,6 @@ __all__ = [
     "unreadable",
     "write_quarantine",
 ]
-
-PROCESSED, QUARANTINED = "processed", "quarantined"
 
 
 def exceeds_threshold(read: int, rejected: int, threshold: float) -> bool:
@@ -89,7 +86,7 @@ def _not_utf8(store: Store, source: SourceFile) -> str | None:
 
 def decide(
     store: Store,
-    files: Sequence[tuple[PlannedFile, SourceFile]],
+    files: Sequence[tuple[PlanObject, SourceFile]],
     staged: Staged,
     threshold: float,
 ) -> dict[str, Decision]:
@@ -136,7 +133,7 @@ def final_verdict(
 
 def write_quarantine(
     spark: SparkSession,
-    files: Sequence[PlannedFile],
+    files: Sequence[PlanObject],
     sources: Sequence[SourceFile],
     split: bool,
     path: str,
@@ -181,7 +178,7 @@ class Quarantined:
 class FileResult:
     """One planned file's counts and verdict (metrics ``files`` entry and its ledger document)."""
 
-    file: PlannedFile
+    file: PlanObject
     read: int = 0
     rejected: int = 0
     written: int = 0
@@ -286,36 +283,28 @@ def summary_line(result: CleanResult) -> dict[str, Any]:
 
 
 def ledger_document(
-    result: FileResult, plan: Plan, run_id: str, bucket: str, recorded_at: str
+    result: FileResult, plan: IngestPlan, run_id: str, bucket: str, recorded_at: str
 ) -> dict[str, Any]:
     """The ledger document of one planned file, after its data was committed."""
     f = result.file
-    processed = result.verdict == PROCESSED
     counts = result.counts()
-    doc = {
-        "key": f.key,
-        "bucket": bucket,
-        "version_id": result.version_id or f.version_id,
-        "etag": result.etag or f.etag,
-        "size": f.size,
-        "last_modified": f.last_modified,
-        "arrival": iso(f.arrival),
-        "kind": "statistics",
-        "region": f.region,
-        "verdict": result.verdict,
-        "reason": result.reason,
-        "run_id": plan.run_id or run_id,
-        "interval_start": plan.interval[0],
-        "interval_end": plan.interval[1],
-        "rows_read": counts["read"],
-        "rows_written": counts["written"],
-        "duplicates": counts["duplicates"],
-        "rejected": counts["rejected"],
-        "partitions": sorted(result.partitions) if processed else [],
-        "output": result.output,
-        "recorded_by": "clean_statistics",
-        "recorded_at": recorded_at,
-    }
-    if tuple(doc) != LEDGER_FIELDS:
-        raise AssertionError("ledger documents carry exactly LEDGER_FIELDS, in order")
-    return doc
+    return ledger.document(
+        key=f.key,
+        bucket=bucket,
+        etag=result.etag or f.etag,
+        kind="statistics",
+        verdict=result.verdict,
+        run_id=plan.run_id or run_id,
+        recorded_by="clean_statistics",
+        version_id=result.version_id or f.version_id,
+        size=f.size,
+        last_modified=f.last_modified,
+        arrival=iso(f.arrival),
+        region=f.region,
+        reason=result.reason,
+        interval=plan.interval,
+        counts=dict(zip(ledger.COUNT_FIELDS, (counts[n] for n in COUNT_FIELDS), strict=True)),
+        partitions=result.partitions if result.verdict == PROCESSED else (),
+        output=result.output,
+        recorded_at=recorded_at,
+    )

@@ -23,6 +23,7 @@ import pytest
 from infra.local.runtime import GLUE_SOURCE
 from tests.glue_plans import ARRIVAL, entry, folder_plan, write_plan
 from youtube_etl.settings import Settings
+from youtube_lake import ledger
 
 pytestmark = pytest.mark.spark
 
@@ -42,7 +43,6 @@ def _load(name: str) -> ModuleType:
 cs = _load("clean_statistics")
 lake_io = sys.modules["lake_io"]
 # The job's modules, one job each (deployed beside the script, as --extra-py-files).
-contracts = importlib.import_module("statistics_contracts")
 formats = importlib.import_module("statistics_formats")
 inspection = importlib.import_module("statistics_inspect")
 reading = importlib.import_module("statistics_read")
@@ -587,7 +587,7 @@ def test_ledger_documents_are_named_by_key_and_etag_and_carry_the_counts(lake: L
     lake.run([entry(path, etag=etag, version_id="v7")])
     ((name, doc),) = lake.documents().items()
     assert name == f"{hashlib.sha256(str(path).encode()).hexdigest()}_{etag}.json"
-    assert list(doc) == list(contracts.LEDGER_FIELDS)
+    assert list(doc) == list(ledger.FIELDS)
     assert {k: doc[k] for k in ("verdict", "rows_read", "rows_written", "duplicates", "rejected")} == {
         "verdict": "processed",
         "rows_read": 3,
@@ -603,7 +603,28 @@ def test_ledger_documents_are_named_by_key_and_etag_and_carry_the_counts(lake: L
 def test_ledger_fields_are_the_projects() -> None:
     from youtube_lake.ledger import FIELDS
 
-    assert contracts.LEDGER_FIELDS == tuple(FIELDS)
+    assert tuple(ledger.FIELDS) == tuple(FIELDS)
+
+
+def test_every_module_the_job_imports_is_shipped() -> None:
+    """Glue puts only the script and ``--extra-py-files`` on the path: each ``include/glue`` module the job
+    imports (directly or through another) is one of the settings' ``glue_libraries``."""
+    import ast
+
+    local = {p.stem for p in GLUE_SOURCE.glob("*.py")}
+    imported: set[str] = set()
+    todo = ["clean_statistics"]
+    while todo:
+        tree = ast.parse((GLUE_SOURCE / f"{todo.pop()}.py").read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            names += [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+            for name in set(names) & local - imported:
+                imported.add(name)
+                todo.append(name)
+    shipped = set(Settings().glue_libraries)
+    assert {"lake_io", "statistics_inspect", "statistics_verdicts"} <= imported
+    assert {f"{name}.py" for name in imported} <= shipped and "youtube_lake.zip" in shipped
 
 
 def test_publish_time_is_utc_whatever_the_session_zone(lake: Lake, tmp_path: Path) -> None:
@@ -630,7 +651,7 @@ def test_unknown_header_is_rejected(lake: Lake, tmp_path: Path) -> None:
 
 
 def test_a_missing_plan_is_a_clear_error(lake: Lake, tmp_path: Path) -> None:
-    with pytest.raises(contracts.PlanError, match="no plan at .*plan_increment writes it"):
+    with pytest.raises(cs.PlanError, match="no plan at .*plan_increment writes it"):
         cs.run(
             lake.spark,
             str(tmp_path / "none.json"),

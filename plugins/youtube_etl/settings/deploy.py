@@ -114,7 +114,6 @@ class DeployContracts(Names):
         contracts as ``youtube_lake.zip`` (``infra.packaging``), uploaded beside the scripts."""
         return (
             "lake_io.py",
-            "statistics_contracts.py",
             "statistics_formats.py",
             "statistics_rules.py",
             "statistics_inspect.py",
