@@ -23,22 +23,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from youtube_lake.partitions import PARTITION_OBJECT, partition_name, partition_of
-from youtube_lake.runs import run_folder
-from youtube_lake.uris import bucket_of, is_s3_uri, join, split_s3_uri
+from youtube_lake.partitions import PARTITION_OBJECT, partition_of
+from youtube_lake.uris import is_s3_uri, split_s3_uri
 
 __all__ = [
     "PARTITION_OBJECT",
     "LocalStore",
     "S3Store",
     "Store",
-    "bucket_of",
     "commit",
-    "join",
-    "partition_name",
     "partition_of",
     "published_objects",
-    "run_folder",
     "staged_objects",
     "store_for",
 ]

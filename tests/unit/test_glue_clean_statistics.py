@@ -24,6 +24,7 @@ from infra.local.runtime import GLUE_SOURCE
 from tests.glue_plans import ARRIVAL, entry, folder_plan, write_plan
 from youtube_etl.settings import Settings
 from youtube_lake import ledger
+from youtube_lake.partitions import PARTITION_OBJECT
 
 pytestmark = pytest.mark.spark
 
@@ -504,7 +505,7 @@ def test_a_late_drop_loses_to_a_later_arrival_already_published(lake: Lake, tmp_
 def test_an_increment_writes_only_the_partitions_it_touches(lake: Lake, tmp_path: Path) -> None:
     src = tmp_path / "src"
     lake.run([entry(csv_file(src, "d14.csv", row(), row(day="17.13.11")))], "first")
-    untouched = Path(lake.target) / "region=us/dt=2017-11-13" / lake_io.PARTITION_OBJECT
+    untouched = Path(lake.target) / "region=us/dt=2017-11-13" / PARTITION_OBJECT
     before = (untouched.read_bytes(), untouched.stat().st_mtime_ns)
     result = lake.run(
         [entry(csv_file(src, "d15.csv", row(day="17.15.11")), D + dt.timedelta(days=1))], "second"
@@ -598,12 +599,6 @@ def test_ledger_documents_are_named_by_key_and_etag_and_carry_the_counts(lake: L
     assert doc["partitions"] == ["region=us/dt=2017-11-14", "region=us/dt=2017-11-15"]
     assert (doc["run_id"], doc["version_id"], doc["recorded_by"]) == ("manual__r", "v7", "clean_statistics")
     assert (doc["arrival"], doc["interval_start"]) == ("2017-11-14T00:00:00Z", "2017-11-14T00:00:00+00:00")
-
-
-def test_ledger_fields_are_the_projects() -> None:
-    from youtube_lake.ledger import FIELDS
-
-    assert tuple(ledger.FIELDS) == tuple(FIELDS)
 
 
 def test_every_module_the_job_imports_is_shipped() -> None:
