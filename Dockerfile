@@ -19,13 +19,12 @@ COPY pyproject.toml uv.lock ./
 RUN uv sync --frozen --no-dev --no-group infra --no-install-project
 
 COPY plugins/ plugins/
-COPY infra/__init__.py infra/__init__.py
-COPY infra/local/ infra/local/
-COPY infra/localaws/ infra/localaws/
+COPY local/ local/
+COPY localaws/ localaws/
 COPY include/ include/
 
 # Inside the container the server must listen on every interface so the Airflow containers reach it;
 # docker-compose publishes it on 127.0.0.1 of the host only.
 EXPOSE 4566
 USER nobody
-CMD ["python", "-m", "infra.local", "serve", "--host", "0.0.0.0", "--port", "4566"]
+CMD ["python", "-m", "local", "serve", "--host", "0.0.0.0", "--port", "4566"]

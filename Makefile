@@ -9,7 +9,7 @@ UV := $(PYTHON) -m uv
 VENV := .venv
 PY := $(VENV)/bin/python
 SAMPLE := ../shared/data/youtube
-# make run's default: the sample's datasnaek files split into dated daily drops (infra/local/drops.py).
+# make run's default: the sample's datasnaek files split into dated daily drops (local/drops.py).
 QUICKSTART := .data/quickstart
 DATA ?= $(QUICKSTART)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
@@ -36,25 +36,25 @@ install: $(VENV)/.synced ## Create .venv from uv.lock (done automatically by run
 .PHONY: run
 run: install ## Run the daily pipeline end to end on the local AWS runtime, drop by drop (DATA=folder)
 ifeq ($(DATA),$(QUICKSTART))
-	$(PY) -m infra.local.drops --source "$(SAMPLE)" --out "$(QUICKSTART)"
+	$(PY) -m local.drops --source "$(SAMPLE)" --out "$(QUICKSTART)"
 endif
-	$(PY) -m infra.local.pipeline --data "$(DATA)"
+	$(PY) -m local.pipeline --data "$(DATA)"
 
 .PHONY: query
 query: install ## Athena query against the lake the last run left (SQL="select ..."; default database: analytics)
 	@test -n "$(SQL)" || { echo 'usage: make query SQL="select ..."' >&2; exit 2; }
-	@$(PY) -m infra.local query "$$SQL"
+	@$(PY) -m local query "$$SQL"
 
 .PHONY: cat
 cat: install ## Write an object of the lake the last run left to stdout (URI=s3://bucket/key, e.g. a quarantine copy)
 	@test -n "$(URI)" || { echo 'usage: make cat URI=s3://bucket/key' >&2; exit 2; }
-	@$(PY) -m infra.local cat "$$URI"
+	@$(PY) -m local cat "$$URI"
 
 .PHONY: lint
 lint: install ## ruff (incl. Airflow AIR rules) and mypy on plugins/ and include/
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check plugins include infra dags tests bench
-	$(VENV)/bin/mypy plugins/youtube_etl include infra/local infra/localaws infra/dashboard --exclude infra/localaws/tests/
+	$(VENV)/bin/ruff format --check plugins include localaws local dashboard infra dags tests bench
+	$(VENV)/bin/mypy plugins/youtube_etl include local localaws dashboard --exclude localaws/tests/
 
 # make test's pytest-xdist workers: the end-to-end modules run beside the rest (tests/conftest.py schedules them).
 TEST_WORKERS ?= 2

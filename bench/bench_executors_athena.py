@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
-from infra.local.runtime import REPO_ROOT, LocalRuntime, patched_environ
+from local.runtime import REPO_ROOT, LocalRuntime, patched_environ
 from youtube_etl.settings import get_settings
 
 ROWS = 1_000_000

@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from infra.local.runtime import REPO_ROOT, LocalRuntime, patched_environ
-from infra.localaws import spark_conf
+from local.runtime import REPO_ROOT, LocalRuntime, patched_environ
+from localaws import spark_conf
 
 DATA = Path(os.environ.get("YOUTUBE_ETL_DATA", REPO_ROOT.parent / "shared" / "data" / "youtube"))
 REPEAT = 3
@@ -86,7 +86,7 @@ def main() -> None:
 
         # Alternate the two executor variants so a change in machine load hits both alike.
         default_jvm = arguments | {"--conf": f"spark.driver.extraJavaOptions={JVM_DEFAULTS}"}
-        from infra.localaws._glue_jobs.executor import GlueJobExecutor
+        from localaws._glue_jobs.executor import GlueJobExecutor
 
         jobs = GlueJobExecutor.serving()
         executor, untuned, prestarted = [], [], []

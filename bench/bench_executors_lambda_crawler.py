@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from infra.local.runtime import REPO_ROOT, LocalRuntime, patched_environ
+from local.runtime import REPO_ROOT, LocalRuntime, patched_environ
 from youtube_lake import invocation
 
 DATA_DIR = Path(os.environ.get("YOUTUBE_ETL_DATA", REPO_ROOT.parent / "shared" / "data" / "youtube"))

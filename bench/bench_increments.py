@@ -5,7 +5,7 @@ while a full refresh — what every run did before daily partitions — grows wi
 the Kaggle US file (bare CRs, ``"a"|"b"`` tags, literal ``\\n``) with fresh video ids, spread over 11 regions
 and ``HISTORY_DAYS`` trending days; a day's drop is 200 rows per region (~2,200 rows, as the real feed).
 The real planner and ``clean_statistics.run`` run in one warm SparkSession over local folders
-(``infra.local.increments``): the Glue executor's process start is the same for every case and left out.
+(``local.increments``): the Glue executor's process start is the same for every case and left out.
 Each case runs ``REPEAT`` times; the median is printed. ``BENCH_INCREMENT_ROWS`` changes the history size.
 """
 
@@ -89,7 +89,7 @@ def session() -> Any:
 
 
 def main() -> None:
-    from infra.local.increments import FolderLake
+    from local.increments import FolderLake
 
     header, pool = seed_records()
     work = Path(tempfile.mkdtemp(prefix="bench_increments_"))

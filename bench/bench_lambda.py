@@ -189,7 +189,7 @@ def main() -> None:
 
 
 def _run() -> None:
-    from infra.local.runtime import LocalRuntime
+    from local.runtime import LocalRuntime
     from youtube_etl.settings import get_settings
 
     settings = get_settings({})

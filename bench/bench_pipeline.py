@@ -55,7 +55,7 @@ def main() -> None:
         if os.environ.get("DATA"):
             data = Path(os.environ["DATA"])
         else:
-            from infra.local.drops import make_drops
+            from local.drops import make_drops
 
             data = Path(tmp) / "quickstart"
             make_drops(SAMPLE, data)
@@ -64,7 +64,7 @@ def main() -> None:
             [
                 sys.executable,
                 "-m",
-                "infra.local.pipeline",
+                "local.pipeline",
                 "--data",
                 str(data),
                 "--out",

@@ -18,7 +18,7 @@ OBJECT_MB = 4
 
 RUNNER = """
 import os, sys
-from infra.localaws import LocalAWS
+from localaws import LocalAWS
 state = {state!r}
 with LocalAWS(state_dir=state or None) as aws:
     s3 = aws.client("s3")

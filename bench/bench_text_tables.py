@@ -25,7 +25,7 @@ from pathlib import Path
 
 import duckdb
 
-from infra.localaws import LocalAWS
+from localaws import LocalAWS
 
 DATA = Path(
     os.environ.get("YOUTUBE_ETL_DATA", Path(__file__).resolve().parents[2] / "shared" / "data" / "youtube")

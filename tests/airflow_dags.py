@@ -40,7 +40,7 @@ def run_dag_file(
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    # As make run does (infra/local/pipeline.py): dag.test() of Airflow 3.3.1 cannot finish a successful
+    # As make run does (local/pipeline.py): dag.test() of Airflow 3.3.1 cannot finish a successful
     # run of a DAG with deadline alerts, and its manual runs never get one.
     module.dag.deadline = None
     return module.dag.test(run_conf=conf or None)

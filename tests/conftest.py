@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from infra.local.runtime import REPO_ROOT, LocalRuntime, patched_environ
+from local.runtime import REPO_ROOT, LocalRuntime, patched_environ
 from youtube_etl.lineage import lineage_environment
 from youtube_etl.settings import Settings, get_settings
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from infra.local.runtime import REPO_ROOT
+from local.runtime import REPO_ROOT
 
 
 def user_env() -> dict[str, str]:
@@ -24,7 +24,7 @@ def make_run_argv(data: Path, work: Path) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "infra.local.pipeline",
+        "local.pipeline",
         "--data",
         str(data),
         "--out",

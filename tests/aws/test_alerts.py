@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from infra.local.pipeline import format_alerts
-from infra.local.provisioning import alerts_topic_arn
-from infra.local.runtime import LocalRuntime
+from local.pipeline import format_alerts
+from local.provisioning import alerts_topic_arn
+from local.runtime import LocalRuntime
 from tests.airflow_dags import run_dag_file
 
 TOPIC_ENV = "AIRFLOW__YOUTUBE_ETL__ALERTS_TOPIC_ARN"
@@ -84,7 +84,7 @@ class AlertsInbox:
 
 @pytest.fixture
 def inbox(clean_aws: LocalRuntime, monkeypatch: pytest.MonkeyPatch) -> Iterator[AlertsInbox]:
-    """The alerts topic and its inbox queue as the runtime provisions them (infra/local/provisioning.py)."""
+    """The alerts topic and its inbox queue as the runtime provisions them (local/provisioning.py)."""
     s = clean_aws.settings
     topic_arn = alerts_topic_arn(s)
     queue_url = clean_aws.client("sqs").get_queue_url(QueueName=s.alerts_inbox_queue)["QueueUrl"]
@@ -166,7 +166,7 @@ def _serialized_dag(dag_id: str) -> Any:
     from airflow.dag_processing.bundles.manager import DagBundlesManager
     from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
 
-    from infra.local.runtime import REPO_ROOT
+    from local.runtime import REPO_ROOT
 
     bag = BundleDagBag(
         dag_folder=str(REPO_ROOT / "dags"), bundle_path=REPO_ROOT / "dags", bundle_name="dags-folder"

@@ -2,7 +2,7 @@
 
 The round trip publishes real report frames as run tables in the local runtime's analytics database,
 swaps the stable views over them with the project's own ``views/swap_view.sql``, then reads them back with
-``fetch_reports`` and ``python -m infra.dashboard``, as QuickSight or a person would.
+``fetch_reports`` and ``python -m dashboard``, as QuickSight or a person would.
 """
 
 from __future__ import annotations
@@ -21,16 +21,16 @@ import pandas as pd
 import pytest
 from botocore.stub import Stubber
 
-from infra.dashboard import __main__ as cli
-from infra.dashboard.athena import (
+from dashboard import __main__ as cli
+from dashboard.athena import (
     ReportQueryError,
     convert_column,
     fetch_reports,
     frame_from_result_pages,
     report_query,
 )
-from infra.dashboard.shaping import DASHBOARD_REPORTS
-from infra.local.runtime import LocalRuntime
+from dashboard.shaping import DASHBOARD_REPORTS
+from local.runtime import LocalRuntime
 from tests.unit.test_dashboard_reports_data import real_reports
 from youtube_etl.reports import report_table, view_swap_sql
 from youtube_etl.settings import Settings

@@ -1,5 +1,5 @@
 """Airflow's AthenaOperator running a CTAS of the project's tables on the local runtime (Athena itself is
-tested with the runtime, in ``infra/localaws/tests/test_athena.py``)."""
+tested with the runtime, in ``localaws/tests/test_athena.py``)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import awswrangler as wr
 import pandas as pd
 import pytest
 
-from infra.local.runtime import LocalRuntime
-from infra.localaws.tests.test_athena import TABLE, register_statistics, statistics
+from local.runtime import LocalRuntime
+from localaws.tests.test_athena import TABLE, register_statistics, statistics
 from tests.airflow_dags import run_dag_file
 from youtube_etl.settings import Settings
 

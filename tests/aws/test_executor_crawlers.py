@@ -1,6 +1,6 @@
 """The project's crawlers on the local runtime: what they catalog from the lake's folders, and Airflow's
 GlueCrawlerRunOperator driving them (the crawler itself is tested with the runtime, in
-``infra/localaws/tests/test_crawlers.py``).
+``localaws/tests/test_crawlers.py``).
 
 The real Kaggle statistics and category files are written as region-partitioned Parquet to the lake's
 prefixes; the provisioned crawlers (named by settings) must register tables, columns and partitions that
@@ -16,8 +16,8 @@ import awswrangler as wr
 import pandas as pd
 import pytest
 
-from infra.local.runtime import LocalRuntime
-from infra.localaws.tests.test_crawlers import (
+from local.runtime import LocalRuntime
+from localaws.tests.test_crawlers import (
     crawl_until_ready,
     crawler_metrics,
     partitions_by_value,

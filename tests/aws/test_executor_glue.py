@@ -1,6 +1,6 @@
 """Glue jobs of the project on the local runtime: Airflow's GlueJobOperator driving job runs, and the
 project's real Glue scripts as provisioned (the job executor itself is tested with the runtime, in
-``infra/localaws/tests/test_glue_jobs.py``).
+``localaws/tests/test_glue_jobs.py``).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 import awswrangler as wr
 import pytest
 
-from infra.local.runtime import REPO_ROOT, LocalRuntime
-from infra.localaws.tests.test_glue_jobs import RAISING_SCRIPT, job_maker, wait_for_run
+from local.runtime import REPO_ROOT, LocalRuntime
+from localaws.tests.test_glue_jobs import RAISING_SCRIPT, job_maker, wait_for_run
 from tests.airflow_dags import run_dag_file
 
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(600)]

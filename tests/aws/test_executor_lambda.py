@@ -1,5 +1,5 @@
 """The project's Lambda invoked by Airflow's LambdaInvokeFunctionOperator on the local runtime (the Lambda
-executor itself is tested with the runtime, in ``infra/localaws/tests/test_lambda.py``)."""
+executor itself is tested with the runtime, in ``localaws/tests/test_lambda.py``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import awswrangler as wr
 import pytest
 
-from infra.local.runtime import LAMBDA_SOURCE, LocalRuntime
+from local.runtime import LAMBDA_SOURCE, LocalRuntime
 from tests.airflow_dags import run_dag_file
 
 sys.path.insert(0, str(LAMBDA_SOURCE))

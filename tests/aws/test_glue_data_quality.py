@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.local.runtime import LocalRuntime
-from infra.localaws.tests.lake import crawl
+from local.runtime import LocalRuntime
+from localaws.tests.lake import crawl
 from tests.airflow_dags import run_dag_file
 
 pytestmark = [pytest.mark.timeout(600)]

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from infra.local.runtime import GLUE_SOURCE, REPO_ROOT
+from local.runtime import GLUE_SOURCE, REPO_ROOT
 from tests.glue_plans import folder_plan, write_plan
 from youtube_etl.settings import Settings
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
 
-from infra.local.runtime import LocalRuntime
+from local.runtime import LocalRuntime
 from youtube_etl import ingest
 from youtube_etl.operators import LandingDropSensor
 from youtube_etl.settings import Settings

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from infra.local.runtime import LocalRuntime
+from local.runtime import LocalRuntime
 from tests.aws.test_lambda_handler import client, objects
 from tests.aws.test_lambda_invoke import TIMEOUT_S, _dlq_messages, _poll, _rows
 from tests.conftest import DATA_DIR

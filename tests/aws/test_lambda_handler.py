@@ -21,7 +21,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from infra.local.runtime import LAMBDA_SOURCE, LocalRuntime
+from local.runtime import LAMBDA_SOURCE, LocalRuntime
 
 sys.path.insert(0, str(LAMBDA_SOURCE))
 import category_reference as cr  # noqa: E402

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from infra.local.runtime import LAMBDA_SOURCE, LocalRuntime
+from local.runtime import LAMBDA_SOURCE, LocalRuntime
 from tests.aws.test_lambda_handler import _real, _variant, client, objects
 from youtube_etl.dag_support import LambdaRecordError
 from youtube_lake.invocation import s3_event

@@ -22,7 +22,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from infra.local.runtime import LocalRuntime
+from local.runtime import LocalRuntime
 from tests.report_model import EXPECTED, expected_days_to_trend, with_category_titles
 from youtube_etl import reports
 from youtube_etl.settings import Settings, get_settings

@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from infra.local.runtime import REPO_ROOT, LocalRuntime, package_lambda
+from local.runtime import REPO_ROOT, LocalRuntime, package_lambda
 from tests.servers import started
 from youtube_etl.settings import Settings
 
@@ -172,7 +172,7 @@ def test_reset_forgets_objects_and_provisions_again(clean_aws: LocalRuntime, set
 
 def test_serve_prints_one_ready_line_binds_loopback_and_stops_on_sigterm() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    with started([sys.executable, "-m", "infra.local", "serve"], env) as (proc, line):
+    with started([sys.executable, "-m", "local", "serve"], env) as (proc, line):
         assert line.startswith("ready: http://127.0.0.1:"), line
         port = int(line.rsplit(":", 1)[1])
         listening = [
@@ -192,7 +192,7 @@ def test_serve_uses_a_given_port() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    with started([sys.executable, "-m", "infra.local", "serve", "--port", str(port)]) as (proc, line):
+    with started([sys.executable, "-m", "local", "serve", "--port", str(port)]) as (proc, line):
         assert line.strip() == f"ready: http://127.0.0.1:{port}"
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import structlog
 
-from infra.local.runtime import LocalRuntime
+from local.runtime import LocalRuntime
 from tests.airflow_dags import run_dag_file
 from youtube_etl.dag_support import GLUE_RUN_ID, glue_job_task
 from youtube_etl.operators import GlueJobSummaryOperator, _WithoutConsoleLinks

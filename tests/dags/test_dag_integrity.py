@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.local.runtime import REPO_ROOT
+from local.runtime import REPO_ROOT
 from tests.dags.integrity import check_folder
 
 DAGS = REPO_ROOT / "dags"

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 
-from infra.local.runtime import REPO_ROOT
+from local.runtime import REPO_ROOT
 from youtube_etl.dag_support import processed_assets
 from youtube_etl.reports import discover_checks, discover_reports
 from youtube_etl.settings import get_settings

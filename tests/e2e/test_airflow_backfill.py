@@ -1,6 +1,6 @@
 """`make airflow` with dated drops: a backfill through the real scheduler takes each day's drop.
 
-The quickstart's drops (the real sample split by trending date, ``infra/local/drops.py``) land under their
+The quickstart's drops (the real sample split by trending date, ``local/drops.py``) land under their
 ``landing_date=`` keys; a backfill of their days over the REST API the UI calls creates one run per day,
 each taking that day's drop, and the asset-triggered ``youtube_reporting`` follows; backfilling a day
 again takes nothing. (Both DAGs start unpaused locally, so the scheduler also runs yesterday's interval,
@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from infra.local.drops import make_drops
+from local.drops import make_drops
 from tests.e2e.test_airflow_ui import READY, call
 from tests.servers import started, user_env
 
@@ -33,7 +33,7 @@ def airflow_ui(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     drops = home / "quickstart"
     make_drops(data_dir, drops)
     env = user_env()
-    argv = [sys.executable, "-m", "infra.local.airflow_ui", "--airflow-home", str(home), "--data", str(drops)]
+    argv = [sys.executable, "-m", "local.airflow_ui", "--airflow-home", str(home), "--data", str(drops)]
     with started(argv, env) as (proc, line):
         while line and not READY.search(line):
             line = proc.stdout.readline() if proc.stdout else ""

@@ -24,7 +24,7 @@ from typing import Any
 import psutil
 import pytest
 
-from infra.local.supervise import STOPPED, still_running
+from local.supervise import STOPPED, still_running
 from tests.servers import started, user_env
 
 pytestmark = pytest.mark.slow
@@ -67,7 +67,7 @@ def airflow_ui(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     argv = [
         sys.executable,
         "-m",
-        "infra.local.airflow_ui",
+        "local.airflow_ui",
         "--airflow-home",
         str(home),
         "--data",

@@ -30,9 +30,9 @@ import pandas as pd
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
-from infra.dashboard import fonts
-from infra.dashboard.render import CHART_IDS, LEADERBOARD_ROWS, TOP_CATEGORIES, write_dashboard
-from infra.local.runtime import REPO_ROOT
+from dashboard import fonts
+from dashboard.render import CHART_IDS, LEADERBOARD_ROWS, TOP_CATEGORIES, write_dashboard
+from local.runtime import REPO_ROOT
 from tests.unit.test_dashboard_reports_data import real_reports, trending_rows
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))

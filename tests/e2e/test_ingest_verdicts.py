@@ -23,9 +23,9 @@ from typing import Any
 
 import pytest
 
-from infra.local.drops import split_file
-from infra.local.pipeline import DagRunResult, Drop, ingest_summary, run_dag, wait_for_event_invocations
-from infra.local.runtime import LocalRuntime, patched_environ
+from local.drops import split_file
+from local.pipeline import DagRunResult, Drop, ingest_summary, run_dag, wait_for_event_invocations
+from local.runtime import LocalRuntime, patched_environ
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.local.runtime import REPO_ROOT
+from local.runtime import REPO_ROOT
 from tests.servers import make_run_argv, user_env
 from youtube_etl.settings import get_settings
 
@@ -48,7 +48,7 @@ def test_make_run_prints_no_warning_or_error_line(data_dir: Path, tmp_path: Path
     # The lake it left answers make query and make cat (each resumes it in a process of its own).
     def lake_command(*args: str) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(
-            [sys.executable, "-m", "infra.local", *args, "--lake", str(tmp_path / "lake")],
+            [sys.executable, "-m", "local", *args, "--lake", str(tmp_path / "lake")],
             cwd=REPO_ROOT,
             env=env,
             capture_output=True,

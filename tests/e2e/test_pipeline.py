@@ -1,6 +1,6 @@
 """make run's daily flow through both DAGs on the local runtime: the quickstart's dated drops, run twice.
 
-The drops are the real sample files split by trending date (``infra/local/drops.py``); expected values are
+The drops are the real sample files split by trending date (``local/drops.py``); expected values are
 computed here from the original raw CSV/JSON files with the csv module — independently of the Glue job, the
 Lambda and the SQL — so the final reports must equal one full run's. The second run lands the same drops
 again: nothing has changed, so every ingest run takes nothing and the reports are identical.
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from infra.local.drops import make_drops
-from infra.local.pipeline import PipelineResult, run_pipeline
-from infra.local.runtime import LocalRuntime, patched_environ
+from local.drops import make_drops
+from local.pipeline import PipelineResult, run_pipeline
+from local.runtime import LocalRuntime, patched_environ
 from tests.conftest import LINEAGE_DIR
 from youtube_etl.lineage import DatasetName, s3_dataset, table_dataset
 from youtube_etl.reports import discover_reports, report_key, report_table

@@ -12,8 +12,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from infra.local.runtime import REPO_ROOT
-from infra.local.supervise import STOPPED, still_running
+from local.runtime import REPO_ROOT
+from local.supervise import STOPPED, still_running
 from tests.servers import make_run_argv, user_env
 
 pytestmark = pytest.mark.slow

@@ -118,7 +118,7 @@ def test_aws_default_points_at_the_local_runtime(compose: dict[str, Any]) -> Non
     local_aws = compose["services"]["local-aws"]
     command = local_aws["command"]
     port = command[command.index("--port") + 1]
-    assert command[:4] == ["python", "-m", "infra.local", "serve"]
+    assert command[:4] == ["python", "-m", "local", "serve"]
     assert command[command.index("--host") + 1] == "0.0.0.0", "reachable from the other containers"
     for name in AIRFLOW_SERVICES:
         env = compose["services"][name]["environment"]
@@ -155,7 +155,7 @@ def test_dockerfile_serves_the_runtime_with_java_for_spark() -> None:
     # The project is not installed in the image: plugins/ and include/ (youtube_lake) are on the path.
     pythonpath = next(line for line in dockerfile.splitlines() if "PYTHONPATH=" in line)
     assert {"/app/plugins", "/app/include"} <= set(pythonpath.split("=", 1)[1].split()[0].split(":"))
-    assert '"infra.local", "serve", "--host", "0.0.0.0"' in dockerfile
+    assert '"local", "serve", "--host", "0.0.0.0"' in dockerfile
 
 
 def test_airflow_services_share_one_config_file_and_one_long_jwt_secret(

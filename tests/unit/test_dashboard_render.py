@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from plotly.offline import get_plotlyjs
 
-from infra.dashboard import fonts, render, shaping
+from dashboard import fonts, render, shaping
 from tests.unit.test_dashboard_reports_data import real_reports, trending_rows
 
 GENERATED = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

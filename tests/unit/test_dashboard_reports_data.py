@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from infra.dashboard.shaping import DASHBOARD_REPORTS
+from dashboard.shaping import DASHBOARD_REPORTS
 from tests.conftest import DATA_DIR
 from tests.report_model import expected_reports, with_category_titles
 from youtube_etl.reports import discover_reports, report_key

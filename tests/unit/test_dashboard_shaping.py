@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from infra.dashboard import shaping
+from dashboard import shaping
 from tests.unit.test_dashboard_reports_data import real_reports, trending_rows
 
 DATASETS = [pytest.param("datasnaek", id="datasnaek"), pytest.param("rsrishav", id="rsrishav")]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.local.drops import DropError, drop_dates, make_drops, split_file, split_records
+from local.drops import DropError, drop_dates, make_drops, split_file, split_records
 
 HEADER = b"video_id,trending_date,title,description\r\n"
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from infra.dashboard.athena import ATHENA_TYPES, convert_column
-from infra.local.export import FAILED_MARKER, PipelineError, fresh_exports, typed_csv
+from dashboard.athena import ATHENA_TYPES, convert_column
+from local.export import FAILED_MARKER, PipelineError, fresh_exports, typed_csv
 from tests.unit.test_dashboard_reports_data import real_reports
 from youtube_etl.reports import report_key
 

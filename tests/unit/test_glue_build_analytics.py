@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from pyspark.sql import functions as F
 
-from infra.local.runtime import GLUE_SOURCE
+from local.runtime import GLUE_SOURCE
 from tests.glue_plans import folder_plan, write_plan
 from youtube_lake import columns
 

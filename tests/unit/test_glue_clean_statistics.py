@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from infra.local.runtime import GLUE_SOURCE
+from local.runtime import GLUE_SOURCE
 from tests.glue_plans import ARRIVAL, entry, folder_plan, write_plan
 from youtube_etl.settings import Settings
 from youtube_lake import ledger

@@ -2,7 +2,7 @@
 rsrishav files split into daily drops — as daily extracts, as cumulative files re-uploaded under one key,
 with a drop a day late and with a corrected file re-uploaded — and the publish killed at every step.
 
-Runs in one process over local folders (``infra.local.increments.FolderLake``): the same plan files and
+Runs in one process over local folders (``local.increments.FolderLake``): the same plan files and
 job code as on AWS, without the Glue executor's process start per run.
 """
 
@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from infra.local.drops import split_file, split_records
-from infra.local.increments import FolderLake, glue_module
+from local.drops import split_file, split_records
+from local.increments import FolderLake, glue_module
 
 pytestmark = pytest.mark.spark
 

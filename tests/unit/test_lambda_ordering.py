@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from infra.local.runtime import LAMBDA_SOURCE
+from local.runtime import LAMBDA_SOURCE
 from youtube_etl.settings import get_settings
 
 sys.path.insert(0, str(LAMBDA_SOURCE))

@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from infra.local.runtime import LAMBDA_SOURCE
+from local.runtime import LAMBDA_SOURCE
 from youtube_etl.settings import KNOWN_REGIONS, get_settings
 
 sys.path.insert(0, str(LAMBDA_SOURCE))

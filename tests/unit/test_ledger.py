@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from infra.local.runtime import REPO_ROOT
+from local.runtime import REPO_ROOT
 from youtube_lake import ledger
 from youtube_lake.ledger import LedgerError
 

@@ -100,7 +100,7 @@ def test_sql_without_a_schema_uses_the_operator_database() -> None:
 def dag_tasks() -> list[object]:
     from airflow.dag_processing.dagbag import DagBag
 
-    from infra.local.runtime import REPO_ROOT
+    from local.runtime import REPO_ROOT
 
     bag = DagBag(dag_folder=str(REPO_ROOT / "dags"))
     assert not bag.import_errors

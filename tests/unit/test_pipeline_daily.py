@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.local.export import PipelineError
-from infra.local.pipeline import DagRunResult, Drop, find_drops, progress_line, totals
+from local.export import PipelineError
+from local.pipeline import DagRunResult, Drop, find_drops, progress_line, totals
 
 
 def test_dated_drops_come_in_date_order(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The supervisor of `make run` / `make airflow` (infra/local/supervise.py) without a pipeline: a command
+"""The supervisor of `make run` / `make airflow` (local/supervise.py) without a pipeline: a command
 that exits on its own after starting a process in a session of its own (as Lambda workers and Glue drivers
 are) must not leave that process running. The signal paths are tested end to end in tests/e2e."""
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from infra.local.supervise import still_running, supervise
+from local.supervise import still_running, supervise
 
 LEAVES_A_SLEEPER = """
 import subprocess, sys, time

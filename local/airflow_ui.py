@@ -1,0 +1,214 @@
+"""``make airflow``: the Airflow UI on this machine, with the project's DAGs and the local AWS runtime.
+
+Runs the Airflow 3 components as separate processes — api-server, scheduler, dag-processor, triggerer — rather
+than ``airflow standalone``, because standalone's log servers bind every interface; here the scheduler and
+triggerer skip their log servers (task logs are local files the api-server reads) and the api-server binds
+127.0.0.1 only. The ``aws_default`` connection points at the local runtime started alongside. Ctrl-C stops
+everything that was started.
+
+The README's story runs as written: both DAGs start unpaused (locally only; MWAA keeps Airflow's default),
+so ``youtube_ingest`` runs once for the last whole day — where the data lands — with no catch-up of older
+days (``catchup=False``), and its assets trigger ``youtube_reporting``; triggering ``youtube_ingest`` in the
+UI runs it again. The terminal says what is starting, then the URL and login, and a last line once every
+component and the runtime have stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from local.pipeline import find_drops
+from local.runtime import HOST, REPO_ROOT, LocalRuntime
+from local.supervise import run_supervised
+
+USER = "admin"
+#: The api-server signs the tasks' tokens with this (HMAC-SHA512): it warns below 64 bytes.
+JWT_SECRET_BYTES = 64
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+
+
+#: Seconds an Airflow component waits for the SQLite metadata DB's write lock.
+SQLITE_BUSY = 60
+
+
+def say(message: str) -> None:
+    """One progress line on the terminal (the components' own logs go to files)."""
+    print(message, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def component_env(home: Path, runtime: LocalRuntime, api_port: int, secret: str) -> dict[str, str]:
+    """Environment shared by every Airflow component: one config, one secret, one metadata DB."""
+    return {
+        **os.environ,
+        **runtime.client_env(),
+        "AIRFLOW_HOME": str(home),
+        # A writer waits up to 60 s for SQLite's lock instead of 5 s: under load the scheduler holds it for
+        # seconds, and the API answers a backfill that hits the lock with 503 "Database is locked".
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}?timeout={SQLITE_BUSY}",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        # Locally both DAGs run as soon as they are parsed: the story is "trigger ingest, watch both run",
+        # and a paused youtube_reporting would never run on the assets ingest updates.
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://{HOST}:{api_port}/execution/",
+        "AIRFLOW__API__HOST": HOST,
+        "AIRFLOW__API__PORT": str(api_port),
+        "AIRFLOW__API_AUTH__JWT_SECRET": secret,
+        "AIRFLOW__API__SECRET_KEY": secret,
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+        "AIRFLOW__YOUTUBE_ETL__POLL_INTERVAL": "2",
+    }
+
+
+def wait_healthy(url: str, timeout: float, procs: list[subprocess.Popen[bytes]]) -> None:
+    started = time.monotonic()
+    deadline = started + timeout
+    reported = started
+    while time.monotonic() < deadline:
+        if time.monotonic() - reported >= 5:
+            reported = time.monotonic()
+            say(f"  waiting for the api-server … {reported - started:.0f} s")
+        for proc in procs:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{' '.join(map(str, proc.args))} exited with {proc.returncode}")  # type: ignore[arg-type]
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"Airflow did not become healthy at {url} within {timeout:.0f} s")
+
+
+def password(home: Path) -> str:
+    """SimpleAuthManager writes the generated passwords next to the config on first start."""
+    path = home / "simple_auth_manager_passwords.json.generated"
+    for _ in range(40):
+        if path.exists():
+            return str(json.loads(path.read_text()).get(USER, "?"))
+        time.sleep(0.25)
+    return f"(see {path})"
+
+
+def start(home: Path, runtime: LocalRuntime, api_port: int, log_dir: Path) -> list[subprocess.Popen[bytes]]:
+    env = component_env(home, runtime, api_port, secrets.token_urlsafe(JWT_SECRET_BYTES))
+    airflow = [sys.executable, "-m", "airflow"]
+    log_dir.mkdir(parents=True, exist_ok=True)
+    say("migrating the Airflow metadata DB …")
+    with (log_dir / "db-migrate.log").open("ab") as log:
+        subprocess.run([*airflow, "db", "migrate"], env=env, check=True, stdout=log, stderr=subprocess.STDOUT)
+    commands: dict[str, list[str]] = {
+        "api-server": [*airflow, "api-server", "--host", HOST, "--port", str(api_port)],
+        "scheduler": [*airflow, "scheduler", "--skip-serve-logs"],
+        "dag-processor": [*airflow, "dag-processor"],
+        "triggerer": [*airflow, "triggerer", "--skip-serve-logs"],
+    }
+    say(f"starting {', '.join(commands)} (logs in {log_dir})")
+    procs = []
+    for name, command in commands.items():
+        log = (log_dir / f"{name}.log").open("ab")
+        procs.append(
+            subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        )
+    return procs
+
+
+# The components get SIGTERM, then SIGKILL after this long: within the supervisor's grace (supervise.py).
+STOP_SECONDS = 4.0
+
+
+def stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_SECONDS
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make airflow", description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0, help="api-server port (default: a free one)")
+    parser.add_argument("--airflow-home", type=Path, default=REPO_ROOT / ".airflow" / "ui")
+    parser.add_argument("--data", type=Path, help="load this dataset folder into the raw bucket first")
+    args = parser.parse_args(argv)
+    home = args.airflow_home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    api_port = args.port or free_port()
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    say("starting the local AWS runtime …")
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    with LocalRuntime() as runtime:
+        dated: list[str] = []
+        if args.data:
+            # Dated drops (<DATA>/drops/YYYY-MM-DD/) keep their dates: backfill those days. An undated folder
+            # lands as yesterday's drop: the daily run that unpausing schedules (the last whole day) takes
+            # it, and so does a run triggered in the UI (a manual run covers the last whole day before it).
+            for drop in find_drops(args.data.resolve()):
+                day = drop.day or yesterday
+                say(f"landing {drop.folder} as the drop of {day} …")
+                runtime.load_sample_data(drop.folder, landing_date=day)
+                dated += [day.isoformat()] if drop.day else []
+        procs = start(home, runtime, api_port, home / "logs" / "components")
+        try:
+            wait_healthy(f"http://{HOST}:{api_port}/api/v2/monitor/health", 120, procs)
+            say(f"Airflow UI: http://{HOST}:{api_port}  login: {USER} / {password(home)}")
+            say(f"local AWS runtime: {runtime.endpoint} (connection aws_default points here)")
+            if dated:
+                say(
+                    f"dated drops {dated[0]} … {dated[-1]}: backfill those days (UI: youtube_ingest → "
+                    f"Backfill, or airflow backfill create --dag-id youtube_ingest --from-date {dated[0]} "
+                    f"--to-date {dated[-1]}); youtube_reporting follows on its assets. The daily run for "
+                    f"{yesterday} finds no drop. Ctrl-C stops everything."
+                )
+            else:
+                say(
+                    f"youtube_ingest runs for {yesterday} on its own (both DAGs start unpaused, no catch-up "
+                    "of older days) and youtube_reporting follows on its assets; trigger youtube_ingest in "
+                    "the UI to run it again. Ctrl-C stops everything."
+                )
+            while not stopping and all(p.poll() is None for p in procs):
+                time.sleep(0.5)
+        finally:
+            say(f"stopping {', '.join(COMPONENTS)} and the local AWS runtime …")
+            stop(procs)
+    say("stopped: every Airflow component and the local AWS runtime")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_supervised("local.airflow_ui", main))  # SIGINT/SIGTERM stop every process it starts
