@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+from youtube_lake.extract import complete_region_days, extract_verdict
 from youtube_lake.landing import (
     OTHER,
     REFERENCE,
@@ -56,6 +57,9 @@ class LandingKind:
     #: case-sensitive, so the planner takes exactly the keys the event path gets (``.JSON`` is ignored with
     #: the reason on both paths instead of being converted on one of them only).
     exact_suffix: bool = False
+    #: The prefix also holds youtube_extract's API pages and manifests (``youtube_lake.extract``): a page is
+    #: statistics, taken once its region-day's manifest exists; a manifest is ignored with its reason.
+    extract_pages: bool = False
 
     def has_suffix(self, name: str) -> bool:
         return (name if self.exact_suffix else name.lower()).endswith(self.suffixes)
@@ -63,7 +67,9 @@ class LandingKind:
 
 def landing_kinds(raw_statistics: str, raw_reference: str) -> tuple[LandingKind, LandingKind]:
     return (
-        LandingKind(STATISTICS, raw_statistics, STATISTICS_SUFFIXES, needs_region_folder=True),
+        LandingKind(
+            STATISTICS, raw_statistics, STATISTICS_SUFFIXES, needs_region_folder=True, extract_pages=True
+        ),
         LandingKind(
             REFERENCE, raw_reference, REFERENCE_SUFFIXES, needs_region_folder=False, exact_suffix=True
         ),
@@ -129,7 +135,10 @@ def classify(obj: LandingObject, kinds: Sequence[LandingKind]) -> Classified:
         landing_date(obj.key, kind.prefix)
     except LandingDateError as error:
         reason = f"bad_landing_date: {obj.key}: {error}"
-    if reason is None and not kind.has_suffix(name):
+    extract_rule = extract_verdict(obj.key, kind.prefix, {}) if kind.extract_pages else None
+    if reason is None and extract_rule is not None and extract_rule[0] == "ignore":
+        reason = extract_rule[1]  # a manifest: it publishes pages, it is no drop itself
+    if reason is None and extract_rule is None and not kind.has_suffix(name):
         reason = f"wrong_suffix: {name!r} does not end with {' or '.join(kind.suffixes)}"
     if reason is None and kind.needs_region_folder and region is None:
         reason = f"no_region_folder: {obj.key!r} is not in a region=xx/ folder (two letters)"
@@ -186,7 +195,8 @@ class Plan:
     ignored: list[Classified] = field(default_factory=list)
     #: Objects with arrival in [start, end): the interval's drop (processed before or not).
     drop: list[Classified] = field(default_factory=list)
-    #: Objects without a verdict that arrive at or after ``end`` (left for later runs).
+    #: Objects without a verdict that arrive at or after ``end``, and extract pages of a region-day with no
+    #: manifest yet (left for later runs).
     later: list[Classified] = field(default_factory=list)
     #: Already processed objects whose rows must be read again to rebuild ``rebuild_partitions``.
     rebuild_sources: list[tuple[Classified, tuple[str, ...]]] = field(default_factory=list)
@@ -269,6 +279,9 @@ def plan_increment(
         raise PlanError(f"empty data interval [{start}, {end})")
     verdicts = parse_listing(ledger_names)
     plan = Plan(start=start, end=end)
+    objects = list(objects)
+    pages_prefix = next((k.prefix for k in kinds if k.extract_pages), None)
+    published = complete_region_days((o.key for o in objects), pages_prefix) if pages_prefix else {}
     items = sorted(
         (
             classify(o, kinds)
@@ -282,7 +295,10 @@ def plan_increment(
             plan.drop.append(item)
         if item.obj.etag in verdicts.get(key_hash_of(item.obj), set()):
             continue
-        if item.landing and item.arrival >= end:
+        rule = extract_verdict(item.obj.key, pages_prefix, published) if pages_prefix else None
+        if rule is not None and rule[0] == "ignore" and not item.ignored:
+            item = replace(item, kind=OTHER, ignored=rule[1])  # a page of a superseded attempt
+        if (item.landing and item.arrival >= end) or (rule is not None and rule[0] == "wait"):
             plan.later.append(item)
         elif item.ignored:
             plan.ignored.append(item)
