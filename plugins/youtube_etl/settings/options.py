@@ -99,6 +99,17 @@ class Settings(DeployContracts):
     #: OpenLineage transport as the provider's JSON (``{"type": "file", ...}``, ``{"type": "http", ...}``);
     #: empty disables lineage. On MWAA the CDK stack passes it as ``[openlineage] transport``.
     lineage_transport: str = ""
+    # ---- extract (youtube_extract, docs/extract.md); the key's connection is youtube_api_conn_id ----
+    #: Root URL of the YouTube Data API (the bundled discovery document's rootUrl); the local stand-in's
+    #: root locally. Requests go to ``{root}youtube/v3/videos``.
+    youtube_api_root: str = "https://youtube.googleapis.com/"
+    #: Regions the extract fetches, comma-separated; empty means every region of ``data_regions``.
+    extract_regions: str = ""
+    #: Hours after its interval ended that a run may still fetch the chart (a snapshot of *now*): later
+    #: runs (backfills, catch-ups, late retries) skip. ``make run`` raises it to replay recorded days.
+    snapshot_lag_hours: float = 6.0
+    #: Retries of one API call on 5xx, 429, timeouts and dropped connections (exponential backoff).
+    youtube_api_retries: int = 4
     prefixes: Prefixes = field(default_factory=Prefixes)
 
     def __post_init__(self) -> None:
@@ -149,6 +160,7 @@ class Settings(DeployContracts):
             )
         if self.lineage_transport:
             _check_lineage_transport(self.lineage_transport)
+        _check_extract(self)
         for bucket in (self.raw_bucket, self.processed_bucket, self.reporting_bucket, self.assets_bucket):
             _check_bucket(bucket)
         for database in (self.processed_database, self.analytics_database):
@@ -173,10 +185,44 @@ class Settings(DeployContracts):
     def landing_grace(self) -> timedelta:
         return timedelta(hours=self.landing_grace_hours)
 
+    @property
+    def extract_region_codes(self) -> tuple[str, ...]:
+        """The regions ``youtube_extract`` fetches: :attr:`extract_regions`, else every data region."""
+        if not self.extract_regions.strip():
+            return self.region_codes
+        return tuple(code.strip() for code in self.extract_regions.split(",") if code.strip())
+
+    @property
+    def snapshot_lag(self) -> timedelta:
+        return timedelta(hours=self.snapshot_lag_hours)
+
 
 def _check(pattern: re.Pattern[str], option: str, value: str, rule: str) -> None:
     if not pattern.fullmatch(value):
         raise SettingsError(f"[{SECTION}] {option}={value!r} is invalid: {rule}")
+
+
+def _check_extract(settings: Settings) -> None:
+    """The extract's block: an http(s) root ending in ``/``, regions among data_regions, bounds."""
+    root = settings.youtube_api_root
+    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?/", root):
+        raise SettingsError(
+            f"[{SECTION}] youtube_api_root={root!r}: must be an http(s) URL ending in / such as "
+            "https://youtube.googleapis.com/"
+        )
+    codes = settings.extract_region_codes
+    unknown = [code for code in codes if code not in settings.region_codes]
+    if not codes or unknown or len(set(codes)) != len(codes):
+        raise SettingsError(
+            f"[{SECTION}] extract_regions={settings.extract_regions!r}: distinct codes among data_regions "
+            f"({settings.data_regions})" + (f"; not data regions: {', '.join(unknown)}" if unknown else "")
+        )
+    if not 0 < settings.snapshot_lag_hours <= 24 * 366:
+        raise SettingsError(
+            f"[{SECTION}] snapshot_lag_hours={settings.snapshot_lag_hours!r}: above 0, at most a year"
+        )
+    if not 0 <= settings.youtube_api_retries <= 10:
+        raise SettingsError(f"[{SECTION}] youtube_api_retries={settings.youtube_api_retries!r}: 0 to 10")
 
 
 def _check_lineage_transport(raw: str) -> None:
