@@ -226,3 +226,15 @@ def redact(error: ExtractError, key: str) -> ExtractError:
     """The same error with any occurrence of ``key`` masked (a last guard at the task boundary)."""
     text = str(error)
     return type(error)(text.replace(key, "***")) if key and key in text else error
+
+
+def summarize(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One run's totals from the regions' results: the asset event's extras and the task log line."""
+    landed = sorted(r["region"] for r in results if not r.get("skipped"))
+    return {
+        "day": next((r["day"] for r in results), None),
+        "landed": landed,
+        "already_published": sorted(r["region"] for r in results if r.get("skipped")),
+        "items": sum(int(r.get("items", 0)) for r in results),
+        "units": sum(int(r.get("units", 0)) for r in results),
+    }
