@@ -15,7 +15,7 @@ chart it fetches is labelled with the interval's day (`landing_date=D/`). See `d
 2. `publish_extract`: sums the regions' results into the day's asset event (regions, items, units), which
    `youtube_ingest` can be scheduled on. No event when no region landed anything.
 
-The API key is the password of the `youtube_conn_id` connection (Secrets Manager on MWAA); it is never
+The API key is the password of the `youtube_api_conn_id` connection (Secrets Manager on MWAA); it is never
 logged, returned or landed. Nothing here calls AWS or the API while the file is parsed.
 """
 
@@ -74,7 +74,7 @@ def youtube_extract() -> None:
         skip = check_snapshot_lag(end, datetime.now(UTC), settings.snapshot_lag)
         if skip:
             raise AirflowSkipException(f"region={region} [{start.isoformat()}, {end.isoformat()}): {skip}")
-        conn_id = settings.youtube_conn_id
+        conn_id = settings.youtube_api_conn_id
         try:
             key = BaseHook.get_connection(conn_id).password or ""
         except Exception:  # the SDK raises its own not-found error; the message names the connection

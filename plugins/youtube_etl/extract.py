@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from youtube_etl.youtube_api import BadResponse, ExtractError, YouTubeApi, scrub
 from youtube_lake.extract import (
     Manifest,
     ManifestPage,
@@ -32,8 +33,6 @@ from youtube_lake.extract import (
     page_key,
     region_day_folder,
 )
-
-from youtube_etl.youtube_api import BadResponse, ExtractError, YouTubeApi, scrub
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,6 @@ import boto3
 import pytest
 from googleapiclient.http import HttpMockSequence
 from moto import mock_aws
-from youtube_lake import extract as layout_rules
-from youtube_lake.extract import Manifest
 
 from youtube_etl import extract
 from youtube_etl.youtube_api import (
@@ -31,6 +29,8 @@ from youtube_etl.youtube_api import (
     YouTubeApi,
     build_service,
 )
+from youtube_lake import extract as layout_rules
+from youtube_lake.extract import Manifest
 
 KEY = "AIzaSyTEST-secret-key-000000000000000"
 ROOT = "http://127.0.0.1:1/"

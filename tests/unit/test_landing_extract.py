@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from youtube_lake import extract
-
 from youtube_etl import landing
 from youtube_etl.landing import LandingObject
+from youtube_lake import extract
 
 STATS = "youtube/raw_statistics/"
 REF = "youtube/raw_statistics_reference_data/"

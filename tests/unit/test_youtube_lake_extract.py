@@ -6,6 +6,7 @@ import json
 from datetime import UTC, date, datetime
 
 import pytest
+
 from youtube_lake import extract
 from youtube_lake.extract import Manifest, ManifestError, ManifestPage
 
