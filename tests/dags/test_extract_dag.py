@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 
-from infra.local.runtime import REPO_ROOT
+from local.runtime import REPO_ROOT
 from youtube_etl.settings import get_settings
 
 
