@@ -74,6 +74,9 @@ def youtube_ingest() -> None:
         bucket_name=settings.raw_bucket,
         prefixes=settings.landing_prefixes,
         landing_grace=settings.landing_grace,
+        # The day's extract lands the drop: wait while its run of this interval is queued or running.
+        extract_dag_id="youtube_extract",
+        extract_prefixes=settings.landing_prefixes,
         aws_conn_id=settings.aws_conn_id,
         poke_interval=settings.poll_interval,
         deferrable=settings.deferrable,

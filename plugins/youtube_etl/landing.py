@@ -177,6 +177,48 @@ def in_interval(arrived: datetime, start: datetime, end: datetime) -> bool:
     return start <= arrived < end
 
 
+def drop_keys(
+    objects: Iterable[LandingObject],
+    prefixes: Sequence[str],
+    start: datetime,
+    end: datetime,
+    extract: tuple[str, str] | None = None,
+) -> list[str]:
+    """Keys of the interval's drop as ``wait_for_drop`` counts it: objects below ``prefixes`` arriving in
+    ``[start, end)``. With ``extract`` (the statistics and reference prefixes the extract lands in), what
+    an extract is still publishing does not count: the pages of a region-day with no manifest yet, and
+    the category file it lands before that manifest (``docs/extract.md``)."""
+    objects = [o for o in objects if not is_folder_marker(o.key)]
+    pages, reference = extract or ("", "")
+    complete = complete_region_days((o.key for o in objects), pages) if extract else {}
+    fetching: set[tuple[Any, str]] = set()
+    for o in objects if extract else []:
+        verdict = extract_verdict(o.key, pages, complete)
+        if verdict is not None and verdict[0] == "wait":
+            fetching.add((landing_date(o.key, pages), region_folder(o.key) or ""))
+    keys = []
+    for o in objects:
+        prefix = next((p for p in prefixes if o.key.startswith(p)), None)
+        if prefix is None or not in_interval(
+            arrival_or_last_modified(o.key, o.last_modified, prefix), start, end
+        ):
+            continue
+        if extract and o.key.startswith(pages):
+            verdict = extract_verdict(o.key, pages, complete)
+            if verdict is not None and verdict[0] == "wait":
+                continue
+        if fetching and o.key.startswith(reference):
+            region = o.key.rsplit("/", 1)[-1].split("_", 1)[0].lower()
+            try:
+                day = landing_date(o.key, reference)
+            except LandingDateError:
+                day = None
+            if (day, region) in fetching:
+                continue
+        keys.append(o.key)
+    return keys
+
+
 @dataclass(frozen=True)
 class PlannedObject:
     """An object a run takes, with what clean_statistics needs to rebuild partitions of its old versions."""

@@ -268,6 +268,8 @@ class LandingDropSensor(BaseSensorOperator):
         landing_grace: timedelta,
         aws_conn_id: str | None = "aws_default",
         deferrable: bool = False,
+        extract_dag_id: str | None = None,
+        extract_prefixes: tuple[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
         # The deadline, not this timeout, ends the wait; the timeout only bounds a run that started early.
@@ -278,6 +280,11 @@ class LandingDropSensor(BaseSensorOperator):
         self.landing_grace = landing_grace
         self.aws_conn_id = aws_conn_id
         self.deferrable = deferrable
+        #: The DAG whose run of the same interval lands the drop (``youtube_extract``): waited for while
+        #: it is queued or running, so the ingest does not plan on a chart still being fetched.
+        self.extract_dag_id = extract_dag_id
+        #: (statistics, reference) prefixes the extract lands in: its unpublished region-days do not count.
+        self.extract_prefixes = extract_prefixes
 
     def _interval(self, context: Any) -> tuple[datetime, datetime]:
         from youtube_etl.landing import PlanError, run_interval
@@ -292,22 +299,30 @@ class LandingDropSensor(BaseSensorOperator):
         except PlanError as error:
             raise AirflowFailException(f"{self.task_id}: {error}") from error
 
+    def _extract_running(self, context: Any) -> bool:
+        """Whether the extract's run of this interval (same logical date) is queued or running."""
+        logical_date = context.get("logical_date")
+        ti = context.get("ti")
+        if not self.extract_dag_id or logical_date is None or not hasattr(ti, "get_dr_count"):
+            return False
+        count = ti.get_dr_count(
+            dag_id=self.extract_dag_id, logical_dates=[logical_date], states=["queued", "running"]
+        )
+        return bool(count)
+
     def poke(self, context: Any) -> bool | PokeReturnValue:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
         from youtube_etl.ingest import list_landing
-        from youtube_etl.landing import in_interval
-        from youtube_lake.landing import arrival_or_last_modified, is_folder_marker
+        from youtube_etl.landing import drop_keys
 
         start, end = self._interval(context)
+        if self._extract_running(context):
+            self.log.info("%s of [%s, %s) is still running: waiting for it", self.extract_dag_id, start, end)
+            return False
         s3 = S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
-        drop = [
-            obj.key
-            for prefix in self.prefixes
-            for obj in list_landing(s3, self.bucket_name, [prefix])
-            if not is_folder_marker(obj.key)
-            and in_interval(arrival_or_last_modified(obj.key, obj.last_modified, prefix), start, end)
-        ]
+        objects = [o for prefix in self.prefixes for o in list_landing(s3, self.bucket_name, [prefix])]
+        drop = drop_keys(objects, self.prefixes, start, end, self.extract_prefixes)
         if drop:
             self.log.info("the drop of [%s, %s) holds %d object(s), e.g. %s", start, end, len(drop), drop[:5])
             return PokeReturnValue(is_done=True, xcom_value={"drop": len(drop)})

@@ -92,3 +92,33 @@ def test_csv_drops_are_unchanged_beside_pages() -> None:
     p = plan([csv, page(1)])
     assert keys(p.statistics) == [csv.key]
     assert keys(p.later) == [page(1).key]
+
+
+def category(region: str = "US") -> LandingObject:
+    return obj(extract.category_key(REF, DAY, region.lower()))
+
+
+def drop(objects: list[LandingObject], with_extract: bool = True) -> list[str]:
+    return landing.drop_keys(
+        objects, (STATS, REF), D, D + timedelta(days=1), (STATS, REF) if with_extract else None
+    )
+
+
+def test_wait_for_drop_does_not_count_a_region_day_the_extract_is_still_publishing() -> None:
+    fetching = [page(1), page(2), category("US")]
+    assert drop(fetching) == []
+    # Without the extract rule the half-published chart would start the ingest.
+    assert len(drop(fetching, with_extract=False)) == 3
+    published = [*fetching, manifest()]
+    assert set(drop(published)) == {o.key for o in published}
+
+
+def test_one_region_still_fetching_does_not_hide_another_regions_published_day() -> None:
+    objects = [page(1, "us"), category("US"), page(1, "gb"), category("GB"), manifest("gb")]
+    assert set(drop(objects)) == {page(1, "gb").key, category("GB").key, manifest("gb").key}
+
+
+def test_a_dropped_file_counts_as_before() -> None:
+    csv = obj(f"{STATS}landing_date=2017-11-14/region=us/US.csv")
+    later = obj(f"{STATS}landing_date=2017-11-15/region=us/US.csv")
+    assert drop([csv, later]) == [csv.key]

@@ -178,3 +178,41 @@ def test_the_drop_sensor_finds_the_intervals_drop_in_the_listing_it_is_given(
     assert getattr(found, "xcom_value", None) == {"drop": 1}
     with pytest.raises(AirflowFailException, match="empty data interval"):
         sensor.poke({"data_interval_start": D, "data_interval_end": D})
+
+
+def test_landing_drop_sensor_waits_while_the_extract_of_its_interval_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    class TaskInstance:
+        def __init__(self, running: int) -> None:
+            self.running = running
+            self.asked: list[dict[str, Any]] = []
+
+        def get_dr_count(self, **query: Any) -> int:
+            self.asked.append(query)
+            return self.running
+
+    csv = LandingObject(f"{STATS}landing_date=2017-11-14/region=us/a.csv", "e", 1, D + timedelta(days=9))
+    monkeypatch.setattr(S3Hook, "get_conn", lambda self: None)
+    monkeypatch.setattr(ingest, "list_landing", lambda s3, bucket, prefixes: [csv])
+    sensor = operators.LandingDropSensor(
+        task_id="t",
+        bucket_name="raw",
+        prefixes=(STATS,),
+        landing_grace=timedelta(hours=6),
+        extract_dag_id="youtube_extract",
+    )
+    context: dict[str, Any] = {
+        "data_interval_start": D,
+        "data_interval_end": D + timedelta(days=1),
+        "logical_date": D,
+    }
+    running = TaskInstance(running=1)
+    assert sensor.poke({**context, "ti": running}) is False
+    assert running.asked == [
+        {"dag_id": "youtube_extract", "logical_dates": [D], "states": ["queued", "running"]}
+    ]
+    done = sensor.poke({**context, "ti": TaskInstance(running=0)})
+    assert getattr(done, "xcom_value", None) == {"drop": 1}
