@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.providers.amazon.aws.operators.athena import AthenaOperator
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import TaskGroup, TriggerRule, chain, dag, task
 
@@ -49,6 +48,7 @@ from youtube_etl.reports import (
     report_macros,
     report_template,
 )
+from youtube_etl.resumable import ResumableAthenaOperator
 from youtube_etl.settings import get_settings
 
 settings = get_settings()
@@ -115,7 +115,7 @@ def youtube_reporting() -> None:
 
     with TaskGroup("publish_views") as publish_views:
         for report in REPORTS:
-            AthenaOperator(
+            ResumableAthenaOperator(
                 task_id=f"publish_{report}",
                 query="views/swap_view.sql",
                 params={"report": report},

@@ -93,10 +93,11 @@ def glue_job_task(
 def crawler_task(
     settings: Settings, task_id: str, crawler_name: str, *, operator: type | None = None, **kwargs: Any
 ) -> Any:
-    """The provider's GlueCrawlerRunOperator (or ``operator``, a subclass), waiting for the crawl to end."""
-    from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerRunOperator
+    """The crawler task (``operator``, by default the provider's GlueCrawlerRunOperator re-attaching to its
+    crawl on retry and waiting for a crawl it finds running), waiting for the crawl to end."""
+    from youtube_etl.resumable import ResumableCrawlerOperator
 
-    return (operator or GlueCrawlerRunOperator)(
+    return (operator or ResumableCrawlerOperator)(
         task_id=task_id,
         crawler_name=crawler_name,
         wait_for_completion=True,

@@ -39,15 +39,18 @@ EXTRACTOR = "youtube_etl.lineage.PipelineExtractor"
 #: extractor by the task's class name).
 OPERATORS = (
     "GlueJobOperator",
+    "ResumableGlueJobOperator",
     "GlueJobSummaryOperator",
     "CleanStatisticsOperator",
     "GlueCrawlerRunOperator",
+    "ResumableCrawlerOperator",
     "CrawlProcessedOperator",
     "LambdaInvokeFunctionOperator",
     "ConvertReferenceOperator",
     "S3KeySensor",
     "LandingDropSensor",
     "AthenaOperator",
+    "ResumableAthenaOperator",
     "AthenaCheckOperator",
     "AthenaReportOperator",
 )

@@ -13,15 +13,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.amazon.aws.operators.athena import AthenaOperator
-from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
-from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerRunOperator
 from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeFunctionOperator
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, timezone
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
 from youtube_etl.dag_support import LambdaRecordError, lambda_failure_message
 from youtube_etl.reports import DataQualityError, evaluate_check, rows_from_athena
+from youtube_etl.resumable import ResumableAthenaOperator, ResumableCrawlerOperator, ResumableGlueJobOperator
 from youtube_lake.invocation import CONVERTED, QUARANTINED, LambdaResult
 from youtube_lake.metrics import GlueMetrics
 
@@ -80,7 +78,7 @@ class ConvertReferenceOperator(LambdaInvokeFunctionOperator):
         return payload
 
 
-class CrawlProcessedOperator(GlueCrawlerRunOperator):
+class CrawlProcessedOperator(ResumableCrawlerOperator):
     """The processed crawler; the asset events it emits say what the run changed (``asset_extras``).
 
     ``plan``: the plan's summary (``plan_increment``'s XCom ``plan``); ``glue_metrics``: clean_statistics'
@@ -89,7 +87,7 @@ class CrawlProcessedOperator(GlueCrawlerRunOperator):
     """
 
     template_fields: Sequence[str] = (
-        *GlueCrawlerRunOperator.template_fields,
+        *ResumableCrawlerOperator.template_fields,
         "plan",
         "glue_metrics",
         "lambda_results",
@@ -130,7 +128,7 @@ class CrawlProcessedOperator(GlueCrawlerRunOperator):
         return str(super().execute_complete(context, event))
 
 
-class AthenaCheckOperator(AthenaOperator):
+class AthenaCheckOperator(ResumableAthenaOperator):
     """Run a data-quality check query and fail when its one result row reports offending rows.
 
     Every check returns ``failures`` and ``example`` (see ``include/sql/checks/``); the failure names the
@@ -224,11 +222,13 @@ class AthenaCheckOperator(AthenaOperator):
         return query_execution_id
 
 
-class AthenaReportOperator(AthenaOperator):
+class AthenaReportOperator(ResumableAthenaOperator):
     """Run a report's CTAS after discarding whatever an earlier attempt of this run left behind.
 
-    A CTAS fails on an existing table or a non-empty location; a retried attempt would otherwise always fail
-    with ``HIVE_PATH_ALREADY_EXISTS``. The table the report's view shows is never touched. ``settings`` name
+    A CTAS fails on an existing table or a non-empty location. A retry whose earlier CTAS still runs or
+    already succeeded re-attaches to it (``ResumableAthenaOperator``) and discards nothing; one whose CTAS
+    failed discards what it left and runs the CTAS again, instead of failing with
+    ``HIVE_PATH_ALREADY_EXISTS``. The table the report's view shows is never touched. ``settings`` name
     the deployment whose report runs are looked up.
     """
 
@@ -237,13 +237,13 @@ class AthenaReportOperator(AthenaOperator):
         self.report = report
         self.settings = settings
 
-    def execute(self, context: Any) -> str | None:
+    def before_submit(self, context: Any) -> None:
+        """Only before a CTAS is really submitted: a retry that re-attaches to its CTAS keeps its table."""
         from youtube_etl.reports import discard_report_run
 
         dropped = discard_report_run(self.hook.get_session(), self.settings, self.report, context["run_id"])
         if dropped:
             self.log.info("discarded what an earlier attempt left: %s", dropped)
-        return super().execute(context)
 
 
 class LandingDropSensor(BaseSensorOperator):
@@ -375,8 +375,9 @@ class _WithoutConsoleLinks:
         return getattr(self._log, name)
 
 
-class GlueJobSummaryOperator(GlueJobOperator):
-    """The provider's Glue job operator, plus the job's own summary line in the task log.
+class GlueJobSummaryOperator(ResumableGlueJobOperator):
+    """The provider's Glue job operator (re-attaching on retry: ``ResumableGlueJobOperator``), plus the job's
+    own summary line in the task log.
 
     Each job writes its counts (rows read, written, duplicates, rejected, ...) to ``metrics_uri``
     (``settings.glue_metrics_uri``: where the run given this task's ``--run_id`` writes them); after the run
@@ -386,7 +387,7 @@ class GlueJobSummaryOperator(GlueJobOperator):
     console link the provider logs is left out.
     """
 
-    template_fields: Sequence[str] = (*GlueJobOperator.template_fields, "metrics_uri")
+    template_fields: Sequence[str] = (*ResumableGlueJobOperator.template_fields, "metrics_uri")
 
     def __init__(self, *, metrics_uri: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -395,14 +396,12 @@ class GlueJobSummaryOperator(GlueJobOperator):
     def execute(self, context: Any) -> Any:
         if self.hook.conn_config.endpoint_url:
             self._log = _WithoutConsoleLinks(self.log)  # type: ignore[assignment]
-        result = super().execute(context)
-        if self.wait_for_completion and not self.deferrable:
-            self.report_metrics(context)
-        return result
+        return super().execute(context)
 
-    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> str:
-        result = super().execute_complete(context, event)
-        self.report_metrics(context)
+    def finish(self, result: Any, context: Any) -> Any:
+        """The run succeeded (waited for, re-attached to, or taken as already done): its summary."""
+        if self.wait_for_completion or self.deferrable:
+            self.report_metrics(context)
         return result
 
     def report_metrics(self, context: Any) -> GlueMetrics:

@@ -9,7 +9,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from airflow.providers.amazon.aws.operators.athena import AthenaOperator
 from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeFunctionOperator
 from airflow.sdk import Asset
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
@@ -143,17 +142,56 @@ def test_a_report_check_looks_up_its_columns_in_the_deployment_it_is_given(
     assert seen == [(settings, "r", "manual__1")] and task.query == "['a', 'b']"
 
 
-def test_a_report_build_discards_its_own_earlier_attempt_first(monkeypatch: pytest.MonkeyPatch) -> None:
+class TaskStateStore:
+    """``context["task_state_store"]``: what one task of one DAG run keeps across its tries."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+    def set(self, key: str, value: Any, **_: Any) -> None:
+        self.values[key] = value
+
+    def delete(self, key: str) -> None:
+        self.values.pop(key, None)
+
+
+def test_a_report_build_discards_its_own_earlier_attempt_only_before_a_ctas_it_submits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     settings = Settings(stage="test")
     calls: list[Any] = []
     monkeypatch.setattr(
         reports, "discard_report_run", lambda session, s, r, run: calls.append((s, r, run)) or []
     )
-    monkeypatch.setattr(AthenaOperator, "execute", lambda self, context: calls.append("ctas") or "q-1")
+    states = {"q-1": "SUCCEEDED"}
+    hook = SimpleNamespace(
+        get_session=lambda: None,
+        run_query=lambda *args: calls.append("ctas") or "q-1",
+        check_query_status=lambda query_id: states.get(query_id),
+        poll_query_status=lambda query_id, **_: states[query_id],
+        conn_region_name="us-east-1",
+        conn_partition="aws",
+    )
     task = operators.AthenaReportOperator(task_id="t", report="top", settings=settings, query="SELECT 1")
-    task.__dict__["hook"] = SimpleNamespace(get_session=lambda: None)
-    assert task.execute({"run_id": "manual__1"}) == "q-1"
+    task.__dict__["hook"] = hook
+    store = TaskStateStore()
+    ti = SimpleNamespace(stats_tags={}, xcom_push=lambda **_: None)
+    context = {"run_id": "manual__1", "ti": ti, "task_state_store": store}
+
+    def dying_poll(query_id: str, **_: Any) -> str:
+        raise SystemExit("the worker died while the CTAS ran")
+
+    hook.poll_query_status = dying_poll
+    with pytest.raises(SystemExit):
+        task.execute(context)
+    assert calls == [(settings, "top", "manual__1"), "ctas"] and store.values
+    # The retry finds the CTAS succeeded: it neither discards its table nor runs the CTAS again.
+    assert task.execute(context) == "q-1"
     assert calls == [(settings, "top", "manual__1"), "ctas"]
+    assert not store.values, "a task that succeeded forgets its query: a cleared task builds again"
 
 
 def test_the_drop_sensor_finds_the_intervals_drop_in_the_listing_it_is_given(

@@ -1,0 +1,369 @@
+"""The provider's Glue job, Athena and crawler operators, made crash-safe: a retry re-attaches to its run.
+
+A worker that dies (MWAA recycles workers) leaves its Glue job run, Athena query or crawl running; the
+provider's operators would start a second one on retry — two ``clean_statistics`` runs racing on one plan,
+or ``ConcurrentRunsExceededException``, or a CTAS failing with "table already exists". Each operator here
+stores its run's id in the task's ``task_state_store`` before it waits (``airflow.sdk.ResumableJobMixin``,
+Airflow 3.3), and a later try of the same task in the same DAG run reads it back: still running -> wait for
+that run; succeeded -> take its result without resubmitting; failed, stopped, timed out or gone -> submit
+afresh. Deferrable mode goes through the same decision (waiting = deferring on the stored run), and a
+deferred wait that fails names the run and the service's own message instead of "Trigger failure".
+
+The stored id is forgotten once the task succeeds: a task cleared by hand afterwards runs its work again
+(the run's tables may have been cleaned up since), it does not take the old result.
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.parse
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.amazon.aws.hooks.athena import AthenaHook
+from airflow.providers.amazon.aws.operators.athena import AthenaOperator
+from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
+from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerRunOperator
+from airflow.sdk import ResumableJobMixin
+from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR
+from airflow.sdk.exceptions import AirflowException, TaskDeferralError, TaskDeferralTimeout
+from botocore.exceptions import ClientError, WaiterError
+
+if TYPE_CHECKING:
+    from pydantic import JsonValue
+
+#: The answer of ``get_job_status`` for a run the service no longer knows (deleted job, expired query).
+NOT_FOUND = "NOT_FOUND"
+#: ... and for a crawler whose last crawl began before this task's (the stored start never happened).
+NOT_STARTED = "NOT_STARTED"
+
+
+class ResumableTask(ResumableJobMixin):
+    """What the three operators share: the store's life cycle and a deferred failure's real cause."""
+
+    #: The run this try waits for or took (the mixin returns nothing when it re-attached to a running one).
+    _attached: JsonValue = None
+
+    def execute(self, context: Any) -> Any:
+        self.execute_resumable(context)
+        return self._finished(self.get_job_result(self._attached, context), context)
+
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
+        return self._finished(super().execute_complete(context, event), context)  # type: ignore[misc]
+
+    def finish(self, result: Any, context: Any) -> Any:
+        """After the run succeeded, before its id is forgotten (work a retry must not redo: no resubmit)."""
+        return result
+
+    def _finished(self, result: Any, context: Any) -> Any:
+        result = self.finish(result, context)
+        store = context.get("task_state_store")
+        if store is not None:
+            store.delete(self.external_id_key)
+        return result
+
+    def describe_run(self, external_id: JsonValue) -> str:
+        """The run as the service reports it now: its id, state and the service's own message."""
+        raise NotImplementedError
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any) -> Any:
+        """A trigger that failed (the waiter saw FAILED, or timed out) fails the task naming the run and
+        the service's message; Airflow alone says only "Trigger failure" (apache/airflow#64095)."""
+        resume = super().resume_execution  # type: ignore[misc]
+        store = context.get("task_state_store")
+        external_id = store.get(self.external_id_key) if store is not None else None
+        if next_method != TRIGGER_FAIL_REPR or not external_id:
+            return resume(next_method, next_kwargs, context)
+        try:
+            return resume(next_method, next_kwargs, context)
+        except (TaskDeferralError, TaskDeferralTimeout) as error:
+            raise AirflowException(f"{self.describe_run(external_id)} [deferred wait: {error}]") from error
+
+
+class ResumableGlueJobOperator(ResumableTask, GlueJobOperator):
+    """``GlueJobOperator`` whose retry re-attaches to the job run of the try that died."""
+
+    external_id_key = "glue_job_run_id"
+    ACTIVE_STATES = ("STARTING", "RUNNING", "STOPPING", "WAITING")
+
+    def submit_job(self, context: Any) -> JsonValue:
+        from airflow.providers.common.compat.openlineage.utils.spark import (
+            inject_parent_job_information_into_glue_arguments,
+            inject_transport_information_into_glue_arguments,
+        )
+
+        script_args = dict(self.script_args)
+        if self.openlineage_inject_parent_job_info:
+            script_args = inject_parent_job_information_into_glue_arguments(script_args, context)
+        if self.openlineage_inject_transport_info:
+            script_args = inject_transport_information_into_glue_arguments(script_args, context)
+        self.log.info("Initializing AWS Glue Job: %s", self.job_name)
+        run_id: str = self.hook.initialize_job(script_args, self.run_job_kwargs)["JobRunId"]
+        context["ti"].xcom_push(key="glue_job_run_id", value=run_id)
+        self._attach(run_id, context)
+        return run_id
+
+    def _attach(self, run_id: str, context: Any) -> None:
+        from airflow.providers.amazon.aws.links.glue import GlueJobRunDetailsLink
+
+        self._job_run_id = run_id
+        job = urllib.parse.quote(self.job_name, safe="")
+        GlueJobRunDetailsLink.persist(
+            context=context,
+            operator=self,
+            region_name=self.hook.conn_region_name,
+            aws_partition=self.hook.conn_partition,
+            job_name=job,
+            job_run_id=run_id,
+        )
+        url = GlueJobRunDetailsLink.format_str.format(
+            aws_domain=GlueJobRunDetailsLink.get_aws_domain(self.hook.conn_partition),
+            region_name=self.hook.conn_region_name,
+            job_name=job,
+            job_run_id=run_id,
+        )
+        self.log.info("You can monitor this Glue Job run at: %s", url)
+
+    def _job_run(self, run_id: str) -> dict[str, Any]:
+        glue: Any = self.hook.conn
+        run: dict[str, Any] = glue.get_job_run(JobName=self.job_name, RunId=run_id)["JobRun"]
+        return run
+
+    def get_job_status(self, external_id: JsonValue, context: Any) -> str:
+        glue: Any = self.hook.conn
+        try:
+            return str(self._job_run(str(external_id))["JobRunState"])
+        except glue.exceptions.EntityNotFoundException:
+            return NOT_FOUND
+
+    def is_job_active(self, status: str) -> bool:
+        return status in self.ACTIVE_STATES
+
+    def is_job_succeeded(self, status: str) -> bool:
+        return status == "SUCCEEDED"
+
+    def poll_until_complete(self, external_id: JsonValue, context: Any) -> None:
+        from airflow.providers.amazon.aws.triggers.glue import GlueJobCompleteTrigger
+
+        run_id, self._attached = str(external_id), external_id
+        if self._job_run_id != run_id:
+            self._attach(run_id, context)
+        if self.deferrable:
+            self.defer(
+                trigger=GlueJobCompleteTrigger(
+                    job_name=self.job_name,
+                    run_id=run_id,
+                    verbose=self.verbose,
+                    aws_conn_id=self.aws_conn_id,
+                    waiter_delay=self.waiter_delay,
+                    waiter_max_attempts=self.waiter_max_attempts,
+                    region_name=self.region_name,
+                ),
+                method_name="execute_complete",
+            )
+        if not self.wait_for_completion:
+            self.log.info("AWS Glue Job: %s. Run Id: %s", self.job_name, run_id)
+            return
+        try:
+            final = self.hook.job_completion(self.job_name, run_id, self.verbose, self.sleep_before_return)
+        except AirflowException as error:  # "Exiting Job … Run State: FAILED", without the reason
+            raise AirflowException(self.describe_run(run_id)) from error
+        self.log.info("AWS Glue Job: %s status: %s. Run Id: %s", self.job_name, final["JobRunState"], run_id)
+
+    def get_job_result(self, external_id: JsonValue, context: Any) -> str:
+        self._attached, self._job_run_id = external_id, str(external_id)
+        return self._job_run_id
+
+    def describe_run(self, external_id: JsonValue) -> str:
+        run = self._job_run(str(external_id))
+        message = run.get("ErrorMessage") or "no error message"
+        return f"Glue job {self.job_name} run {external_id} {run['JobRunState']}: {message}"
+
+
+class ResumableAthenaOperator(ResumableTask, AthenaOperator):
+    """``AthenaOperator`` whose retry re-attaches to the query of the try that died: a CTAS that already
+    succeeded is not run again (it would fail: the table and its location exist)."""
+
+    external_id_key = "athena_query_execution_id"
+
+    def before_submit(self, context: Any) -> None:
+        """Work done only when a query is really submitted (not when a retry re-attaches)."""
+
+    def submit_job(self, context: Any) -> JsonValue:
+        self.before_submit(context)
+        if self.database:
+            self.query_execution_context["Database"] = self.database
+        self.query_execution_context["Catalog"] = self.catalog
+        if self.output_location:
+            self.result_configuration["OutputLocation"] = self.output_location
+        query_id = self.hook.run_query(
+            self.query,
+            self.query_execution_context,
+            self.result_configuration,
+            self.client_request_token,
+            self.workgroup,
+        )
+        self._attach(query_id, context)
+        return query_id
+
+    def _attach(self, query_id: str, context: Any) -> None:
+        from airflow.providers.amazon.aws.links.athena import AthenaQueryResultsLink
+
+        self.query_execution_id = query_id
+        AthenaQueryResultsLink.persist(
+            context=context,
+            operator=self,
+            region_name=self.hook.conn_region_name,
+            aws_partition=self.hook.conn_partition,
+            query_execution_id=query_id,
+        )
+
+    def get_job_status(self, external_id: JsonValue, context: Any) -> str:
+        try:
+            return self.hook.check_query_status(str(external_id)) or NOT_FOUND
+        except ClientError:  # InvalidRequestException: unknown or expired (45 days) query id
+            return NOT_FOUND
+
+    def is_job_active(self, status: str) -> bool:
+        return status in AthenaHook.INTERMEDIATE_STATES
+
+    def is_job_succeeded(self, status: str) -> bool:
+        return status in AthenaHook.SUCCESS_STATES
+
+    def poll_until_complete(self, external_id: JsonValue, context: Any) -> None:
+        from airflow.providers.amazon.aws.triggers.athena import AthenaTrigger
+
+        query_id, self._attached = str(external_id), external_id
+        if self.query_execution_id != query_id:
+            self._attach(query_id, context)
+        if self.deferrable:
+            self.defer(
+                trigger=AthenaTrigger(
+                    query_execution_id=query_id,
+                    waiter_delay=self.sleep_time,
+                    waiter_max_attempts=self.max_polling_attempts,
+                    aws_conn_id=self.aws_conn_id,
+                    region_name=self.region_name,
+                    verify=self.verify,
+                    botocore_config=self.botocore_config,
+                ),
+                method_name="execute_complete",
+            )
+        state = self.hook.poll_query_status(
+            query_id, max_polling_attempts=self.max_polling_attempts, sleep_time=self.sleep_time
+        )
+        if state in AthenaHook.FAILURE_STATES:
+            raise AirflowException(self.describe_run(query_id))
+        if not state or state in AthenaHook.INTERMEDIATE_STATES:
+            raise AirflowException(
+                f"Final state of Athena job is {state}. Max tries of poll status exceeded, "
+                f"query_execution_id is {query_id}."
+            )
+
+    def get_job_result(self, external_id: JsonValue, context: Any) -> str:
+        self._attached, self.query_execution_id = external_id, str(external_id)
+        return self.query_execution_id
+
+    def describe_run(self, external_id: JsonValue) -> str:
+        status = self.hook.get_query_info(str(external_id))["QueryExecution"]["Status"]
+        reason = status.get("StateChangeReason") or "no reason given"
+        return f"Athena query {external_id} {status['State']}: {reason}"
+
+
+class ResumableCrawlerOperator(ResumableTask, GlueCrawlerRunOperator):
+    """``GlueCrawlerRunOperator`` whose retry re-attaches to the crawl of the try that died, and which
+    waits for a crawl it finds running instead of failing.
+
+    A crawl has no id the start call returns: the stored "id" is the start time of the crawler's previous
+    crawl (``LastCrawl.StartTime``, the service's clock — no skew with the worker's), read just before
+    ``StartCrawler``. A crawl that started after it is this task's (or a later one, which saw newer data).
+    """
+
+    external_id_key = "glue_crawl"
+    ACTIVE_STATES = ("RUNNING", "STOPPING")
+
+    def _crawler(self) -> dict[str, Any]:
+        crawler: dict[str, Any] = self.hook.get_crawler(self.crawler_name)
+        return crawler
+
+    def _wait_ready(self) -> dict[str, Any]:
+        """Wait for a crawl this task did not start (whatever its outcome): it may predate our data."""
+        crawler = self._crawler()
+        while crawler["State"] != "READY":
+            time.sleep(self.poll_interval)
+            crawler = self._crawler()
+        return crawler
+
+    def submit_job(self, context: Any) -> JsonValue:
+        for _ in range(3):
+            crawler = self._crawler()
+            if crawler["State"] != "READY":
+                self.log.warning(
+                    "Crawler %s is already %s (a crawl this task did not start, which may have begun "
+                    "before this run's data): waiting for it to end, then crawling",
+                    self.crawler_name,
+                    crawler["State"],
+                )
+                crawler = self._wait_ready()
+            previous = (crawler.get("LastCrawl") or {}).get("StartTime")
+            try:
+                self.hook.start_crawler(self.crawler_name)
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "CrawlerRunningException":
+                    raise
+                continue  # started by someone else between our look and our start: wait for that one
+            return {"after": previous.isoformat() if previous else None}
+        raise AirflowException(f"crawler {self.crawler_name} kept being started by others; not started")
+
+    def get_job_status(self, external_id: JsonValue, context: Any) -> str:
+        crawler = self._crawler()
+        if crawler["State"] != "READY":
+            return str(crawler["State"])
+        last = crawler.get("LastCrawl") or {}
+        after = external_id.get("after") if isinstance(external_id, dict) else None
+        if not last or (after and last["StartTime"] <= datetime.fromisoformat(str(after))):
+            return NOT_STARTED
+        return str(last["Status"])
+
+    def is_job_active(self, status: str) -> bool:
+        return status in self.ACTIVE_STATES
+
+    def is_job_succeeded(self, status: str) -> bool:
+        return status == "SUCCEEDED"
+
+    def poll_until_complete(self, external_id: JsonValue, context: Any) -> None:
+        from airflow.providers.amazon.aws.triggers.glue_crawler import GlueCrawlerCompleteTrigger
+
+        self._attached = external_id
+        if self.deferrable:
+            self.defer(
+                trigger=GlueCrawlerCompleteTrigger(
+                    crawler_name=self.crawler_name,
+                    waiter_delay=self.poll_interval,
+                    aws_conn_id=self.aws_conn_id,
+                    region_name=self.region_name,
+                    verify=self.verify,
+                    botocore_config=self.botocore_config,
+                ),
+                method_name="execute_complete",
+            )
+        self.log.info("Waiting for AWS Glue Crawler %s", self.crawler_name)
+        try:
+            self.hook.wait_for_crawler_completion(
+                crawler_name=self.crawler_name, poll_interval=self.poll_interval
+            )
+        except WaiterError as error:  # "terminal failure state", without the crawler's message
+            raise AirflowException(self.describe_run(external_id)) from error
+
+    def get_job_result(self, external_id: JsonValue, context: Any) -> str:
+        return str(self.crawler_name)
+
+    def describe_run(self, external_id: JsonValue) -> str:
+        crawler = self._crawler()
+        last = crawler.get("LastCrawl") or {}
+        message = last.get("ErrorMessage") or "no error message"
+        return (
+            f"Glue crawler {self.crawler_name} crawl started {last.get('StartTime')} "
+            f"{last.get('Status', crawler['State'])}: {message} "
+            f"(log {last.get('LogGroup', '/aws-glue/crawlers')} {last.get('LogStream', self.crawler_name)})"
+        )
