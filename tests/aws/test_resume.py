@@ -1,0 +1,377 @@
+"""A retried task re-attaches to the Glue job run, Athena query or crawl its dead try left (issue 25).
+
+Each test runs the real operator's ``execute`` twice with one task-state store, as Airflow runs two tries of
+one task in one DAG run: the first try submits and then "dies" while it waits (the wait raises
+``WorkerDied``, as a SIGKILLed worker stops waiting); the second must find the run the first left, and the
+runtime's own API counts the runs. A deferred wait that fails is resumed the way Airflow resumes it
+(``resume_execution("__fail__")``) and must name the run and the service's message.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from airflow.providers.amazon.aws.hooks.athena import AthenaHook
+from airflow.providers.amazon.aws.hooks.glue import GlueJobHook
+from airflow.providers.amazon.aws.hooks.glue_crawler import GlueCrawlerHook
+from airflow.providers.amazon.aws.operators.athena import AthenaOperator
+from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR
+from airflow.sdk.exceptions import AirflowException, TaskDeferred
+
+from local.runtime import LocalRuntime
+from localaws.tests.test_glue_jobs import RAISING_SCRIPT, job_maker, wait_for_run
+from youtube_etl.operators import GlueJobSummaryOperator
+from youtube_etl.resumable import ResumableAthenaOperator, ResumableCrawlerOperator
+
+pytestmark = [pytest.mark.spark, pytest.mark.timeout(600)]
+
+#: Runs until the test releases it (an object at ``release_uri``): "still running" without a timed sleep.
+GATED_SCRIPT = """\
+import sys
+import time
+
+import boto3
+from awsglue.utils import getResolvedOptions
+
+args = getResolvedOptions(sys.argv, ["JOB_NAME", "release_uri"])
+bucket, key = args["release_uri"][5:].split("/", 1)
+s3 = boto3.client("s3")
+for _ in range(1200):
+    if s3.list_objects_v2(Bucket=bucket, Prefix=key).get("KeyCount"):
+        print("released", flush=True)
+        break
+    time.sleep(0.1)
+else:
+    raise TimeoutError("never released")
+"""
+
+
+class WorkerDied(BaseException):
+    """The try's process ended while it waited (a BaseException: nothing in the operator catches it)."""
+
+
+class TaskStateStore:
+    """``context["task_state_store"]``: what the tries of one task in one DAG run share."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+    def set(self, key: str, value: Any, **_: Any) -> None:
+        self.values[key] = value
+
+    def delete(self, key: str) -> None:
+        self.values.pop(key, None)
+
+
+def task_context(store: TaskStateStore) -> dict[str, Any]:
+    ti = SimpleNamespace(stats_tags={}, xcom_push=lambda key, value: None)
+    return {"ti": ti, "task_state_store": store, "run_id": "manual__resume"}
+
+
+def dies_while_waiting(monkeypatch: pytest.MonkeyPatch, owner: type, name: str) -> Callable[[], None]:
+    """The first try's wait ends with the worker; returns what undoes it (the retry waits for real)."""
+
+    def die(*args: Any, **kwargs: Any) -> Any:
+        raise WorkerDied(f"worker died in {name}")
+
+    monkeypatch.setattr(owner, name, die)
+    return lambda: monkeypatch.undo()
+
+
+def fail_deferred(task: Any, store: TaskStateStore) -> None:
+    """Resume a deferred task as Airflow does after its trigger raised (the waiter saw a failure)."""
+    kwargs = {"error": "Trigger failure", "traceback": ["botocore WaiterError: terminal failure state"]}
+    task.resume_execution(TRIGGER_FAIL_REPR, kwargs, task_context(store))
+
+
+@pytest.fixture
+def runtime(local_aws: LocalRuntime) -> Iterator[LocalRuntime]:
+    yield local_aws
+    assert local_aws.wait_idle(timeout=120)
+
+
+@pytest.fixture
+def make_job(runtime: LocalRuntime) -> Iterator[Callable[..., str]]:
+    with job_maker(runtime, runtime.settings.assets_bucket, runtime.role_arn("glue")) as make:
+        yield make
+
+
+def glue_task(runtime: LocalRuntime, job: str, **kwargs: Any) -> GlueJobSummaryOperator:
+    return GlueJobSummaryOperator(
+        task_id="run_job",
+        job_name=job,
+        aws_conn_id=runtime.settings.aws_conn_id,
+        job_poll_interval=1,
+        waiter_delay=1,
+        **kwargs,
+    )
+
+
+def job_runs(runtime: LocalRuntime, job: str) -> list[dict[str, Any]]:
+    runs: list[dict[str, Any]] = runtime.client("glue").get_job_runs(JobName=job)["JobRuns"]
+    return runs
+
+
+# ---- Glue job runs ----------------------------------------------------------------------------------------
+def test_a_retry_waits_for_the_glue_run_its_dead_try_left_running(
+    runtime: LocalRuntime, make_job: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = f"s3://{runtime.settings.assets_bucket}/test-resume/release-{uuid.uuid4().hex}"
+    job = make_job(GATED_SCRIPT, {"--release_uri": release})
+    task, store = glue_task(runtime, job), TaskStateStore()
+    revive = dies_while_waiting(monkeypatch, GlueJobHook, "job_completion")
+    with pytest.raises(WorkerDied):
+        task.execute(task_context(store))
+    revive()
+    (first,) = job_runs(runtime, job)
+    assert store.values == {"glue_job_run_id": first["Id"]}, "the run id was stored before the wait"
+
+    seen: list[str] = []
+    status = GlueJobSummaryOperator.get_job_status
+
+    def status_then_release(self: Any, external_id: Any, context: Any) -> str:
+        seen.append(status(self, external_id, context))
+        bucket, key = release[5:].split("/", 1)
+        runtime.client("s3").put_object(Bucket=bucket, Key=key, Body=b"")
+        return seen[-1]
+
+    monkeypatch.setattr(GlueJobSummaryOperator, "get_job_status", status_then_release)
+    retry = glue_task(runtime, job)
+    assert retry.execute(task_context(store)) == first["Id"]
+    assert seen[0] in ("STARTING", "RUNNING"), "the retry found the run still running"
+    (only,) = job_runs(runtime, job)
+    assert (only["Id"], only["JobRunState"]) == (first["Id"], "SUCCEEDED"), "it waited for it: one run"
+    assert store.values == {}, "a task that succeeded forgets its run"
+
+
+def test_a_retry_takes_the_glue_run_that_succeeded_after_its_try_died(
+    runtime: LocalRuntime, make_job: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = f"s3://{runtime.settings.assets_bucket}/test-resume/released-{uuid.uuid4().hex}"
+    bucket, key = release[5:].split("/", 1)
+    runtime.client("s3").put_object(Bucket=bucket, Key=key, Body=b"")
+    job = make_job(GATED_SCRIPT, {"--release_uri": release})
+    store = TaskStateStore()
+    revive = dies_while_waiting(monkeypatch, GlueJobHook, "job_completion")
+    with pytest.raises(WorkerDied):
+        glue_task(runtime, job).execute(task_context(store))
+    revive()
+    (first,) = job_runs(runtime, job)
+    assert wait_for_run(runtime.client("glue"), job, first["Id"])[0]["JobRunState"] == "SUCCEEDED"
+
+    assert glue_task(runtime, job).execute(task_context(store)) == first["Id"]
+    assert [run["Id"] for run in job_runs(runtime, job)] == [first["Id"]], "no second run"
+
+
+def test_a_retry_resubmits_a_failed_glue_run_and_fails_with_the_jobs_own_error(
+    runtime: LocalRuntime, make_job: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = make_job(RAISING_SCRIPT, {"--region": "zz"})
+    store = TaskStateStore()
+    revive = dies_while_waiting(monkeypatch, GlueJobHook, "job_completion")
+    with pytest.raises(WorkerDied):
+        glue_task(runtime, job).execute(task_context(store))
+    revive()
+    (first,) = job_runs(runtime, job)
+    assert wait_for_run(runtime.client("glue"), job, first["Id"])[0]["JobRunState"] == "FAILED"
+
+    with pytest.raises(AirflowException) as failure:
+        glue_task(runtime, job).execute(task_context(store))
+    runs = job_runs(runtime, job)
+    assert len(runs) == 2, "a failed run is submitted again"
+    second = next(run["Id"] for run in runs if run["Id"] != first["Id"])
+    assert f"run {second} FAILED" in str(failure.value) and "unknown region 'zz'" in str(failure.value)
+    assert store.values == {"glue_job_run_id": second}, "the next retry resubmits the failed one again"
+
+
+def test_a_deferred_glue_failure_names_the_run_and_the_jobs_error(
+    runtime: LocalRuntime, make_job: Callable[..., str]
+) -> None:
+    job = make_job(RAISING_SCRIPT, {"--region": "zz"})
+    store = TaskStateStore()
+    task = glue_task(runtime, job, deferrable=True)
+    with pytest.raises(TaskDeferred) as deferred:
+        task.execute(task_context(store))
+    run_id = store.values["glue_job_run_id"]
+    assert deferred.value.trigger.run_id == run_id, "the trigger waits for the stored run"
+    wait_for_run(runtime.client("glue"), job, run_id)
+    with pytest.raises(AirflowException, match=rf"Glue job {job} run {run_id} FAILED: .*unknown region 'zz'"):
+        fail_deferred(glue_task(runtime, job, deferrable=True), store)
+
+
+# ---- Athena queries ---------------------------------------------------------------------------------------
+def athena_task(runtime: LocalRuntime, query: str, **kwargs: Any) -> ResumableAthenaOperator:
+    s = runtime.settings
+    return ResumableAthenaOperator(
+        task_id="build_probe",
+        query=query,
+        database=s.analytics_database,
+        workgroup=s.athena_workgroup,
+        aws_conn_id=s.aws_conn_id,
+        sleep_time=1,
+        **kwargs,
+    )
+
+
+def queries_naming(runtime: LocalRuntime, text: str) -> list[str]:
+    athena = runtime.client("athena")
+    ids = athena.list_query_executions(WorkGroup=runtime.settings.athena_workgroup)["QueryExecutionIds"]
+    return [
+        query_id
+        for query_id in ids
+        if text in athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Query"]
+    ]
+
+
+def wait_for_query(runtime: LocalRuntime, query_id: str) -> dict[str, Any]:
+    athena = runtime.client("athena")
+    for _ in range(600):
+        status: dict[str, Any] = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"][
+            "Status"
+        ]
+        if status["State"] not in ("QUEUED", "RUNNING"):
+            return status
+        time.sleep(0.1)
+    raise AssertionError(f"query {query_id} still {status['State']}")
+
+
+def test_a_retry_takes_the_ctas_that_succeeded_instead_of_failing_on_its_table(
+    runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = runtime.settings
+    table = f"resume_probe_{uuid.uuid4().hex[:8]}"
+    ctas = (
+        f"CREATE TABLE {s.analytics_database}.{table} WITH (format = 'PARQUET', "
+        f"external_location = 's3://{s.reporting_bucket}/test-resume/{table}/') AS SELECT 1 AS a"
+    )
+    store = TaskStateStore()
+    revive = dies_while_waiting(monkeypatch, AthenaHook, "poll_query_status")
+    with pytest.raises(WorkerDied):
+        athena_task(runtime, ctas).execute(task_context(store))
+    revive()
+    (query_id,) = queries_naming(runtime, table)
+    assert wait_for_query(runtime, query_id)["State"] == "SUCCEEDED"
+
+    assert athena_task(runtime, ctas).execute(task_context(store)) == query_id
+    assert queries_naming(runtime, table) == [query_id], "the CTAS ran once"
+    # What the retry avoided: the provider's operator runs the CTAS again, which fails on the table.
+    with pytest.raises(AirflowException, match="already exists"):
+        AthenaOperator(
+            task_id="again",
+            query=ctas,
+            database=s.analytics_database,
+            workgroup=s.athena_workgroup,
+            aws_conn_id=s.aws_conn_id,
+            sleep_time=1,
+        ).execute(task_context(TaskStateStore()))
+
+
+def test_a_deferred_athena_failure_names_the_query_and_athenas_reason(runtime: LocalRuntime) -> None:
+    store = TaskStateStore()
+    task = athena_task(runtime, "SELECT * FROM no_such_table_for_resume", deferrable=True)
+    with pytest.raises(TaskDeferred):
+        task.execute(task_context(store))
+    query_id = store.values["athena_query_execution_id"]
+    reason = wait_for_query(runtime, query_id)["StateChangeReason"]
+    assert "no_such_table_for_resume" in reason
+    with pytest.raises(AirflowException) as failure:
+        fail_deferred(athena_task(runtime, "SELECT 1", deferrable=True), store)
+    assert str(failure.value).startswith(f"Athena query {query_id} FAILED: {reason}")
+
+
+# ---- crawls -----------------------------------------------------------------------------------------------
+@pytest.fixture
+def crawler(runtime: LocalRuntime) -> Iterator[str]:
+    """A crawler over one small Parquet folder of its own."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    s, name = runtime.settings, f"resume-probe-{uuid.uuid4().hex[:8]}"
+    body = io.BytesIO()
+    pq.write_table(pa.table({"video_id": ["a", "b"], "views": [1, 2]}), body)
+    for region in ("us", "gb"):
+        key = f"test-resume/{name}/probe/region={region}/part-0.parquet"
+        runtime.client("s3").put_object(Bucket=s.processed_bucket, Key=key, Body=body.getvalue())
+    runtime.client("glue").create_crawler(
+        Name=name,
+        Role=runtime.role_arn("glue"),
+        DatabaseName="resume_probe",
+        Targets={"S3Targets": [{"Path": f"s3://{s.processed_bucket}/test-resume/{name}/probe/"}]},
+    )
+    yield name
+    assert runtime.wait_idle(timeout=120)
+    runtime.client("glue").delete_crawler(Name=name)
+
+
+def crawler_task(runtime: LocalRuntime, name: str, **kwargs: Any) -> ResumableCrawlerOperator:
+    return ResumableCrawlerOperator(
+        task_id="crawl_probe",
+        crawler_name=name,
+        poll_interval=1,
+        aws_conn_id=runtime.settings.aws_conn_id,
+        **kwargs,
+    )
+
+
+def crawls(runtime: LocalRuntime, name: str) -> int:
+    """The crawls the crawler ran, counted in its log (each begins with AWS's "Running Start Crawl")."""
+    events = runtime.client("logs").get_log_events(logGroupName="/aws-glue/crawlers", logStreamName=name)
+    return sum("Running Start Crawl" in event["message"] for event in events["events"])
+
+
+def test_a_retry_waits_for_the_crawl_its_dead_try_started(
+    runtime: LocalRuntime, crawler: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = TaskStateStore()
+    revive = dies_while_waiting(monkeypatch, GlueCrawlerHook, "wait_for_crawler_completion")
+    with pytest.raises(WorkerDied):
+        crawler_task(runtime, crawler).execute(task_context(store))
+    revive()
+    assert store.values == {"glue_crawl": {"after": None}}, "no crawl before: any crawl from now on is ours"
+
+    seen: list[str] = []
+    status = ResumableCrawlerOperator.get_job_status
+    monkeypatch.setattr(
+        ResumableCrawlerOperator,
+        "get_job_status",
+        lambda self, external_id, context: seen.append(status(self, external_id, context)) or seen[-1],
+    )
+    assert crawler_task(runtime, crawler).execute(task_context(store)) == crawler
+    assert seen[0] in ("RUNNING", "STOPPING"), "the retry found the crawl still running and waited"
+    last = runtime.client("glue").get_crawler(Name=crawler)["Crawler"]["LastCrawl"]
+    assert last["Status"] == "SUCCEEDED" and crawls(runtime, crawler) == 1
+
+
+def test_a_crawl_found_running_is_waited_for_then_the_task_crawls(
+    runtime: LocalRuntime, crawler: str
+) -> None:
+    glue = runtime.client("glue")
+    glue.start_crawler(Name=crawler)  # someone else's crawl: it may have begun before this run's data
+    assert crawler_task(runtime, crawler).execute(task_context(TaskStateStore())) == crawler
+    assert crawls(runtime, crawler) == 2, "no CrawlerRunningException: it waited, then crawled"
+    assert glue.get_crawler(Name=crawler)["Crawler"]["LastCrawl"]["Status"] == "SUCCEEDED"
+
+
+def test_a_deferred_crawl_failure_names_the_crawlers_message(runtime: LocalRuntime, crawler: str) -> None:
+    glue = runtime.client("glue")
+    glue.update_crawler(Name=crawler, Targets={"S3Targets": [{"Path": "s3://no-such-bucket-resume/x/"}]})
+    store = TaskStateStore()
+    with pytest.raises(TaskDeferred):
+        crawler_task(runtime, crawler, deferrable=True).execute(task_context(store))
+    assert runtime.wait_idle(timeout=120)
+    message = glue.get_crawler(Name=crawler)["Crawler"]["LastCrawl"]["ErrorMessage"]
+    assert "no-such-bucket-resume" in message
+    with pytest.raises(
+        AirflowException, match=rf"Glue crawler {crawler} crawl started .* FAILED: .*no-such-bucket"
+    ):
+        fail_deferred(crawler_task(runtime, crawler, deferrable=True), store)
