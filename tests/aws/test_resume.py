@@ -375,3 +375,63 @@ def test_a_deferred_crawl_failure_names_the_crawlers_message(runtime: LocalRunti
         AirflowException, match=rf"Glue crawler {crawler} crawl started .* FAILED: .*no-such-bucket"
     ):
         fail_deferred(crawler_task(runtime, crawler, deferrable=True), store)
+
+
+CRAWL_DAG = """
+from datetime import timedelta
+
+from airflow.sdk import DAG
+
+from youtube_etl.resumable import ResumableCrawlerOperator
+
+with DAG(dag_id={dag_id!r}, schedule=None) as dag:
+    ResumableCrawlerOperator(
+        task_id="crawl_probe",
+        crawler_name={crawler!r},
+        poll_interval=1,
+        aws_conn_id={conn_id!r},
+        deferrable={deferrable!r},
+        retries=1,
+        retry_delay=timedelta(seconds=0),
+    )
+"""
+
+
+@pytest.mark.parametrize(
+    "deferrable", [pytest.param(False, id="polling"), pytest.param(True, id="deferrable")]
+)
+def test_in_a_dag_run_the_second_try_finds_the_crawl_of_the_first_in_airflows_store(
+    runtime: LocalRuntime,
+    crawler: str,
+    airflow_db: Any,
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    deferrable: bool,
+) -> None:
+    """Airflow's own task-state store carries the crawl from the failed try to the retry."""
+    from tests.airflow_dags import run_dag_file
+
+    tries: list[str] = []
+    status = ResumableCrawlerOperator.get_job_status
+    submit = ResumableCrawlerOperator.submit_job
+
+    def submit_then_fail(self: Any, context: Any) -> Any:
+        tries.append("submitted")
+        started = submit(self, context)
+        context["task_state_store"].set(self.external_id_key, started)  # as the mixin does next
+        raise RuntimeError("the first try fails after starting the crawl")
+
+    monkeypatch.setattr(ResumableCrawlerOperator, "submit_job", submit_then_fail)
+    monkeypatch.setattr(
+        ResumableCrawlerOperator,
+        "get_job_status",
+        lambda self, external_id, context: tries.append(status(self, external_id, context)) or tries[-1],
+    )
+    dag_id = f"test_resume_crawl_{'deferrable' if deferrable else 'polling'}"
+    source = CRAWL_DAG.format(
+        dag_id=dag_id, crawler=crawler, conn_id=runtime.settings.aws_conn_id, deferrable=deferrable
+    )
+    run = run_dag_file(source, dag_id, tmp_path, monkeypatch)
+    assert run.state == "success", tries
+    assert tries[0] == "submitted" and tries[1] in ("RUNNING", "STOPPING", "SUCCEEDED"), tries
+    assert crawls(runtime, crawler) == 1
