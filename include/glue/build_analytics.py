@@ -102,12 +102,20 @@ def join_categories(statistics: DataFrame, categories: DataFrame) -> DataFrame:
 
 
 def add_metrics(df: DataFrame) -> DataFrame:
-    """Derived per-row metrics; divisions by zero give null, not infinity or an error."""
+    """Derived per-row metrics; divisions by zero give null, not infinity or an error.
+
+    A count the source does not give is NULL (the API returns no dislikes since 2021-12-13, no comment
+    count when comments are off, no likes when they are hidden): ``engagement_rate`` adds the interactions
+    that are known and is NULL only when none is; ``like_ratio`` needs both likes and dislikes.
+    """
     c = F.col
     reactions = c("likes") + c("dislikes")
+    interactions = [c("likes"), c("dislikes"), c("comment_count")]
+    known = F.coalesce(*interactions).isNotNull()
+    engaged = sum((F.coalesce(i, F.lit(0)) for i in interactions[1:]), F.coalesce(interactions[0], F.lit(0)))
     return df.select(
         "*",
-        F.when(c("views") > 0, (reactions + c("comment_count")) / c("views")).alias("engagement_rate"),
+        F.when((c("views") > 0) & known, engaged / c("views")).alias("engagement_rate"),
         F.when(reactions > 0, c("likes") / reactions).alias("like_ratio"),
         F.datediff(c("trending_date"), F.to_date(c("publish_time"))).alias("days_to_trend"),
     )

@@ -58,7 +58,13 @@ def stats(spark: Any, rows: list[tuple]) -> Any:
 
 
 def _row(
-    region: str, vid: str, cat: int, views: int = 100, likes: int = 8, dislikes: int = 2, comments: int = 10
+    region: str,
+    vid: str,
+    cat: int,
+    views: int = 100,
+    likes: int | None = 8,
+    dislikes: int | None = 2,
+    comments: int | None = 10,
 ) -> tuple:
     return (
         region,
@@ -110,14 +116,18 @@ def test_fallback_title_is_the_most_common(spark: Any) -> None:
         pytest.param(100, 8, 2, 10, 0.2, 0.8, id="normal"),
         pytest.param(0, 0, 0, 0, None, None, id="zero-views"),
         pytest.param(50, 0, 0, 5, 0.1, None, id="ratings-disabled"),
+        # The API: no dislikes since 2021; no comment count with comments off; no likes when hidden.
+        pytest.param(100, 8, None, 10, 0.18, None, id="api-no-dislikes"),
+        pytest.param(100, 8, None, None, 0.08, None, id="api-comments-off"),
+        pytest.param(100, None, None, None, None, None, id="api-nothing-known"),
     ],
 )
 def test_derived_metrics(
     spark: Any,
     views: int,
-    likes: int,
-    dislikes: int,
-    comments: int,
+    likes: int | None,
+    dislikes: int | None,
+    comments: int | None,
     engagement: float | None,
     ratio: float | None,
 ) -> None:
