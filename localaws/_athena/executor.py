@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import threading
 import time
 import traceback
@@ -40,6 +41,11 @@ log = logging.getLogger(__name__)
 
 #: Queries running at once; more wait in QUEUED, like an Athena account's concurrency quota.
 MAX_CONCURRENT_QUERIES = 4
+#: Seconds StartQueryExecution waits for its query before answering. Most local queries end within a
+#: fraction of this, so the caller's first GetQueryExecution already sees the final state instead of
+#: sleeping a whole poll interval (the provider's waiter: one sleep of its delay per RUNNING answer).
+#: A longer query is answered QUEUED/RUNNING as on AWS. ``LOCAL_ATHENA_START_WAIT`` overrides it (0: off).
+START_WAIT_SECONDS = float(os.environ.get("LOCAL_ATHENA_START_WAIT", "0.5"))
 
 
 class AthenaExecutor(Executor):
@@ -105,12 +111,15 @@ class AthenaExecutor(Executor):
                     pass
 
     # -- API
-    def submit(self, run: QueryRun) -> None:
+    def submit(self, run: QueryRun, wait_seconds: float = 0.0) -> None:
+        """Queue the query; wait up to ``wait_seconds`` for it to end (see ``START_WAIT_SECONDS``)."""
         with self._lock:
             self.runs[run.id] = run
             future = self._pool.submit(self._run, run)
             self._futures.add(future)
         future.add_done_callback(self._forget)
+        if wait_seconds > 0:
+            wait([future], wait_seconds)
 
     def _forget(self, future: Future[None]) -> None:
         with self._lock:

@@ -13,6 +13,7 @@ from localaws._athena import results
 from localaws._athena.query import QueryRun, ResultSet
 from localaws._athena.statements import CATALOG
 from localaws._aws import as_folder
+from localaws._athena.executor import START_WAIT_SECONDS
 
 if TYPE_CHECKING:
     from localaws._athena.executor import AthenaExecutor
@@ -67,7 +68,7 @@ def start_query_execution(executor: AthenaExecutor, response: Any) -> Any:
         parameters=parameters,
         enforced=bool(backend.work_groups[workgroup].configuration.get("EnforceWorkGroupConfiguration")),
     )
-    executor.submit(run)
+    executor.submit(run, wait_seconds=START_WAIT_SECONDS)
     return json.dumps({"QueryExecutionId": query_id})
 
 
