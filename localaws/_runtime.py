@@ -266,6 +266,14 @@ class LocalAWS:
         for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
             yield from page.get("Contents", [])
 
+    def prestart_glue_driver(self) -> bool:
+        """Start the pre-started Glue driver now (JVM, SparkSession, warm-up: ~10 s of two cores) so that
+        even the first job run finds it ready; by default it starts with the first run. False when
+        pre-starting is off (``glue_prestart``) or executors are off."""
+        from infra.localaws._glue_jobs.executor import GlueJobExecutor
+
+        return any(x.start_spare() for x in self._executors if isinstance(x, GlueJobExecutor))
+
     def undelivered_events(self) -> list[dict[str, Any]]:
         """Asynchronous Lambda events that failed every attempt and had no reachable on-failure
         destination (function, request id, reason, attempts, event): kept here, never silently lost."""

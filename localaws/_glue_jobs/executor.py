@@ -222,6 +222,18 @@ class GlueJobExecutor(Executor):
             return None
         return spare
 
+    def start_spare(self) -> bool:
+        """Start the spare driver now instead of at the first run (a caller that knows job runs will
+        come, e.g. a pipeline about to run); False when pre-starting is off or the executor stopped."""
+        if not self.prestart:
+            return False
+        with self._lock:
+            if self._closed:
+                return False
+            if self.spare is None:
+                self.spare = self._start_spare()
+            return self.spare is not None
+
     def _start_spare(self) -> SpareDriver | None:
         folder = Path(tempfile.mkdtemp(prefix="spare-", dir=self.root))
         try:
