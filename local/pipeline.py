@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from local.export import (
+from local.boto_models import shared_service_models
     PipelineError,
     PipelineResult,
     StageTiming,
@@ -46,6 +47,9 @@ from local.runtime import LAKE_DIR, REPO_ROOT, LocalRuntime, patched_environ
 from local.supervise import run_supervised
 
 DAGS_DIR = REPO_ROOT / "dags"
+#: A finished crawl's STOPPING phase (about a minute on AWS, 1 s by default locally): the crawl tasks wait
+#: for READY, so in make run it is kept to one poll interval.
+CRAWLER_STOPPING_SECONDS = 0.2
 DAG_IDS = ("youtube_ingest", "youtube_reporting")
 
 
@@ -55,11 +59,15 @@ def airflow_environment(
     """Airflow configuration for running the project's DAGs in this process against the runtime.
 
     With ``lineage_dir``, every task's OpenLineage events are written there, one JSON file per event.
+    The listener emits them from a thread of this process: its default forks the whole process (the
+    runtime, Spark's gateway, DuckDB) twice per task and waits for the child, a third of a second each on a
+    busy laptop; writing a file from a thread is what the fork was protecting the task from anyway.
     """
     from youtube_etl.lineage import lineage_environment
 
     return {
         **lineage_environment(lineage_dir),
+        "AIRFLOW__OPENLINEAGE__EXECUTE_IN_THREAD": "True",
         **runtime.client_env(),
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
@@ -414,12 +422,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with (
             fresh_exports(args.out.resolve()),
-            LocalRuntime(state_dir=lake) as runtime,
+            LocalRuntime(state_dir=lake, crawler_stopping_seconds=CRAWLER_STOPPING_SECONDS) as runtime,
+            shared_service_models(),
             patched_environ(
                 airflow_environment(args.airflow_home.resolve(), runtime, lineage_dir=lineage_dir)
             ),
         ):
             print(f"local AWS runtime: {runtime.endpoint} (provisioned from settings)", flush=True)
+            runtime.prestart_glue_driver()  # warm while the first drop loads: no cold first job run
             try:
                 result = run_pipeline(runtime, data, args.out.resolve(), prepare_airflow=migrate_metadata_db)
             except PipelineError as error:

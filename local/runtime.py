@@ -56,6 +56,7 @@ class LocalRuntime(LocalAWS):
         executors: bool = True,
         host: str = HOST,
         state_dir: Path | None = None,
+        crawler_stopping_seconds: float = 1.0,
     ) -> None:
         self.settings = settings if settings is not None else get_settings()
         s = self.settings
@@ -67,6 +68,7 @@ class LocalRuntime(LocalAWS):
             provision=lambda aws: provision(aws, s),
             glue_temp_dir=f"s3://{s.assets_bucket}/{s.prefixes.glue_temp}",
             state_dir=state_dir,
+            crawler_stopping_seconds=crawler_stopping_seconds,
         )
 
     def client_env(self) -> dict[str, str]:

@@ -1,0 +1,33 @@
+"""``make run``'s shared botocore models: parsed once for every session, botocore restored afterwards."""
+
+from __future__ import annotations
+
+import boto3
+from botocore.loaders import Loader
+
+from infra.local.boto_models import shared_service_models
+
+
+def _glue_model(session: boto3.session.Session) -> object:
+    return session._session.get_component("data_loader").load_service_model("glue", "service-2")
+
+
+def test_sessions_share_one_parsed_model_inside_the_block_only() -> None:
+    original = Loader.load_service_model
+    with shared_service_models() as cache:
+        first, second = boto3.session.Session(), boto3.session.Session()
+        assert _glue_model(first) is _glue_model(second)
+        assert any(key[0] == "load_service_model" and "glue" in key[3] for key in cache)
+        # a client built from the shared model works as one built alone
+        client = second.client("glue", region_name="eu-west-1", endpoint_url="http://127.0.0.1:9")
+        assert client.meta.service_model.service_name == "glue"
+    assert Loader.load_service_model is original
+    assert _glue_model(boto3.session.Session()) is not _glue_model(boto3.session.Session())
+
+
+def test_loaders_with_other_search_paths_get_their_own_copy(tmp_path: object) -> None:
+    with shared_service_models():
+        plain = Loader()
+        other = Loader(extra_search_paths=[str(tmp_path)])
+        assert plain.load_service_model("s3", "service-2") is not other.load_service_model("s3", "service-2")
+        assert plain.load_service_model("s3", "service-2") is Loader().load_service_model("s3", "service-2")
