@@ -58,15 +58,15 @@ def _child(variant: str) -> dict[str, Any]:
     import pstats
     from contextlib import ExitStack, nullcontext
 
-    from infra.local.boto_models import shared_service_models
-    from infra.local.pipeline import airflow_environment, migrate_metadata_db
-    from infra.local.runtime import LocalRuntime, patched_environ
+    from local.boto_models import shared_service_models
+    from local.pipeline import airflow_environment, migrate_metadata_db
+    from local.runtime import LocalRuntime, patched_environ
 
     before = variant == "before"
     os.environ["LOCAL_ATHENA_START_WAIT"] = (
         "0" if before else os.environ.get("LOCAL_ATHENA_START_WAIT", "0.5")
     )
-    import infra.localaws._athena.patches as athena_patches
+    import localaws._athena.patches as athena_patches
 
     athena_patches.START_WAIT_SECONDS = float(os.environ["LOCAL_ATHENA_START_WAIT"])
     with tempfile.TemporaryDirectory(prefix="bench-task-") as tmp, ExitStack() as stack:
@@ -138,8 +138,8 @@ def _tasks() -> None:
 
 def _glue() -> None:
     from bench.bench_executors_glue import DATA
-    from infra.local.runtime import LocalRuntime, patched_environ
-    from infra.localaws._glue_jobs.executor import GlueJobExecutor
+    from local.runtime import LocalRuntime, patched_environ
+    from localaws._glue_jobs.executor import GlueJobExecutor
 
     script = (
         "import sys, time\nprint('T_START', time.time(), flush=True)\n"

@@ -34,8 +34,8 @@ from datetime import time as clock
 from pathlib import Path
 from typing import Any
 
-from local.export import (
 from local.boto_models import shared_service_models
+from local.export import (
     PipelineError,
     PipelineResult,
     StageTiming,

@@ -270,7 +270,7 @@ class LocalAWS:
         """Start the pre-started Glue driver now (JVM, SparkSession, warm-up: ~10 s of two cores) so that
         even the first job run finds it ready; by default it starts with the first run. False when
         pre-starting is off (``glue_prestart``) or executors are off."""
-        from infra.localaws._glue_jobs.executor import GlueJobExecutor
+        from localaws._glue_jobs.executor import GlueJobExecutor
 
         return any(x.start_spare() for x in self._executors if isinstance(x, GlueJobExecutor))
 

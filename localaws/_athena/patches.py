@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 from moto.athena.responses import AthenaResponse
 
 from localaws._athena import results
+from localaws._athena.executor import START_WAIT_SECONDS
 from localaws._athena.query import QueryRun, ResultSet
 from localaws._athena.statements import CATALOG
 from localaws._aws import as_folder
-from localaws._athena.executor import START_WAIT_SECONDS
 
 if TYPE_CHECKING:
     from localaws._athena.executor import AthenaExecutor

@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 from botocore.loaders import Loader
 
-from infra.local.boto_models import shared_service_models
+from local.boto_models import shared_service_models
 
 
 def _glue_model(session: boto3.session.Session) -> object:
