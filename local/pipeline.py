@@ -67,7 +67,6 @@ def airflow_environment(
 
     return {
         **lineage_environment(lineage_dir),
-        "AIRFLOW__OPENLINEAGE__EXECUTE_IN_THREAD": "True",
         **runtime.client_env(),
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",

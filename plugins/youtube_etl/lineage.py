@@ -206,6 +206,8 @@ def lineage_environment(folder: Path | None) -> dict[str, str]:
         # logging a warning and losing the event: a fork of a large local process on a busy laptop can take
         # longer. Writing a file costs nothing to wait for.
         options["execution_timeout"] = str(LOCAL_EMIT_TIMEOUT_SECONDS)
+        # A file write needs no fork of the task process (the listener's default forks it twice per task).
+        options["execute_in_thread"] = "True"
     return {f"AIRFLOW__OPENLINEAGE__{k.upper()}": v for k, v in options.items()}
 
 
