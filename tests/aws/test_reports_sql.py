@@ -772,7 +772,12 @@ def unreadable_report_probe():
 
     checks = [
         AthenaCheckOperator(
-            task_id=f"check_{c.name}", check_name=c.name, query=c.template, report=c.report, **athena_args
+            task_id=f"check_{c.name}",
+            check_name=c.name,
+            query=c.template,
+            report=c.report,
+            settings=settings,
+            **athena_args,
         )
         for c in discover_checks(stage="reports")
         if c.report in REPORTS
@@ -823,7 +828,9 @@ def test_an_unreadable_report_fails_its_check_and_the_view_stays_on_the_previous
     text = log.out + log.err
     assert "category_performance.category_title: 1 of " in text
     assert "data-quality check 'readable_category_performance' failed: 1 offending row(s)" in text
-    assert (
+    # The failure names the check, its report, the query and Athena's own reason (StateChangeReason).
+    failed = (
         "data-quality check 'readable_region_summary' on report 'region_summary': the check query failed: "
-        "Final state of Athena job is FAILED" in text
     )
+    assert failed + "Athena query " in text
+    assert "FAILED: GENERIC_INTERNAL_ERROR: ArrowInvalid: Could not open Parquet input source" in text
