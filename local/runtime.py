@@ -3,8 +3,9 @@ settings.
 
 The runtime itself (moto + executors) is the ``localaws`` package and knows nothing of this project;
 here it gets the project's names (region, Glue's temporary folder), its resources
-(:mod:`local.provisioning`, run at start and after each reset), the Airflow connection in
-:meth:`LocalRuntime.client_env`, and the sample data loader.
+(:mod:`local.provisioning`, run at start and after each reset), the YouTube Data API stand-in serving the
+recorded rsrishav days with a local key, the Airflow connections in :meth:`LocalRuntime.client_env`, and the
+sample data loader.
 """
 
 from __future__ import annotations
@@ -30,6 +31,13 @@ from youtube_etl.settings import Settings, get_settings
 
 #: Where ``make run`` keeps the lake it leaves for ``make query`` / ``make cat`` (git-ignored).
 LAKE_DIR = REPO_ROOT / ".lake"
+#: The real data beside the repository (the Makefile's ``SAMPLE``), and the rsrishav feed in it: days recorded
+#: from the API's ``mostPopular`` chart, which the YouTube stand-in serves.
+SAMPLE_DIR = REPO_ROOT.parent / "shared" / "data" / "youtube"
+YOUTUBE_RECORDING = SAMPLE_DIR / "rsrishav_trending"
+#: The API key the stand-in accepts locally (the password of the ``youtube_api_conn_id`` connection). Not a
+#: secret: it opens nothing but the stand-in.
+LOCAL_YOUTUBE_KEY = "local-youtube-api-key"
 
 __all__ = [
     "GLUE_SOURCE",
@@ -38,7 +46,10 @@ __all__ = [
     "LAMBDA_SOURCE",
     "LOCAL_ACCOUNT",
     "LOCAL_CREDENTIALS",
+    "LOCAL_YOUTUBE_KEY",
     "REPO_ROOT",
+    "SAMPLE_DIR",
+    "YOUTUBE_RECORDING",
     "LocalRuntime",
     "package_lambda",
     "patched_environ",
@@ -46,7 +57,13 @@ __all__ = [
 
 
 class LocalRuntime(LocalAWS):
-    """The local AWS runtime on 127.0.0.1 with every resource of the pipeline, named by ``settings``."""
+    """The local AWS runtime on 127.0.0.1 with every resource of the pipeline, named by ``settings``.
+
+    ``youtube_data``: the recorded folder the YouTube Data API stand-in serves, by default the rsrishav days
+    beside the repository when they are there (a container without them runs with the stand-in off; a folder
+    given explicitly must exist). ``youtube_api_key``: the one key it accepts, handed to Airflow as the
+    password of the ``youtube_api_conn_id`` connection by :meth:`client_env`.
+    """
 
     def __init__(
         self,
@@ -57,9 +74,15 @@ class LocalRuntime(LocalAWS):
         host: str = HOST,
         state_dir: Path | None = None,
         crawler_stopping_seconds: float = 1.0,
+        youtube_data: Path | None = YOUTUBE_RECORDING,
+        youtube_api_key: str = LOCAL_YOUTUBE_KEY,
+        youtube_quota: int = 10_000,
     ) -> None:
         self.settings = settings if settings is not None else get_settings()
         s = self.settings
+        if youtube_data == YOUTUBE_RECORDING and not YOUTUBE_RECORDING.is_dir():
+            youtube_data = None
+        self.youtube_api_key = youtube_api_key
         super().__init__(
             port=port,
             host=host,
@@ -69,19 +92,26 @@ class LocalRuntime(LocalAWS):
             glue_temp_dir=f"s3://{s.assets_bucket}/{s.prefixes.glue_temp}",
             state_dir=state_dir,
             crawler_stopping_seconds=crawler_stopping_seconds,
+            youtube_data=youtube_data,
+            youtube_api_keys=(youtube_api_key,),
+            youtube_quota=youtube_quota,
         )
 
     def client_env(self) -> dict[str, str]:
-        """The AWS environment, plus Airflow's ``aws_default`` connection and alerts topic pointing here."""
+        """The AWS environment, plus Airflow's ``aws_default`` connection and alerts topic pointing here, and
+        with the stand-in on, the API key's connection and the API root (``youtube_api_root``) on it."""
         connection = {
             "conn_type": "aws",
             "extra": {"endpoint_url": self.endpoint, "region_name": self.settings.region},
         }
-        return {
+        env = {
             **super().client_env(),
             f"AIRFLOW_CONN_{self.settings.aws_conn_id.upper()}": json.dumps(connection),
             "AIRFLOW__YOUTUBE_ETL__ALERTS_TOPIC_ARN": alerts_topic_arn(self.settings),
         }
+        if self.youtube_data is not None:
+            env.update(youtube_api_env(self.settings, self.youtube_endpoint, self.youtube_api_key))
+        return env
 
     def role_arn(self, service: str) -> str:
         return role_arn(self.settings, service)
@@ -134,6 +164,16 @@ class LocalRuntime(LocalAWS):
                 s3.upload_file(str(path), self.settings.raw_bucket, key)
                 keys.append(key)
         return keys
+
+
+def youtube_api_env(settings: Settings, api_root: str, key: str) -> dict[str, str]:
+    """Airflow's view of an API: the ``youtube_api_conn_id`` connection with the key as its password, and
+    ``youtube_api_root`` (the same variables docker-compose.yaml sets for its services)."""
+    connection = {"conn_type": "generic", "password": key}
+    return {
+        f"AIRFLOW_CONN_{settings.youtube_api_conn_id.upper()}": json.dumps(connection),
+        "AIRFLOW__YOUTUBE_ETL__YOUTUBE_API_ROOT": api_root,
+    }
 
 
 @contextmanager

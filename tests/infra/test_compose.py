@@ -199,3 +199,18 @@ def test_the_data_mount_defaults_to_a_git_ignored_folder_in_the_repository(
     )
     assert ignored.returncode == 0, f"{source} must be git-ignored: data is never committed"
     assert Path(source).parts[0] != ".."
+
+
+def test_youtube_extract_calls_the_stand_in_of_the_runtime_with_its_key(compose: dict[str, Any]) -> None:
+    """The stand-in serves on the runtime's port: the API root points there, and the key of the connection
+    is the one key the stand-in is started with."""
+    command = compose["services"]["local-aws"]["command"]
+    port = command[command.index("--port") + 1]
+    assert command[command.index("--youtube-data") + 1] == "/data/rsrishav_trending"
+    for name in AIRFLOW_SERVICES:
+        service = compose["services"][name]
+        config = effective_config(service)
+        assert config[("youtube_etl", "youtube_api_root")] == f"http://local-aws:{port}/"
+        assert float(config[("youtube_etl", "snapshot_lag_hours")]) >= 24, "yesterday's run may start late"
+        connection = json.loads(service["environment"]["AIRFLOW_CONN_YOUTUBE_API"])
+        assert connection["password"] == command[command.index("--youtube-key") + 1]
