@@ -85,9 +85,10 @@ def youtube_extract() -> None:
             )
         mask_secret(key)
         api = YouTubeApi(
-            build_service(settings.youtube_api_root, key),
+            build_service(settings.youtube_api_root, key, timeout=settings.youtube_api_timeout_seconds),
             conn_id,
             retries=settings.youtube_api_retries,
+            backoff=settings.youtube_api_backoff_seconds,
         )
         layout = Layout(
             settings.raw_bucket, settings.prefixes.raw_statistics, settings.prefixes.raw_reference

@@ -110,6 +110,10 @@ class Settings(DeployContracts):
     snapshot_lag_hours: float = 6.0
     #: Retries of one API call on 5xx, 429, timeouts and dropped connections (exponential backoff).
     youtube_api_retries: int = 4
+    #: Seconds before the first of those retries; each next one waits twice as long, at most 30 s.
+    youtube_api_backoff_seconds: float = 1.0
+    #: Seconds an API call may take before it counts as a timeout (then retried as above).
+    youtube_api_timeout_seconds: float = 30.0
     prefixes: Prefixes = field(default_factory=Prefixes)
 
     def __post_init__(self) -> None:
@@ -217,12 +221,23 @@ def _check_extract(settings: Settings) -> None:
             f"[{SECTION}] extract_regions={settings.extract_regions!r}: distinct codes among data_regions "
             f"({settings.data_regions})" + (f"; not data regions: {', '.join(unknown)}" if unknown else "")
         )
-    if not 0 < settings.snapshot_lag_hours <= 24 * 366:
+    # At most a century: make run replays days recorded in 2020 through the stand-in with a lag that reaches
+    # them (it says so); on AWS anything beyond a few hours labels today's chart as a past day.
+    if not 0 < settings.snapshot_lag_hours <= 24 * 366 * 100:
         raise SettingsError(
-            f"[{SECTION}] snapshot_lag_hours={settings.snapshot_lag_hours!r}: above 0, at most a year"
+            f"[{SECTION}] snapshot_lag_hours={settings.snapshot_lag_hours!r}: above 0, at most a century"
         )
     if not 0 <= settings.youtube_api_retries <= 10:
         raise SettingsError(f"[{SECTION}] youtube_api_retries={settings.youtube_api_retries!r}: 0 to 10")
+    if not 0 <= settings.youtube_api_backoff_seconds <= 60:
+        raise SettingsError(
+            f"[{SECTION}] youtube_api_backoff_seconds={settings.youtube_api_backoff_seconds!r}: 0 to 60"
+        )
+    if not 0 < settings.youtube_api_timeout_seconds <= 300:
+        raise SettingsError(
+            f"[{SECTION}] youtube_api_timeout_seconds={settings.youtube_api_timeout_seconds!r}: above 0, "
+            "at most 300"
+        )
 
 
 def _check_lineage_transport(raw: str) -> None:
