@@ -9,9 +9,13 @@ UV := $(PYTHON) -m uv
 VENV := .venv
 PY := $(VENV)/bin/python
 SAMPLE := ../shared/data/youtube
-# make run's default: the sample's datasnaek files split into dated daily drops (local/drops.py).
+# make run's default: E -> T -> L over the recorded days of $(SAMPLE)/rsrishav_trending, which the local
+# runtime's YouTube Data API stand-in serves (local/replay.py; DAYS=n for more of them). DATA=folder lands that
+# folder's drops instead; DATA=$(QUICKSTART) first splits the sample's datasnaek files into dated daily drops
+# (local/drops.py).
 QUICKSTART := .data/quickstart
-DATA ?= $(QUICKSTART)
+DATA ?=
+DAYS ?= 3
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
@@ -34,11 +38,15 @@ $(VENV)/.synced: pyproject.toml uv.lock | check-prereqs
 install: $(VENV)/.synced ## Create .venv from uv.lock (done automatically by run/test)
 
 .PHONY: run
-run: install ## Run the daily pipeline end to end on the local AWS runtime, drop by drop (DATA=folder)
-ifeq ($(DATA),$(QUICKSTART))
+run: install ## Run extract -> ingest -> reporting locally over recorded days (DAYS=3), or a folder's drops (DATA=folder)
+ifeq ($(DATA),)
+	$(PY) -m local.pipeline --days "$(DAYS)"
+else
+ifeq ($(patsubst %/,%,$(DATA)),$(QUICKSTART))
 	$(PY) -m local.drops --source "$(SAMPLE)" --out "$(QUICKSTART)"
 endif
 	$(PY) -m local.pipeline --data "$(DATA)"
+endif
 
 .PHONY: query
 query: install ## Athena query against the lake the last run left (SQL="select ..."; default database: analytics)

@@ -1,8 +1,11 @@
 """``make run``: the daily pipeline end to end on the local AWS runtime, with a summary at the end.
 
-Starts the runtime on a free 127.0.0.1 port (provisioned from settings) and lands a data folder in the
-raw bucket one drop at a time: ``<DATA>/drops/YYYY-MM-DD/`` folders (each laid out like
-``../shared/data/youtube``) under ``landing_date=YYYY-MM-DD/`` keys, in date order; a folder without
+Starts the runtime on a free 127.0.0.1 port (provisioned from settings, the YouTube Data API stand-in serving
+the recorded rsrishav days). By default it is the whole E → T → L (:mod:`local.replay`): day by day over the
+first recorded days, ``youtube_extract`` fetches every region's chart from the stand-in, then
+``youtube_ingest`` takes that day's extract. With ``--data DATA`` (``make run DATA=folder``) it lands a data
+folder in the raw bucket one drop at a time instead: ``<DATA>/drops/YYYY-MM-DD/`` folders (each laid out
+like ``../shared/data/youtube``) under ``landing_date=YYYY-MM-DD/`` keys, in date order; a folder without
 ``drops/`` is one undated drop (arrival = now). Each drop's S3 events fire the Lambda (the ad-hoc path),
 then ``youtube_ingest`` runs for that drop's data interval with ``dag.test(logical_date=D+1)`` (a manual
 run covers the last whole day before its date) against a project-local SQLite metadata DB — one progress
@@ -50,7 +53,7 @@ DAGS_DIR = REPO_ROOT / "dags"
 #: A finished crawl's STOPPING phase (about a minute on AWS, 1 s by default locally): the crawl tasks wait
 #: for READY, so in make run it is kept to one poll interval.
 CRAWLER_STOPPING_SECONDS = 0.2
-DAG_IDS = ("youtube_ingest", "youtube_reporting")
+DAG_IDS = ("youtube_extract", "youtube_ingest", "youtube_reporting")
 
 
 def airflow_environment(
@@ -284,21 +287,14 @@ def progress_line(summary: Mapping[str, Any], elapsed: float) -> str:
     )
 
 
-def run_pipeline(
-    runtime: LocalRuntime, data: Path, out_dir: Path, prepare_airflow: Callable[[], None] | None = None
-) -> PipelineResult:
-    """Land the drops of ``data`` one day at a time with an ingest run each, then run the reporting, export
-    the reports and the dashboard. Airflow must be configured.
-
-    ``prepare_airflow`` (e.g. migrating the metadata DB) runs in a thread while the first drop loads and
-    its S3 events run the Lambda, to keep Airflow's start-up off the critical path.
-    """
-    from youtube_etl.dag_support import sql_dir
-    from youtube_etl.reports import discover_reports
-
-    result = PipelineResult()
-    started = time.perf_counter()
-    s = runtime.settings
+def ingest_drops(
+    runtime: LocalRuntime,
+    data: Path,
+    result: PipelineResult,
+    started: float,
+    prepare_airflow: Callable[[], None] | None = None,
+) -> None:
+    """Land the drops of ``data`` one day at a time, an ingest run each; the timings go into ``result``."""
     drops = find_drops(data)
     mark = started
     loading = ingesting = 0.0
@@ -329,6 +325,35 @@ def run_pipeline(
         StageTiming(f"load + S3-event Lambda ({len(drops)} drop{'s' * (len(drops) > 1)})", loading),
         StageTiming(f"youtube_ingest ({len(drops)} run{'s' * (len(drops) > 1)})", ingesting),
     ]
+
+
+def run_pipeline(
+    runtime: LocalRuntime,
+    data: Path | None,
+    out_dir: Path,
+    prepare_airflow: Callable[[], None] | None = None,
+    days: int | None = None,
+) -> PipelineResult:
+    """E → T over the recorded days (``data`` None, ``days`` of them), or T over the drops of ``data``; then
+    the reporting, the exports and the dashboard. Airflow must be configured.
+
+    ``prepare_airflow`` (e.g. migrating the metadata DB) runs first; with drops, in a thread while the first
+    drop loads and its S3 events run the Lambda, to keep Airflow's start-up off the critical path.
+    """
+    from local.replay import DEFAULT_DAYS, extract_and_ingest
+    from youtube_etl.dag_support import sql_dir
+    from youtube_etl.reports import discover_reports
+
+    result = PipelineResult()
+    started = time.perf_counter()
+    s = runtime.settings
+    if data is None:
+        if prepare_airflow is not None:
+            prepare_airflow()
+        extract_and_ingest(runtime, result, started, days or DEFAULT_DAYS)
+    else:
+        ingest_drops(runtime, data, result, started, prepare_airflow)
+    mark = time.perf_counter()
     reporting = run_dag("youtube_reporting", started)
     reporting.check()
     result.run_ids["youtube_reporting"] = reporting.run_id
@@ -395,15 +420,22 @@ def format_alerts(alerts: list[tuple[str, str]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make run", description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, required=True, help="dataset folder (raw_statistics/, ...)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        help="land this folder's drops (drops/YYYY-MM-DD/, raw_statistics/, ...) instead of the extract",
+    )
+    parser.add_argument(
+        "--days", type=int, default=None, help="recorded days the extract replays (default 3)"
+    )
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "out", help="where reports are exported")
     parser.add_argument("--airflow-home", type=Path, default=REPO_ROOT / ".airflow" / "run")
     parser.add_argument("--lake", type=Path, default=LAKE_DIR, help="state left for make query")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    data = args.data.resolve()
+    data = args.data.resolve() if args.data is not None else None
     layout = ("drops", "raw_statistics", "raw_statistics_reference_data")
-    if not any((data / folder).is_dir() for folder in layout):
+    if data is not None and not any((data / folder).is_dir() for folder in layout):
         print(
             f"error: {args.data} has no drops/, raw_statistics/ or raw_statistics_reference_data/ folder",
             file=sys.stderr,
@@ -430,7 +462,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"local AWS runtime: {runtime.endpoint} (provisioned from settings)", flush=True)
             runtime.prestart_glue_driver()  # warm while the first drop loads: no cold first job run
             try:
-                result = run_pipeline(runtime, data, args.out.resolve(), prepare_airflow=migrate_metadata_db)
+                result = run_pipeline(
+                    runtime, data, args.out.resolve(), prepare_airflow=migrate_metadata_db, days=args.days
+                )
             except PipelineError as error:
                 print(f"\nFAILED: {error}", file=sys.stderr)
                 print("objects in the lake:\n" + "\n".join(summarize_lake(runtime)), file=sys.stderr)
