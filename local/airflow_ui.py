@@ -6,11 +6,14 @@ triggerer skip their log servers (task logs are local files the api-server reads
 127.0.0.1 only. The ``aws_default`` connection points at the local runtime started alongside. Ctrl-C stops
 everything that was started.
 
-The README's story runs as written: both DAGs start unpaused (locally only; MWAA keeps Airflow's default),
-so ``youtube_ingest`` runs once for the last whole day — where the data lands — with no catch-up of older
+The README's story runs as written: the three DAGs start unpaused (locally only; MWAA keeps Airflow's
+default), so ``youtube_extract`` fetches the chart of the YouTube Data API stand-in (the runtime's, serving a
+recorded rsrishav day; the key's connection and the API root come from ``LocalRuntime.client_env``) for the
+last whole day, ``youtube_ingest`` runs once for that day — where the data lands — with no catch-up of older
 days (``catchup=False``), and its assets trigger ``youtube_reporting``; triggering ``youtube_ingest`` in the
-UI runs it again. The terminal says what is starting, then the URL and login, and a last line once every
-component and the runtime have stopped.
+UI runs it again. The extract's snapshot lag covers a whole day here (:data:`SNAPSHOT_LAG_HOURS`): the run
+for yesterday starts whenever ``make airflow`` does. The terminal says what is starting, then the URL and
+login, and a last line once every component and the runtime have stopped.
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 
 #: Seconds an Airflow component waits for the SQLite metadata DB's write lock.
 SQLITE_BUSY = 60
+#: youtube_extract's snapshot lag here: yesterday's scheduled run starts when make airflow starts, up to a day
+#: after its interval ended (on AWS it starts minutes after; the default lag is 6 h).
+SNAPSHOT_LAG_HOURS = 30
 
 
 def say(message: str) -> None:
@@ -66,7 +72,7 @@ def component_env(home: Path, runtime: LocalRuntime, api_port: int, secret: str)
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        # Locally both DAGs run as soon as they are parsed: the story is "trigger ingest, watch both run",
+        # Locally the DAGs run as soon as they are parsed: the story is "trigger ingest, watch them run",
         # and a paused youtube_reporting would never run on the assets ingest updates.
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
@@ -79,6 +85,7 @@ def component_env(home: Path, runtime: LocalRuntime, api_port: int, secret: str)
         "AIRFLOW__API__SECRET_KEY": secret,
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         "AIRFLOW__YOUTUBE_ETL__POLL_INTERVAL": "2",
+        "AIRFLOW__YOUTUBE_ETL__SNAPSHOT_LAG_HOURS": str(SNAPSHOT_LAG_HOURS),
     }
 
 
@@ -188,6 +195,13 @@ def main(argv: list[str] | None = None) -> int:
             wait_healthy(f"http://{HOST}:{api_port}/api/v2/monitor/health", 120, procs)
             say(f"Airflow UI: http://{HOST}:{api_port}  login: {USER} / {password(home)}")
             say(f"local AWS runtime: {runtime.endpoint} (connection aws_default points here)")
+            if runtime.youtube_data is not None:
+                say(
+                    f"YouTube Data API stand-in: {runtime.youtube_endpoint} serving the chart recorded on "
+                    f"{runtime.youtube.day} (connection {runtime.settings.youtube_api_conn_id} holds its "
+                    f"local key); youtube_extract lands it as {yesterday}'s extract (snapshot lag relaxed "
+                    f"to {SNAPSHOT_LAG_HOURS} h: the run for yesterday starts now)"
+                )
             if dated:
                 say(
                     f"dated drops {dated[0]} … {dated[-1]}: backfill those days (UI: youtube_ingest → "
@@ -197,9 +211,9 @@ def main(argv: list[str] | None = None) -> int:
                 )
             else:
                 say(
-                    f"youtube_ingest runs for {yesterday} on its own (both DAGs start unpaused, no catch-up "
-                    "of older days) and youtube_reporting follows on its assets; trigger youtube_ingest in "
-                    "the UI to run it again. Ctrl-C stops everything."
+                    f"youtube_extract and youtube_ingest run for {yesterday} on their own (the DAGs start "
+                    "unpaused, no catch-up of older days) and youtube_reporting follows on its assets; "
+                    "trigger youtube_ingest in the UI to run it again. Ctrl-C stops everything."
                 )
             while not stopping and all(p.poll() is None for p in procs):
                 time.sleep(0.5)

@@ -1,8 +1,9 @@
 """`make airflow`: the real Airflow components with the local runtime; a triggered ingest runs both DAGs.
 
-This is what a user does in the UI, done through the same REST API the UI calls: log in, find both DAGs
-unpaused and ingest's run for the day the data landed running (no catch-up), watch it and the
-asset-triggered `youtube_reporting` succeed, then trigger `youtube_ingest` again. Everything listens on
+This is what a user does in the UI, done through the same REST API the UI calls: log in, find the three DAGs
+unpaused, `youtube_extract`'s run fetching yesterday's chart from the YouTube stand-in and ingest's run for
+the day the data landed running (no catch-up), watch them and the asset-triggered `youtube_reporting`
+succeed, then trigger `youtube_ingest` again. Everything listens on
 127.0.0.1 only, and everything started is gone after Ctrl-C (SIGINT).
 """
 
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import psutil
 import pytest
@@ -28,6 +30,7 @@ from local.supervise import STOPPED, still_running
 from tests.servers import started, user_env
 
 pytestmark = pytest.mark.slow
+DAG_IDS = ("youtube_extract", "youtube_ingest", "youtube_reporting")
 READY = re.compile(r"Airflow UI: (http://127\.0\.0\.1:\d+)\s+login: (\S+) / (\S+)")
 
 
@@ -117,7 +120,7 @@ def _runs(ui: AirflowUI, dag_id: str) -> list[dict[str, Any]]:
 def _wait_until_done(ui: AirflowUI, done: Any, minutes: int = 15) -> dict[str, list[dict[str, Any]]]:
     deadline = time.monotonic() + 60 * minutes
     while True:
-        runs = {dag_id: _runs(ui, dag_id) for dag_id in ("youtube_ingest", "youtube_reporting")}
+        runs = {dag_id: _runs(ui, dag_id) for dag_id in DAG_IDS}
         states = [r["state"] for rs in runs.values() for r in rs]
         assert "failed" not in states, runs
         if done(runs) and all(state == "success" for state in states):
@@ -127,26 +130,33 @@ def _wait_until_done(ui: AirflowUI, done: Any, minutes: int = 15) -> dict[str, l
 
 
 def test_the_readme_story_both_dags_run_unpaused_with_no_catch_up(airflow_ui: AirflowUI) -> None:
-    """Nothing to unpause: ingest's run for yesterday (where the data landed) starts on its own, exactly one
-    (no catch-up of the days since start_date), and its assets trigger reporting. Triggering ingest, as the
-    README says, runs it again over the same day."""
+    """Nothing to unpause: extract's and ingest's runs for yesterday (where the data lands) start on their
+    own, exactly one each (no catch-up of the days since start_date), the extract fetches every region from
+    the stand-in, and ingest's assets trigger reporting. Triggering ingest, as the README says, runs it again
+    over the same day."""
     ui = airflow_ui
     deadline = time.monotonic() + 120
-    while {d["dag_id"] for d in call(f"{ui.url}/api/v2/dags", ui.token)["dags"]} != {
-        "youtube_ingest",
-        "youtube_reporting",
-    }:
-        assert time.monotonic() < deadline, "the dag-processor did not register both DAGs"
+    while {d["dag_id"] for d in call(f"{ui.url}/api/v2/dags", ui.token)["dags"]} != set(DAG_IDS):
+        assert time.monotonic() < deadline, "the dag-processor did not register the three DAGs"
         time.sleep(2)
-    for dag_id in ("youtube_ingest", "youtube_reporting"):
+    for dag_id in DAG_IDS:
         assert call(f"{ui.url}/api/v2/dags/{dag_id}", ui.token)["is_paused"] is False, dag_id
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     yesterday = ((today - timedelta(days=1)).date().isoformat(), today.date().isoformat())
 
-    runs = _wait_until_done(ui, lambda r: r["youtube_ingest"] and r["youtube_reporting"])
-    (scheduled,) = runs["youtube_ingest"]
-    assert scheduled["run_type"] == "scheduled"
-    assert (scheduled["data_interval_start"][:10], scheduled["data_interval_end"][:10]) == yesterday
+    runs = _wait_until_done(ui, lambda r: all(r[dag_id] for dag_id in DAG_IDS))
+    for dag_id in ("youtube_extract", "youtube_ingest"):
+        (scheduled,) = runs[dag_id]
+        assert scheduled["run_type"] == "scheduled"
+        assert (scheduled["data_interval_start"][:10], scheduled["data_interval_end"][:10]) == yesterday
+    run_id = quote(runs["youtube_extract"][0]["dag_run_id"], safe="")
+    value = call(
+        f"{ui.url}/api/v2/dags/youtube_extract/dagRuns/{run_id}/taskInstances/publish_extract/xcomEntries/"
+        "return_value",
+        ui.token,
+    )["value"]
+    extracted = json.loads(value) if isinstance(value, str) else value
+    assert len(extracted["landed"]) == 11 and extracted["items"] > 0 and extracted["units"] <= 60, extracted
     assert {r["run_type"] for r in runs["youtube_reporting"]} == {"asset_triggered"}
 
     triggered = call(
