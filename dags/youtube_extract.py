@@ -105,12 +105,17 @@ def youtube_extract() -> None:
     def publish_extract(results: Any, outlet_events: Any = None) -> dict[str, Any]:
         """The day's asset event: regions landed, items and quota units (failed regions are named by their
         own tasks)."""
+        import logging
+
         from airflow.sdk.exceptions import AirflowSkipException
 
         from youtube_etl.extract import summarize
 
-        summary = summarize([r for r in results or [] if r])
-        print(f"extract: {summary}")
+        # One slice: iterating the lazy sequence asks for one XCom past the end, which the task SDK logs as
+        # an error ("XCom not found") before it stops.
+        values = list(results[:]) if results is not None else []
+        summary = summarize([r for r in values if r])
+        logging.getLogger(__name__).info("extract: %s", summary)  # the task log (make run: its own line)
         if not summary["landed"]:
             raise AirflowSkipException(f"no region landed a chart: {summary}")
         outlet_events[EXTRACT_ASSET].extra = summary
