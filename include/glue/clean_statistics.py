@@ -1,9 +1,10 @@
-"""Glue job ``clean_statistics``: one ingest run's planned trending CSVs -> typed, deduplicated Parquet.
+"""Glue job ``clean_statistics``: one ingest run's planned trending files -> typed, deduplicated Parquet.
 
-Reads exactly the CSVs of the run's plan (``--plan_path``, written by ``youtube_ingest``'s
+Reads exactly the files of the run's plan (``--plan_path``, written by ``youtube_ingest``'s
 ``plan_increment``: key, ETag, version, arrival and region of each object, in arrival order; see
-``docs/daily-pipeline.md``), in any format :mod:`statistics_formats` declares (chosen per file from its
-header line, so formats can share a region folder). Output
+``docs/daily-pipeline.md``), in any format :mod:`statistics_formats` declares (a CSV's chosen from its
+header line, so formats can share a region folder; the YouTube Data API's response pages that
+``youtube_extract`` lands, by their file name: :mod:`statistics_pages`). Output
 (``--target_path``, Parquet/snappy): one partition per region and trending day,
 ``region=xx/dt=YYYY-MM-DD/``, each holding exactly one object named ``data.snappy.parquet``. Columns,
 stable for the crawler and the Athena SQL:
@@ -12,15 +13,17 @@ stable for the crawler and the Athena SQL:
 column                        type            meaning
 ============================  ==============  ===================================================
 video_id                      string          11-character YouTube id
-trending_date                 date            day the video was trending (``dt`` is its text)
+trending_date                 date            day the video was trending (``dt`` is its text); an API
+                                              page's: its landing day (the interval it was fetched for)
+chart_rank                    int             position in that day's chart, 1..200 (API pages only)
 title                         string
 channel_id                    string          rsrishav only (null for datasnaek rows)
 channel_title                 string
 category_id                   bigint          joins category_reference on (region, category_id)
 publish_time                  timestamp       UTC
 tags                          array<string>   ``[none]``/``[None]`` -> empty array
-views, likes, dislikes,       bigint          >= 0
-comment_count
+views, likes, dislikes,       bigint          >= 0; API pages: null where the API returns no count
+comment_count                                 (dislikes always: private since 2021-12-13)
 thumbnail_link                string
 comments_disabled,            boolean         ``True``/``False`` (exact spelling of both formats)
 ratings_disabled,
@@ -173,10 +176,13 @@ def load_plan(store: Store, plan_path: str) -> IngestPlan:
 def inspect(
     spark: SparkSession, store: Store, files: Sequence[PlanObject], options: Options
 ) -> list[tuple[PlanObject, SourceFile]]:
-    """Each file of the run inspected once (header, format, ending), with the region its rows get."""
+    """Each file of the run inspected once (header, format, ending), with the region its rows get and, for
+    an API page, the day its chart is of: its arrival's (UTC) day, which the planner takes from its
+    ``landing_date=`` folder, the interval the extract fetched it for."""
     sources = inspect_files(spark, [(f.uri, f.size) for f in files], store)
     return [
-        (f, dataclasses.replace(s, region=options.region(f))) for f, s in zip(files, sources, strict=True)
+        (f, dataclasses.replace(s, region=options.region(f), day=f.arrival.astimezone(UTC).date()))
+        for f, s in zip(files, sources, strict=True)
     ]
 
 

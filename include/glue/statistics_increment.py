@@ -32,7 +32,7 @@ from statistics_rules import (
     to_typed,
 )
 
-from youtube_lake.columns import STATISTICS
+from youtube_lake.columns import STATISTICS, STATISTICS_TYPES
 from youtube_lake.partitions import PARTITION_COLUMNS, PARTITION_OBJECT, partition_name, partition_regions
 from youtube_lake.plan import IngestPlan, PlanObject
 from youtube_lake.uris import join
@@ -315,8 +315,15 @@ def write_partitions(frame: DataFrame, path: str) -> None:
 def read_partition_objects(
     spark: SparkSession, root: str, uris: Sequence[str], columns: Sequence[str] = STATISTICS
 ) -> DataFrame:
-    """Partition objects below ``root`` with ``region`` and ``dt`` as (string) columns."""
-    return spark.read.option("basePath", root.rstrip("/") + "/").parquet(*uris).select(*columns)
+    """Partition objects below ``root`` with ``region`` and ``dt`` as (string) columns.
+
+    Objects written before a column existed (``chart_rank``) give it as null: footers are merged, and a
+    column none of them has is added.
+    """
+    read = spark.read.option("basePath", root.rstrip("/") + "/").option("mergeSchema", "true").parquet(*uris)
+    return read.select(
+        *[F.col(c) if c in read.columns else F.lit(None).cast(STATISTICS_TYPES[c]).alias(c) for c in columns]
+    )
 
 
 def merge_partitions(

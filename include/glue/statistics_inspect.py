@@ -3,7 +3,8 @@
 Per file: the header line (-> its format), whether it ends with CRLF (-> a parallel line read) and whether
 it ends inside a quoted field (-> its last record is cut off). A ``.csv.gz`` is inflated once, streamed,
 and its text checked for UTF-8 on the way; a plain file's bytes are scanned for UTF-8 only when Spark saw
-a U+FFFD in it (:func:`scan_utf8`).
+a U+FFFD in it (:func:`scan_utf8`). An API page (``youtube_api``, known by its name) is read whole and its
+items checked (``statistics_pages``); a body that is no page is unreadable, quarantined with the reason.
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import zlib
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, BinaryIO
 
 from lake_io import Store, store_for
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
-from statistics_formats import UNKNOWN_FORMAT, detect_format
+from statistics_formats import STATISTICS_FORMATS, UNKNOWN_FORMAT, ApiPageLayout, detect_format, page_format
+from statistics_pages import NotApiPage, chart_offsets, read_items
 
 from youtube_lake.regions import normalize_region
 
@@ -63,6 +66,12 @@ class SourceFile:
     unterminated: bool = False
     #: A ``.gz`` file's ``not_utf8: …`` reason (None: its text is UTF-8), found while it was inflated.
     not_utf8: str | None = None
+    #: An API page's items (checked, as parsed): its rows are built from them when it is read.
+    items: tuple[Any, ...] = field(default=(), repr=False, compare=False)
+    #: An API page: the chart rank of its first item (the items of its fetch's earlier pages, plus 1).
+    first_rank: int = 1
+    #: An API page: the day its chart is of (the plan's arrival of the page, i.e. its landing date).
+    day: date | None = None
 
 
 def region_of(path: str) -> str | None:
@@ -243,8 +252,58 @@ def _inspect_plain_file(spark: SparkSession, path: str, size: int) -> SourceFile
     )
 
 
+# ---- API pages -------------------------------------------------------------------------------------
+
+
+def _read_object(store: Store, path: str) -> bytes:
+    with store.open_binary(path) as raw:
+        return raw.read()
+
+
+def _inspect_page(store: Store, path: str, size: int, fmt: str, layout: ApiPageLayout) -> SourceFile:
+    """A page is read whole (≤ 50 items): its items, or why it is no page (then it is unreadable)."""
+    try:
+        items = tuple(read_items(_read_object(store, path), layout))
+    except NotApiPage as error:
+        return SourceFile(path, size, region_of(path), fmt, "", unreadable=str(error))
+    return SourceFile(path, size, region_of(path), fmt, "", items=items)
+
+
+def _page_count(store: Store, layout: ApiPageLayout) -> Callable[[str], int | None]:
+    """Items of a page the run does not hold (an earlier page of a fetch): None when it is no page."""
+
+    def count(path: str) -> int | None:
+        try:
+            return len(read_items(_read_object(store, path), layout))
+        except (NotApiPage, OSError):
+            return None
+
+    return count
+
+
+def _ranked(sources: list[SourceFile], store: Store | None) -> list[SourceFile]:
+    """Each page with the rank of its first item, from the item counts of its fetch's earlier pages."""
+    offsets: dict[str, int] = {}
+    for fmt in STATISTICS_FORMATS:
+        pages = {s.path: s for s in sources if fmt.page and page_format(s.path) is fmt}
+        if fmt.page is None or not pages:
+            continue
+        counts = {path: None if s.unreadable else len(s.items) for path, s in pages.items()}
+        count_of = _page_count(store or store_for(next(iter(pages))), fmt.page)
+        offsets |= chart_offsets(counts, fmt.page, count_of)
+    return [
+        dataclasses.replace(s, first_rank=offsets[s.path] + 1) if s.path in offsets else s for s in sources
+    ]
+
+
+# ---- any file --------------------------------------------------------------------------------------
+
+
 def inspect_file(spark: SparkSession, store: Store, path: str, size: int) -> SourceFile:
     """One file's header, format and ending (quote parity of a plain file is :func:`inspect_files`')."""
+    page = page_format(path)
+    if page is not None and page.page is not None:
+        return _inspect_page(store, path, size, page.name, page.page)
     if is_compressed(path):
         return _inspect_gzip_file(store, path, size)
     return _inspect_plain_file(spark, path, size)
@@ -256,9 +315,11 @@ def inspect_files(
     """Header (-> format) and last byte of each file; quote parity for files that do not end in a newline.
 
     Only files without a final newline can end inside a quoted field unnoticed by the CSV reader, so only
-    those are scanned for an odd number of quote characters.
+    those are scanned for an odd number of quote characters. API pages get their chart ranks.
     """
-    sources = [inspect_file(spark, store or store_for(path), path, size) for path, size in files]
+    sources = _ranked(
+        [inspect_file(spark, store or store_for(path), path, size) for path, size in files], store
+    )
     suspects = [s for s in sources if s.unterminated]
     if sum(s.size for s in suspects) <= DRIVER_PARITY_BYTES:
         odd = {s.path for s in suspects if _read_bytes(spark, s.path).count(b'"') % 2 == 1}

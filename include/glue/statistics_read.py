@@ -1,7 +1,8 @@
 """Reading a set of inspected files into one DataFrame of canonical string columns (``RAW_COLUMNS``).
 
 Each format's declaration names the reader's fields and maps them, by position, onto the canonical
-columns; big Kaggle originals are read as CRLF lines, split across tasks.
+columns; big Kaggle originals are read as CRLF lines, split across tasks. API pages were parsed on the
+driver when they were inspected: their rows come from their items (:func:`read_pages`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from statistics_formats import (
     format_named,
 )
 from statistics_inspect import SourceFile, hadoop_fs, is_compressed
+from statistics_pages import item_row
 from statistics_rules import BLOCK, CORRUPT, LINE_READ, REPLACEMENT, ROW, TRUNCATED, WRONG_WIDTH
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "normalized_file_name",
     "raw_schema",
     "read_csv",
+    "read_pages",
     "read_sources",
     "spark_file_name",
     "splittable",
@@ -94,6 +97,30 @@ def read_csv(
     return raw.withColumn(BLOCK, F.input_file_block_start()).withColumn(LINE_READ, F.lit(True))
 
 
+def read_pages(spark: SparkSession, sources: Sequence[SourceFile], fmt: str) -> DataFrame:
+    """The items of API pages (inspected, of format ``fmt``) as raw rows, like :func:`read_csv`'s.
+
+    Rows are numbered by their position in their page (the last of a duplicated id wins, as in a CSV).
+    """
+    layout = format_named(fmt)
+    if layout is None or layout.page is None:
+        raise ValueError(f"{fmt!r} is not a page format")
+    rows = [
+        (*item_row(item, layout.page, s.day, s.first_rank + i), None, spark_file_name(spark, s.path), i, 0)
+        for s in sources
+        for i, item in enumerate(s.items)
+    ]
+    schema = T.StructType(
+        [
+            *raw_schema(fmt).fields,
+            T.StructField("source_file", T.StringType()),
+            T.StructField(ROW, T.LongType()),
+            T.StructField(BLOCK, T.LongType()),
+        ]
+    )
+    return spark.createDataFrame(rows, schema)
+
+
 def splittable(source: SourceFile) -> bool:
     """A big file of a format whose records all end with CRLF: it gains from a parallel parse."""
     crlf_headers = {f.header for f in STATISTICS_FORMATS if f.crlf_records}
@@ -145,13 +172,17 @@ def read_sources(spark: SparkSession, sources: Sequence[SourceFile], split: bool
     rows are numbered in file order) is flagged; the small window this needs only sees those files.
     """
     frames: list[DataFrame] = []
-    groups: dict[tuple[bool, bool, str, str], list[str]] = {}
+    groups: dict[tuple[bool, bool, str, str], list[SourceFile]] = {}
     for source in sources:
         lines = split and splittable(source)
         key = (lines, source.truncated and not lines, source.format, source.region or "")
-        groups.setdefault(key, []).append(source.path)
-    for (lines, truncated, fmt, region), paths in sorted(groups.items()):
-        raw = read_csv(spark, paths, fmt, crlf_lines=lines)
+        groups.setdefault(key, []).append(source)
+    for (lines, truncated, fmt, region), group in sorted(groups.items(), key=lambda kv: kv[0]):
+        known = format_named(fmt)
+        if known is not None and known.page is not None:
+            frames.append(standardize(read_pages(spark, group, fmt), fmt, region or None))
+            continue
+        raw = read_csv(spark, [s.path for s in group], fmt, crlf_lines=lines)
         if truncated:
             last = F.max(ROW).over(Window.partitionBy("source_file"))
             raw = raw.withColumn(TRUNCATED, F.col(ROW) == last)

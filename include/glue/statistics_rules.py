@@ -12,7 +12,13 @@ from datetime import UTC, date, datetime, timedelta
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from statistics_formats import RAW_COLUMNS, STATISTICS_FORMATS, UNKNOWN_FORMAT, formats_where
+from statistics_formats import (
+    RAW_COLUMNS,
+    STATISTICS_FORMATS,
+    UNKNOWN_FORMAT,
+    formats_where,
+    formats_with_null_count,
+)
 
 from youtube_lake.columns import BOOLEAN_COLUMNS, COUNT_COLUMNS, STATISTICS, STATISTICS_KEY
 
@@ -89,11 +95,11 @@ def parse_tags(tags: Column) -> Column:
 def parse_trending_date(text: Column) -> Column:
     """Any known format's trending date -> date (``17.14.11`` is 2017-11-14; ``2020-08-12[T00:00:00Z]``).
 
-    Each format's :class:`~statistics_formats.DatePattern` is tried in turn, whatever the row's format.
+    Each format's :class:`~statistics_formats.DatePattern` is tried in turn (once per distinct pattern),
+    whatever the row's format.
     """
     parsed = None
-    for fmt in STATISTICS_FORMATS:
-        pattern = fmt.trending_date
+    for pattern in dict.fromkeys(fmt.trending_date for fmt in STATISTICS_FORMATS):
         value = F.substring(text, 1, pattern.length) if pattern.length else text
         matches, day = text.rlike(pattern.regex), F.to_date(value, pattern.spark_format)
         parsed = F.when(matches, day) if parsed is None else parsed.when(matches, day)
@@ -183,7 +189,8 @@ def reject_reason(df: DataFrame, dates: TrendingDates | None = None) -> Column:
 
     ``df`` carries the parsed ``_date`` and ``_publish_ts`` (:func:`classify` adds them), so the typing
     reuses them instead of parsing again. A count is first checked for the valid form; only a value that
-    fails it is checked for a minus sign (one regular expression per count on good rows).
+    fails it is checked for a minus sign (one regular expression per count on good rows). A null count is
+    good in the formats that declare it may be (``null_counts``: a count the API does not return).
     """
     c = F.col
     cases = _row_checks(dates)
@@ -191,7 +198,11 @@ def reject_reason(df: DataFrame, dates: TrendingDates | None = None) -> Column:
     for name in COUNT_COLUMNS:
         negative = F.coalesce(_is_negative(c(name)), F.lit(False))
         reason = F.when(negative, F.lit(f"negative {name}")).otherwise(F.lit(f"non-numeric {name}"))
-        cases.append((~F.coalesce(_is_count(c(name)), F.lit(False)), reason))
+        bad = ~F.coalesce(_is_count(c(name)), F.lit(False))
+        nullable = formats_with_null_count(name)
+        if nullable:
+            bad = bad & ~(c(name).isNull() & c("format").isin(*nullable))
+        cases.append((bad, reason))
         texts += [f"negative {name}", f"non-numeric {name}"]
     may_be_null = formats_where("null_booleans")
     for name in BOOLEAN_COLUMNS:
@@ -222,6 +233,7 @@ def to_typed(good: DataFrame, arrivals: Sequence[datetime]) -> DataFrame:
     typed = {
         "source_arrival": F.element_at(F.array(*[F.lit(a) for a in arrivals]), c(FILE) + 1),
         "trending_date": c("_date"),
+        "chart_rank": c("chart_rank").cast("int"),
         "category_id": c("category_id").cast("bigint"),
         "publish_time": c("_publish_ts"),
         "tags": parse_tags(c("tags")),

@@ -12,6 +12,8 @@ from youtube_lake.partitions import PARTITION_COLUMNS
 STATISTICS_TYPES: dict[str, str] = {
     "video_id": "string",
     "trending_date": "date",
+    #: Position in the day's mostPopular chart (1..200): API pages only, null for the Kaggle CSV rows.
+    "chart_rank": "int",
     "title": "string",
     "channel_id": "string",
     "channel_title": "string",

@@ -196,6 +196,7 @@ def test_output_schema(runs: dict, spark: Any) -> None:
     assert types == {
         "video_id": "string",
         "trending_date": "date",
+        "chart_rank": "int",
         "title": "string",
         "channel_id": "string",
         "channel_title": "string",

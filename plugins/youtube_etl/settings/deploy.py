@@ -116,6 +116,7 @@ class DeployContracts(Names):
             "lake_io.py",
             "statistics_formats.py",
             "statistics_rules.py",
+            "statistics_pages.py",
             "statistics_inspect.py",
             "statistics_read.py",
             "statistics_increment.py",
