@@ -82,6 +82,8 @@ def expected_channel_leaderboard(t: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (region, key), channel_rows in t.assign(key=channel_keys(t)).groupby(["region", "key"]):
         per_video = channel_rows.groupby("video_id")["views"].max()
+        # Rows of the API's pages have a chart rank; Kaggle rows (and frames without the column) have none.
+        ranks = channel_rows["chart_rank"].dropna() if "chart_rank" in channel_rows else pd.Series([])
         latest = channel_rows.sort_values(["trending_date", "channel_title"]).iloc[-1]
         rows.append(
             {
@@ -95,6 +97,7 @@ def expected_channel_leaderboard(t: pd.DataFrame) -> pd.DataFrame:
                 "appearances": len(channel_rows),
                 "videos": len(per_video),
                 "peak_views": int(per_video.sum()),
+                "best_chart_rank": int(ranks.min()) if len(ranks) else None,
                 "first_trending_date": channel_rows["trending_date"].min(),
                 "last_trending_date": channel_rows["trending_date"].max(),
             }

@@ -18,15 +18,17 @@ may have changed) and published atomically for readers (``lake_io``: staging fol
 statistics no longer have are deleted). Columns (``youtube_lake.columns.ANALYTICS``), stable for the
 crawler and Athena SQL:
 
-every statistics column (video_id, trending_date, title, channel_id, channel_title, category_id,
+every statistics column (video_id, trending_date, chart_rank, title, channel_id, channel_title, category_id,
 publish_time, tags, views, likes, dislikes, comment_count, thumbnail_link, comments_disabled,
 ratings_disabled, video_error_or_removed, description, source_file, source_arrival), then
 
 =====================  =======  ==========================================================================
 category_title         string   title from the region's file / another region's / ``'Unknown'``
 category_title_source  string   ``region`` | ``other_region`` | ``unknown``
-engagement_rate        double   (likes + dislikes + comment_count) / views; null when views = 0
+engagement_rate        double   (likes + dislikes + comment_count) / views over the counts the source gave
+                                (API rows: no dislikes); null when views = 0 or none of the three is known
 like_ratio             double   likes / (likes + dislikes); null when both are 0 (e.g. ratings disabled)
+                                or either is unknown (API rows: dislikes are private since 2021-12-13)
 days_to_trend          int      trending_date - publish date (UTC days)
 region, dt             string   partitions (dt: the trending date as text)
 =====================  =======  ==========================================================================
@@ -50,7 +52,7 @@ from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
-from youtube_lake.columns import ANALYTICS
+from youtube_lake.columns import ANALYTICS, STATISTICS_DATA, STATISTICS_TYPES
 from youtube_lake.metrics import metrics_uri
 from youtube_lake.partitions import PARTITION_COLUMNS
 from youtube_lake.uris import join
@@ -135,6 +137,15 @@ def read_parquet(spark: SparkSession, path: str) -> DataFrame:
     return spark.read.option("basePath", path.rstrip("/") + "/").parquet(path)
 
 
+def read_statistics(spark: SparkSession, path: str) -> DataFrame:
+    """The statistics, footers merged: partitions written before a column existed (``chart_rank``) give it
+    as null instead of hiding it from the newer ones."""
+    spark.conf.set("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
+    read = spark.read.option("basePath", path.rstrip("/") + "/").option("mergeSchema", "true").parquet(path)
+    missing = [c for c in STATISTICS_DATA if c not in read.columns]
+    return read.select("*", *[F.lit(None).cast(STATISTICS_TYPES[c]).alias(c) for c in missing])
+
+
 def write_analytics(df: DataFrame, path: str, tasks: int) -> None:
     """Into a fresh staging folder, one file per (region, dt): each partition's rows meet in one task."""
     (
@@ -160,7 +171,7 @@ def run(
     store = store or store_for(target_path)
     store.delete_prefix(join(target_path, STAGING_FOLDER) + "/")  # what killed runs left
     staging = join(target_path, STAGING_FOLDER, run_id)
-    statistics = read_parquet(spark, statistics_path)
+    statistics = read_statistics(spark, statistics_path)
     regions = sorted(r["region"] for r in statistics.select("region").distinct().collect())
     analytics = build(statistics, read_parquet(spark, category_path))
     observation = Observation("analytics")

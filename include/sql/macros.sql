@@ -47,6 +47,7 @@ SELECT
         channel_title,
         video_id,
         views,
+        chart_rank,
         trending_date
     FROM {{ analytics_table() }}
 {%- endmacro %}

@@ -193,6 +193,8 @@ REPORTS: tuple[Report, ...] = (
             Column("appearances", BIGINT),
             Column("videos", BIGINT),
             Column("peak_views", BIGINT),
+            # Best mostPopular chart position of its videos (API pages only; null for Kaggle-only channels).
+            Column("best_chart_rank", INT),
             Column("first_trending_date", DATE),
             Column("last_trending_date", DATE),
         ),

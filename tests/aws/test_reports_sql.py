@@ -34,7 +34,8 @@ DS = "2026-11-24"
 COUNT_COLUMNS = ("views", "likes", "dislikes", "comment_count")
 #: The analytics table's contract (Athena types); statistics has the same minus DERIVED_COLUMNS.
 TRENDING_TYPES = {
-    "video_id": "string", "trending_date": "date", "title": "string", "channel_id": "string",
+    "video_id": "string", "trending_date": "date", "chart_rank": "int", "title": "string",
+    "channel_id": "string",
     "channel_title": "string", "category_id": "bigint", "category_title": "string",
     "category_title_source": "string",
     "publish_time": "timestamp", "tags": "array<string>", "views": "bigint", "likes": "bigint",
@@ -44,6 +45,8 @@ TRENDING_TYPES = {
     "source_file": "string", "engagement_rate": "double", "like_ratio": "double", "days_to_trend": "int",
     "region": "string",
 }  # fmt: skip
+#: Regions whose fixture rows carry a chart_rank (the others are CSV-only: null).
+RANKED_REGIONS = ("us", "fr")
 #: Columns the Glue job adds to the cleaned statistics when it joins the category reference.
 DERIVED_COLUMNS = tuple(ANALYTICS_DERIVED_TYPES)
 
@@ -77,6 +80,10 @@ def build_trending(data_dir: Path) -> pd.DataFrame:
             }
         )
         frame["region"] = region
+        # A day's rows in file order are its chart; only some regions get a rank, as if the API's pages fed
+        # them, so the reports see both ranked rows and the Kaggle rows' nulls.
+        ranks = (frame.groupby("trending_date").cumcount() + 1).astype("Int32")
+        frame["chart_rank"] = ranks if region in RANKED_REGIONS else pd.Series(pd.NA, frame.index, "Int32")
         frame = with_category_titles(frame, titles)
         frame["publish_time"] = pd.to_datetime(raw["publish_time"], utc=True).dt.tz_localize(None)
         frame["tags"] = [[] if t == "[none]" else [x.strip('"') for x in t.split("|")] for t in raw["tags"]]

@@ -119,6 +119,7 @@ def test_fallback_title_is_the_most_common(spark: Any) -> None:
         # The API: no dislikes since 2021; no comment count with comments off; no likes when hidden.
         pytest.param(100, 8, None, 10, 0.18, None, id="api-no-dislikes"),
         pytest.param(100, 8, None, None, 0.08, None, id="api-comments-off"),
+        pytest.param(100, None, None, 10, 0.1, None, id="api-likes-hidden"),
         pytest.param(100, None, None, None, None, None, id="api-nothing-known"),
     ],
 )

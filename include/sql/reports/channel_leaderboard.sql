@@ -8,6 +8,9 @@
 -- when it had two that day) and titles counts the titles it trended under.
 -- peak_views sums each distinct video's highest view count (views are cumulative, so summing every day would
 -- count a video's audience several times).
+-- best_chart_rank is the best position (1 = top) any of its videos reached on the region's mostPopular chart:
+-- only rows from the YouTube Data API's pages have a chart_rank, so it is null for a channel seen in the Kaggle
+-- files only. It tells a channel that tops the chart from one that trends often lower down.
 -- Keep every channel (not only the top) so the report reconciles with its source; filter on channel_rank.
 -- Small: not partitioned.
 {{ ctas('channel_leaderboard') }}
@@ -21,6 +24,7 @@ per_video AS (
         video_id,
         count(*) AS appearances,
         max(views) AS peak_views,
+        min(chart_rank) AS best_chart_rank,
         min(trending_date) AS first_trending_date,
         max(trending_date) AS last_trending_date
     FROM keyed
@@ -33,6 +37,7 @@ per_channel AS (
         sum(appearances) AS appearances,
         count(*) AS videos,
         sum(peak_views) AS peak_views,
+        min(best_chart_rank) AS best_chart_rank,
         min(first_trending_date) AS first_trending_date,
         max(last_trending_date) AS last_trending_date
     FROM per_video
@@ -60,6 +65,7 @@ SELECT
     c.appearances,
     c.videos,
     c.peak_views,
+    CAST(c.best_chart_rank AS integer) AS best_chart_rank,
     c.first_trending_date,
     c.last_trending_date
 FROM per_channel AS c
