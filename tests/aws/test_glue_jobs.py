@@ -7,6 +7,7 @@ The arguments are exactly ``Settings.glue_job_arguments(job)`` with the S3 URIs 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -17,7 +18,8 @@ from typing import Any
 import pytest
 
 from local.runtime import GLUE_SOURCE, REPO_ROOT
-from tests.glue_plans import folder_plan, write_plan
+from tests.api_pages import fetch_chart, land
+from tests.glue_plans import entry, folder_plan, write_plan
 from youtube_etl.settings import Settings
 
 pytestmark = pytest.mark.spark
@@ -125,6 +127,31 @@ def test_wrong_format_file_is_quarantined_and_the_job_succeeds(
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert (summary["rejected"], summary["files_quarantined"], summary["written"]) == (966, 1, 0)
     assert [p for p in Path(arguments["--target_path"]).rglob("*") if p.is_file()] == []
+
+
+def test_clean_statistics_script_reads_api_pages_into_ranked_partitions(
+    settings: Settings, data_dir: Path, spark: Any, tmp_path: Path
+) -> None:
+    """KR's chart of 2020-08-12 as the stand-in serves it (134 videos: pages of 50, 50 and 34), landed as the
+    extract lands it: one partition, ranks 1..134 in the chart's order, no dislikes (the API has none)."""
+    day = dt.date(2020, 8, 12)
+    pages = land(tmp_path / "raw", "kr", day, fetch_chart(data_dir / "rsrishav_trending", "kr", day))
+    arrival = dt.datetime(2020, 8, 12, tzinfo=dt.UTC)
+    plan = write_plan(tmp_path / "plan.json", [entry(p, arrival) for p in pages])
+    arguments = localized(settings, settings.clean_statistics_job, tmp_path, plan_path=plan)
+    result = run_script("clean_statistics.py", arguments, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (summary["read"], summary["written"], summary["files_processed"]) == (134, 134, 3)
+    target = Path(arguments["--target_path"])
+    assert [p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()] == [
+        "region=kr/dt=2020-08-12/data.snappy.parquet"
+    ]
+    rows = spark.read.parquet(str(target)).orderBy("chart_rank").collect()
+    chart = [item["id"] for p in pages for item in json.loads(p.read_bytes())["items"]]
+    assert [(r["chart_rank"], r["video_id"]) for r in rows] == list(enumerate(chart, 1))
+    assert {r["dislikes"] for r in rows} == {None} and {r["trending_date"] for r in rows} == {day}
+    assert {r["source_file"] for r in rows} == {str(p) for p in pages}
 
 
 def test_scripts_do_not_import_the_project() -> None:
