@@ -30,6 +30,7 @@ All names come from `youtube_etl.settings`; nothing here calls AWS while the fil
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -52,6 +53,7 @@ from youtube_etl.operators import (
 )
 from youtube_etl.settings import get_settings, safe_run_id
 
+log = logging.getLogger(__name__)
 settings = get_settings()
 
 
@@ -170,7 +172,7 @@ def youtube_ingest() -> None:
             lambda_results=parse_lambda_results(ti.xcom_pull(task_ids="convert_reference_data")),
         )
         for ignored in verdicts.ignored:
-            print(f"ignored {ignored['key']}: {ignored['reason']}")
+            log.info("ignored %s: %s", ignored["key"], ignored["reason"])
         summary = verdicts.summary()
         ti.xcom_push(key="verdicts", value=summary)  # also when the run fails below (make run reads it)
         if verdicts.quarantined:

@@ -48,6 +48,7 @@ from local.export import (
 )
 from local.runtime import LAKE_DIR, REPO_ROOT, LocalRuntime, patched_environ
 from local.supervise import run_supervised
+from youtube_lake.extract import EXTRACT_MANIFEST
 
 DAGS_DIR = REPO_ROOT / "dags"
 #: A finished crawl's STOPPING phase (about a minute on AWS, 1 s by default locally): the crawl tasks wait
@@ -319,7 +320,8 @@ def ingest_drops(
         for item in run.verdicts.get("quarantined", []):
             print(f"    quarantined {item.get('key')}: {item.get('reason')}", flush=True)
         for item in summary["ignored"]:
-            print(f"    ignored {item['key']}: {item['reason']}", flush=True)
+            if not str(item["reason"]).startswith(EXTRACT_MANIFEST):  # expected: one per region-day
+                print(f"    ignored {item['key']}: {item['reason']}", flush=True)
         result.run_ids["youtube_ingest"] = run.run_id
     result.timings += [
         StageTiming(f"load + S3-event Lambda ({len(drops)} drop{'s' * (len(drops) > 1)})", loading),

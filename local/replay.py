@@ -22,6 +22,7 @@ from typing import Any
 
 from local.export import PipelineError, PipelineResult, StageTiming
 from local.runtime import LocalRuntime, patched_environ
+from youtube_lake.extract import EXTRACT_MANIFEST
 
 #: The recorded days ``make run`` replays by default: the first three, where every region has a full chart.
 DEFAULT_DAYS = 3
@@ -127,7 +128,8 @@ def extract_and_ingest(
             for item in run.verdicts.get("quarantined", []):
                 print(f"    quarantined {item.get('key')}: {item.get('reason')}", flush=True)
             for item in summary["ignored"]:
-                print(f"    ignored {item['key']}: {item['reason']}", flush=True)
+                if not str(item["reason"]).startswith(EXTRACT_MANIFEST):  # expected: one per region-day
+                    print(f"    ignored {item['key']}: {item['reason']}", flush=True)
             result.run_ids["youtube_extract"] = extract.run_id
             result.run_ids["youtube_ingest"] = run.run_id
     n = len(days)
