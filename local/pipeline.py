@@ -420,6 +420,17 @@ def format_alerts(alerts: list[tuple[str, str]]) -> str:
     return "\n".join(lines)
 
 
+def _positive(text: str) -> int:
+    """``--days``: a whole number of days, at least one (``DAYS=0`` must not silently mean the default)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} days: make run replays at least one recorded day")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make run", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -428,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
         help="land this folder's drops (drops/YYYY-MM-DD/, raw_statistics/, ...) instead of the extract",
     )
     parser.add_argument(
-        "--days", type=int, default=None, help="recorded days the extract replays (default 3)"
+        "--days", type=_positive, default=None, help="recorded days the extract replays (default 3)"
     )
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "out", help="where reports are exported")
     parser.add_argument("--airflow-home", type=Path, default=REPO_ROOT / ".airflow" / "run")
