@@ -98,10 +98,33 @@ class ResumableGlueJobOperator(ResumableTask, GlueJobOperator):
         if self.openlineage_inject_transport_info:
             script_args = inject_transport_information_into_glue_arguments(script_args, context)
         self.log.info("Initializing AWS Glue Job: %s", self.job_name)
-        run_id: str = self.hook.initialize_job(script_args, self.run_job_kwargs)["JobRunId"]
+        run_id = self._start_when_free(script_args)
         context["ti"].xcom_push(key="glue_job_run_id", value=run_id)
         self._attach(run_id, context)
         return run_id
+
+    def _start_when_free(self, script_args: dict[str, Any]) -> str:
+        """StartJobRun; while the job is at its ``MaxConcurrentRuns`` (another DAG run's job run — a
+        backfill beside the scheduled run), wait for a free slot instead of failing: the job runs one plan at
+        a time by design, so a busy job is a queue, not an error. ``execution_timeout`` bounds the wait."""
+        while True:
+            try:
+                return str(self.hook.initialize_job(script_args, self.run_job_kwargs)["JobRunId"])
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "ConcurrentRunsExceededException":
+                    raise
+            busy = self._active_runs()
+            self.log.info(
+                "Glue job %s is busy with %s (MaxConcurrentRuns reached): waiting to start this run",
+                self.job_name,
+                ", ".join(busy) or "a run that is ending",
+            )
+            time.sleep(max(self.job_poll_interval, 0.2))
+
+    def _active_runs(self) -> list[str]:
+        glue: Any = self.hook.conn
+        runs = glue.get_job_runs(JobName=self.job_name, MaxResults=50).get("JobRuns", [])
+        return [str(r["Id"]) for r in runs if r.get("JobRunState") in self.ACTIVE_STATES]
 
     def _attach(self, run_id: str, context: Any) -> None:
         from airflow.providers.amazon.aws.links.glue import GlueJobRunDetailsLink

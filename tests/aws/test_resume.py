@@ -152,6 +152,31 @@ def test_a_retry_waits_for_the_glue_run_its_dead_try_left_running(
     assert store.values == {}, "a task that succeeded forgets its run"
 
 
+def test_a_busy_glue_job_is_waited_for_not_a_failure(
+    runtime: LocalRuntime, make_job: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MaxConcurrentRuns = 1 and another DAG run's job run holds the slot (a backfill beside the scheduled
+    run): the task waits for the slot, then runs; ConcurrentRunsExceededException never fails it."""
+    release = f"s3://{runtime.settings.assets_bucket}/test-resume/busy-{uuid.uuid4().hex}"
+    job = make_job(GATED_SCRIPT, {"--release_uri": release}, ExecutionProperty={"MaxConcurrentRuns": 1})
+    glue = runtime.client("glue")
+    other = glue.start_job_run(JobName=job)["JobRunId"]
+    waited: list[list[str]] = []
+    active = GlueJobSummaryOperator._active_runs
+
+    def busy_then_release(self: Any) -> list[str]:
+        waited.append(active(self))
+        bucket, key = release[5:].split("/", 1)
+        runtime.client("s3").put_object(Bucket=bucket, Key=key, Body=b"")
+        return waited[-1]
+
+    monkeypatch.setattr(GlueJobSummaryOperator, "_active_runs", busy_then_release)
+    mine = glue_task(runtime, job).execute(task_context(TaskStateStore()))
+    assert waited and waited[0] == [other], "it saw the other run holding the slot"
+    states = {run["Id"]: run["JobRunState"] for run in job_runs(runtime, job)}
+    assert states == {other: "SUCCEEDED", mine: "SUCCEEDED"}
+
+
 def test_a_retry_takes_the_glue_run_that_succeeded_after_its_try_died(
     runtime: LocalRuntime, make_job: Callable[..., str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
