@@ -278,6 +278,17 @@ def ingest_summary(runtime: LocalRuntime, drop: Drop, run: DagRunResult, seconds
     }
 
 
+def report_verdicts(run: DagRunResult, summary: Mapping[str, Any]) -> None:
+    """After a day's line: fail on anything but a verdict, then name each quarantined and ignored object
+    (an extract manifest's ``ignored`` is expected, one per region-day, and not printed)."""
+    run.check(allow_verdicts=True)
+    for item in run.verdicts.get("quarantined", []):
+        print(f"    quarantined {item.get('key')}: {item.get('reason')}", flush=True)
+    for item in summary["ignored"]:
+        if not str(item["reason"]).startswith(EXTRACT_MANIFEST):
+            print(f"    ignored {item['key']}: {item['reason']}", flush=True)
+
+
 def progress_line(summary: Mapping[str, Any], elapsed: float) -> str:
     failed = "" if summary["state"] == "success" else f", run {summary['state']}"
     return (
@@ -316,12 +327,7 @@ def ingest_drops(
         mark = now
         result.runs.append(summary)
         print(progress_line(summary, now - started), flush=True)
-        run.check(allow_verdicts=True)
-        for item in run.verdicts.get("quarantined", []):
-            print(f"    quarantined {item.get('key')}: {item.get('reason')}", flush=True)
-        for item in summary["ignored"]:
-            if not str(item["reason"]).startswith(EXTRACT_MANIFEST):  # expected: one per region-day
-                print(f"    ignored {item['key']}: {item['reason']}", flush=True)
+        report_verdicts(run, summary)
         result.run_ids["youtube_ingest"] = run.run_id
     result.timings += [
         StageTiming(f"load + S3-event Lambda ({len(drops)} drop{'s' * (len(drops) > 1)})", loading),

@@ -22,7 +22,6 @@ from typing import Any
 
 from local.export import PipelineError, PipelineResult, StageTiming
 from local.runtime import LocalRuntime, patched_environ
-from youtube_lake.extract import EXTRACT_MANIFEST
 
 #: The recorded days ``make run`` replays by default: the first three, where every region has a full chart.
 DEFAULT_DAYS = 3
@@ -100,7 +99,7 @@ def extract_and_ingest(
     runtime: LocalRuntime, result: PipelineResult, started: float, count: int = DEFAULT_DAYS
 ) -> None:
     """E → T for each replayed day (see the module's doc); the timings go into ``result``."""
-    from local.pipeline import Drop, ingest_summary, run_dag, wait_for_event_invocations
+    from local.pipeline import Drop, ingest_summary, report_verdicts, run_dag, wait_for_event_invocations
     from local.runtime import YOUTUBE_RECORDING
 
     days = replay_days(runtime, count)
@@ -124,12 +123,7 @@ def extract_and_ingest(
             summary = {**ingest_summary(runtime, drop, run, now - mark), **fetched}
             result.runs.append(summary)
             print(day_line(summary, now - started), flush=True)
-            run.check(allow_verdicts=True)
-            for item in run.verdicts.get("quarantined", []):
-                print(f"    quarantined {item.get('key')}: {item.get('reason')}", flush=True)
-            for item in summary["ignored"]:
-                if not str(item["reason"]).startswith(EXTRACT_MANIFEST):  # expected: one per region-day
-                    print(f"    ignored {item['key']}: {item['reason']}", flush=True)
+            report_verdicts(run, summary)
             result.run_ids["youtube_extract"] = extract.run_id
             result.run_ids["youtube_ingest"] = run.run_id
     n = len(days)
