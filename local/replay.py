@@ -126,9 +126,10 @@ def extract_and_ingest(
             report_verdicts(run, summary)
             result.run_ids["youtube_extract"] = extract.run_id
             result.run_ids["youtube_ingest"] = run.run_id
-    n = len(days)
+    runs = f"{len(days)} run{'s' * (len(days) > 1)}"
+    recorded = f"{len(days)} recorded day{'s' * (len(days) > 1)}"
     result.timings += [
-        StageTiming(f"youtube_extract ({n} runs, {n} recorded days from the stand-in)", extracting),
+        StageTiming(f"youtube_extract ({runs}, {recorded} from the stand-in)", extracting),
         StageTiming("S3-event Lambda (the extract's category files)", loading),
-        StageTiming(f"youtube_ingest ({n} runs)", ingesting),
+        StageTiming(f"youtube_ingest ({runs})", ingesting),
     ]
