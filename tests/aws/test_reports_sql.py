@@ -513,6 +513,33 @@ def test_source_check_fails_on_broken_data(
     assert f"'{check}' failed: {offending} offending" in str(caught.value)
 
 
+def test_statistics_published_after_the_analytics_snapshot_are_left_to_the_next_run(
+    clean_tables: LocalRuntime, trending: pd.DataFrame
+) -> None:
+    """youtube_ingest may publish while youtube_reporting checks (a backfill's next day): rows of a source
+    file the analytics table was not built from, and a key whose row a newer file replaced, are not a join
+    that dropped rows; a row dropped from a file the analytics was built from still is."""
+    statistics = statistics_of(trending)
+    later_day = statistics["trending_date"].max() + pd.Timedelta(days=1)
+    new_day = (
+        statistics[statistics["region"] == "gb"]
+        .head(3)
+        .assign(trending_date=later_day, source_file="gb_later.csv")
+    )
+    replaced = statistics.index[statistics["region"] == "us"][0]
+    statistics.loc[replaced, "source_file"] = "us_later.csv"
+    statistics = pd.concat([statistics, new_day], ignore_index=True)
+    load_tables(clean_tables, trending, statistics)
+    assert run_check(clean_tables, "statistics_joined") == 0
+
+    fr = trending.index[trending["region"] == "fr"]
+    load_tables(clean_tables, trending.drop(index=fr[:2]), statistics)
+    with pytest.raises(reports.DataQualityError) as caught:
+        run_check(clean_tables, "statistics_joined")
+    assert caught.value.failures == 2
+    assert "region=fr" in caught.value.example
+
+
 # ---- rules on small synthetic data ------------------------------------------------------------------------
 def synthetic_rows(template: pd.Series, rows: list[dict[str, Any]]) -> pd.DataFrame:
     """Trending rows that differ from one real row only in the fields given."""

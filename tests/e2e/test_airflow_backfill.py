@@ -108,6 +108,19 @@ def task_state(url: str, token: str, run_id: str, task_id: str) -> str:
     )
 
 
+def failed_tasks(url: str, token: str, dag_id: str, runs: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Failed run id -> its failed task ids, for an assertion to name (the logs are in AIRFLOW_HOME)."""
+    out: dict[str, list[str]] = {}
+    for run in runs:
+        if run["state"] == "failed":
+            quoted = urllib.parse.quote(run["dag_run_id"], safe="")
+            listed = call(f"{url}/api/v2/dags/{dag_id}/dagRuns/{quoted}/taskInstances?limit=100", token)
+            out[run["dag_run_id"]] = [
+                t["task_id"] for t in listed["task_instances"] if t["state"] in ("failed", "upstream_failed")
+            ]
+    return out
+
+
 def verdicts(url: str, token: str, run_id: str) -> dict[str, Any]:
     quoted = urllib.parse.quote(run_id, safe="")
     entry = call(
@@ -144,7 +157,7 @@ def test_backfill_takes_each_days_drop_and_backfilling_again_takes_nothing(
 
     def finished() -> list[dict[str, Any]] | None:
         runs = backfill_runs(url, token, backfill["created_at"])
-        assert "failed" not in {r["state"] for r in runs}, runs
+        assert "failed" not in {r["state"] for r in runs}, failed_tasks(url, token, "youtube_ingest", runs)
         return runs if len(runs) == len(DAYS) and {r["state"] for r in runs} == {"success"} else None
 
     runs = sorted(wait_for("the backfill", finished), key=lambda r: r["data_interval_start"])
@@ -157,7 +170,7 @@ def test_backfill_takes_each_days_drop_and_backfilling_again_takes_nothing(
     def reported() -> bool:
         runs = call(f"{url}/api/v2/dags/youtube_reporting/dagRuns", token)["dag_runs"]
         states = [r["state"] for r in runs]
-        assert "failed" not in states, states
+        assert "failed" not in states, failed_tasks(url, token, "youtube_reporting", runs)
         return bool(states) and set(states) == {"success"}
 
     wait_for("youtube_reporting on the processed assets", reported)
