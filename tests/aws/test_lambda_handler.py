@@ -415,6 +415,106 @@ def test_a_file_dropping_most_categories_is_quarantined(aws: LocalRuntime, data_
     assert _ledger(aws, tiny)["verdict"] == "quarantined"
 
 
+def _first_items(data_dir: Path, name: str, count: int) -> bytes:
+    """The real file cut to its first ``count`` items: valid, only implausibly short."""
+    document = json.loads(_real(data_dir, name))
+    document["items"] = document["items"][:count]
+    return json.dumps(document).encode()
+
+
+def test_a_first_file_with_a_single_category_is_quarantined(aws: LocalRuntime, data_dir: Path) -> None:
+    """No earlier file to compare with, so the drop check cannot see it: the minimum does (issue 23)."""
+    s = aws.settings
+    assert s.min_categories == 10  # the default the function receives
+    key, body = f"{DROP}KR_category_id.json", _first_items(data_dir, "KR", 1)
+    version = _put(aws, key, body)
+
+    result = lambda_handler.handler(_event(aws, key), _context("req-first"))
+
+    (record,) = result["records"]
+    assert (record["status"], record["region"], record["rows"], record["output"]) == (
+        "quarantined",
+        "kr",
+        0,
+        None,
+    )
+    assert record["reason"] == (
+        "too_few_categories: 1 category where at least 10 are expected (MIN_CATEGORIES) for region=kr: "
+        "an implausible categories response"
+    )
+    assert _partition(aws, "kr") == []
+    s3 = client(aws, "s3")
+    assert s3.get_object(Bucket=s.raw_bucket, Key=record["quarantine_key"])["Body"].read() == body
+    report_key = record["quarantine_key"] + ".error.json"
+    report = json.loads(s3.get_object(Bucket=s.raw_bucket, Key=report_key)["Body"].read())
+    assert (report["reason"], report["source"]["version_id"]) == ("too_few_categories", version)
+    doc = _ledger(aws, key)
+    assert (doc["verdict"], doc["reason"]) == ("quarantined", record["reason"])
+    # A verdict, not an error (the invocation succeeded): a redelivery gives the same one, writes nothing.
+    again = lambda_handler.handler(_event(aws, key), _context("req-again"))
+    assert again["records"][0]["reason"] == record["reason"]
+    assert _partition(aws, "kr") == []
+
+
+def test_too_few_categories_keep_what_the_partition_had(
+    aws: LocalRuntime, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the drop check out of the way (threshold 1.0), the minimum alone keeps the stored 31."""
+    monkeypatch.setenv("CATEGORY_DROP_THRESHOLD", "1.0")
+    full, short = f"{DROP}a/KR_category_id.json", f"{DROP}b/KR_category_id.json"
+    _put(aws, full, _real(data_dir, "KR"))
+    assert lambda_handler.handler(_event(aws, full), _context())["converted"] == 1
+    stored = _stored(aws, "kr")
+    _put(aws, short, _first_items(data_dir, "KR", 9))
+
+    (record,) = lambda_handler.handler(_event(aws, short), _context())["records"]
+
+    assert record["status"] == "quarantined"
+    assert record["reason"].startswith("too_few_categories: 9 categories where at least 10 are expected")
+    assert _stored(aws, "kr")["ETag"] == stored["ETag"]
+    assert {r["source_key"] for r in _partition(aws, "kr")} == {full}
+    assert len(_partition(aws, "kr")) == 31
+
+
+@pytest.mark.parametrize(
+    ("minimum", "status"),
+    [
+        pytest.param("31", "converted", id="exactly-the-minimum-passes"),
+        pytest.param("32", "quarantined", id="one-short-is-quarantined"),
+    ],
+)
+def test_the_minimum_comes_from_the_environment(
+    aws: LocalRuntime, data_dir: Path, monkeypatch: pytest.MonkeyPatch, minimum: str, status: str
+) -> None:
+    """The real KR file holds 31 categories: MIN_CATEGORIES=31 takes it, 32 does not (``<``, not ``<=``)."""
+    monkeypatch.setenv("MIN_CATEGORIES", minimum)
+    key = f"{DROP}KR_category_id.json"
+    _put(aws, key, _real(data_dir, "KR"))
+    (record,) = lambda_handler.handler(_event(aws, key), _context())["records"]
+    assert record["status"] == status
+    if status == "converted":
+        assert len(_partition(aws, "kr")) == 31
+    else:
+        assert record["reason"].startswith("too_few_categories: 31 categories where at least 32 are expected")
+
+
+def test_a_lower_minimum_lets_a_single_category_through(
+    aws: LocalRuntime, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same setting turned down (MIN_CATEGORIES=1): a one-item first file is converted."""
+    monkeypatch.setenv("MIN_CATEGORIES", "1")
+    key = f"{DROP}KR_category_id.json"
+    _put(aws, key, _first_items(data_dir, "KR", 1))
+    (record,) = lambda_handler.handler(_event(aws, key), _context())["records"]
+    assert (record["status"], record["rows"]) == ("converted", 1)
+
+
+def test_a_bad_minimum_fails_the_invocation(aws: LocalRuntime, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MIN_CATEGORIES", "0")
+    with pytest.raises(cr.ConfigError, match="MIN_CATEGORIES='0' must be a whole number of categories"):
+        lambda_handler.handler(_event(aws, f"{DROP}US_category_id.json"), _context())
+
+
 def test_gzip_files_are_converted_like_json(aws: LocalRuntime, data_dir: Path) -> None:
     key = f"{DROP}MX_category_id.json.gz"
     _put(aws, key, gzip.compress(_real(data_dir, "MX")))

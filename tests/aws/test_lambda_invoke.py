@@ -114,6 +114,31 @@ def test_invoke_with_several_records(clean_aws: LocalRuntime, data_dir: Path) ->
     assert '"event": "invocation_done"' in logs
 
 
+def test_the_deployed_function_quarantines_a_first_file_with_one_category(
+    clean_aws: LocalRuntime, data_dir: Path
+) -> None:
+    """MIN_CATEGORIES reaches the function through the runtime's provisioning (as through CDK): a region's
+    first file, one category long, is quarantined although there is nothing stored to compare with."""
+    s = clean_aws.settings
+    s3 = client(clean_aws, "s3")
+    document = json.loads(_real(data_dir, "KR"))
+    document["items"] = document["items"][:1]
+    key = "youtube/scheduled_drops/KR_category_id.json"  # outside the trigger prefix: only the invoke runs
+    s3.put_object(Bucket=s.raw_bucket, Key=key, Body=json.dumps(document).encode())
+
+    response = client(clean_aws, "lambda").invoke(
+        FunctionName=s.lambda_function, Payload=json.dumps(invocation.s3_event(s.raw_bucket, [key])).encode()
+    )
+
+    assert "FunctionError" not in response, response["Payload"].read()
+    (record,) = json.loads(response["Payload"].read())["records"]
+    assert record["status"] == "quarantined"
+    assert record["reason"].startswith(
+        f"too_few_categories: 1 category where at least {s.min_categories} are expected (MIN_CATEGORIES)"
+    )
+    assert _rows(clean_aws, "kr") == []
+
+
 def test_s3_drops_trigger_the_function(clean_aws: LocalRuntime, data_dir: Path) -> None:
     """Every real file dropped under the landing prefix becomes its partition; a re-drop changes nothing;
     a malformed drop is quarantined; nothing reaches the on-failure destination."""

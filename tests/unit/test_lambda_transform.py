@@ -332,7 +332,7 @@ def test_bad_documents_are_rejected_with_their_reason(body: bytes, reason: str, 
 
 
 #: Decided outside transform: by the handler from the key or the stored partition (tests/aws), by gunzip and
-#: check_category_drop (below), or for failures no rule names (unreadable).
+#: check_category_drop / check_category_count (below), or for failures no rule names (unreadable).
 DECIDED_ELSEWHERE = {
     "unknown_region",
     "bad_landing_date",
@@ -340,6 +340,7 @@ DECIDED_ELSEWHERE = {
     "too_large",
     "not_gzip",
     "categories_dropped",
+    "too_few_categories",
     "in_quarantine",
     "unreadable",
 }
@@ -547,6 +548,7 @@ def test_config_from_settings_environment() -> None:
     assert config.ledger_key("k", '"abc"') == f"{settings.prefixes.landing_ledger}{ledger_name}"
     assert config.landing_prefix == settings.prefixes.raw_reference
     assert config.category_drop_threshold == settings.category_drop_threshold
+    assert config.min_categories == settings.min_categories == 10
     assert config.max_body_bytes == settings.reference_max_bytes
 
 
@@ -565,6 +567,11 @@ def test_one_region_definition_reaches_the_function() -> None:
         pytest.param("CATEGORY_DROP_THRESHOLD", "1.5", "not a fraction", id="threshold-above-one"),
         pytest.param("CATEGORY_DROP_THRESHOLD", "half", "CATEGORY_DROP_THRESHOLD", id="threshold-text"),
         pytest.param("MAX_BODY_BYTES", "0", "must be positive", id="max-bytes-zero"),
+        pytest.param("MIN_CATEGORIES", "0", "MIN_CATEGORIES='0' must be a whole number", id="min-zero"),
+        pytest.param("MIN_CATEGORIES", "-3", "MIN_CATEGORIES='-3'", id="min-negative"),
+        pytest.param("MIN_CATEGORIES", "ten", "MIN_CATEGORIES='ten'", id="min-text"),
+        pytest.param("MIN_CATEGORIES", "9.5", "MIN_CATEGORIES='9.5'", id="min-fraction"),
+        pytest.param("MIN_CATEGORIES", "١٠", "MIN_CATEGORIES=", id="min-arabic-digits"),
         pytest.param("LEDGER_BUCKET", "RAW", "LEDGER_BUCKET equals RAW_BUCKET", id="ledger-in-raw"),
     ],
 )
@@ -736,3 +743,40 @@ def test_s3_test_event_has_no_records() -> None:
 def test_malformed_event_raises(event: Any) -> None:
     with pytest.raises(ValueError):
         invocation.parse_event(event)
+
+
+@pytest.mark.parametrize(
+    ("count", "minimum", "rejected"),
+    [
+        pytest.param(1, 10, True, id="one-of-ten"),
+        pytest.param(9, 10, True, id="one-short"),
+        pytest.param(10, 10, False, id="exactly-the-minimum"),
+        pytest.param(31, 10, False, id="a-real-file"),
+        pytest.param(1, 1, False, id="minimum-one"),
+    ],
+)
+def test_category_count(count: int, minimum: int, rejected: bool) -> None:
+    def check() -> None:
+        cr.check_category_count(count, minimum=minimum, region="kr")
+
+    if rejected:
+        noun = "category" if count == 1 else "categories"
+        with pytest.raises(cr.Rejected) as caught:
+            check()
+        assert caught.value.reason == "too_few_categories"
+        assert str(caught.value) == (
+            f"too_few_categories: {count} {noun} where at least {minimum} are expected (MIN_CATEGORIES) "
+            "for region=kr: an implausible categories response"
+        )
+    else:
+        check()
+
+
+def test_every_real_category_file_clears_the_default_minimum() -> None:
+    """The default sits well below the smallest real file (31 items): none of the 21 is quarantined."""
+    minimum = get_settings({}).min_categories
+    assert len(REAL_FILES) == 21
+    for path in REAL_FILES:
+        rows = cr.transform(path.read_bytes(), key=path.name, region="us", ingested_at=NOW).num_rows
+        assert rows >= 3 * minimum, _file_id(path)
+        cr.check_category_count(rows, minimum=minimum, region="us")

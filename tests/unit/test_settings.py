@@ -172,6 +172,21 @@ def test_typed_options_are_coerced() -> None:
             id="bad-drop-threshold",
         ),
         pytest.param(
+            {"AIRFLOW__YOUTUBE_ETL__MIN_CATEGORIES": "0"},
+            "min_categories=0: must be from 1 to 100",
+            id="min-categories-zero",
+        ),
+        pytest.param(
+            {"AIRFLOW__YOUTUBE_ETL__MIN_CATEGORIES": "101"},
+            "min_categories=101: must be from 1 to 100",
+            id="min-categories-typo",
+        ),
+        pytest.param(
+            {"AIRFLOW__YOUTUBE_ETL__MIN_CATEGORIES": "ten"},
+            "min_categories='ten': expected a int",
+            id="min-categories-text",
+        ),
+        pytest.param(
             {"AIRFLOW__YOUTUBE_ETL__REFERENCE_MAX_BYTES": "10"}, "reference_max_bytes=10", id="tiny-max-bytes"
         ),
         pytest.param(
@@ -221,6 +236,7 @@ def test_data_regions_are_one_setting_the_lambda_receives() -> None:
         "0.5",
         str(64 * 1024**2),
     )
+    assert environment["MIN_CATEGORIES"] == "10"
     assert environment["LEDGER_BUCKET"] == s.processed_bucket
     assert environment["LEDGER_PREFIX"] == s.prefixes.landing_ledger == "youtube/landing_ledger/"
 
@@ -294,3 +310,11 @@ def test_the_raw_prefixes_the_pipeline_writes_are_owned_and_apart_from_the_landi
     for owned in s.raw_owned_prefixes:
         for landing in s.landing_prefixes:
             assert not (owned.startswith(landing) or landing.startswith(owned)), (owned, landing)
+
+
+@pytest.mark.parametrize("minimum", [pytest.param(1, id="lowest"), pytest.param(100, id="highest")])
+def test_min_categories_reaches_the_lambda_environment(minimum: int) -> None:
+    """One option, one environment variable: what CDK and the local runtime both pass to the function."""
+    s = get_settings({"AIRFLOW__YOUTUBE_ETL__MIN_CATEGORIES": str(minimum)})
+    assert s.min_categories == minimum
+    assert s.lambda_environment()["MIN_CATEGORIES"] == str(minimum)

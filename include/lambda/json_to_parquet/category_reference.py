@@ -74,6 +74,7 @@ REASONS: dict[str, str] = {
     "invalid_field": "an item's 'etag', 'snippet.channelId' or 'snippet.assignable' has the wrong JSON type",
     "duplicate_id": "the same category id appears twice (the join would duplicate statistics rows)",
     "categories_dropped": "the file lacks over CATEGORY_DROP_THRESHOLD of the region's stored categories",
+    "too_few_categories": "fewer than MIN_CATEGORIES categories (an implausible file, even as a first one)",
     "in_quarantine": "the object is itself under the quarantine prefix (processing it would loop)",
     "unreadable": "the parser failed on the input in a way no rule above names (the report has the error)",
 }
@@ -111,6 +112,7 @@ ENV_VARS: tuple[str, ...] = (
     "LEDGER_PREFIX",
     "LANDING_PREFIX",
     "CATEGORY_DROP_THRESHOLD",
+    "MIN_CATEGORIES",
     "MAX_BODY_BYTES",
 )
 
@@ -169,6 +171,7 @@ class Config:
     ledger_prefix: str
     landing_prefix: str
     category_drop_threshold: float
+    min_categories: int
     max_body_bytes: int
 
     @classmethod
@@ -194,6 +197,9 @@ class Config:
             max_bytes = int(value["MAX_BODY_BYTES"])
         except ValueError as error:
             raise ConfigError(f"CATEGORY_DROP_THRESHOLD / MAX_BODY_BYTES: {error}") from None
+        minimum = value["MIN_CATEGORIES"]
+        if not (minimum.isascii() and minimum.isdigit()) or int(minimum) < 1:
+            raise ConfigError(f"MIN_CATEGORIES={minimum!r} must be a whole number of categories, at least 1")
         if not 0.0 <= threshold <= 1.0:
             raise ConfigError(f"CATEGORY_DROP_THRESHOLD={threshold!r} is not a fraction between 0 and 1")
         if max_bytes < 1:
@@ -210,6 +216,7 @@ class Config:
             ledger_prefix=_folder(value["LEDGER_PREFIX"]),
             landing_prefix=_folder(value["LANDING_PREFIX"]),
             category_drop_threshold=threshold,
+            min_categories=int(minimum),
             max_body_bytes=max_bytes,
         )
 
@@ -356,6 +363,17 @@ def check_category_drop(
             "categories_dropped",
             f"{len(missing)} of the {len(stored)} categories region={region} holds (from {holder}) are "
             f"missing ({share:.0%} > CATEGORY_DROP_THRESHOLD {threshold:.0%}), e.g. {sorted(missing)[:5]}",
+        )
+
+
+def check_category_count(count: int, *, minimum: int, region: str) -> None:
+    """Rejected (``too_few_categories``) below ``minimum`` categories: the drop check needs an earlier file,
+    this one does not, so a region's first file with one category never becomes its reference."""
+    if count < minimum:
+        raise Rejected(
+            "too_few_categories",
+            f"{count} categor{'y' if count == 1 else 'ies'} where at least {minimum} are expected "
+            f"(MIN_CATEGORIES) for region={region}: an implausible categories response",
         )
 
 

@@ -56,6 +56,7 @@ from category_reference import (
     PARTITION_COLUMN,
     Config,
     Rejected,
+    check_category_count,
     check_category_drop,
     error_report,
     gunzip,
@@ -235,6 +236,8 @@ def process_record(
                     region=record.region,
                     holder=holder,
                 )
+            # After the drop check, which names what the region holds; this one also guards a first file.
+            check_category_count(table.num_rows, minimum=config.min_categories, region=record.region)
         except Rejected as rejected:
             return _quarantine(s3, record, rejected)
         if parquet is None:

@@ -21,6 +21,7 @@ class DeployContracts(Names):
     # The options the deployed code receives (fields of Settings).
     data_regions: str
     category_drop_threshold: float
+    min_categories: int
     reference_max_bytes: int
     reject_threshold: float
     trending_feed_start: str
@@ -56,6 +57,8 @@ class DeployContracts(Names):
             # Arrival: a landing_date=YYYY-MM-DD/ folder counts only below this prefix.
             "LANDING_PREFIX": self.prefixes.raw_reference,
             "CATEGORY_DROP_THRESHOLD": str(self.category_drop_threshold),
+            # Fewer categories than this in one file: quarantined even as a region's first file.
+            "MIN_CATEGORIES": str(self.min_categories),
             "MAX_BODY_BYTES": str(self.reference_max_bytes),
         }
 

@@ -23,6 +23,8 @@ from youtube_etl.settings.names import Prefixes
 from youtube_lake.regions import KNOWN_REGIONS, parse_region_codes
 
 SECTION = "youtube_etl"
+#: Upper bound of ``min_categories``: YouTube has ~32 categories per region, so more is a typo.
+MAX_MIN_CATEGORIES = 100
 ENV_PREFIX = "AIRFLOW__YOUTUBE_ETL__"
 
 _PROJECT_RE = re.compile(r"^[a-z][a-z0-9]{1,19}$")
@@ -71,6 +73,11 @@ class Settings(DeployContracts):
     #: Share of a region's categories a new category file may drop before it is quarantined (a file with
     #: one item must not silently replace a region's 31 categories).
     category_drop_threshold: float = 0.5
+    #: Fewest categories a region's category file may hold, else it is quarantined (``too_few_categories``)
+    #: even when the region has no earlier file for the drop check. Every real file (10 datasnaek regions,
+    #: 2017-18; 11 rsrishav regions, 2020-21) holds 31 or 32: 10 leaves room for retired categories and
+    #: still catches a stub or cut-short ``videoCategories.list`` response of one or two.
+    min_categories: int = 10
     #: First day a trending list can be dated (YouTube's Trending feed launched in December 2015): earlier
     #: trending dates in a statistics file are implausible (``99.14.11`` must not become 1999 or 2099, and
     #: the Glue job also rejects days after the ingest). ISO date, passed as ``--earliest_trending_date``.
@@ -149,6 +156,11 @@ class Settings(DeployContracts):
                 f"[{SECTION}] trending_feed_start={self.trending_feed_start!r}: must be an ISO date such as "
                 "2015-12-01"
             ) from None
+        if not 1 <= self.min_categories <= MAX_MIN_CATEGORIES:
+            raise SettingsError(
+                f"[{SECTION}] min_categories={self.min_categories!r}: must be from 1 to {MAX_MIN_CATEGORIES} "
+                "(a region's file holds about 32 categories)"
+            )
         if not 1024 <= self.reference_max_bytes <= 1024**3:
             raise SettingsError(
                 f"[{SECTION}] reference_max_bytes={self.reference_max_bytes!r}: must be from 1 KiB to 1 GiB"
