@@ -482,6 +482,21 @@ def test_a_late_drop_loses_to_a_later_arrival_already_published(lake: Lake, tmp_
     assert lake.objects() == ["region=us/dt=2017-11-14/data.snappy.parquet"]
 
 
+def test_across_runs_an_arrival_tie_goes_to_the_later_sorting_file(lake: Lake, tmp_path: Path) -> None:
+    """The merge with published rows breaks an arrival tie by source file, whichever run wrote which:
+    the published m.csv beats a later run's a.csv, and a later run's z.csv beats the published b.csv."""
+    src, noon = tmp_path / "src", D + dt.timedelta(hours=12)
+    first = [csv_file(src, "m.csv", row("kkkkkkkkkkk", views=7)), csv_file(src, "b.csv", row(views=3))]
+    lake.run([entry(f, noon) for f in first], "first")
+    second = [csv_file(src, "a.csv", row("kkkkkkkkkkk", views=1)), csv_file(src, "z.csv", row(views=26))]
+    result = lake.run([entry(f, noon) for f in second], "second")
+    assert result.merged == ["region=us/dt=2017-11-14"]
+    assert views(lake) == {
+        ("kkkkkkkkkkk", "2017-11-14"): (7, "m.csv"),
+        ("abcdefghijk", "2017-11-14"): (26, "z.csv"),
+    }
+
+
 def test_an_increment_writes_only_the_partitions_it_touches(lake: Lake, tmp_path: Path) -> None:
     src = tmp_path / "src"
     lake.run([entry(csv_file(src, "d14.csv", row(), row(day="17.13.11")))], "first")
