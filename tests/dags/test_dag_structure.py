@@ -120,6 +120,14 @@ def test_reporting_order_publishes_only_after_checks(dags) -> None:  # type: ign
     assert "build_reports.build_" + report in downstream(dag, "crawl_analytics")
 
 
+def test_reporting_crawls_the_analytics_only_after_building_them(dags) -> None:  # type: ignore[no-untyped-def]
+    """The crawl registers what run_build_analytics wrote: before it, the reports read yesterday's table."""
+    dag = dags["youtube_reporting"]
+    assert dag.get_task("crawl_analytics").upstream_task_ids == {"run_build_analytics"}
+    assert "crawl_analytics" in downstream(dag, "run_build_analytics")
+    assert {t.task_id for t in dag.roots} == {"run_build_analytics"}
+
+
 def test_cleanup_runs_whatever_happened_but_failures_still_fail_the_run(dags) -> None:  # type: ignore[no-untyped-def]
     dag = dags["youtube_reporting"]
     assert dag.get_task("cleanup_report_runs").trigger_rule == "all_done"
