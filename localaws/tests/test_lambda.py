@@ -493,6 +493,19 @@ def test_timed_out_invocation_discards_the_worker(clean_aws: LocalAWS) -> None:
     assert after["pid"] != warm["pid"] and after["count"] == 1
 
 
+def test_a_timed_out_invocation_ends_within_about_a_second_of_its_timeout(clean_aws: LocalAWS) -> None:
+    """The environment is ended at the timeout, not seconds later. Read from the runtime's own REPORT
+    Duration (a warm environment: no init phase, no HTTP or start-up in the measure) with 2 s of slack
+    for a loaded machine; the process is gone by the time the invoke returns."""
+    _create_warm(clean_aws, timeout=1)
+    _, warm, _ = _call(clean_aws)
+    _, error, tail = _call(clean_aws, {"sleep": 30})
+    assert error["errorType"] == "Sandbox.Timedout"
+    (duration,) = re.findall(r"^REPORT RequestId: \S+\tDuration: ([0-9.]+) ms", tail, re.MULTILINE)
+    assert 1000 <= float(duration) < 3000, f"a 1 s timeout ended after {duration} ms"
+    assert _gone(warm["pid"])
+
+
 @pytest.mark.parametrize(
     ("event", "reason"),
     [
