@@ -391,6 +391,40 @@ def test_a_write_that_loses_the_race_decides_again(
     assert len(_keys(aws, s.processed_bucket, f"{s.prefixes.category_reference}region=jp/")) == 1
 
 
+def test_a_newer_version_landing_during_the_conversion_supersedes_the_older(
+    aws: LocalRuntime, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """v1 is current when its conversion starts; v2 of the same key lands and is converted before v1's
+    PUT. v1's write loses (412), it reads again, finds its own key's other version and asks S3: v1 is no
+    longer current, so it ends superseded and the partition keeps v2."""
+    key = f"{DROP}MX_category_id.json"
+    old = _put(aws, key, _variant(data_dir, "MX", "v1"))
+    new: list[str] = []
+    original = lambda_handler._convert
+
+    def convert_while_a_newer_version_lands(*args: Any, **kwargs: Any) -> Any:
+        table = original(*args, **kwargs)
+        if not new:  # only during v1's conversion
+            new.append(_put(aws, key, _variant(data_dir, "MX", "v2")))
+            assert lambda_handler.handler(_event(aws, key, version=new[0]), _context("v2"))["converted"] == 1
+        return table
+
+    monkeypatch.setattr(lambda_handler, "_convert", convert_while_a_newer_version_lands)
+    result = lambda_handler.handler(_event(aws, key, version=old), _context("v1"))
+
+    (record,) = result["records"]
+    assert (record["status"], record["version_id"], record["rows"]) == ("superseded", old, 0)
+    assert (
+        record["reason"].startswith("not_current: ")
+        and f"the newest is version {new[0]} " in record["reason"]
+    )
+    assert {r["category_title"].rsplit(" ", 1)[1] for r in _partition(aws, "mx")} == {"v2"}
+    assert _stored(aws, "mx")["Metadata"]["source-version-id"] == new[0]
+    old_etag = hashlib.md5(_variant(data_dir, "MX", "v1")).hexdigest()
+    assert _ledger(aws, key, old_etag)["verdict"] == "superseded"
+    assert _ledger(aws, key)["verdict"] == "processed"
+
+
 def test_a_file_dropping_most_categories_is_quarantined(aws: LocalRuntime, data_dir: Path) -> None:
     """A valid file with one item must not replace a region's 31 categories without a word."""
     s = aws.settings
