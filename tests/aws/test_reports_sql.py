@@ -583,6 +583,26 @@ def test_channels_are_keyed_on_channel_id_with_their_latest_title(
     assert read_report(clean_tables, "region_summary", run_id)["channels"].tolist() == [3]
 
 
+def test_top_videos_break_a_tie_on_views_by_likes(clean_tables: LocalRuntime, trending: pd.DataFrame) -> None:
+    """Equal views on one region-day: more likes ranks first, whichever video_id sorts first."""
+    day = date(2020, 8, 12)
+    rows = [
+        {"video_id": "v_few_likes", "views": 500, "likes": 10},
+        {"video_id": "v_more_likes", "views": 500, "likes": 90},
+        {"video_id": "v_most_views", "views": 900, "likes": 1},
+    ]
+    table = synthetic_rows(trending.iloc[0], [{**r, "region": "us", "trending_date": day} for r in rows])
+    load_tables(clean_tables, table, statistics_of(table))
+    run_id = "manual__ties"
+    build_report(clean_tables, "top_videos_by_region", run_id)
+    top = read_report(clean_tables, "top_videos_by_region", run_id).sort_values("view_rank")
+    assert [(_plain(r.view_rank), r.video_id) for r in top.itertuples()] == [
+        (1, "v_most_views"),
+        (2, "v_more_likes"),
+        (3, "v_few_likes"),
+    ]
+
+
 def test_a_partial_day_is_a_short_last_day_of_a_source_file(
     clean_tables: LocalRuntime, trending: pd.DataFrame
 ) -> None:
