@@ -770,6 +770,23 @@ def test_views_swap_and_retention_drops_the_oldest_runs(lake: LocalRuntime, tren
     }
 
 
+def test_retention_keeps_the_published_run_even_when_it_is_the_oldest(lake: LocalRuntime) -> None:
+    runtime = lake
+    s = runtime.settings
+    session = runtime.session()
+    report = "channel_daily"  # no other test builds more runs of it
+    athena(runtime, reports.view_swap_sql(report, run_id=RUN, params=s.sql_params()))  # the oldest run
+    newer = [f"manual__2026-12-1{i}T00:00:00+00:00" for i in range(1, 4)]
+    for run_id in newer:
+        build_report(runtime, report, run_id)
+    dropped = reports.delete_report_runs(session, s, report, newer[-1], retention=1)
+    assert dropped == [reports.report_table(report, run_id) for run_id in newer[:-1]]
+    kept = {r.table for r in reports.list_report_runs(session, s, report)}
+    assert kept == {reports.report_table(report, RUN), reports.report_table(report, newer[-1])}
+    shown = athena(runtime, f"SELECT count(*) AS n FROM {s.analytics_database}.{report}")
+    assert shown == [{"n": str(len(read_report(runtime, report, RUN)))}]
+
+
 def test_a_retried_ctas_starts_from_a_clean_slate(lake: LocalRuntime) -> None:
     """A CTAS cannot reuse a table or write into a non-empty folder: discarding the run first makes retries
     idempotent, while the published run is never discarded."""
