@@ -343,18 +343,15 @@ def lambda_statements(stack: Stack, s: Settings, log_group_arn: str) -> list[iam
         iam.PolicyStatement(
             actions=["s3:PutObject"], resources=[objects_arn(s.processed_bucket, p.landing_ledger)]
         ),
+        # register_partition's catalog calls: get_partition, then awswrangler's create_parquet_table
+        # (mode="append": get_table, create_table or update_table) and add_parquet_partitions.
         iam.PolicyStatement(
             actions=[
-                "glue:GetDatabase",
                 "glue:GetTable",
                 "glue:CreateTable",
                 "glue:UpdateTable",
                 "glue:GetPartition",
-                "glue:GetPartitions",
-                "glue:CreatePartition",
                 "glue:BatchCreatePartition",
-                "glue:UpdatePartition",
-                "glue:BatchUpdatePartition",
             ],
             resources=[
                 f"{catalog}:catalog",
