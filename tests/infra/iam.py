@@ -49,3 +49,16 @@ def all_statements(synth: Synth) -> list[tuple[str, str, dict[str, Any]]]:
         for pid, policy in synth.resources(stack, "AWS::IAM::Policy").items():
             found += [(stack, pid, st) for st in as_list(policy["Properties"]["PolicyDocument"]["Statement"])]
     return found
+
+
+def glue_resources(statements: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """Glue ARN -> allowed ``glue:`` actions (string ARNs; ``*`` included, so a wildcard grant shows)."""
+    result: dict[str, set[str]] = {}
+    for statement in statements:
+        if statement["Effect"] != "Allow":
+            continue
+        actions = {a for a in as_list(statement["Action"]) if a.startswith("glue:")}
+        for resource in as_list(statement["Resource"]) if actions else []:
+            if isinstance(resource, str) and (resource == "*" or resource.startswith("arn:aws:glue:")):
+                result.setdefault(resource, set()).update(actions)
+    return result

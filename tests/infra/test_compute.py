@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from infra.stacks.compute import GLUE_VERSION, LAMBDA_RESERVED_CONCURRENCY
-from tests.infra.conftest import Synth
-from tests.infra.iam import role_statements, s3_object_resources
+from tests.infra.conftest import ACCOUNT, REGION, Synth
+from tests.infra.iam import glue_resources, role_statements, s3_object_resources
 
 
 def only(resources: dict[str, dict[str, Any]]) -> tuple[str, dict[str, Any]]:
@@ -166,6 +166,28 @@ def test_lambda_role_reaches_only_its_prefixes(synth: Synth) -> None:
             "s3:DeleteObject",
         },
         f"arn:aws:s3:::{s.processed_bucket}/{p.landing_ledger}*": {"s3:PutObject"},
+    }
+
+
+#: The catalog calls json_to_parquet's register_partition makes (directly and through awswrangler).
+LAMBDA_GLUE_ACTIONS = {
+    "glue:GetPartition",  # is the region's partition registered already (the usual re-run: stop here)
+    "glue:GetTable",  # create_parquet_table(mode="append") reads the table first
+    "glue:CreateTable",  # ... creates it when it is missing
+    "glue:UpdateTable",  # ... or updates it when its columns differ from GLUE_COLUMN_TYPES
+    "glue:BatchCreatePartition",  # add_parquet_partitions
+}
+
+
+def test_lambda_role_has_exactly_the_glue_actions_it_calls_on_its_table(synth: Synth) -> None:
+    s = synth.settings
+    _, function = our_function(synth)
+    role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    catalog = f"arn:aws:glue:{REGION}:{ACCOUNT}"
+    assert glue_resources(role_statements(synth, "Compute", role_id)) == {
+        f"{catalog}:catalog": LAMBDA_GLUE_ACTIONS,
+        f"{catalog}:database/{s.processed_database}": LAMBDA_GLUE_ACTIONS,
+        f"{catalog}:table/{s.processed_database}/{s.category_reference_table}": LAMBDA_GLUE_ACTIONS,
     }
 
 
