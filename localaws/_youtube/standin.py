@@ -20,7 +20,8 @@ from localaws._youtube import errors, resources
 from localaws._youtube.data import Recording, load_recording
 from localaws._youtube.errors import ApiError
 
-FaultKind = Literal["error", "slow", "truncated", "not_json"]
+FaultKind = Literal["error", "slow", "truncated", "not_json", "no_items"]
+FAULT_KINDS: tuple[str, ...] = ("error", "slow", "truncated", "not_json", "no_items")
 METHODS = {"videos": "videos.list", "videoCategories": "videoCategories.list"}
 #: Parameters every Google API accepts (the client library sends ``alt=json`` and ``key``).
 _SYSTEM_PARAMS = {"key", "alt", "prettyPrint", "fields", "quotaUser", "userIp", "$.xgafv", "callback"}
@@ -35,9 +36,11 @@ _NOT_JSON = (
 class YouTubeFault:
     """A fault injected into API answers: ``error`` (HTTP ``status`` with Google's body and ``reason``),
     ``slow`` (the answer after ``delay`` seconds), ``truncated`` (the connection closes after half the
-    body), ``not_json`` (a 200 whose body is an HTML error page). It hits the ``on_call``-th API call counted
-    from when it was added (1: the next one), and ``times`` calls from there (0: every one); ``method``
-    (``videos.list`` / ``videoCategories.list``) restricts the calls it counts."""
+    body), ``not_json`` (a 200 whose body is an HTML error page), ``no_items`` (a 200 whose body is valid
+    JSON, the answer without its ``items``: no list response a client may take as a page; an error answer
+    stays as it is). It hits the ``on_call``-th API call counted from when it was added (1: the next one),
+    and ``times`` calls from there (0: every one); ``method`` (``videos.list`` / ``videoCategories.list``)
+    restricts the calls it counts."""
 
     kind: FaultKind
     on_call: int = 1
@@ -48,8 +51,8 @@ class YouTubeFault:
     method: str | None = None
 
     def __post_init__(self) -> None:
-        if self.kind not in ("error", "slow", "truncated", "not_json"):
-            raise ValueError(f"unknown fault kind {self.kind!r}: error, slow, truncated or not_json")
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}: one of {', '.join(FAULT_KINDS)}")
         if self.on_call < 1 or self.times < 0:
             raise ValueError("on_call counts from 1 and times from 0 (0: every call)")
         if self.method is not None and self.method not in METHODS.values():
@@ -351,7 +354,16 @@ def _with_fault(answer: Answer, fault: YouTubeFault | None) -> Answer:
         return Answer(answer.status, answer.body, answer.content_type, delay=fault.delay)
     if fault.kind == "truncated":
         return Answer(answer.status, answer.body, answer.content_type, cut_at=len(answer.body) // 2)
+    if fault.kind == "no_items":
+        return Answer(200, _without_items(answer.body)) if answer.status == 200 else answer
     return Answer(200, _NOT_JSON, "text/html; charset=UTF-8")
+
+
+def _without_items(body: bytes) -> bytes:
+    """The JSON object ``body`` without its ``items`` (everything else kept: kind, etag, pageInfo, tokens)."""
+    doc = json.loads(body)
+    doc.pop("items", None)
+    return _json(doc)
 
 
 def _json(value: Any) -> bytes:

@@ -387,6 +387,26 @@ def test_a_truncated_body_and_a_body_that_is_not_json(yt: LocalAWS) -> None:
     assert _videos(yt.youtube_endpoint)[0] == 200
 
 
+def test_a_json_body_without_items_from_python_and_over_http(yt: LocalAWS) -> None:
+    root = yt.youtube_endpoint
+    yt.youtube.add_fault(YouTubeFault("no_items", method="videos.list"))
+    status, body = _videos(root, maxResults=50)
+    assert status == 200 and "items" not in body
+    assert body["kind"] == "youtube#videoListResponse" and body["pageInfo"]["totalResults"] == 200
+    assert "nextPageToken" in body, "the rest of the answer is kept"
+    fault = YouTubeFault("no_items", method="videoCategories.list")
+    status, listed = _control(root, "faults", fault.to_json(), "POST")
+    assert status == 200 and listed["faults"][-1] == fault.to_json()
+    status, body = _get(root, "videoCategories", part="snippet", regionCode="US", key=KEY)
+    assert status == 200 and body["kind"] == "youtube#videoCategoryListResponse" and "items" not in body
+    status, body = _videos(root)
+    assert status == 200 and len(body["items"]) == 5, "each fault hit one call"
+    yt.youtube.add_fault(YouTubeFault("no_items"))
+    status, body = _videos(root, regionCode="XX")
+    assert status == 400 and _error(body)[1] == "invalidRegionCode", "an error answer stays an error"
+    assert [c.fault for c in yt.youtube.calls()] == ["no_items", "no_items", None, "no_items"]
+
+
 def test_faults_through_the_control_route(yt: LocalAWS) -> None:
     root = yt.youtube_endpoint
     status, listed = _control(

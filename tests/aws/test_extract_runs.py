@@ -20,7 +20,7 @@ from local.replay import relaxed_lag_hours
 from local.runtime import LocalRuntime
 from localaws import YouTubeFault
 from youtube_etl.landing import LandingObject, landing_kinds, plan_increment
-from youtube_lake.extract import complete_region_days
+from youtube_lake.extract import category_key, complete_region_days, region_day_folder
 
 DAY = date(2020, 8, 13)
 CONN = "AIRFLOW_CONN_YOUTUBE_API"
@@ -210,6 +210,37 @@ def test_a_body_that_is_not_json_is_not_landed_and_the_task_shows_its_first_byte
     assert "not a JSON list response with 'items'" in text
     assert 'first bytes: b"<!DOCTYPE html>\\n<html lang=en><title>Error 502' in text
     assert raw_keys(extract_env) == []
+
+
+def region_day_keys(runtime: LocalRuntime, region: str) -> list[str]:
+    """Raw keys of ``region``'s region-day of :data:`DAY`: its pages and manifest, its category file."""
+    prefixes = runtime.settings.prefixes
+    folder = region_day_folder(prefixes.raw_statistics, DAY, region)
+    categories = category_key(prefixes.raw_reference, DAY, region)
+    return [k for k in raw_keys(runtime) if k.startswith(folder) or k == categories]
+
+
+def test_a_json_body_without_items_is_not_landed_and_the_other_region_lands(
+    extract_env: LocalRuntime, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # The first region to run makes calls 1-5 (4 pages, the categories) and lands; every call of the
+    # second answers 200 with valid JSON that has no "items", on each of its tries.
+    extract_env.youtube.add_fault(YouTubeFault("no_items", on_call=6, times=0))
+    run = extract(extract_env)
+    states = by_region(run, ["us", "gb"])
+    assert sorted(states.values()) == ["failed", "success"], run.tasks
+    landed = next(r for r, state in states.items() if state == "success")
+    failed = next(r for r, state in states.items() if state == "failed")
+    assert run.tasks["publish_extract"] == "success"
+    assert {c.status for c in extract_env.youtube.calls() if c.fault} == {200}, "the API answered 200"
+    text = "".join(capfd.readouterr())
+    what = f"videos.list region={failed} page 1"
+    assert f"{what}: the body is not a JSON list response with 'items'" in text
+    assert 'first bytes: b\'{\\n  "kind": "youtube#videoListResponse",\\n  "etag": ' in text
+    assert region_day_keys(extract_env, failed) == [], "nothing of the failed region-day is landed"
+    assert published(extract_env) == {landed}
+    planned = planned_statistics(extract_env)
+    assert planned and planned == [k for k in planned if k in region_day_keys(extract_env, landed)]
 
 
 @pytest.mark.parametrize("kind", ["error", "truncated"])
