@@ -2,8 +2,11 @@
 the faults it injects, the calls it received.
 
 An API call is checked in Google's order: the key (missing: 403, unknown: 400), then the quota of that key
-for the served day (403 ``quotaExceeded`` once the limit is spent), then it costs 1 unit (as a list call
-does, and as an invalid request does too) and its parameters are checked.
+for the served day (403 ``quotaExceeded`` once the limit is spent), then its parameters. A call with a
+valid key costs 1 unit whatever its answer: Google's quota table says "All API requests, including
+invalid requests, incur a quota cost of at least one point", so an invalid request, a ``quotaExceeded``
+refusal and an injected error cost their unit too (the units spent may pass the limit by the refusals). A
+refused key costs nothing: it names no project to charge.
 """
 
 from __future__ import annotations
@@ -234,13 +237,13 @@ class YouTubeStandIn:
             return day, None, 0, Answer(400, errors.key_invalid().body())
         hit = [armed.fault for armed in self._state.faults if armed.hits(method)]  # every fault counts it
         fault = hit[0] if hit else None
+        spent = self._state.spent.get((key, day), 0)
+        self._state.spent[(key, day)] = spent + 1  # whatever the answer, as on the API (module doc)
         if fault is not None and fault.kind == "error":
             error = errors.backend_error(fault.status, fault.reason)
-            return day, fault, 0, Answer(error.code, error.body())
-        spent = self._state.spent.get((key, day), 0)
+            return day, fault, 1, Answer(error.code, error.body())
         if spent >= self.quota:
-            return day, fault, 0, Answer(403, errors.quota_exceeded().body())
-        self._state.spent[(key, day)] = spent + 1
+            return day, fault, 1, Answer(403, errors.quota_exceeded().body())
         return day, fault, 1, None
 
     def _respond(self, method: str, params: dict[str, str], day: date) -> Answer:

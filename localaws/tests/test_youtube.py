@@ -329,8 +329,9 @@ def test_quota_is_counted_per_key_and_day_and_403_past_the_limit(tmp_path: Path)
         assert status == 403 and _error(body) == (403, "quotaExceeded", "youtube.quota", "PERMISSION_DENIED")
         assert "exceeded your" in body["error"]["message"]
         assert _videos(root, key=OTHER_KEY)[0] == 200  # another key has its own quota
-        assert aws.youtube.quota_spent(KEY) == 3 and aws.youtube.quota_spent(OTHER_KEY) == 1
-        assert [c.units for c in aws.youtube.calls()] == [1, 1, 1, 0, 1]
+        # The refusal costs its unit too ("all API requests, including invalid requests").
+        assert aws.youtube.quota_spent(KEY) == 4 and aws.youtube.quota_spent(OTHER_KEY) == 1
+        assert [c.units for c in aws.youtube.calls()] == [1, 1, 1, 1, 1]
         aws.youtube.set_day("2020-08-13")  # a new day: a new quota
         status, page = _videos(root)
         assert status == 200 and [i["id"] for i in page["items"]] == ["v2"]
@@ -339,7 +340,7 @@ def test_quota_is_counted_per_key_and_day_and_403_past_the_limit(tmp_path: Path)
             {
                 "limit": 3,
                 "day": "2020-08-13",
-                "spent": {KEY: {"2020-08-12": 3, "2020-08-13": 1}, OTHER_KEY: {"2020-08-12": 1}},
+                "spent": {KEY: {"2020-08-12": 4, "2020-08-13": 1}, OTHER_KEY: {"2020-08-12": 1}},
             },
         )
         aws.reset()  # the runtime's reset forgets the stand-in's calls and quota too
@@ -355,7 +356,7 @@ def test_a_5xx_on_the_nth_call_then_the_api_answers_again(yt: LocalAWS) -> None:
     status, body = _videos(yt.youtube_endpoint)
     assert status == 500 and _error(body)[1:] == ("internalError", "global", "INTERNAL")
     assert [c.fault for c in yt.youtube.calls()] == [None, "error", "error", None, "error"]
-    assert yt.youtube.quota_spent(KEY) == 2  # a backend error costs nothing
+    assert yt.youtube.quota_spent(KEY) == 5  # a backend error costs its unit too
 
 
 def test_a_fault_can_watch_one_method_only(yt: LocalAWS) -> None:
@@ -420,7 +421,7 @@ def test_faults_through_the_control_route(yt: LocalAWS) -> None:
     assert _control(root, "faults", method="DELETE") == (200, {"faults": []})
     assert _videos(root)[0] == 200
     status, calls = _control(root, "calls")
-    assert [(c["status"], c["key"], c["units"]) for c in calls["calls"]] == [(429, KEY, 0), (200, KEY, 1)]
+    assert [(c["status"], c["key"], c["units"]) for c in calls["calls"]] == [(429, KEY, 1), (200, KEY, 1)]
 
 
 # ---- the clock --------------------------------------------------------------------------------------------

@@ -2,7 +2,11 @@
 
 Built offline from the client's bundled discovery document (``static_discovery=True``) and pointed at any
 root URL (the API, or the local stand-in) by ``client_options``. Responses come back as the exact bytes the
-API sent (``RawModel``), so the extract lands them verbatim. Every call costs one quota unit and is counted.
+API sent (``RawModel``), so the extract lands them verbatim. Every request the API answers costs one quota
+unit and is counted: "All API requests, including invalid requests, incur a quota cost of at least one
+point" (the API's quota table), so an error answer counts too, a ``quotaExceeded`` refusal included; a
+refused key does not (it names no project to charge). A request lost to a timeout or a dropped connection
+is not counted: the client cannot tell whether the API received it.
 
 The API key is a secret. googleapiclient sends it as ``key=`` in the URI, logs URIs (DEBUG, and WARNING
 before its own retries) and puts them in ``HttpError`` messages. So: a log filter scrubs ``key=`` from the
@@ -146,7 +150,8 @@ class YouTubeApi:
     backoff: float = 1.0
     max_backoff: float = 30.0
     sleep: Callable[[float], None] = time.sleep
-    #: Quota units spent by this client: one per request the API answered (invalid ones cost too).
+    #: Quota units spent by this client: one per request the API answered, refused and invalid ones too,
+    #: except a refused key (module doc).
     units: int = 0
     log: logging.Logger = field(default_factory=lambda: logging.getLogger(__name__))
 
@@ -173,8 +178,8 @@ class YouTubeApi:
             except transient as error:
                 last = f"{type(error).__name__}: {scrub(str(error))}"
                 continue
-            self.units += 1
             if answered is None:
+                self.units += 1
                 return bytes(body)
             # Outside the except block: an error raised here has no HttpError (whose text holds the URI
             # with the key) as its context in a traceback.
@@ -182,15 +187,23 @@ class YouTubeApi:
         raise TransientApiError(f"{what}: still failing after {self.retries} retries ({last})")
 
     def _classify(self, status: int, content: bytes, what: str) -> str:
-        """Raise the fatal errors; return the description of a transient one (to retry)."""
+        """Count the call's unit; raise the fatal errors; return the description of a transient one (to
+        retry)."""
         reason, message = error_details(content)
         described = f"HTTP {status} {reason or 'error'}: {message}".strip()
+        key_refused = (
+            status in (400, 401, 403)
+            and reason not in QUOTA_REASONS
+            and (reason in KEY_REASONS or "api key" in message.lower())
+        )
+        if not key_refused:  # every answer costs a unit, a refusal too; a refused key charges no project
+            self.units += 1
         if status == 403 and reason in QUOTA_REASONS:
             raise QuotaExceeded(
                 f"{what}: the API key's quota is spent ({reason}: {message}); {self.units} units spent by "
                 "this task, including this call. No retry until the quota resets (midnight Pacific time)."
             )
-        if status in (400, 401, 403) and (reason in KEY_REASONS or "api key" in message.lower()):
+        if key_refused:
             raise KeyRejected(
                 f"{what}: the API refused the key of the Airflow connection {self.connection_id!r} "
                 f"({described}); set a valid key as that connection's password"

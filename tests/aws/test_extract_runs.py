@@ -8,6 +8,7 @@ and with small retry delays (settings too), so a retried failure costs seconds.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -106,7 +107,8 @@ def test_quota_exceeded_fails_at_once_and_the_landed_region_stays(
     extract_env: LocalRuntime, capfd: pytest.CaptureFixture[str]
 ) -> None:
     # A full chart costs 5 units (4 pages of 50, then the categories): the first region lands, the second
-    # is refused on its third call.
+    # is refused on its third call, which costs its unit too (the API's rule: "All API requests, including
+    # invalid requests, incur a quota cost of at least one point").
     extract_env.youtube.quota = 7
     run = extract(extract_env)
     states = by_region(run, ["us", "gb"])
@@ -120,7 +122,15 @@ def test_quota_exceeded_fails_at_once_and_the_landed_region_stays(
     log = capfd.readouterr()
     text = log.out + log.err
     assert "the API key's quota is spent (quotaExceeded" in text
-    assert "units spent by this task" in text
+    # The units the tasks report (the landed region's result line, the refused one's error) are the
+    # units the stand-in charged the key: 5 + 3, one more than its limit.
+    reported = dict(re.findall(r"region=(\w+) day=[\d-]+: \d+ items .*?, (\d+) quota units", text))
+    reported |= dict(re.findall(r"region=(\w+): .*? (\d+) units spent by this task", text))
+    assert sorted(reported) == ["gb", "us"], text
+    (key,) = {c.key for c in extract_env.youtube.calls()}
+    charged = extract_env.youtube.quota_spent(key, DAY)
+    assert sum(int(units) for units in reported.values()) == charged == 8
+    assert sum(c.units for c in extract_env.youtube.calls()) == charged
 
 
 @pytest.mark.parametrize("key", [None, "AIzaNotTheLocalKey-0123456789"], ids=["missing", "keyInvalid"])

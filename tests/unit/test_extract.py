@@ -207,7 +207,9 @@ def test_quota_exceeded_fails_at_once_naming_the_quota_and_the_units_spent(s3: A
     with pytest.raises(QuotaExceeded) as caught:
         run(s3, client)
     assert len(http.uris) == 3 and sleeps == []
+    # The refused call costs its unit: "All API requests, including invalid requests, incur a quota cost".
     assert "quotaExceeded" in str(caught.value) and "3 units spent" in str(caught.value)
+    assert client.units == 3
     assert landed(s3) == {}
 
 
@@ -225,6 +227,7 @@ def test_a_refused_key_fails_naming_the_connection_not_the_key(s3: Any, response
     with pytest.raises(KeyRejected) as caught:
         run(s3, client)
     assert "'youtube_api'" in str(caught.value) and KEY not in str(caught.value) and sleeps == []
+    assert client.units == 0, "a refused key names no project to charge"
 
 
 def test_an_unknown_region_fails_naming_it(s3: Any) -> None:
