@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from local.replay import DEFAULT_DAYS
 from local.runtime import REPO_ROOT
 
 
@@ -18,15 +19,19 @@ def user_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AWS_"))}
 
 
-def make_run_argv(data: Path, work: Path) -> list[str]:
-    """`make run`'s command on ``data``, its exports, Airflow home and lake under ``work``: never the
-    repository's own ``out/``, ``.airflow/`` or ``.lake/`` (a run starts by removing its lake)."""
+def make_run_argv(data: Path | None, work: Path, days: int = DEFAULT_DAYS) -> list[str]:
+    """`make run`'s command, its exports, Airflow home and lake under ``work``: never the repository's own
+    ``out/``, ``.airflow/`` or ``.lake/`` (a run starts by removing its lake).
+
+    ``data`` None is the README's default (``make run``): E -> T -> L over ``days`` recorded days of the
+    YouTube Data API stand-in; a folder is ``make run DATA=folder``, its drops landed instead.
+    """
+    source = ["--days", str(days)] if data is None else ["--data", str(data)]
     return [
         sys.executable,
         "-m",
         "local.pipeline",
-        "--data",
-        str(data),
+        *source,
         "--out",
         str(work / "out"),
         "--airflow-home",
