@@ -125,7 +125,7 @@ def test_quota_exceeded_fails_at_once_and_the_landed_region_stays(
     # The units the tasks report (the landed region's result line, the refused one's error) are the
     # units the stand-in charged the key: 5 + 3, one more than its limit.
     reported = dict(re.findall(r"region=(\w+) day=[\d-]+: \d+ items .*?, (\d+) quota units", text))
-    reported |= dict(re.findall(r"region=(\w+): .*? (\d+) units spent by this task", text))
+    reported |= dict(re.findall(r"region=(\w+)[^:\n]*: [^\n]*? (\d+) units spent by this task", text))
     assert sorted(reported) == ["gb", "us"], text
     (key,) = {c.key for c in extract_env.youtube.calls()}
     charged = extract_env.youtube.quota_spent(key, DAY)
