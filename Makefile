@@ -64,7 +64,8 @@ lint: install ## ruff (incl. Airflow AIR rules) and mypy on plugins/ and include
 	$(VENV)/bin/ruff format --check plugins include localaws local dashboard infra dags tests bench
 	$(VENV)/bin/mypy plugins/youtube_etl include local localaws dashboard --exclude localaws/tests/
 
-# make test's pytest-xdist workers: the end-to-end modules run beside the rest (tests/conftest.py schedules them).
+# make test's and make test-fast's pytest-xdist workers: one module at a time, the end-to-end modules first
+# (tests/conftest.py schedules them); TEST_WORKERS=1 runs one worker.
 TEST_WORKERS ?= 2
 
 .PHONY: test
@@ -73,7 +74,7 @@ test: lint ## Lint, then every test (unit, DAG integrity, AWS-level on the local
 
 .PHONY: test-fast
 test-fast: lint ## The inner loop: lint, then every test but Spark and end-to-end runs (-m "not spark and not slow")
-	$(VENV)/bin/pytest -m "not spark and not slow" $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) -m "not spark and not slow" $(PYTEST_ARGS)
 
 .PHONY: bench
 bench: install ## Benchmarks: figures printed side by side with their reference

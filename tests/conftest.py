@@ -105,19 +105,48 @@ def airflow_db() -> Path:
 
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: without it, plain pytest still runs
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """``make test``'s pytest-xdist workers (``-n 2``) get units of work: each end-to-end module is one,
-    every other test is in one unit that runs in collection order, as in a single process (those tests
-    share a session's runtime and SparkSession, and some rely on that order). The e2e modules, mostly
-    waiting on Airflow and the runtime, run on one worker while the other runs the rest.
+    """``make test``'s pytest-xdist workers (``-n 2``) take one module at a time (xdist's loadscope), each
+    end-to-end module first: they are the longest, mostly waiting on Airflow and the runtime, so they start
+    while the other worker runs the short modules, and the short ones fill both workers at the end.
+    Each worker has its own local runtime and SparkSession (session fixtures).
 
-    (xdist's own ``--dist loadgroup`` would do this with marks, but it cannot with pytest 9: it renames
-    ``item._nodeid``, which pytest 9 no longer reads.)
+    (xdist's own ``--dist loadscope`` hands out the modules with the most tests first.)
     """
     from xdist.scheduler import LoadScopeScheduling
 
-    class EndToEndModules(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            module = nodeid.split("::", 1)[0]
-            return module if module.startswith("tests/e2e/") else "main"
+    # Units in collection order (sorted by pytest_collection_modifyitems), not xdist's default of the
+    # largest first: the local runtime's own test modules start in-process runtimes whose executors serve
+    # the process's moto, so they come after the tests of the session's runtime, as in one process.
+    config.option.loadscopereorder = False
 
-    return EndToEndModules(config, log)
+    class EndToEndFirst(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return nodeid.split("::", 1)[0]  # the module (xdist's default splits classes apart)
+
+    return EndToEndFirst(config, log)
+
+
+#: The end-to-end modules, longest first (measured in make test): each is one unit, handed out first.
+E2E_LONGEST_FIRST = (
+    "tests/e2e/test_pipeline.py",
+    "tests/e2e/test_airflow_backfill.py",
+    "tests/e2e/test_ingest_verdicts.py",
+    "tests/e2e/test_airflow_ui.py",
+    "tests/e2e/test_make_run.py",
+    "tests/e2e/test_signals.py",
+    "tests/e2e/test_dashboard_browser.py",
+)
+
+
+def _e2e_rank(item: pytest.Item) -> int:
+    module = item.nodeid.split("::", 1)[0]
+    if module in E2E_LONGEST_FIRST:
+        return E2E_LONGEST_FIRST.index(module)
+    return len(E2E_LONGEST_FIRST) - (1 if module.startswith("tests/e2e/") else 0)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In make test's workers, the end-to-end modules come first, longest first (a stable sort: every
+    module keeps its own order): see pytest_xdist_make_scheduler. A single process keeps collection order."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=_e2e_rank)
