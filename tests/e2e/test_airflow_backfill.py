@@ -9,7 +9,11 @@ which has no drop: only the backfill's runs are looked at here.) Everything star
 
 from __future__ import annotations
 
+import csv
 import json
+import os
+import re
+import signal
 import sys
 import time
 import urllib.parse
@@ -23,12 +27,14 @@ import pytest
 from local.drops import make_drops
 from tests.e2e.test_airflow_ui import READY, call
 from tests.servers import started, user_env
+from youtube_etl.settings import get_settings
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def airflow_ui(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+def airflow_ui(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, str]]:
+    """(Airflow UI URL, an API token, the local AWS runtime's endpoint)."""
     home = tmp_path_factory.mktemp("airflow-backfill")
     drops = home / "quickstart"
     make_drops(data_dir, drops)
@@ -41,12 +47,15 @@ def airflow_ui(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         assert match, f"no ready line (logs in {home}/logs/components)"
         url, user, password = match.groups()
         token = call(f"{url}/auth/token", method="POST", body={"username": user, "password": password})
-        yield url, token["access_token"]
+        runtime = RUNTIME.search(proc.stdout.readline() if proc.stdout else "")
+        assert runtime, "no runtime line after the ready line"
+        yield url, token["access_token"], runtime.group(1), home
 
 
 # Two of the quickstart's four days show what the README's four-day backfill does: one run per day, each
 # taking its own drop (the other days' drops stay pending: no run of this test reaches them).
 DAYS = ("2017-11-14", "2017-11-15")
+RUNTIME = re.compile(r"local AWS runtime: (http://127\.0\.0\.1:\d+)")
 SQLITE_LOCKED = "Database is locked"
 
 
@@ -80,7 +89,7 @@ def wait_for(
         time.sleep(every)
 
 
-def backfill_runs(url: str, token: str, since: str) -> list[dict[str, Any]]:
+def backfill_runs(url: str, token: str, since: str, days: tuple[str, ...] = DAYS) -> list[dict[str, Any]]:
     """The backfill runs of DAYS queued at or after ``since`` (a backfill's ``created_at``).
 
     The DAG-run list of Airflow 3.3.1's REST API carries no ``backfill_id``; a backfill that reprocesses a
@@ -92,7 +101,7 @@ def backfill_runs(url: str, token: str, since: str) -> list[dict[str, Any]]:
         r
         for r in runs
         if r.get("run_type") == "backfill"
-        and r["data_interval_start"][:10] in DAYS
+        and r["data_interval_start"][:10] in days
         and _instant(r.get("queued_at")) >= _instant(since)
     ]
 
@@ -101,11 +110,13 @@ def _instant(text: str | None) -> datetime:
     return datetime.fromisoformat(text) if text else datetime.min.replace(tzinfo=UTC)
 
 
-def task_state(url: str, token: str, run_id: str, task_id: str) -> str:
+def task_instance(url: str, token: str, run_id: str, task_id: str) -> dict[str, Any]:
     quoted = urllib.parse.quote(run_id, safe="")
-    return str(
-        call(f"{url}/api/v2/dags/youtube_ingest/dagRuns/{quoted}/taskInstances/{task_id}", token)["state"]
-    )
+    return dict(call(f"{url}/api/v2/dags/youtube_ingest/dagRuns/{quoted}/taskInstances/{task_id}", token))
+
+
+def task_state(url: str, token: str, run_id: str, task_id: str) -> str:
+    return str(task_instance(url, token, run_id, task_id)["state"])
 
 
 def failed_tasks(url: str, token: str, dag_id: str, runs: list[dict[str, Any]]) -> dict[str, list[str]]:
@@ -121,20 +132,21 @@ def failed_tasks(url: str, token: str, dag_id: str, runs: list[dict[str, Any]]) 
     return out
 
 
-def verdicts(url: str, token: str, run_id: str) -> dict[str, Any]:
+def xcom(url: str, token: str, run_id: str, task_id: str, key: str) -> dict[str, Any]:
     quoted = urllib.parse.quote(run_id, safe="")
-    entry = call(
-        f"{url}/api/v2/dags/youtube_ingest/dagRuns/{quoted}/taskInstances/record_verdicts/xcomEntries/verdicts",
-        token,
-    )
-    value = entry["value"]
+    path = f"dags/youtube_ingest/dagRuns/{quoted}/taskInstances/{task_id}/xcomEntries/{key}"
+    value = call(f"{url}/api/v2/{path}", token)["value"]
     return dict(json.loads(value) if isinstance(value, str) else value)
 
 
+def verdicts(url: str, token: str, run_id: str) -> dict[str, Any]:
+    return xcom(url, token, run_id, "record_verdicts", "verdicts")
+
+
 def test_backfill_takes_each_days_drop_and_backfilling_again_takes_nothing(
-    airflow_ui: tuple[str, str],
+    airflow_ui: tuple[str, str, str, Path],
 ) -> None:
-    url, token = airflow_ui
+    url, token, *_ = airflow_ui
     wait_for(
         "the dag-processor registers both DAGs",
         lambda: (
@@ -196,3 +208,110 @@ def test_backfill_takes_each_days_drop_and_backfilling_again_takes_nothing(
     assert task_state(url, token, rerun["dag_run_id"], "run_clean_statistics") == "skipped"
     assert task_state(url, token, rerun["dag_run_id"], "crawl_processed") == "skipped"
     assert verdicts(url, token, rerun["dag_run_id"])["processed"] == 0
+
+
+# The kill test's day: an interval whose run already ended; a new file of that day's drop gives its
+# re-run a Glue job run to kill.
+KILLED_DAY = "2017-11-16"
+IN_PROGRESS = ("STARTING", "RUNNING")
+
+
+def aws_client(runtime: str, service: str) -> Any:
+    """A client of the local runtime make airflow started (its API, as on AWS)."""
+    import boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=runtime,
+        region_name=get_settings({}).region,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+
+
+def job_runs(runtime: str, job: str) -> list[dict[str, Any]]:
+    return list(aws_client(runtime, "glue").get_job_runs(JobName=job)["JobRuns"])
+
+
+def task_log(url: str, token: str, run_id: str, task_id: str, try_number: int) -> str:
+    quoted = urllib.parse.quote(run_id, safe="")
+    path = f"dags/youtube_ingest/dagRuns/{quoted}/taskInstances/{task_id}/logs/{try_number}"
+    return json.dumps(call(f"{url}/api/v2/{path}?full_content=true", token)["content"])
+
+
+def resend(runtime: str, home: Path) -> tuple[int, int]:
+    """Land the day's CA drop file again under a new name (a re-sent file: a new object, no verdict yet);
+    returns its (records, distinct videos), counted with the csv module."""
+    source = home / "quickstart" / "drops" / KILLED_DAY / "raw_statistics" / "region=ca" / "CAvideos.csv"
+    settings = get_settings({})
+    key = f"{settings.prefixes.raw_statistics}landing_date={KILLED_DAY}/region=ca/CAvideos_resent.csv"
+    aws_client(runtime, "s3").upload_file(str(source), settings.raw_bucket, key)
+    with source.open(newline="", encoding="utf-8") as handle:
+        videos = [row["video_id"] for row in csv.DictReader(handle)]
+    return len(videos), len(set(videos))
+
+
+def test_a_task_killed_mid_glue_run_retries_onto_that_run_not_a_second_one(
+    airflow_ui: tuple[str, str, str, Path],
+) -> None:
+    """Issue 25: SIGKILL the task process of run_clean_statistics while its Glue job runs (what an
+    OOM-killed or recycled task process does); the scheduler retries the task, and the retry re-attaches to
+    the job run the killed try stored instead of starting a second one (with MaxConcurrentRuns 1 a second
+    one would fail with ConcurrentRunsExceededException). The re-sent file is taken exactly once."""
+    url, token, runtime, home = airflow_ui
+    job = get_settings({}).clean_statistics_job
+    before = {r["Id"] for r in job_runs(runtime, job)}
+    records, videos = resend(runtime, home)
+    # Airflow allows one running backfill per DAG: the scheduler completes the last one after its run ends.
+    wait_for(
+        "the earlier backfills to complete",
+        lambda: all(
+            b["completed_at"]
+            for b in call(f"{url}/api/v2/backfills?dag_id=youtube_ingest", token)["backfills"]
+        ),
+        every=2,
+    )
+    body = {
+        "dag_id": "youtube_ingest",
+        "from_date": f"{KILLED_DAY}T00:00:00Z",
+        "to_date": f"{KILLED_DAY}T00:00:00Z",
+        "max_active_runs": 1,
+        "reprocess_behavior": "completed",
+    }
+    backfill = create_backfill(url, token, body)
+
+    def new_runs() -> list[dict[str, Any]]:
+        return [r for r in job_runs(runtime, job) if r["Id"] not in before]
+
+    def glue_running() -> tuple[str, int] | None:
+        runs = backfill_runs(url, token, backfill["created_at"], days=(KILLED_DAY,))
+        if not runs:
+            return None
+        ti = task_instance(url, token, runs[0]["dag_run_id"], "run_clean_statistics")
+        assert ti["state"] not in ("success", "skipped", "failed", "upstream_failed"), ti
+        started = new_runs()
+        assert all(r["JobRunState"] in IN_PROGRESS for r in started), f"ended before the kill: {started}"
+        if ti["state"] == "running" and ti.get("pid") and started:
+            return runs[0]["dag_run_id"], int(ti["pid"])
+        return None
+
+    run_id, pid = wait_for("run_clean_statistics with its Glue run running", glue_running, every=0.5)
+    os.kill(pid, signal.SIGKILL)
+
+    def ended() -> dict[str, Any] | None:
+        runs = backfill_runs(url, token, backfill["created_at"], days=(KILLED_DAY,))
+        return runs[0] if runs and runs[0]["state"] in ("success", "failed") else None
+
+    run = wait_for("the DAG run with the killed task", ended)
+    assert run["state"] == "success", failed_tasks(url, token, "youtube_ingest", [run])
+    ti = task_instance(url, token, run_id, "run_clean_statistics")
+    assert ti["try_number"] >= 2, ti  # the killed try, then the retry
+    (glue_run,) = new_runs()  # one job run for the task, whatever its tries
+    assert glue_run["JobRunState"] == "SUCCEEDED", glue_run
+    retry_log = task_log(url, token, run_id, "run_clean_statistics", ti["try_number"])
+    assert glue_run["Id"] in retry_log
+    assert "ConcurrentRunsExceeded" not in retry_log
+    # As an uninterrupted run: the file's every record read once, each video written once, no quarantine.
+    assert verdicts(url, token, run_id) == {"processed": 1, "ignored": 0, "quarantined": []}
+    metrics = xcom(url, token, run_id, "run_clean_statistics", "metrics")
+    assert (metrics["read"], metrics["written"], metrics["rejected"]) == (records, videos, 0), metrics
