@@ -115,6 +115,7 @@ def bench_lambda(runtime: LocalRuntime) -> None:
             Handler="trivial.handler",
             Code={"ZipFile": _zip(source)},
             Timeout=60,
+            MemorySize=1024,  # the runtime enforces it: the heavy imports need more than the 128 MB default
         )
         lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0)
     real_event = _real_function_event(runtime)
