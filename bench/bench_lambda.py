@@ -141,7 +141,7 @@ def _lambda(bucket: str, out: str) -> dict[str, Any]:
     sys.path.insert(0, str(REPO_ROOT / "include" / "lambda" / "json_to_parquet"))
     import awswrangler  # noqa: F401  (the layer is imported at cold start; keep it out of the work time)
     import boto3
-    import category_reference
+    import function_config
     import handler
 
     from youtube_lake import invocation
@@ -149,7 +149,7 @@ def _lambda(bucket: str, out: str) -> dict[str, Any]:
     handler._session().client("glue")  # service models: cold-start work, like the import
     # An earlier repeat stored this very version: the handler would answer "unchanged" without working.
     # The handler's own client deletes it (a second boto3 session would add ~14 MB to the peak).
-    config = category_reference.Config.from_environ(os.environ)
+    config = function_config.Config.from_environ(os.environ)
     s3 = handler._client(handler._session(), "s3")
     s3.delete_object(Bucket=config.processed_bucket, Key=config.output_key("us"))
     imported = time.perf_counter()

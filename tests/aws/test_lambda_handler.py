@@ -24,7 +24,7 @@ import pytest
 from local.runtime import LAMBDA_SOURCE, LocalRuntime
 
 sys.path.insert(0, str(LAMBDA_SOURCE))
-import category_reference as cr  # noqa: E402
+import function_config  # noqa: E402
 import handler as lambda_handler  # noqa: E402
 
 from youtube_lake import invocation  # noqa: E402
@@ -135,7 +135,7 @@ def _ledger_names(aws: LocalRuntime) -> list[str]:
 def _stored(aws: LocalRuntime, region: str) -> dict[str, Any]:
     """The partition object's HEAD (ETag, LastModified, the source its metadata names)."""
     s = aws.settings
-    key = cr.Config.from_environ(s.lambda_environment()).output_key(region)
+    key = function_config.Config.from_environ(s.lambda_environment()).output_key(region)
     return dict(client(aws, "s3").head_object(Bucket=s.processed_bucket, Key=key))
 
 
@@ -182,9 +182,7 @@ def test_real_files_of_both_datasets_land_as_partitions_and_catalog(
         for path, key, version, record in zip(files, keys, versions, result["records"], strict=True):
             region = path.name[:2].lower()
             etag = hashlib.md5(path.read_bytes()).hexdigest()
-            output = (
-                f"s3://{s.processed_bucket}/{s.prefixes.category_reference}region={region}/{cr.OUTPUT_FILE}"
-            )
+            output = f"s3://{s.processed_bucket}/{s.prefixes.category_reference}region={region}/{function_config.OUTPUT_FILE}"
             assert record == {
                 "bucket": s.raw_bucket,
                 "key": key,
@@ -223,7 +221,7 @@ def test_real_files_of_both_datasets_land_as_partitions_and_catalog(
     # datasnaek has 10 regions, rsrishav 11 (adds br): all 11 partitions, each from its latest file.
     table = glue.get_table(DatabaseName=s.processed_database, Name=s.category_reference_table)["Table"]
     columns = {c["Name"]: c["Type"] for c in table["StorageDescriptor"]["Columns"]}
-    assert columns == cr.GLUE_COLUMN_TYPES
+    assert columns == function_config.GLUE_COLUMN_TYPES
     assert columns["category_id"] == "bigint"
     assert [k["Name"] for k in table["PartitionKeys"]] == ["region"]
     assert table["StorageDescriptor"]["Location"].rstrip("/") == s.category_reference_uri.rstrip("/")
@@ -545,7 +543,8 @@ def test_a_lower_minimum_lets_a_single_category_through(
 
 def test_a_bad_minimum_fails_the_invocation(aws: LocalRuntime, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MIN_CATEGORIES", "0")
-    with pytest.raises(cr.ConfigError, match="MIN_CATEGORIES='0' must be a whole number of categories"):
+    message = "MIN_CATEGORIES='0' must be a whole number of categories"
+    with pytest.raises(function_config.ConfigError, match=message):
         lambda_handler.handler(_event(aws, f"{DROP}US_category_id.json"), _context())
 
 
@@ -705,7 +704,7 @@ def test_scheduled_payload_names_the_run_in_the_ledger(aws: LocalRuntime, data_d
 
 def test_missing_environment_variable_is_named(aws: LocalRuntime, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GLUE_TABLE")
-    with pytest.raises(cr.ConfigError, match="GLUE_TABLE"):
+    with pytest.raises(function_config.ConfigError, match="GLUE_TABLE"):
         lambda_handler.handler(_event(aws, f"{DROP}US_category_id.json"), _context())
 
 

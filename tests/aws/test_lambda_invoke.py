@@ -33,6 +33,7 @@ from youtube_lake.invocation import s3_event
 
 sys.path.insert(0, str(LAMBDA_SOURCE))
 import category_reference as cr  # noqa: E402
+import function_config  # noqa: E402
 
 from youtube_lake import invocation  # noqa: E402
 
@@ -237,7 +238,7 @@ def _ledger_documents(runtime: LocalRuntime, key: str) -> dict[str, dict[str, An
 
 def _stored_head(runtime: LocalRuntime, region: str) -> dict[str, Any]:
     s = runtime.settings
-    key = f"{s.prefixes.category_reference}region={region}/{cr.OUTPUT_FILE}"
+    key = f"{s.prefixes.category_reference}region={region}/{function_config.OUTPUT_FILE}"
     return dict(client(runtime, "s3").head_object(Bucket=s.processed_bucket, Key=key))
 
 

@@ -20,6 +20,8 @@ from youtube_etl.settings import KNOWN_REGIONS, get_settings
 
 sys.path.insert(0, str(LAMBDA_SOURCE))
 import category_reference as cr  # noqa: E402
+import function_config  # noqa: E402
+import rejection  # noqa: E402
 
 from youtube_lake import invocation  # noqa: E402
 
@@ -317,7 +319,7 @@ REJECTIONS = [
 
 @pytest.mark.parametrize(("body", "reason", "detail"), REJECTIONS)
 def test_bad_documents_are_rejected_with_their_reason(body: bytes, reason: str, detail: str) -> None:
-    with pytest.raises(cr.Rejected) as caught:
+    with pytest.raises(rejection.Rejected) as caught:
         cr.transform(
             body,
             key="youtube/raw_statistics_reference_data/US_category_id.json",
@@ -348,7 +350,7 @@ DECIDED_ELSEWHERE = {
 
 def test_every_reason_is_exercised() -> None:
     tested = {case.values[1] for case in REJECTIONS}
-    assert tested | DECIDED_ELSEWHERE == set(cr.REASONS)
+    assert tested | DECIDED_ELSEWHERE == set(rejection.REASONS)
     assert not tested & DECIDED_ELSEWHERE
 
 
@@ -378,11 +380,11 @@ def test_utf8_check_names_the_offset_across_chunk_boundaries() -> None:
     chunk = cr._UTF8_CHUNK
     # A valid 3-byte character cut by the chunk boundary is fine; a bad byte after it is found at its offset.
     body = b"a" * (chunk - 1) + "\u20ac".encode() + b"b" * 10 + b"\xe9" + b"c"
-    with pytest.raises(cr.Rejected, match=f"not_utf8: byte 0xE9 at offset {chunk - 1 + 3 + 10}$"):
+    with pytest.raises(rejection.Rejected, match=f"not_utf8: byte 0xE9 at offset {chunk - 1 + 3 + 10}$"):
         cr.check_utf8(body)
     cr.check_utf8(b"a" * (chunk - 1) + "\u20ac".encode() + b"b" * 10)
     cr.check_utf8(bytearray(UTF8_BOM + "ünïcødé ✓ 𝄞".encode()))
-    with pytest.raises(cr.Rejected, match="offset 2"):
+    with pytest.raises(rejection.Rejected, match="offset 2"):
         cr.check_utf8(b"ab\xf0\x9d\x84")  # a 4-byte character cut at the end
 
 
@@ -407,7 +409,7 @@ def test_fast_and_strict_readers_agree_on_titles(title: str) -> None:
     body = json.dumps({"items": [{"id": "1", "snippet": {"title": title}}]}).encode()
     try:
         strict = cr.transform(body, key="k", region="us", ingested_at=NOW, fast=False)
-    except cr.Rejected:
+    except rejection.Rejected:
         strict = None
     fast = cr._read_fast(body)
     assert (fast is None) or (strict is not None and fast[1].to_pylist() == [title])
@@ -434,7 +436,7 @@ def test_gunzip_reads_every_member() -> None:
     ],
 )
 def test_gunzip_rejections(data: bytes, reason: str, detail: str) -> None:
-    with pytest.raises(cr.Rejected) as caught:
+    with pytest.raises(rejection.Rejected) as caught:
         cr.gunzip(data, limit=1_000_000)
     assert caught.value.reason == reason
     assert detail in caught.value.detail
@@ -443,7 +445,7 @@ def test_gunzip_rejections(data: bytes, reason: str, detail: str) -> None:
 def test_gunzip_stops_at_the_limit_without_inflating_everything() -> None:
     bomb = gzip.compress(b"\0" * 200_000_000)  # ~200 KB that would inflate to 200 MB
     before = _peak_rss_mb()
-    with pytest.raises(cr.Rejected, match="too_large"):
+    with pytest.raises(rejection.Rejected, match="too_large"):
         cr.gunzip(bomb, limit=1_000_000)
     assert _peak_rss_mb() - before < 50
 
@@ -473,7 +475,8 @@ def test_category_drop(stored: Any, new: Any, threshold: float, rejected: bool) 
         cr.check_category_drop(list(stored), list(new), threshold=threshold, region="us", holder="h")
 
     if rejected:
-        with pytest.raises(cr.Rejected, match=r"categories_dropped: \d+ of the \d+ categories region=us"):
+        message = r"categories_dropped: \d+ of the \d+ categories region=us"
+        with pytest.raises(rejection.Rejected, match=message):
             check()
     else:
         check()
@@ -510,13 +513,13 @@ def test_region_comes_from_the_file_name(key: str, region: str) -> None:
     ],
 )
 def test_unknown_region_is_rejected(key: str) -> None:
-    with pytest.raises(cr.Rejected) as caught:
+    with pytest.raises(rejection.Rejected) as caught:
         cr.region_from_key(key, ALLOWED)
     assert caught.value.reason == "unknown_region"
 
 
 def test_region_must_be_allowed() -> None:
-    with pytest.raises(cr.Rejected, match="unknown_region: region 'br'"):
+    with pytest.raises(rejection.Rejected, match="unknown_region: region 'br'"):
         cr.region_from_key("BR_category_id.json", frozenset({"us", "ca"}))
 
 
@@ -529,16 +532,17 @@ def test_transform_needs_an_aware_time() -> None:
 
 
 def test_env_vars_are_exactly_what_settings_provide() -> None:
-    assert set(cr.ENV_VARS) == set(get_settings({}).lambda_environment())
+    assert set(function_config.ENV_VARS) == set(get_settings({}).lambda_environment())
 
 
 def test_config_from_settings_environment() -> None:
     settings = get_settings({})
-    config = cr.Config.from_environ(settings.lambda_environment())
+    config = function_config.Config.from_environ(settings.lambda_environment())
     assert config.processed_bucket == settings.processed_bucket
     assert config.table_uri == settings.category_reference_uri
     assert config.allowed_regions == ALLOWED
-    assert config.output_key("us") == f"{settings.prefixes.category_reference}region=us/{cr.OUTPUT_FILE}"
+    output_file = function_config.OUTPUT_FILE
+    assert config.output_key("us") == f"{settings.prefixes.category_reference}region=us/{output_file}"
     assert config.partition_uri("us") == f"{settings.category_reference_uri}region=us/"
     assert (config.glue_database, config.glue_table) == (
         settings.processed_database,
@@ -555,9 +559,9 @@ def test_config_from_settings_environment() -> None:
 def test_one_region_definition_reaches_the_function() -> None:
     """The data_regions setting is what the Lambda accepts: drop a region there and its files are rejected."""
     settings = get_settings({}, data_regions="us,ca")
-    config = cr.Config.from_environ(settings.lambda_environment())
+    config = function_config.Config.from_environ(settings.lambda_environment())
     assert config.allowed_regions == {"us", "ca"}
-    with pytest.raises(cr.Rejected, match="unknown_region: region 'gb'"):
+    with pytest.raises(rejection.Rejected, match="unknown_region: region 'gb'"):
         cr.region_from_key("GB_category_id.json", config.allowed_regions)
 
 
@@ -578,33 +582,33 @@ def test_one_region_definition_reaches_the_function() -> None:
 def test_bad_limits_are_refused(name: str, value: str, message: str) -> None:
     environ = get_settings({}).lambda_environment()
     environ[name] = environ["RAW_BUCKET"] if value == "RAW" else value
-    with pytest.raises(cr.ConfigError, match=message):
-        cr.Config.from_environ(environ)
+    with pytest.raises(function_config.ConfigError, match=message):
+        function_config.Config.from_environ(environ)
 
 
-@pytest.mark.parametrize("missing", [pytest.param(name, id=name) for name in cr.ENV_VARS])
+@pytest.mark.parametrize("missing", [pytest.param(name, id=name) for name in function_config.ENV_VARS])
 def test_missing_variable_is_named(missing: str) -> None:
     environ = get_settings({}).lambda_environment()
     del environ[missing]
-    with pytest.raises(cr.ConfigError, match=f"missing environment variable\\(s\\): {missing}$"):
-        cr.Config.from_environ(environ)
+    with pytest.raises(function_config.ConfigError, match=f"missing environment variable\\(s\\): {missing}$"):
+        function_config.Config.from_environ(environ)
     environ[missing] = "  "
-    with pytest.raises(cr.ConfigError, match=missing):
-        cr.Config.from_environ(environ)
+    with pytest.raises(function_config.ConfigError, match=missing):
+        function_config.Config.from_environ(environ)
 
 
 def test_refuses_to_write_into_the_raw_bucket() -> None:
     environ = get_settings({}).lambda_environment()
     environ["PROCESSED_BUCKET"] = environ["RAW_BUCKET"]
-    with pytest.raises(cr.ConfigError, match="refusing to write into the raw bucket"):
-        cr.Config.from_environ(environ)
+    with pytest.raises(function_config.ConfigError, match="refusing to write into the raw bucket"):
+        function_config.Config.from_environ(environ)
 
 
 @pytest.mark.parametrize("bad", [pytest.param("usa", id="three-letters"), pytest.param("éa", id="non-ascii")])
 def test_bad_region_list_is_refused(bad: str) -> None:
     environ = get_settings({}).lambda_environment() | {"ALLOWED_REGIONS": f"us,{bad}"}
-    with pytest.raises(cr.ConfigError, match=bad):
-        cr.Config.from_environ(environ)
+    with pytest.raises(function_config.ConfigError, match=bad):
+        function_config.Config.from_environ(environ)
 
 
 def test_the_parquet_schema_is_the_catalog_contract() -> None:
@@ -613,21 +617,21 @@ def test_the_parquet_schema_is_the_catalog_contract() -> None:
     written = {
         f.name: glue_types.get(f.type, "timestamp" if pa.types.is_timestamp(f.type) else str(f.type))
         for f in cr.OUTPUT_SCHEMA
-        if f.name != cr.PARTITION_COLUMN
+        if f.name != function_config.PARTITION_COLUMN
     }
-    assert written == cr.GLUE_COLUMN_TYPES
-    assert cr.OUTPUT_SCHEMA.names[-1] == cr.PARTITION_COLUMN
+    assert written == function_config.GLUE_COLUMN_TYPES
+    assert cr.OUTPUT_SCHEMA.names[-1] == function_config.PARTITION_COLUMN
 
 
 def test_prefixes_are_normalised_to_folders() -> None:
     environ = get_settings({}).lambda_environment() | {"PROCESSED_PREFIX": "/a/b", "QUARANTINE_PREFIX": "q"}
-    config = cr.Config.from_environ(environ)
-    assert config.output_key("us") == f"a/b/region=us/{cr.OUTPUT_FILE}"
+    config = function_config.Config.from_environ(environ)
+    assert config.output_key("us") == f"a/b/region=us/{function_config.OUTPUT_FILE}"
     assert config.quarantine_keys("x/US_category_id.json", "r-1", NOW)[0].startswith("q/reference_data/")
 
 
 def test_quarantine_layout() -> None:
-    config = cr.Config.from_environ(get_settings({}).lambda_environment())
+    config = function_config.Config.from_environ(get_settings({}).lambda_environment())
     key = "youtube/raw_statistics_reference_data/drop 1/US_category_id.json"
     copy_key, report_key = config.quarantine_keys(key, "0f1e-2d3c/../x", NOW)
     assert copy_key == f"quarantine/reference_data/date=2026-11-24/0f1e-2d3c____x/{key}"
@@ -637,9 +641,9 @@ def test_quarantine_layout() -> None:
 
 
 def test_error_report_fields() -> None:
-    rejected = cr.Rejected("not_json", "Expecting value: line 1 column 1 (char 0)")
+    rejected = rejection.Rejected("not_json", "Expecting value: line 1 column 1 (char 0)")
     source = invocation.S3Object("raw", "k/US_category_id.json", "v1")
-    report = cr.error_report(
+    report = rejection.error_report(
         rejected=rejected, source=source, request_id="req", at=NOW, copy_uri="s3://raw/q"
     )
     assert report["reason"] == "not_json"
@@ -652,7 +656,7 @@ def test_error_report_fields() -> None:
 
 def test_unknown_reason_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="unknown rejection reason"):
-        cr.Rejected("bad_vibes", "x")
+        rejection.Rejected("bad_vibes", "x")
 
 
 # ---- events ------------------------------------------------------------------------------------------
@@ -761,7 +765,7 @@ def test_category_count(count: int, minimum: int, rejected: bool) -> None:
 
     if rejected:
         noun = "category" if count == 1 else "categories"
-        with pytest.raises(cr.Rejected) as caught:
+        with pytest.raises(rejection.Rejected) as caught:
             check()
         assert caught.value.reason == "too_few_categories"
         assert str(caught.value) == (

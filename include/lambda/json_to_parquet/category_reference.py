@@ -18,18 +18,8 @@ offending item. So the strict path alone defines what is accepted, and rejection
 pyarrow 25's reader crashes the process (segfault) on a body starting with ``null``: it only ever sees a
 body whose first value starts with ``{``.
 
-Rejection reasons (``Rejected.reason``): see :data:`REASONS`.
-
-Layout in S3 (built by the functions at the end of this module):
-
-- output: ``s3://<PROCESSED_BUCKET>/<PROCESSED_PREFIX>region=<xx>/`` holds exactly one object,
-  :data:`OUTPUT_FILE`. A fixed name makes re-processing replace the region's data atomically (S3 PUT is
-  atomic), so redelivered events, Airflow re-sends and even two concurrent runs for the same region never
-  duplicate rows; different regions live under different prefixes and never touch each other.
-- quarantine: ``s3://<RAW_BUCKET>/<QUARANTINE_PREFIX>reference_data/date=<YYYY-MM-DD>/<request id>/<key>``
-  is a copy of the rejected raw object (``<key>`` = its full original key, so nothing collides) and
-  ``…/<key>.error.json`` the error report (reason, detail, source, request id, time). The raw object is
-  never moved or deleted. The quarantine prefix lies outside the landing prefix the S3 trigger watches.
+Rejection reasons (``Rejected.reason``): see :data:`rejection.REASONS`. Where the table is written and
+the function's configuration: :mod:`function_config`.
 """
 
 from __future__ import annotations
@@ -39,45 +29,16 @@ import json
 import re
 import sys
 import zlib
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
+from rejection import Rejected
 
-from youtube_lake.columns import CATEGORY_REFERENCE_PARTITION, CATEGORY_REFERENCE_TYPES
-from youtube_lake.invocation import S3Object
-from youtube_lake.ledger import document_name
-from youtube_lake.regions import is_region_code, normalize_region
-from youtube_lake.uris import s3_uri
-
-#: Rejection reason codes -> what they mean. The Airflow task shows ``reason`` when a record is quarantined.
-REASONS: dict[str, str] = {
-    "unknown_region": "the file name is not XX_category_id.json[.gz] with XX an allowed region code",
-    "bad_landing_date": "a landing_date= folder of the key names no calendar date (YYYY-MM-DD)",
-    "key_too_long": "the key does not fit the processed object's S3 metadata (2 KB)",
-    "too_large": "the object (after gunzip) is larger than MAX_BODY_BYTES",
-    "not_gzip": "a .json.gz object is not a complete gzip stream",
-    "empty_file": "the object is empty or only whitespace",
-    "not_utf8": "the text is not valid UTF-8 (the first bad byte and its offset are named)",
-    "not_json": "the object is not valid JSON",
-    "too_deep": "the JSON nests deeper than the parser's limit",
-    "duplicate_key": "a JSON object has the same member twice (which one counts would be a guess)",
-    "no_items": "the document has no non-empty 'items' list",
-    "item_without_id": "an item is not an object or has no 'id'",
-    "item_without_title": "an item has no non-empty string 'snippet.title'",
-    "invalid_title": "a title is blank (white space or invisible characters) or holds a control character",
-    "non_integer_id": "an item's 'id' is not a non-negative integer (a JSON string of digits or a number)",
-    "invalid_field": "an item's 'etag', 'snippet.channelId' or 'snippet.assignable' has the wrong JSON type",
-    "duplicate_id": "the same category id appears twice (the join would duplicate statistics rows)",
-    "categories_dropped": "the file lacks over CATEGORY_DROP_THRESHOLD of the region's stored categories",
-    "too_few_categories": "fewer than MIN_CATEGORIES categories (an implausible file, even as a first one)",
-    "in_quarantine": "the object is itself under the quarantine prefix (processing it would loop)",
-    "unreadable": "the parser failed on the input in a way no rule above names (the report has the error)",
-}
+from youtube_lake.regions import normalize_region
 
 #: Columns written, in order. ``region`` is the partition column (a path segment, not stored in the file).
 OUTPUT_SCHEMA = pa.schema(
@@ -91,29 +52,6 @@ OUTPUT_SCHEMA = pa.schema(
         pa.field("ingested_at", pa.timestamp("us", tz="UTC"), nullable=False),
         pa.field("region", pa.string(), nullable=False),
     ]
-)
-PARTITION_COLUMN = CATEGORY_REFERENCE_PARTITION
-OUTPUT_FILE = "categories.snappy.parquet"
-
-#: Glue/Athena types of the data columns (the lake's contract) and of the partition column.
-GLUE_COLUMN_TYPES: dict[str, str] = CATEGORY_REFERENCE_TYPES
-GLUE_PARTITION_TYPES: dict[str, str] = {PARTITION_COLUMN: "string"}
-
-#: Environment variables the handler needs (exactly ``Settings.lambda_environment()``'s keys).
-ENV_VARS: tuple[str, ...] = (
-    "PROCESSED_BUCKET",
-    "PROCESSED_PREFIX",
-    "RAW_BUCKET",
-    "QUARANTINE_PREFIX",
-    "GLUE_DATABASE",
-    "GLUE_TABLE",
-    "ALLOWED_REGIONS",
-    "LEDGER_BUCKET",
-    "LEDGER_PREFIX",
-    "LANDING_PREFIX",
-    "CATEGORY_DROP_THRESHOLD",
-    "MIN_CATEGORIES",
-    "MAX_BODY_BYTES",
 )
 
 _FILE_NAME_RE = re.compile(r"^([A-Za-z]{2})_category_id\.json(\.gz)?$")
@@ -139,110 +77,6 @@ _ITEM_TYPE = pa.struct(
     ]
 )
 _READ_SCHEMA = pa.schema([pa.field("items", pa.list_(_ITEM_TYPE))])
-
-
-class Rejected(ValueError):
-    """The input can never be converted: quarantine it, don't retry. ``reason`` is a key of REASONS."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        if reason not in REASONS:
-            raise ValueError(f"unknown rejection reason {reason!r}")
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
-
-
-class ConfigError(RuntimeError):
-    """The function's environment is incomplete or unsafe; raised so the invocation fails loudly."""
-
-
-@dataclass(frozen=True)
-class Config:
-    """The Lambda's configuration, read from environment variables at call time."""
-
-    processed_bucket: str
-    processed_prefix: str
-    raw_bucket: str
-    quarantine_prefix: str
-    glue_database: str
-    glue_table: str
-    allowed_regions: frozenset[str]
-    ledger_bucket: str
-    ledger_prefix: str
-    landing_prefix: str
-    category_drop_threshold: float
-    min_categories: int
-    max_body_bytes: int
-
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> Config:
-        missing = [name for name in ENV_VARS if not environ.get(name, "").strip()]
-        if missing:
-            raise ConfigError(f"missing environment variable(s): {', '.join(missing)}")
-        value = {name: environ[name].strip() for name in ENV_VARS}
-        regions = frozenset(r.strip().lower() for r in value["ALLOWED_REGIONS"].split(",") if r.strip())
-        bad = sorted(r for r in regions if not is_region_code(r))
-        if bad:
-            raise ConfigError(f"ALLOWED_REGIONS holds invalid region codes: {', '.join(bad)}")
-        if value["PROCESSED_BUCKET"] == value["RAW_BUCKET"]:
-            # Writing Parquet next to the landing files could re-trigger the function forever.
-            raise ConfigError(
-                f"PROCESSED_BUCKET equals RAW_BUCKET ({value['RAW_BUCKET']!r}): refusing to write into the "
-                "raw bucket"
-            )
-        if value["LEDGER_BUCKET"] == value["RAW_BUCKET"]:
-            raise ConfigError(f"LEDGER_BUCKET equals RAW_BUCKET ({value['RAW_BUCKET']!r}): keep raw apart")
-        try:
-            threshold = float(value["CATEGORY_DROP_THRESHOLD"])
-            max_bytes = int(value["MAX_BODY_BYTES"])
-        except ValueError as error:
-            raise ConfigError(f"CATEGORY_DROP_THRESHOLD / MAX_BODY_BYTES: {error}") from None
-        minimum = value["MIN_CATEGORIES"]
-        if not (minimum.isascii() and minimum.isdigit()) or int(minimum) < 1:
-            raise ConfigError(f"MIN_CATEGORIES={minimum!r} must be a whole number of categories, at least 1")
-        if not 0.0 <= threshold <= 1.0:
-            raise ConfigError(f"CATEGORY_DROP_THRESHOLD={threshold!r} is not a fraction between 0 and 1")
-        if max_bytes < 1:
-            raise ConfigError(f"MAX_BODY_BYTES={max_bytes!r} must be positive")
-        return cls(
-            processed_bucket=value["PROCESSED_BUCKET"],
-            processed_prefix=_folder(value["PROCESSED_PREFIX"]),
-            raw_bucket=value["RAW_BUCKET"],
-            quarantine_prefix=_folder(value["QUARANTINE_PREFIX"]),
-            glue_database=value["GLUE_DATABASE"],
-            glue_table=value["GLUE_TABLE"],
-            allowed_regions=regions,
-            ledger_bucket=value["LEDGER_BUCKET"],
-            ledger_prefix=_folder(value["LEDGER_PREFIX"]),
-            landing_prefix=_folder(value["LANDING_PREFIX"]),
-            category_drop_threshold=threshold,
-            min_categories=int(minimum),
-            max_body_bytes=max_bytes,
-        )
-
-    @property
-    def table_uri(self) -> str:
-        return s3_uri(self.processed_bucket, self.processed_prefix)
-
-    def partition_uri(self, region: str) -> str:
-        return f"{self.table_uri}{PARTITION_COLUMN}={region}/"
-
-    def output_key(self, region: str) -> str:
-        return f"{self.processed_prefix}{PARTITION_COLUMN}={region}/{OUTPUT_FILE}"
-
-    def ledger_key(self, source_key: str, etag: str) -> str:
-        return f"{self.ledger_prefix}{document_name(source_key, etag)}"
-
-    def quarantine_keys(self, source_key: str, request_id: str, at: datetime) -> tuple[str, str]:
-        """(copy key, report key) in the raw bucket for a rejected object; see the module docstring."""
-        safe_request = re.sub(r"[^A-Za-z0-9-]", "_", request_id) or "unknown"
-        base = f"{self.quarantine_prefix}reference_data/date={at:%Y-%m-%d}/{safe_request}/{source_key}"
-        return base, f"{base}.error.json"
-
-
-def _folder(prefix: str) -> str:
-    prefix = prefix.strip("/")
-    return f"{prefix}/" if prefix else ""
 
 
 def region_from_key(key: str, allowed_regions: Collection[str]) -> str:
@@ -547,19 +381,3 @@ def _integer_id(value: Any, where: str) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**18:
         return value
     raise Rejected("non_integer_id", f"{where}.id is {value!r}")
-
-
-def error_report(
-    *, rejected: Rejected, source: S3Object, request_id: str, at: datetime, copy_uri: str | None
-) -> dict[str, Any]:
-    """The JSON document stored next to a quarantined copy."""
-    return {
-        "reason": rejected.reason,
-        "reason_text": REASONS[rejected.reason],
-        "detail": rejected.detail,
-        "source": {"bucket": source.bucket, "key": source.key, "version_id": source.version_id},
-        # None when the object is too large for CopyObject (5 GB): the raw object itself is kept.
-        "quarantined_copy": copy_uri,
-        "request_id": request_id,
-        "time": at.isoformat(),
-    }

@@ -3,7 +3,7 @@
 Thin edge around the pure modules: :mod:`category_reference` (the transform and every layout rule) and
 :mod:`partition_order` (which source a partition keeps), and the lake's contracts shipped beside them in
 ``youtube_lake/`` (the event and the result: ``invocation``; arrival: ``landing``; verdict documents:
-``ledger``). Configuration is read from environment variables on each call (``category_reference.ENV_VARS``);
+``ledger``). Configuration is read from environment variables on each call (``function_config.ENV_VARS``);
 the AWS endpoint comes from the standard ``AWS_ENDPOINT_URL`` that boto3 and awswrangler honour, so this
 code does not know whether it runs on AWS or on the local runtime. Only boto3, awswrangler and pyarrow are
 imported besides the package's own modules: the AWS SDK for pandas managed layer provides them.
@@ -20,7 +20,7 @@ Per record (``docs/daily-pipeline.md``, "Ordered Lambda"):
    holds is a no-op that says so (``converted`` with reason ``unchanged: …``);
 3. bad input — whatever the body: ``null``, a scalar, deep nesting, bytes that are not UTF-8 — is
    quarantined (a copy plus an error report; raw is never touched) and answered ``quarantined`` with
-   ``reason="<code>: <detail>"`` (codes: ``category_reference.REASONS``), because retrying helps nobody;
+   ``reason="<code>: <detail>"`` (codes: ``rejection.REASONS``), because retrying helps nobody;
 4. every record that names a landing object version gets a ledger document (``processed``,
    ``quarantined`` or ``superseded``), written after the data it describes.
 
@@ -50,19 +50,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from botocore.exceptions import BotoCoreError, ClientError
 from category_reference import (
-    GLUE_COLUMN_TYPES,
-    GLUE_PARTITION_TYPES,
     GZIP_SUFFIX,
-    PARTITION_COLUMN,
-    Config,
-    Rejected,
     check_category_count,
     check_category_drop,
-    error_report,
     gunzip,
     region_from_key,
     transform,
 )
+from function_config import GLUE_COLUMN_TYPES, GLUE_PARTITION_TYPES, PARTITION_COLUMN, Config
 from partition_order import (
     MAX_ENCODED_KEY,
     META_ROWS,
@@ -74,6 +69,7 @@ from partition_order import (
     source_metadata,
 )
 from record import Record, Stored, Version
+from rejection import Rejected, error_report
 
 from youtube_lake import landing, ledger
 from youtube_lake.invocation import (

@@ -11,8 +11,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from category_reference import PARTITION_COLUMN, Config, Rejected, region_from_key
+from category_reference import region_from_key
+from function_config import PARTITION_COLUMN, Config
 from partition_order import Source
+from rejection import Rejected
 
 from youtube_lake import landing, ledger
 from youtube_lake.invocation import QUARANTINED, RecordResult, RunInfo, S3Object
