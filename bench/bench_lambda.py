@@ -139,6 +139,7 @@ def _pyarrow(bucket: str, out: str) -> dict[str, Any]:
 def _lambda(bucket: str, out: str) -> dict[str, Any]:
     started = time.perf_counter()
     sys.path.insert(0, str(REPO_ROOT / "include" / "lambda" / "json_to_parquet"))
+    import aws_clients
     import awswrangler  # noqa: F401  (the layer is imported at cold start; keep it out of the work time)
     import boto3
     import function_config
@@ -146,11 +147,11 @@ def _lambda(bucket: str, out: str) -> dict[str, Any]:
 
     from youtube_lake import invocation
 
-    handler._session().client("glue")  # service models: cold-start work, like the import
+    aws_clients.shared_session().client("glue")  # service models: cold-start work, like the import
     # An earlier repeat stored this very version: the handler would answer "unchanged" without working.
     # The handler's own client deletes it (a second boto3 session would add ~14 MB to the peak).
     config = function_config.Config.from_environ(os.environ)
-    s3 = handler._client(handler._session(), "s3")
+    s3 = aws_clients.cached_client(aws_clients.shared_session(), "s3")
     s3.delete_object(Bucket=config.processed_bucket, Key=config.output_key("us"))
     imported = time.perf_counter()
     result = handler.handler(invocation.s3_event(bucket, [KEY]), None)

@@ -24,6 +24,7 @@ import pytest
 from local.runtime import LAMBDA_SOURCE, LocalRuntime
 
 sys.path.insert(0, str(LAMBDA_SOURCE))
+import conversion  # noqa: E402
 import function_config  # noqa: E402
 import handler as lambda_handler  # noqa: E402
 
@@ -369,7 +370,7 @@ def test_a_write_that_loses_the_race_decides_again(
     _put(aws, ours, _variant(data_dir, "JP", "ours"))
     _put(aws, theirs, _variant(data_dir, "JP", "theirs"))
     reads = []
-    original = lambda_handler._read_stored
+    original = conversion.read_stored
 
     def read_then_lose_the_race(*args: Any, **kwargs: Any) -> Any:
         stored = original(*args, **kwargs)
@@ -378,7 +379,7 @@ def test_a_write_that_loses_the_race_decides_again(
             lambda_handler.handler(_event(aws, theirs), _context("theirs"))
         return stored
 
-    monkeypatch.setattr(lambda_handler, "_read_stored", read_then_lose_the_race)
+    monkeypatch.setattr(conversion, "read_stored", read_then_lose_the_race)
     result = lambda_handler.handler(_event(aws, ours), _context("ours"))
 
     (record,) = result["records"]
@@ -398,7 +399,7 @@ def test_a_newer_version_landing_during_the_conversion_supersedes_the_older(
     key = f"{DROP}MX_category_id.json"
     old = _put(aws, key, _variant(data_dir, "MX", "v1"))
     new: list[str] = []
-    original = lambda_handler._convert
+    original = conversion._convert
 
     def convert_while_a_newer_version_lands(*args: Any, **kwargs: Any) -> Any:
         table = original(*args, **kwargs)
@@ -407,7 +408,7 @@ def test_a_newer_version_landing_during_the_conversion_supersedes_the_older(
             assert lambda_handler.handler(_event(aws, key, version=new[0]), _context("v2"))["converted"] == 1
         return table
 
-    monkeypatch.setattr(lambda_handler, "_convert", convert_while_a_newer_version_lands)
+    monkeypatch.setattr(conversion, "_convert", convert_while_a_newer_version_lands)
     result = lambda_handler.handler(_event(aws, key, version=old), _context("v1"))
 
     (record,) = result["records"]

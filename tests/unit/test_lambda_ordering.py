@@ -14,8 +14,9 @@ from local.runtime import LAMBDA_SOURCE
 from youtube_etl.settings import get_settings
 
 sys.path.insert(0, str(LAMBDA_SOURCE))
-import handler  # noqa: E402
 import partition_order as po  # noqa: E402
+from function_config import Config  # noqa: E402
+from record import Record, Version  # noqa: E402
 
 from youtube_lake import ledger  # noqa: E402
 from youtube_lake.invocation import RunInfo, S3Object  # noqa: E402
@@ -126,12 +127,10 @@ def test_metadata_without_a_source_names_none(metadata: dict[str, str]) -> None:
 
 def _document(verdict: str = "processed", **overrides: Any) -> dict[str, Any]:
     """The document the handler writes for a record (``Record.ledger``), parsed back from its body."""
-    config = handler.Config.from_environ(get_settings({}).lambda_environment())
+    config = Config.from_environ(get_settings({}).lambda_environment())
     run = overrides.pop("run", RunInfo("s3-event:req"))
-    record = handler.Record(
-        S3Object("raw", f"{PREFIX}x/US_category_id.json", "v1", "e1"), config, run, "req", T0
-    )
-    record.about(handler.Version("v1", "e1", 10, T0))
+    record = Record(S3Object("raw", f"{PREFIX}x/US_category_id.json", "v1", "e1"), config, run, "req", T0)
+    record.about(Version("v1", "e1", 10, T0))
     values: dict[str, Any] = {"reason": None, "rows": 31, "output": "s3://processed/x"} | overrides
     entry = record.ledger(verdict, values.pop("reason"), **values)
     assert entry is not None
@@ -156,10 +155,10 @@ def test_processed_document() -> None:
 
 
 def test_a_landing_date_dates_the_document() -> None:
-    config = handler.Config.from_environ(get_settings({}).lambda_environment())
+    config = Config.from_environ(get_settings({}).lambda_environment())
     key = f"{config.landing_prefix}landing_date=2017-11-14/US_category_id.json"
-    record = handler.Record(S3Object("raw", key), config, RunInfo("r"), "req", T0)
-    record.about(handler.Version(None, "e1", 10, T0))
+    record = Record(S3Object("raw", key), config, RunInfo("r"), "req", T0)
+    record.about(Version(None, "e1", 10, T0))
     entry = record.ledger("processed", None, rows=1, output="o")
     assert entry is not None and json.loads(entry[1])["arrival"] == "2017-11-14T00:00:00Z"
 
@@ -189,8 +188,8 @@ def test_interval_and_run_come_from_the_scheduled_payload() -> None:
 
 
 def test_without_an_etag_there_is_no_document() -> None:
-    config = handler.Config.from_environ(get_settings({}).lambda_environment())
-    record = handler.Record(S3Object("raw", f"{PREFIX}US_category_id.json"), config, RunInfo("r"), "req", T0)
+    config = Config.from_environ(get_settings({}).lambda_environment())
+    record = Record(S3Object("raw", f"{PREFIX}US_category_id.json"), config, RunInfo("r"), "req", T0)
     assert record.ledger("superseded", "not_current: gone") is None
 
 

@@ -1,7 +1,7 @@
 """What the handler learns about one record: the object version, the partition's stored object, and the
 record's answer and ledger document (pure: no I/O, no clock).
 
-Kept apart from :mod:`handler` (the AWS edge) so each file has one job; the handler imports these.
+Kept apart from :mod:`conversion` and :mod:`record_io` (the AWS edge) so each file has one job.
 """
 
 from __future__ import annotations
