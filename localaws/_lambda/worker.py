@@ -93,7 +93,7 @@ class Worker:
         self.token = token
         self.log_stream = log_stream
         self.generation = generation
-        #: False for a one-off worker started beyond :attr:`LambdaExecutor.max_workers`.
+        #: False for a one-off worker started beyond :attr:`WorkerPool.max_workers`.
         self.pooled = pooled
         self.spawned = time.perf_counter()
         self.ready = False
