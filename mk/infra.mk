@@ -28,8 +28,9 @@ $(CHECKOV_VENV)/.installed: mk/infra.mk
 .PHONY: infra-tools
 infra-tools: node_modules/.installed $(CHECKOV_VENV)/.installed ## Install the CDK CLI (npm) and checkov (tool venv)
 
-# The infra tests run cfn-lint, checkov and the Compose schema check: make test installs their tools first.
-test: infra-tools
+# The infra tests run cfn-lint, checkov and the Compose schema check: make test and make test-fast install
+# their tools first.
+test test-fast: infra-tools
 
 .PHONY: synth
 synth: install node_modules/.installed ## Synthesize the CloudFormation templates into cdk.out/ (no AWS account needed)
