@@ -64,8 +64,8 @@ lint: install ## ruff (incl. Airflow AIR rules) and mypy on plugins/ and include
 	$(VENV)/bin/ruff format --check plugins include localaws local dashboard infra dags tests bench
 	$(VENV)/bin/mypy plugins/youtube_etl include local localaws dashboard --exclude localaws/tests/
 
-# make test's and make test-fast's pytest-xdist workers: one module at a time, the end-to-end modules first
-# (tests/conftest.py schedules them); TEST_WORKERS=1 runs one worker.
+# make test's and make test-fast's pytest-xdist workers: the end-to-end modules in turn on one, the other modules
+# shared by both (tests/conftest.py schedules them); TEST_WORKERS=1 runs one worker.
 TEST_WORKERS ?= 2
 
 .PHONY: test

@@ -105,12 +105,12 @@ def airflow_db() -> Path:
 
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: without it, plain pytest still runs
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """``make test``'s pytest-xdist workers (``-n 2``) take one module at a time (xdist's loadscope), each
-    end-to-end module first: they are the longest, mostly waiting on Airflow and the runtime, so they start
-    while the other worker runs the short modules, and the short ones fill both workers at the end.
-    Each worker has its own local runtime and SparkSession (session fixtures).
-
-    (xdist's own ``--dist loadscope`` hands out the modules with the most tests first.)
+    """``make test``'s pytest-xdist workers (``-n 2``) take units of work (xdist's loadscope): the end-to-end
+    modules together are the first unit, one after the other on one worker (each starts Airflow or a whole
+    pipeline; two at once overload a 2-core machine and its SQLite metadata DBs); every other module is a
+    unit of its own, handed out to whichever worker is free, so both workers share them and the worker
+    that ran the end-to-end modules takes the last ones. Each worker has its own local runtime and
+    SparkSession (session fixtures).
     """
     from xdist.scheduler import LoadScopeScheduling
 
@@ -121,32 +121,17 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
     class EndToEndFirst(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            return nodeid.split("::", 1)[0]  # the module (xdist's default splits classes apart)
+            module = nodeid.split("::", 1)[0]  # xdist's default would split classes apart
+            return E2E if module.startswith(E2E) else module
 
     return EndToEndFirst(config, log)
 
 
-#: The end-to-end modules, longest first (measured in make test): each is one unit, handed out first.
-E2E_LONGEST_FIRST = (
-    "tests/e2e/test_pipeline.py",
-    "tests/e2e/test_airflow_backfill.py",
-    "tests/e2e/test_ingest_verdicts.py",
-    "tests/e2e/test_airflow_ui.py",
-    "tests/e2e/test_make_run.py",
-    "tests/e2e/test_signals.py",
-    "tests/e2e/test_dashboard_browser.py",
-)
-
-
-def _e2e_rank(item: pytest.Item) -> int:
-    module = item.nodeid.split("::", 1)[0]
-    if module in E2E_LONGEST_FIRST:
-        return E2E_LONGEST_FIRST.index(module)
-    return len(E2E_LONGEST_FIRST) - (1 if module.startswith("tests/e2e/") else 0)
+E2E = "tests/e2e/"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """In make test's workers, the end-to-end modules come first, longest first (a stable sort: every
-    module keeps its own order): see pytest_xdist_make_scheduler. A single process keeps collection order."""
+    """In make test's workers, the end-to-end modules come first (a stable sort: every module keeps its own
+    order): see pytest_xdist_make_scheduler. A single process keeps collection order."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
-        items.sort(key=_e2e_rank)
+        items.sort(key=lambda item: not item.nodeid.startswith(E2E))
