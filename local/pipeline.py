@@ -289,14 +289,19 @@ def report_verdicts(run: DagRunResult, summary: Mapping[str, Any]) -> None:
             print(f"    ignored {item['key']}: {item['reason']}", flush=True)
 
 
+def ingest_counts(summary: Mapping[str, Any]) -> str:
+    """An ingest run's files, row counts and quarantined files, as the progress lines show them."""
+    return (
+        f"{summary['files']} files, read {summary['rows_read']}, written {summary['rows_written']}, "
+        f"duplicates {summary['duplicates']}, rejected {summary['rejected']}, "
+        f"quarantined {summary['quarantined_files']}"
+    )
+
+
 def progress_line(summary: Mapping[str, Any], elapsed: float) -> str:
     failed = "" if summary["state"] == "success" else f", run {summary['state']}"
-    return (
-        f"  [{elapsed:6.1f} s] {summary['date']}: {summary['files']} files, read {summary['rows_read']}, "
-        f"written {summary['rows_written']}, duplicates {summary['duplicates']}, "
-        f"rejected {summary['rejected']}, quarantined {summary['quarantined_files']} "
-        f"({summary['seconds']:.1f} s){failed}"
-    )
+    counts = ingest_counts(summary)
+    return f"  [{elapsed:6.1f} s] {summary['date']}: {counts} ({summary['seconds']:.1f} s){failed}"
 
 
 def ingest_drops(

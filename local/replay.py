@@ -84,13 +84,12 @@ def extract_summary(runtime: LocalRuntime, run: Any, day: date) -> dict[str, Any
 
 def day_line(summary: Mapping[str, Any], elapsed: float) -> str:
     """The day's progress line: extract, then the ingest's counts and verdicts."""
+    from local.pipeline import ingest_counts  # local.pipeline imports this module
+
     failed = "" if summary["state"] == "success" else f", ingest run {summary['state']}"
     return (
         f"  [{elapsed:6.1f} s] {summary['date']}: {summary['regions']} regions, {summary['items_fetched']} "
-        f"items fetched, {summary['units']} units spent; {summary['files']} files, "
-        f"read {summary['rows_read']}, written {summary['rows_written']}, "
-        f"duplicates {summary['duplicates']}, "
-        f"rejected {summary['rejected']}, quarantined {summary['quarantined_files']} "
+        f"items fetched, {summary['units']} units spent; {ingest_counts(summary)} "
         f"({summary['extract_seconds'] + summary['seconds']:.1f} s){failed}"
     )
 
