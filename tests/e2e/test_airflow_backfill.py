@@ -59,13 +59,24 @@ RUNTIME = re.compile(r"local AWS runtime: (http://127\.0\.0\.1:\d+)")
 SQLITE_LOCKED = "Database is locked"
 
 
-def create_backfill(url: str, token: str, body: dict[str, Any], attempts: int = 6) -> dict[str, Any]:
-    """POST /api/v2/backfills as the UI's Backfill dialog does, submitted again while SQLite is locked.
+def create_backfill(
+    url: str, token: str, first: str, last: str, reprocess: str, attempts: int = 6
+) -> dict[str, Any]:
+    """POST /api/v2/backfills of youtube_ingest's days ``first`` to ``last`` (one run at a time, ``reprocess``
+    as the dialog's reprocess behavior) as the UI's Backfill dialog does, submitted again while SQLite is
+    locked.
 
     On SQLite, Airflow answers 503 "Database is locked" when the scheduler holds the write lock at that
     moment (SQLite does not wait when waiting could deadlock); the README tells a UI user to submit again.
     Any other error, or the lock every time, fails the test.
     """
+    body = {
+        "dag_id": "youtube_ingest",
+        "from_date": f"{first}T00:00:00Z",
+        "to_date": f"{last}T00:00:00Z",
+        "max_active_runs": 1,
+        "reprocess_behavior": reprocess,
+    }
     for attempt in range(1, attempts):
         try:
             return dict(call(f"{url}/api/v2/backfills", token, "POST", body))
@@ -158,14 +169,7 @@ def test_backfill_takes_each_days_drop_and_backfilling_again_takes_nothing(
     )
     for dag_id in ("youtube_reporting", "youtube_ingest"):  # make airflow starts them unpaused
         assert call(f"{url}/api/v2/dags/{dag_id}", token)["is_paused"] is False, dag_id
-    body = {
-        "dag_id": "youtube_ingest",
-        "from_date": f"{DAYS[0]}T00:00:00Z",
-        "to_date": f"{DAYS[-1]}T00:00:00Z",
-        "max_active_runs": 1,
-        "reprocess_behavior": "none",
-    }
-    backfill = create_backfill(url, token, body)
+    backfill = create_backfill(url, token, DAYS[0], DAYS[-1], "none")
 
     def finished() -> list[dict[str, Any]] | None:
         runs = backfill_runs(url, token, backfill["created_at"])
@@ -188,16 +192,7 @@ def test_backfill_takes_each_days_drop_and_backfilling_again_takes_nothing(
     wait_for("youtube_reporting on the processed assets", reported)
 
     # Backfilling a processed day again re-runs it; every object already has its verdict: a no-op.
-    again = create_backfill(
-        url,
-        token,
-        body
-        | {
-            "from_date": f"{DAYS[1]}T00:00:00Z",
-            "to_date": f"{DAYS[1]}T00:00:00Z",
-            "reprocess_behavior": "completed",
-        },
-    )
+    again = create_backfill(url, token, DAYS[1], DAYS[1], "completed")
     (rerun,) = wait_for(
         "the repeated interval",
         lambda: [
@@ -271,14 +266,7 @@ def test_a_task_killed_mid_glue_run_retries_onto_that_run_not_a_second_one(
         ),
         every=2,
     )
-    body = {
-        "dag_id": "youtube_ingest",
-        "from_date": f"{KILLED_DAY}T00:00:00Z",
-        "to_date": f"{KILLED_DAY}T00:00:00Z",
-        "max_active_runs": 1,
-        "reprocess_behavior": "completed",
-    }
-    backfill = create_backfill(url, token, body)
+    backfill = create_backfill(url, token, KILLED_DAY, KILLED_DAY, "completed")
 
     def new_runs() -> list[dict[str, Any]]:
         return [r for r in job_runs(runtime, job) if r["Id"] not in before]
