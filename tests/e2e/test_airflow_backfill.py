@@ -10,6 +10,7 @@ which has no drop: only the backfill's runs are looked at here.) Everything star
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import os
 import re
@@ -211,6 +212,7 @@ KILLED_DAY = "2017-11-16"
 IN_PROGRESS = ("STARTING", "RUNNING")
 
 
+@functools.cache  # job_runs polls every half second: one client, not one per poll
 def aws_client(runtime: str, service: str) -> Any:
     """A client of the local runtime make airflow started (its API, as on AWS)."""
     import boto3
