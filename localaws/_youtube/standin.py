@@ -23,9 +23,11 @@ from localaws._youtube import errors, resources
 from localaws._youtube.data import Recording, load_recording
 from localaws._youtube.errors import ApiError
 
-FaultKind = Literal["error", "slow", "truncated", "not_json", "no_items"]
-FAULT_KINDS: tuple[str, ...] = ("error", "slow", "truncated", "not_json", "no_items")
+FaultKind = Literal["error", "slow", "truncated", "not_json", "no_items", "few_categories"]
+FAULT_KINDS: tuple[str, ...] = ("error", "slow", "truncated", "not_json", "no_items", "few_categories")
 METHODS = {"videos": "videos.list", "videoCategories": "videoCategories.list"}
+#: The one method a ``few_categories`` fault answers (and so the only calls it counts).
+_CATEGORIES = METHODS["videoCategories"]
 #: Parameters every Google API accepts (the client library sends ``alt=json`` and ``key``).
 _SYSTEM_PARAMS = {"key", "alt", "prettyPrint", "fields", "quotaUser", "userIp", "$.xgafv", "callback"}
 _VIDEO_PARAMS = {"part", "chart", "id", "myRating", "regionCode", "maxResults", "pageToken", "hl"}
@@ -41,9 +43,11 @@ class YouTubeFault:
     ``slow`` (the answer after ``delay`` seconds), ``truncated`` (the connection closes after half the
     body), ``not_json`` (a 200 whose body is an HTML error page), ``no_items`` (a 200 whose body is valid
     JSON, the answer without its ``items``: no list response a client may take as a page; an error answer
-    stays as it is). It hits the ``on_call``-th API call counted from when it was added (1: the next one),
-    and ``times`` calls from there (0: every one); ``method`` (``videos.list`` / ``videoCategories.list``)
-    restricts the calls it counts."""
+    stays as it is), ``few_categories`` (a 200 ``videoCategories.list`` answer holding only its first
+    ``keep`` categories, ``pageInfo`` counts matched: a valid but implausible response, which only the
+    Lambda's minimum can refuse; it watches that method only). It hits the ``on_call``-th API call counted
+    from when it was added (1: the next one), and ``times`` calls from there (0: every one); ``method``
+    (``videos.list`` / ``videoCategories.list``) restricts the calls it counts."""
 
     kind: FaultKind
     on_call: int = 1
@@ -52,6 +56,7 @@ class YouTubeFault:
     reason: str = "backendError"
     delay: float = 0.0
     method: str | None = None
+    keep: int = 1
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -60,6 +65,13 @@ class YouTubeFault:
             raise ValueError("on_call counts from 1 and times from 0 (0: every call)")
         if self.method is not None and self.method not in METHODS.values():
             raise ValueError(f"unknown method {self.method!r}: one of {sorted(METHODS.values())}")
+        if self.kind == "few_categories":
+            if self.method not in (None, _CATEGORIES):
+                raise ValueError(f"a few_categories fault answers {_CATEGORIES} only, not {self.method}")
+            if self.keep < 0:
+                raise ValueError(f"keep={self.keep}: the categories kept count from 0")
+            # Counting the calls of the one method it changes: on_call=1 is the next categories call.
+            object.__setattr__(self, "method", _CATEGORIES)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -359,6 +371,8 @@ def _with_fault(answer: Answer, fault: YouTubeFault | None) -> Answer:
         return Answer(answer.status, answer.body, answer.content_type, cut_at=len(answer.body) // 2)
     if fault.kind == "no_items":
         return Answer(200, _without_items(answer.body)) if answer.status == 200 else answer
+    if fault.kind == "few_categories":
+        return Answer(200, _first_items(answer.body, fault.keep)) if answer.status == 200 else answer
     return Answer(200, _NOT_JSON, "text/html; charset=UTF-8")
 
 
@@ -366,6 +380,17 @@ def _without_items(body: bytes) -> bytes:
     """The JSON object ``body`` without its ``items`` (everything else kept: kind, etag, pageInfo, tokens)."""
     doc = json.loads(body)
     doc.pop("items", None)
+    return _json(doc)
+
+
+def _first_items(body: bytes, keep: int) -> bytes:
+    """The JSON list response ``body`` with its first ``keep`` items only, its ``pageInfo`` (when it has
+    one) counting those: still a consistent answer, only an implausibly short one."""
+    doc = json.loads(body)
+    doc["items"] = doc.get("items", [])[:keep]
+    info = doc.get("pageInfo")
+    if isinstance(info, dict):
+        info.update({name: len(doc["items"]) for name in ("totalResults", "resultsPerPage") if name in info})
     return _json(doc)
 
 

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from localaws import LocalAWS, YouTubeFault
+from localaws import LocalAWS, YouTubeFault, YouTubeStandIn
 
 KEY = "local-key"
 INVALID, DENIED = "INVALID_ARGUMENT", "PERMISSION_DENIED"
@@ -406,6 +406,75 @@ def test_a_json_body_without_items_from_python_and_over_http(yt: LocalAWS) -> No
     status, body = _videos(root, regionCode="XX")
     assert status == 400 and _error(body)[1] == "invalidRegionCode", "an error answer stays an error"
     assert [c.fault for c in yt.youtube.calls()] == ["no_items", "no_items", None, "no_items"]
+
+
+def _categories(root: str, region: str = "US") -> tuple[int, dict[str, Any]]:
+    return _get(root, "videoCategories", part="snippet", regionCode=region, key=KEY)
+
+
+def test_few_categories_answers_a_valid_response_with_the_first_categories_only(
+    yt: LocalAWS, recorded: Path
+) -> None:
+    root = yt.youtube_endpoint
+    yt.youtube.add_fault(YouTubeFault("few_categories"))  # keep=1; it counts categories calls only
+    assert _videos(root)[0] == 200 and len(_videos(root)[1]["items"]) == 5, "a chart page is not its call"
+    status, body = _categories(root, "gb")
+    recorded_gb = json.loads(
+        (recorded / "raw_statistics_reference_data" / "GB_category_id.json").read_bytes()
+    )
+    assert len(recorded_gb["items"]) == 31
+    assert status == 200 and body == {**recorded_gb, "items": recorded_gb["items"][:1]}
+    assert list(body) == list(recorded_gb), "kind, etag, items: the recorded answer's members, in order"
+    status, body = _categories(root, "gb")
+    assert status == 200 and len(body["items"]) == 31, "the fault hit one call"
+    fault = YouTubeFault("few_categories", keep=3, times=0)
+    status, listed = _control(root, "faults", {"kind": "few_categories", "keep": 3, "times": 0}, "POST")
+    assert status == 200 and listed["faults"][-1] == fault.to_json()
+    assert fault.method == "videoCategories.list"
+    status, body = _categories(root, "US")
+    assert status == 200 and [i["id"] for i in body["items"]] == ["1", "2", "10"]
+    status, body = _categories(root, "XX")
+    assert status == 400 and _error(body)[1] == "invalidRegionCode", "an error answer stays an error"
+    faults = [(c.method, c.params.get("regionCode"), c.fault) for c in yt.youtube.calls()]
+    assert faults == [
+        ("videos.list", "US", None),
+        ("videos.list", "US", None),
+        ("videoCategories.list", "gb", "few_categories"),
+        ("videoCategories.list", "gb", None),
+        ("videoCategories.list", "US", "few_categories"),
+        ("videoCategories.list", "XX", "few_categories"),
+    ]
+    assert yt.youtube.quota_spent(KEY) == 6, "a short answer costs its unit like any other"
+
+
+def test_few_categories_keeps_page_info_consistent(tmp_path: Path) -> None:
+    """A recording whose category answer has ``pageInfo``: its counts follow the items kept."""
+    data = _write_recording(tmp_path, {"US": [_row("v1", "2020-08-12")]})
+    items = [{"kind": "youtube#videoCategory", "etag": f"e{i}", "id": str(i)} for i in (1, 2, 10, 15)]
+    answer = {"kind": "youtube#videoCategoryListResponse", "etag": "list-etag",
+              "pageInfo": {"totalResults": 4, "resultsPerPage": 4}, "items": items}  # fmt: skip
+    (data / "raw_statistics_reference_data" / "US_category_id.json").write_text(json.dumps(answer))
+    standin = YouTubeStandIn(data)
+    standin.add_fault(YouTubeFault("few_categories", keep=2))
+    query = urlencode({"part": "snippet", "regionCode": "US", "key": KEY})
+    short = standin.answer("videoCategories", query)
+    assert short.status == 200 and short.content_type.startswith("application/json")
+    assert json.loads(short.body) == {**answer, "pageInfo": {"totalResults": 2, "resultsPerPage": 2},
+                                      "items": items[:2]}  # fmt: skip
+    whole = standin.answer("videoCategories", query)
+    assert json.loads(whole.body) == answer
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        pytest.param({"method": "videos.list"}, "answers videoCategories.list only", id="other-method"),
+        pytest.param({"keep": -1}, "keep=-1", id="negative-keep"),
+    ],
+)
+def test_few_categories_refuses_what_it_cannot_answer(fields: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        YouTubeFault("few_categories", **fields)
 
 
 def test_faults_through_the_control_route(yt: LocalAWS) -> None:
