@@ -7,13 +7,17 @@ and with small retry delays (settings too), so a retried failure costs seconds.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
+import pyarrow.parquet as pq
 import pytest
 
 from local.pipeline import DagRunResult, run_dag
@@ -28,6 +32,7 @@ from youtube_lake.extract import (
     complete_region_days,
     region_day_folder,
 )
+from youtube_lake.ledger import document_name
 
 DAY = date(2020, 8, 13)
 CONN = "AIRFLOW_CONN_YOUTUBE_API"
@@ -286,6 +291,78 @@ def test_a_page_fetch_failing_midway_leaves_nothing_of_the_region_day_to_the_pla
     assert len(pages) >= 2 and pages[1], "the chart was fetched past its first page before failing"
     assert published(extract_env) == set()
     assert planned_statistics(extract_env) == []
+
+
+def test_an_implausible_categories_response_is_landed_as_sent_and_quarantined_as_a_first_file(
+    extract_env: LocalRuntime, data_dir: Path
+) -> None:
+    """One region's categories answer holds a single category (the API returns ~30). The extract lands it
+    as sent (the verdict is the Lambda's); the Lambda, run by the S3 event of the landing, quarantines it as
+    ``too_few_categories`` although the lake holds no earlier file of that region; the other region's file
+    converts."""
+    from local.pipeline import wait_for_event_invocations
+
+    extract_env.youtube.add_fault(YouTubeFault("few_categories"))  # the first categories call, keep=1
+    run = extract(extract_env)
+    assert set(by_region(run, ["us", "gb"]).values()) == {"success"}, "the extract does not judge it"
+    assert published(extract_env) == {"us", "gb"}
+    (cut,) = [c for c in api_calls(extract_env, "videoCategories.list") if c.fault == "few_categories"]
+    short = cut.params["regionCode"].lower()
+    (whole,) = {"us", "gb"} - {short}
+    wait_for_event_invocations(extract_env)
+
+    s, s3 = extract_env.settings, extract_env.client("s3")
+    short_key = category_key(s.prefixes.raw_reference, DAY, short)
+    landed = s3.get_object(Bucket=s.raw_bucket, Key=short_key)["Body"].read()
+    recorded = json.loads(_recorded_categories(data_dir, short))
+    assert json.loads(landed) == {**recorded, "items": recorded["items"][:1]}
+    extract_env.youtube.add_fault(YouTubeFault("few_categories"))
+    query = urlencode({"part": "snippet", "regionCode": short.upper(), "key": cut.key})
+    assert landed == extract_env.youtube.answer("videoCategories", query).body, "landed verbatim"
+
+    (report_key,) = [k for k in _quarantine_keys(extract_env) if k.endswith(".error.json")]
+    report = json.loads(s3.get_object(Bucket=s.raw_bucket, Key=report_key)["Body"].read())
+    assert (report["reason"], report["source"]["key"]) == ("too_few_categories", short_key)
+    assert report["detail"] == (
+        f"1 category where at least {s.min_categories} are expected (MIN_CATEGORIES) for region={short}: "
+        "an implausible categories response"
+    )
+    copy_key = report_key.removesuffix(".error.json")
+    assert copy_key.endswith(f"/{short_key}"), "the quarantined copy names the file"
+    assert s3.get_object(Bucket=s.raw_bucket, Key=copy_key)["Body"].read() == landed
+    etag = s3.head_object(Bucket=s.raw_bucket, Key=short_key)["ETag"]
+    ledger_key = s.prefixes.landing_ledger + document_name(short_key, etag)
+    verdict = json.loads(s3.get_object(Bucket=s.processed_bucket, Key=ledger_key)["Body"].read())
+    reason = f"too_few_categories: {report['detail']}"
+    assert (verdict["verdict"], verdict["reason"]) == ("quarantined", reason)
+
+    assert _category_rows(extract_env, short) == [], "no partition for the quarantined region"
+    rows = _category_rows(extract_env, whole)
+    ids = [int(i["id"]) for i in json.loads(_recorded_categories(data_dir, whole))["items"]]
+    assert [r["category_id"] for r in rows] == ids and len(ids) >= 30
+    assert {r["source_key"] for r in rows} == {category_key(s.prefixes.raw_reference, DAY, whole)}
+
+
+def _recorded_categories(data_dir: Path, region: str) -> bytes:
+    """The region's recorded category file, which the stand-in serves byte for byte."""
+    folder = data_dir / "rsrishav_trending" / "raw_statistics_reference_data"
+    return (folder / f"{region.upper()}_category_id.json").read_bytes()
+
+
+def _quarantine_keys(runtime: LocalRuntime) -> list[str]:
+    """Raw keys under the Lambda's quarantine prefix (the copies and their error reports)."""
+    prefix = f"{runtime.settings.prefixes.quarantine}reference_data/"
+    return [k for k in raw_keys(runtime) if k.startswith(prefix)]
+
+
+def _category_rows(runtime: LocalRuntime, region: str) -> list[dict[str, Any]]:
+    """Every row of ``region``'s category_reference partition, read from its Parquet objects."""
+    s, s3 = runtime.settings, runtime.client("s3")
+    rows: list[dict[str, Any]] = []
+    for obj in runtime.list_objects(s.processed_bucket, f"{s.prefixes.category_reference}region={region}/"):
+        body = s3.get_object(Bucket=s.processed_bucket, Key=obj["Key"])["Body"].read()
+        rows.extend(pq.read_table(io.BytesIO(body)).to_pylist())
+    return rows
 
 
 #: A key no other test, file or object holds: whatever holds it after a run got it from the run.
