@@ -447,7 +447,7 @@ def test_few_categories_answers_a_valid_response_with_the_first_categories_only(
     assert yt.youtube.quota_spent(KEY) == 6, "a short answer costs its unit like any other"
 
 
-def test_few_categories_keeps_page_info_consistent(tmp_path: Path) -> None:
+def test_few_categories_keeps_page_info_consistent_and_refuses_another_method(tmp_path: Path) -> None:
     """A recording whose category answer has ``pageInfo``: its counts follow the items kept."""
     data = _write_recording(tmp_path, {"US": [_row("v1", "2020-08-12")]})
     items = [{"kind": "youtube#videoCategory", "etag": f"e{i}", "id": str(i)} for i in (1, 2, 10, 15)]
@@ -457,24 +457,15 @@ def test_few_categories_keeps_page_info_consistent(tmp_path: Path) -> None:
     standin = YouTubeStandIn(data)
     standin.add_fault(YouTubeFault("few_categories", keep=2))
     query = urlencode({"part": "snippet", "regionCode": "US", "key": KEY})
-    short = standin.answer("videoCategories", query)
+    short, whole = (standin.answer("videoCategories", query) for _ in range(2))
     assert short.status == 200 and short.content_type.startswith("application/json")
-    assert json.loads(short.body) == {**answer, "pageInfo": {"totalResults": 2, "resultsPerPage": 2},
-                                      "items": items[:2]}  # fmt: skip
-    whole = standin.answer("videoCategories", query)
+    info = {"totalResults": 2, "resultsPerPage": 2}
+    assert json.loads(short.body) == {**answer, "pageInfo": info, "items": items[:2]}
     assert json.loads(whole.body) == answer
-
-
-@pytest.mark.parametrize(
-    ("fields", "message"),
-    [
-        pytest.param({"method": "videos.list"}, "answers videoCategories.list only", id="other-method"),
-        pytest.param({"keep": -1}, "keep=-1", id="negative-keep"),
-    ],
-)
-def test_few_categories_refuses_what_it_cannot_answer(fields: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        YouTubeFault("few_categories", **fields)
+    with pytest.raises(ValueError, match="answers videoCategories.list only"):
+        YouTubeFault("few_categories", method="videos.list")
+    with pytest.raises(ValueError, match="keep=-1"):
+        YouTubeFault("few_categories", keep=-1)
 
 
 def test_faults_through_the_control_route(yt: LocalAWS) -> None:
