@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import CronDataIntervalTimetable, TriggerRule, chain, dag, task
 
@@ -53,39 +53,15 @@ from youtube_etl.operators import (
 )
 from youtube_etl.settings import get_settings, safe_run_id
 
+if TYPE_CHECKING:
+    from airflow.sdk.bases.decorator import Task
+
 log = logging.getLogger(__name__)
 settings = get_settings()
 
 
-@dag(
-    dag_id="youtube_ingest",
-    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
-    # The Kaggle trending data starts in November 2017; catchup stays off: backfills are explicit.
-    start_date=datetime(2017, 11, 1),
-    catchup=False,
-    max_active_runs=1,
-    tags=[*TAGS, "ingest"],
-    doc_md=__doc__,
-    default_args=default_args(settings),
-    **dag_alerts(settings),
-    user_defined_macros={"safe_run_id": safe_run_id},
-)
-def youtube_ingest() -> None:
-    wait_for_drop = LandingDropSensor(
-        task_id="wait_for_drop",
-        bucket_name=settings.raw_bucket,
-        prefixes=settings.landing_prefixes,
-        landing_grace=settings.landing_grace,
-        # The day's extract lands the drop: wait while its run of this interval is queued or running.
-        extract_dag_id="youtube_extract",
-        extract_prefixes=settings.landing_prefixes,
-        aws_conn_id=settings.aws_conn_id,
-        poke_interval=settings.poll_interval,
-        deferrable=settings.deferrable,
-        mode="poke" if settings.deferrable else "reschedule",
-        # Per poke in reschedule mode: a listing of the landing prefixes.
-        execution_timeout=timedelta(minutes=10),
-    )
+def make_plan_increment() -> Task[..., list[str]]:
+    """The ``plan_increment`` task; built here so that the DAG function only wires tasks."""
 
     @task(task_id="plan_increment", execution_timeout=timedelta(minutes=15))
     def plan_increment(
@@ -112,37 +88,11 @@ def youtube_ingest() -> None:
         ti.xcom_push(key="plan", value=result)
         return payloads
 
-    payloads = plan_increment()
-    convert_reference_data = ConvertReferenceOperator.partial(
-        task_id="convert_reference_data",
-        function_name=settings.lambda_function,
-        invocation_type="RequestResponse",
-        aws_conn_id=settings.aws_conn_id,
-        execution_timeout=timedelta(minutes=20),
-    ).expand(payload=payloads)
+    return plan_increment
 
-    run_clean_statistics = glue_job_task(
-        settings,
-        "run_clean_statistics",
-        settings.clean_statistics_job,
-        script_args={"--plan_path": "{{ ti.xcom_pull(task_ids='plan_increment', key='plan')['plan_uri'] }}"},
-        operator=CleanStatisticsOperator,
-        plan=xcom_json("plan_increment", "plan"),
-    )
-    crawl_processed = crawler_task(
-        settings,
-        "crawl_processed",
-        settings.processed_crawler,
-        operator=CrawlProcessedOperator,
-        outlets=processed_assets(settings),
-        plan=xcom_json("plan_increment", "plan"),
-        # Read once by run_clean_statistics (absent when it was skipped).
-        glue_metrics=xcom_json("run_clean_statistics", "metrics"),
-        lambda_results=xcom_json("convert_reference_data"),
-        # One side with nothing to do (a skipped mapping or job) must not stop the other's publish; a run
-        # that changed nothing (both skipped) emits no asset event.
-        trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
-    )
+
+def make_record_verdicts() -> Task[..., dict[str, Any]]:
+    """The ``record_verdicts`` task; built here so that the DAG function only wires tasks."""
 
     @task(
         task_id="record_verdicts",
@@ -179,6 +129,73 @@ def youtube_ingest() -> None:
             raise AirflowFailException(verdicts.failure_message(str(run_id)))
         return summary
 
+    return record_verdicts
+
+
+@dag(
+    dag_id="youtube_ingest",
+    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
+    # The Kaggle trending data starts in November 2017; catchup stays off: backfills are explicit.
+    start_date=datetime(2017, 11, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=[*TAGS, "ingest"],
+    doc_md=__doc__,
+    default_args=default_args(settings),
+    **dag_alerts(settings),
+    user_defined_macros={"safe_run_id": safe_run_id},
+)
+def youtube_ingest() -> None:
+    wait_for_drop = LandingDropSensor(
+        task_id="wait_for_drop",
+        bucket_name=settings.raw_bucket,
+        prefixes=settings.landing_prefixes,
+        landing_grace=settings.landing_grace,
+        # The day's extract lands the drop: wait while its run of this interval is queued or running.
+        extract_dag_id="youtube_extract",
+        extract_prefixes=settings.landing_prefixes,
+        aws_conn_id=settings.aws_conn_id,
+        poke_interval=settings.poll_interval,
+        deferrable=settings.deferrable,
+        mode="poke" if settings.deferrable else "reschedule",
+        # Per poke in reschedule mode: a listing of the landing prefixes.
+        execution_timeout=timedelta(minutes=10),
+    )
+
+    plan_increment = make_plan_increment()
+    payloads = plan_increment()
+    convert_reference_data = ConvertReferenceOperator.partial(
+        task_id="convert_reference_data",
+        function_name=settings.lambda_function,
+        invocation_type="RequestResponse",
+        aws_conn_id=settings.aws_conn_id,
+        execution_timeout=timedelta(minutes=20),
+    ).expand(payload=payloads)
+
+    run_clean_statistics = glue_job_task(
+        settings,
+        "run_clean_statistics",
+        settings.clean_statistics_job,
+        script_args={"--plan_path": "{{ ti.xcom_pull(task_ids='plan_increment', key='plan')['plan_uri'] }}"},
+        operator=CleanStatisticsOperator,
+        plan=xcom_json("plan_increment", "plan"),
+    )
+    crawl_processed = crawler_task(
+        settings,
+        "crawl_processed",
+        settings.processed_crawler,
+        operator=CrawlProcessedOperator,
+        outlets=processed_assets(settings),
+        plan=xcom_json("plan_increment", "plan"),
+        # Read once by run_clean_statistics (absent when it was skipped).
+        glue_metrics=xcom_json("run_clean_statistics", "metrics"),
+        lambda_results=xcom_json("convert_reference_data"),
+        # One side with nothing to do (a skipped mapping or job) must not stop the other's publish; a run
+        # that changed nothing (both skipped) emits no asset event.
+        trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
+    )
+
+    record_verdicts = make_record_verdicts()
     chain(wait_for_drop, payloads, [convert_reference_data, run_clean_statistics], crawl_processed)
     chain(crawl_processed, record_verdicts())
 
