@@ -22,12 +22,15 @@ logged, returned or landed. Nothing here calls AWS or the API while the file is 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset, CronDataIntervalTimetable, TriggerRule, dag, task
 
 from youtube_etl.dag_support import TAGS, dag_alerts, default_args
 from youtube_etl.settings import get_settings
+
+if TYPE_CHECKING:
+    from airflow.sdk.bases.decorator import Task
 
 settings = get_settings()
 #: The day's extract, landed in the raw bucket: what youtube_ingest can be scheduled on.
@@ -37,19 +40,9 @@ EXTRACT_ASSET = Asset(
 )
 
 
-@dag(
-    dag_id="youtube_extract",
-    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
-    start_date=datetime(2017, 11, 1),
-    # A past chart cannot be fetched: catch-up runs would only skip (snapshot lag).
-    catchup=False,
-    max_active_runs=1,
-    tags=[*TAGS, "extract"],
-    doc_md=__doc__,
-    default_args=default_args(settings, execution_timeout=timedelta(minutes=30)),
-    **dag_alerts(settings),
-)
-def youtube_extract() -> None:
+def make_extract_region() -> Task[..., dict[str, Any]]:
+    """The ``extract_region`` task; built here so that the DAG function only wires tasks."""
+
     @task(task_id="extract_region", max_active_tis_per_dagrun=4)
     def extract_region(
         region: str,
@@ -101,6 +94,12 @@ def youtube_extract() -> None:
         except ExtractError as error:
             raise redact(error, key) from None
 
+    return extract_region
+
+
+def make_publish_extract() -> Task[..., dict[str, Any]]:
+    """The ``publish_extract`` task; built here so that the DAG function only wires tasks."""
+
     @task(task_id="publish_extract", trigger_rule=TriggerRule.ALL_DONE, outlets=[EXTRACT_ASSET])
     def publish_extract(results: Any, outlet_events: Any = None) -> dict[str, Any]:
         """The day's asset event: regions landed, items and quota units (failed regions are named by their
@@ -121,6 +120,24 @@ def youtube_extract() -> None:
         outlet_events[EXTRACT_ASSET].extra = summary
         return summary
 
+    return publish_extract
+
+
+@dag(
+    dag_id="youtube_extract",
+    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
+    start_date=datetime(2017, 11, 1),
+    # A past chart cannot be fetched: catch-up runs would only skip (snapshot lag).
+    catchup=False,
+    max_active_runs=1,
+    tags=[*TAGS, "extract"],
+    doc_md=__doc__,
+    default_args=default_args(settings, execution_timeout=timedelta(minutes=30)),
+    **dag_alerts(settings),
+)
+def youtube_extract() -> None:
+    extract_region = make_extract_region()
+    publish_extract = make_publish_extract()
     publish_extract(extract_region.expand(region=list(settings.extract_region_codes)))
 
 
