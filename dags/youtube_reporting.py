@@ -24,6 +24,7 @@ All names come from `youtube_etl.settings`; SQL files are discovered from the lo
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import TaskGroup, TriggerRule, chain, dag, task
@@ -51,6 +52,9 @@ from youtube_etl.reports import (
 from youtube_etl.resumable import ResumableAthenaOperator
 from youtube_etl.settings import get_settings
 
+if TYPE_CHECKING:
+    from airflow.sdk.bases.decorator import Task
+
 settings = get_settings()
 SQL_DIR = sql_dir(settings)
 REPORTS = discover_reports(SQL_DIR)
@@ -58,22 +62,9 @@ SOURCE_CHECKS = discover_checks(SQL_DIR, stage=SOURCE_STAGE)
 REPORT_CHECKS = discover_checks(SQL_DIR, stage=REPORTS_STAGE)
 
 
-@dag(
-    dag_id="youtube_reporting",
-    schedule=processed_assets(settings),
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    tags=[*TAGS, "reporting", "athena"],
-    doc_md=__doc__,
-    default_args=default_args(settings),
-    **dag_alerts(settings),
-    template_searchpath=[str(SQL_DIR)],
-    user_defined_macros=report_macros(),
-    params=settings.sql_params(),
-)
-def youtube_reporting() -> None:
-    athena_args = {
+def athena_task_args() -> dict[str, Any]:
+    """The arguments every Athena task of the DAG shares: database, workgroup, polling, timeout."""
+    return {
         "database": settings.analytics_database,
         "workgroup": settings.athena_workgroup,
         "sleep_time": settings.waiter_delay if settings.deferrable else settings.poll_interval,
@@ -81,27 +72,27 @@ def youtube_reporting() -> None:
         "aws_conn_id": settings.aws_conn_id,
         "execution_timeout": timedelta(minutes=30),
     }
-    run_build_analytics = glue_job_task(settings, "run_build_analytics", settings.build_analytics_job)
-    crawl_analytics = crawler_task(settings, "crawl_analytics", settings.analytics_crawler)
 
-    def check_group(group_id: str, checks: list[Check]) -> TaskGroup:
-        """One data-quality task per check file; each fails naming its check and offending count."""
-        with TaskGroup(group_id) as group:
-            for check in checks:
-                AthenaCheckOperator(
-                    task_id=f"check_{check.name}",
-                    check_name=check.name,
-                    query=check.template,
-                    baseline_view=check.baseline_view,
-                    report=check.report,
-                    settings=settings,
-                    **athena_args,
-                )
-        return group
 
-    check_sources = check_group("check_sources", SOURCE_CHECKS)
+def check_group(group_id: str, checks: list[Check], athena_args: dict[str, Any]) -> TaskGroup:
+    """One data-quality task per check file; each fails naming its check and offending count."""
+    with TaskGroup(group_id) as group:
+        for check in checks:
+            AthenaCheckOperator(
+                task_id=f"check_{check.name}",
+                check_name=check.name,
+                query=check.template,
+                baseline_view=check.baseline_view,
+                report=check.report,
+                settings=settings,
+                **athena_args,
+            )
+    return group
 
-    with TaskGroup("build_reports") as build_reports:
+
+def build_reports_group(athena_args: dict[str, Any]) -> TaskGroup:
+    """One Athena CTAS per report, into this run's own table of that report."""
+    with TaskGroup("build_reports") as group:
         for report in REPORTS:
             AthenaReportOperator(
                 task_id=f"build_{report}",
@@ -110,10 +101,12 @@ def youtube_reporting() -> None:
                 query=report_template(report),
                 **athena_args,
             )
+    return group
 
-    check_reports = check_group("check_reports", REPORT_CHECKS)
 
-    with TaskGroup("publish_views") as publish_views:
+def publish_views_group(athena_args: dict[str, Any]) -> TaskGroup:
+    """One view swap per report, pointing its stable view at this run's checked table."""
+    with TaskGroup("publish_views") as group:
         for report in REPORTS:
             ResumableAthenaOperator(
                 task_id=f"publish_{report}",
@@ -124,6 +117,11 @@ def youtube_reporting() -> None:
                 trigger_rule=TriggerRule.NONE_FAILED,
                 **athena_args,
             )
+    return group
+
+
+def make_cleanup_report_runs() -> Task[..., dict[str, list[str]]]:
+    """The ``cleanup_report_runs`` task; built here so that the DAG function only wires tasks."""
 
     @task(task_id="cleanup_report_runs", trigger_rule=TriggerRule.ALL_DONE)
     def cleanup_report_runs(run_id: str | None = None, ti=None) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
@@ -141,6 +139,33 @@ def youtube_reporting() -> None:
             else:
                 dropped[report] = discard_report_run(session, settings, report, run_id or "")
         return dropped
+
+    return cleanup_report_runs
+
+
+@dag(
+    dag_id="youtube_reporting",
+    schedule=processed_assets(settings),
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=[*TAGS, "reporting", "athena"],
+    doc_md=__doc__,
+    default_args=default_args(settings),
+    **dag_alerts(settings),
+    template_searchpath=[str(SQL_DIR)],
+    user_defined_macros=report_macros(),
+    params=settings.sql_params(),
+)
+def youtube_reporting() -> None:
+    athena_args = athena_task_args()
+    run_build_analytics = glue_job_task(settings, "run_build_analytics", settings.build_analytics_job)
+    crawl_analytics = crawler_task(settings, "crawl_analytics", settings.analytics_crawler)
+    check_sources = check_group("check_sources", SOURCE_CHECKS, athena_args)
+    build_reports = build_reports_group(athena_args)
+    check_reports = check_group("check_reports", REPORT_CHECKS, athena_args)
+    publish_views = publish_views_group(athena_args)
+    cleanup_report_runs = make_cleanup_report_runs()
 
     # The cleanup runs whatever happened; this marker keeps a failure upstream failing the whole run
     # (a DAG run's state follows its leaves, and the cleanup would otherwise be a successful leaf).
