@@ -29,7 +29,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from local.pipeline import find_drops
@@ -160,66 +160,101 @@ def stop(procs: list[subprocess.Popen[bytes]]) -> None:
             proc.wait()
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="make airflow", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0, help="api-server port (default: a free one)")
     parser.add_argument("--airflow-home", type=Path, default=REPO_ROOT / ".airflow" / "ui")
     parser.add_argument("--data", type=Path, help="load this dataset folder into the raw bucket first")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+class StopSignals:
+    """SIGTERM and SIGINT only raise a flag: the wait loop sees it and the components are stopped in order."""
+
+    def __init__(self) -> None:
+        self.received = False
+
+    def install(self) -> StopSignals:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        return self
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        self.received = True
+
+
+def land_drops(runtime: LocalRuntime, data: Path | None, yesterday: date) -> list[str]:
+    """Lands every drop under ``data``; returns the days of the dated ones (the days to backfill)."""
+    dated: list[str] = []
+    if data:
+        # Dated drops (<DATA>/drops/YYYY-MM-DD/) keep their dates: backfill those days. An undated folder
+        # lands as yesterday's drop: the daily run that unpausing schedules (the last whole day) takes
+        # it, and so does a run triggered in the UI (a manual run covers the last whole day before it).
+        for drop in find_drops(data.resolve()):
+            day = drop.day or yesterday
+            say(f"landing {drop.folder} as the drop of {day} …")
+            runtime.load_sample_data(drop.folder, landing_date=day)
+            dated += [day.isoformat()] if drop.day else []
+    return dated
+
+
+def announce(runtime: LocalRuntime, home: Path, api_port: int, yesterday: date, dated: list[str]) -> None:
+    """The ready lines: where the UI and the runtime listen, the login, and what runs on its own."""
+    say(f"Airflow UI: http://{HOST}:{api_port}  login: {USER} / {password(home)}")
+    say(f"local AWS runtime: {runtime.endpoint} (connection aws_default points here)")
+    if runtime.youtube_data is not None:
+        say(
+            f"YouTube Data API stand-in: {runtime.youtube_endpoint} serving the chart recorded on "
+            f"{runtime.youtube.day} (connection {runtime.settings.youtube_api_conn_id} holds its "
+            f"local key); youtube_extract lands it as {yesterday}'s extract (snapshot lag relaxed "
+            f"to {SNAPSHOT_LAG_HOURS} h: the run for yesterday starts now)"
+        )
+    if dated:
+        say(
+            f"dated drops {dated[0]} … {dated[-1]}: backfill those days (UI: youtube_ingest → "
+            f"Backfill, or airflow backfill create --dag-id youtube_ingest --from-date {dated[0]} "
+            f"--to-date {dated[-1]}); youtube_reporting follows on its assets. The daily run for "
+            f"{yesterday} finds no drop. Ctrl-C stops everything."
+        )
+    else:
+        say(
+            f"youtube_extract and youtube_ingest run for {yesterday} on their own (the DAGs start "
+            "unpaused, no catch-up of older days) and youtube_reporting follows on its assets; "
+            "trigger youtube_ingest in the UI to run it again. Ctrl-C stops everything."
+        )
+
+
+def wait_until_stopped(procs: list[subprocess.Popen[bytes]], signals: StopSignals) -> None:
+    """Until Ctrl-C (or SIGTERM), or until a component exits on its own."""
+    while not signals.received and all(p.poll() is None for p in procs):
+        time.sleep(0.5)
+
+
+def serve(
+    runtime: LocalRuntime, home: Path, api_port: int, yesterday: date, dated: list[str], signals: StopSignals
+) -> None:
+    """Starts the components, announces them once healthy, waits, and stops them whatever happened."""
+    procs = start(home, runtime, api_port, home / "logs" / "components")
+    try:
+        wait_healthy(f"http://{HOST}:{api_port}/api/v2/monitor/health", 120, procs)
+        announce(runtime, home, api_port, yesterday, dated)
+        wait_until_stopped(procs, signals)
+    finally:
+        say(f"stopping {', '.join(COMPONENTS)} and the local AWS runtime …")
+        stop(procs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     home = args.airflow_home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     api_port = args.port or free_port()
-    stopping = False
-
-    def on_signal(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    signals = StopSignals().install()
     say("starting the local AWS runtime …")
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
     with LocalRuntime() as runtime:
-        dated: list[str] = []
-        if args.data:
-            # Dated drops (<DATA>/drops/YYYY-MM-DD/) keep their dates: backfill those days. An undated folder
-            # lands as yesterday's drop: the daily run that unpausing schedules (the last whole day) takes
-            # it, and so does a run triggered in the UI (a manual run covers the last whole day before it).
-            for drop in find_drops(args.data.resolve()):
-                day = drop.day or yesterday
-                say(f"landing {drop.folder} as the drop of {day} …")
-                runtime.load_sample_data(drop.folder, landing_date=day)
-                dated += [day.isoformat()] if drop.day else []
-        procs = start(home, runtime, api_port, home / "logs" / "components")
-        try:
-            wait_healthy(f"http://{HOST}:{api_port}/api/v2/monitor/health", 120, procs)
-            say(f"Airflow UI: http://{HOST}:{api_port}  login: {USER} / {password(home)}")
-            say(f"local AWS runtime: {runtime.endpoint} (connection aws_default points here)")
-            if runtime.youtube_data is not None:
-                say(
-                    f"YouTube Data API stand-in: {runtime.youtube_endpoint} serving the chart recorded on "
-                    f"{runtime.youtube.day} (connection {runtime.settings.youtube_api_conn_id} holds its "
-                    f"local key); youtube_extract lands it as {yesterday}'s extract (snapshot lag relaxed "
-                    f"to {SNAPSHOT_LAG_HOURS} h: the run for yesterday starts now)"
-                )
-            if dated:
-                say(
-                    f"dated drops {dated[0]} … {dated[-1]}: backfill those days (UI: youtube_ingest → "
-                    f"Backfill, or airflow backfill create --dag-id youtube_ingest --from-date {dated[0]} "
-                    f"--to-date {dated[-1]}); youtube_reporting follows on its assets. The daily run for "
-                    f"{yesterday} finds no drop. Ctrl-C stops everything."
-                )
-            else:
-                say(
-                    f"youtube_extract and youtube_ingest run for {yesterday} on their own (the DAGs start "
-                    "unpaused, no catch-up of older days) and youtube_reporting follows on its assets; "
-                    "trigger youtube_ingest in the UI to run it again. Ctrl-C stops everything."
-                )
-            while not stopping and all(p.poll() is None for p in procs):
-                time.sleep(0.5)
-        finally:
-            say(f"stopping {', '.join(COMPONENTS)} and the local AWS runtime …")
-            stop(procs)
+        dated = land_drops(runtime, args.data, yesterday)
+        serve(runtime, home, api_port, yesterday, dated, signals)
     say("stopped: every Airflow component and the local AWS runtime")
     return 0
 
