@@ -16,6 +16,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.fs as pafs
 
+from localaws._pyfs import Handler, ReadOnlyFile, WriteOnlyStream
+
 #: Uploads stay in memory up to this size, then spill to a temporary file.
 _SPOOL_BYTES = 8 << 20
 
@@ -35,13 +37,12 @@ def _not_found(error: Exception) -> bool:
     return code in ("404", "NoSuchKey", "NotFound")
 
 
-class _RangedObject:
+class _RangedObject(ReadOnlyFile):
     """A read-only, seekable file over one object, read with ranged GETs (what pyarrow's reader asks)."""
 
     def __init__(self, client: Any, bucket: str, key: str, size: int) -> None:
         self._client, self._bucket, self._key, self._size = client, bucket, key, size
         self._position = 0
-        self.closed = False
 
     def read(self, nbytes: int | None = -1) -> bytes:
         end = self._size if nbytes is None or nbytes < 0 else min(self._size, self._position + nbytes)
@@ -64,26 +65,13 @@ class _RangedObject:
     def size(self) -> int:
         return self._size
 
-    def close(self) -> None:
-        self.closed = True
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def writable(self) -> bool:
-        return False
-
-
-class _Upload:
+class _Upload(WriteOnlyStream):
     """A write-only stream that becomes one object when closed (S3 has no partial objects)."""
 
     def __init__(self, client: Any, bucket: str, key: str) -> None:
         self._client, self._bucket, self._key = client, bucket, key
         self._spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)
-        self.closed = False
 
     def write(self, data: bytes) -> int:
         return self._spool.write(data)
@@ -104,17 +92,8 @@ class _Upload:
         finally:
             self._spool.close()
 
-    def readable(self) -> bool:
-        return False
 
-    def seekable(self) -> bool:
-        return False
-
-    def writable(self) -> bool:
-        return True
-
-
-class S3KeysHandler(pafs.FileSystemHandler):
+class S3KeysHandler(Handler):
     """The runtime's S3 for pyarrow: native for normal paths, boto3 for paths with an empty component."""
 
     def __init__(self, native: pafs.FileSystem, client_factory: Any) -> None:
@@ -123,15 +102,6 @@ class S3KeysHandler(pafs.FileSystemHandler):
         self._client_factory = client_factory
         self._client: Any = None
         self._lock = threading.Lock()
-
-    def __eq__(self, other: object) -> bool:
-        return self is other
-
-    def __ne__(self, other: object) -> bool:
-        return self is not other
-
-    def __hash__(self) -> int:
-        return id(self)
 
     @property
     def client(self) -> Any:

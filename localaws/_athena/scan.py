@@ -19,15 +19,15 @@ from duckdb._sources.pyarrow import PyArrowDatasetSource
 from duckdb._sources.to_arrow import to_arrow
 
 from localaws._catalog import HIVE_NULL_PARTITION, glue_to_arrow
+from localaws._pyfs import Handler, ReadOnlyFile
 
 
-class CountingFile:
+class CountingFile(ReadOnlyFile):
     """A read-only file that counts the bytes DuckDB actually pulls (Athena's DataScannedInBytes)."""
 
     def __init__(self, native: Any, counter: Counter) -> None:
         self._native = native
         self._counter = counter
-        self.closed = False
 
     def read(self, nbytes: int | None = -1) -> bytes:
         data = self._native.read() if nbytes is None or nbytes < 0 else self._native.read(nbytes)
@@ -45,16 +45,7 @@ class CountingFile:
 
     def close(self) -> None:
         self._native.close()
-        self.closed = True
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def writable(self) -> bool:
-        return False
+        super().close()
 
 
 class Counter:
@@ -94,21 +85,12 @@ class ScanWithoutGil(PyArrowDatasetSource):
         return self.stream(None, [])[0]
 
 
-class CountingHandler(pafs.FileSystemHandler):
+class CountingHandler(Handler):
     """Read-only view of the S3 filesystem whose input files count bytes read (``open_input_file``)."""
 
     def __init__(self, inner: pafs.FileSystem, counter: Counter) -> None:
         self.inner = inner
         self.counter = counter
-
-    def __eq__(self, other: object) -> bool:
-        return self is other
-
-    def __ne__(self, other: object) -> bool:
-        return self is not other
-
-    def __hash__(self) -> int:
-        return id(self)
 
     def get_type_name(self) -> str:
         return "athena-counting-s3"
