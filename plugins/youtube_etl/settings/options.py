@@ -12,10 +12,10 @@ import json
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from youtube_etl.settings.deploy import DeployContracts
 from youtube_etl.settings.errors import SettingsError
@@ -124,73 +124,13 @@ class Settings(DeployContracts):
     prefixes: Prefixes = field(default_factory=Prefixes)
 
     def __post_init__(self) -> None:
-        _check(_PROJECT_RE, "project", self.project, "2-20 characters: a lower-case letter, then a-z or 0-9")
-        _check(_STAGE_RE, "stage", self.stage, "1-10 characters: a lower-case letter, then a-z or 0-9")
-        if self.account:
-            _check(_ACCOUNT_RE, "account", self.account, "12 digits")
-        _check(_AWS_REGION_RE, "region", self.region, "an AWS region code such as eu-west-1")
-        # Part of a secret name, an IAM resource and the backend's lookup pattern: no separators, no spaces.
-        _check(_CONN_ID_RE, "youtube_api_conn_id", self.youtube_api_conn_id, "1-64 of A-Z a-z 0-9 _ . -")
-        if self.poll_interval < 0.1:
-            raise SettingsError(f"[{SECTION}] poll_interval={self.poll_interval!r}: must be >= 0.1 second")
-        if self.report_retention < 1:
-            raise SettingsError(f"[{SECTION}] report_retention={self.report_retention!r}: must be >= 1")
-        for name in ("reject_threshold", "row_drop_threshold", "category_drop_threshold"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise SettingsError(f"[{SECTION}] {name}={value!r}: must be a fraction between 0 and 1")
-        if not 0.0 <= self.landing_grace_hours <= 24 * 7:
-            raise SettingsError(
-                f"[{SECTION}] landing_grace_hours={self.landing_grace_hours!r}: must be between 0 and 168"
-            )
-        if not 1 <= self.top_n <= 1000:
-            raise SettingsError(f"[{SECTION}] top_n={self.top_n!r}: must be between 1 and 1000")
-        try:
-            parse_region_codes(self.data_regions)
-        except ValueError as error:
-            raise SettingsError(f"[{SECTION}] data_regions is invalid: {error}") from None
-        try:
-            date.fromisoformat(self.trending_feed_start)
-        except ValueError:
-            raise SettingsError(
-                f"[{SECTION}] trending_feed_start={self.trending_feed_start!r}: must be an ISO date such as "
-                "2015-12-01"
-            ) from None
-        if not 1 <= self.min_categories <= MAX_MIN_CATEGORIES:
-            raise SettingsError(
-                f"[{SECTION}] min_categories={self.min_categories!r}: must be from 1 to {MAX_MIN_CATEGORIES} "
-                "(a region's file holds about 32 categories)"
-            )
-        if not 1024 <= self.reference_max_bytes <= 1024**3:
-            raise SettingsError(
-                f"[{SECTION}] reference_max_bytes={self.reference_max_bytes!r}: must be from 1 KiB to 1 GiB"
-            )
-        if self.alert_email:
-            _check(_EMAIL_RE, "alert_email", self.alert_email, "one email address such as ops@example.com")
-        if self.alerts_topic_arn:
-            _check(_SNS_TOPIC_ARN_RE, "alerts_topic_arn", self.alerts_topic_arn, "an SNS topic ARN")
-        if not 0 <= self.report_deadline_hours <= 7 * 24:
-            raise SettingsError(
-                f"[{SECTION}] report_deadline_hours={self.report_deadline_hours!r}: must be between 0 "
-                "(no deadline) and 168"
-            )
-        if self.lineage_transport:
-            _check_lineage_transport(self.lineage_transport)
+        """Reject a wrong option at once, naming it: checked group by group, the first error is raised."""
+        _check_identity(self)
+        _check_rules(self, _TUNING_RULES)
+        _check_data_rules(self)
+        _check_operations(self)
         _check_extract(self)
-        for bucket in (self.raw_bucket, self.processed_bucket, self.reporting_bucket, self.assets_bucket):
-            _check_bucket(bucket)
-        for database in (self.processed_database, self.analytics_database):
-            _check(_GLUE_NAME_RE, "database", database, "lower-case letters, digits and _ (Glue/Athena)")
-        for name in (
-            self.lambda_function,
-            self.clean_statistics_job,
-            self.build_analytics_job,
-            self.processed_crawler,
-            self.analytics_crawler,
-            self.athena_workgroup,
-            self.readers_workgroup,
-        ):
-            _check(_RESOURCE_NAME_RE, "resource name", name, "at most 64 of A-Z a-z 0-9 _ -")
+        _check_names(self)
 
     @property
     def waiter_delay(self) -> int:
@@ -218,6 +158,101 @@ def _check(pattern: re.Pattern[str], option: str, value: str, rule: str) -> None
         raise SettingsError(f"[{SECTION}] {option}={value!r} is invalid: {rule}")
 
 
+class _Rule(NamedTuple):
+    """An option's accepted values: ``accepts(value)`` is false means ``{option}={value!r}: {rule}``."""
+
+    option: str
+    accepts: Callable[[Any], bool]
+    rule: str
+
+
+def _check_rules(settings: Settings, rules: tuple[_Rule, ...]) -> None:
+    for option, accepts, rule in rules:
+        value = getattr(settings, option)
+        if not accepts(value):
+            raise SettingsError(f"[{SECTION}] {option}={value!r}: {rule}")
+
+
+def _is_iso_date(value: str) -> bool:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_fraction(value: float) -> bool:
+    return 0.0 <= value <= 1.0
+
+
+#: How often and how patiently the pipeline polls, what it keeps and what it tolerates.
+_TUNING_RULES = (
+    _Rule("poll_interval", lambda v: not v < 0.1, "must be >= 0.1 second"),
+    _Rule("report_retention", lambda v: not v < 1, "must be >= 1"),
+    _Rule("reject_threshold", _is_fraction, "must be a fraction between 0 and 1"),
+    _Rule("row_drop_threshold", _is_fraction, "must be a fraction between 0 and 1"),
+    _Rule("category_drop_threshold", _is_fraction, "must be a fraction between 0 and 1"),
+    _Rule("landing_grace_hours", lambda v: 0.0 <= v <= 24 * 7, "must be between 0 and 168"),
+    _Rule("top_n", lambda v: 1 <= v <= 1000, "must be between 1 and 1000"),
+)
+
+#: What the Lambda and the Glue jobs accept of the data (after ``data_regions``, checked on its own).
+_DATA_RULES = (
+    _Rule("trending_feed_start", _is_iso_date, "must be an ISO date such as 2015-12-01"),
+    _Rule(
+        "min_categories",
+        lambda v: 1 <= v <= MAX_MIN_CATEGORIES,
+        f"must be from 1 to {MAX_MIN_CATEGORIES} (a region's file holds about 32 categories)",
+    ),
+    _Rule("reference_max_bytes", lambda v: 1024 <= v <= 1024**3, "must be from 1 KiB to 1 GiB"),
+)
+
+#: When reports are due (after the alert addresses, before the lineage transport).
+_OPERATIONS_RULES = (
+    _Rule("report_deadline_hours", lambda v: 0 <= v <= 7 * 24, "must be between 0 (no deadline) and 168"),
+)
+
+#: The extract's bounds (after its root URL and regions). At most a century of snapshot lag: make run replays
+#: days recorded in 2020 through the stand-in with a lag that reaches them (it says so); on AWS anything
+#: beyond a few hours labels today's chart as a past day.
+_EXTRACT_RULES = (
+    _Rule("snapshot_lag_hours", lambda v: 0 < v <= 24 * 366 * 100, "above 0, at most a century"),
+    _Rule("youtube_api_retries", lambda v: 0 <= v <= 10, "0 to 10"),
+    _Rule("youtube_api_backoff_seconds", lambda v: 0 <= v <= 60, "0 to 60"),
+    _Rule("youtube_api_timeout_seconds", lambda v: 0 < v <= 300, "above 0, at most 300"),
+)
+
+
+def _check_identity(settings: Settings) -> None:
+    """Where the pipeline is deployed and as whom: project, stage, account, region, the API's connection."""
+    _check(_PROJECT_RE, "project", settings.project, "2-20 characters: a lower-case letter, then a-z or 0-9")
+    _check(_STAGE_RE, "stage", settings.stage, "1-10 characters: a lower-case letter, then a-z or 0-9")
+    if settings.account:
+        _check(_ACCOUNT_RE, "account", settings.account, "12 digits")
+    _check(_AWS_REGION_RE, "region", settings.region, "an AWS region code such as eu-west-1")
+    # Part of a secret name, an IAM resource and the backend's lookup pattern: no separators, no spaces.
+    _check(_CONN_ID_RE, "youtube_api_conn_id", settings.youtube_api_conn_id, "1-64 of A-Z a-z 0-9 _ . -")
+
+
+def _check_data_rules(settings: Settings) -> None:
+    try:
+        parse_region_codes(settings.data_regions)
+    except ValueError as error:
+        raise SettingsError(f"[{SECTION}] data_regions is invalid: {error}") from None
+    _check_rules(settings, _DATA_RULES)
+
+
+def _check_operations(settings: Settings) -> None:
+    """docs/operations.md: who is alerted, where, by when reports are due, where lineage goes."""
+    if settings.alert_email:
+        _check(_EMAIL_RE, "alert_email", settings.alert_email, "one email address such as ops@example.com")
+    if settings.alerts_topic_arn:
+        _check(_SNS_TOPIC_ARN_RE, "alerts_topic_arn", settings.alerts_topic_arn, "an SNS topic ARN")
+    _check_rules(settings, _OPERATIONS_RULES)
+    if settings.lineage_transport:
+        _check_lineage_transport(settings.lineage_transport)
+
+
 def _check_extract(settings: Settings) -> None:
     """The extract's block: an http(s) root ending in ``/``, regions among data_regions, bounds."""
     root = settings.youtube_api_root
@@ -233,23 +268,30 @@ def _check_extract(settings: Settings) -> None:
             f"[{SECTION}] extract_regions={settings.extract_regions!r}: distinct codes among data_regions "
             f"({settings.data_regions})" + (f"; not data regions: {', '.join(unknown)}" if unknown else "")
         )
-    # At most a century: make run replays days recorded in 2020 through the stand-in with a lag that reaches
-    # them (it says so); on AWS anything beyond a few hours labels today's chart as a past day.
-    if not 0 < settings.snapshot_lag_hours <= 24 * 366 * 100:
-        raise SettingsError(
-            f"[{SECTION}] snapshot_lag_hours={settings.snapshot_lag_hours!r}: above 0, at most a century"
-        )
-    if not 0 <= settings.youtube_api_retries <= 10:
-        raise SettingsError(f"[{SECTION}] youtube_api_retries={settings.youtube_api_retries!r}: 0 to 10")
-    if not 0 <= settings.youtube_api_backoff_seconds <= 60:
-        raise SettingsError(
-            f"[{SECTION}] youtube_api_backoff_seconds={settings.youtube_api_backoff_seconds!r}: 0 to 60"
-        )
-    if not 0 < settings.youtube_api_timeout_seconds <= 300:
-        raise SettingsError(
-            f"[{SECTION}] youtube_api_timeout_seconds={settings.youtube_api_timeout_seconds!r}: above 0, "
-            "at most 300"
-        )
+    _check_rules(settings, _EXTRACT_RULES)
+
+
+def _check_names(settings: Settings) -> None:
+    """The derived (or overridden) AWS names: each must be valid for its service."""
+    for bucket in (
+        settings.raw_bucket,
+        settings.processed_bucket,
+        settings.reporting_bucket,
+        settings.assets_bucket,
+    ):
+        _check_bucket(bucket)
+    for database in (settings.processed_database, settings.analytics_database):
+        _check(_GLUE_NAME_RE, "database", database, "lower-case letters, digits and _ (Glue/Athena)")
+    for name in (
+        settings.lambda_function,
+        settings.clean_statistics_job,
+        settings.build_analytics_job,
+        settings.processed_crawler,
+        settings.analytics_crawler,
+        settings.athena_workgroup,
+        settings.readers_workgroup,
+    ):
+        _check(_RESOURCE_NAME_RE, "resource name", name, "at most 64 of A-Z a-z 0-9 _ -")
 
 
 def _check_lineage_transport(raw: str) -> None:
