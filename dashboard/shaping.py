@@ -145,6 +145,15 @@ def _day_text(series: pd.Series) -> pd.Series:
     return _dates(series).dt.strftime("%Y-%m-%d")
 
 
+#: The daily report grains the page's panels read, each with the column that dates its rows.
+DAY_COLUMNS: dict[str, str] = {
+    "daily_trending_summary": "trending_date",
+    "category_daily": "trending_date",
+    "channel_daily": "trending_date",
+    "days_to_trend_daily": "first_trending_date",
+}
+
+
 def dashboard_data(reports: Mapping[str, pd.DataFrame]) -> dict[str, Any]:
     """The page's data: the daily report grains as columns of numbers, with regions, dates, categories and
     channels as lists the columns index into (``r``, ``d``, ``c``, ``k``). The browser adds up whatever
@@ -152,82 +161,121 @@ def dashboard_data(reports: Mapping[str, pd.DataFrame]) -> dict[str, Any]:
 
     Rows with a date that does not parse are dropped (they could not be placed in any range).
     """
-    daily = require_columns(reports.get("daily_trending_summary"), "daily_trending_summary")
-    cat = require_columns(reports.get("category_daily"), "category_daily")
-    channels = require_columns(reports.get("channel_daily"), "channel_daily")
-    dtt = require_columns(reports.get("days_to_trend_daily"), "days_to_trend_daily")
-    daily = daily.assign(_day=_day_text(daily["trending_date"])).dropna(subset=["_day"])
-    cat = cat.assign(_day=_day_text(cat["trending_date"])).dropna(subset=["_day"])
-    channels = channels.assign(_day=_day_text(channels["trending_date"])).dropna(subset=["_day"])
-    dtt = dtt.assign(_day=_day_text(dtt["first_trending_date"])).dropna(subset=["_day"])
-    frames = (daily, cat, channels, dtt)
-    regions = sorted({region_label(r) for f in frames for r in f["region"]})
-    dates = sorted({d for f in frames for d in f["_day"]})
-    # One label per category id (titles shared by two ids get the id), in id order.
-    categories_frame = pd.concat(
-        [f[["category_id", "category_title"]] for f in (cat, dtt)], ignore_index=True
-    ).drop_duplicates()
-    categories_frame = categories_frame.assign(
-        label=category_labels(categories_frame), _id=_numeric(categories_frame["category_id"])
-    ).sort_values(["_id", "label"], kind="stable")
-    labels = list(dict.fromkeys(categories_frame["label"]))
-
-    def category_codes(frame: pd.DataFrame) -> list[int]:
-        return _codes(category_labels(frame[["category_id", "category_title"]]), labels)
-
-    channel_titles = (
-        channels.sort_values("channel_key", kind="stable").drop_duplicates("channel_key")[
-            ["channel_key", "channel_title"]
-        ]
-        if len(channels)
-        else pd.DataFrame({"channel_key": [], "channel_title": []})
+    required = {report: require_columns(reports.get(report), report) for report in DAY_COLUMNS}
+    daily, cat, channels, dtt = (
+        _with_day(required[report], column) for report, column in DAY_COLUMNS.items()
     )
-    keys = list(channel_titles["channel_key"])
-
-    def regions_of(frame: pd.DataFrame) -> list[int]:
-        return _codes(frame["region"].map(region_label), regions)
-
+    channel_titles = _channel_axis(channels)
+    axes = _Axes(
+        regions=sorted({region_label(r) for f in (daily, cat, channels, dtt) for r in f["region"]}),
+        dates=sorted({d for f in (daily, cat, channels, dtt) for d in f["_day"]}),
+        categories=_category_axis(cat, dtt),
+        channel_keys=list(channel_titles["channel_key"]),
+    )
     return {
-        "regions": regions,
-        "dates": dates,
-        "categories": labels,
+        "regions": axes.regions,
+        "dates": axes.dates,
+        "categories": axes.categories,
         "channels": [("" if _is_blank(t) else str(t)) for t in channel_titles["channel_title"]],
-        "daily": {
-            "r": regions_of(daily),
-            "d": _codes(daily["_day"], dates),
-            "videos": _ints(daily["videos"]),
-            "new": _ints(daily["new_entrants"]),
-            "views": _ints(daily["total_views"]),
-            "typical": _ints(daily["typical_videos"]),
-            "partial": [bool(v) if not pd.isna(v) else False for v in daily["is_partial_day"]],
-        },
-        "cat": {
-            "r": regions_of(cat),
-            "d": _codes(cat["_day"], dates),
-            "c": category_codes(cat),
-            "b": [bool(v) for v in borrowed_titles(cat)],
-            "rows": _ints(cat["trending_rows"]),
-            "views": _ints(cat["total_views"]),
-            "es": _floats(cat["engagement_rate_sum"]),
-            "en": _ints(cat["engagement_rate_rows"]),
-            "ls": _floats(cat["like_ratio_sum"]),
-            "ln": _ints(cat["like_ratio_rows"]),
-        },
-        "ch": {
-            "r": regions_of(channels),
-            "d": _codes(channels["_day"], dates),
-            "k": _codes(channels["channel_key"], keys),
-            "n": _ints(channels["appearances"]),
-            "views": _ints(channels["total_views"]),
-        },
-        "dtt": {
-            "r": regions_of(dtt),
-            "d": _codes(dtt["_day"], dates),
-            "c": category_codes(dtt),
-            "b": [bool(v) for v in borrowed_titles(dtt)],
-            "days": _ints(dtt["days_to_trend"]),
-            "n": _ints(dtt["videos"]),
-        },
+        "daily": _daily_panel(daily, axes),
+        "cat": _category_panel(cat, axes),
+        "ch": _channel_panel(channels, axes),
+        "dtt": _days_to_trend_panel(dtt, axes),
+    }
+
+
+def _with_day(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """The frame with its day as ``YYYY-MM-DD`` text in ``_day``; rows whose date does not parse dropped."""
+    return frame.assign(_day=_day_text(frame[column])).dropna(subset=["_day"])
+
+
+def _category_axis(*frames: pd.DataFrame) -> list[str]:
+    """One label per category id (titles shared by two ids get the id), in id order."""
+    categories = pd.concat(
+        [f[["category_id", "category_title"]] for f in frames], ignore_index=True
+    ).drop_duplicates()
+    categories = categories.assign(
+        label=category_labels(categories), _id=_numeric(categories["category_id"])
+    ).sort_values(["_id", "label"], kind="stable")
+    return list(dict.fromkeys(categories["label"]))
+
+
+def _channel_axis(channels: pd.DataFrame) -> pd.DataFrame:
+    """One row per channel key, in key order, with the channel's (first) title."""
+    if not len(channels):
+        return pd.DataFrame({"channel_key": [], "channel_title": []})
+    return channels.sort_values("channel_key", kind="stable").drop_duplicates("channel_key")[
+        ["channel_key", "channel_title"]
+    ]
+
+
+@dataclass(frozen=True)
+class _Axes:
+    """The lists the panels' columns index into; each method gives a frame's rows as indexes into one."""
+
+    regions: list[str]
+    dates: list[str]
+    categories: list[str]
+    channel_keys: list[Any]
+
+    def r(self, frame: pd.DataFrame) -> list[int]:
+        return _codes(frame["region"].map(region_label), self.regions)
+
+    def d(self, frame: pd.DataFrame) -> list[int]:
+        return _codes(frame["_day"], self.dates)
+
+    def c(self, frame: pd.DataFrame) -> list[int]:
+        return _codes(category_labels(frame[["category_id", "category_title"]]), self.categories)
+
+    def k(self, frame: pd.DataFrame) -> list[int]:
+        return _codes(frame["channel_key"], self.channel_keys)
+
+
+def _daily_panel(daily: pd.DataFrame, axes: _Axes) -> dict[str, list[Any]]:
+    return {
+        "r": axes.r(daily),
+        "d": axes.d(daily),
+        "videos": _ints(daily["videos"]),
+        "new": _ints(daily["new_entrants"]),
+        "views": _ints(daily["total_views"]),
+        "typical": _ints(daily["typical_videos"]),
+        "partial": [bool(v) if not pd.isna(v) else False for v in daily["is_partial_day"]],
+    }
+
+
+def _category_panel(cat: pd.DataFrame, axes: _Axes) -> dict[str, list[Any]]:
+    return {
+        "r": axes.r(cat),
+        "d": axes.d(cat),
+        "c": axes.c(cat),
+        "b": [bool(v) for v in borrowed_titles(cat)],
+        "rows": _ints(cat["trending_rows"]),
+        "views": _ints(cat["total_views"]),
+        "es": _floats(cat["engagement_rate_sum"]),
+        "en": _ints(cat["engagement_rate_rows"]),
+        "ls": _floats(cat["like_ratio_sum"]),
+        "ln": _ints(cat["like_ratio_rows"]),
+    }
+
+
+def _channel_panel(channels: pd.DataFrame, axes: _Axes) -> dict[str, list[Any]]:
+    return {
+        "r": axes.r(channels),
+        "d": axes.d(channels),
+        "k": axes.k(channels),
+        "n": _ints(channels["appearances"]),
+        "views": _ints(channels["total_views"]),
+    }
+
+
+def _days_to_trend_panel(dtt: pd.DataFrame, axes: _Axes) -> dict[str, list[Any]]:
+    return {
+        "r": axes.r(dtt),
+        "d": axes.d(dtt),
+        "c": axes.c(dtt),
+        "b": [bool(v) for v in borrowed_titles(dtt)],
+        "days": _ints(dtt["days_to_trend"]),
+        "n": _ints(dtt["videos"]),
     }
 
 
