@@ -36,8 +36,9 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from moto.core.utils import utcnow
 
@@ -72,6 +73,25 @@ SPARK_MASTER = os.environ.get("LOCAL_GLUE_SPARK_MASTER", "local[*]")
 #: is a cluster's.
 PRESTART = os.environ.get("LOCAL_GLUE_PRESTART", "1") != "0"
 DRIVER = Path(__file__).resolve().with_name("driver.py")
+
+
+@dataclass(frozen=True)
+class _Launch:
+    """What a run's driver is started with (its script and files are in the run's work folder)."""
+
+    arguments: dict[str, str]
+    argv: list[str]
+    env: dict[str, str]
+    pythonpath: list[str]
+
+
+@dataclass(frozen=True)
+class _End:
+    """How a run's driver ended: its exit code, and whether the run's timeout (minutes) ended it."""
+
+    returncode: int
+    timed_out: bool
+    timeout_minutes: int
 
 
 class SpareDriver:
@@ -250,88 +270,106 @@ class GlueJobExecutor(Executor):
             _terminate(spare.proc)
             spare.proc.wait()
 
-    # -- the worker thread --
+    # -- the worker thread: prepare → launch → wait → conclude --
     def _run(self, run: LocalJobRun) -> None:
-        job = run.job
         started = time.monotonic()
         try:
-            run.work_dir = self.root / _safe(job.name) / run.job_run_id
-            run.work_dir.mkdir(parents=True, exist_ok=True)
-            arguments = dict(run.arguments or {})
-            script = self._download(job.command.get("ScriptLocation", ""), run.work_dir)
-            pythonpath = [str(p) for p in self._extra_py_files(arguments, run.work_dir / "py")]
-            conf_dir = spark.write_conf_dir(run.work_dir / "conf", self._driver_conf(arguments))
-            argv = [sys.executable, str(script)] + job_arguments(
-                job.name, run.job_id, run.job_run_id, arguments, self.aws.glue_temp_dir
-            )
-            env = self._environment(conf_dir, pythonpath)
-            env[BOOKMARK_IN_ENV] = str(
-                self.bookmarks.write_input(job.name, run.work_dir / "bookmark-in.json")
-            )
-            env[BOOKMARK_OUT_ENV] = str(run.work_dir / "bookmark-out.json")
+            launch = self._prepare(run)
             if run.stop_requested.is_set():
                 self._finish(run, "STOPPED", None, started)
                 return
             assert run.stdout_path is not None and run.stderr_path is not None
-            spare = self._take_spare(arguments)
+            spare = self._take_spare(launch.arguments)
+            # the files stay open while the driver runs, as its stdout and stderr
             with run.stdout_path.open("ab") as out, run.stderr_path.open("ab") as err:
-                if spare is not None:
-                    spare.hand_off(run, argv, env, pythonpath)
-                else:
-                    run.process = subprocess.Popen(
-                        argv,
-                        cwd=run.work_dir,
-                        env=env,
-                        stdout=out,
-                        stderr=err,
-                        stdin=subprocess.DEVNULL,
-                        start_new_session=True,  # its own process group: a stop kills the JVM too
-                    )
-                assert run.process is not None
-                run.started_on = utcnow()
-                run.status = "RUNNING"
-                log.info(
-                    "glue job %s run %s started (pid %s), logs in %s",
-                    job.name,
-                    run.job_run_id,
-                    run.process.pid,
-                    run.work_dir,
-                )
-                timeout_minutes = run.timeout or job.timeout or DEFAULT_TIMEOUT_MINUTES
-                deadline = time.monotonic() + timeout_minutes * self.aws.glue_minute_seconds
-                timed_out = False
-                while True:  # ship the driver's output to CloudWatch Logs while it runs, like Glue
-                    try:
-                        returncode = run.process.wait(timeout=LOG_SHIP_SECONDS)
-                        break
-                    except subprocess.TimeoutExpired:
-                        if run.logs is not None:
-                            run.logs.ship()
-                    if time.monotonic() > deadline:
-                        _terminate(run.process)
-                        returncode = run.process.wait()
-                        timed_out = True
-                        break
-            stderr = run.stderr_path.read_text(encoding="utf-8", errors="replace")
-            if run.stop_requested.is_set():
-                self._finish(run, "STOPPED", None, started)
-            elif timed_out:
-                self._finish(run, "TIMEOUT", f"Job run timed out after {timeout_minutes} minutes", started)
-            elif returncode == 0:
-                self.bookmarks.record(
-                    job.name,
-                    run.job_run_id,
-                    arguments.get("--job-bookmark-option"),
-                    Path(env[BOOKMARK_OUT_ENV]),
-                )
-                self._finish(run, "SUCCEEDED", None, started)
-            else:
-                message = error_message(stderr, returncode)
-                detail = f"\n--- local driver log {run.stderr_path} (last lines) ---\n{tail(stderr)}"
-                self._finish(run, "FAILED", message + detail, started)
+                self._launch(run, launch, spare, out, err)
+                end = self._wait(run)
+            self._conclude(run, launch, end, started)
         except Exception as error:  # a run must never stay RUNNING because the executor broke
-            log.exception("glue job %s run %s could not run", job.name, run.job_run_id)
+            log.exception("glue job %s run %s could not run", run.job.name, run.job_run_id)
             self._finish(run, "FAILED", f"{type(error).__name__}: {error}", started)
+
+    def _prepare(self, run: LocalJobRun) -> _Launch:
+        """The run's work folder with its script, extra files, Spark configuration and input bookmark, and
+        the command line and environment its driver is started with."""
+        job = run.job
+        run.work_dir = self.root / _safe(job.name) / run.job_run_id
+        run.work_dir.mkdir(parents=True, exist_ok=True)
+        arguments = dict(run.arguments or {})
+        script = self._download(job.command.get("ScriptLocation", ""), run.work_dir)
+        pythonpath = [str(p) for p in self._extra_py_files(arguments, run.work_dir / "py")]
+        conf_dir = spark.write_conf_dir(run.work_dir / "conf", self._driver_conf(arguments))
+        argv = [sys.executable, str(script)] + job_arguments(
+            job.name, run.job_id, run.job_run_id, arguments, self.aws.glue_temp_dir
+        )
+        env = self._environment(conf_dir, pythonpath)
+        env[BOOKMARK_IN_ENV] = str(self.bookmarks.write_input(job.name, run.work_dir / "bookmark-in.json"))
+        env[BOOKMARK_OUT_ENV] = str(run.work_dir / "bookmark-out.json")
+        return _Launch(arguments, argv, env, pythonpath)
+
+    def _launch(
+        self, run: LocalJobRun, launch: _Launch, spare: SpareDriver | None, out: IO[bytes], err: IO[bytes]
+    ) -> None:
+        """Start the run's driver (or hand the run to the spare one) writing to ``out``/``err``: RUNNING."""
+        if spare is not None:
+            spare.hand_off(run, launch.argv, launch.env, launch.pythonpath)
+        else:
+            run.process = subprocess.Popen(
+                launch.argv,
+                cwd=run.work_dir,
+                env=launch.env,
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # its own process group: a stop kills the JVM too
+            )
+        assert run.process is not None
+        run.started_on = utcnow()
+        run.status = "RUNNING"
+        log.info(
+            "glue job %s run %s started (pid %s), logs in %s",
+            run.job.name,
+            run.job_run_id,
+            run.process.pid,
+            run.work_dir,
+        )
+
+    def _wait(self, run: LocalJobRun) -> _End:
+        """Wait for the driver, shipping its output to CloudWatch Logs while it runs (like Glue); past the
+        run's timeout, end it."""
+        assert run.process is not None
+        timeout_minutes = run.timeout or run.job.timeout or DEFAULT_TIMEOUT_MINUTES
+        deadline = time.monotonic() + timeout_minutes * self.aws.glue_minute_seconds
+        while True:
+            try:
+                return _End(run.process.wait(timeout=LOG_SHIP_SECONDS), False, timeout_minutes)
+            except subprocess.TimeoutExpired:
+                if run.logs is not None:
+                    run.logs.ship()
+            if time.monotonic() > deadline:
+                _terminate(run.process)
+                return _End(run.process.wait(), True, timeout_minutes)
+
+    def _conclude(self, run: LocalJobRun, launch: _Launch, end: _End, started: float) -> None:
+        """The run's final state from how its driver ended; a success records the job's bookmark."""
+        assert run.stderr_path is not None
+        stderr = run.stderr_path.read_text(encoding="utf-8", errors="replace")
+        if run.stop_requested.is_set():
+            self._finish(run, "STOPPED", None, started)
+        elif end.timed_out:
+            self._finish(run, "TIMEOUT", f"Job run timed out after {end.timeout_minutes} minutes", started)
+        elif end.returncode == 0:
+            self.bookmarks.record(
+                run.job.name,
+                run.job_run_id,
+                launch.arguments.get("--job-bookmark-option"),
+                Path(launch.env[BOOKMARK_OUT_ENV]),
+            )
+            self._finish(run, "SUCCEEDED", None, started)
+        else:
+            message = error_message(stderr, end.returncode)
+            detail = f"\n--- local driver log {run.stderr_path} (last lines) ---\n{tail(stderr)}"
+            self._finish(run, "FAILED", message + detail, started)
 
     def _finish(self, run: LocalJobRun, state: str, error: str | None, started: float) -> None:
         run.completed = utcnow()
