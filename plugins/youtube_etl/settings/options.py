@@ -235,6 +235,7 @@ def _check_identity(settings: Settings) -> None:
 
 
 def _check_data_rules(settings: Settings) -> None:
+    """What the Lambda and the Glue jobs accept: the region codes, then :data:`_DATA_RULES`."""
     try:
         parse_region_codes(settings.data_regions)
     except ValueError as error:
