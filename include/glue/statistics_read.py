@@ -26,6 +26,7 @@ from statistics_pages import item_row
 from statistics_rules import BLOCK, CORRUPT, LINE_READ, REPLACEMENT, ROW, TRUNCATED, WRONG_WIDTH
 
 __all__ = [
+    "PAGE_REGION",
     "SPLIT_MIN_BYTES",
     "normalized_file_name",
     "raw_schema",
@@ -41,6 +42,8 @@ __all__ = [
 SPLIT_MIN_BYTES = 64 * 1024**2
 #: Fields of every known CSV format (the reader's schema width).
 RAW_WIDTH = 16
+#: :func:`read_pages`' column of each page's region folder (pages of every region are read together).
+PAGE_REGION = "_page_region"
 
 
 def raw_schema(fmt: str = UNKNOWN_FORMAT) -> T.StructType:
@@ -98,24 +101,31 @@ def read_csv(
 
 
 def read_pages(spark: SparkSession, sources: Sequence[SourceFile], fmt: str) -> DataFrame:
-    """The items of API pages (inspected, of format ``fmt``) as raw rows, like :func:`read_csv`'s.
+    """The items of API pages (inspected, of format ``fmt``) as raw rows, like :func:`read_csv`'s, plus
+    each page's region folder (:data:`PAGE_REGION`).
 
     Rows are numbered by their position in their page (the last of a duplicated id wins, as in a CSV).
+    All the pages of a run make one frame: a frame per region folder would cost Spark a scan per region
+    (44 tasks of ~50 rows for a day of 11 regions instead of 4), and Spark's name of each page is asked
+    once per page, not per item (a JVM round trip each).
     """
     layout = format_named(fmt)
     if layout is None or layout.page is None:
         raise ValueError(f"{fmt!r} is not a page format")
-    rows = [
-        (*item_row(item, layout.page, s.day, s.first_rank + i), None, spark_file_name(spark, s.path), i, 0)
-        for s in sources
-        for i, item in enumerate(s.items)
-    ]
+    rows: list[tuple[object, ...]] = []
+    for s in sources:
+        name = spark_file_name(spark, s.path)
+        rows.extend(
+            (*item_row(item, layout.page, s.day, s.first_rank + i), None, name, i, 0, s.region)
+            for i, item in enumerate(s.items)
+        )
     schema = T.StructType(
         [
             *raw_schema(fmt).fields,
             T.StructField("source_file", T.StringType()),
             T.StructField(ROW, T.LongType()),
             T.StructField(BLOCK, T.LongType()),
+            T.StructField(PAGE_REGION, T.StringType()),
         ]
     )
     return spark.createDataFrame(rows, schema)
@@ -133,11 +143,12 @@ def splittable(source: SourceFile) -> bool:
     )
 
 
-def standardize(raw: DataFrame, fmt: str, region: str | None) -> DataFrame:
+def standardize(raw: DataFrame, fmt: str, region: str | Column | None) -> DataFrame:
     """Positional raw columns -> the canonical string columns of ``RAW_COLUMNS`` plus bookkeeping.
 
-    ``fmt`` is the format and ``region`` the region folder of every file in ``raw``; an unknown format
-    keeps the text in the canonical slots of the fallback format so the quarantine shows it.
+    ``fmt`` is the format and ``region`` the region folder of every file in ``raw`` (or the column that
+    holds each row's); an unknown format keeps the text in the canonical slots of the fallback format so
+    the quarantine shows it.
     """
     names = (format_named(fmt) or FALLBACK_FORMAT).columns
     by_name = {name: F.col(f"`{raw.columns[i]}`") for i, name in enumerate(names)}
@@ -151,7 +162,7 @@ def standardize(raw: DataFrame, fmt: str, region: str | None) -> DataFrame:
     return raw.select(
         *columns,
         "source_file",
-        F.lit(region).cast("string").alias("region"),
+        (region if isinstance(region, Column) else F.lit(region)).cast("string").alias("region"),
         F.lit(fmt).alias("format"),
         F.col(CORRUPT).isNotNull().alias(WRONG_WIDTH),
         replacement.alias(REPLACEMENT),
@@ -174,13 +185,16 @@ def read_sources(spark: SparkSession, sources: Sequence[SourceFile], split: bool
     frames: list[DataFrame] = []
     groups: dict[tuple[bool, bool, str, str], list[SourceFile]] = {}
     for source in sources:
+        known = format_named(source.format)
+        if known is not None and known.page is not None:  # one frame for the pages of every region
+            groups.setdefault((False, False, source.format, PAGE_REGION), []).append(source)
+            continue
         lines = split and splittable(source)
         key = (lines, source.truncated and not lines, source.format, source.region or "")
         groups.setdefault(key, []).append(source)
     for (lines, truncated, fmt, region), group in sorted(groups.items(), key=lambda kv: kv[0]):
-        known = format_named(fmt)
-        if known is not None and known.page is not None:
-            frames.append(standardize(read_pages(spark, group, fmt), fmt, region or None))
+        if region == PAGE_REGION:
+            frames.append(standardize(read_pages(spark, group, fmt), fmt, F.col(PAGE_REGION)))
             continue
         raw = read_csv(spark, [s.path for s in group], fmt, crlf_lines=lines)
         if truncated:
