@@ -18,8 +18,9 @@ from contextlib import ExitStack, contextmanager
 from typing import Any
 from unittest import mock
 
-#: The loader methods that read and parse model files (the others only list folders).
-CACHED_METHODS = ("load_service_model", "load_data")
+#: The loader methods that read and parse model files (the others only list folders). ``load_data_with_path``
+#: is what a new session's endpoint resolver reads ``endpoints.json`` (~1 MB) with, once per session.
+CACHED_METHODS = ("load_service_model", "load_data", "load_data_with_path")
 
 
 def _shared(

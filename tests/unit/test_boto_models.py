@@ -31,3 +31,17 @@ def test_loaders_with_other_search_paths_get_their_own_copy(tmp_path: object) ->
         other = Loader(extra_search_paths=[str(tmp_path)])
         assert plain.load_service_model("s3", "service-2") is not other.load_service_model("s3", "service-2")
         assert plain.load_service_model("s3", "service-2") is Loader().load_service_model("s3", "service-2")
+
+
+def test_new_sessions_share_the_parsed_endpoints_file() -> None:
+    """A session's endpoint resolver reads endpoints.json through load_data_with_path: parsed once."""
+    original = Loader.load_data_with_path
+    with shared_service_models() as cache:
+        first, second = boto3.session.Session(), boto3.session.Session()
+        ends = [s._session.get_component("endpoint_resolver") for s in (first, second)]
+        assert any(key[0] == "load_data_with_path" and key[3] == ("endpoints",) for key in cache)
+        assert ends[0]._endpoint_data is ends[1]._endpoint_data
+        client = second.client("athena", region_name="eu-west-1")
+        assert client.meta.endpoint_url == "https://athena.eu-west-1.amazonaws.com"
+    assert Loader.load_data_with_path is original
+    assert Loader().load_data_with_path("endpoints") is not Loader().load_data_with_path("endpoints")
