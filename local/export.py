@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -211,3 +212,31 @@ def format_summary(result: PipelineResult, elapsed: float) -> str:
 
 def _short(value: str) -> str:
     return value if len(value) <= PREVIEW_WIDTH else value[: PREVIEW_WIDTH - 1] + "…"
+
+
+def summarize_lake(runtime: LocalRuntime) -> list[str]:
+    """One line per bucket and top-level data folder: object count and bytes."""
+    lines = []
+    for bucket in runtime.settings.buckets:
+        counts: Counter[str] = Counter()
+        sizes: Counter[str] = Counter()
+        for obj in runtime.list_objects(bucket):
+            folder = "/".join(obj["Key"].split("/")[:2])
+            counts[folder] += 1
+            sizes[folder] += obj["Size"]
+        for folder in sorted(counts):
+            lines.append(
+                f"  s3://{bucket}/{folder}/  {counts[folder]:>5} objects  {sizes[folder]:>12,} bytes"
+            )
+    return lines
+
+
+def format_alerts(alerts: list[tuple[str, str]]) -> str:
+    """What the alerts topic received during the run (its local inbox), as the operator would read it."""
+    if not alerts:
+        return "alerts published to the alerts topic: none"
+    lines = [f"alerts published to the alerts topic: {len(alerts)}"]
+    for subject, message in alerts:
+        body = message.split("\n\n", 1)[1] if "\n\n" in message else message
+        lines += [f"  {subject}", *(f"    {line}" for line in body.rstrip().splitlines())]
+    return "\n".join(lines)

@@ -27,7 +27,6 @@ import shutil
 import subprocess
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
@@ -43,8 +42,10 @@ from local.export import (
     PipelineResult,
     StageTiming,
     export_reports,
+    format_alerts,
     format_summary,
     fresh_exports,
+    summarize_lake,
 )
 from local.runtime import LAKE_DIR, REPO_ROOT, LocalRuntime, patched_environ
 from local.supervise import run_supervised
@@ -403,34 +404,6 @@ def totals(runs: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     }
 
 
-def summarize_lake(runtime: LocalRuntime) -> list[str]:
-    """One line per bucket and top-level data folder: object count and bytes."""
-    lines = []
-    for bucket in runtime.settings.buckets:
-        counts: Counter[str] = Counter()
-        sizes: Counter[str] = Counter()
-        for obj in runtime.list_objects(bucket):
-            folder = "/".join(obj["Key"].split("/")[:2])
-            counts[folder] += 1
-            sizes[folder] += obj["Size"]
-        for folder in sorted(counts):
-            lines.append(
-                f"  s3://{bucket}/{folder}/  {counts[folder]:>5} objects  {sizes[folder]:>12,} bytes"
-            )
-    return lines
-
-
-def format_alerts(alerts: list[tuple[str, str]]) -> str:
-    """What the alerts topic received during the run (its local inbox), as the operator would read it."""
-    if not alerts:
-        return "alerts published to the alerts topic: none"
-    lines = [f"alerts published to the alerts topic: {len(alerts)}"]
-    for subject, message in alerts:
-        body = message.split("\n\n", 1)[1] if "\n\n" in message else message
-        lines += [f"  {subject}", *(f"    {line}" for line in body.rstrip().splitlines())]
-    return "\n".join(lines)
-
-
 def _positive(text: str) -> int:
     """``--days``: a whole number of days, at least one (``DAYS=0`` must not silently mean the default)."""
     try:
@@ -442,7 +415,8 @@ def _positive(text: str) -> int:
     return value
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line; exits with status 2 (argparse's) on a bad one."""
     parser = argparse.ArgumentParser(prog="make run", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--data",
@@ -455,7 +429,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "out", help="where reports are exported")
     parser.add_argument("--airflow-home", type=Path, default=REPO_ROOT / ".airflow" / "run")
     parser.add_argument("--lake", type=Path, default=LAKE_DIR, help="state left for make query")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def run_in_runtime(args: argparse.Namespace, data: Path | None) -> PipelineResult:
+    """Start the runtime on a fresh lake and metadata DB, run the pipeline in it, stop it; on a failure,
+    print what the lake holds and the alerts, then raise."""
+    args.airflow_home.mkdir(parents=True, exist_ok=True)
+    # A fresh metadata DB each run, like the runtime's state: an old one keeps earlier serialized versions of
+    # the DAGs, and Airflow warns about them on every run after the DAG files changed.
+    (args.airflow_home / "airflow.db").unlink(missing_ok=True)
+    lineage_dir = args.out.resolve() / "lineage"
+    lake = args.lake.resolve()
+    shutil.rmtree(lake, ignore_errors=True)  # a fresh lake each run, left for make query afterwards
+    with (
+        fresh_exports(args.out.resolve()),
+        LocalRuntime(state_dir=lake, crawler_stopping_seconds=CRAWLER_STOPPING_SECONDS) as runtime,
+        shared_service_models(),
+        patched_environ(airflow_environment(args.airflow_home.resolve(), runtime, lineage_dir=lineage_dir)),
+    ):
+        print(f"local AWS runtime: {runtime.endpoint} (provisioned from settings)", flush=True)
+        runtime.prestart_glue_driver()  # warm while the first drop loads: no cold first job run
+        try:
+            result = run_pipeline(
+                runtime, data, args.out.resolve(), prepare_airflow=migrate_metadata_db, days=args.days
+            )
+        except PipelineError as error:
+            print(f"\nFAILED: {error}", file=sys.stderr)
+            print("objects in the lake:\n" + "\n".join(summarize_lake(runtime)), file=sys.stderr)
+            print(format_alerts(runtime.read_alerts()), file=sys.stderr)
+            raise
+        print(format_alerts(runtime.read_alerts()))
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     data = args.data.resolve() if args.data is not None else None
     layout = ("drops", "raw_statistics", "raw_statistics_reference_data")
@@ -466,35 +475,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     started = time.perf_counter()
-    args.airflow_home.mkdir(parents=True, exist_ok=True)
-    # A fresh metadata DB each run, like the runtime's state: an old one keeps earlier serialized versions of
-    # the DAGs, and Airflow warns about them on every run after the DAG files changed.
-    (args.airflow_home / "airflow.db").unlink(missing_ok=True)
-    lineage_dir = args.out.resolve() / "lineage"
-    lake = args.lake.resolve()
-    shutil.rmtree(lake, ignore_errors=True)  # a fresh lake each run, left for make query afterwards
-    kept = f"the lake is kept in {lake}: make query SQL=..., make cat URI=s3://..., make clean"
+    kept = f"the lake is kept in {args.lake.resolve()}: make query SQL=..., make cat URI=s3://..., make clean"
     try:
-        with (
-            fresh_exports(args.out.resolve()),
-            LocalRuntime(state_dir=lake, crawler_stopping_seconds=CRAWLER_STOPPING_SECONDS) as runtime,
-            shared_service_models(),
-            patched_environ(
-                airflow_environment(args.airflow_home.resolve(), runtime, lineage_dir=lineage_dir)
-            ),
-        ):
-            print(f"local AWS runtime: {runtime.endpoint} (provisioned from settings)", flush=True)
-            runtime.prestart_glue_driver()  # warm while the first drop loads: no cold first job run
-            try:
-                result = run_pipeline(
-                    runtime, data, args.out.resolve(), prepare_airflow=migrate_metadata_db, days=args.days
-                )
-            except PipelineError as error:
-                print(f"\nFAILED: {error}", file=sys.stderr)
-                print("objects in the lake:\n" + "\n".join(summarize_lake(runtime)), file=sys.stderr)
-                print(format_alerts(runtime.read_alerts()), file=sys.stderr)
-                raise
-            print(format_alerts(runtime.read_alerts()))
+        result = run_in_runtime(args, data)
     except PipelineError:
         print(kept, file=sys.stderr)
         return 1  # fresh_exports removed the previous run's exports and left out/RUN_FAILED.txt

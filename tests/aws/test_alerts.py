@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from local.pipeline import format_alerts
+from local.export import format_alerts
 from local.provisioning import alerts_topic_arn
 from local.runtime import LocalRuntime
 from tests.airflow_dags import run_dag_file
