@@ -126,8 +126,12 @@ def test_typed_options_are_coerced() -> None:
     )
     assert s.deferrable is True and s.poll_interval == 5 and s.reject_threshold == 0.05
     assert get_settings({"AIRFLOW__YOUTUBE_ETL__POLL_INTERVAL": "0.2"}).waiter_delay == 1
-    with pytest.raises(SettingsError, match="poll_interval=0.01: must be >= 0.1 second"):
+    with pytest.raises(SettingsError, match="poll_interval=0.01: must be a number of seconds >= 0.1"):
         get_settings({"AIRFLOW__YOUTUBE_ETL__POLL_INTERVAL": "0.01"})
+    # float("nan") and float("inf") parse: a poll interval that is no number of seconds is refused too
+    for text in ("nan", "inf", "-inf"):
+        with pytest.raises(SettingsError, match=f"poll_interval={float(text)!r}: must be a number"):
+            get_settings({"AIRFLOW__YOUTUBE_ETL__POLL_INTERVAL": text})
 
 
 @pytest.mark.parametrize(

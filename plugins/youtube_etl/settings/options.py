@@ -9,6 +9,7 @@ hands out the names (:mod:`.names`) and deploy contracts (:mod:`.deploy`) the op
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import sys
@@ -187,8 +188,9 @@ def _is_fraction(value: float) -> bool:
 
 #: How often and how patiently the pipeline polls, what it keeps and what it tolerates.
 _TUNING_RULES = (
-    _Rule("poll_interval", lambda v: not v < 0.1, "must be >= 0.1 second"),
-    _Rule("report_retention", lambda v: not v < 1, "must be >= 1"),
+    # Written as "at least" so that nan (a float option read from "nan") and inf are refused too.
+    _Rule("poll_interval", lambda v: math.isfinite(v) and v >= 0.1, "must be a number of seconds >= 0.1"),
+    _Rule("report_retention", lambda v: v >= 1, "must be >= 1"),
     _Rule("reject_threshold", _is_fraction, "must be a fraction between 0 and 1"),
     _Rule("row_drop_threshold", _is_fraction, "must be a fraction between 0 and 1"),
     _Rule("category_drop_threshold", _is_fraction, "must be a fraction between 0 and 1"),
