@@ -185,8 +185,16 @@ def dashboard_data(reports: Mapping[str, pd.DataFrame]) -> dict[str, Any]:
 
 
 def _with_day(frame: pd.DataFrame, column: str) -> pd.DataFrame:
-    """The frame with its day as ``YYYY-MM-DD`` text in ``_day``; rows whose date does not parse dropped."""
-    return frame.assign(_day=_day_text(frame[column])).dropna(subset=["_day"])
+    """The frame with its day as ``YYYY-MM-DD`` text in ``_day``; rows whose date does not parse dropped.
+
+    Rows are put in one order whatever order the query returned them in (Athena gives no order without
+    ORDER BY, and a report's rows come back shuffled from run to run): the same reports make the same page.
+    """
+    dated = frame.assign(_day=_day_text(frame[column])).dropna(subset=["_day"])
+    if not len(dated):
+        return dated
+    text = dated.astype(object).map(str).agg("\x1f".join, axis=1)
+    return dated.iloc[text.argsort(kind="stable").to_numpy()]
 
 
 def _category_axis(*frames: pd.DataFrame) -> list[str]:
