@@ -294,3 +294,18 @@ def test_wait_idle_reports_a_timeout() -> None:
         assert aws.wait_idle(timeout=0.5) is False
         assert time.monotonic() - started < 2
         assert aws.wait_idle(timeout=60) is True
+
+
+def test_the_servers_list_of_moto_services_is_read_once_and_stays_the_same() -> None:
+    """moto's router lists its service folders on every request; the runtime reads them once."""
+    from moto import backends
+
+    folder = Path(backends.__file__).parent
+    on_disk = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("__"))
+    original = backends.list_of_moto_modules
+    with LocalAWS(executors=False) as aws:
+        listed = backends.list_of_moto_modules()
+        assert list(listed) == on_disk
+        assert backends.list_of_moto_modules() is listed  # read once, not again per request
+        assert "Buckets" in aws.client("s3").list_buckets()  # requests are still routed
+    assert backends.list_of_moto_modules is original  # moto's own again after the last runtime
