@@ -147,10 +147,16 @@ def read_statistics(spark: SparkSession, path: str) -> DataFrame:
 
 
 def write_analytics(df: DataFrame, path: str, tasks: int) -> None:
-    """Into a fresh staging folder, one file per (region, dt): each partition's rows meet in one task."""
+    """Into a fresh staging folder, one file per (region, dt): each partition's rows meet in one task.
+
+    The folder is new and the whole of it is written, so the overwrite is static whatever the session's
+    ``partitionOverwriteMode``: a dynamic overwrite would stage every partition once more and rename it
+    into place (a copy and a delete per object on S3).
+    """
     (
         df.repartition(tasks, *PARTITION_COLUMNS)
         .write.mode("overwrite")
+        .option("partitionOverwriteMode", "static")
         .option("compression", "snappy")
         .partitionBy(*PARTITION_COLUMNS)
         .parquet(path)
