@@ -79,6 +79,10 @@ def component_env(home: Path, runtime: LocalRuntime, api_port: int, secret: str)
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://{HOST}:{api_port}/execution/",
+        # A task's calls to the API (its start above all) wait longer than the API waits for SQLite's lock:
+        # with Airflow's 5 s, a start the API was still committing timed out, its retry met the task
+        # already running (409) and the task failed before it ran (seen at load 9, under a backfill).
+        "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": str(SQLITE_BUSY + 30),
         "AIRFLOW__API__HOST": HOST,
         "AIRFLOW__API__PORT": str(api_port),
         "AIRFLOW__API_AUTH__JWT_SECRET": secret,
