@@ -67,14 +67,19 @@ lint: install ## ruff (incl. Airflow AIR rules) and mypy on plugins/ and include
 # make test's and make test-fast's pytest-xdist workers: the end-to-end modules in turn on one, the other modules
 # shared by both (tests/conftest.py schedules them); TEST_WORKERS=1 runs one worker.
 TEST_WORKERS ?= 2
+# Each run leaves its junit report and the load average sampled while it ran: python -m bench suite prints
+# the duration of every module from them.
+TEST_REPORT = artifacts/test-report.xml
+TEST_LOAD_LOG = artifacts/test-load.jsonl
 
 .PHONY: test
 test: lint ## Lint, then every test (unit, DAG integrity, AWS-level on the local runtime, infra, e2e)
-	$(VENV)/bin/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	LOAD_LOG=$(TEST_LOAD_LOG) $(VENV)/bin/pytest -n $(TEST_WORKERS) --junitxml=$(TEST_REPORT) $(PYTEST_ARGS)
 
 .PHONY: test-fast
 test-fast: lint ## The inner loop: lint, then every test but Spark and end-to-end runs (-m "not spark and not slow")
-	$(VENV)/bin/pytest -n $(TEST_WORKERS) -m "not spark and not slow" $(PYTEST_ARGS)
+	LOAD_LOG=$(TEST_LOAD_LOG) $(VENV)/bin/pytest -n $(TEST_WORKERS) -m "not spark and not slow" \
+		--junitxml=$(TEST_REPORT) $(PYTEST_ARGS)
 
 .PHONY: bench
 bench: install ## Benchmarks: figures printed side by side with their reference
@@ -82,7 +87,7 @@ bench: install ## Benchmarks: figures printed side by side with their reference
 
 .PHONY: clean
 clean: ## Remove generated files, the quickstart drops and the lake make run left (keeps .venv)
-	rm -rf out .data .lake .pytest_cache .mypy_cache .ruff_cache cdk.out
+	rm -rf out .data .lake .pytest_cache .mypy_cache .ruff_cache cdk.out artifacts
 
 # Area-specific targets (infra, airflow, dashboard, ...) live in mk/*.mk.
 -include mk/*.mk

@@ -135,3 +135,46 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     order): see pytest_xdist_make_scheduler. A single process keeps collection order."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
         items.sort(key=lambda item: not item.nodeid.startswith(E2E))
+
+
+#: Where a run records the machine's load while it runs (``LOAD_LOG`` names it; ``make test`` sets it beside
+#: its junit report): ``python -m bench suite`` prints the per-module durations with it.
+LOAD_SAMPLE_SECONDS = 15.0
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """In the controlling process only (not in xdist's workers): sample the 1-minute load average every
+    ``LOAD_SAMPLE_SECONDS`` into ``$LOAD_LOG`` (one JSON line each), when it is set."""
+    target = os.environ.get("LOAD_LOG")
+    if not target or hasattr(session.config, "workerinput"):
+        return
+    import json
+    import threading
+    import time
+
+    path = Path(target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stop = threading.Event()
+
+    def sample() -> None:
+        with path.open("w") as out:
+            while True:
+                out.write(json.dumps({"t": round(time.time(), 1), "load1": os.getloadavg()[0]}) + "\n")
+                out.flush()
+                if stop.wait(LOAD_SAMPLE_SECONDS):
+                    return
+
+    thread = threading.Thread(target=sample, name="load-sampler", daemon=True)
+    thread.start()
+    session.config.stash[_LOAD_SAMPLER] = (stop, thread)
+
+
+_LOAD_SAMPLER = pytest.StashKey[tuple[Any, Any]]()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    sampler = session.config.stash.get(_LOAD_SAMPLER, None)
+    if sampler is not None:
+        stop, thread = sampler
+        stop.set()
+        thread.join(timeout=5)

@@ -1,0 +1,96 @@
+"""The test suite's own duration per module, from the last ``make test`` (or ``make test-fast``) here,
+beside the figures of issue 24 and with the load average sampled while it ran.
+
+``make test`` leaves ``artifacts/test-report.xml`` (pytest's junit report: each test's setup, call and
+teardown time) and ``artifacts/test-load.jsonl`` (the 1-minute load average every 15 s, sampled by the
+controlling pytest process). Running the suite here again would take as long as the suite, so this reads
+what the last run measured and says when it ran. A module's figure is the sum of its tests' times: the
+first test of a module also carries its module fixtures (a pipeline run, an Airflow start). With two
+workers, the wall time is less than the sum; both are printed.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from datetime import datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+REPORT = REPO / "artifacts" / "test-report.xml"
+LOAD_LOG = REPO / "artifacts" / "test-load.jsonl"
+#: Issue 24's figures (seconds): the slowest modules' set-up on a fresh clone, and the whole suite.
+REFERENCE = {
+    "tests/e2e/test_pipeline.py": 595.0,
+    "tests/e2e/test_airflow_backfill.py": 381.0,
+    "tests/e2e/test_airflow_ui.py": 288.0,
+    "tests/e2e/test_make_run.py": 210.0,
+    "tests/e2e/test_ingest_verdicts.py": 94.0,
+    "tests/e2e/test_signals.py": 91.0,
+}
+#: ``.ci/run`` end to end (install included), 21.6 min at load 2-7.5; the budget is 15 min idle.
+SUITE_REFERENCE_S = 21.6 * 60
+SUITE_BUDGET_S = 15 * 60
+SHOWN = 25
+
+
+def module_of(case: ET.Element) -> str:
+    """``tests/e2e/test_x.py`` from a testcase's classname ``tests.e2e.test_x`` (or ``...test_x.Class``)."""
+    parts = case.get("classname", "").split(".")
+    while parts and not parts[-1].startswith("test_"):
+        parts.pop()
+    return "/".join(parts) + ".py" if parts else case.get("classname", "?")
+
+
+def main() -> None:
+    if not REPORT.exists():
+        raise RuntimeError(f"{REPORT.relative_to(REPO)} not found: run make test (or make test-fast) first")
+    suite = ET.parse(REPORT).getroot()
+    suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
+    assert suite is not None
+    seconds: dict[str, float] = defaultdict(float)
+    counts: dict[str, int] = defaultdict(int)
+    failed: dict[str, int] = defaultdict(int)
+    for case in suite.iter("testcase"):
+        module = module_of(case)
+        seconds[module] += float(case.get("time", 0))
+        counts[module] += 1
+        failed[module] += any(child.tag in ("failure", "error") for child in case)
+    samples = (
+        [json.loads(line)["load1"] for line in LOAD_LOG.read_text().splitlines()] if LOAD_LOG.exists() else []
+    )
+    wall = float(suite.get("time", 0))
+    started = suite.get("timestamp", "?")
+    load = (
+        f"load average (1 min) while it ran: median {statistics.median(samples):.1f}, "
+        f"min {min(samples):.1f}, max {max(samples):.1f} ({len(samples)} samples)"
+        if samples
+        else "no load samples (run through make test)"
+    )
+    print(f"last run: {started} ({datetime.fromtimestamp(REPORT.stat().st_mtime):%Y-%m-%d %H:%M}), {load}")
+    print(f"{'module':<58} {'tests':>5} {'failed':>6} {'seconds':>8} {'reference':>10}")
+    ranked = sorted(seconds, key=lambda m: -seconds[m])
+    for module in ranked[:SHOWN]:
+        reference = f"{REFERENCE[module]:>8.0f} s" if module in REFERENCE else ""
+        print(f"{module:<58} {counts[module]:>5} {failed[module]:>6} {seconds[module]:>8.1f} {reference:>10}")
+    rest = ranked[SHOWN:]
+    if rest:
+        print(
+            f"{f'{len(rest)} other modules':<58} {sum(counts[m] for m in rest):>5} "
+            f"{sum(failed[m] for m in rest):>6} {sum(seconds[m] for m in rest):>8.1f}"
+        )
+    total = sum(seconds.values())
+    tests, failures = sum(counts.values()), sum(failed.values())
+    print(f"\n{tests} tests, {failures} failed; {total:.0f} test-seconds; pytest wall time {wall:.0f} s")
+    print(
+        f"({wall / 60:.1f} min) beside .ci/run's {SUITE_REFERENCE_S / 60:.1f} min (issue 24, with install) "
+        f"and the budget of {SUITE_BUDGET_S / 60:.0f} min idle"
+    )
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)
