@@ -60,6 +60,19 @@ RUNTIME = re.compile(r"local AWS runtime: (http://127\.0\.0\.1:\d+)")
 SQLITE_LOCKED = "Database is locked"
 
 
+def wait_backfills_completed(url: str, token: str) -> None:
+    """Airflow allows one running backfill per DAG (409 "There is already a running backfill"), and the
+    scheduler marks one completed only some loops after its last run ended: wait for that."""
+    wait_for(
+        "the earlier backfills to complete",
+        lambda: all(
+            b["completed_at"]
+            for b in call(f"{url}/api/v2/backfills?dag_id=youtube_ingest", token)["backfills"]
+        ),
+        every=2,
+    )
+
+
 def create_backfill(
     url: str, token: str, first: str, last: str, reprocess: str, attempts: int = 6
 ) -> dict[str, Any]:
@@ -193,6 +206,7 @@ def test_backfill_takes_each_days_drop_and_backfilling_again_takes_nothing(
     wait_for("youtube_reporting on the processed assets", reported)
 
     # Backfilling a processed day again re-runs it; every object already has its verdict: a no-op.
+    wait_backfills_completed(url, token)
     again = create_backfill(url, token, DAYS[1], DAYS[1], "completed")
     (rerun,) = wait_for(
         "the repeated interval",
@@ -259,15 +273,7 @@ def test_a_task_killed_mid_glue_run_retries_onto_that_run_not_a_second_one(
     job = get_settings({}).clean_statistics_job
     before = {r["Id"] for r in job_runs(runtime, job)}
     records, videos = resend(runtime, home)
-    # Airflow allows one running backfill per DAG: the scheduler completes the last one after its run ends.
-    wait_for(
-        "the earlier backfills to complete",
-        lambda: all(
-            b["completed_at"]
-            for b in call(f"{url}/api/v2/backfills?dag_id=youtube_ingest", token)["backfills"]
-        ),
-        every=2,
-    )
+    wait_backfills_completed(url, token)
     backfill = create_backfill(url, token, KILLED_DAY, KILLED_DAY, "completed")
 
     def new_runs() -> list[dict[str, Any]]:
