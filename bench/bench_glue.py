@@ -28,7 +28,6 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("YOUTUBE_ETL_DATA", REPO.parent / "shared" / "data" / "youtube"))
 SEED_FILE = DATA / "raw_statistics" / "region=us" / "USvideos.csv"
 ROWS = int(os.environ.get("BENCH_GLUE_ROWS", "1000000"))
-TARGET_RATIO = 2.0
 
 SPARK_RUNNER = """
 import sys, json, hashlib
@@ -257,8 +256,9 @@ def compare(label: str, source: Path, work: Path) -> float:
         )
     ratio = spark_s / duck_s
     print(
-        f"  ratio Spark / DuckDB: {ratio:.2f}x (target <= {TARGET_RATIO:.1f}x at 1M rows); "
-        f"Spark's floor (same read, no checks/dedupe/typing) / DuckDB: {floor_s / duck_s:.2f}x",
+        f"  ratio Spark / DuckDB: {ratio:.2f}x; Spark's floor (same read, no checks/dedupe/typing) / DuckDB: "
+        f"{floor_s / duck_s:.2f}x; the job / Spark's floor: {spark_s / floor_s:.2f}x "
+        "(no target: the job stays on Spark, which is what Glue runs)",
         flush=True,
     )
     return ratio
