@@ -52,7 +52,9 @@ def extract_env(
         "POLL_INTERVAL": "0.1",  # Airflow's retry delay: twice that
         "YOUTUBE_API_RETRIES": str(RETRIES),
         "YOUTUBE_API_BACKOFF_SECONDS": "0.05",
-        "YOUTUBE_API_TIMEOUT_SECONDS": "1",
+        # Long enough for a busy machine: a call the client gave up on is still charged by the stand-in,
+        # so a timeout would throw the quota test's sums off by one (the timeout test sets 1 s itself).
+        "YOUTUBE_API_TIMEOUT_SECONDS": "10",
         "EXTRACT_REGIONS": "us,gb",
     }
     for name, value in settings.items():
@@ -184,7 +186,7 @@ def test_a_missing_or_refused_key_fails_naming_the_connection_not_the_key(
     [
         YouTubeFault("error", times=0, status=503, reason="backendError"),
         YouTubeFault("error", times=0, status=429, reason="rateLimitExceeded"),
-        YouTubeFault("slow", times=0, delay=2.5),  # past youtube_api_timeout_seconds
+        YouTubeFault("slow", times=0, delay=2.5),  # past youtube_api_timeout_seconds, set to 1 s below
         YouTubeFault("truncated", times=0),  # the connection drops halfway through the body
     ],
     ids=["503", "429", "timeout", "reset"],
@@ -196,6 +198,8 @@ def test_transient_faults_are_retried_with_bounded_backoff_then_fail(
     fault: YouTubeFault,
 ) -> None:
     monkeypatch.setenv("AIRFLOW__YOUTUBE_ETL__EXTRACT_REGIONS", "us")
+    if fault.kind == "slow":
+        monkeypatch.setenv("AIRFLOW__YOUTUBE_ETL__YOUTUBE_API_TIMEOUT_SECONDS", "1")
     extract_env.youtube.add_fault(fault)
     run = extract(extract_env)
     assert by_region(run, ["us"]) == {"us": "failed"}
