@@ -174,9 +174,10 @@ def standardize(raw: DataFrame, fmt: str, region: str | Column | None) -> DataFr
 
 
 def read_sources(spark: SparkSession, sources: Sequence[SourceFile], split: bool = True) -> DataFrame:
-    """All files, standardized to ``RAW_COLUMNS`` strings: one scan per layout and region folder.
+    """All files, standardized to ``RAW_COLUMNS`` strings: one scan per CSV layout and region folder, one
+    frame for every API page (:func:`read_pages`, each row carrying its page's region folder).
 
-    The region is the driver's region of the files in the scan, a constant, instead of an expression
+    A CSV scan's region is the driver's region of its files, a constant, instead of an expression
     evaluated on every row's file name. Big Kaggle originals (:func:`splittable`, unless ``split`` is
     false) are read as CRLF lines, in parallel. Files that end inside a quoted field get their own scan,
     where the last record of each file (the highest row number: a multi-line file is never split, so its
