@@ -111,7 +111,7 @@ class AthenaExecutor(Executor):
                     pass
 
     # -- API
-    def submit(self, run: QueryRun, wait_seconds: float = 0.0) -> None:
+    def submit(self, run: QueryRun, wait_seconds: float = 0.0) -> Future[None]:
         """Queue the query; wait up to ``wait_seconds`` for it to end (see ``START_WAIT_SECONDS``)."""
         with self._lock:
             self.runs[run.id] = run
@@ -120,6 +120,7 @@ class AthenaExecutor(Executor):
         future.add_done_callback(self._forget)
         if wait_seconds > 0:
             wait([future], wait_seconds)
+        return future
 
     def _forget(self, future: Future[None]) -> None:
         with self._lock:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, wait
 from typing import TYPE_CHECKING, Any
 
 from moto.athena.responses import AthenaResponse
@@ -20,6 +22,8 @@ if TYPE_CHECKING:
 
 #: GetQueryResults' page size limit.
 MAX_RESULTS = 1000
+#: Makes a token's look-up and its query's registration one step (two starts with one token: one query).
+_start_lock = threading.Lock()
 
 
 def _error(message: str) -> tuple[str, dict[str, int]]:
@@ -41,6 +45,34 @@ def _output_location(
 
 
 def start_query_execution(executor: AthenaExecutor, response: Any) -> Any:
+    """StartQueryExecution, idempotent on ``ClientRequestToken`` as on AWS: a start whose token an earlier
+    start carried answers that query (whatever its state) and runs nothing; with another query string,
+    database or workgroup it is an error. (boto3 generates a token when the caller gives none.)"""
+    token = response._get_param("ClientRequestToken")
+    with _start_lock:
+        earlier = next((r for r in list(executor.runs.values()) if token and r.client_token == token), None)
+        if earlier is None:
+            answer, queued = _start(executor, response, token)
+    if earlier is None:
+        if queued is not None:
+            wait([queued], START_WAIT_SECONDS)  # outside the lock: other starts go on meanwhile
+        return answer
+    context = response._get_param("QueryExecutionContext") or {}
+    same = (
+        earlier.query == response._get_param("QueryString")
+        and earlier.workgroup == (response._get_param("WorkGroup") or "primary")
+        and earlier.database == (context.get("Database") or "default").lower()
+    )
+    if not same:
+        return _error(
+            f"ClientRequestToken {token} was used by query {earlier.id} with other parameters "
+            "(QueryString, QueryExecutionContext or WorkGroup)"
+        )
+    return json.dumps({"QueryExecutionId": earlier.id})
+
+
+def _start(executor: AthenaExecutor, response: Any, token: str | None) -> tuple[Any, Future[None] | None]:
+    """Register and queue the query: (the answer, the query's future), or (an error answer, None)."""
     query = response._get_param("QueryString")
     context = response._get_param("QueryExecutionContext") or {}
     config = response._get_param("ResultConfiguration") or {}
@@ -48,16 +80,17 @@ def start_query_execution(executor: AthenaExecutor, response: Any) -> Any:
     parameters = response._get_param("ExecutionParameters")
     backend = response.athena_backend
     if workgroup not in backend.work_groups:
-        return _error("WorkGroup does not exist")
+        return _error("WorkGroup does not exist"), None
     query_id = backend.start_query_execution(
         query=query, context=context, config=None, workgroup=workgroup, execution_parameters=parameters
     )
     location = _output_location(backend, workgroup, config, query_id)
     if location is None:
-        return _error(
+        message = (
             "No output location provided. An output location is required either through the Workgroup result "
             "configuration setting or as an API input."
         )
+        return _error(message), None
     run = QueryRun(
         id=query_id,
         query=query,
@@ -67,9 +100,9 @@ def start_query_execution(executor: AthenaExecutor, response: Any) -> Any:
         output_location=location,
         parameters=parameters,
         enforced=bool(backend.work_groups[workgroup].configuration.get("EnforceWorkGroupConfiguration")),
+        client_token=token,
     )
-    executor.submit(run, wait_seconds=START_WAIT_SECONDS)
-    return json.dumps({"QueryExecutionId": query_id})
+    return json.dumps({"QueryExecutionId": query_id}), executor.submit(run)
 
 
 def get_query_execution(executor: AthenaExecutor, response: Any) -> Any:

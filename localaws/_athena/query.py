@@ -31,6 +31,8 @@ class QueryRun:
     parameters: list[str] | None
     #: The workgroup overrides client-side settings (EnforceWorkGroupConfiguration).
     enforced: bool = False
+    #: StartQueryExecution's ClientRequestToken: a second start with it answers this query.
+    client_token: str | None = None
     submitted: float = field(default_factory=time.time)
     state: str = "QUEUED"
     reason: str | None = None

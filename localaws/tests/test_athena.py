@@ -159,6 +159,30 @@ def test_select_results_are_written_as_csv_with_metadata(lake: LocalAWS, names: 
     assert execution["StatementType"] == "DML" and execution["WorkGroup"] == names.workgroup
 
 
+def test_a_client_request_token_starts_one_query_like_athena(lake: LocalAWS, names: Names) -> None:
+    """StartQueryExecution is idempotent on ClientRequestToken: a second start with the token answers the
+    first query and runs nothing (a retry whose try died before storing the id relies on it); the token
+    with another query string is an error naming it."""
+    token = f"idempotent-{time.time_ns()}-0123456789abcdef"
+    query = f"SELECT count(*) AS n FROM {TABLE} WHERE region = 'gb'"
+    first = run_query(lake, query, ClientRequestToken=token)
+    again = run_query(lake, query, ClientRequestToken=token)
+    assert again["QueryExecutionId"] == first["QueryExecutionId"]
+    athena = lake.client("athena")
+    ids = athena.list_query_executions(WorkGroup=names.workgroup)["QueryExecutionIds"]
+    queries = [athena.get_query_execution(QueryExecutionId=i)["QueryExecution"]["Query"] for i in ids]
+    assert queries.count(query) == 1, "one query ran"
+    with pytest.raises(athena.exceptions.InvalidRequestException, match=token):
+        athena.start_query_execution(
+            QueryString=query + " AND views > 0",
+            QueryExecutionContext={"Database": names.database},
+            WorkGroup=names.workgroup,
+            ClientRequestToken=token,
+        )
+    other = run_query(lake, query)  # boto3's own token: a new query
+    assert other["QueryExecutionId"] != first["QueryExecutionId"]
+
+
 def test_statistics_report_bytes_scanned_and_partition_pruning(lake: LocalAWS) -> None:
     everything = succeeded(lake, f"SELECT sum(views) FROM {TABLE}")
     one_region = succeeded(lake, f"SELECT sum(views) FROM {TABLE} WHERE region = 'ca'")
