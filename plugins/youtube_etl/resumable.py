@@ -9,6 +9,12 @@ that run; succeeded -> take its result without resubmitting; failed, stopped, ti
 afresh. Deferrable mode goes through the same decision (waiting = deferring on the stored run), and a
 deferred wait that fails names the run and the service's own message instead of "Trigger failure".
 
+The mixin stores the id only once the submitting call returned; a try that dies in between (the window it
+documents as its known limitation) would leave nothing, and its retry would submit a second run. So each
+operator here stores an intent *before* the call: ``{"submitting": token}``, the token the call carries
+(Glue: a run argument; Athena: the ``ClientRequestToken`` that makes StartQueryExecution idempotent; a
+crawl: the previous crawl's start). A retry that finds the intent resolves it to the run it started, if any.
+
 The stored id is forgotten once the task succeeds: a task cleared by hand afterwards runs its work again
 (the run's tables may have been cleaned up since), it does not take the old result.
 """
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import time
 import urllib.parse
+import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +43,15 @@ if TYPE_CHECKING:
 NOT_FOUND = "NOT_FOUND"
 #: ... and for a crawler whose last crawl began before this task's (the stored start never happened).
 NOT_STARTED = "NOT_STARTED"
+#: The key of the intent a try stores before its submitting call: ``{SUBMITTING: token}``.
+SUBMITTING = "submitting"
+
+
+def pending_token(external_id: JsonValue) -> str | None:
+    """The token of a stored intent (a submission whose id was never stored), else None."""
+    if isinstance(external_id, dict) and external_id.get(SUBMITTING):
+        return str(external_id[SUBMITTING])
+    return None
 
 
 class ResumableTask(ResumableJobMixin):
@@ -66,6 +82,12 @@ class ResumableTask(ResumableJobMixin):
         """The run as the service reports it now: its id, state and the service's own message."""
         raise NotImplementedError
 
+    def _intend(self, context: Any, intent: JsonValue) -> None:
+        """Store what identifies the coming submission before the call that makes it."""
+        store = context.get("task_state_store")
+        if store is not None:
+            store.set(self.external_id_key, intent)
+
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any) -> Any:
         """A trigger that failed (the waiter saw FAILED, or timed out) fails the task naming the run and
         the service's message; Airflow alone says only "Trigger failure" (apache/airflow#64095)."""
@@ -85,6 +107,17 @@ class ResumableGlueJobOperator(ResumableTask, GlueJobOperator):
 
     external_id_key = "glue_job_run_id"
     ACTIVE_STATES = ("STARTING", "RUNNING", "STOPPING", "WAITING")
+    #: The run argument that carries the submission's token (a job's ``getResolvedOptions`` ignores
+    #: arguments it does not ask for, on Glue as locally).
+    TOKEN_ARGUMENT = "--airflow_submission"
+    #: How many of the job's newest runs a retry searches for its token (GetJobRuns' largest page).
+    TOKEN_SEARCH_RUNS = 200
+    #: Job runs of stored intents, searched once per try (None: that submission never started a run).
+    _found: dict[str, str | None]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._found = {}
 
     def submit_job(self, context: Any) -> JsonValue:
         from airflow.providers.common.compat.openlineage.utils.spark import (
@@ -97,6 +130,9 @@ class ResumableGlueJobOperator(ResumableTask, GlueJobOperator):
             script_args = inject_parent_job_information_into_glue_arguments(script_args, context)
         if self.openlineage_inject_transport_info:
             script_args = inject_transport_information_into_glue_arguments(script_args, context)
+        token = uuid.uuid4().hex
+        script_args[self.TOKEN_ARGUMENT] = token
+        self._intend(context, {SUBMITTING: token})
         self.log.info("Initializing AWS Glue Job: %s", self.job_name)
         run_id = self._start_when_free(script_args)
         context["ti"].xcom_push(key="glue_job_run_id", value=run_id)
@@ -147,6 +183,20 @@ class ResumableGlueJobOperator(ResumableTask, GlueJobOperator):
         )
         self.log.info("You can monitor this Glue Job run at: %s", url)
 
+    def _run_id(self, external_id: JsonValue) -> str | None:
+        """The job run id stored, or the run a stored intent's token started (None: it never started)."""
+        token = pending_token(external_id)
+        if token is None:
+            return str(external_id)
+        if token not in self._found:
+            glue: Any = self.hook.conn
+            runs = glue.get_job_runs(JobName=self.job_name, MaxResults=self.TOKEN_SEARCH_RUNS)["JobRuns"]
+            found = [r["Id"] for r in runs if (r.get("Arguments") or {}).get(self.TOKEN_ARGUMENT) == token]
+            self._found[token] = str(found[0]) if found else None
+            if found:
+                self.log.info("The try that died started job run %s before it could store its id", found[0])
+        return self._found[token]
+
     def _job_run(self, run_id: str) -> dict[str, Any]:
         glue: Any = self.hook.conn
         run: dict[str, Any] = glue.get_job_run(JobName=self.job_name, RunId=run_id)["JobRun"]
@@ -154,8 +204,11 @@ class ResumableGlueJobOperator(ResumableTask, GlueJobOperator):
 
     def get_job_status(self, external_id: JsonValue, context: Any) -> str:
         glue: Any = self.hook.conn
+        run_id = self._run_id(external_id)
+        if run_id is None:
+            return NOT_FOUND
         try:
-            return str(self._job_run(str(external_id))["JobRunState"])
+            return str(self._job_run(run_id)["JobRunState"])
         except glue.exceptions.EntityNotFoundException:
             return NOT_FOUND
 
@@ -168,7 +221,8 @@ class ResumableGlueJobOperator(ResumableTask, GlueJobOperator):
     def poll_until_complete(self, external_id: JsonValue, context: Any) -> None:
         from airflow.providers.amazon.aws.triggers.glue import GlueJobCompleteTrigger
 
-        run_id, self._attached = str(external_id), external_id
+        run_id = self._run_id(external_id) or str(external_id)
+        self._attached = run_id
         if self._job_run_id != run_id:
             self._attach(run_id, context)
         if self.deferrable:
@@ -194,13 +248,17 @@ class ResumableGlueJobOperator(ResumableTask, GlueJobOperator):
         self.log.info("AWS Glue Job: %s status: %s. Run Id: %s", self.job_name, final["JobRunState"], run_id)
 
     def get_job_result(self, external_id: JsonValue, context: Any) -> str:
-        self._attached, self._job_run_id = external_id, str(external_id)
+        self._job_run_id = self._run_id(external_id) or str(external_id)
+        self._attached = self._job_run_id
         return self._job_run_id
 
     def describe_run(self, external_id: JsonValue) -> str:
-        run = self._job_run(str(external_id))
+        run_id = self._run_id(external_id)
+        if run_id is None:
+            return f"Glue job {self.job_name}: no run was started (submission {external_id})"
+        run = self._job_run(run_id)
         message = run.get("ErrorMessage") or "no error message"
-        return f"Glue job {self.job_name} run {external_id} {run['JobRunState']}: {message}"
+        return f"Glue job {self.job_name} run {run_id} {run['JobRunState']}: {message}"
 
 
 class ResumableAthenaOperator(ResumableTask, AthenaOperator):
@@ -208,26 +266,45 @@ class ResumableAthenaOperator(ResumableTask, AthenaOperator):
     succeeded is not run again (it would fail: the table and its location exist)."""
 
     external_id_key = "athena_query_execution_id"
+    #: Query ids of stored intents, resolved once per try.
+    _confirmed: dict[str, str]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._confirmed = {}
 
     def before_submit(self, context: Any) -> None:
         """Work done only when a query is really submitted (not when a retry re-attaches)."""
 
     def submit_job(self, context: Any) -> JsonValue:
         self.before_submit(context)
+        token = self.client_request_token or uuid.uuid4().hex
+        self._intend(context, {SUBMITTING: token})
+        query_id = self._start(token)
+        self._attach(query_id, context)
+        return query_id
+
+    def _start(self, token: str) -> str:
+        """StartQueryExecution with ``token``: idempotent, a second call answers the first one's query."""
         if self.database:
             self.query_execution_context["Database"] = self.database
         self.query_execution_context["Catalog"] = self.catalog
         if self.output_location:
             self.result_configuration["OutputLocation"] = self.output_location
-        query_id = self.hook.run_query(
-            self.query,
-            self.query_execution_context,
-            self.result_configuration,
-            self.client_request_token,
-            self.workgroup,
+        return self.hook.run_query(
+            self.query, self.query_execution_context, self.result_configuration, token, self.workgroup
         )
-        self._attach(query_id, context)
-        return query_id
+
+    def _query_id(self, external_id: JsonValue) -> str:
+        """The query id stored, or the query of a stored intent: StartQueryExecution again with its token
+        answers the query the dead try started, or starts the one it meant to (its ``before_submit`` ran)."""
+        token = pending_token(external_id)
+        if token is None:
+            return str(external_id)
+        if token not in self._confirmed:
+            self._confirmed[token] = self._start(token)
+            self.log.info("The query of the try that died before storing its id: %s", self._confirmed[token])
+        return self._confirmed[token]
 
     def _attach(self, query_id: str, context: Any) -> None:
         from airflow.providers.amazon.aws.links.athena import AthenaQueryResultsLink
@@ -243,7 +320,7 @@ class ResumableAthenaOperator(ResumableTask, AthenaOperator):
 
     def get_job_status(self, external_id: JsonValue, context: Any) -> str:
         try:
-            return self.hook.check_query_status(str(external_id)) or NOT_FOUND
+            return self.hook.check_query_status(self._query_id(external_id)) or NOT_FOUND
         except ClientError:  # InvalidRequestException: unknown or expired (45 days) query id
             return NOT_FOUND
 
@@ -256,7 +333,8 @@ class ResumableAthenaOperator(ResumableTask, AthenaOperator):
     def poll_until_complete(self, external_id: JsonValue, context: Any) -> None:
         from airflow.providers.amazon.aws.triggers.athena import AthenaTrigger
 
-        query_id, self._attached = str(external_id), external_id
+        query_id = self._query_id(external_id)
+        self._attached = query_id
         if self.query_execution_id != query_id:
             self._attach(query_id, context)
         if self.deferrable:
@@ -284,13 +362,15 @@ class ResumableAthenaOperator(ResumableTask, AthenaOperator):
             )
 
     def get_job_result(self, external_id: JsonValue, context: Any) -> str:
-        self._attached, self.query_execution_id = external_id, str(external_id)
+        self.query_execution_id = self._query_id(external_id)
+        self._attached = self.query_execution_id
         return self.query_execution_id
 
     def describe_run(self, external_id: JsonValue) -> str:
-        status = self.hook.get_query_info(str(external_id))["QueryExecution"]["Status"]
+        query_id = self._query_id(external_id)
+        status = self.hook.get_query_info(query_id)["QueryExecution"]["Status"]
         reason = status.get("StateChangeReason") or "no reason given"
-        return f"Athena query {external_id} {status['State']}: {reason}"
+        return f"Athena query {query_id} {status['State']}: {reason}"
 
 
 class ResumableCrawlerOperator(ResumableTask, GlueCrawlerRunOperator):
@@ -329,13 +409,15 @@ class ResumableCrawlerOperator(ResumableTask, GlueCrawlerRunOperator):
                 )
                 crawler = self._wait_ready()
             previous = (crawler.get("LastCrawl") or {}).get("StartTime")
+            intent = {"after": previous.isoformat() if previous else None}
+            self._intend(context, intent)  # a crawl started after ``previous`` is this task's
             try:
                 self.hook.start_crawler(self.crawler_name)
             except ClientError as error:
                 if error.response["Error"]["Code"] != "CrawlerRunningException":
                     raise
                 continue  # started by someone else between our look and our start: wait for that one
-            return {"after": previous.isoformat() if previous else None}
+            return intent
         raise AirflowException(f"crawler {self.crawler_name} kept being started by others; not started")
 
     def get_job_status(self, external_id: JsonValue, context: Any) -> str:

@@ -71,6 +71,16 @@ class TaskStateStore:
         self.values.pop(key, None)
 
 
+class DiesStoringTheId(TaskStateStore):
+    """A try that dies after its submitting call returned, before the mixin stored the id it returned (the
+    window ``ResumableJobMixin`` documents): the first ``set`` (the intent) lands, the second kills."""
+
+    def set(self, key: str, value: Any, **_: Any) -> None:
+        if key in self.values:
+            raise WorkerDied(f"worker died storing {value!r}")
+        super().set(key, value)
+
+
 def task_context(store: TaskStateStore) -> dict[str, Any]:
     ti = SimpleNamespace(stats_tags={}, xcom_push=lambda key, value: None)
     return {"ti": ti, "task_state_store": store, "run_id": "manual__resume"}
@@ -217,6 +227,46 @@ def test_a_retry_resubmits_a_failed_glue_run_and_fails_with_the_jobs_own_error(
     assert store.values == {"glue_job_run_id": second}, "the next retry resubmits the failed one again"
 
 
+def test_a_retry_finds_the_glue_run_its_try_started_but_died_before_storing(
+    runtime: LocalRuntime, make_job: Callable[..., str]
+) -> None:
+    """The intent stored before StartJobRun carries a token the run carries as an argument: the retry
+    finds the run by it (the CI failure of b01d9f4: a SIGKILL in that window gave two runs)."""
+    release = f"s3://{runtime.settings.assets_bucket}/test-resume/window-{uuid.uuid4().hex}"
+    bucket, key = release[5:].split("/", 1)
+    runtime.client("s3").put_object(Bucket=bucket, Key=key, Body=b"")
+    job = make_job(GATED_SCRIPT, {"--release_uri": release})
+    store = DiesStoringTheId()
+    with pytest.raises(WorkerDied):
+        glue_task(runtime, job).execute(task_context(store))
+    (first,) = job_runs(runtime, job)
+    assert store.values == {"glue_job_run_id": {"submitting": first["Arguments"]["--airflow_submission"]}}
+
+    assert glue_task(runtime, job).execute(task_context(store)) == first["Id"]
+    assert [run["Id"] for run in job_runs(runtime, job)] == [first["Id"]], "no second run"
+    assert store.values == {}
+
+
+def test_a_retry_submits_when_its_try_died_before_the_glue_run_started(
+    runtime: LocalRuntime, make_job: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An intent whose token no run carries: the call never reached Glue, so the retry submits."""
+    release = f"s3://{runtime.settings.assets_bucket}/test-resume/unstarted-{uuid.uuid4().hex}"
+    bucket, key = release[5:].split("/", 1)
+    runtime.client("s3").put_object(Bucket=bucket, Key=key, Body=b"")
+    job = make_job(GATED_SCRIPT, {"--release_uri": release})
+    store = TaskStateStore()
+    revive = dies_while_waiting(monkeypatch, GlueJobHook, "initialize_job")
+    with pytest.raises(WorkerDied):
+        glue_task(runtime, job).execute(task_context(store))
+    revive()
+    assert job_runs(runtime, job) == [] and "submitting" in store.values["glue_job_run_id"]
+
+    run_id = glue_task(runtime, job).execute(task_context(store))
+    (only,) = job_runs(runtime, job)
+    assert (only["Id"], only["JobRunState"]) == (run_id, "SUCCEEDED")
+
+
 def test_a_deferred_glue_failure_names_the_run_and_the_jobs_error(
     runtime: LocalRuntime, make_job: Callable[..., str]
 ) -> None:
@@ -299,6 +349,47 @@ def test_a_retry_takes_the_ctas_that_succeeded_instead_of_failing_on_its_table(
         ).execute(task_context(TaskStateStore()))
 
 
+def probe_ctas(runtime: LocalRuntime) -> tuple[str, str]:
+    s = runtime.settings
+    table = f"resume_probe_{uuid.uuid4().hex[:8]}"
+    ctas = (
+        f"CREATE TABLE {s.analytics_database}.{table} WITH (format = 'PARQUET', "
+        f"external_location = 's3://{s.reporting_bucket}/test-resume/{table}/') AS SELECT 1 AS a"
+    )
+    return table, ctas
+
+
+def test_a_retry_finds_the_ctas_its_try_started_but_died_before_storing(runtime: LocalRuntime) -> None:
+    """StartQueryExecution is idempotent on its ClientRequestToken: the retry sends the stored intent's
+    token again and gets the dead try's query, which ran once."""
+    table, ctas = probe_ctas(runtime)
+    store = DiesStoringTheId()
+    with pytest.raises(WorkerDied):
+        athena_task(runtime, ctas).execute(task_context(store))
+    (query_id,) = queries_naming(runtime, table)
+    assert set(store.values["athena_query_execution_id"]) == {"submitting"}
+
+    assert athena_task(runtime, ctas).execute(task_context(store)) == query_id
+    assert queries_naming(runtime, table) == [query_id], "the CTAS ran once, no 'already exists'"
+    assert wait_for_query(runtime, query_id)["State"] == "SUCCEEDED"
+
+
+def test_a_retry_starts_the_ctas_its_try_died_before_sending(
+    runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table, ctas = probe_ctas(runtime)
+    store = TaskStateStore()
+    revive = dies_while_waiting(monkeypatch, AthenaHook, "run_query")
+    with pytest.raises(WorkerDied):
+        athena_task(runtime, ctas).execute(task_context(store))
+    revive()
+    assert queries_naming(runtime, table) == [] and "submitting" in store.values["athena_query_execution_id"]
+
+    query_id = athena_task(runtime, ctas).execute(task_context(store))
+    assert queries_naming(runtime, table) == [query_id]
+    assert wait_for_query(runtime, query_id)["State"] == "SUCCEEDED"
+
+
 def test_a_deferred_athena_failure_names_the_query_and_athenas_reason(runtime: LocalRuntime) -> None:
     store = TaskStateStore()
     task = athena_task(runtime, "SELECT * FROM no_such_table_for_resume", deferrable=True)
@@ -375,6 +466,18 @@ def test_a_retry_waits_for_the_crawl_its_dead_try_started(
     assert seen[0] in ("RUNNING", "STOPPING"), "the retry found the crawl still running and waited"
     last = runtime.client("glue").get_crawler(Name=crawler)["Crawler"]["LastCrawl"]
     assert last["Status"] == "SUCCEEDED" and crawls(runtime, crawler) == 1
+
+
+def test_a_retry_waits_for_the_crawl_its_try_started_but_died_before_storing(
+    runtime: LocalRuntime, crawler: str
+) -> None:
+    """The previous crawl's start is stored before StartCrawler: a crawl after it is the dead try's."""
+    store = DiesStoringTheId()
+    with pytest.raises(WorkerDied):
+        crawler_task(runtime, crawler).execute(task_context(store))
+    assert store.values == {"glue_crawl": {"after": None}}
+    assert crawler_task(runtime, crawler).execute(task_context(store)) == crawler
+    assert crawls(runtime, crawler) == 1, "the retry waited for the dead try's crawl, it started none"
 
 
 def test_a_crawl_found_running_is_waited_for_then_the_task_crawls(
