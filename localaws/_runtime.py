@@ -16,6 +16,7 @@ from localaws._aws import DEFAULT_REGION, HOST, LOCAL_ACCOUNT, LOCAL_CREDENTIALS
 from localaws._aws import client as aws_client
 from localaws._aws import session as aws_session
 from localaws._executor import Executor
+from localaws._holds import HoldRoutes, Holds
 from localaws._state import StateStore
 from localaws._youtube.standin import YouTubeStandIn
 from localaws._youtube.wsgi import YouTubeRoutes
@@ -100,6 +101,8 @@ class LocalAWS:
         self._executors: list[Executor] = []
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
+        #: Queries and crawls to slow on demand (``POST /_localaws/holds``; see ``localaws._holds``).
+        self.holds = Holds()
 
     # ---- life cycle -----------------------------------------------------------------------------------
     def start(self) -> Self:
@@ -133,6 +136,8 @@ class LocalAWS:
         if self._youtube is not None and server._server is not None:
             # its routes in front of moto's WSGI app: one port, one endpoint, one ready line
             server._server.app = YouTubeRoutes(server._server.app, self._youtube)
+        if server._server is not None:
+            server._server.app = HoldRoutes(server._server.app, self.holds)
         self._server = server
         self.port = server.get_host_and_port()[1]
         LocalAWS._running.append(self)

@@ -138,6 +138,8 @@ class AthenaExecutor(Executor):
         run.state, run.started = "RUNNING", time.time()
         counter = Counter()
         try:
+            if not self._held(run):
+                return  # stopped while held
             statement = parse_statement(run.query, run.database, run.parameters)
             run.statement_type = statement.statement_type
             run.substatement_type = statement.substatement_type
@@ -168,6 +170,13 @@ class AthenaExecutor(Executor):
         finally:
             run.completed = time.time()
             run.connection = None
+
+    def _held(self, run: QueryRun) -> bool:
+        """Stay RUNNING as long as a hold asks (``localaws._holds``); False if the query was stopped."""
+        deadline = time.monotonic() + self.aws.holds.take("athena", run.query)
+        while run.state == "RUNNING" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return run.state == "RUNNING"
 
     def _write_result(self, run: QueryRun) -> None:
         """The result file at the output location (CSV with header like Athena) and its metadata."""

@@ -99,6 +99,8 @@ class CrawlerExecutor(Executor):
         final = "COMPLETED"
         lines = [f"BENCHMARK : Running Start Crawl for Crawler {spec.name}"]
         try:
+            if crawl.cancel.wait(self.aws.holds.take("crawler", spec.name)):  # a hold (localaws._holds)
+                raise Cancelled
             s3, glue = self.aws.client("s3"), self.aws.client("glue")
             outcome = Crawl(spec, s3, glue, self._filesystem(), crawl.cancel).run()
             for message in outcome.messages:
