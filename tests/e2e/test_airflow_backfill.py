@@ -9,6 +9,7 @@ which has no drop: only the backfill's runs are looked at here.) Everything star
 
 from __future__ import annotations
 
+import base64
 import csv
 import functools
 import json
@@ -135,9 +136,11 @@ def _instant(text: str | None) -> datetime:
     return datetime.fromisoformat(text) if text else datetime.min.replace(tzinfo=UTC)
 
 
-def task_instance(url: str, token: str, run_id: str, task_id: str) -> dict[str, Any]:
+def task_instance(
+    url: str, token: str, run_id: str, task_id: str, dag_id: str = "youtube_ingest"
+) -> dict[str, Any]:
     quoted = urllib.parse.quote(run_id, safe="")
-    return dict(call(f"{url}/api/v2/dags/youtube_ingest/dagRuns/{quoted}/taskInstances/{task_id}", token))
+    return dict(call(f"{url}/api/v2/dags/{dag_id}/dagRuns/{quoted}/taskInstances/{task_id}", token))
 
 
 def task_state(url: str, token: str, run_id: str, task_id: str) -> str:
@@ -244,9 +247,11 @@ def job_runs(runtime: str, job: str) -> list[dict[str, Any]]:
     return list(aws_client(runtime, "glue").get_job_runs(JobName=job)["JobRuns"])
 
 
-def task_log(url: str, token: str, run_id: str, task_id: str, try_number: int) -> str:
+def task_log(
+    url: str, token: str, run_id: str, task_id: str, try_number: int, dag_id: str = "youtube_ingest"
+) -> str:
     quoted = urllib.parse.quote(run_id, safe="")
-    path = f"dags/youtube_ingest/dagRuns/{quoted}/taskInstances/{task_id}/logs/{try_number}"
+    path = f"dags/{dag_id}/dagRuns/{quoted}/taskInstances/{task_id}/logs/{try_number}"
     return json.dumps(call(f"{url}/api/v2/{path}?full_content=true", token)["content"])
 
 
@@ -311,3 +316,157 @@ def test_a_task_killed_mid_glue_run_retries_onto_that_run_not_a_second_one(
     assert verdicts(url, token, run_id) == {"processed": 1, "ignored": 0, "quarantined": []}
     metrics = xcom(url, token, run_id, "run_clean_statistics", "metrics")
     assert (metrics["read"], metrics["written"], metrics["rejected"]) == (records, videos, 0), metrics
+
+
+# ---- an Athena CTAS and a crawl killed mid-run ------------------------------------------------------------
+HELD_REPORT = "region_summary"
+
+
+def hold(runtime: str, service: str, match: str, seconds: float) -> None:
+    """Keep the next matching query or crawl RUNNING ``seconds`` (the runtime's holds: localaws._holds)."""
+    body = {"service": service, "match": match, "seconds": seconds, "count": 1}
+    assert call(f"{runtime}/_localaws/holds", method="POST", body=body)["holds"], body
+
+
+def athena_rows(runtime: str, sql: str) -> list[tuple[Any, ...]]:
+    """The rows of ``sql`` run on the runtime's Athena, as the published views show them."""
+    settings = get_settings({})
+    athena = aws_client(runtime, "athena")
+    query_id = athena.start_query_execution(
+        QueryString=sql,
+        QueryExecutionContext={"Database": settings.analytics_database},
+        WorkGroup=settings.athena_workgroup,
+    )["QueryExecutionId"]
+    status = wait_for(
+        f"query {query_id}",
+        lambda: (
+            (s := athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"])["State"]
+            not in ("QUEUED", "RUNNING")
+            and s
+        ),
+        every=0.2,
+    )
+    assert status["State"] == "SUCCEEDED", status
+    rows = athena.get_paginator("get_query_results").paginate(QueryExecutionId=query_id)
+    values = [
+        tuple(d.get("VarCharValue") for d in r["Data"]) for page in rows for r in page["ResultSet"]["Rows"]
+    ]
+    return values[1:]  # the header row
+
+
+def ctas_of(runtime: str, table: str) -> list[dict[str, Any]]:
+    """The CTAS queries run on the runtime's Athena that create ``table``."""
+    workgroup = get_settings({}).athena_workgroup
+    athena = aws_client(runtime, "athena")
+    creates = re.compile(rf"CREATE TABLE \S+\.{re.escape(table)}\s")
+    ids = [
+        query_id
+        for page in athena.get_paginator("list_query_executions").paginate(WorkGroup=workgroup)
+        for query_id in page["QueryExecutionIds"]
+    ]
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(ids), 50):
+        batch = athena.batch_get_query_execution(QueryExecutionIds=ids[start : start + 50])
+        found += [q for q in batch["QueryExecutions"] if creates.search(q["Query"])]
+    return found
+
+
+def view_sql(runtime: str, view: str) -> str:
+    """The SQL of an Athena view, from its Glue table (``/* Presto View: <base64 JSON> */``)."""
+    settings = get_settings({})
+    table = aws_client(runtime, "glue").get_table(DatabaseName=settings.analytics_database, Name=view)[
+        "Table"
+    ]
+    encoded = table["ViewOriginalText"].removeprefix("/* Presto View: ").removesuffix(" */")
+    return str(json.loads(base64.b64decode(encoded))["originalSql"])
+
+
+def crawls(runtime: str, crawler: str) -> int:
+    """The crawls the crawler ran, counted in its log (each begins with AWS's "Running Start Crawl")."""
+    logs = aws_client(runtime, "logs")
+    events = logs.get_log_events(logGroupName="/aws-glue/crawlers", logStreamName=crawler, startFromHead=True)
+    return sum("Running Start Crawl" in event["message"] for event in events["events"])
+
+
+def reporting_runs(url: str, token: str) -> list[dict[str, Any]]:
+    return list(call(f"{url}/api/v2/dags/youtube_reporting/dagRuns?limit=100", token)["dag_runs"])
+
+
+def kill_while(description: str, url: str, token: str, run_id: str, task_id: str, running: Any) -> int:
+    """SIGKILL the task's process once it waits and ``running()`` says its AWS work runs; its try number."""
+
+    def waiting() -> tuple[int, int] | None:
+        ti = task_instance(url, token, run_id, task_id, "youtube_reporting")
+        assert ti["state"] not in ("success", "skipped", "failed", "upstream_failed"), (description, ti)
+        if ti["state"] == "running" and ti.get("pid") and running():
+            return int(ti["pid"]), int(ti["try_number"])
+        return None
+
+    pid, try_number = wait_for(description, waiting, every=0.5)
+    os.kill(pid, signal.SIGKILL)
+    return try_number
+
+
+def test_tasks_killed_mid_crawl_and_mid_ctas_retry_onto_that_crawl_and_query(
+    airflow_ui: tuple[str, str, str, Path],
+) -> None:
+    """Issue 25, the crawl and the Athena CTAS: under the real scheduler, SIGKILL crawl_analytics while its
+    crawl runs and build_region_summary while its CTAS runs (the runtime holds each RUNNING 10 s, as a long
+    crawl or query on AWS). Each retry re-attaches: one crawl and one CTAS for the run, no "already exists",
+    and the published report equals the one before (same analytics, uninterrupted run)."""
+    from youtube_lake.runs import safe_run_id
+
+    url, token, runtime, _ = airflow_ui
+    settings = get_settings({})
+    crawler = settings.analytics_crawler
+    wait_for(
+        "earlier reporting runs to end",
+        lambda: all(r["state"] in ("success", "failed") for r in reporting_runs(url, token)),
+        every=2,
+    )
+    published = sorted(athena_rows(runtime, f"SELECT * FROM {HELD_REPORT}"))
+    assert published, "an earlier run published the report"
+    crawls_before = crawls(runtime, crawler)
+    hold(runtime, "crawler", f"^{re.escape(crawler)}$", 10)
+    hold(runtime, "athena", rf"CREATE TABLE \S+\.{HELD_REPORT}__", 10)
+    run_id = call(f"{url}/api/v2/dags/youtube_reporting/dagRuns", token, "POST", {"logical_date": None})[
+        "dag_run_id"
+    ]
+    glue = aws_client(runtime, "glue")
+    kill_while(
+        "crawl_analytics with its crawl running",
+        url,
+        token,
+        run_id,
+        "crawl_analytics",
+        lambda: glue.get_crawler(Name=crawler)["Crawler"]["State"] == "RUNNING",
+    )
+    table = f"{HELD_REPORT}__{safe_run_id(run_id)}"
+    build = f"build_reports.build_{HELD_REPORT}"
+    kill_while(
+        f"{build} with its CTAS running",
+        url,
+        token,
+        run_id,
+        build,
+        lambda: any(q["Status"]["State"] == "RUNNING" for q in ctas_of(runtime, table)),
+    )
+
+    def ended() -> dict[str, Any] | None:
+        run = next(r for r in reporting_runs(url, token) if r["dag_run_id"] == run_id)
+        return run if run["state"] in ("success", "failed") else None
+
+    run = wait_for("the reporting run with the killed tasks", ended)
+    assert run["state"] == "success", failed_tasks(url, token, "youtube_reporting", [run])
+    for task_id in ("crawl_analytics", build):
+        ti = task_instance(url, token, run_id, task_id, "youtube_reporting")
+        assert ti["try_number"] >= 2, ti  # the killed try, then the retry
+        retry_log = task_log(url, token, run_id, task_id, ti["try_number"], "youtube_reporting")
+        assert "already exists" not in retry_log and "CrawlerRunningException" not in retry_log, retry_log[
+            -3000:
+        ]
+    assert crawls(runtime, crawler) - crawls_before == 1, "one crawl for the task, whatever its tries"
+    (ctas,) = ctas_of(runtime, table)
+    assert ctas["Status"]["State"] == "SUCCEEDED", ctas
+    assert sorted(athena_rows(runtime, f"SELECT * FROM {HELD_REPORT}")) == published
+    assert table in view_sql(runtime, HELD_REPORT), "the published view shows this run's table"
