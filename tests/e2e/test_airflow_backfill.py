@@ -276,9 +276,9 @@ def test_a_task_killed_mid_glue_run_retries_onto_that_run_not_a_second_one(
     one would fail with ConcurrentRunsExceededException). The re-sent file is taken exactly once."""
     url, token, runtime, home = airflow_ui
     job = get_settings({}).clean_statistics_job
-    before = {r["Id"] for r in job_runs(runtime, job)}
     records, videos = resend(runtime, home)
     wait_backfills_completed(url, token)
+    before = {r["Id"] for r in job_runs(runtime, job)}  # after the earlier backfills' runs, not during them
     backfill = create_backfill(url, token, KILLED_DAY, KILLED_DAY, "completed")
 
     def new_runs() -> list[dict[str, Any]]:

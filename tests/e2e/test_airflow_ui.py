@@ -26,6 +26,7 @@ from urllib.parse import quote
 import psutil
 import pytest
 
+from local.airflow_ui import SQLITE_BUSY
 from local.supervise import STOPPED, still_running
 from tests.servers import started, user_env
 
@@ -35,13 +36,15 @@ READY = re.compile(r"Airflow UI: (http://127\.0\.0\.1:\d+)\s+login: (\S+) / (\S+
 
 
 def call(url: str, token: str | None = None, method: str = "GET", body: Any = None) -> Any:
+    """One REST call. The API server may wait SQLite's write lock up to ``SQLITE_BUSY`` before it answers (on
+    a loaded machine it does: a backfill's POST timed out at 30 s in CI), so the client waits longer."""
     headers = {"Content-Type": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, headers=headers, method=method)
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=SQLITE_BUSY + 30) as response:
             return json.loads(response.read() or b"null")
     except urllib.error.HTTPError as error:  # the API's own explanation, in the test's failure
         raise AssertionError(
