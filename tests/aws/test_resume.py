@@ -73,10 +73,16 @@ class TaskStateStore:
 
 class DiesStoringTheId(TaskStateStore):
     """A try that dies after its submitting call returned, before the mixin stored the id it returned (the
-    window ``ResumableJobMixin`` documents): the first ``set`` (the intent) lands, the second kills."""
+    window ``ResumableJobMixin`` documents): the ``dies_at``-th ``set`` kills (by default the second: the
+    first is the try's intent, stored before the call)."""
+
+    def __init__(self, dies_at: int = 2) -> None:
+        super().__init__()
+        self.sets, self.dies_at = 0, dies_at
 
     def set(self, key: str, value: Any, **_: Any) -> None:
-        if key in self.values:
+        self.sets += 1
+        if self.sets == self.dies_at:
             raise WorkerDied(f"worker died storing {value!r}")
         super().set(key, value)
 
@@ -227,16 +233,24 @@ def test_a_retry_resubmits_a_failed_glue_run_and_fails_with_the_jobs_own_error(
     assert store.values == {"glue_job_run_id": second}, "the next retry resubmits the failed one again"
 
 
-def test_a_retry_finds_the_glue_run_its_try_started_but_died_before_storing(
-    runtime: LocalRuntime, make_job: Callable[..., str]
+def test_retries_find_the_glue_run_their_tries_died_before_starting_or_before_storing(
+    runtime: LocalRuntime, make_job: Callable[..., str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The intent stored before StartJobRun carries a token the run carries as an argument: the retry
-    finds the run by it (the CI failure of b01d9f4: a SIGKILL in that window gave two runs)."""
+    """The intent stored before StartJobRun carries a token the run carries as an argument. The first try
+    dies before the call reaches Glue: its intent's token is on no run, so the second try submits. That one
+    dies after StartJobRun returned, before storing the id (the CI failure of b01d9f4: a SIGKILL in that
+    window gave two runs): the third finds the run by its token and takes it. One run in all."""
     release = f"s3://{runtime.settings.assets_bucket}/test-resume/window-{uuid.uuid4().hex}"
     bucket, key = release[5:].split("/", 1)
     runtime.client("s3").put_object(Bucket=bucket, Key=key, Body=b"")
     job = make_job(GATED_SCRIPT, {"--release_uri": release})
-    store = DiesStoringTheId()
+    store = DiesStoringTheId(dies_at=3)  # 1: the first try's intent; 2: the second's; 3: the second's run id
+    revive = dies_while_waiting(monkeypatch, GlueJobHook, "initialize_job")
+    with pytest.raises(WorkerDied):
+        glue_task(runtime, job).execute(task_context(store))
+    revive()
+    assert job_runs(runtime, job) == [] and "submitting" in store.values["glue_job_run_id"]
+
     with pytest.raises(WorkerDied):
         glue_task(runtime, job).execute(task_context(store))
     (first,) = job_runs(runtime, job)
@@ -245,26 +259,6 @@ def test_a_retry_finds_the_glue_run_its_try_started_but_died_before_storing(
     assert glue_task(runtime, job).execute(task_context(store)) == first["Id"]
     assert [run["Id"] for run in job_runs(runtime, job)] == [first["Id"]], "no second run"
     assert store.values == {}
-
-
-def test_a_retry_submits_when_its_try_died_before_the_glue_run_started(
-    runtime: LocalRuntime, make_job: Callable[..., str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """An intent whose token no run carries: the call never reached Glue, so the retry submits."""
-    release = f"s3://{runtime.settings.assets_bucket}/test-resume/unstarted-{uuid.uuid4().hex}"
-    bucket, key = release[5:].split("/", 1)
-    runtime.client("s3").put_object(Bucket=bucket, Key=key, Body=b"")
-    job = make_job(GATED_SCRIPT, {"--release_uri": release})
-    store = TaskStateStore()
-    revive = dies_while_waiting(monkeypatch, GlueJobHook, "initialize_job")
-    with pytest.raises(WorkerDied):
-        glue_task(runtime, job).execute(task_context(store))
-    revive()
-    assert job_runs(runtime, job) == [] and "submitting" in store.values["glue_job_run_id"]
-
-    run_id = glue_task(runtime, job).execute(task_context(store))
-    (only,) = job_runs(runtime, job)
-    assert (only["Id"], only["JobRunState"]) == (run_id, "SUCCEEDED")
 
 
 def test_a_deferred_glue_failure_names_the_run_and_the_jobs_error(
