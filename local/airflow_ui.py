@@ -19,11 +19,13 @@ login, and a last line once every component and the runtime have stopped.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -32,7 +34,7 @@ import urllib.request
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from local.pipeline import find_drops
+from local.pipeline import Drop, find_drops
 from local.runtime import HOST, REPO_ROOT, LocalRuntime
 from local.supervise import run_supervised
 
@@ -187,19 +189,47 @@ class StopSignals:
         self.received = True
 
 
-def land_drops(runtime: LocalRuntime, data: Path | None, yesterday: date) -> list[str]:
-    """Lands every drop under ``data``; returns the days of the dated ones (the days to backfill)."""
+def land_drops(runtime: LocalRuntime, drops: list[Drop], yesterday: date) -> list[str]:
+    """Lands ``drops``; returns the days of the dated ones (the days to backfill).
+
+    Dated drops (<DATA>/drops/YYYY-MM-DD/) keep their dates: backfill those days. An undated folder lands as
+    yesterday's drop: the daily run that unpausing schedules (the last whole day) takes it, and so does a run
+    triggered in the UI (a manual run covers the last whole day before it).
+    """
     dated: list[str] = []
-    if data:
-        # Dated drops (<DATA>/drops/YYYY-MM-DD/) keep their dates: backfill those days. An undated folder
-        # lands as yesterday's drop: the daily run that unpausing schedules (the last whole day) takes
-        # it, and so does a run triggered in the UI (a manual run covers the last whole day before it).
-        for drop in find_drops(data.resolve()):
-            day = drop.day or yesterday
-            say(f"landing {drop.folder} as the drop of {day} …")
-            runtime.load_sample_data(drop.folder, landing_date=day)
-            dated += [day.isoformat()] if drop.day else []
+    for drop in drops:
+        day = drop.day or yesterday
+        say(f"landing {drop.folder} as the drop of {day} …")
+        runtime.load_sample_data(drop.folder, landing_date=day)
+        dated += [day.isoformat()] if drop.day else []
     return dated
+
+
+def wait_daily_ingest(home: Path, procs: list[subprocess.Popen[bytes]], signals: StopSignals) -> bool:
+    """Until youtube_ingest's scheduled run (yesterday's, on the extract's pages) has ended; False if stopped.
+
+    A run takes every object that arrived before its interval's end and has no verdict yet (nothing is ever
+    lost), so yesterday's run would take dated drops of older days too if they were there: they land after
+    it, and each backfill run then takes its own day's drop, as the README says. Read from the metadata DB.
+    """
+    started = reported = time.monotonic()
+    query = "SELECT state FROM dag_run WHERE dag_id = 'youtube_ingest' AND run_type = 'scheduled'"
+    while not signals.received:
+        for proc in procs:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{' '.join(map(str, proc.args))} exited with {proc.returncode}")  # type: ignore[arg-type]
+        with contextlib.closing(sqlite3.connect(home / "airflow.db", timeout=SQLITE_BUSY)) as db:
+            states = [state for (state,) in db.execute(query)]
+        if states and all(state in ("success", "failed") for state in states):
+            return True
+        if time.monotonic() - reported >= 15:
+            reported = time.monotonic()
+            say(
+                f"  yesterday's youtube_ingest run: {states[-1] if states else 'not created yet'} … "
+                f"{reported - started:.0f} s"
+            )
+        time.sleep(2)
+    return False
 
 
 def announce(runtime: LocalRuntime, home: Path, api_port: int, yesterday: date, dated: list[str]) -> None:
@@ -217,8 +247,9 @@ def announce(runtime: LocalRuntime, home: Path, api_port: int, yesterday: date, 
         say(
             f"dated drops {dated[0]} … {dated[-1]}: backfill those days (UI: youtube_ingest → "
             f"Backfill, or airflow backfill create --dag-id youtube_ingest --from-date {dated[0]} "
-            f"--to-date {dated[-1]}); youtube_reporting follows on its assets. The daily run for "
-            f"{yesterday} finds no drop. Ctrl-C stops everything."
+            f"--to-date {dated[-1]}); youtube_reporting follows on its assets. They landed after the "
+            f"daily run for {yesterday}, so each backfill run takes its own day's drop. "
+            "Ctrl-C stops everything."
         )
     else:
         say(
@@ -235,13 +266,20 @@ def wait_until_stopped(procs: list[subprocess.Popen[bytes]], signals: StopSignal
 
 
 def serve(
-    runtime: LocalRuntime, home: Path, api_port: int, yesterday: date, dated: list[str], signals: StopSignals
+    runtime: LocalRuntime, home: Path, api_port: int, yesterday: date, dated: list[Drop], signals: StopSignals
 ) -> None:
-    """Starts the components, announces them once healthy, waits, and stops them whatever happened."""
+    """Starts the components, lands the ``dated`` drops once yesterday's ingest ran, announces them, waits,
+    and stops them whatever happened."""
     procs = start(home, runtime, api_port, home / "logs" / "components")
     try:
         wait_healthy(f"http://{HOST}:{api_port}/api/v2/monitor/health", 120, procs)
-        announce(runtime, home, api_port, yesterday, dated)
+        days: list[str] = []
+        if dated:
+            say("dated drops land once yesterday's youtube_ingest run has taken the extract …")
+            if not wait_daily_ingest(home, procs, signals):
+                return
+            days = land_drops(runtime, dated, yesterday)
+        announce(runtime, home, api_port, yesterday, days)
         wait_until_stopped(procs, signals)
     finally:
         say(f"stopping {', '.join(COMPONENTS)} and the local AWS runtime …")
@@ -256,9 +294,10 @@ def main(argv: list[str] | None = None) -> int:
     signals = StopSignals().install()
     say("starting the local AWS runtime …")
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    drops = find_drops(args.data.resolve()) if args.data else []
     with LocalRuntime() as runtime:
-        dated = land_drops(runtime, args.data, yesterday)
-        serve(runtime, home, api_port, yesterday, dated, signals)
+        land_drops(runtime, [d for d in drops if d.day is None], yesterday)
+        serve(runtime, home, api_port, yesterday, [d for d in drops if d.day is not None], signals)
     say("stopped: every Airflow component and the local AWS runtime")
     return 0
 

@@ -3,8 +3,10 @@
 The quickstart's drops (the real sample split by trending date, ``local/drops.py``) land under their
 ``landing_date=`` keys; a backfill of their days over the REST API the UI calls creates one run per day,
 each taking that day's drop, and the asset-triggered ``youtube_reporting`` follows; backfilling a day
-again takes nothing. (Both DAGs start unpaused locally, so the scheduler also runs yesterday's interval,
-which has no drop: only the backfill's runs are looked at here.) Everything started is stopped afterwards.
+again takes nothing. (The DAGs start unpaused locally, so the scheduler also runs yesterday's interval on
+the extract's pages; make airflow lands the dated drops once that run ended, since a run takes every object
+that arrived before its interval's end. Only the backfill's runs are looked at here.) Everything started is
+stopped afterwards.
 """
 
 from __future__ import annotations
@@ -223,9 +225,9 @@ def test_backfill_takes_each_days_drop_and_backfilling_again_takes_nothing(
     assert verdicts(url, token, rerun["dag_run_id"])["processed"] == 0
 
 
-# The kill test's day: an interval whose run already ended; a new file of that day's drop gives its
-# re-run a Glue job run to kill.
-KILLED_DAY = "2017-11-16"
+# The kill test's day: an interval the first test's backfills ran (twice); a new file of that day's drop
+# gives its re-run a Glue job run to kill.
+KILLED_DAY = DAYS[-1]
 IN_PROGRESS = ("STARTING", "RUNNING")
 
 
@@ -265,57 +267,6 @@ def resend(runtime: str, home: Path) -> tuple[int, int]:
     with source.open(newline="", encoding="utf-8") as handle:
         videos = [row["video_id"] for row in csv.DictReader(handle)]
     return len(videos), len(set(videos))
-
-
-def test_a_task_killed_mid_glue_run_retries_onto_that_run_not_a_second_one(
-    airflow_ui: tuple[str, str, str, Path],
-) -> None:
-    """Issue 25: SIGKILL the task process of run_clean_statistics while its Glue job runs (what an
-    OOM-killed or recycled task process does); the scheduler retries the task, and the retry re-attaches to
-    the job run the killed try stored instead of starting a second one (with MaxConcurrentRuns 1 a second
-    one would fail with ConcurrentRunsExceededException). The re-sent file is taken exactly once."""
-    url, token, runtime, home = airflow_ui
-    job = get_settings({}).clean_statistics_job
-    records, videos = resend(runtime, home)
-    wait_backfills_completed(url, token)
-    before = {r["Id"] for r in job_runs(runtime, job)}  # after the earlier backfills' runs, not during them
-    backfill = create_backfill(url, token, KILLED_DAY, KILLED_DAY, "completed")
-
-    def new_runs() -> list[dict[str, Any]]:
-        return [r for r in job_runs(runtime, job) if r["Id"] not in before]
-
-    def glue_running() -> tuple[str, int] | None:
-        runs = backfill_runs(url, token, backfill["created_at"], days=(KILLED_DAY,))
-        if not runs:
-            return None
-        ti = task_instance(url, token, runs[0]["dag_run_id"], "run_clean_statistics")
-        assert ti["state"] not in ("success", "skipped", "failed", "upstream_failed"), ti
-        started = new_runs()
-        assert all(r["JobRunState"] in IN_PROGRESS for r in started), f"ended before the kill: {started}"
-        if ti["state"] == "running" and ti.get("pid") and started:
-            return runs[0]["dag_run_id"], int(ti["pid"])
-        return None
-
-    run_id, pid = wait_for("run_clean_statistics with its Glue run running", glue_running, every=0.5)
-    os.kill(pid, signal.SIGKILL)
-
-    def ended() -> dict[str, Any] | None:
-        runs = backfill_runs(url, token, backfill["created_at"], days=(KILLED_DAY,))
-        return runs[0] if runs and runs[0]["state"] in ("success", "failed") else None
-
-    run = wait_for("the DAG run with the killed task", ended)
-    assert run["state"] == "success", failed_tasks(url, token, "youtube_ingest", [run])
-    ti = task_instance(url, token, run_id, "run_clean_statistics")
-    assert ti["try_number"] >= 2, ti  # the killed try, then the retry
-    (glue_run,) = new_runs()  # one job run for the task, whatever its tries
-    assert glue_run["JobRunState"] == "SUCCEEDED", glue_run
-    retry_log = task_log(url, token, run_id, "run_clean_statistics", ti["try_number"])
-    assert glue_run["Id"] in retry_log
-    assert "ConcurrentRunsExceeded" not in retry_log
-    # As an uninterrupted run: the file's every record read once, each video written once, no quarantine.
-    assert verdicts(url, token, run_id) == {"processed": 1, "ignored": 0, "quarantined": []}
-    metrics = xcom(url, token, run_id, "run_clean_statistics", "metrics")
-    assert (metrics["read"], metrics["written"], metrics["rejected"]) == (records, videos, 0), metrics
 
 
 # ---- an Athena CTAS and a crawl killed mid-run ------------------------------------------------------------
@@ -422,62 +373,110 @@ def kill_while(description: str, url: str, token: str, run_id: str, task_id: str
     return try_number
 
 
-def test_tasks_killed_mid_crawl_and_mid_ctas_retry_onto_that_crawl_and_query(
+def test_tasks_killed_mid_glue_run_crawl_and_ctas_retry_onto_their_runs(
     airflow_ui: tuple[str, str, str, Path],
 ) -> None:
-    """Issue 25, the crawl and the Athena CTAS: under the real scheduler, SIGKILL crawl_analytics while its
-    crawl runs and build_region_summary while its CTAS runs (the runtime holds each RUNNING 10 s, as a long
-    crawl or query on AWS). Each retry re-attaches: one crawl and one CTAS for the run, no "already exists",
-    and the published report equals the one before (same analytics, uninterrupted run)."""
+    """Issue 25, under the real scheduler: SIGKILL a task's process while its AWS work runs (what an
+    OOM-killed or recycled task process does) — run_clean_statistics during its Glue job run, then, in the
+    youtube_reporting run its assets start, crawl_analytics during its crawl and build_region_summary during
+    its CTAS (the runtime holds those two RUNNING 10 s, as a long crawl or query on AWS). The scheduler
+    retries each task and the retry re-attaches to the run the killed try started: one job run, one crawl and
+    one CTAS, no ConcurrentRunsExceededException or "already exists"; the re-sent file is taken exactly once
+    and the published report equals the one before (the same rows again)."""
     from youtube_lake.runs import safe_run_id
 
-    url, token, runtime, _ = airflow_ui
+    url, token, runtime, home = airflow_ui
     settings = get_settings({})
-    crawler = settings.analytics_crawler
+    job, crawler = settings.clean_statistics_job, settings.analytics_crawler
+    records, videos = resend(runtime, home)
+    wait_backfills_completed(url, token)
     wait_for(
         "earlier reporting runs to end, none queued on assets", lambda: reporting_idle(url, token), every=2
     )
+    before = {r["Id"] for r in job_runs(runtime, job)}  # after the earlier backfills' runs, not during them
+    earlier_reports = {r["dag_run_id"] for r in reporting_runs(url, token)}
     published = sorted(athena_rows(runtime, f"SELECT * FROM {HELD_REPORT}"))
     assert published, "an earlier run published the report"
     crawls_before = crawls(runtime, crawler)
     hold(runtime, "crawler", f"^{re.escape(crawler)}$", 10)
     hold(runtime, "athena", rf"CREATE TABLE \S+\.{HELD_REPORT}__", 10)
-    run_id = call(f"{url}/api/v2/dags/youtube_reporting/dagRuns", token, "POST", {"logical_date": None})[
-        "dag_run_id"
-    ]
+    backfill = create_backfill(url, token, KILLED_DAY, KILLED_DAY, "completed")
+
+    def new_runs() -> list[dict[str, Any]]:
+        return [r for r in job_runs(runtime, job) if r["Id"] not in before]
+
+    def glue_running() -> tuple[str, int] | None:
+        runs = backfill_runs(url, token, backfill["created_at"], days=(KILLED_DAY,))
+        if not runs:
+            return None
+        ti = task_instance(url, token, runs[0]["dag_run_id"], "run_clean_statistics")
+        assert ti["state"] not in ("success", "skipped", "failed", "upstream_failed"), ti
+        started = new_runs()
+        assert all(r["JobRunState"] in IN_PROGRESS for r in started), f"ended before the kill: {started}"
+        if ti["state"] == "running" and ti.get("pid") and started:
+            return runs[0]["dag_run_id"], int(ti["pid"])
+        return None
+
+    run_id, pid = wait_for("run_clean_statistics with its Glue run running", glue_running, every=0.5)
+    os.kill(pid, signal.SIGKILL)
+
+    def ended() -> dict[str, Any] | None:
+        runs = backfill_runs(url, token, backfill["created_at"], days=(KILLED_DAY,))
+        return runs[0] if runs and runs[0]["state"] in ("success", "failed") else None
+
+    run = wait_for("the DAG run with the killed task", ended)
+    assert run["state"] == "success", failed_tasks(url, token, "youtube_ingest", [run])
+    ti = task_instance(url, token, run_id, "run_clean_statistics")
+    assert ti["try_number"] >= 2, ti  # the killed try, then the retry
+    (glue_run,) = new_runs()  # one job run for the task, whatever its tries
+    assert glue_run["JobRunState"] == "SUCCEEDED", glue_run
+    retry_log = task_log(url, token, run_id, "run_clean_statistics", ti["try_number"])
+    assert glue_run["Id"] in retry_log
+    assert "ConcurrentRunsExceeded" not in retry_log
+    # As an uninterrupted run: the file's every record read once, each video written once, no quarantine.
+    assert verdicts(url, token, run_id) == {"processed": 1, "ignored": 0, "quarantined": []}
+    metrics = xcom(url, token, run_id, "run_clean_statistics", "metrics")
+    assert (metrics["read"], metrics["written"], metrics["rejected"]) == (records, videos, 0), metrics
+
+    # The reporting run that run's assets start: kill its crawl task, then its CTAS task, mid-run.
+    report_run = wait_for(
+        "the reporting run on the re-sent day's assets",
+        lambda: [
+            r["dag_run_id"] for r in reporting_runs(url, token) if r["dag_run_id"] not in earlier_reports
+        ],
+        every=1,
+    )[0]
     glue = aws_client(runtime, "glue")
     kill_while(
         "crawl_analytics with its crawl running",
         url,
         token,
-        run_id,
+        report_run,
         "crawl_analytics",
         lambda: glue.get_crawler(Name=crawler)["Crawler"]["State"] == "RUNNING",
     )
-    table = f"{HELD_REPORT}__{safe_run_id(run_id)}"
+    table = f"{HELD_REPORT}__{safe_run_id(report_run)}"
     build = f"build_reports.build_{HELD_REPORT}"
     kill_while(
         f"{build} with its CTAS running",
         url,
         token,
-        run_id,
+        report_run,
         build,
         lambda: any(q["Status"]["State"] == "RUNNING" for q in ctas_of(runtime, table)),
     )
 
-    def ended() -> dict[str, Any] | None:
-        run = next(r for r in reporting_runs(url, token) if r["dag_run_id"] == run_id)
-        return run if run["state"] in ("success", "failed") else None
+    def reported() -> dict[str, Any] | None:
+        done = next(r for r in reporting_runs(url, token) if r["dag_run_id"] == report_run)
+        return done if done["state"] in ("success", "failed") else None
 
-    run = wait_for("the reporting run with the killed tasks", ended)
-    assert run["state"] == "success", failed_tasks(url, token, "youtube_reporting", [run])
+    reporting = wait_for("the reporting run with the killed tasks", reported)
+    assert reporting["state"] == "success", failed_tasks(url, token, "youtube_reporting", [reporting])
     for task_id in ("crawl_analytics", build):
-        ti = task_instance(url, token, run_id, task_id, "youtube_reporting")
+        ti = task_instance(url, token, report_run, task_id, "youtube_reporting")
         assert ti["try_number"] >= 2, ti  # the killed try, then the retry
-        retry_log = task_log(url, token, run_id, task_id, ti["try_number"], "youtube_reporting")
-        assert "already exists" not in retry_log and "CrawlerRunningException" not in retry_log, retry_log[
-            -3000:
-        ]
+        retry_log = task_log(url, token, report_run, task_id, ti["try_number"], "youtube_reporting")
+        assert "already exists" not in retry_log and "CrawlerRunningException" not in retry_log, retry_log
     assert crawls(runtime, crawler) - crawls_before == 1, "one crawl for the task, whatever its tries"
     (ctas,) = ctas_of(runtime, table)
     assert ctas["Status"]["State"] == "SUCCEEDED", ctas

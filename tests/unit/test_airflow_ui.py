@@ -6,7 +6,9 @@ without starting anything.
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import sqlite3
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -16,6 +18,7 @@ from typing import Any
 import pytest
 
 from local import airflow_ui
+from local.pipeline import find_drops
 from local.runtime import REPO_ROOT
 
 YESTERDAY = date(2024, 5, 6)
@@ -59,7 +62,7 @@ def test_arguments_default_to_a_free_port_and_the_repos_airflow_home() -> None:
 
 def test_no_data_lands_nothing() -> None:
     runtime = FakeRuntime()
-    assert airflow_ui.land_drops(runtime, None, YESTERDAY) == []  # type: ignore[arg-type]
+    assert airflow_ui.land_drops(runtime, [], YESTERDAY) == []  # type: ignore[arg-type]
     assert runtime.landed == []
 
 
@@ -67,7 +70,7 @@ def test_an_undated_folder_lands_as_yesterdays_drop(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     runtime = FakeRuntime()
-    assert airflow_ui.land_drops(runtime, tmp_path, YESTERDAY) == []  # type: ignore[arg-type]
+    assert airflow_ui.land_drops(runtime, find_drops(tmp_path), YESTERDAY) == []  # type: ignore[arg-type]
     assert runtime.landed == [(tmp_path, YESTERDAY)]
     assert capsys.readouterr().out == f"landing {tmp_path} as the drop of 2024-05-06 …\n"
 
@@ -76,8 +79,51 @@ def test_dated_drops_keep_their_dates_in_order(tmp_path: Path) -> None:
     for day in ("2017-11-15", "2017-11-14"):
         (tmp_path / "drops" / day).mkdir(parents=True)
     runtime = FakeRuntime()
-    assert airflow_ui.land_drops(runtime, tmp_path, YESTERDAY) == ["2017-11-14", "2017-11-15"]  # type: ignore[arg-type]
+    drops = find_drops(tmp_path)
+    assert airflow_ui.land_drops(runtime, drops, YESTERDAY) == ["2017-11-14", "2017-11-15"]  # type: ignore[arg-type]
     assert [landed for _, landed in runtime.landed] == [date(2017, 11, 14), date(2017, 11, 15)]
+
+
+def metadata_db(home: Path, states: list[str]) -> None:
+    """The dag_run rows wait_daily_ingest reads: youtube_ingest's scheduled runs in ``states``, and runs it
+    must not look at (a backfill, another DAG)."""
+    with contextlib.closing(sqlite3.connect(home / "airflow.db")) as db:
+        db.execute("CREATE TABLE IF NOT EXISTS dag_run (dag_id TEXT, run_type TEXT, state TEXT)")
+        db.execute("DELETE FROM dag_run")
+        rows = [("youtube_ingest", "scheduled", state) for state in states]
+        rows += [("youtube_ingest", "backfill", "running"), ("youtube_extract", "scheduled", "running")]
+        db.executemany("INSERT INTO dag_run VALUES (?, ?, ?)", rows)
+        db.commit()
+
+
+def test_dated_drops_wait_for_yesterdays_ingest_run_to_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run takes every object without a verdict that arrived before its interval's end: dated drops land
+    only once yesterday's run has ended, or it would take the older days' drops before their backfill."""
+    seen: list[list[str]] = [[], ["running"], ["success"]]
+    metadata_db(tmp_path, seen[0])
+
+    def next_state(_seconds: float) -> None:
+        seen.pop(0)
+        metadata_db(tmp_path, seen[0])
+
+    monkeypatch.setattr(airflow_ui.time, "sleep", next_state)
+    assert airflow_ui.wait_daily_ingest(tmp_path, [FakeProc(None)], airflow_ui.StopSignals()) is True  # type: ignore[list-item]
+    assert seen == [["success"]], "it waited until the run was created, then until it ended"
+
+
+def test_the_wait_for_yesterdays_run_ends_on_a_stop_or_a_dead_component(
+    tmp_path: Path, no_sleep: None
+) -> None:
+    metadata_db(tmp_path, ["running"])
+    stopped = airflow_ui.StopSignals()
+    stopped.received = True
+    assert airflow_ui.wait_daily_ingest(tmp_path, [FakeProc(None)], stopped) is False  # type: ignore[list-item]
+    with pytest.raises(RuntimeError, match="exited with 0"):
+        dead = FakeProc(0)
+        dead.args, dead.returncode = ["airflow", "scheduler"], 0  # type: ignore[attr-defined]
+        airflow_ui.wait_daily_ingest(tmp_path, [dead], airflow_ui.StopSignals())  # type: ignore[list-item]
 
 
 def announced(
@@ -105,7 +151,9 @@ def test_dated_drops_are_announced_as_days_to_backfill(
         "YouTube Data API stand-in: http://127.0.0.1:4567 serving the chart recorded on"
     )
     assert "--from-date 2017-11-14 --to-date 2017-11-15" in lines[3]
-    assert "The daily run for 2024-05-06 finds no drop" in lines[3]
+    assert (
+        "They landed after the daily run for 2024-05-06, so each backfill run takes its own day" in lines[3]
+    )
 
 
 def test_the_wait_ends_when_a_component_exits(no_sleep: None) -> None:
