@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.error
-import urllib.request
 from typing import Any
 
 import pytest
 
 from localaws import LocalAWS
+from localaws.tests.control import control
 from localaws.tests.lake import Names
 
 
-def control(aws: LocalAWS, method: str, body: Any = None) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"{aws.endpoint}/_localaws/holds", data=data, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            return answer.status, json.loads(answer.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+def holds(aws: LocalAWS, method: str, body: Any = None) -> tuple[int, Any]:
+    return control(f"{aws.endpoint}/_localaws/holds", method, body)
 
 
 def query_state(aws: LocalAWS, query_id: str) -> str:
@@ -46,20 +38,20 @@ def wait_state(aws: LocalAWS, query_id: str, timeout: float = 30) -> str:
 
 
 def test_a_held_query_stays_running_then_runs_and_only_the_matching_ones(aws: LocalAWS, names: Names) -> None:
-    assert control(aws, "POST", {"service": "athena", "match": "held_marker", "seconds": 2})[0] == 200
+    assert holds(aws, "POST", {"service": "athena", "match": "held_marker", "seconds": 2})[0] == 200
     other = start(aws, names, "SELECT 1 AS not_this_one")
     held = start(aws, names, "SELECT 2 AS held_marker")
     assert wait_state(aws, other) == "SUCCEEDED", "a query the hold does not match runs at once"
     time.sleep(1)
     assert query_state(aws, held) == "RUNNING", "held"
     assert wait_state(aws, held) == "SUCCEEDED"
-    assert control(aws, "GET")[1] == {"holds": []}, "count 1: used up"
+    assert holds(aws, "GET")[1] == {"holds": []}, "count 1: used up"
     again = start(aws, names, "SELECT 3 AS held_marker")
     assert wait_state(aws, again, timeout=1.5) == "SUCCEEDED", "the next one is not held"
 
 
 def test_a_held_query_is_stopped_at_once(aws: LocalAWS, names: Names) -> None:
-    control(aws, "POST", {"service": "athena", "match": "stop_marker", "seconds": 60})
+    holds(aws, "POST", {"service": "athena", "match": "stop_marker", "seconds": 60})
     held = start(aws, names, "SELECT 1 AS stop_marker")
     time.sleep(0.5)
     aws.client("athena").stop_query_execution(QueryExecutionId=held)
@@ -68,7 +60,7 @@ def test_a_held_query_is_stopped_at_once(aws: LocalAWS, names: Names) -> None:
 
 def test_a_held_crawl_stays_running(aws: LocalAWS, names: Names) -> None:
     glue = aws.client("glue")
-    control(aws, "POST", {"service": "crawler", "match": f"^{names.crawler}$", "seconds": 2})
+    holds(aws, "POST", {"service": "crawler", "match": f"^{names.crawler}$", "seconds": 2})
     glue.start_crawler(Name=names.crawler)
     time.sleep(1)
     assert glue.get_crawler(Name=names.crawler)["Crawler"]["State"] == "RUNNING"
@@ -91,6 +83,6 @@ def test_a_held_crawl_stays_running(aws: LocalAWS, names: Names) -> None:
     ],
 )
 def test_a_wrong_hold_is_refused_naming_the_field(aws: LocalAWS, body: Any, fragment: str) -> None:
-    status, answer = control(aws, "POST", body)
+    status, answer = holds(aws, "POST", body)
     assert status == 400 and fragment in answer["message"], answer
-    assert control(aws, "DELETE")[1] == {"holds": []}
+    assert holds(aws, "DELETE")[1] == {"holds": []}

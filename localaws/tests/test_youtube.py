@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 import pytest
 
 from localaws import LocalAWS, YouTubeFault, YouTubeStandIn
+from localaws.tests.control import control
 
 KEY = "local-key"
 INVALID, DENIED = "INVALID_ARGUMENT", "PERMISSION_DENIED"
@@ -59,13 +60,7 @@ def _chart(root: str, region: str, max_results: int = 50) -> list[dict[str, Any]
 
 
 def _control(root: str, route: str, body: dict[str, Any] | None = None, method: str = "GET") -> Any:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(f"{root}_localaws/youtube/{route}", data=data, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+    return control(f"{root}_localaws/youtube/{route}", method, body)
 
 
 def _error(body: dict[str, Any]) -> tuple[int, str, str, str]:

@@ -433,9 +433,10 @@ def crawler_task(runtime: LocalRuntime, name: str, **kwargs: Any) -> ResumableCr
     )
 
 
-def crawls(runtime: LocalRuntime, name: str) -> int:
-    """The crawls the crawler ran, counted in its log (each begins with AWS's "Running Start Crawl")."""
-    events = runtime.client("logs").get_log_events(logGroupName="/aws-glue/crawlers", logStreamName=name)
+def crawls(logs: Any, name: str) -> int:
+    """The crawls the crawler ran, counted in its log through the CloudWatch Logs client ``logs`` (each
+    begins with AWS's "Running Start Crawl")."""
+    events = logs.get_log_events(logGroupName="/aws-glue/crawlers", logStreamName=name, startFromHead=True)
     return sum("Running Start Crawl" in event["message"] for event in events["events"])
 
 
@@ -459,7 +460,7 @@ def test_a_retry_waits_for_the_crawl_its_dead_try_started(
     assert crawler_task(runtime, crawler).execute(task_context(store)) == crawler
     assert seen[0] in ("RUNNING", "STOPPING"), "the retry found the crawl still running and waited"
     last = runtime.client("glue").get_crawler(Name=crawler)["Crawler"]["LastCrawl"]
-    assert last["Status"] == "SUCCEEDED" and crawls(runtime, crawler) == 1
+    assert last["Status"] == "SUCCEEDED" and crawls(runtime.client("logs"), crawler) == 1
 
 
 def test_a_retry_waits_for_the_crawl_its_try_started_but_died_before_storing(
@@ -471,7 +472,9 @@ def test_a_retry_waits_for_the_crawl_its_try_started_but_died_before_storing(
         crawler_task(runtime, crawler).execute(task_context(store))
     assert store.values == {"glue_crawl": {"after": None}}
     assert crawler_task(runtime, crawler).execute(task_context(store)) == crawler
-    assert crawls(runtime, crawler) == 1, "the retry waited for the dead try's crawl, it started none"
+    assert crawls(runtime.client("logs"), crawler) == 1, (
+        "the retry waited for the dead try's crawl, it started none"
+    )
 
 
 def test_a_crawl_found_running_is_waited_for_then_the_task_crawls(
@@ -480,7 +483,7 @@ def test_a_crawl_found_running_is_waited_for_then_the_task_crawls(
     glue = runtime.client("glue")
     glue.start_crawler(Name=crawler)  # someone else's crawl: it may have begun before this run's data
     assert crawler_task(runtime, crawler).execute(task_context(TaskStateStore())) == crawler
-    assert crawls(runtime, crawler) == 2, "no CrawlerRunningException: it waited, then crawled"
+    assert crawls(runtime.client("logs"), crawler) == 2, "no CrawlerRunningException: it waited, then crawled"
     assert glue.get_crawler(Name=crawler)["Crawler"]["LastCrawl"]["Status"] == "SUCCEEDED"
 
 
@@ -556,4 +559,4 @@ def test_in_a_dag_run_the_second_try_finds_the_crawl_of_the_first_in_airflows_st
     run = run_dag_file(source, dag_id, tmp_path, monkeypatch)
     assert run.state == "success", tries
     assert tries[0] == "submitted" and tries[1] in ("RUNNING", "STOPPING", "SUCCEEDED"), tries
-    assert crawls(runtime, crawler) == 1
+    assert crawls(runtime.client("logs"), crawler) == 1

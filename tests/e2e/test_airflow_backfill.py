@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 
 from local.drops import make_drops
+from tests.aws.test_resume import crawls
 from tests.e2e.test_airflow_ui import READY, call
 from tests.servers import started, user_env
 from youtube_etl.settings import get_settings
@@ -333,13 +334,6 @@ def view_sql(runtime: str, view: str) -> str:
     return str(json.loads(base64.b64decode(encoded))["originalSql"])
 
 
-def crawls(runtime: str, crawler: str) -> int:
-    """The crawls the crawler ran, counted in its log (each begins with AWS's "Running Start Crawl")."""
-    logs = aws_client(runtime, "logs")
-    events = logs.get_log_events(logGroupName="/aws-glue/crawlers", logStreamName=crawler, startFromHead=True)
-    return sum("Running Start Crawl" in event["message"] for event in events["events"])
-
-
 def reporting_runs(url: str, token: str) -> list[dict[str, Any]]:
     return list(call(f"{url}/api/v2/dags/youtube_reporting/dagRuns?limit=100", token)["dag_runs"])
 
@@ -397,7 +391,7 @@ def test_tasks_killed_mid_glue_run_crawl_and_ctas_retry_onto_their_runs(
     earlier_reports = {r["dag_run_id"] for r in reporting_runs(url, token)}
     published = sorted(athena_rows(runtime, f"SELECT * FROM {HELD_REPORT}"))
     assert published, "an earlier run published the report"
-    crawls_before = crawls(runtime, crawler)
+    crawls_before = crawls(aws_client(runtime, "logs"), crawler)
     hold(runtime, "crawler", f"^{re.escape(crawler)}$", 10)
     hold(runtime, "athena", rf"CREATE TABLE \S+\.{HELD_REPORT}__", 10)
     backfill = create_backfill(url, token, KILLED_DAY, KILLED_DAY, "completed")
@@ -477,7 +471,9 @@ def test_tasks_killed_mid_glue_run_crawl_and_ctas_retry_onto_their_runs(
         assert ti["try_number"] >= 2, ti  # the killed try, then the retry
         retry_log = task_log(url, token, report_run, task_id, ti["try_number"], "youtube_reporting")
         assert "already exists" not in retry_log and "CrawlerRunningException" not in retry_log, retry_log
-    assert crawls(runtime, crawler) - crawls_before == 1, "one crawl for the task, whatever its tries"
+    assert crawls(aws_client(runtime, "logs"), crawler) - crawls_before == 1, (
+        "one crawl for the task, whatever its tries"
+    )
     (ctas,) = ctas_of(runtime, table)
     assert ctas["Status"]["State"] == "SUCCEEDED", ctas
     assert sorted(athena_rows(runtime, f"SELECT * FROM {HELD_REPORT}")) == published
