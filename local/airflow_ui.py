@@ -95,6 +95,13 @@ def component_env(home: Path, runtime: LocalRuntime, api_port: int, secret: str)
     }
 
 
+def check_running(procs: list[subprocess.Popen[bytes]]) -> None:
+    """RuntimeError naming the first component that has exited (a wait for it would never end)."""
+    for proc in procs:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{' '.join(map(str, proc.args))} exited with {proc.returncode}")  # type: ignore[arg-type]
+
+
 def wait_healthy(url: str, timeout: float, procs: list[subprocess.Popen[bytes]]) -> None:
     started = time.monotonic()
     deadline = started + timeout
@@ -103,9 +110,7 @@ def wait_healthy(url: str, timeout: float, procs: list[subprocess.Popen[bytes]])
         if time.monotonic() - reported >= 5:
             reported = time.monotonic()
             say(f"  waiting for the api-server … {reported - started:.0f} s")
-        for proc in procs:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{' '.join(map(str, proc.args))} exited with {proc.returncode}")  # type: ignore[arg-type]
+        check_running(procs)
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
@@ -215,9 +220,7 @@ def wait_daily_ingest(home: Path, procs: list[subprocess.Popen[bytes]], signals:
     started = reported = time.monotonic()
     query = "SELECT state FROM dag_run WHERE dag_id = 'youtube_ingest' AND run_type = 'scheduled'"
     while not signals.received:
-        for proc in procs:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{' '.join(map(str, proc.args))} exited with {proc.returncode}")  # type: ignore[arg-type]
+        check_running(procs)
         with contextlib.closing(sqlite3.connect(home / "airflow.db", timeout=SQLITE_BUSY)) as db:
             states = [state for (state,) in db.execute(query)]
         if states and all(state in ("success", "failed") for state in states):

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from localaws._youtube.wsgi import json_body
+
 SERVICES = ("athena", "crawler")
 ROUTE = "/_localaws/holds"
 #: A hold longer than this is a mistake (a task's whole timeout), not a test's slow query.
@@ -98,11 +100,7 @@ class HoldRoutes:
         status = "200 OK"
         try:
             if method == "POST":
-                length = int(environ.get("CONTENT_LENGTH") or 0)
-                body = json.loads(environ["wsgi.input"].read(length) or b"{}")
-                if not isinstance(body, dict):
-                    raise ValueError("the body must be a JSON object")
-                self.holds.add(Hold.from_json(body))
+                self.holds.add(Hold.from_json(json_body(environ)))
             elif method == "DELETE":
                 self.holds.clear()
             answer: Any = {"holds": [asdict(h) for h in self.holds.pending()]}

@@ -43,14 +43,14 @@ class YouTubeRoutes:
         method = environ.get("REQUEST_METHOD", "GET")
         standin = self.standin
         if route == "clock" and method == "POST":
-            return 200, {"day": standin.set_day(str(_body(environ)["day"])).isoformat()}
+            return 200, {"day": standin.set_day(str(json_body(environ)["day"])).isoformat()}
         if route == "clock":
             return 200, {"day": standin.day.isoformat()}
         if route == "days":
             days = [d.isoformat() for d in standin.days]
             return 200, {"days": days, "regions": list(standin.regions), "charts": standin.chart_sizes()}
         if route == "faults" and method == "POST":
-            standin.add_fault(YouTubeFault.from_json(_body(environ)))
+            standin.add_fault(YouTubeFault.from_json(json_body(environ)))
             return 200, {"faults": [f.to_json() for f in standin.faults()]}
         if route == "faults" and method == "DELETE":
             standin.clear_faults()
@@ -67,7 +67,8 @@ class YouTubeRoutes:
         return 404, {"message": f"no control route {method} {CONTROL_PREFIX}{route}"}
 
 
-def _body(environ: dict[str, Any]) -> dict[str, Any]:
+def json_body(environ: dict[str, Any]) -> dict[str, Any]:
+    """A control request's JSON object (ValueError when it is not JSON or not an object)."""
     length = int(environ.get("CONTENT_LENGTH") or 0)
     value = json.loads(environ["wsgi.input"].read(length) or b"{}")
     if not isinstance(value, dict):
