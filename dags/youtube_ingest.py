@@ -157,9 +157,14 @@ def youtube_ingest() -> None:
         aws_conn_id=settings.aws_conn_id,
         poke_interval=settings.poll_interval,
         deferrable=settings.deferrable,
-        mode="poke" if settings.deferrable else "reschedule",
-        # Per poke in reschedule mode: a listing of the landing prefixes.
-        execution_timeout=timedelta(minutes=10),
+        mode=settings.sensor_mode,
+        # In reschedule mode it bounds one poke (a listing of the landing prefixes); poking or deferred in one
+        # try it bounds the whole wait, which the sensor's own deadline (interval end + grace) ends first.
+        execution_timeout=(
+            timedelta(minutes=10)
+            if settings.sensor_mode == "reschedule"
+            else settings.landing_grace + timedelta(days=2)
+        ),
     )
 
     plan_increment = make_plan_increment()

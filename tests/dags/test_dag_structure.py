@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from airflow.dag_processing.dagbag import DagBag
@@ -69,6 +69,8 @@ def test_ingest_uses_settings_names(dags) -> None:  # type: ignore[no-untyped-de
     assert sensor.bucket_name == s.raw_bucket
     assert sensor.prefixes == (s.prefixes.raw_statistics, s.prefixes.raw_reference)
     assert sensor.landing_grace == s.landing_grace
+    assert sensor.mode == s.sensor_mode == "reschedule"  # the default 30 s poll interval
+    assert sensor.execution_timeout == timedelta(minutes=10), "in reschedule mode it bounds one poke"
     clean = dag.get_task("run_clean_statistics")
     assert type(clean).__name__ == "CleanStatisticsOperator"
     assert clean.script_args["--run_id"] == "{{ safe_run_id(run_id) }}"
@@ -81,6 +83,26 @@ def test_ingest_uses_settings_names(dags) -> None:  # type: ignore[no-untyped-de
         dag.user_defined_macros["safe_run_id"]("manual__2026-01-01T00:00:00+00:00")
         == "manual_2026_01_01t00_00_00_00_00"
     )
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [{"AIRFLOW__YOUTUBE_ETL__POLL_INTERVAL": "2"}, {"AIRFLOW__YOUTUBE_ETL__DEFERRABLE": "true"}],
+    ids=["make-airflow-poll", "deferrable"],
+)
+def test_a_drop_sensor_waiting_in_one_try_is_bounded_by_its_deadline_not_ten_minutes(
+    environ: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Poking in one try, or deferred (where the timeout counts the whole wait), a 10-minute execution
+    timeout would fail a wait the landing grace allows; the bound is the sensor's own."""
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    bag = DagBag(dag_folder=str(REPO_ROOT / "dags" / "youtube_ingest.py"))
+    assert not bag.import_errors
+    sensor = bag.dags["youtube_ingest"].get_task("wait_for_drop")
+    assert sensor.mode == "poke"
+    assert sensor.execution_timeout == get_settings().landing_grace + timedelta(days=2)
+    assert sensor.timeout == sensor.execution_timeout.total_seconds()
 
 
 def test_conversion_is_mapped_over_the_planned_files(dags) -> None:  # type: ignore[no-untyped-def]

@@ -135,6 +135,22 @@ def test_typed_options_are_coerced() -> None:
 
 
 @pytest.mark.parametrize(
+    ("environ", "mode"),
+    [
+        ({}, "reschedule"),  # MWAA's default 30 s frees the worker slot between pokes
+        ({"AIRFLOW__YOUTUBE_ETL__POLL_INTERVAL": "300"}, "reschedule"),
+        # a few seconds (make airflow's 2) would race the executor's report of the last poke: poke in one try
+        ({"AIRFLOW__YOUTUBE_ETL__POLL_INTERVAL": "29.9"}, "poke"),
+        ({"AIRFLOW__YOUTUBE_ETL__POLL_INTERVAL": "2"}, "poke"),
+        # deferred between pokes, by the sensor itself
+        ({"AIRFLOW__YOUTUBE_ETL__DEFERRABLE": "true"}, "poke"),
+    ],
+)
+def test_the_drop_sensor_reschedules_only_at_long_poll_intervals(environ: dict[str, str], mode: str) -> None:
+    assert get_settings(environ).sensor_mode == mode
+
+
+@pytest.mark.parametrize(
     ("environ", "message"),
     [
         pytest.param(

@@ -27,6 +27,8 @@ SECTION = "youtube_etl"
 #: Upper bound of ``min_categories``: YouTube has ~32 categories per region, so more is a typo.
 MAX_MIN_CATEGORIES = 100
 ENV_PREFIX = "AIRFLOW__YOUTUBE_ETL__"
+#: The shortest poll interval at which ``wait_for_drop`` reschedules between pokes (``sensor_mode``).
+RESCHEDULE_MIN_SECONDS = 30.0
 
 _PROJECT_RE = re.compile(r"^[a-z][a-z0-9]{1,19}$")
 _STAGE_RE = re.compile(r"^[a-z][a-z0-9]{0,9}$")
@@ -137,6 +139,20 @@ class Settings(DeployContracts):
     def waiter_delay(self) -> int:
         """The poll interval for deferrable triggers, whose botocore waiters take whole seconds."""
         return max(1, round(self.poll_interval))
+
+    @property
+    def sensor_mode(self) -> str:
+        """How ``wait_for_drop`` waits between pokes when not deferrable.
+
+        ``reschedule`` (the worker slot is freed) only for poll intervals of
+        :data:`RESCHEDULE_MIN_SECONDS` or more, MWAA's default among them: each reschedule is a whole task
+        start, and at a few seconds the executor's report of one poke can reach the scheduler after the next
+        poke was queued, which fails the try (apache/airflow#71172, open in 3.3). Shorter intervals (the
+        local runtime's) poke in one try, holding its slot.
+        """
+        if self.deferrable or self.poll_interval < RESCHEDULE_MIN_SECONDS:
+            return "poke"
+        return "reschedule"
 
     @property
     def landing_grace(self) -> timedelta:
