@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from local.runtime import REPO_ROOT, LocalRuntime, patched_environ
+from tests.shared_results import SHARED_ENV
 from youtube_etl.lineage import lineage_environment
 from youtube_etl.settings import Settings, get_settings
 
@@ -33,6 +35,18 @@ LINEAGE_DIR = _AIRFLOW_HOME / "lineage"
 os.environ.update(lineage_environment(LINEAGE_DIR))
 
 DATA_DIR = Path(os.environ.get("YOUTUBE_ETL_DATA", REPO_ROOT.parent / "shared" / "data" / "youtube"))
+
+# The run's folder of results the workers share (tests/shared_results.py): made by the controlling process,
+# which imports this file before it starts the workers, and removed when the run ends (pytest_unconfigure).
+_SHARED_FOLDER: Path | None = None
+if SHARED_ENV not in os.environ:
+    _SHARED_FOLDER = Path(tempfile.mkdtemp(prefix="youtube-etl-shared-"))
+    os.environ[SHARED_ENV] = str(_SHARED_FOLDER)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _SHARED_FOLDER is not None:
+        shutil.rmtree(_SHARED_FOLDER, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -105,12 +119,12 @@ def airflow_db() -> Path:
 
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: without it, plain pytest still runs
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """``make test``'s pytest-xdist workers (``-n 2``) take units of work (xdist's loadscope): the end-to-end
-    modules together are the first unit, one after the other on one worker (each starts Airflow or a whole
-    pipeline; two at once overload a 2-core machine and its SQLite metadata DBs); every other module is a
-    unit of its own, handed out to whichever worker is free, so both workers share them and the worker
-    that ran the end-to-end modules takes the last ones. Each worker has its own local runtime and
-    SparkSession (session fixtures).
+    """``make test``'s pytest-xdist workers (``-n 2``; ``make test-fast``'s ``-n 3``) take units of work
+    (xdist's loadscope): the end-to-end modules together are the first unit, one after the other on one worker
+    (each starts Airflow or a whole pipeline; two at once overload a 2-core machine and its SQLite metadata
+    DBs); every other module is a unit of its own, handed out to whichever worker is free, so the workers
+    share them and the worker that ran the end-to-end modules takes the last ones. Each worker has its own
+    local runtime and SparkSession (session fixtures).
     """
     from xdist.scheduler import LoadScopeScheduling
 

@@ -21,6 +21,7 @@ from aws_cdk.assertions import Template
 
 from infra.app import build_app
 from infra.stacks.common import REPO_ROOT
+from tests.shared_results import computed_once, shared_folder
 from youtube_etl.settings import Settings, get_settings
 
 ACCOUNT = "123456789012"
@@ -54,9 +55,17 @@ def deployed_settings() -> Settings:
 
 @pytest.fixture(scope="session")
 def synth(tmp_path_factory: pytest.TempPathFactory, deployed_settings: Settings) -> Iterator[Synth]:
-    """All five stacks (dashboards on) synthesized once. The CDK's built-in template validation is off:
-    cfn-lint runs on every template in test_linters, with stricter rules."""
-    outdir = tmp_path_factory.mktemp("cdk.out")
+    """All five stacks (dashboards on) synthesized once per test run, in the run's shared folder when there is
+    one (every pytest-xdist worker reads the same cloud assembly; only its tests read it). The CDK's built-in
+    template validation is off: cfn-lint runs on every template in test_linters, with stricter rules."""
+    folder = shared_folder()
+    outdir = folder / "cdk.out" if folder else tmp_path_factory.mktemp("cdk.out")
+    yield computed_once("cdk-synth", lambda: _synthesize(outdir, deployed_settings))
+    if folder is None:
+        shutil.rmtree(outdir, ignore_errors=True)
+
+
+def _synthesize(outdir: Path, settings: Settings) -> Synth:
     previous = os.environ.get("CDK_VALIDATION")
     os.environ["CDK_VALIDATION"] = "false"
     try:
@@ -80,8 +89,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory, deployed_settings: Settings)
         else:
             os.environ["CDK_VALIDATION"] = previous
     templates = {stack: json.loads((outdir / f"{stack}.template.json").read_text()) for stack in STACKS}
-    yield Synth(outdir, deployed_settings, seconds, templates)
-    shutil.rmtree(outdir, ignore_errors=True)
+    return Synth(outdir, settings, seconds, templates)
 
 
 def tool(path: str, install_hint: str) -> Path:

@@ -21,6 +21,7 @@ import pytest
 from dashboard.shaping import DASHBOARD_REPORTS
 from tests.conftest import DATA_DIR
 from tests.report_model import expected_reports, with_category_titles
+from tests.shared_results import computed_once
 from youtube_etl.reports import discover_reports, report_key
 from youtube_etl.settings import Settings
 from youtube_lake.reports import get_report
@@ -120,8 +121,11 @@ def trending_rows(dataset: str = "datasnaek", data_dir: Path = DATA_DIR) -> pd.D
 
 @cache
 def real_reports(dataset: str = "datasnaek") -> dict[str, pd.DataFrame]:
-    """Report frames of a real dataset (cached: treat as read-only, copy before changing)."""
-    return expected_reports(trending_rows(dataset), Settings(top_n=TOP_N))
+    """Report frames of a real dataset (cached, computed once per test run for all workers: treat as
+    read-only, copy before changing)."""
+    return computed_once(
+        f"real-reports-{dataset}", lambda: expected_reports(trending_rows(dataset), Settings(top_n=TOP_N))
+    )
 
 
 # ---- the frames keep the reports' grain and columns -----------------------------------------------------
