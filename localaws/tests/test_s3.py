@@ -20,18 +20,18 @@ from moto.s3.models import S3Backend
 from localaws import LocalAWS
 from localaws.tests.lake import NAMES
 
-WRITERS = 12
+WRITERS = 8
 
 
 @pytest.fixture
 def slow_check(monkeypatch: pytest.MonkeyPatch) -> None:
-    """moto's key lookup of ``race/`` keys takes 0.3 s: the window between check and write is wide open."""
+    """moto's key lookup of ``race/`` keys takes 0.2 s: the window between check and write is wide open."""
     original = S3Backend.get_object
 
     def slow_get_object(self: S3Backend, bucket_name: str, key_name: str, *args: Any, **kwargs: Any) -> Any:
         found = original(self, bucket_name, key_name, *args, **kwargs)
         if key_name.startswith("race/"):
-            time.sleep(0.3)
+            time.sleep(0.2)
         return found
 
     monkeypatch.setattr(S3Backend, "get_object", slow_get_object)

@@ -53,7 +53,7 @@ def extract_env(
         "YOUTUBE_API_RETRIES": str(RETRIES),
         "YOUTUBE_API_BACKOFF_SECONDS": "0.05",
         # Long enough for a busy machine: a call the client gave up on is still charged by the stand-in,
-        # so a timeout would throw the quota test's sums off by one (the timeout test sets 1 s itself).
+        # so a timeout would throw the quota test's sums off by one (the timeout test sets 0.5 s itself).
         "YOUTUBE_API_TIMEOUT_SECONDS": "10",
         "EXTRACT_REGIONS": "us,gb",
     }
@@ -186,7 +186,7 @@ def test_a_missing_or_refused_key_fails_naming_the_connection_not_the_key(
     [
         YouTubeFault("error", times=0, status=503, reason="backendError"),
         YouTubeFault("error", times=0, status=429, reason="rateLimitExceeded"),
-        YouTubeFault("slow", times=0, delay=2.5),  # past youtube_api_timeout_seconds, set to 1 s below
+        YouTubeFault("slow", times=0, delay=2.5),  # past youtube_api_timeout_seconds, set to 0.5 s below
         YouTubeFault("truncated", times=0),  # the connection drops halfway through the body
     ],
     ids=["503", "429", "timeout", "reset"],
@@ -199,7 +199,7 @@ def test_transient_faults_are_retried_with_bounded_backoff_then_fail(
 ) -> None:
     monkeypatch.setenv("AIRFLOW__YOUTUBE_ETL__EXTRACT_REGIONS", "us")
     if fault.kind == "slow":
-        monkeypatch.setenv("AIRFLOW__YOUTUBE_ETL__YOUTUBE_API_TIMEOUT_SECONDS", "1")
+        monkeypatch.setenv("AIRFLOW__YOUTUBE_ETL__YOUTUBE_API_TIMEOUT_SECONDS", "0.5")
     extract_env.youtube.add_fault(fault)
     run = extract(extract_env)
     assert by_region(run, ["us"]) == {"us": "failed"}
