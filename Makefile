@@ -74,6 +74,8 @@ FAST_WORKERS ?= 3
 # the duration of every module from them.
 TEST_REPORT = artifacts/test-report.xml
 TEST_LOAD_LOG = artifacts/test-load.jsonl
+FAST_REPORT = artifacts/test-fast-report.xml
+FAST_LOAD_LOG = artifacts/test-fast-load.jsonl
 
 .PHONY: test
 test: lint ## Lint, then every test (unit, DAG integrity, AWS-level on the local runtime, infra, e2e)
@@ -81,8 +83,8 @@ test: lint ## Lint, then every test (unit, DAG integrity, AWS-level on the local
 
 .PHONY: test-fast
 test-fast: lint ## The inner loop: lint, then every test but Spark and end-to-end runs (-m "not spark and not slow")
-	LOAD_LOG=$(TEST_LOAD_LOG) $(VENV)/bin/pytest -n $(FAST_WORKERS) -m "not spark and not slow" \
-		--junitxml=$(TEST_REPORT) $(PYTEST_ARGS)
+	LOAD_LOG=$(FAST_LOAD_LOG) $(VENV)/bin/pytest -n $(FAST_WORKERS) -m "not spark and not slow" \
+		--junitxml=$(FAST_REPORT) $(PYTEST_ARGS)
 
 .PHONY: bench
 bench: install ## Benchmarks: figures printed side by side with their reference
