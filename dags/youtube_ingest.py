@@ -163,7 +163,7 @@ def youtube_ingest() -> None:
         execution_timeout=(
             timedelta(minutes=10)
             if settings.sensor_mode == "reschedule"
-            else settings.landing_grace + timedelta(days=2)
+            else LandingDropSensor.longest_wait(settings.landing_grace)
         ),
     )
 

@@ -10,14 +10,13 @@ Nothing holds unless asked: ``POST /_localaws/holds`` with ``{"service": "athena
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from localaws._youtube.wsgi import json_body
+from localaws._control import json_body, send_json
 
 SERVICES = ("athena", "crawler")
 ROUTE = "/_localaws/holds"
@@ -97,7 +96,7 @@ class HoldRoutes:
         if environ.get("PATH_INFO", "") != ROUTE:
             return self.app(environ, start_response)
         method = environ.get("REQUEST_METHOD", "GET")
-        status = "200 OK"
+        status = 200
         try:
             if method == "POST":
                 self.holds.add(Hold.from_json(json_body(environ)))
@@ -105,7 +104,5 @@ class HoldRoutes:
                 self.holds.clear()
             answer: Any = {"holds": [asdict(h) for h in self.holds.pending()]}
         except (ValueError, TypeError) as error:
-            status, answer = "400 Bad Request", {"message": f"{type(error).__name__}: {error}"}
-        data = json.dumps(answer).encode("utf-8")
-        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
-        return [data]
+            status, answer = 400, {"message": f"{type(error).__name__}: {error}"}
+        return send_json(status, answer, start_response)

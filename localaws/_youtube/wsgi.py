@@ -7,11 +7,11 @@ endpoint); ``/_localaws/youtube/...`` are the control routes for whoever drives 
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from localaws._control import json_body, send_json
 from localaws._youtube.standin import Answer, YouTubeFault, YouTubeStandIn
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -36,7 +36,7 @@ class YouTubeRoutes:
                 status, value = self._control(environ, path[len(CONTROL_PREFIX) :])
             except (ValueError, TypeError, KeyError) as error:
                 status, value = 400, {"message": f"{type(error).__name__}: {error}"}
-            return _send(Answer(status, json.dumps(value, indent=2).encode("utf-8")), start_response)
+            return send_json(status, value, start_response)
         return self.app(environ, start_response)
 
     def _control(self, environ: dict[str, Any], route: str) -> tuple[int, Any]:
@@ -65,15 +65,6 @@ class YouTubeRoutes:
             standin.reset()
             return 200, {"day": standin.day.isoformat()}
         return 404, {"message": f"no control route {method} {CONTROL_PREFIX}{route}"}
-
-
-def json_body(environ: dict[str, Any]) -> dict[str, Any]:
-    """A control request's JSON object (ValueError when it is not JSON or not an object)."""
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    value = json.loads(environ["wsgi.input"].read(length) or b"{}")
-    if not isinstance(value, dict):
-        raise ValueError("the body must be a JSON object")
-    return value
 
 
 def _send(answer: Answer, start_response: Callable[..., Any]) -> Iterable[bytes]:

@@ -8,12 +8,13 @@ from typing import Any
 import pytest
 
 from localaws import LocalAWS
+from localaws._holds import ROUTE
 from localaws.tests.control import control
 from localaws.tests.lake import Names
 
 
 def holds(aws: LocalAWS, method: str, body: Any = None) -> tuple[int, Any]:
-    return control(f"{aws.endpoint}/_localaws/holds", method, body)
+    return control(f"{aws.endpoint}{ROUTE}", method, body)
 
 
 def query_state(aws: LocalAWS, query_id: str) -> str:

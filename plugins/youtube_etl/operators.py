@@ -273,7 +273,7 @@ class LandingDropSensor(BaseSensorOperator):
         **kwargs: Any,
     ) -> None:
         # The deadline, not this timeout, ends the wait; the timeout only bounds a run that started early.
-        kwargs.setdefault("timeout", (landing_grace + timedelta(days=2)).total_seconds())
+        kwargs.setdefault("timeout", self.longest_wait(landing_grace).total_seconds())
         super().__init__(**kwargs)
         self.bucket_name = bucket_name
         self.prefixes = prefixes
@@ -285,6 +285,11 @@ class LandingDropSensor(BaseSensorOperator):
         self.extract_dag_id = extract_dag_id
         #: (statistics, reference) prefixes the extract lands in: its unpublished region-days do not count.
         self.extract_prefixes = extract_prefixes
+
+    @staticmethod
+    def longest_wait(landing_grace: timedelta) -> timedelta:
+        """The sensor's timeout: past any interval's deadline (end + grace) for a run started early."""
+        return landing_grace + timedelta(days=2)
 
     def _interval(self, context: Any) -> tuple[datetime, datetime]:
         from youtube_etl.landing import PlanError, run_interval
