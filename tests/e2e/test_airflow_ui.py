@@ -1,21 +1,32 @@
-"""`make airflow`: the real Airflow components with the local runtime; a triggered ingest runs both DAGs.
+"""`make airflow`: the real Airflow components with the local runtime, one instance for the whole story.
 
-This is what a user does in the UI, done through the same REST API the UI calls: log in, find the three DAGs
-unpaused, `youtube_extract`'s run fetching yesterday's chart from the YouTube stand-in and ingest's run for
-the day the data landed running (no catch-up), watch them and the asset-triggered `youtube_reporting`
-succeed, then trigger `youtube_ingest` again. Everything listens on
-127.0.0.1 only, and everything started is gone after Ctrl-C (SIGINT).
+What a user does in the UI, done through the same REST API the UI calls (``tests/e2e/airflow_rest.py``), in
+the order a user would, on one ``make airflow DATA=.data/quickstart`` (starting one and its first runs take
+minutes, so every test here shares it; they run in file order, and the last one stops it):
+
+- log in and find the three DAGs unpaused: ``youtube_extract``'s run fetches yesterday's chart from the
+  YouTube stand-in and ``youtube_ingest``'s run for that day takes it (no catch-up), its assets trigger
+  ``youtube_reporting``; the quickstart's dated drops (the real sample split by trending date,
+  ``local/drops.py``) land once that run ended, since a run takes every object that arrived before its
+  interval's end;
+- backfill two of their days over the REST API: one run per day, each taking that day's drop, and
+  ``youtube_reporting`` follows; backfilling a day again takes nothing;
+- trigger ``youtube_ingest``, as the README says: it runs again over yesterday and takes the drops no run
+  took yet; no task log of all those runs holds a warning or an error;
+- SIGKILL tasks mid Glue run, crawl and CTAS (issue 25): each retry re-attaches to its run;
+- Ctrl-C (SIGINT): everything started is gone, and everything listened on 127.0.0.1 only.
 """
 
 from __future__ import annotations
 
+import csv
 import json
+import os
 import re
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,30 +37,43 @@ from urllib.parse import quote
 import psutil
 import pytest
 
-from local.airflow_ui import SQLITE_BUSY
+from local.drops import make_drops
 from local.supervise import STOPPED, still_running
+from tests.aws.test_resume import crawls
+from tests.e2e.airflow_rest import (
+    IN_PROGRESS,
+    READY,
+    RUNTIME,
+    athena_rows,
+    aws_client,
+    backfill_runs,
+    call,
+    create_backfill,
+    ctas_of,
+    failed_tasks,
+    hold,
+    job_runs,
+    kill_while,
+    reporting_idle,
+    reporting_runs,
+    task_instance,
+    task_log,
+    task_state,
+    verdicts,
+    view_sql,
+    wait_backfills_completed,
+    wait_for,
+    xcom,
+)
 from tests.servers import started, user_env
+from youtube_etl.settings import get_settings
 
 pytestmark = pytest.mark.slow
 DAG_IDS = ("youtube_extract", "youtube_ingest", "youtube_reporting")
-READY = re.compile(r"Airflow UI: (http://127\.0\.0\.1:\d+)\s+login: (\S+) / (\S+)")
-
-
-def call(url: str, token: str | None = None, method: str = "GET", body: Any = None) -> Any:
-    """One REST call. The API server may wait SQLite's write lock up to ``SQLITE_BUSY`` before it answers (on
-    a loaded machine it does: a backfill's POST timed out at 30 s in CI), so the client waits longer."""
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=SQLITE_BUSY + 30) as response:
-            return json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:  # the API's own explanation, in the test's failure
-        raise AssertionError(
-            f"{method} {url}: {error.code} {error.reason}: {error.read()[:2000]!r}"
-        ) from None
+# Two of the quickstart's four days show what the README's four-day backfill does: one run per day, each
+# taking its own drop; the other two stay pending until the README's triggered run takes them.
+DAYS = ("2017-11-14", "2017-11-15")
+PENDING_DAYS = ("2017-11-16", "2017-11-17")
 
 
 @dataclass
@@ -61,24 +85,19 @@ class AirflowUI:
     home: Path
     progress: list[str]
     tmp: Path  # the TMPDIR make airflow got: its temporary folders go there
+    runtime: str  # the local AWS runtime's endpoint
 
 
 @pytest.fixture(scope="module")
 def airflow_ui(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowUI]:
     home = tmp_path_factory.mktemp("airflow-ui")
+    drops = home / "quickstart"
+    make_drops(data_dir, drops)
     # The components get a clean environment: none of this test process's Airflow or AWS settings.
     env = user_env()
     tmp = tmp_path_factory.mktemp("airflow-ui-tmp")
     env["TMPDIR"] = str(tmp)
-    argv = [
-        sys.executable,
-        "-m",
-        "local.airflow_ui",
-        "--airflow-home",
-        str(home),
-        "--data",
-        str(data_dir),
-    ]
+    argv = [sys.executable, "-m", "local.airflow_ui", "--airflow-home", str(home), "--data", str(drops)]
     with started(argv, env) as (proc, line):
         progress = [line]
         # What the terminal shows while starting, up to the ready line (readline returns "" if it exits).
@@ -89,16 +108,21 @@ def airflow_ui(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         assert match, f"no ready line, got {progress!r} (logs in {home}/logs/components)"
         url, user, password = match.groups()
         token = call(f"{url}/auth/token", method="POST", body={"username": user, "password": password})
-        yield AirflowUI(url, token["access_token"], psutil.Process(proc.pid), proc, home, progress, tmp)
+        runtime = RUNTIME.search(proc.stdout.readline() if proc.stdout else "")
+        assert runtime, "no runtime line after the ready line"
+        yield AirflowUI(
+            url, token["access_token"], psutil.Process(proc.pid), proc, home, progress, tmp, runtime.group(1)
+        )
 
 
 def test_the_terminal_shows_progress_while_starting(airflow_ui: AirflowUI) -> None:
     shown = "".join(airflow_ui.progress)
     for step in (
         "starting the local AWS runtime",
-        "as the drop of",
         "migrating the Airflow metadata DB",
         "starting api-server, scheduler, dag-processor, triggerer",
+        "dated drops land once yesterday's youtube_ingest run has taken the extract",
+        "as the drop of 2017-11-14",
     ):
         assert step in shown, (step, airflow_ui.progress)
     assert len(airflow_ui.progress) >= 5
@@ -132,11 +156,63 @@ def _wait_until_done(ui: AirflowUI, done: Any, minutes: int = 15) -> dict[str, l
         time.sleep(5)
 
 
+def test_backfill_takes_each_days_drop_and_backfilling_again_takes_nothing(airflow_ui: AirflowUI) -> None:
+    url, token = airflow_ui.url, airflow_ui.token
+    wait_for(
+        "the dag-processor registers both DAGs",
+        lambda: (
+            {d["dag_id"] for d in call(f"{url}/api/v2/dags", token)["dags"]}
+            >= {"youtube_ingest", "youtube_reporting"}
+        ),
+        timeout=180,
+        every=2,
+    )
+    for dag_id in ("youtube_reporting", "youtube_ingest"):  # make airflow starts them unpaused
+        assert call(f"{url}/api/v2/dags/{dag_id}", token)["is_paused"] is False, dag_id
+    backfill = create_backfill(url, token, DAYS[0], DAYS[-1], "none")
+
+    def finished() -> list[dict[str, Any]] | None:
+        runs = backfill_runs(url, token, backfill["created_at"], DAYS)
+        assert "failed" not in {r["state"] for r in runs}, failed_tasks(url, token, "youtube_ingest", runs)
+        return runs if len(runs) == len(DAYS) and {r["state"] for r in runs} == {"success"} else None
+
+    runs = sorted(wait_for("the backfill", finished), key=lambda r: r["data_interval_start"])
+    # One run per day, each covering its day, each taking that day's four statistics files.
+    assert [r["data_interval_start"][:10] for r in runs] == list(DAYS)
+    for run in runs:
+        assert task_state(url, token, run["dag_run_id"], "run_clean_statistics") == "success"
+        assert verdicts(url, token, run["dag_run_id"])["quarantined"] == []
+
+    def reported() -> bool:
+        runs = call(f"{url}/api/v2/dags/youtube_reporting/dagRuns", token)["dag_runs"]
+        states = [r["state"] for r in runs]
+        assert "failed" not in states, failed_tasks(url, token, "youtube_reporting", runs)
+        return bool(states) and set(states) == {"success"}
+
+    wait_for("youtube_reporting on the processed assets", reported)
+
+    # Backfilling a processed day again re-runs it; every object already has its verdict: a no-op.
+    wait_backfills_completed(url, token)
+    again = create_backfill(url, token, DAYS[1], DAYS[1], "completed")
+    (rerun,) = wait_for(
+        "the repeated interval",
+        lambda: [
+            r
+            for r in backfill_runs(url, token, again["created_at"], DAYS)
+            if r["state"] in ("success", "failed")
+        ],
+    )
+    assert rerun["state"] == "success"
+    assert task_state(url, token, rerun["dag_run_id"], "run_clean_statistics") == "skipped"
+    assert task_state(url, token, rerun["dag_run_id"], "crawl_processed") == "skipped"
+    assert verdicts(url, token, rerun["dag_run_id"])["processed"] == 0
+
+
 def test_the_readme_story_both_dags_run_unpaused_with_no_catch_up(airflow_ui: AirflowUI) -> None:
     """Nothing to unpause: extract's and ingest's runs for yesterday (where the data lands) start on their
     own, exactly one each (no catch-up of the days since start_date), the extract fetches every region from
     the stand-in, and ingest's assets trigger reporting. Triggering ingest, as the README says, runs it again
-    over the same day."""
+    over the same day: it takes the dated drops no run took yet (the backfill's days have their verdicts)."""
     ui = airflow_ui
     deadline = time.monotonic() + 120
     while {d["dag_id"] for d in call(f"{ui.url}/api/v2/dags", ui.token)["dags"]} != set(DAG_IDS):
@@ -148,11 +224,13 @@ def test_the_readme_story_both_dags_run_unpaused_with_no_catch_up(airflow_ui: Ai
     yesterday = ((today - timedelta(days=1)).date().isoformat(), today.date().isoformat())
 
     runs = _wait_until_done(ui, lambda r: all(r[dag_id] for dag_id in DAG_IDS))
-    for dag_id in ("youtube_extract", "youtube_ingest"):
-        (scheduled,) = runs[dag_id]
-        assert scheduled["run_type"] == "scheduled"
+    (extract,) = runs["youtube_extract"]
+    daily = [r for r in runs["youtube_ingest"] if r["run_type"] != "backfill"]
+    for scheduled in (extract, *daily):
+        assert scheduled["run_type"] == "scheduled", "no catch-up run, nothing triggered yet"
         assert (scheduled["data_interval_start"][:10], scheduled["data_interval_end"][:10]) == yesterday
-    run_id = quote(runs["youtube_extract"][0]["dag_run_id"], safe="")
+    assert len(daily) == 1, daily
+    run_id = quote(extract["dag_run_id"], safe="")
     value = call(
         f"{ui.url}/api/v2/dags/youtube_extract/dagRuns/{run_id}/taskInstances/publish_extract/xcomEntries/"
         "return_value",
@@ -165,7 +243,7 @@ def test_the_readme_story_both_dags_run_unpaused_with_no_catch_up(airflow_ui: Ai
     triggered = call(
         f"{ui.url}/api/v2/dags/youtube_ingest/dagRuns", ui.token, "POST", {"logical_date": today.isoformat()}
     )["dag_run_id"]
-    runs = _wait_until_done(ui, lambda r: len(r["youtube_ingest"]) == 2)
+    runs = _wait_until_done(ui, lambda r: any(run["dag_run_id"] == triggered for run in r["youtube_ingest"]))
     ingest = {r["dag_run_id"]: r for r in runs["youtube_ingest"]}
     assert ingest[triggered]["run_type"] == "manual"
     assert (
@@ -173,8 +251,17 @@ def test_the_readme_story_both_dags_run_unpaused_with_no_catch_up(airflow_ui: Ai
         ingest[triggered]["data_interval_end"][:10],
     ) == yesterday
     assert [r["run_type"] for r in runs["youtube_ingest"]].count("scheduled") == 1, "no catch-up run"
+    pending = [
+        path
+        for day in PENDING_DAYS
+        for path in (ui.home / "quickstart" / "drops" / day / "raw_statistics").rglob("*")
+        if path.is_file()
+    ]
+    taken = verdicts(ui.url, ui.token, triggered)
+    assert (taken["processed"], taken["quarantined"]) == (len(pending), []), taken
 
-    # The task logs of all those runs hold no warning or error the project could prevent.
+    # The task logs of all those runs (scheduled, backfilled, triggered, asset-triggered) hold no warning or
+    # error the project could prevent.
     logs = sorted((ui.home / "logs").glob("dag_id=*/**/*.log"))
     assert len(logs) > 10, "every task of both DAGs wrote a log"
     noisy = [
@@ -190,6 +277,136 @@ def test_the_api_server_takes_the_jwt_secret_without_a_warning(airflow_ui: Airfl
     log = (airflow_ui.home / "logs" / "components" / "api-server.log").read_text(errors="replace")
     # With a short secret it logs "... HMAC key is 43 bytes ..." for every worker.
     assert "HMAC key" not in log, log[-2000:]
+
+
+# ---- tasks killed mid-run (issue 25) -----------------------------------------------------------------------
+# The kill test's day: an interval the backfill test ran (twice); a new file of that day's drop gives its
+# re-run a Glue job run to kill.
+KILLED_DAY = DAYS[-1]
+HELD_REPORT = "region_summary"
+
+
+def resend(runtime: str, home: Path) -> tuple[int, int]:
+    """Land the day's CA drop file again under a new name (a re-sent file: a new object, no verdict yet);
+    returns its (records, distinct videos), counted with the csv module."""
+    source = home / "quickstart" / "drops" / KILLED_DAY / "raw_statistics" / "region=ca" / "CAvideos.csv"
+    settings = get_settings({})
+    key = f"{settings.prefixes.raw_statistics}landing_date={KILLED_DAY}/region=ca/CAvideos_resent.csv"
+    aws_client(runtime, "s3").upload_file(str(source), settings.raw_bucket, key)
+    with source.open(newline="", encoding="utf-8") as handle:
+        videos = [row["video_id"] for row in csv.DictReader(handle)]
+    return len(videos), len(set(videos))
+
+
+def test_tasks_killed_mid_glue_run_crawl_and_ctas_retry_onto_their_runs(airflow_ui: AirflowUI) -> None:
+    """Issue 25, under the real scheduler: SIGKILL a task's process while its AWS work runs (what an
+    OOM-killed or recycled task process does) — run_clean_statistics during its Glue job run, then, in the
+    youtube_reporting run its assets start, crawl_analytics during its crawl and build_region_summary during
+    its CTAS (the runtime holds those two RUNNING 10 s, as a long crawl or query on AWS). The scheduler
+    retries each task and the retry re-attaches to the run the killed try started: one job run, one crawl and
+    one CTAS, no ConcurrentRunsExceededException or "already exists"; the re-sent file is taken exactly once
+    and the published report equals the one before (the same rows again)."""
+    from youtube_lake.runs import safe_run_id
+
+    url, token, runtime, home = airflow_ui.url, airflow_ui.token, airflow_ui.runtime, airflow_ui.home
+    settings = get_settings({})
+    job, crawler = settings.clean_statistics_job, settings.analytics_crawler
+    records, videos = resend(runtime, home)
+    wait_backfills_completed(url, token)
+    wait_for(
+        "earlier reporting runs to end, none queued on assets", lambda: reporting_idle(url, token), every=2
+    )
+    before = {r["Id"] for r in job_runs(runtime, job)}  # after the earlier backfills' runs, not during them
+    earlier_reports = {r["dag_run_id"] for r in reporting_runs(url, token)}
+    published = sorted(athena_rows(runtime, f"SELECT * FROM {HELD_REPORT}"))
+    assert published, "an earlier run published the report"
+    crawls_before = crawls(aws_client(runtime, "logs"), crawler)
+    hold(runtime, "crawler", f"^{re.escape(crawler)}$", 10)
+    hold(runtime, "athena", rf"CREATE TABLE \S+\.{HELD_REPORT}__", 10)
+    backfill = create_backfill(url, token, KILLED_DAY, KILLED_DAY, "completed")
+
+    def new_runs() -> list[dict[str, Any]]:
+        return [r for r in job_runs(runtime, job) if r["Id"] not in before]
+
+    def glue_running() -> tuple[str, int] | None:
+        runs = backfill_runs(url, token, backfill["created_at"], days=(KILLED_DAY,))
+        if not runs:
+            return None
+        ti = task_instance(url, token, runs[0]["dag_run_id"], "run_clean_statistics")
+        assert ti["state"] not in ("success", "skipped", "failed", "upstream_failed"), ti
+        started = new_runs()
+        assert all(r["JobRunState"] in IN_PROGRESS for r in started), f"ended before the kill: {started}"
+        if ti["state"] == "running" and ti.get("pid") and started:
+            return runs[0]["dag_run_id"], int(ti["pid"])
+        return None
+
+    run_id, pid = wait_for("run_clean_statistics with its Glue run running", glue_running, every=0.5)
+    os.kill(pid, signal.SIGKILL)
+
+    def ended() -> dict[str, Any] | None:
+        runs = backfill_runs(url, token, backfill["created_at"], days=(KILLED_DAY,))
+        return runs[0] if runs and runs[0]["state"] in ("success", "failed") else None
+
+    run = wait_for("the DAG run with the killed task", ended)
+    assert run["state"] == "success", failed_tasks(url, token, "youtube_ingest", [run])
+    ti = task_instance(url, token, run_id, "run_clean_statistics")
+    assert ti["try_number"] >= 2, ti  # the killed try, then the retry
+    (glue_run,) = new_runs()  # one job run for the task, whatever its tries
+    assert glue_run["JobRunState"] == "SUCCEEDED", glue_run
+    retry_log = task_log(url, token, run_id, "run_clean_statistics", ti["try_number"])
+    assert glue_run["Id"] in retry_log
+    assert "ConcurrentRunsExceeded" not in retry_log
+    # As an uninterrupted run: the file's every record read once, each video written once, no quarantine.
+    assert verdicts(url, token, run_id) == {"processed": 1, "ignored": 0, "quarantined": []}
+    metrics = xcom(url, token, run_id, "run_clean_statistics", "metrics")
+    assert (metrics["read"], metrics["written"], metrics["rejected"]) == (records, videos, 0), metrics
+
+    # The reporting run that run's assets start: kill its crawl task, then its CTAS task, mid-run.
+    report_run = wait_for(
+        "the reporting run on the re-sent day's assets",
+        lambda: [
+            r["dag_run_id"] for r in reporting_runs(url, token) if r["dag_run_id"] not in earlier_reports
+        ],
+        every=1,
+    )[0]
+    glue = aws_client(runtime, "glue")
+    kill_while(
+        "crawl_analytics with its crawl running",
+        url,
+        token,
+        report_run,
+        "crawl_analytics",
+        lambda: glue.get_crawler(Name=crawler)["Crawler"]["State"] == "RUNNING",
+    )
+    table = f"{HELD_REPORT}__{safe_run_id(report_run)}"
+    build = f"build_reports.build_{HELD_REPORT}"
+    kill_while(
+        f"{build} with its CTAS running",
+        url,
+        token,
+        report_run,
+        build,
+        lambda: any(q["Status"]["State"] == "RUNNING" for q in ctas_of(runtime, table)),
+    )
+
+    def reported() -> dict[str, Any] | None:
+        done = next(r for r in reporting_runs(url, token) if r["dag_run_id"] == report_run)
+        return done if done["state"] in ("success", "failed") else None
+
+    reporting = wait_for("the reporting run with the killed tasks", reported)
+    assert reporting["state"] == "success", failed_tasks(url, token, "youtube_reporting", [reporting])
+    for task_id in ("crawl_analytics", build):
+        ti = task_instance(url, token, report_run, task_id, "youtube_reporting")
+        assert ti["try_number"] >= 2, ti  # the killed try, then the retry
+        retry_log = task_log(url, token, report_run, task_id, ti["try_number"], "youtube_reporting")
+        assert "already exists" not in retry_log and "CrawlerRunningException" not in retry_log, retry_log
+    assert crawls(aws_client(runtime, "logs"), crawler) - crawls_before == 1, (
+        "one crawl for the task, whatever its tries"
+    )
+    (ctas,) = ctas_of(runtime, table)
+    assert ctas["Status"]["State"] == "SUCCEEDED", ctas
+    assert sorted(athena_rows(runtime, f"SELECT * FROM {HELD_REPORT}")) == published
+    assert table in view_sql(runtime, HELD_REPORT), "the published view shows this run's table"
 
 
 def test_sigint_stops_everything_and_says_so(airflow_ui: AirflowUI) -> None:
