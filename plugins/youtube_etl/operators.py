@@ -404,7 +404,9 @@ class GlueJobSummaryOperator(ResumableGlueJobOperator):
         return super().execute(context)
 
     def finish(self, result: Any, context: Any) -> Any:
-        """The run succeeded (waited for, re-attached to, or taken as already done): its summary."""
+        """The run succeeded (waited for, re-attached to, or taken as already done): its driver output, then
+        its summary."""
+        result = super().finish(result, context)
         if self.wait_for_completion or self.deferrable:
             self.report_metrics(context)
         return result

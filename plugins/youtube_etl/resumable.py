@@ -24,10 +24,12 @@ from __future__ import annotations
 import time
 import urllib.parse
 import uuid
+from collections import deque
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.hooks.athena import AthenaHook
+from airflow.providers.amazon.aws.hooks.glue import get_glue_log_group_names
 from airflow.providers.amazon.aws.operators.athena import AthenaOperator
 from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
 from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerRunOperator
@@ -45,6 +47,8 @@ NOT_FOUND = "NOT_FOUND"
 NOT_STARTED = "NOT_STARTED"
 #: The key of the intent a try stores before its submitting call: ``{SUBMITTING: token}``.
 SUBMITTING = "submitting"
+#: How many of a Glue driver log stream's last lines the task log shows (CloudWatch Logs keeps them all).
+DRIVER_LOG_LINES = 500
 
 
 def pending_token(external_id: JsonValue) -> str | None:
@@ -52,6 +56,38 @@ def pending_token(external_id: JsonValue) -> str | None:
     if isinstance(external_id, dict) and external_id.get(SUBMITTING):
         return str(external_id[SUBMITTING])
     return None
+
+
+def read_log_tail(logs: Any, group: str, stream: str, keep: int) -> tuple[list[str], int]:
+    """The last ``keep`` lines of a CloudWatch Logs stream and how many it holds, read from its head (a stream
+    that does not exist, as on AWS before a driver writes: none)."""
+    tail: deque[str] = deque(maxlen=keep)
+    total, token = 0, None
+    while True:
+        page_token: dict[str, str] = {"nextToken": token} if token else {}
+        try:
+            page = logs.get_log_events(
+                logGroupName=group, logStreamName=stream, startFromHead=True, **page_token
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                return [], 0
+            raise
+        for event in page["events"]:
+            tail.append(str(event["message"]).rstrip("\n"))
+        total += len(page["events"])
+        if not page["events"] or page.get("nextForwardToken") in (None, token):
+            return list(tail), total
+        token = page["nextForwardToken"]
+
+
+def driver_output_message(run_id: str, group: str, lines: list[str], total: int) -> str:
+    """One task-log record for a driver log stream: where it is, how much is shown, the lines indented."""
+    if not total:
+        return f"Glue job run {run_id}: nothing in {group}"
+    shown = f"the last {len(lines)} of {total} lines" if len(lines) < total else f"{total} line(s)"
+    body = "".join(f"\n\t{line}" for line in lines)
+    return f"Glue job run {run_id}, driver log {group}/{run_id} ({shown}):{body}"
 
 
 class ResumableTask(ResumableJobMixin):
@@ -82,6 +118,9 @@ class ResumableTask(ResumableJobMixin):
         """The run as the service reports it now: its id, state and the service's own message."""
         raise NotImplementedError
 
+    def log_run_output(self, external_id: JsonValue) -> None:
+        """Show what the ended run wrote (only a Glue job run writes a log of its own)."""
+
     def _intend(self, context: Any, intent: JsonValue) -> None:
         """Store what identifies the coming submission before the call that makes it."""
         store = context.get("task_state_store")
@@ -99,6 +138,7 @@ class ResumableTask(ResumableJobMixin):
         try:
             return resume(next_method, next_kwargs, context)
         except (TaskDeferralError, TaskDeferralTimeout) as error:
+            self.log_run_output(external_id)
             raise AirflowException(f"{self.describe_run(external_id)} [deferred wait: {error}]") from error
 
 
@@ -244,6 +284,7 @@ class ResumableGlueJobOperator(ResumableTask, GlueJobOperator):
         try:
             final = self.hook.job_completion(self.job_name, run_id, self.verbose, self.sleep_before_return)
         except AirflowException as error:  # "Exiting Job … Run State: FAILED", without the reason
+            self.log_run_output(run_id)
             raise AirflowException(self.describe_run(run_id)) from error
         self.log.info("AWS Glue Job: %s status: %s. Run Id: %s", self.job_name, final["JobRunState"], run_id)
 
@@ -251,6 +292,35 @@ class ResumableGlueJobOperator(ResumableTask, GlueJobOperator):
         self._job_run_id = self._run_id(external_id) or str(external_id)
         self._attached = self._job_run_id
         return self._job_run_id
+
+    def finish(self, result: Any, context: Any) -> Any:
+        """The run succeeded (waited for, deferred on, or found done by a retry): its driver output."""
+        if self.wait_for_completion or self.deferrable:
+            self.log_run_output(result)
+        return result
+
+    def log_run_output(self, external_id: JsonValue) -> None:
+        """The driver's output in the task log once the run ended — succeeded, failed, or found ended by a
+        retry — in both modes: its stdout and stderr streams (``/aws-glue/jobs/output`` and ``/error``
+        under the run's ``LogGroupName``; stderr has Spark's and the script's log lines and a failed run's
+        traceback), the last :data:`DRIVER_LOG_LINES` lines of each.
+
+        The provider shows them only with ``verbose=True``, which asks CloudWatch Logs twice on every poll
+        and logs "No new log …" each time (a warning while the driver has not written yet), and whose
+        deferrable trigger logs them in the triggerer (apache/airflow#56535). Reading them here, once, from
+        the worker gives the same lines in both modes. A log that cannot be read is said, never a failure.
+        """
+        run_id = self._run_id(external_id)
+        if run_id is None:
+            return
+        try:
+            groups = get_glue_log_group_names(self._job_run(run_id))
+            logs: Any = self.hook.logs_hook.get_conn()
+            for group in groups:
+                lines, total = read_log_tail(logs, group, run_id, DRIVER_LOG_LINES)
+                self.log.info("%s", driver_output_message(run_id, group, lines, total))
+        except ClientError as error:
+            self.log.warning("Glue job run %s: its driver log could not be read: %s", run_id, error)
 
     def describe_run(self, external_id: JsonValue) -> str:
         run_id = self._run_id(external_id)

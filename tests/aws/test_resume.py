@@ -9,6 +9,7 @@ runtime's own API counts the runs. A deferred wait that fails is resumed the way
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -274,6 +275,93 @@ def test_a_deferred_glue_failure_names_the_run_and_the_jobs_error(
     wait_for_run(runtime.client("glue"), job, run_id)
     with pytest.raises(AirflowException, match=rf"Glue job {job} run {run_id} FAILED: .*unknown region 'zz'"):
         fail_deferred(glue_task(runtime, job, deferrable=True), store)
+
+
+# ---- the Glue driver's output in the task log, both modes -------------------------------------------------
+#: Writes a line to each of the driver's streams, then ends as its argument says.
+CHATTY_SCRIPT = """\
+import sys
+from awsglue.utils import getResolvedOptions
+
+args = getResolvedOptions(sys.argv, ["JOB_NAME", "outcome"])
+print("driver stdout: outcome", args["outcome"], flush=True)
+print("driver stderr: about to end", file=sys.stderr, flush=True)
+if args["outcome"] == "fail":
+    raise RuntimeError("the job's own failure")
+"""
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["polling", "deferrable"])
+@pytest.mark.parametrize("outcome", ["succeed", "fail"])
+def test_the_drivers_output_reaches_the_task_log_in_both_modes(
+    runtime: LocalRuntime,
+    make_job: Callable[..., str],
+    capfd: pytest.CaptureFixture[str],
+    deferrable: bool,
+    outcome: str,
+) -> None:
+    """Issue 25: the driver's stdout and stderr lines (a failed run's traceback included) are in the task
+    log once the run ended, whether the worker polled or a trigger waited, once; never a warning."""
+    job = make_job(CHATTY_SCRIPT, {"--outcome": outcome})
+    store = TaskStateStore()
+    task = glue_task(runtime, job, deferrable=deferrable)
+    if deferrable:
+        with pytest.raises(TaskDeferred):
+            task.execute(task_context(store))
+        run_id = store.values["glue_job_run_id"]
+        state = wait_for_run(runtime.client("glue"), job, run_id)[0]["JobRunState"]
+        resumed = glue_task(runtime, job, deferrable=True)
+        if outcome == "fail":
+            with pytest.raises(AirflowException, match=f"run {run_id} FAILED: .*the job's own failure"):
+                fail_deferred(resumed, store)
+        else:
+            assert (
+                resumed.execute_complete(task_context(store), {"status": "success", "run_id": run_id})
+                == run_id
+            )
+    else:
+        if outcome == "fail":
+            with pytest.raises(AirflowException, match="FAILED: .*the job's own failure"):
+                task.execute(task_context(store))
+        else:
+            task.execute(task_context(store))
+        (run,) = job_runs(runtime, job)
+        run_id, state = run["Id"], run["JobRunState"]
+    assert state == ("FAILED" if outcome == "fail" else "SUCCEEDED")
+    shown = "".join(capfd.readouterr())  # the task logger's lines (structlog writes them to stdout)
+    assert (
+        f"driver log /aws-glue/jobs/output/{run_id} (1 line(s)):\n\tdriver stdout: outcome {outcome}" in shown
+    )
+    assert f"driver log /aws-glue/jobs/error/{run_id} (" in shown and "\tdriver stderr: about to end" in shown
+    assert ("RuntimeError: the job's own failure" in shown) == (outcome == "fail"), shown
+    assert shown.count(f"driver log /aws-glue/jobs/output/{run_id}") == 1, "shown once"
+    # No warning; the only error is Airflow's own line for a trigger that failed.
+    noisy = re.findall(r"\[(warning|error|critical) *\] (.*)", shown)
+    assert noisy == ([("error", "Trigger failed:")] if deferrable and outcome == "fail" else []), shown
+
+
+def test_a_long_driver_log_shows_its_last_lines_and_says_how_many_it_left_out() -> None:
+    from youtube_etl.resumable import driver_output_message, read_log_tail
+
+    pages = [[f"line {n}" for n in range(start, start + 3)] for start in (1, 4, 7)] + [[]]
+
+    class Logs:
+        def get_log_events(self, nextToken: str | None = None, **kwargs: Any) -> dict[str, Any]:
+            page = int(nextToken or 0)
+            events = [{"message": f"{line}\n"} for line in pages[page]]
+            return {"events": events, "nextForwardToken": str(page + 1 if events else page)}
+
+    lines, total = read_log_tail(Logs(), "/aws-glue/jobs/error", "jr_1", 4)
+    assert (lines, total) == (["line 6", "line 7", "line 8", "line 9"], 9)
+    message = driver_output_message("jr_1", "/aws-glue/jobs/error", lines, total)
+    assert message == (
+        "Glue job run jr_1, driver log /aws-glue/jobs/error/jr_1 (the last 4 of 9 lines):"
+        "\n\tline 6\n\tline 7\n\tline 8\n\tline 9"
+    )
+    assert (
+        driver_output_message("jr_1", "/aws-glue/jobs/output", [], 0)
+        == "Glue job run jr_1: nothing in /aws-glue/jobs/output"
+    )
 
 
 # ---- Athena queries ---------------------------------------------------------------------------------------
