@@ -46,6 +46,11 @@ COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 
 #: Seconds an Airflow component waits for the SQLite metadata DB's write lock.
 SQLITE_BUSY = 60
+#: How many times a component that exits on its own once make airflow is ready is started again.
+RESTARTS = 3
+#: Seconds without a heartbeat after which a triggerer counts as dead and another takes its triggers over
+#: (Airflow's default, kept on MWAA, is 30): a restarted triggerer resumes the deferred tasks sooner.
+TRIGGERER_HEALTH_SECONDS = 10
 #: youtube_extract's snapshot lag here: yesterday's scheduled run starts when make airflow starts, up to a day
 #: after its interval ended (on AWS it starts minutes after; the default lag is 6 h).
 SNAPSHOT_LAG_HOURS = 30
@@ -90,6 +95,7 @@ def component_env(home: Path, runtime: LocalRuntime, api_port: int, secret: str)
         "AIRFLOW__API_AUTH__JWT_SECRET": secret,
         "AIRFLOW__API__SECRET_KEY": secret,
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+        "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": str(TRIGGERER_HEALTH_SECONDS),
         "AIRFLOW__YOUTUBE_ETL__POLL_INTERVAL": "2",
         "AIRFLOW__YOUTUBE_ETL__SNAPSHOT_LAG_HOURS": str(SNAPSHOT_LAG_HOURS),
     }
@@ -131,6 +137,22 @@ def password(home: Path) -> str:
     return f"(see {path})"
 
 
+class Component(subprocess.Popen[bytes]):
+    """An Airflow component's process (its own session, output appended to its log), which can start again
+    the same way."""
+
+    def __init__(
+        self, name: str, command: list[str], env: dict[str, str], log: Path, restarts: int = 0
+    ) -> None:
+        self.name, self.env, self.log, self.restarts = name, env, log, restarts
+        with log.open("ab") as out:
+            super().__init__(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def again(self) -> Component:
+        """The same component started again (after it exited on its own)."""
+        return Component(self.name, [str(a) for a in self.args], self.env, self.log, self.restarts + 1)  # type: ignore[union-attr]
+
+
 def start(home: Path, runtime: LocalRuntime, api_port: int, log_dir: Path) -> list[subprocess.Popen[bytes]]:
     env = component_env(home, runtime, api_port, secrets.token_urlsafe(JWT_SECRET_BYTES))
     airflow = [sys.executable, "-m", "airflow"]
@@ -145,13 +167,7 @@ def start(home: Path, runtime: LocalRuntime, api_port: int, log_dir: Path) -> li
         "triggerer": [*airflow, "triggerer", "--skip-serve-logs"],
     }
     say(f"starting {', '.join(commands)} (logs in {log_dir})")
-    procs = []
-    for name, command in commands.items():
-        log = (log_dir / f"{name}.log").open("ab")
-        procs.append(
-            subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        )
-    return procs
+    return [Component(name, command, env, log_dir / f"{name}.log") for name, command in commands.items()]
 
 
 # The components get SIGTERM, then SIGKILL after this long: within the supervisor's grace (supervise.py).
@@ -263,8 +279,20 @@ def announce(runtime: LocalRuntime, home: Path, api_port: int, yesterday: date, 
 
 
 def wait_until_stopped(procs: list[subprocess.Popen[bytes]], signals: StopSignals) -> None:
-    """Until Ctrl-C (or SIGTERM), or until a component exits on its own."""
-    while not signals.received and all(p.poll() is None for p in procs):
+    """Until Ctrl-C (or SIGTERM), or until a component exits on its own once more than :data:`RESTARTS`
+    times: before that, it is started again in its place in ``procs``, as MWAA starts a failed scheduler or
+    triggerer again (what its tasks and triggers do meanwhile: ``docs/operations.md``)."""
+    while not signals.received:
+        for index, proc in enumerate(procs):
+            code = proc.poll()
+            if code is None:
+                continue
+            name = getattr(proc, "name", "a component")
+            if not isinstance(proc, Component) or proc.restarts >= RESTARTS:
+                say(f"{name} exited with {code}: stopping everything")
+                return
+            say(f"{name} exited with {code}: starting it again (restart {proc.restarts + 1} of {RESTARTS}) …")
+            procs[index] = proc.again()
         time.sleep(0.5)
 
 

@@ -7,8 +7,10 @@ without starting anything.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sqlite3
+import sys
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -160,6 +162,28 @@ def test_the_wait_ends_when_a_component_exits(no_sleep: None) -> None:
     procs = [FakeProc(None), FakeProc(3)]
     airflow_ui.wait_until_stopped(procs, airflow_ui.StopSignals())  # type: ignore[arg-type]
     assert procs[1].polls == 4
+
+
+def test_a_component_that_exits_starts_again_up_to_the_limit_then_everything_stops(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], no_sleep: None
+) -> None:
+    """As MWAA starts a failed scheduler or triggerer again: same command, environment and log."""
+    log = tmp_path / "triggerer.log"
+    exits = [sys.executable, "-c", "print('up', flush=True); raise SystemExit(3)"]
+    dying = airflow_ui.Component("triggerer", exits, dict(os.environ), log)
+    alive = airflow_ui.Component("scheduler", [sys.executable, "-c", "import time; time.sleep(60)"], {}, log)
+    procs: list[Any] = [alive, dying]
+    try:
+        airflow_ui.wait_until_stopped(procs, airflow_ui.StopSignals())
+        assert alive.poll() is None, "the other components go on"
+    finally:
+        airflow_ui.stop(procs)
+    assert capsys.readouterr().out.splitlines() == [
+        *(f"triggerer exited with 3: starting it again (restart {n} of 3) …" for n in (1, 2, 3)),
+        "triggerer exited with 3: stopping everything",
+    ]
+    assert procs[0] is alive and procs[1].restarts == airflow_ui.RESTARTS
+    assert log.read_text().splitlines() == ["up"] * 4, "each start appends to the component's log"
 
 
 @pytest.fixture

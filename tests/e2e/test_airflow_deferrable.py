@@ -1,0 +1,187 @@
+"""`make airflow` in deferrable mode (`[youtube_etl] deferrable`): the triggerer killed while tasks wait.
+
+Issue 25, under the real scheduler: the triggerer's process group is SIGKILLed (what a recycled container
+does) while a task is deferred on its AWS work — ``run_clean_statistics`` during its Glue job run in
+yesterday's scheduled ingest run, then, in the ``youtube_reporting`` run its assets start,
+``crawl_analytics`` during its crawl and ``build_region_summary`` during its CTAS (the runtime holds those two
+RUNNING, as a long crawl or query on AWS). make airflow starts the triggerer again, as MWAA does; the new
+triggerer takes the dead one's triggers over once it counts as dead, and each task resumes in its first try
+on the run it started: one job run, one crawl, one CTAS, nothing resubmitted. Everything started is stopped
+afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from tests.aws.test_resume import crawls
+from tests.e2e.airflow_rest import (
+    IN_PROGRESS,
+    READY,
+    RUNTIME,
+    aws_client,
+    call,
+    ctas_of,
+    failed_tasks,
+    hold,
+    job_runs,
+    reporting_runs,
+    task_instance,
+    task_log,
+    view_sql,
+    wait_for,
+)
+from tests.servers import started, user_env
+from youtube_etl.settings import get_settings
+
+pytestmark = pytest.mark.slow
+HELD_REPORT = "region_summary"
+#: How long the runtime holds the crawl and the CTAS RUNNING: past the kill, the triggerer's restart and
+#: the 10 s after which make airflow's new triggerer takes the dead one's triggers (TRIGGERER_HEALTH_SECONDS).
+HOLD_SECONDS = 25
+
+
+@dataclass
+class Deferrable:
+    url: str
+    token: str
+    process: psutil.Process
+    runtime: str
+    home: Path
+
+
+@pytest.fixture(scope="module")
+def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deferrable]:
+    """make airflow in deferrable mode, with only what youtube_extract lands (no data folder)."""
+    home = tmp_path_factory.mktemp("airflow-deferrable")
+    env = {**user_env(), "AIRFLOW__YOUTUBE_ETL__DEFERRABLE": "true"}
+    argv = [sys.executable, "-m", "local.airflow_ui", "--airflow-home", str(home)]
+    with started(argv, env) as (proc, line):
+        while line and not READY.search(line):
+            line = proc.stdout.readline() if proc.stdout else ""
+        match = READY.search(line)
+        assert match, f"no ready line (logs in {home}/logs/components)"
+        url, user, password = match.groups()
+        token = call(f"{url}/auth/token", method="POST", body={"username": user, "password": password})
+        runtime = RUNTIME.search(proc.stdout.readline() if proc.stdout else "")
+        assert runtime, "no runtime line after the ready line"
+        # Hold the reporting run's crawl and CTAS before that run can start.
+        settings = get_settings({})
+        hold(runtime.group(1), "crawler", f"^{re.escape(settings.analytics_crawler)}$", HOLD_SECONDS)
+        hold(runtime.group(1), "athena", rf"CREATE TABLE \S+\.{HELD_REPORT}__", HOLD_SECONDS)
+        yield Deferrable(url, token["access_token"], psutil.Process(proc.pid), runtime.group(1), home)
+
+
+def triggerer(process: psutil.Process) -> psutil.Process | None:
+    """The triggerer make airflow runs (the leader of its own process group), if one runs."""
+    found = []
+    for child in process.children(recursive=True):
+        try:
+            if "triggerer" in child.cmdline() and os.getpgid(child.pid) == child.pid:
+                found.append(child)
+        except (psutil.Error, ProcessLookupError):  # gone, or a zombie not reaped yet
+            continue
+    assert len(found) <= 1, found
+    return found[0] if found else None
+
+
+def kill_triggerer_while_deferred(
+    ui: Deferrable, dag_id: str, run_id: str, task_id: str, running: Callable[[], bool]
+) -> None:
+    """Once the task is deferred and ``running()`` says its AWS work runs, SIGKILL the triggerer's whole
+    process group (its trigger runner too); make airflow starts a new one."""
+
+    def deferred() -> bool:
+        ti = task_instance(ui.url, ui.token, run_id, task_id, dag_id)
+        assert ti["state"] not in ("success", "skipped", "failed", "upstream_failed"), (task_id, ti)
+        return ti["state"] == "deferred" and running()
+
+    wait_for(f"{task_id} deferred while its AWS work runs", deferred, every=0.5)
+    dead = triggerer(ui.process)
+    os.killpg(dead.pid, signal.SIGKILL)
+    dead.wait(timeout=30)
+    wait_for(
+        "make airflow to start the triggerer again", lambda: triggerer(ui.process).pid != dead.pid, every=1
+    )
+
+
+def ended(ui: Deferrable, dag_id: str, run_id: str) -> dict[str, Any] | None:
+    runs = call(f"{ui.url}/api/v2/dags/{dag_id}/dagRuns?limit=100", ui.token)["dag_runs"]
+    (run,) = [r for r in runs if r["dag_run_id"] == run_id]
+    return run if run["state"] in ("success", "failed") else None
+
+
+def first_try_succeeded(ui: Deferrable, dag_id: str, run_id: str, task_id: str) -> str:
+    """The task resumed on its trigger without failing: success in try 1; its log."""
+    ti = task_instance(ui.url, ui.token, run_id, task_id, dag_id)
+    assert (ti["state"], ti["try_number"]) == ("success", 1), ti
+    return task_log(ui.url, ui.token, run_id, task_id, 1, dag_id)
+
+
+def test_deferred_tasks_survive_a_killed_triggerer_with_one_run_each(airflow: Deferrable) -> None:
+    ui, settings = airflow, get_settings({})
+    job, crawler = settings.clean_statistics_job, settings.analytics_crawler
+
+    def scheduled_ingest() -> str | None:
+        runs = call(f"{ui.url}/api/v2/dags/youtube_ingest/dagRuns", ui.token)["dag_runs"]
+        return runs[0]["dag_run_id"] if runs else None
+
+    ingest = wait_for("yesterday's scheduled youtube_ingest run", scheduled_ingest, every=2)
+
+    def glue_running() -> bool:
+        runs = job_runs(ui.runtime, job)
+        assert all(r["JobRunState"] in IN_PROGRESS for r in runs), f"ended before the kill: {runs}"
+        return bool(runs)
+
+    kill_triggerer_while_deferred(ui, "youtube_ingest", ingest, "run_clean_statistics", glue_running)
+    run = wait_for("the ingest run with the killed triggerer", lambda: ended(ui, "youtube_ingest", ingest))
+    assert run["state"] == "success", failed_tasks(ui.url, ui.token, "youtube_ingest", [run])
+    (glue_run,) = job_runs(ui.runtime, job)  # one job run, taken over by the new triggerer
+    assert glue_run["JobRunState"] == "SUCCEEDED", glue_run
+    log = first_try_succeeded(ui, "youtube_ingest", ingest, "run_clean_statistics")
+    assert f"driver log /aws-glue/jobs/output/{glue_run['Id']}" in log, "the driver's output, deferred too"
+
+    report = wait_for(
+        "the reporting run on the ingest's assets",
+        lambda: [r["dag_run_id"] for r in reporting_runs(ui.url, ui.token)],
+    )[0]
+    glue = aws_client(ui.runtime, "glue")
+    kill_triggerer_while_deferred(
+        ui,
+        "youtube_reporting",
+        report,
+        "crawl_analytics",
+        lambda: glue.get_crawler(Name=crawler)["Crawler"]["State"] == "RUNNING",
+    )
+    from youtube_lake.runs import safe_run_id
+
+    table = f"{HELD_REPORT}__{safe_run_id(report)}"
+    build = f"build_reports.build_{HELD_REPORT}"
+    kill_triggerer_while_deferred(
+        ui,
+        "youtube_reporting",
+        report,
+        build,
+        lambda: any(q["Status"]["State"] == "RUNNING" for q in ctas_of(ui.runtime, table)),
+    )
+    reporting = wait_for(
+        "the reporting run with the killed triggerer", lambda: ended(ui, "youtube_reporting", report)
+    )
+    assert reporting["state"] == "success", failed_tasks(ui.url, ui.token, "youtube_reporting", [reporting])
+    for task_id in ("crawl_analytics", build):
+        log = first_try_succeeded(ui, "youtube_reporting", report, task_id)
+        assert "already exists" not in log and "CrawlerRunningException" not in log, log
+    assert crawls(aws_client(ui.runtime, "logs"), crawler) == 1, "the instance's one crawl, whatever the kill"
+    (ctas,) = ctas_of(ui.runtime, table)
+    assert ctas["Status"]["State"] == "SUCCEEDED", ctas
+    assert table in view_sql(ui.runtime, HELD_REPORT), "the published view shows this run's table"
