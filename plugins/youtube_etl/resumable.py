@@ -101,6 +101,17 @@ class ResumableTask(ResumableJobMixin):
         return self._finished(self.get_job_result(self._attached, context), context)
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
+        """The trigger's event. The provider's waiter triggers end a failed run with an error event (not
+        a trigger failure), which the provider's operators raise as a dump of the event: here it fails the
+        task naming the run and the service's own message, after the run's own output (a Glue driver's)."""
+        if event and event.get("status") not in (None, "success"):
+            store = context.get("task_state_store")
+            external_id = store.get(self.external_id_key) if store is not None else None
+            if external_id:
+                self.log_run_output(external_id)
+                raise AirflowException(
+                    f"{self.describe_run(external_id)} [deferred wait: {event.get('message')}]"
+                )
         return self._finished(super().execute_complete(context, event), context)  # type: ignore[misc]
 
     def finish(self, result: Any, context: Any) -> Any:

@@ -263,3 +263,58 @@ def test_scheduled_runs_get_the_reports_deadline_and_a_missed_one_alerts(
     assert f"the reports of the interval ending {end.isoformat()}" in message["Message"]
     assert f"not published by {(end + timedelta(hours=hours)).isoformat()}" in message["Message"]
     assert scheduled.run_id in message["Message"]
+
+
+GLUE_DAG = """
+from datetime import datetime
+
+from airflow.sdk import dag
+
+from youtube_etl.dag_support import dag_alerts, default_args
+from youtube_etl.operators import GlueJobSummaryOperator
+from youtube_etl.settings import get_settings
+
+settings = get_settings()
+
+
+@dag(
+    dag_id="alerts_deferred_glue",
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    default_args=default_args(settings),
+    **dag_alerts(settings),
+)
+def alerts_deferred_glue():
+    GlueJobSummaryOperator(
+        task_id="run_job",
+        job_name={job!r},
+        aws_conn_id=settings.aws_conn_id,
+        deferrable=True,
+        waiter_delay=1,
+        retries=0,
+    )
+
+
+dag = alerts_deferred_glue()
+"""
+
+
+@pytest.mark.spark  # a Glue job run: the runtime's job executor
+@pytest.mark.usefixtures("airflow_db")
+def test_a_glue_run_failing_while_deferred_alerts_with_the_run_and_glues_message(
+    inbox: AlertsInbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 25: a deferred wait that fails is not "Trigger failure" in the alert: the job, the run id and
+    Glue's own error message."""
+    from localaws.tests.test_glue_jobs import RAISING_SCRIPT, job_maker
+
+    runtime = inbox.runtime
+    with job_maker(runtime, runtime.settings.assets_bucket, runtime.role_arn("glue")) as make_job:
+        job = make_job(RAISING_SCRIPT, {"--region": "zz"})
+        run = run_dag_file(GLUE_DAG.format(job=job), "alerts_deferred_glue", tmp_path, monkeypatch)
+        assert run.state == "failed"
+        (glue_run,) = runtime.client("glue").get_job_runs(JobName=job)["JobRuns"]
+    messages = {m["Subject"]: m["Message"] for m in inbox.drain()}
+    alert = messages["[youtube-dev] task failed: alerts_deferred_glue.run_job"]
+    assert f"Glue job {job} run {glue_run['Id']} FAILED: " in alert, alert
+    assert "unknown region 'zz'" in alert, alert

@@ -103,8 +103,17 @@ def dies_while_waiting(monkeypatch: pytest.MonkeyPatch, owner: type, name: str) 
     return lambda: monkeypatch.undo()
 
 
-def fail_deferred(task: Any, store: TaskStateStore) -> None:
-    """Resume a deferred task as Airflow does after its trigger raised (the waiter saw a failure)."""
+#: How a deferred wait ends in failure: the trigger raised (Airflow resumes the task with "__fail__"), or,
+#: as the provider's waiter triggers do when their waiter sees the run fail, it yields an error event.
+FAILED_WAITS = [pytest.param("trigger-failure"), pytest.param("error-event")]
+
+
+def fail_deferred(task: Any, store: TaskStateStore, how: str = "trigger-failure") -> None:
+    """Resume a deferred task as Airflow does after its trigger failed, ``how`` it failed."""
+    if how == "error-event":
+        event = {"status": "error", "message": "Waiter encountered a terminal failure state"}
+        task.execute_complete(task_context(store), event)
+        return
     kwargs = {"error": "Trigger failure", "traceback": ["botocore WaiterError: terminal failure state"]}
     task.resume_execution(TRIGGER_FAIL_REPR, kwargs, task_context(store))
 
@@ -262,8 +271,9 @@ def test_retries_find_the_glue_run_their_tries_died_before_starting_or_before_st
     assert store.values == {}
 
 
+@pytest.mark.parametrize("how", FAILED_WAITS)
 def test_a_deferred_glue_failure_names_the_run_and_the_jobs_error(
-    runtime: LocalRuntime, make_job: Callable[..., str]
+    runtime: LocalRuntime, make_job: Callable[..., str], how: str
 ) -> None:
     job = make_job(RAISING_SCRIPT, {"--region": "zz"})
     store = TaskStateStore()
@@ -274,7 +284,7 @@ def test_a_deferred_glue_failure_names_the_run_and_the_jobs_error(
     assert deferred.value.trigger.run_id == run_id, "the trigger waits for the stored run"
     wait_for_run(runtime.client("glue"), job, run_id)
     with pytest.raises(AirflowException, match=rf"Glue job {job} run {run_id} FAILED: .*unknown region 'zz'"):
-        fail_deferred(glue_task(runtime, job, deferrable=True), store)
+        fail_deferred(glue_task(runtime, job, deferrable=True), store, how)
 
 
 # ---- the Glue driver's output in the task log, both modes -------------------------------------------------
@@ -472,7 +482,10 @@ def test_a_retry_starts_the_ctas_its_try_died_before_sending(
     assert wait_for_query(runtime, query_id)["State"] == "SUCCEEDED"
 
 
-def test_a_deferred_athena_failure_names_the_query_and_athenas_reason(runtime: LocalRuntime) -> None:
+@pytest.mark.parametrize("how", FAILED_WAITS)
+def test_a_deferred_athena_failure_names_the_query_and_athenas_reason(
+    runtime: LocalRuntime, how: str
+) -> None:
     store = TaskStateStore()
     task = athena_task(runtime, "SELECT * FROM no_such_table_for_resume", deferrable=True)
     with pytest.raises(TaskDeferred):
@@ -481,7 +494,7 @@ def test_a_deferred_athena_failure_names_the_query_and_athenas_reason(runtime: L
     reason = wait_for_query(runtime, query_id)["StateChangeReason"]
     assert "no_such_table_for_resume" in reason
     with pytest.raises(AirflowException) as failure:
-        fail_deferred(athena_task(runtime, "SELECT 1", deferrable=True), store)
+        fail_deferred(athena_task(runtime, "SELECT 1", deferrable=True), store, how)
     assert str(failure.value).startswith(f"Athena query {query_id} FAILED: {reason}")
 
 
@@ -575,7 +588,10 @@ def test_a_crawl_found_running_is_waited_for_then_the_task_crawls(
     assert glue.get_crawler(Name=crawler)["Crawler"]["LastCrawl"]["Status"] == "SUCCEEDED"
 
 
-def test_a_deferred_crawl_failure_names_the_crawlers_message(runtime: LocalRuntime, crawler: str) -> None:
+@pytest.mark.parametrize("how", FAILED_WAITS)
+def test_a_deferred_crawl_failure_names_the_crawlers_message(
+    runtime: LocalRuntime, crawler: str, how: str
+) -> None:
     glue = runtime.client("glue")
     glue.update_crawler(Name=crawler, Targets={"S3Targets": [{"Path": "s3://no-such-bucket-resume/x/"}]})
     store = TaskStateStore()
@@ -587,7 +603,7 @@ def test_a_deferred_crawl_failure_names_the_crawlers_message(runtime: LocalRunti
     with pytest.raises(
         AirflowException, match=rf"Glue crawler {crawler} crawl started .* FAILED: .*no-such-bucket"
     ):
-        fail_deferred(crawler_task(runtime, crawler, deferrable=True), store)
+        fail_deferred(crawler_task(runtime, crawler, deferrable=True), store, how)
 
 
 CRAWL_DAG = """
