@@ -108,11 +108,14 @@ def kill_triggerer_while_deferred(
 
     wait_for(f"{task_id} deferred while its AWS work runs", deferred, every=0.5)
     dead = triggerer(ui.process)
+    assert dead is not None, "make airflow runs a triggerer"
     os.killpg(dead.pid, signal.SIGKILL)
-    dead.wait(timeout=30)
-    wait_for(
-        "make airflow to start the triggerer again", lambda: triggerer(ui.process).pid != dead.pid, every=1
-    )
+
+    def restarted() -> bool:
+        again = triggerer(ui.process)  # None until make airflow has seen the death and started a new one
+        return again is not None and again.pid != dead.pid
+
+    wait_for("make airflow to start the triggerer again", restarted, every=1)
 
 
 def ended(ui: Deferrable, dag_id: str, run_id: str) -> dict[str, Any] | None:
