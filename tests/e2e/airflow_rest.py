@@ -244,8 +244,8 @@ def reporting_runs(url: str, token: str) -> list[dict[str, Any]]:
 
 
 def reporting_idle(url: str, token: str) -> bool:
-    """No youtube_reporting run queued or running, and no asset event waiting to queue one (the kill test
-    before this one ended an ingest run, whose assets trigger a reporting run some loops later)."""
+    """No youtube_reporting run queued or running, and no asset event waiting to queue one (an ingest run
+    that just ended triggers a reporting run on its assets some scheduler loops later)."""
     if any(r["state"] not in ("success", "failed") for r in reporting_runs(url, token)):
         return False
     try:
