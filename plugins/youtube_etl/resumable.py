@@ -105,8 +105,7 @@ class ResumableTask(ResumableJobMixin):
         a trigger failure), which the provider's operators raise as a dump of the event: here it fails the
         task naming the run and the service's own message, after the run's own output (a Glue driver's)."""
         if event and event.get("status") not in (None, "success"):
-            store = context.get("task_state_store")
-            external_id = store.get(self.external_id_key) if store is not None else None
+            external_id = self._stored(context)
             if external_id:
                 self.log_run_output(external_id)
                 raise AirflowException(
@@ -132,6 +131,11 @@ class ResumableTask(ResumableJobMixin):
     def log_run_output(self, external_id: JsonValue) -> None:
         """Show what the ended run wrote (only a Glue job run writes a log of its own)."""
 
+    def _stored(self, context: Any) -> JsonValue:
+        """What this task stored of its run (an id or an intent), or None."""
+        store = context.get("task_state_store")
+        return store.get(self.external_id_key) if store is not None else None
+
     def _intend(self, context: Any, intent: JsonValue) -> None:
         """Store what identifies the coming submission before the call that makes it."""
         store = context.get("task_state_store")
@@ -142,8 +146,7 @@ class ResumableTask(ResumableJobMixin):
         """A trigger that failed (the waiter saw FAILED, or timed out) fails the task naming the run and
         the service's message; Airflow alone says only "Trigger failure" (apache/airflow#64095)."""
         resume = super().resume_execution  # type: ignore[misc]
-        store = context.get("task_state_store")
-        external_id = store.get(self.external_id_key) if store is not None else None
+        external_id = self._stored(context)
         if next_method != TRIGGER_FAIL_REPR or not external_id:
             return resume(next_method, next_kwargs, context)
         try:
