@@ -20,25 +20,39 @@ from local.runtime import LocalRuntime
 from tests.airflow_dags import run_dag_file
 
 TOPIC_ENV = "AIRFLOW__YOUTUBE_ETL__ALERTS_TOPIC_ARN"
-PROBE_DAG = """
+
+
+def alerted_dag(dag_id: str, body: str, imports: str = "") -> str:
+    """A DAG file of one DAG, ``dag_id``, wired as the project's DAGs are (``default_args``, ``dag_alerts``),
+    with ``body`` (its indented lines) inside and ``imports`` beside the project's."""
+    return f"""
 from datetime import datetime
 
 from airflow.sdk import dag, task
 
 from youtube_etl.dag_support import dag_alerts, default_args
 from youtube_etl.settings import get_settings
-
+{imports}
 settings = get_settings()
 
 
 @dag(
-    dag_id="alerts_probe",
+    dag_id="{dag_id}",
     schedule=None,
     start_date=datetime(2026, 1, 1),
     default_args=default_args(settings),
     **dag_alerts(settings),
 )
-def alerts_probe():
+def {dag_id}():
+{body}
+
+dag = {dag_id}()
+"""
+
+
+PROBE_DAG = alerted_dag(
+    "alerts_probe",
+    """\
     @task
     def fail_always():
         raise ValueError("probe: bad input in s3://raw/x.csv")
@@ -54,10 +68,8 @@ def alerts_probe():
     fail_always()
     fail_mapped.expand(n=[1, 2])
     succeed()
-
-
-dag = alerts_probe()
-"""
+""",
+)
 
 
 @dataclass
@@ -265,26 +277,9 @@ def test_scheduled_runs_get_the_reports_deadline_and_a_missed_one_alerts(
     assert scheduled.run_id in message["Message"]
 
 
-GLUE_DAG = """
-from datetime import datetime
-
-from airflow.sdk import dag
-
-from youtube_etl.dag_support import dag_alerts, default_args
-from youtube_etl.operators import GlueJobSummaryOperator
-from youtube_etl.settings import get_settings
-
-settings = get_settings()
-
-
-@dag(
-    dag_id="alerts_deferred_glue",
-    schedule=None,
-    start_date=datetime(2026, 1, 1),
-    default_args=default_args(settings),
-    **dag_alerts(settings),
-)
-def alerts_deferred_glue():
+def glue_dag(job: str) -> str:
+    """A DAG whose one task waits for a run of ``job`` deferred (its trigger, not the worker, waits)."""
+    body = f"""\
     GlueJobSummaryOperator(
         task_id="run_job",
         job_name={job!r},
@@ -293,10 +288,10 @@ def alerts_deferred_glue():
         waiter_delay=1,
         retries=0,
     )
-
-
-dag = alerts_deferred_glue()
 """
+    return alerted_dag(
+        "alerts_deferred_glue", body, "from youtube_etl.operators import GlueJobSummaryOperator\n"
+    )
 
 
 @pytest.mark.spark  # a Glue job run: the runtime's job executor
@@ -311,7 +306,7 @@ def test_a_glue_run_failing_while_deferred_alerts_with_the_run_and_glues_message
     runtime = inbox.runtime
     with job_maker(runtime, runtime.settings.assets_bucket, runtime.role_arn("glue")) as make_job:
         job = make_job(RAISING_SCRIPT, {"--region": "zz"})
-        run = run_dag_file(GLUE_DAG.format(job=job), "alerts_deferred_glue", tmp_path, monkeypatch)
+        run = run_dag_file(glue_dag(job), "alerts_deferred_glue", tmp_path, monkeypatch)
         assert run.state == "failed"
         (glue_run,) = runtime.client("glue").get_job_runs(JobName=job)["JobRuns"]
     messages = {m["Subject"]: m["Message"] for m in inbox.drain()}

@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +25,9 @@ READY = re.compile(r"Airflow UI: (http://127\.0\.0\.1:\d+)\s+login: (\S+) / (\S+
 RUNTIME = re.compile(r"local AWS runtime: (http://127\.0\.0\.1:\d+)")
 SQLITE_LOCKED = "Database is locked"
 IN_PROGRESS = ("STARTING", "RUNNING")
+#: The report whose CTAS the kill tests hold RUNNING (the runtime's holds) and kill mid-run, and its task.
+HELD_REPORT = "region_summary"
+HELD_BUILD = f"build_reports.build_{HELD_REPORT}"
 
 
 def call(url: str, token: str | None = None, method: str = "GET", body: Any = None) -> Any:
@@ -237,6 +241,31 @@ def view_sql(runtime: str, view: str) -> str:
     ]
     encoded = table["ViewOriginalText"].removeprefix("/* Presto View: ").removesuffix(" */")
     return str(json.loads(base64.b64decode(encoded))["originalSql"])
+
+
+def held_table(report_run: str) -> str:
+    """The table the held report's CTAS creates in the youtube_reporting run ``report_run``."""
+    from youtube_lake.runs import safe_run_id
+
+    return f"{HELD_REPORT}__{safe_run_id(report_run)}"
+
+
+def crawl_running(runtime: str, crawler: str) -> Callable[[], bool]:
+    """Whether ``crawler`` crawls now, asked of the runtime."""
+    glue = aws_client(runtime, "glue")
+    return lambda: bool(glue.get_crawler(Name=crawler)["Crawler"]["State"] == "RUNNING")
+
+
+def ctas_running(runtime: str, table: str) -> Callable[[], bool]:
+    """Whether a CTAS of ``table`` runs now, asked of the runtime's Athena."""
+    return lambda: any(q["Status"]["State"] == "RUNNING" for q in ctas_of(runtime, table))
+
+
+def run_ended(url: str, token: str, dag_id: str, run_id: str) -> dict[str, Any] | None:
+    """The DAG run once it ended (success or failed), else None."""
+    runs = call(f"{url}/api/v2/dags/{dag_id}/dagRuns?limit=100", token)["dag_runs"]
+    (run,) = [r for r in runs if r["dag_run_id"] == run_id]
+    return dict(run) if run["state"] in ("success", "failed") else None
 
 
 def reporting_runs(url: str, token: str) -> list[dict[str, Any]]:

@@ -19,23 +19,28 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import psutil
 import pytest
 
 from tests.aws.test_resume import crawls
 from tests.e2e.airflow_rest import (
+    HELD_BUILD,
+    HELD_REPORT,
     IN_PROGRESS,
     READY,
     RUNTIME,
     aws_client,
     call,
+    crawl_running,
     ctas_of,
+    ctas_running,
     failed_tasks,
+    held_table,
     hold,
     job_runs,
     reporting_runs,
+    run_ended,
     task_instance,
     task_log,
     view_sql,
@@ -45,7 +50,6 @@ from tests.servers import started, user_env
 from youtube_etl.settings import get_settings
 
 pytestmark = pytest.mark.slow
-HELD_REPORT = "region_summary"
 #: How long the runtime holds the crawl and the CTAS RUNNING: past the kill, the triggerer's restart and
 #: the 10 s after which make airflow's new triggerer takes the dead one's triggers (TRIGGERER_HEALTH_SECONDS).
 HOLD_SECONDS = 25
@@ -118,12 +122,6 @@ def kill_triggerer_while_deferred(
     wait_for("make airflow to start the triggerer again", restarted, every=1)
 
 
-def ended(ui: Deferrable, dag_id: str, run_id: str) -> dict[str, Any] | None:
-    runs = call(f"{ui.url}/api/v2/dags/{dag_id}/dagRuns?limit=100", ui.token)["dag_runs"]
-    (run,) = [r for r in runs if r["dag_run_id"] == run_id]
-    return run if run["state"] in ("success", "failed") else None
-
-
 def first_try_succeeded(ui: Deferrable, dag_id: str, run_id: str, task_id: str) -> str:
     """The task resumed on its trigger without failing: success in try 1; its log."""
     ti = task_instance(ui.url, ui.token, run_id, task_id, dag_id)
@@ -147,7 +145,10 @@ def test_deferred_tasks_survive_a_killed_triggerer_with_one_run_each(airflow: De
         return bool(runs)
 
     kill_triggerer_while_deferred(ui, "youtube_ingest", ingest, "run_clean_statistics", glue_running)
-    run = wait_for("the ingest run with the killed triggerer", lambda: ended(ui, "youtube_ingest", ingest))
+    run = wait_for(
+        "the ingest run with the killed triggerer",
+        lambda: run_ended(ui.url, ui.token, "youtube_ingest", ingest),
+    )
     assert run["state"] == "success", failed_tasks(ui.url, ui.token, "youtube_ingest", [run])
     (glue_run,) = job_runs(ui.runtime, job)  # one job run, taken over by the new triggerer
     assert glue_run["JobRunState"] == "SUCCEEDED", glue_run
@@ -158,30 +159,19 @@ def test_deferred_tasks_survive_a_killed_triggerer_with_one_run_each(airflow: De
         "the reporting run on the ingest's assets",
         lambda: [r["dag_run_id"] for r in reporting_runs(ui.url, ui.token)],
     )[0]
-    glue = aws_client(ui.runtime, "glue")
     kill_triggerer_while_deferred(
-        ui,
-        "youtube_reporting",
-        report,
-        "crawl_analytics",
-        lambda: glue.get_crawler(Name=crawler)["Crawler"]["State"] == "RUNNING",
+        ui, "youtube_reporting", report, "crawl_analytics", crawl_running(ui.runtime, crawler)
     )
-    from youtube_lake.runs import safe_run_id
-
-    table = f"{HELD_REPORT}__{safe_run_id(report)}"
-    build = f"build_reports.build_{HELD_REPORT}"
+    table = held_table(report)
     kill_triggerer_while_deferred(
-        ui,
-        "youtube_reporting",
-        report,
-        build,
-        lambda: any(q["Status"]["State"] == "RUNNING" for q in ctas_of(ui.runtime, table)),
+        ui, "youtube_reporting", report, HELD_BUILD, ctas_running(ui.runtime, table)
     )
     reporting = wait_for(
-        "the reporting run with the killed triggerer", lambda: ended(ui, "youtube_reporting", report)
+        "the reporting run with the killed triggerer",
+        lambda: run_ended(ui.url, ui.token, "youtube_reporting", report),
     )
     assert reporting["state"] == "success", failed_tasks(ui.url, ui.token, "youtube_reporting", [reporting])
-    for task_id in ("crawl_analytics", build):
+    for task_id in ("crawl_analytics", HELD_BUILD):
         log = first_try_succeeded(ui, "youtube_reporting", report, task_id)
         assert "already exists" not in log and "CrawlerRunningException" not in log, log
     assert crawls(aws_client(ui.runtime, "logs"), crawler) == 1, "the instance's one crawl, whatever the kill"

@@ -41,6 +41,8 @@ from local.drops import make_drops
 from local.supervise import STOPPED, still_running
 from tests.aws.test_resume import crawls
 from tests.e2e.airflow_rest import (
+    HELD_BUILD,
+    HELD_REPORT,
     IN_PROGRESS,
     READY,
     RUNTIME,
@@ -48,14 +50,18 @@ from tests.e2e.airflow_rest import (
     aws_client,
     backfill_runs,
     call,
+    crawl_running,
     create_backfill,
     ctas_of,
+    ctas_running,
     failed_tasks,
+    held_table,
     hold,
     job_runs,
     kill_while,
     reporting_idle,
     reporting_runs,
+    run_ended,
     task_instance,
     task_log,
     task_state,
@@ -283,7 +289,6 @@ def test_the_api_server_takes_the_jwt_secret_without_a_warning(airflow_ui: Airfl
 # The kill test's day: an interval the backfill test ran (twice); a new file of that day's drop gives its
 # re-run a Glue job run to kill.
 KILLED_DAY = DAYS[-1]
-HELD_REPORT = "region_summary"
 
 
 def resend(runtime: str, home: Path) -> tuple[int, int]:
@@ -306,8 +311,6 @@ def test_tasks_killed_mid_glue_run_crawl_and_ctas_retry_onto_their_runs(airflow_
     retries each task and the retry re-attaches to the run the killed try started: one job run, one crawl and
     one CTAS, no ConcurrentRunsExceededException or "already exists"; the re-sent file is taken exactly once
     and the published report equals the one before (the same rows again)."""
-    from youtube_lake.runs import safe_run_id
-
     url, token, runtime, home = airflow_ui.url, airflow_ui.token, airflow_ui.runtime, airflow_ui.home
     settings = get_settings({})
     job, crawler = settings.clean_statistics_job, settings.analytics_crawler
@@ -369,33 +372,29 @@ def test_tasks_killed_mid_glue_run_crawl_and_ctas_retry_onto_their_runs(airflow_
         ],
         every=1,
     )[0]
-    glue = aws_client(runtime, "glue")
     kill_while(
         "crawl_analytics with its crawl running",
         url,
         token,
         report_run,
         "crawl_analytics",
-        lambda: glue.get_crawler(Name=crawler)["Crawler"]["State"] == "RUNNING",
+        crawl_running(runtime, crawler),
     )
-    table = f"{HELD_REPORT}__{safe_run_id(report_run)}"
-    build = f"build_reports.build_{HELD_REPORT}"
+    table = held_table(report_run)
     kill_while(
-        f"{build} with its CTAS running",
+        f"{HELD_BUILD} with its CTAS running",
         url,
         token,
         report_run,
-        build,
-        lambda: any(q["Status"]["State"] == "RUNNING" for q in ctas_of(runtime, table)),
+        HELD_BUILD,
+        ctas_running(runtime, table),
     )
-
-    def reported() -> dict[str, Any] | None:
-        done = next(r for r in reporting_runs(url, token) if r["dag_run_id"] == report_run)
-        return done if done["state"] in ("success", "failed") else None
-
-    reporting = wait_for("the reporting run with the killed tasks", reported)
+    reporting = wait_for(
+        "the reporting run with the killed tasks",
+        lambda: run_ended(url, token, "youtube_reporting", report_run),
+    )
     assert reporting["state"] == "success", failed_tasks(url, token, "youtube_reporting", [reporting])
-    for task_id in ("crawl_analytics", build):
+    for task_id in ("crawl_analytics", HELD_BUILD):
         ti = task_instance(url, token, report_run, task_id, "youtube_reporting")
         assert ti["try_number"] >= 2, ti  # the killed try, then the retry
         retry_log = task_log(url, token, report_run, task_id, ti["try_number"], "youtube_reporting")
