@@ -17,7 +17,6 @@ QUICKSTART := .data/quickstart
 DATA ?=
 DAYS ?= 3
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
-export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help
 help: ## Show this help
