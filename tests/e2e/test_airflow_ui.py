@@ -134,14 +134,18 @@ def test_the_terminal_shows_progress_while_starting(airflow_ui: AirflowUI) -> No
     assert len(airflow_ui.progress) >= 5
 
 
+def _listening(process: psutil.Process) -> list[Any]:
+    """The process's listening sockets; none when it ended since it was listed (a task's process, an
+    ``airflow`` command the scheduler ran), as CI once saw between ``children()`` and this look."""
+    try:
+        return [c for c in process.net_connections("inet") if c.status == psutil.CONN_LISTEN]
+    except psutil.NoSuchProcess:
+        return []
+
+
 def test_every_listener_is_on_loopback(airflow_ui: AirflowUI) -> None:
     process = airflow_ui.process
-    listening = [
-        conn
-        for p in [process, *process.children(recursive=True)]
-        for conn in p.net_connections("inet")
-        if conn.status == psutil.CONN_LISTEN
-    ]
+    listening = [conn for p in [process, *process.children(recursive=True)] for conn in _listening(p)]
     assert len(listening) >= 2, "expected at least the runtime and the api-server"
     assert {c.laddr.ip for c in listening} <= {"127.0.0.1", "::ffff:127.0.0.1"}
 
