@@ -363,8 +363,9 @@ def run_pipeline(
     """E → T over the recorded days (``data`` None, ``days`` of them), or T over the drops of ``data``; then
     the reporting, the exports and the dashboard. Airflow must be configured.
 
-    ``prepare_airflow`` (e.g. migrating the metadata DB) runs first; with drops, in a thread while the first
-    drop loads and its S3 events run the Lambda, to keep Airflow's start-up off the critical path.
+    ``prepare_airflow`` (make run: waiting for the metadata DB's migration) runs first; with drops, in a
+    thread while the first drop loads and its S3 events run the Lambda, to keep Airflow's start-up off the
+    critical path.
     """
     from local.replay import DEFAULT_DAYS, extract_and_ingest
     from youtube_etl.dag_support import sql_dir
