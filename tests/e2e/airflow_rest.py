@@ -108,10 +108,9 @@ def backfill_runs(url: str, token: str, since: str, days: tuple[str, ...]) -> li
     day clears its existing run (same run id) and queues it again, so the queue time tells the backfills
     apart.
     """
-    runs = call(f"{url}/api/v2/dags/youtube_ingest/dagRuns?limit=100", token)["dag_runs"]
     return [
         r
-        for r in runs
+        for r in dag_runs(url, token, "youtube_ingest")
         if r.get("run_type") == "backfill"
         and r["data_interval_start"][:10] in days
         and _instant(r.get("queued_at")) >= _instant(since)
@@ -263,13 +262,17 @@ def ctas_running(runtime: str, table: str) -> Callable[[], bool]:
 
 def run_ended(url: str, token: str, dag_id: str, run_id: str) -> dict[str, Any] | None:
     """The DAG run once it ended (success or failed), else None."""
-    runs = call(f"{url}/api/v2/dags/{dag_id}/dagRuns?limit=100", token)["dag_runs"]
-    (run,) = [r for r in runs if r["dag_run_id"] == run_id]
+    (run,) = [r for r in dag_runs(url, token, dag_id) if r["dag_run_id"] == run_id]
     return dict(run) if run["state"] in ("success", "failed") else None
 
 
+def dag_runs(url: str, token: str, dag_id: str) -> list[dict[str, Any]]:
+    """The runs of ``dag_id`` (up to 100: more than any of these tests makes)."""
+    return list(call(f"{url}/api/v2/dags/{dag_id}/dagRuns?limit=100", token)["dag_runs"])
+
+
 def reporting_runs(url: str, token: str) -> list[dict[str, Any]]:
-    return list(call(f"{url}/api/v2/dags/youtube_reporting/dagRuns?limit=100", token)["dag_runs"])
+    return dag_runs(url, token, "youtube_reporting")
 
 
 def reporting_idle(url: str, token: str) -> bool:

@@ -35,6 +35,7 @@ from tests.e2e.airflow_rest import (
     crawl_running,
     ctas_of,
     ctas_running,
+    dag_runs,
     failed_tasks,
     held_table,
     hold,
@@ -134,7 +135,7 @@ def test_deferred_tasks_survive_a_killed_triggerer_with_one_run_each(airflow: De
     job, crawler = settings.clean_statistics_job, settings.analytics_crawler
 
     def scheduled_ingest() -> str | None:
-        runs = call(f"{ui.url}/api/v2/dags/youtube_ingest/dagRuns", ui.token)["dag_runs"]
+        runs = dag_runs(ui.url, ui.token, "youtube_ingest")
         return runs[0]["dag_run_id"] if runs else None
 
     ingest = wait_for("yesterday's scheduled youtube_ingest run", scheduled_ingest, every=2)

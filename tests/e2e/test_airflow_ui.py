@@ -54,6 +54,7 @@ from tests.e2e.airflow_rest import (
     create_backfill,
     ctas_of,
     ctas_running,
+    dag_runs,
     failed_tasks,
     held_table,
     hold,
@@ -150,14 +151,10 @@ def test_every_listener_is_on_loopback(airflow_ui: AirflowUI) -> None:
     assert {c.laddr.ip for c in listening} <= {"127.0.0.1", "::ffff:127.0.0.1"}
 
 
-def _runs(ui: AirflowUI, dag_id: str) -> list[dict[str, Any]]:
-    return list(call(f"{ui.url}/api/v2/dags/{dag_id}/dagRuns", ui.token)["dag_runs"])
-
-
 def _wait_until_done(ui: AirflowUI, done: Any, minutes: int = 15) -> dict[str, list[dict[str, Any]]]:
     deadline = time.monotonic() + 60 * minutes
     while True:
-        runs = {dag_id: _runs(ui, dag_id) for dag_id in DAG_IDS}
+        runs = {dag_id: dag_runs(ui.url, ui.token, dag_id) for dag_id in DAG_IDS}
         states = [r["state"] for rs in runs.values() for r in rs]
         assert "failed" not in states, runs
         if done(runs) and all(state == "success" for state in states):
@@ -194,7 +191,7 @@ def test_backfill_takes_each_days_drop_and_backfilling_again_takes_nothing(airfl
         assert verdicts(url, token, run["dag_run_id"])["quarantined"] == []
 
     def reported() -> bool:
-        runs = call(f"{url}/api/v2/dags/youtube_reporting/dagRuns", token)["dag_runs"]
+        runs = reporting_runs(url, token)
         states = [r["state"] for r in runs]
         assert "failed" not in states, failed_tasks(url, token, "youtube_reporting", runs)
         return bool(states) and set(states) == {"success"}
