@@ -12,6 +12,11 @@ there), keeps a record of the child's process tree, and on SIGINT or SIGTERM: pa
 runs after the grace period, removes the temporary folder and exits with 128 + the signal number. When the
 child exits on its own, whatever it started and left running is ended the same way (and named on stderr).
 Processes are ended by PID (psutil checks each PID still names the process it recorded), never by name.
+
+A supervisor that is SIGKILLed cannot stop anything, and the child — in a session of its own, deaf to
+SIGTERM inside ``dag.test()`` — would go on starting Glue drivers for nobody. So the child watches its
+supervisor (:func:`watch_supervisor`): once it is gone, the child ends what it started, removes the private
+temporary folder and exits.
 """
 
 from __future__ import annotations
@@ -22,13 +27,19 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import psutil
 
+#: Set in the supervised child's environment: the supervisor's PID.
 SUPERVISED_ENV = "YOUTUBE_ETL_SUPERVISED"
+#: The supervisor's private temporary folder starts with this.
+TMP_PREFIX = "youtube-etl-run-"
+#: How often the child checks its supervisor is still there.
+WATCH_SECONDS = 1.0
 # Graceful stop first (the child's own handler, SIGTERM to the tree), then SIGKILL: all gone well within 10 s.
 GRACE_SECONDS = 5.0
 KILL_WAIT_SECONDS = 2.0
@@ -114,8 +125,8 @@ def stop_tree(child: subprocess.Popen[bytes], known: dict[int, psutil.Process], 
 
 def supervise(command: list[str]) -> int:
     """Run ``command`` to its end (its exit status) or until SIGINT/SIGTERM (128 + the signal)."""
-    tmp = Path(tempfile.mkdtemp(prefix="youtube-etl-run-"))
-    env = {**os.environ, SUPERVISED_ENV: "1", "TMPDIR": str(tmp), "SPARK_LOCAL_DIRS": str(tmp)}
+    tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX))
+    env = {**os.environ, SUPERVISED_ENV: str(os.getpid()), "TMPDIR": str(tmp), "SPARK_LOCAL_DIRS": str(tmp)}
     received: list[int] = []
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -148,8 +159,39 @@ def supervise(command: list[str]) -> int:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def watch_supervisor(supervisor: int, every: float = WATCH_SECONDS) -> threading.Thread:
+    """In the supervised child: once the supervisor is gone (the child's parent changed: SIGKILL, OOM), end
+    every process this child started (SIGTERM, then SIGKILL after the grace period), remove the supervisor's
+    private temporary folder and exit — nobody is left to stop the run."""
+
+    def watch() -> None:
+        while os.getppid() == supervisor:
+            time.sleep(every)
+        print(
+            f"the supervisor (PID {supervisor}) is gone: ending the run and every process it started",
+            file=sys.stderr,
+            flush=True,
+        )
+        end_leftovers(still_running(list(_tree(psutil.Process()).values())))
+        tmp = Path(os.environ.get("TMPDIR", ""))
+        for _ in range(10):  # a process that was ending may still have been writing there
+            if not tmp.name.startswith(TMP_PREFIX) or not tmp.exists():
+                break
+            shutil.rmtree(tmp, ignore_errors=True)
+            time.sleep(0.2)
+        os._exit(128 + signal.SIGTERM)
+
+    thread = threading.Thread(target=watch, name="watch-supervisor", daemon=True)
+    thread.start()
+    return thread
+
+
 def run_supervised(module: str, main: Callable[[], int]) -> int:
-    """For a module's ``__main__``: ``main`` runs in a supervised child (``python -m module``, same args)."""
-    if os.environ.get(SUPERVISED_ENV):
+    """For a module's ``__main__``: ``main`` runs in a supervised child (``python -m module``, same args),
+    which watches its supervisor (:func:`watch_supervisor`)."""
+    supervisor = os.environ.get(SUPERVISED_ENV, "")
+    if supervisor:
+        if supervisor.isdigit() and int(supervisor) == os.getppid():
+            watch_supervisor(int(supervisor))
         return main()
     return supervise([sys.executable, "-m", module, *sys.argv[1:]])
