@@ -361,9 +361,13 @@ class ResumableAthenaOperator(ResumableTask, AthenaOperator):
         """Work done only when a query is really submitted (not when a retry re-attaches)."""
 
     def submit_job(self, context: Any) -> JsonValue:
-        self.before_submit(context)
+        # The intent first: storing it is also what proves this try is still the task's current one. A try
+        # the scheduler already failed while its process ran on (a late executor report, under load) reads
+        # nothing from the store — the API answers 404 for its task instance, as for a missing key — and
+        # would discard the table of the CTAS the next try then takes; storing raises for it instead.
         token = self.client_request_token or uuid.uuid4().hex
         self._intend(context, {SUBMITTING: token})
+        self.before_submit(context)
         query_id = self._start(token)
         self._attach(query_id, context)
         return query_id
@@ -381,7 +385,9 @@ class ResumableAthenaOperator(ResumableTask, AthenaOperator):
 
     def _query_id(self, external_id: JsonValue) -> str:
         """The query id stored, or the query of a stored intent: StartQueryExecution again with its token
-        answers the query the dead try started, or starts the one it meant to (its ``before_submit`` ran)."""
+        answers the query the dead try started, or starts the one it meant to (should the try have died
+        before its ``before_submit`` ended, a CTAS may fail on what an earlier attempt left: the mixin then
+        resubmits, ``before_submit`` first)."""
         token = pending_token(external_id)
         if token is None:
             return str(external_id)

@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from airflow.providers.amazon.aws.hooks.athena import AthenaHook
@@ -22,7 +22,8 @@ from airflow.providers.amazon.aws.hooks.glue import GlueJobHook
 from airflow.providers.amazon.aws.hooks.glue_crawler import GlueCrawlerHook
 from airflow.providers.amazon.aws.operators.athena import AthenaOperator
 from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR
-from airflow.sdk.exceptions import AirflowException, TaskDeferred
+from airflow.sdk.exceptions import AirflowException, AirflowRuntimeError, ErrorType, TaskDeferred
+from airflow.sdk.execution_time.comms import ErrorResponse
 
 from local.runtime import LocalRuntime
 from localaws.tests.test_glue_jobs import RAISING_SCRIPT, job_maker, wait_for_run
@@ -479,6 +480,52 @@ def test_a_retry_starts_the_ctas_its_try_died_before_sending(
 
     query_id = athena_task(runtime, ctas).execute(task_context(store))
     assert queries_naming(runtime, table) == [query_id]
+    assert wait_for_query(runtime, query_id)["State"] == "SUCCEEDED"
+
+
+class StaleTry(TaskStateStore):
+    """The store as a try sees it once the scheduler failed that try while its process still ran (the
+    executor's late report of a deferral, seen at load 13): the API answers 404 for the try's task instance,
+    which ``get`` reads as "nothing stored" and ``set`` raises."""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return default
+
+    def set(self, key: str, value: Any, **_: Any) -> None:
+        detail = {"status_code": 404, "detail": {"reason": "not_found"}}
+        raise AirflowRuntimeError(ErrorResponse(error=ErrorType.API_SERVER_ERROR, detail=detail))
+
+
+class DiscardingProbe(ResumableAthenaOperator):
+    """A report's CTAS task, whose ``before_submit`` discards what an earlier attempt left (here: counted)."""
+
+    discards: ClassVar[list[str]] = []
+
+    def before_submit(self, context: Any) -> None:
+        self.discards.append(context["run_id"])
+
+
+def test_a_stale_try_neither_discards_nor_submits(runtime: LocalRuntime) -> None:
+    """Seen under make airflow in deferrable mode: a stale try of build_channel_leaderboard found nothing
+    stored, dropped the run table of the CTAS that had succeeded, and the next try took that CTAS — the
+    checks found no table. A stale try must fail before it touches anything."""
+    table, ctas = probe_ctas(runtime)
+    DiscardingProbe.discards.clear()
+    task = DiscardingProbe(
+        task_id="build_probe",
+        query=ctas,
+        database=runtime.settings.analytics_database,
+        workgroup=runtime.settings.athena_workgroup,
+        aws_conn_id=runtime.settings.aws_conn_id,
+        sleep_time=1,
+    )
+    with pytest.raises(AirflowRuntimeError, match="404"):
+        task.execute(task_context(StaleTry()))
+    assert DiscardingProbe.discards == [], "nothing discarded"
+    assert queries_naming(runtime, table) == [], "nothing submitted"
+
+    query_id = task.execute(task_context(TaskStateStore()))  # the current try: discards, then submits
+    assert DiscardingProbe.discards == ["manual__resume"]
     assert wait_for_query(runtime, query_id)["State"] == "SUCCEEDED"
 
 
