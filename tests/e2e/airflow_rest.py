@@ -1,6 +1,7 @@
 """The REST API of a running `make airflow` (what its UI calls) and the local AWS runtime beside it, for the
 end-to-end tests of tests/e2e/test_airflow_ui.py: calls, waits, backfills, task instances and their logs, the
-runtime's job runs, queries, crawls and holds, and a task process killed mid-run."""
+runtime's job runs, queries, crawls and holds, make airflow's components, and a task process killed
+mid-run."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+
+import psutil
 
 from local.airflow_ui import SQLITE_BUSY
 from youtube_etl.settings import get_settings
@@ -302,3 +305,17 @@ def kill_while(description: str, url: str, token: str, run_id: str, task_id: str
     pid, try_number = wait_for(description, waiting, every=0.5)
     os.kill(pid, signal.SIGKILL)
     return try_number
+
+
+def component(process: psutil.Process, name: str) -> psutil.Process | None:
+    """The Airflow component ``name`` (``scheduler``, ``triggerer``, …) that make airflow (``process``) runs:
+    the leader of its own process group, if one runs."""
+    found = []
+    for child in process.children(recursive=True):
+        try:
+            if name in child.cmdline() and os.getpgid(child.pid) == child.pid:
+                found.append(child)
+        except (psutil.Error, ProcessLookupError):  # gone, or a zombie not reaped yet
+            continue
+    assert len(found) <= 1, found
+    return found[0] if found else None

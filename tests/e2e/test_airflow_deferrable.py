@@ -32,6 +32,7 @@ from tests.e2e.airflow_rest import (
     RUNTIME,
     aws_client,
     call,
+    component,
     crawl_running,
     ctas_of,
     ctas_running,
@@ -87,19 +88,6 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deferrable]:
         yield Deferrable(url, token["access_token"], psutil.Process(proc.pid), runtime.group(1), home)
 
 
-def triggerer(process: psutil.Process) -> psutil.Process | None:
-    """The triggerer make airflow runs (the leader of its own process group), if one runs."""
-    found = []
-    for child in process.children(recursive=True):
-        try:
-            if "triggerer" in child.cmdline() and os.getpgid(child.pid) == child.pid:
-                found.append(child)
-        except (psutil.Error, ProcessLookupError):  # gone, or a zombie not reaped yet
-            continue
-    assert len(found) <= 1, found
-    return found[0] if found else None
-
-
 def kill_triggerer_while_deferred(
     ui: Deferrable, dag_id: str, run_id: str, task_id: str, running: Callable[[], bool]
 ) -> None:
@@ -112,12 +100,13 @@ def kill_triggerer_while_deferred(
         return ti["state"] == "deferred" and running()
 
     wait_for(f"{task_id} deferred while its AWS work runs", deferred, every=0.5)
-    dead = triggerer(ui.process)
+    dead = component(ui.process, "triggerer")
     assert dead is not None, "make airflow runs a triggerer"
     os.killpg(dead.pid, signal.SIGKILL)
 
     def restarted() -> bool:
-        again = triggerer(ui.process)  # None until make airflow has seen the death and started a new one
+        # None until make airflow has seen the death and started a new one
+        again = component(ui.process, "triggerer")
         return again is not None and again.pid != dead.pid
 
     wait_for("make airflow to start the triggerer again", restarted, every=1)

@@ -13,7 +13,8 @@ minutes, so every test here shares it; they run in file order, and the last one 
   ``youtube_reporting`` follows; backfilling a day again takes nothing;
 - trigger ``youtube_ingest``, as the README says: it runs again over yesterday and takes the drops no run
   took yet; no task log of all those runs holds a warning or an error;
-- SIGKILL tasks mid Glue run, crawl and CTAS (issue 25): each retry re-attaches to its run;
+- SIGKILL tasks mid Glue run, crawl and CTAS (issue 25): each retry re-attaches to its run; SIGKILL the
+  scheduler mid Glue run: the task runs on, unaware, and make airflow starts a new scheduler;
 - Ctrl-C (SIGINT): everything started is gone, and everything listened on 127.0.0.1 only.
 """
 
@@ -28,7 +29,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,7 @@ from tests.e2e.airflow_rest import (
     aws_client,
     backfill_runs,
     call,
+    component,
     crawl_running,
     create_backfill,
     ctas_of,
@@ -93,6 +95,8 @@ class AirflowUI:
     progress: list[str]
     tmp: Path  # the TMPDIR make airflow got: its temporary folders go there
     runtime: str  # the local AWS runtime's endpoint
+    #: What a killed scheduler left running (its executor's workers): Ctrl-C must end them too.
+    orphans: list[psutil.Process] = field(default_factory=list)
 
 
 @pytest.fixture(scope="module")
@@ -311,7 +315,9 @@ def test_tasks_killed_mid_glue_run_crawl_and_ctas_retry_onto_their_runs(airflow_
     its CTAS (the runtime holds those two RUNNING 10 s, as a long crawl or query on AWS). The scheduler
     retries each task and the retry re-attaches to the run the killed try started: one job run, one crawl and
     one CTAS, no ConcurrentRunsExceededException or "already exists"; the re-sent file is taken exactly once
-    and the published report equals the one before (the same rows again)."""
+    and the published report equals the one before (the same rows again). Before those two, the scheduler is
+    SIGKILLed while run_build_analytics waits on its Glue run: the task ends in its first try on one job run,
+    and the scheduler make airflow starts again runs the rest."""
     url, token, runtime, home = airflow_ui.url, airflow_ui.token, airflow_ui.runtime, airflow_ui.home
     settings = get_settings({})
     job, crawler = settings.clean_statistics_job, settings.analytics_crawler
@@ -321,6 +327,7 @@ def test_tasks_killed_mid_glue_run_crawl_and_ctas_retry_onto_their_runs(airflow_
         "earlier reporting runs to end, none queued on assets", lambda: reporting_idle(url, token), every=2
     )
     before = {r["Id"] for r in job_runs(runtime, job)}  # after the earlier backfills' runs, not during them
+    builds_before = {r["Id"] for r in job_runs(runtime, settings.build_analytics_job)}
     earlier_reports = {r["dag_run_id"] for r in reporting_runs(url, token)}
     published = sorted(athena_rows(runtime, f"SELECT * FROM {HELD_REPORT}"))
     assert published, "an earlier run published the report"
@@ -365,7 +372,8 @@ def test_tasks_killed_mid_glue_run_crawl_and_ctas_retry_onto_their_runs(airflow_
     metrics = xcom(url, token, run_id, "run_clean_statistics", "metrics")
     assert (metrics["read"], metrics["written"], metrics["rejected"]) == (records, videos, 0), metrics
 
-    # The reporting run that run's assets start: kill its crawl task, then its CTAS task, mid-run.
+    # The reporting run that run's assets start: kill the scheduler while its Glue task waits, then its crawl
+    # task, then its CTAS task, mid-run.
     report_run = wait_for(
         "the reporting run on the re-sent day's assets",
         lambda: [
@@ -373,6 +381,7 @@ def test_tasks_killed_mid_glue_run_crawl_and_ctas_retry_onto_their_runs(airflow_
         ],
         every=1,
     )[0]
+    dead_scheduler = kill_scheduler_mid_glue_run(airflow_ui, report_run, builds_before)
     kill_while(
         "crawl_analytics with its crawl running",
         url,
@@ -407,6 +416,43 @@ def test_tasks_killed_mid_glue_run_crawl_and_ctas_retry_onto_their_runs(airflow_
     assert ctas["Status"]["State"] == "SUCCEEDED", ctas
     assert sorted(athena_rows(runtime, f"SELECT * FROM {HELD_REPORT}")) == published
     assert table in view_sql(runtime, HELD_REPORT), "the published view shows this run's table"
+    # The scheduler's death: its running task went on in its worker and ended in its first try, on one job
+    # run; the new scheduler ran the rest of the DAG run (the crawl and the CTAS above, and their retries).
+    ti = task_instance(url, token, report_run, "run_build_analytics", "youtube_reporting")
+    assert (ti["state"], ti["try_number"]) == ("success", 1), ti
+    (build,) = [r for r in job_runs(runtime, settings.build_analytics_job) if r["Id"] not in builds_before]
+    assert build["JobRunState"] == "SUCCEEDED", build
+    assert build["Id"] in task_log(url, token, report_run, "run_build_analytics", 1, "youtube_reporting")
+    scheduler = component(airflow_ui.process, "scheduler")
+    assert scheduler is not None and scheduler.pid != dead_scheduler, "make airflow started a new scheduler"
+
+
+def kill_scheduler_mid_glue_run(ui: AirflowUI, report_run: str, builds_before: set[str]) -> int:
+    """SIGKILL the scheduler's process alone (on MWAA the workers run elsewhere) once the reporting run's
+    run_build_analytics waits on its Glue job run; its processes (the executor's workers, the task) are kept
+    for the Ctrl-C test. Returns the dead scheduler's PID once make airflow started a new one."""
+    job = get_settings({}).build_analytics_job
+
+    def glue_running() -> bool:
+        ti = task_instance(ui.url, ui.token, report_run, "run_build_analytics", "youtube_reporting")
+        assert ti["state"] not in ("success", "skipped", "failed", "upstream_failed"), ti
+        started = [r for r in job_runs(ui.runtime, job) if r["Id"] not in builds_before]
+        assert all(r["JobRunState"] in IN_PROGRESS for r in started), f"ended before the kill: {started}"
+        return ti["state"] == "running" and bool(started)
+
+    wait_for("run_build_analytics with its Glue run running", glue_running, every=0.5)
+    scheduler = component(ui.process, "scheduler")
+    assert scheduler is not None, "make airflow runs a scheduler"
+    ui.orphans += scheduler.children(recursive=True)
+    assert ui.orphans, "the scheduler's executor runs the task in a process of its own"
+    scheduler.kill()
+
+    def restarted() -> bool:
+        again = component(ui.process, "scheduler")  # None until make airflow has started a new one
+        return again is not None and again.pid != scheduler.pid
+
+    wait_for("make airflow to start the scheduler again", restarted, every=1)
+    return scheduler.pid
 
 
 def test_sigint_stops_everything_and_says_so(airflow_ui: AirflowUI) -> None:
@@ -420,7 +466,7 @@ def test_sigint_stops_everything_and_says_so(airflow_ui: AirflowUI) -> None:
     took = time.monotonic() - signalled
     assert took <= 10, f"stopped after {took:.1f} s (issue 16: within 10 s)"
     assert airflow_ui.popen.returncode == 128 + signal.SIGINT
-    alive = still_running(children)
+    alive = still_running(children + airflow_ui.orphans)  # the killed scheduler's processes too
     assert alive == [], f"left running: {[p.pid for p in alive]}"
     assert rest.rstrip().splitlines()[-1].startswith(STOPPED), rest[-2000:]
     assert list(airflow_ui.tmp.iterdir()) == [], "no temporary folder is left behind"
