@@ -156,7 +156,16 @@ def supervise(command: list[str]) -> int:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-        shutil.rmtree(tmp, ignore_errors=True)
+        remove_folder(tmp)
+
+
+def remove_folder(folder: Path) -> None:
+    """Remove the private temporary folder, again while a process that was ending still writes there."""
+    for _ in range(10):
+        shutil.rmtree(folder, ignore_errors=True)
+        if not folder.exists():
+            return
+        time.sleep(0.2)
 
 
 def watch_supervisor(supervisor: int, every: float = WATCH_SECONDS) -> threading.Thread:
@@ -174,11 +183,8 @@ def watch_supervisor(supervisor: int, every: float = WATCH_SECONDS) -> threading
         )
         end_leftovers(still_running(list(_tree(psutil.Process()).values())))
         tmp = Path(os.environ.get("TMPDIR", ""))
-        for _ in range(10):  # a process that was ending may still have been writing there
-            if not tmp.name.startswith(TMP_PREFIX) or not tmp.exists():
-                break
-            shutil.rmtree(tmp, ignore_errors=True)
-            time.sleep(0.2)
+        if tmp.name.startswith(TMP_PREFIX):
+            remove_folder(tmp)
         os._exit(128 + signal.SIGTERM)
 
     thread = threading.Thread(target=watch, name="watch-supervisor", daemon=True)
