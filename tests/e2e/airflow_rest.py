@@ -319,3 +319,14 @@ def component(process: psutil.Process, name: str) -> psutil.Process | None:
             continue
     assert len(found) <= 1, found
     return found[0] if found else None
+
+
+def wait_restarted(process: psutil.Process, name: str, dead: int) -> None:
+    """Until make airflow (``process``) has seen its component ``name`` (PID ``dead``) die and started a new
+    one, as MWAA starts a failed scheduler or triggerer again."""
+
+    def restarted() -> bool:
+        again = component(process, name)  # None until make airflow has started a new one
+        return again is not None and again.pid != dead
+
+    wait_for(f"make airflow to start the {name} again", restarted, every=1)

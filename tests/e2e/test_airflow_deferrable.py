@@ -47,6 +47,7 @@ from tests.e2e.airflow_rest import (
     task_log,
     view_sql,
     wait_for,
+    wait_restarted,
 )
 from tests.servers import started, user_env
 from youtube_etl.settings import get_settings
@@ -103,13 +104,7 @@ def kill_triggerer_while_deferred(
     dead = component(ui.process, "triggerer")
     assert dead is not None, "make airflow runs a triggerer"
     os.killpg(dead.pid, signal.SIGKILL)
-
-    def restarted() -> bool:
-        # None until make airflow has seen the death and started a new one
-        again = component(ui.process, "triggerer")
-        return again is not None and again.pid != dead.pid
-
-    wait_for("make airflow to start the triggerer again", restarted, every=1)
+    wait_restarted(ui.process, "triggerer", dead.pid)
 
 
 def first_try_succeeded(ui: Deferrable, dag_id: str, run_id: str, task_id: str) -> str:

@@ -72,6 +72,7 @@ from tests.e2e.airflow_rest import (
     view_sql,
     wait_backfills_completed,
     wait_for,
+    wait_restarted,
     xcom,
 )
 from tests.servers import started, user_env
@@ -446,12 +447,7 @@ def kill_scheduler_mid_glue_run(ui: AirflowUI, report_run: str, builds_before: s
     ui.orphans += scheduler.children(recursive=True)
     assert ui.orphans, "the scheduler's executor runs the task in a process of its own"
     scheduler.kill()
-
-    def restarted() -> bool:
-        again = component(ui.process, "scheduler")  # None until make airflow has started a new one
-        return again is not None and again.pid != scheduler.pid
-
-    wait_for("make airflow to start the scheduler again", restarted, every=1)
+    wait_restarted(ui.process, "scheduler", scheduler.pid)
     return scheduler.pid
 
 
