@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from localaws._aws import DEFAULT_REGION, HOST, LOCAL_ACCOUNT, LOCAL_CREDENTIALS
 from localaws._glue_jobs.spark import SparkSetupError, spark_conf
+from localaws._holds import Hold
 from localaws._runtime import LocalAWS, Provision
 from localaws._serve import serve
 from localaws._youtube.standin import YouTubeCall, YouTubeFault, YouTubeStandIn
@@ -30,6 +31,7 @@ from localaws._youtube.standin import YouTubeCall, YouTubeFault, YouTubeStandIn
 __all__ = [
     "DEFAULT_REGION",
     "HOST",
+    "Hold",
     "LOCAL_ACCOUNT",
     "LOCAL_CREDENTIALS",
     "LocalAWS",

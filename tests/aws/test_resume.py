@@ -26,6 +26,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowRuntimeError, ErrorT
 from airflow.sdk.execution_time.comms import ErrorResponse
 
 from local.runtime import LocalRuntime
+from localaws import Hold
 from localaws.tests.test_glue_jobs import RAISING_SCRIPT, job_maker, wait_for_run
 from youtube_etl.operators import GlueJobSummaryOperator
 from youtube_etl.resumable import ResumableAthenaOperator, ResumableCrawlerOperator
@@ -588,10 +589,17 @@ def crawls(logs: Any, name: str) -> int:
     return sum("Running Start Crawl" in event["message"] for event in events["events"])
 
 
+#: How long the dead try's crawl stays RUNNING: far longer than a retry takes to start, even under load.
+CRAWL_HELD_SECONDS = 10.0
+
+
 def test_a_retry_waits_for_the_crawl_its_dead_try_started(
     runtime: LocalRuntime, crawler: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = TaskStateStore()
+    # The crawl stays RUNNING a while (a hold; a crawl here ends within a second), so the retry meets it
+    # running even on a loaded machine: a CI run at load 13 saw the retry start after the crawl had ended.
+    runtime.holds.add(Hold("crawler", re.escape(crawler), seconds=CRAWL_HELD_SECONDS))
     revive = dies_while_waiting(monkeypatch, GlueCrawlerHook, "wait_for_crawler_completion")
     with pytest.raises(WorkerDied):
         crawler_task(runtime, crawler).execute(task_context(store))
