@@ -87,7 +87,9 @@ def spark():  # type: ignore[no-untyped-def]
     """A local SparkSession like Glue 5.1's (Spark 3.5, UTC, dynamic partition overwrite)."""
     from pyspark.sql import SparkSession
 
-    session = (
+    from localaws import python_worker_conf
+
+    builder = (
         SparkSession.builder.master("local[2]")
         .appName("youtube-etl-tests")
         .config("spark.sql.session.timeZone", "UTC")
@@ -96,8 +98,12 @@ def spark():  # type: ignore[no-untyped-def]
         .config("spark.ui.enabled", "false")
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.driver.host", "127.0.0.1")
-        .getOrCreate()
     )
+    for key, value in python_worker_conf().items():
+        builder = builder.config(key, value)
+    # Python workers of this interpreter (PySpark reads the variable as the context starts), as on Glue.
+    with patched_environ({"PYSPARK_PYTHON": sys.executable}):
+        session = builder.getOrCreate()
     yield session
     session.stop()
     # py4j logs from __del__ at interpreter exit, after pytest closed its streams ("Logging error").

@@ -42,6 +42,25 @@ BASE_CONF: dict[str, str] = {
 }
 
 
+#: The folder that holds :data:`PYTHON_DAEMON_MODULE` (and nothing else).
+PYTHON_DAEMON_FOLDER = Path(__file__).resolve().parent / "daemon"
+#: PySpark's worker daemon without Spark's archives on the path (see the module's docstring).
+PYTHON_DAEMON_MODULE = "localaws_pyspark_daemon"
+
+
+def python_worker_conf() -> dict[str, str]:
+    """Settings that start Spark's Python workers from the lean daemon: Spark puts its own archives first
+    on the workers' path, which makes every Python task re-read them (~3× its cost on 2 cores).
+
+    The workers run ``PYSPARK_PYTHON`` (``python3`` on the ``PATH`` if unset); the daemon drops the archives
+    only where that interpreter has PySpark installed.
+    """
+    return {
+        "spark.python.daemon.module": PYTHON_DAEMON_MODULE,
+        "spark.executorEnv.PYTHONPATH": str(PYTHON_DAEMON_FOLDER),
+    }
+
+
 class SparkSetupError(RuntimeError):
     """The local Spark cannot be configured (jars missing); the message says what to install."""
 
@@ -120,6 +139,7 @@ def spark_conf(
     # Python workers must be this interpreter (the venv), not whatever "python3" is on PATH.
     conf["spark.pyspark.python"] = sys.executable
     conf["spark.pyspark.driver.python"] = sys.executable
+    conf.update(python_worker_conf())
     conf.update(extra or {})
     return conf
 

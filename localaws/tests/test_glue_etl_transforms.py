@@ -11,6 +11,7 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from localaws import python_worker_conf
 from localaws._glue_etl.awsglue import DynamicFrame, NotCoveredError
 from localaws._glue_etl.awsglue.context import GlueContext
 from localaws._glue_etl.awsglue.transforms import (
@@ -30,14 +31,16 @@ pytestmark = [pytest.mark.spark, pytest.mark.timeout(300)]
 
 @pytest.fixture(scope="module")
 def glue_context() -> Iterator[GlueContext]:
-    session = (
+    builder = (
         SparkSession.builder.master("local[1]")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.driver.host", "127.0.0.1")
-        .getOrCreate()
     )
+    for key, value in python_worker_conf().items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
     yield GlueContext(session.sparkContext)
     session.stop()
 

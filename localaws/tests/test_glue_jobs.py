@@ -12,6 +12,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 import uuid
@@ -625,6 +626,38 @@ def test_spark_conf_from_glue_conf_argument() -> None:
         "spark.x.y": "a=b",
     }
     assert spec.spark_conf_from_arguments({}) == {}
+
+
+#: Runs the worker daemon's path step in a fresh interpreter whose path starts with the daemon's folder and
+#: Spark's archives, as Spark starts it; prints whether it dropped them and the archives left on the path.
+DAEMON_PATH_STEP = """\
+import json, sys
+sys.path[:0] = json.loads(sys.argv[1])
+import localaws_pyspark_daemon as daemon
+dropped = daemon.lean_path()
+print(json.dumps([dropped, [p for p in sys.path if daemon.is_spark_archive(p)]]))
+"""
+
+
+@pytest.mark.parametrize("site_packages", [True, False])
+def test_the_worker_daemon_drops_sparks_archives_only_where_pyspark_is_installed(site_packages: bool) -> None:
+    """Spark puts pyspark.zip, py4j's zip and spark-core's jar first on its workers' path; with PySpark
+    installed the daemon drops them (each made every Python task re-read it), without (``-S``: no
+    site-packages) it keeps them, or the workers could not import PySpark at all."""
+    import pyspark
+
+    home = Path(pyspark.__file__).parent
+    archives = [str(p) for p in sorted((home / "python" / "lib").glob("*.zip"))]
+    archives += [str(p) for p in sorted((home / "jars").glob("spark-core*.jar"))]
+    assert [Path(p).name.split("-")[0] for p in archives] == ["py4j", "pyspark.zip", "spark"], archives
+    path = json.dumps([str(local_spark.PYTHON_DAEMON_FOLDER), *archives])
+    flags = [] if site_packages else ["-S"]
+    done = subprocess.run(
+        [sys.executable, *flags, "-c", DAEMON_PATH_STEP, path], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    dropped, left = json.loads(done.stdout)
+    assert (dropped, left) == ((True, []) if site_packages else (False, archives))
 
 
 def test_spark_defaults_map_every_s3_scheme_to_s3a(tmp_path: Path) -> None:
