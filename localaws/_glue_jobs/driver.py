@@ -59,6 +59,23 @@ def warm_up(spark: Any, folder: str) -> None:
     jvm.org.apache.hadoop.fs.FileSystem.get(uri, spark.sparkContext._jsc.hadoopConfiguration())
 
 
+def ship_py_files(spark: Any, pythonpath: list[str]) -> None:
+    """The run's ``--extra-py-files`` for its Python workers too, as Glue ships them (``pyFiles``).
+
+    A cold driver's workers find them on the ``PYTHONPATH`` it starts with; this driver's JVM started
+    before the run, and so may its worker daemon (the warm-up), so their path lacks the run's files: a
+    worker would import a module of the job from wherever else it finds one, or not at all. ``addPyFile``
+    puts each archive, and each ``.py`` file of a folder, first on every worker's path.
+    """
+    for entry in pythonpath:
+        if os.path.isdir(entry):
+            for name in sorted(os.listdir(entry)):
+                if name.endswith(".py"):
+                    spark.sparkContext.addPyFile(os.path.join(entry, name))
+        elif os.path.isfile(entry):
+            spark.sparkContext.addPyFile(entry)
+
+
 def main() -> int:
     from pyspark.sql import SparkSession
 
@@ -78,6 +95,7 @@ def main() -> int:
     os.environ.clear()
     os.environ.update(request["env"])
     sys.path[:0] = request["pythonpath"]
+    ship_py_files(spark, request["pythonpath"])
     os.chdir(request["cwd"])
     sys.argv = list(request["argv"])
     try:

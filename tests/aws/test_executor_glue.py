@@ -295,9 +295,25 @@ import lake_io
 import youtube_lake
 from awsglue.utils import getResolvedOptions
 
+from pyspark.sql import SparkSession
+
 args = getResolvedOptions(sys.argv, ["JOB_NAME", "marker_uri"])
 bucket, key = args["marker_uri"][5:].split("/", 1)
 where = {"youtube_lake": youtube_lake.__file__, "lake_io": lake_io.__file__}
+
+
+def in_a_worker(rows):
+    import os
+
+    import pyspark
+    import youtube_lake
+
+    archives = [p for p in sys.path if p.endswith((".zip", ".jar")) and os.path.isfile(p)]
+    yield {"youtube_lake": youtube_lake.__file__, "pyspark": pyspark.__file__, "archives": archives}
+
+
+spark = SparkSession.builder.getOrCreate()
+where["worker"] = spark.sparkContext.parallelize([0], 1).mapPartitions(in_a_worker).collect()[0]
 boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(where).encode())
 """
 
@@ -321,3 +337,10 @@ def test_glue_jobs_import_the_lake_contracts_from_the_deployed_zip(
     assert not lake.is_relative_to(REPO_ROOT / "include"), "imported from the checkout, not the zip"
     assert Path(where["lake_io"]).name == "lake_io.py"
     assert not Path(where["lake_io"]).is_relative_to(REPO_ROOT / "include"), "lake_io.py as uploaded"
+    # A Python task of the job sees the same zip (a pre-started driver ships it to its workers, as Glue
+    # ships --extra-py-files), and PySpark installed, without Spark's own archives on its path (the
+    # runtime's lean worker daemon: each of them made every Python task ~3x slower).
+    worker = where["worker"]
+    assert Path(worker["youtube_lake"]).parts[-3:] == lake.parts[-3:], worker
+    assert ".zip" not in worker["pyspark"] and Path(worker["pyspark"]).parent.name == "pyspark", worker
+    assert [Path(p).name for p in worker["archives"]] == ["youtube_lake.zip"], worker
