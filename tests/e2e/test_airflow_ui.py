@@ -417,13 +417,17 @@ def test_tasks_killed_mid_glue_run_crawl_and_ctas_retry_onto_their_runs(airflow_
     assert ctas["Status"]["State"] == "SUCCEEDED", ctas
     assert sorted(athena_rows(runtime, f"SELECT * FROM {HELD_REPORT}")) == published
     assert table in view_sql(runtime, HELD_REPORT), "the published view shows this run's table"
-    # The scheduler's death: its running task went on in its worker and ended in its first try, on one job
-    # run; the new scheduler ran the rest of the DAG run (the crawl and the CTAS above, and their retries).
+    # The scheduler's death: the task ended on its one job run, and the new scheduler ran the rest of the DAG
+    # run (the crawl and the CTAS above, and their retries). Which try ended it is Airflow's timing: the
+    # orphaned first try, when the job run ends before the new scheduler counts the old one dead (30 s);
+    # else the new scheduler resets the orphan and the retry re-attaches to the stored run (seen in CI at
+    # load 6-10).
     ti = task_instance(url, token, report_run, "run_build_analytics", "youtube_reporting")
-    assert (ti["state"], ti["try_number"]) == ("success", 1), ti
+    assert ti["state"] == "success", ti
     (build,) = [r for r in job_runs(runtime, settings.build_analytics_job) if r["Id"] not in builds_before]
     assert build["JobRunState"] == "SUCCEEDED", build
-    assert build["Id"] in task_log(url, token, report_run, "run_build_analytics", 1, "youtube_reporting")
+    last_log = task_log(url, token, report_run, "run_build_analytics", ti["try_number"], "youtube_reporting")
+    assert build["Id"] in last_log and "ConcurrentRunsExceeded" not in last_log, last_log
     scheduler = component(airflow_ui.process, "scheduler")
     assert scheduler is not None and scheduler.pid != dead_scheduler, "make airflow started a new scheduler"
 
