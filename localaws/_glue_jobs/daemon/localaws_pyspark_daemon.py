@@ -4,16 +4,16 @@ Spark puts ``pyspark.zip``, the py4j source zip and the ``spark-core`` jar ahead
 workers' path (``PythonUtils.sparkPythonPath``), even for a pip-installed PySpark whose package is in
 site-packages. Before every task, ``pyspark.worker`` calls ``importlib.invalidate_caches()``, and on Python
 3.11 a zip importer then reads its whole archive directory again: ~800 entries for ``pyspark.zip``,
-thousands for the jar. Measured on 2 cores, a task of PySpark's default daemon took ~80 ms, ~28 ms with
-this one; workers also imported PySpark by compiling the zip's sources instead of the installed,
-byte-compiled package.
+thousands for the jar. Measured on 2 cores (``python -m bench python_tasks``), a task of PySpark's default
+daemon took ~87 ms, ~30 ms with this one; workers also imported PySpark by compiling the zip's sources
+instead of the installed, byte-compiled package.
 
 This module is the daemon the local runtime's Spark starts (``spark.python.daemon.module``, with this folder
 on the workers' ``PYTHONPATH``: see ``localaws._glue_jobs.spark``). It drops those archives from the path,
 then runs PySpark's own daemon, which forks every worker: the same PySpark, imported from site-packages.
 When this interpreter has PySpark only in Spark's archive, the path stays as Spark made it. Nothing of a
-job changes: its ``--extra-py-files`` reach the workers as before. It imports nothing of localaws (it runs
-in a bare worker interpreter) and stays valid on Python 3.11 and 3.12.
+job changes: its ``--extra-py-files`` reach the workers as before (ahead of site-packages). It imports
+nothing of localaws (it runs in a bare worker interpreter) and stays valid on Python 3.11 and 3.12.
 """
 
 from __future__ import annotations
