@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import child_json
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ITEMS = 232_906  # the reference file's item count (FACTS.md)
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
@@ -207,26 +209,9 @@ def _run() -> None:
         for name in APPROACHES:
             runs = []
             for _ in range(REPEATS):
-                proc = subprocess.run(
-                    [
-                        sys.executable,
-                        "-m",
-                        "bench.bench_lambda",
-                        "--child",
-                        name,
-                        settings.raw_bucket,
-                        settings.processed_bucket,
-                    ],
-                    cwd=REPO_ROOT,
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                    timeout=600,
-                    check=False,
-                )
-                if proc.returncode != 0:
-                    raise RuntimeError(f"{name} failed:\n{proc.stderr[-3000:]}")
-                runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+                argv = [sys.executable, "-m", "bench.bench_lambda", "--child", name]
+                argv += [settings.raw_bucket, settings.processed_bucket]
+                runs.append(child_json(f"{name} failed", argv, cwd=REPO_ROOT, env=env, timeout=600))
             results[name] = {
                 "work_s": min(r["work_s"] for r in runs),
                 "import_s": min(r["import_s"] for r in runs),

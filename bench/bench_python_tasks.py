@@ -12,11 +12,11 @@ the ratio and the load average.
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
-import subprocess
 import sys
+
+from bench import child_json
 
 TASKS = 200
 ROUNDS = 3
@@ -45,17 +45,8 @@ print(json.dumps(times))
 
 def run(variant: str) -> list[float]:
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
-    done = subprocess.run(
-        [sys.executable, "-c", RUNNER, variant, str(TASKS), str(ROUNDS)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=900,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{variant}: exit {done.returncode}: {done.stderr[-2000:]}")
-    times: list[float] = json.loads(done.stdout.strip().splitlines()[-1])
+    argv = [sys.executable, "-c", RUNNER, variant, str(TASKS), str(ROUNDS)]
+    times: list[float] = child_json(variant, argv, env=env, timeout=900)
     return times
 
 

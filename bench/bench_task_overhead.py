@@ -17,12 +17,13 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from bench import child_json
 
 REPO = Path(__file__).resolve().parents[1]
 TASKS = 6
@@ -111,15 +112,8 @@ def _child(variant: str) -> dict[str, Any]:
 def _tasks() -> None:
     figures = {}
     for variant in ("before", "after"):
-        done = subprocess.run(
-            [sys.executable, "-m", "bench.bench_task_overhead", "--child", variant],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"{variant}: {done.stderr[-3000:]}")
-        figures[variant] = json.loads(done.stdout.strip().splitlines()[-1])
+        argv = [sys.executable, "-m", "bench.bench_task_overhead", "--child", variant]
+        figures[variant] = child_json(variant, argv, cwd=REPO)
     tasks = 2 * TASKS
     print(
         f"load average (1 min): {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; {tasks} tasks per variant"
