@@ -40,12 +40,15 @@ def client(service: str, endpoint: str, region: str) -> Any:
     return session(region).client(service, endpoint_url=endpoint, config=Config(retries={"max_attempts": 2}))
 
 
-def s3_filesystem(endpoint: str, region: str) -> Any:
+def s3_filesystem(endpoint: str, region: str, account: str | None = None) -> Any:
     """pyarrow's S3 filesystem against the runtime (how the crawler, Athena and Data Quality read and write
-    data), serving keys with an empty path component too (``s3://bucket//table``), as S3 does."""
+    data), serving keys with an empty path component too (``s3://bucket//table``), as S3 does.
+
+    With ``account``, the caller runs in the runtime's process: reads come from moto's backend directly.
+    """
     from pyarrow import fs
 
-    from localaws._s3fs import S3KeysHandler
+    from localaws._s3fs import BackendReads, S3KeysHandler
 
     native = fs.S3FileSystem(
         access_key=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
@@ -55,7 +58,8 @@ def s3_filesystem(endpoint: str, region: str) -> Any:
         endpoint_override=endpoint.split("://", 1)[1],
         scheme="http",
     )
-    return fs.PyFileSystem(S3KeysHandler(native, lambda: client("s3", endpoint, region)))
+    backend = None if account is None else BackendReads(account, region)
+    return fs.PyFileSystem(S3KeysHandler(native, lambda: client("s3", endpoint, region), backend))
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:

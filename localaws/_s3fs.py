@@ -4,6 +4,12 @@ S3 keys may start with ``/`` or hold ``//`` (``s3://bucket//table`` is a valid l
 Glue), but pyarrow's ``S3FileSystem`` refuses every such path ("Empty path component"). The handler here
 serves them through boto3 — listings, ranged reads, uploads — and hands every other path to the native
 filesystem unchanged, so normal locations keep pyarrow's own (C++) reads and writes.
+
+The runtime's own services (Athena, crawlers, Data Quality) run in the process that holds moto's S3
+backend. Their reads — listings, file information, object bytes — come from that backend directly
+(:class:`BackendReads`), the way moto's GET handler takes them, without an HTTP request each: a local
+Athena query over a partitioned table spent about half its time in those round trips. Their writes still
+go through the S3 API, so they behave as any client's (notifications included).
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import tempfile
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -93,15 +100,78 @@ class _Upload(WriteOnlyStream):
             self._spool.close()
 
 
-class S3KeysHandler(Handler):
-    """The runtime's S3 for pyarrow: native for normal paths, boto3 for paths with an empty component."""
+class BackendReads:
+    """Objects read from moto's S3 backend in this process, as its GET, HEAD and LIST handlers read them.
 
-    def __init__(self, native: pafs.FileSystem, client_factory: Any) -> None:
+    ``get_object`` is the handlers' own lookup: the latest version, never a delete marker, a bucket of
+    another account where moto allows it. Object bytes are read whole, as moto reads them for a ranged GET.
+    """
+
+    def __init__(self, account: str, region: str) -> None:
+        from moto.utilities.utils import get_partition
+
+        self.account = account
+        self.partition = get_partition(region)
+
+    def _backend(self) -> Any:
+        from moto.s3.models import s3_backends
+
+        return s3_backends[self.account][self.partition]
+
+    def bucket(self, name: str) -> Any:
+        """moto's bucket, or None when there is no such bucket."""
+        from moto.s3.exceptions import MissingBucket
+
+        try:
+            return self._backend().get_bucket(name)
+        except MissingBucket:
+            return None
+
+    def key(self, bucket: str, key: str) -> Any:
+        """The object's current version (moto's ``FakeKey``), or None."""
+        from moto.s3.exceptions import MissingBucket
+
+        try:
+            return self._backend().get_object(bucket, key)
+        except MissingBucket:
+            return None
+
+    def objects(self, bucket: str, prefix: str) -> Iterator[tuple[str, int, datetime]]:
+        """Name, size and last-modified time of each object under ``prefix``, in key order."""
+        from moto.s3.models import FakeKey
+
+        found = self.bucket(bucket)
+        if found is None:
+            return
+        store = found.keys
+        for name in sorted(dict.keys(store)):  # a copy of the names, taken at once (no Python code runs)
+            if name.startswith(prefix):
+                current = store.get(name)
+                if isinstance(current, FakeKey):  # not a delete marker
+                    yield name, int(current.size), _utc(current.last_modified)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class S3KeysHandler(Handler):
+    """The runtime's S3 for pyarrow: native for normal paths, boto3 for paths with an empty component;
+    reads from moto's backend for every path when ``backend`` is given (writes unchanged)."""
+
+    def __init__(
+        self, native: pafs.FileSystem, client_factory: Any, backend: BackendReads | None = None
+    ) -> None:
         """``client_factory()`` builds a boto3 S3 client (only when a path needs one: it costs ~0.5 s)."""
         self.native = native
         self._client_factory = client_factory
         self._client: Any = None
         self._lock = threading.Lock()
+        self.backend = backend
+
+    def _direct(self, path: str) -> bool:
+        """Whether ``path`` is read through boto3 or the backend rather than the native filesystem."""
+        return self.backend is not None or has_empty_component(path)
 
     @property
     def client(self) -> Any:
@@ -118,15 +188,15 @@ class S3KeysHandler(Handler):
 
     # -- metadata
     def get_file_info(self, paths: list[str]) -> list[pafs.FileInfo]:
-        plain = [p for p in paths if not has_empty_component(p)]
+        plain = [p for p in paths if not self._direct(p)]
         native = iter(self.native.get_file_info(plain) if plain else [])  # one call: pyarrow batches them
-        return [self._info(p) if has_empty_component(p) else next(native) for p in paths]
+        return [self._info(p) if self._direct(p) else next(native) for p in paths]
 
     def get_file_info_selector(self, selector: pafs.FileSelector) -> list[pafs.FileInfo]:
-        if not has_empty_component(selector.base_dir):
+        if not self._direct(selector.base_dir):
             return list(self.native.get_file_info(selector))
         bucket, key = _split(selector.base_dir.rstrip("/"))
-        prefix = key + "/"
+        prefix = key + "/" if key else ""
         depth = 1 << 30 if selector.recursive else 0  # pyarrow does not expose max_recursion
         found: dict[str, pafs.FileInfo] = {}
         for name, size, mtime in self._objects(bucket, prefix):
@@ -143,11 +213,16 @@ class S3KeysHandler(Handler):
         return list(found.values())
 
     def _objects(self, bucket: str, prefix: str) -> Iterator[tuple[str, int, Any]]:
+        if self.backend is not None:
+            yield from self.backend.objects(bucket, prefix)
+            return
         for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             for item in page.get("Contents", []):
                 yield item["Key"], int(item["Size"]), item["LastModified"]
 
     def _info(self, path: str) -> pafs.FileInfo:
+        if self.backend is not None:
+            return self._backend_info(path)
         bucket, key = _split(path)
         if not key.endswith("/"):
             try:
@@ -162,18 +237,42 @@ class S3KeysHandler(Handler):
         kind = pafs.FileType.Directory if folder.get("KeyCount") else pafs.FileType.NotFound
         return pafs.FileInfo(path.rstrip("/"), kind)
 
+    def _backend_info(self, path: str) -> pafs.FileInfo:
+        """What the native filesystem answers (HEAD, then a one-key listing), read from the backend."""
+        assert self.backend is not None
+        bucket, key = _split(path.rstrip("/"))
+        if self.backend.bucket(bucket) is None:
+            return pafs.FileInfo(path, pafs.FileType.NotFound)
+        if not key:
+            return pafs.FileInfo(path, pafs.FileType.Directory)
+        if not path.endswith("/"):
+            found = self.backend.key(bucket, key)
+            if found is not None:
+                return pafs.FileInfo(
+                    path, pafs.FileType.File, size=int(found.size), mtime=_utc(found.last_modified)
+                )
+        folder = next(self.backend.objects(bucket, key + "/"), None)
+        return pafs.FileInfo(path, pafs.FileType.Directory if folder is not None else pafs.FileType.NotFound)
+
     # -- reading and writing
     def open_input_file(self, path: str) -> Any:
-        if not has_empty_component(path):
+        if not self._direct(path):
             return self.native.open_input_file(path)
+        bucket, key = _split(path)
+        if self.backend is not None:
+            if not key or key.endswith("/"):
+                raise OSError(f"Not a regular file: '{path}'")  # pyarrow's words for a folder
+            found = self.backend.key(bucket, key)
+            if found is None:
+                raise FileNotFoundError(f"Path does not exist '{path}'")
+            return pa.BufferReader(found.value)
         info = self._info(path)
         if info.type != pafs.FileType.File:
             raise FileNotFoundError(f"Path does not exist '{path}'")
-        bucket, key = _split(path)
         return pa.PythonFile(_RangedObject(self.client, bucket, key, int(info.size)), mode="r")
 
     def open_input_stream(self, path: str) -> Any:
-        if not has_empty_component(path):
+        if not self._direct(path):
             return self.native.open_input_stream(path)
         return self.open_input_file(path)
 

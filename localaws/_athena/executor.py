@@ -59,7 +59,7 @@ class AthenaExecutor(Executor):
         self._lock = threading.Lock()
         self._futures: set[Future[None]] = set()
         self._pool = ThreadPoolExecutor(MAX_CONCURRENT_QUERIES, thread_name_prefix="athena-local")
-        self.s3fs = s3_filesystem(aws.endpoint, aws.region)
+        self.s3fs = s3_filesystem(aws.endpoint, aws.region, aws.account_id)
 
     def client(self, service: str) -> Any:
         return self.aws.client(service)

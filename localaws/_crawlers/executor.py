@@ -135,7 +135,7 @@ class CrawlerExecutor(Executor):
     def _filesystem(self) -> Any:
         with self._lock:
             if self._fs is None:
-                self._fs = s3_filesystem(self.aws.endpoint, self.aws.region)
+                self._fs = s3_filesystem(self.aws.endpoint, self.aws.region, self.aws.account_id)
             return self._fs
 
     def _log(self, crawler: str, crawl: LocalCrawl, lines: list[str]) -> None:

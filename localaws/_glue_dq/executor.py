@@ -241,7 +241,7 @@ class DataQualityExecutor(Executor):
         if table is None:
             raise LookupError(f"Table {database}.{name} not found in the Data Catalog")
         columns, keys = columns_of(table), partition_keys_of(table)
-        fs = s3_filesystem(self.aws.endpoint, self.aws.region)
+        fs = s3_filesystem(self.aws.endpoint, self.aws.region, self.aws.account_id)
         if keys:
             places = [
                 (p["Values"], p["StorageDescriptor"]["Location"]) for p in catalog.partitions(database, name)
