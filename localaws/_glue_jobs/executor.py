@@ -24,11 +24,13 @@ Cost: each run starts a JVM; a trivial job takes ~7-10 s on 2 cores, almost all 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -160,11 +162,15 @@ class GlueJobExecutor(Executor):
 
     def shutdown(self) -> None:
         """Stop the job runs and the spare driver (their processes are killed); the work folder with the
-        logs is kept."""
+        runs' logs is kept, the spares' folders are removed, and so is the work folder if no job ran."""
         with self._lock:
             self._closed = True
         self._drop_spare()
         self.stop_all()
+        for folder in self.root.glob("spare-*"):
+            shutil.rmtree(folder, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            self.root.rmdir()  # only when empty: a runtime that ran no job leaves nothing in the temp folder
 
     def reset(self) -> None:
         """After a moto reset the runs are gone from the API: stop their processes too, forget bookmarks."""

@@ -542,10 +542,20 @@ def test_stopping_a_runtime_stops_its_running_jobs(runtime: LocalAWS, names: Nam
         _wait_running(glue, job, run_id)
         process = job_process(run_id)
         assert process is not None and process.is_running()
-        spare = GlueJobExecutor.serving().spare  # the driver waiting for the next run
+        executor = GlueJobExecutor.serving()
+        spare = executor.spare  # the driver waiting for the next run
         assert spare is not None
     assert not psutil.wait_procs([process], timeout=10)[1]  # the run's driver is gone
     assert spare.proc.poll() is not None  # and so is the spare
+    assert [p.name for p in executor.root.glob(f"*/{run_id}/stderr*")]  # the run's logs are kept
+    assert not list(executor.root.glob("spare-*"))  # the spares' folders are not
+
+
+def test_a_runtime_that_ran_no_job_leaves_no_work_folder(names: Names) -> None:
+    with LocalAWS(region=names.region):
+        root = GlueJobExecutor.serving().root
+        assert root.is_dir()
+    assert not root.exists()
 
 
 def test_reset_stops_running_jobs(clean_aws: LocalAWS, names: Names) -> None:
