@@ -144,11 +144,11 @@ class BackendReads:
         if found is None:
             return
         store = found.keys
-        for name in sorted(dict.keys(store)):  # a copy of the names, taken at once (no Python code runs)
-            if name.startswith(prefix):
-                current = store.get(name)
-                if isinstance(current, FakeKey):  # not a delete marker
-                    yield name, int(current.size), _utc(current.last_modified)
+        names = list(dict.keys(store))  # a copy taken at once: no Python code runs while it is made
+        for name in sorted(n for n in names if n.startswith(prefix)):
+            current = store.get(name)
+            if isinstance(current, FakeKey):  # not a delete marker
+                yield name, int(current.size), _utc(current.last_modified)
 
 
 def _utc(moment: datetime) -> datetime:
