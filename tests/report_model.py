@@ -79,30 +79,29 @@ def channel_keys(t: pd.DataFrame) -> pd.Series:
 
 
 def expected_channel_leaderboard(t: pd.DataFrame) -> pd.DataFrame:
-    rows = []
-    for (region, key), channel_rows in t.assign(key=channel_keys(t)).groupby(["region", "key"]):
-        per_video = channel_rows.groupby("video_id")["views"].max()
-        # Rows of the API's pages have a chart rank; Kaggle rows (and frames without the column) have none.
-        ranks = channel_rows["chart_rank"].dropna() if "chart_rank" in channel_rows else pd.Series([])
-        latest = channel_rows.sort_values(["trending_date", "channel_title"]).iloc[-1]
-        rows.append(
-            {
-                "region": region,
-                "key": key,
-                "channel_id": channel_rows["channel_id"].dropna().max()
-                if channel_rows["channel_id"].notna().any()
-                else None,
-                "channel_title": latest["channel_title"],
-                "titles": channel_rows["channel_title"].nunique(),
-                "appearances": len(channel_rows),
-                "videos": len(per_video),
-                "peak_views": int(per_video.sum()),
-                "best_chart_rank": int(ranks.min()) if len(ranks) else None,
-                "first_trending_date": channel_rows["trending_date"].min(),
-                "last_trending_date": channel_rows["trending_date"].max(),
-            }
-        )
-    out = pd.DataFrame(rows).sort_values(
+    keyed = t.assign(key=channel_keys(t))
+    channel = [keyed["region"], keyed["key"]]
+    rows = keyed.groupby(channel)
+    # Views are cumulative: a video counts with its highest view count.
+    per_video = keyed.groupby([*channel, keyed["video_id"]])["views"].max().groupby(level=[0, 1])
+    # Rows of the API's pages have a chart rank; Kaggle rows (and frames without the column) have none.
+    ranks = keyed["chart_rank"] if "chart_rank" in keyed else pd.Series(pd.NA, keyed.index, "Int32")
+    # The title of the channel's last row by day, then title: its latest, the greatest of that day's.
+    latest = keyed.sort_values(["trending_date", "channel_title"]).groupby(channel).tail(1)
+    out = pd.DataFrame(
+        {
+            "channel_id": keyed["channel_id"].dropna().groupby(channel).max(),  # none: null
+            "channel_title": latest.set_index(["region", "key"])["channel_title"],
+            "titles": rows["channel_title"].nunique(),
+            "appearances": rows.size(),
+            "videos": per_video.size(),
+            "peak_views": per_video.sum(),
+            "best_chart_rank": ranks.groupby(channel).min(),
+            "first_trending_date": rows["trending_date"].min(),
+            "last_trending_date": rows["trending_date"].max(),
+        }
+    ).reset_index()
+    out = out.sort_values(
         ["region", "appearances", "videos", "peak_views", "key"], ascending=[True, False, False, False, True]
     )
     out["channel_rank"] = out.groupby("region").cumcount() + 1
