@@ -51,6 +51,11 @@ RESTARTS = 3
 #: Seconds without a heartbeat after which a triggerer counts as dead and another takes its triggers over
 #: (Airflow's default, kept on MWAA, is 30): a restarted triggerer resumes the deferred tasks sooner.
 TRIGGERER_HEALTH_SECONDS = 10
+#: Seconds without a running task's heartbeat (its supervisor sends one every 5 s) after which the scheduler
+#: fails the try and retries it (Airflow's default, kept on MWAA, is 300): a task whose whole worker died with
+#: it (the supervisor too, so nobody reports the death) is retried in about a minute and a half. Above
+#: SQLITE_BUSY: a heartbeat may wait that long for the DB's write lock, and a live task must not seem dead.
+TASK_HEARTBEAT_SECONDS = SQLITE_BUSY + 15
 #: youtube_extract's snapshot lag here: yesterday's scheduled run starts when make airflow starts, up to a day
 #: after its interval ended (on AWS it starts minutes after; the default lag is 6 h).
 SNAPSHOT_LAG_HOURS = 30
@@ -96,6 +101,7 @@ def component_env(home: Path, runtime: LocalRuntime, api_port: int, secret: str)
         "AIRFLOW__API__SECRET_KEY": secret,
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": str(TRIGGERER_HEALTH_SECONDS),
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(TASK_HEARTBEAT_SECONDS),
         "AIRFLOW__YOUTUBE_ETL__POLL_INTERVAL": "2",
         "AIRFLOW__YOUTUBE_ETL__SNAPSHOT_LAG_HOURS": str(SNAPSHOT_LAG_HOURS),
     }

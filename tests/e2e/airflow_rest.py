@@ -16,6 +16,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +34,9 @@ IN_PROGRESS = ("STARTING", "RUNNING")
 #: The report whose CTAS the kill tests hold RUNNING (the runtime's holds) and kill mid-run, and its task.
 HELD_REPORT = "region_summary"
 HELD_BUILD = f"build_reports.build_{HELD_REPORT}"
+#: The report whose task is killed with its whole worker while its CTAS is held RUNNING, and its task.
+WORKER_REPORT = "category_performance"
+WORKER_BUILD = f"build_reports.build_{WORKER_REPORT}"
 
 
 def call(url: str, token: str | None = None, method: str = "GET", body: Any = None) -> Any:
@@ -258,11 +262,11 @@ def view_sql(runtime: str, view: str) -> str:
     return str(json.loads(base64.b64decode(encoded))["originalSql"])
 
 
-def held_table(report_run: str) -> str:
-    """The table the held report's CTAS creates in the youtube_reporting run ``report_run``."""
+def held_table(report_run: str, report: str = HELD_REPORT) -> str:
+    """The table the report's CTAS creates in the youtube_reporting run ``report_run``."""
     from youtube_lake.runs import safe_run_id
 
-    return f"{HELD_REPORT}__{safe_run_id(report_run)}"
+    return f"{report}__{safe_run_id(report_run)}"
 
 
 def crawl_running(runtime: str, crawler: str) -> Callable[[], bool]:
@@ -305,19 +309,53 @@ def reporting_idle(url: str, token: str) -> bool:
     return not queued.get("queued_events")
 
 
-def kill_while(description: str, url: str, token: str, run_id: str, task_id: str, running: Any) -> int:
-    """SIGKILL the task's process once it waits and ``running()`` says its AWS work runs; its try number."""
+@dataclass(frozen=True)
+class Kill:
+    """A youtube_reporting task to SIGKILL once it runs and ``running()`` says its AWS work runs: its process
+    (its supervisor, alive, reports the death at once), or with ``worker`` its whole worker — the supervisor
+    too, as a recycled or out-of-memory worker dies: nobody reports the death, and the scheduler fails the try
+    only once its heartbeat stopped for ``[scheduler] task_instance_heartbeat_timeout``."""
 
-    def waiting() -> tuple[int, int] | None:
-        ti = task_instance(url, token, run_id, task_id, "youtube_reporting")
-        assert ti["state"] not in ("success", "skipped", "failed", "upstream_failed"), (description, ti)
-        if ti["state"] == "running" and ti.get("pid") and running():
-            return int(ti["pid"]), int(ti["try_number"])
-        return None
+    task_id: str
+    running: Callable[[], bool]
+    worker: bool = False
 
-    pid, try_number = wait_for(description, waiting, every=0.5)
+
+def kill_while(description: str, url: str, token: str, run_id: str, *kills: Kill) -> None:
+    """Each of ``kills`` in the youtube_reporting run ``run_id``, whichever comes first (the report builds run
+    side by side)."""
+    left = list(kills)
+
+    def all_killed() -> bool:
+        for kill in list(left):
+            ti = task_instance(url, token, run_id, kill.task_id, "youtube_reporting")
+            assert ti["state"] not in ("success", "skipped", "failed", "upstream_failed"), (description, ti)
+            if ti["state"] == "running" and ti.get("pid") and kill.running():
+                kill_task(int(ti["pid"]), worker=kill.worker)
+                left.remove(kill)
+        return not left
+
+    wait_for(description, all_killed, every=0.5)
+
+
+def kill_task(pid: int, *, worker: bool) -> None:
+    """SIGKILL the task process ``pid``, and with ``worker`` first its supervisor: the executor's worker that
+    runs it (alive a moment longer, it would report the task's death)."""
+    if worker:
+        supervisor = psutil.Process(pid).parent()
+        title = " ".join(supervisor.cmdline()) if supervisor else ""
+        assert supervisor is not None and "LocalExecutor" in title, f"task {pid}'s parent: {title!r}"
+        supervisor.kill()
     os.kill(pid, signal.SIGKILL)
-    return try_number
+
+
+def heartbeat_timeouts(url: str, token: str, run_id: str, task_id: str) -> list[dict[str, Any]]:
+    """The scheduler's "heartbeat timeout" events of a youtube_reporting task: each failed a try whose
+    heartbeat had stopped."""
+    query = urllib.parse.urlencode(
+        {"dag_id": "youtube_reporting", "run_id": run_id, "task_id": task_id, "event": "heartbeat timeout"}
+    )
+    return list(call(f"{url}/api/v2/eventLogs?{query}", token)["event_logs"])
 
 
 def component(process: psutil.Process, name: str) -> psutil.Process | None:

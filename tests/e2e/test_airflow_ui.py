@@ -13,8 +13,10 @@ minutes, so every test here shares it; they run in file order, and the last one 
   ``youtube_reporting`` follows; backfilling a day again takes nothing;
 - trigger ``youtube_ingest``, as the README says: it runs again over yesterday and takes the drops no run
   took yet; no task log of all those runs holds a warning or an error;
-- SIGKILL tasks mid Glue run, crawl and CTAS (issue 25): each retry re-attaches to its run; SIGKILL the
-  scheduler mid Glue run: the task runs on, unaware, and make airflow starts a new scheduler;
+- SIGKILL tasks mid Glue run, crawl and CTAS (issue 25): each retry re-attaches to its run; SIGKILL a whole
+  worker (the supervisor with its task) mid CTAS: the scheduler retries the task once its heartbeat timed
+  out, and the retry takes the CTAS that succeeded meanwhile; SIGKILL the scheduler mid Glue run: the task
+  runs on, unaware, and make airflow starts a new scheduler;
 - Ctrl-C (SIGINT): everything started is gone, and everything listened on 127.0.0.1 only.
 """
 
@@ -47,6 +49,9 @@ from tests.e2e.airflow_rest import (
     IN_PROGRESS,
     READY,
     RUNTIME,
+    WORKER_BUILD,
+    WORKER_REPORT,
+    Kill,
     athena_rows,
     aws_client,
     backfill_runs,
@@ -58,6 +63,7 @@ from tests.e2e.airflow_rest import (
     ctas_running,
     dag_runs,
     failed_tasks,
+    heartbeat_timeouts,
     held_table,
     hold,
     job_runs,
@@ -316,9 +322,12 @@ def test_tasks_killed_mid_glue_run_crawl_and_ctas_retry_onto_their_runs(airflow_
     its CTAS (the runtime holds those two RUNNING 10 s, as a long crawl or query on AWS). The scheduler
     retries each task and the retry re-attaches to the run the killed try started: one job run, one crawl and
     one CTAS, no ConcurrentRunsExceededException or "already exists"; the re-sent file is taken exactly once
-    and the published report equals the one before (the same rows again). Before those two, the scheduler is
-    SIGKILLed while run_build_analytics waits on its Glue run: the task ends in its first try on one job run,
-    and the scheduler make airflow starts again runs the rest."""
+    and the published report equals the one before (the same rows again). Beside build_region_summary,
+    build_category_performance's whole worker is SIGKILLed during its CTAS (the supervisor with the task, as a
+    recycled worker dies): the scheduler fails the try once its heartbeat timed out and the retry takes the
+    CTAS that succeeded meanwhile. Before those, the scheduler is SIGKILLed while run_build_analytics waits on
+    its Glue run: the task ends in its first try on one job run, and the scheduler make airflow starts again
+    runs the rest."""
     url, token, runtime, home = airflow_ui.url, airflow_ui.token, airflow_ui.runtime, airflow_ui.home
     settings = get_settings({})
     job, crawler = settings.clean_statistics_job, settings.analytics_crawler
@@ -330,11 +339,12 @@ def test_tasks_killed_mid_glue_run_crawl_and_ctas_retry_onto_their_runs(airflow_
     before = {r["Id"] for r in job_runs(runtime, job)}  # after the earlier backfills' runs, not during them
     builds_before = {r["Id"] for r in job_runs(runtime, settings.build_analytics_job)}
     earlier_reports = {r["dag_run_id"] for r in reporting_runs(url, token)}
-    published = sorted(athena_rows(runtime, f"SELECT * FROM {HELD_REPORT}"))
-    assert published, "an earlier run published the report"
+    published = {r: sorted(athena_rows(runtime, f"SELECT * FROM {r}")) for r in (HELD_REPORT, WORKER_REPORT)}
+    assert all(published.values()), "an earlier run published the reports"
     crawls_before = crawls(aws_client(runtime, "logs"), crawler)
     hold(runtime, "crawler", f"^{re.escape(crawler)}$", 10)
     hold(runtime, "athena", rf"CREATE TABLE \S+\.{HELD_REPORT}__", 10)
+    hold(runtime, "athena", rf"CREATE TABLE \S+\.{WORKER_REPORT}__", 10)
     backfill = create_backfill(url, token, KILLED_DAY, KILLED_DAY, "completed")
 
     def new_runs() -> list[dict[str, Any]]:
@@ -388,17 +398,16 @@ def test_tasks_killed_mid_glue_run_crawl_and_ctas_retry_onto_their_runs(airflow_
         url,
         token,
         report_run,
-        "crawl_analytics",
-        crawl_running(runtime, crawler),
+        Kill("crawl_analytics", crawl_running(runtime, crawler)),
     )
-    table = held_table(report_run)
+    table, worker_table = held_table(report_run), held_table(report_run, WORKER_REPORT)
     kill_while(
-        f"{HELD_BUILD} with its CTAS running",
+        f"{HELD_BUILD} and {WORKER_BUILD} with their CTAS running",
         url,
         token,
         report_run,
-        HELD_BUILD,
-        ctas_running(runtime, table),
+        Kill(HELD_BUILD, ctas_running(runtime, table)),
+        Kill(WORKER_BUILD, ctas_running(runtime, worker_table), worker=True),
     )
     reporting = wait_for(
         "the reporting run with the killed tasks",
@@ -415,8 +424,20 @@ def test_tasks_killed_mid_glue_run_crawl_and_ctas_retry_onto_their_runs(airflow_
     )
     (ctas,) = ctas_of(runtime, table)
     assert ctas["Status"]["State"] == "SUCCEEDED", ctas
-    assert sorted(athena_rows(runtime, f"SELECT * FROM {HELD_REPORT}")) == published
+    assert sorted(athena_rows(runtime, f"SELECT * FROM {HELD_REPORT}")) == published[HELD_REPORT]
     assert table in view_sql(runtime, HELD_REPORT), "the published view shows this run's table"
+    # The whole worker's death: nothing reported it, so the scheduler failed the try once its heartbeat had
+    # stopped for the timeout; by then the held CTAS had succeeded, and the retry took it without running it
+    # again.
+    ti = task_instance(url, token, report_run, WORKER_BUILD, "youtube_reporting")
+    assert ti["try_number"] >= 2, ti
+    assert heartbeat_timeouts(url, token, report_run, WORKER_BUILD), "the scheduler failed the try it lost"
+    retry_log = task_log(url, token, report_run, WORKER_BUILD, ti["try_number"], "youtube_reporting")
+    assert "Job already completed successfully" in retry_log and "already exists" not in retry_log, retry_log
+    (ctas,) = ctas_of(runtime, worker_table)
+    assert ctas["Status"]["State"] == "SUCCEEDED", ctas
+    assert sorted(athena_rows(runtime, f"SELECT * FROM {WORKER_REPORT}")) == published[WORKER_REPORT]
+    assert worker_table in view_sql(runtime, WORKER_REPORT), "the published view shows this run's table"
     # The scheduler's death: the task ended on its one job run, and the new scheduler ran the rest of the DAG
     # run (the crawl and the CTAS above, and their retries). Which try ended it is Airflow's timing: the
     # orphaned first try, when the job run ends before the new scheduler counts the old one dead (30 s);
