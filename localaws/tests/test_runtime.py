@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -309,3 +310,18 @@ def test_the_servers_list_of_moto_services_is_read_once_and_stays_the_same() -> 
         assert backends.list_of_moto_modules() is listed  # read once, not again per request
         assert "Buckets" in aws.client("s3").list_buckets()  # requests are still routed
     assert backends.list_of_moto_modules is original  # moto's own again after the last runtime
+
+
+def test_a_thread_reuses_its_session_and_never_shares_it_with_another() -> None:
+    """Clients come fast from a session that built clients before, but a boto3 session must not be shared
+    between threads: each thread has its own, per region."""
+    from localaws._aws import session
+
+    here = session("us-east-1")
+    assert session("us-east-1") is here
+    assert session("eu-west-1") is not here and session("eu-west-1").region_name == "eu-west-1"
+    elsewhere: list[object] = []
+    thread = threading.Thread(target=lambda: elsewhere.append(session("us-east-1")))
+    thread.start()
+    thread.join()
+    assert elsewhere and elsewhere[0] is not here
