@@ -323,11 +323,11 @@ def test_tasks_killed_mid_glue_run_crawl_and_ctas_retry_onto_their_runs(airflow_
     retries each task and the retry re-attaches to the run the killed try started: one job run, one crawl and
     one CTAS, no ConcurrentRunsExceededException or "already exists"; the re-sent file is taken exactly once
     and the published report equals the one before (the same rows again). Beside build_region_summary,
-    build_category_performance's whole worker is SIGKILLed during its CTAS (the supervisor with the task, as a
-    recycled worker dies): the scheduler fails the try once its heartbeat timed out and the retry takes the
-    CTAS that succeeded meanwhile. Before those, the scheduler is SIGKILLed while run_build_analytics waits on
-    its Glue run: the task ends in its first try on one job run, and the scheduler make airflow starts again
-    runs the rest."""
+    build_category_performance's whole worker is SIGKILLed during its CTAS (held 20 s; the supervisor with the
+    task, as a recycled worker dies): the scheduler fails the try once its heartbeat timed out and the retry
+    takes the CTAS that succeeded meanwhile. Before those, the scheduler is SIGKILLed while
+    run_build_analytics waits on its Glue run: the task ends in its first try on one job run, and the
+    scheduler make airflow starts again runs the rest."""
     url, token, runtime, home = airflow_ui.url, airflow_ui.token, airflow_ui.runtime, airflow_ui.home
     settings = get_settings({})
     job, crawler = settings.clean_statistics_job, settings.analytics_crawler
@@ -344,7 +344,8 @@ def test_tasks_killed_mid_glue_run_crawl_and_ctas_retry_onto_their_runs(airflow_
     crawls_before = crawls(aws_client(runtime, "logs"), crawler)
     hold(runtime, "crawler", f"^{re.escape(crawler)}$", 10)
     hold(runtime, "athena", rf"CREATE TABLE \S+\.{HELD_REPORT}__", 10)
-    hold(runtime, "athena", rf"CREATE TABLE \S+\.{WORKER_REPORT}__", 10)
+    # Longer: the test polls two builds at once, and this retry comes after the heartbeat timeout anyway.
+    hold(runtime, "athena", rf"CREATE TABLE \S+\.{WORKER_REPORT}__", 20)
     backfill = create_backfill(url, token, KILLED_DAY, KILLED_DAY, "completed")
 
     def new_runs() -> list[dict[str, Any]]:
