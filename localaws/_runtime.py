@@ -258,7 +258,7 @@ class LocalAWS:
         }
 
     def session(self) -> Any:
-        """A boto3 session with the local credentials (pass ``endpoint_url=`` to its clients)."""
+        """This thread's boto3 session with the local credentials (pass ``endpoint_url=`` to its clients)."""
         return aws_session(self.region)
 
     def client(self, service: str) -> Any:

@@ -322,8 +322,8 @@ class Kill:
 
 
 def kill_while(description: str, url: str, token: str, run_id: str, *kills: Kill) -> None:
-    """Each of ``kills`` in the youtube_reporting run ``run_id``, whichever comes first (the report builds run
-    side by side)."""
+    """Carry out each of ``kills`` in the youtube_reporting run ``run_id`` as soon as its task runs with its
+    AWS work running, in whatever order that comes (the report builds run side by side)."""
     left = list(kills)
 
     def all_killed() -> bool:
