@@ -1,4 +1,4 @@
-"""One copy of botocore's service models for every boto3 session of the ``make run`` process.
+"""One copy of botocore's service models for every boto3 session of a process that runs ``dag.test()``.
 
 ``make run`` runs every task in this one process (``dag.test()``), and each task builds its own hooks, each
 hook its own ``boto3.Session``, and each session its own botocore loader, which reads and parses the
@@ -7,7 +7,8 @@ laptop, a few times per task. On MWAA every task is a process of its own and pay
 models can be parsed once. The loader already caches them per session and hands the same objects to every
 client of that session; sharing them between sessions is the same contract, kept for the whole process.
 The key includes the loader's search paths and extras at call time, so a session with other data paths
-gets its own copy.
+gets its own copy. Every ``dag.test()`` run is wrapped in such a block (``local.pipeline.run_dag``, and the
+tests' one-off DAGs), which keeps its models for the next run of the process: a test process runs many.
 """
 
 from __future__ import annotations
@@ -45,18 +46,42 @@ def _shared(
     return cached
 
 
+#: The models parsed by :func:`process_service_models` blocks, kept for the next one: a test process runs many
+#: DAGs, one ``dag.test()`` after another, each with tasks that build their own sessions.
+PROCESS_MODELS: dict[tuple[Any, ...], Any] = {}
+_PROCESS_LOCK = threading.Lock()
+_ACTIVE: list[dict[tuple[Any, ...], Any]] = []  # the cache of the block in force, if any
+
+
 @contextmanager
-def shared_service_models() -> Iterator[dict[tuple[Any, ...], Any]]:
+def shared_service_models(
+    cache: dict[tuple[Any, ...], Any] | None = None,
+) -> Iterator[dict[tuple[Any, ...], Any]]:
     """Within the block, every botocore loader of the process shares one cache of parsed models.
 
-    Yields the cache (what was parsed); botocore is restored when the block ends.
+    ``cache`` is the one to fill (a new one by default). Yields the cache (what was parsed); botocore is
+    restored when the block ends. Inside another such block, this one changes nothing and yields the
+    cache in force.
     """
     from botocore.loaders import Loader
 
-    cache: dict[tuple[Any, ...], Any] = {}
-    lock = threading.Lock()
+    if _ACTIVE:
+        yield _ACTIVE[-1]
+        return
+    cache = {} if cache is None else cache
+    lock = _PROCESS_LOCK if cache is PROCESS_MODELS else threading.Lock()
     with ExitStack() as stack:
         for name in CACHED_METHODS:
             original = getattr(Loader, name)
             stack.enter_context(mock.patch.object(Loader, name, _shared(name, original, cache, lock)))
-        yield cache
+        _ACTIVE.append(cache)
+        try:
+            yield cache
+        finally:
+            _ACTIVE.pop()
+
+
+def process_service_models() -> Any:
+    """:func:`shared_service_models` with the process's cache, :data:`PROCESS_MODELS`: what every
+    ``dag.test()`` run of this process is wrapped in (``local.pipeline.run_dag``)."""
+    return shared_service_models(PROCESS_MODELS)

@@ -36,7 +36,7 @@ from datetime import time as clock
 from pathlib import Path
 from typing import Any
 
-from local.boto_models import shared_service_models
+from local.boto_models import process_service_models, shared_service_models
 from local.export import (
     PipelineError,
     PipelineResult,
@@ -174,7 +174,7 @@ def run_dag(
     # Airflow 3.3.1's dag.test() cannot finish a successful run of a DAG with deadline alerts (it looks
     # them up by id, its in-memory DAG holds them serialized); its manual runs never get one anyway.
     dag.deadline = None
-    with _progress(dag_id, started) if progress else nullcontext():
+    with process_service_models(), _progress(dag_id, started) if progress else nullcontext():
         run = dag.test() if logical_date is None else dag.test(logical_date=logical_date)
     result = DagRunResult(dag_id, str(run.run_id), str(run.state))
     for ti in run.get_task_instances():

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from local.boto_models import process_service_models
+
 
 def run_dag_file(
     source: str, dag_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **conf: Any
@@ -43,4 +45,5 @@ def run_dag_file(
     # As make run does (local/pipeline.py): dag.test() of Airflow 3.3.1 cannot finish a successful
     # run of a DAG with deadline alerts, and its manual runs never get one.
     module.dag.deadline = None
-    return module.dag.test(run_conf=conf or None)
+    with process_service_models():  # as local.pipeline.run_dag runs every dag.test()
+        return module.dag.test(run_conf=conf or None)

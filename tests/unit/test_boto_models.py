@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 from botocore.loaders import Loader
 
-from local.boto_models import shared_service_models
+from local.boto_models import PROCESS_MODELS, process_service_models, shared_service_models
 
 
 def _glue_model(session: boto3.session.Session) -> object:
@@ -47,3 +47,19 @@ def test_new_sessions_share_the_parsed_endpoints_file() -> None:
         )
     assert Loader.load_data_with_path is original
     assert Loader().load_data_with_path("endpoints") is not Loader().load_data_with_path("endpoints")
+
+
+def test_a_nested_block_changes_nothing_and_the_process_cache_outlives_its_blocks() -> None:
+    """Every dag.test() run is wrapped in process_service_models(): inside make run's own block it changes
+    nothing, and a test process's next run finds the models its last run parsed."""
+    with shared_service_models() as outer:
+        outer_method = Loader.load_service_model
+        with process_service_models() as inner:
+            assert inner is outer and Loader.load_service_model is outer_method
+        assert Loader.load_service_model is outer_method, "the nested block restored nothing"
+    with process_service_models() as first:
+        model = _glue_model(boto3.session.Session())
+    assert first is PROCESS_MODELS
+    with process_service_models():
+        assert _glue_model(boto3.session.Session()) is model
+    assert _glue_model(boto3.session.Session()) is not model
