@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from local.runtime import REPO_ROOT, LocalRuntime, patched_environ
-from tests.shared_results import SHARED_ENV
+from tests.shared_results import SHARED_ENV, computed_once
 from youtube_etl.lineage import lineage_environment
 from youtube_etl.settings import Settings, get_settings
 
@@ -112,15 +112,37 @@ def spark():  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
-    """A migrated Airflow metadata DB (SQLite, shared by the session) for ``dag.test()``."""
-    subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"],
-        check=True,
-        capture_output=True,
-        env=os.environ.copy(),
-        timeout=300,
-    )
+    """A migrated Airflow metadata DB (SQLite, shared by the session) for ``dag.test()``.
+
+    ``airflow db migrate`` runs once per test run (5-6 s of CPU), in a home of its own; each worker gets a
+    copy of the DB, which holds no path, and of the ``airflow.cfg`` it wrote, with the home replaced."""
+    db, cfg, home = computed_once("airflow-db", _migrated_airflow_db)
+    (_AIRFLOW_HOME / "airflow.db").write_bytes(db)
+    (_AIRFLOW_HOME / "airflow.cfg").write_text(cfg.replace(home, str(_AIRFLOW_HOME)), encoding="utf-8")
     return _AIRFLOW_HOME
+
+
+def _migrated_airflow_db() -> tuple[bytes, str, str]:
+    """``airflow db migrate`` in a new home: the DB's bytes, its ``airflow.cfg`` and the home's path."""
+    home = Path(tempfile.mkdtemp(prefix="youtube-etl-airflow-template-"))
+    try:
+        env = {
+            **os.environ,
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        }
+        subprocess.run(
+            [sys.executable, "-m", "airflow", "db", "migrate"],
+            check=True,
+            capture_output=True,
+            env=env,
+            timeout=300,
+        )
+        db = (home / "airflow.db").read_bytes()
+        cfg = (home / "airflow.cfg").read_text(encoding="utf-8")
+        return db, cfg, str(home)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: without it, plain pytest still runs
