@@ -146,6 +146,9 @@ class YouTubeStandIn:
         self._first_day = self.recording.days[0] if self.recording.days else date.today()
         self._state = _State(self._first_day)
         self._lock = threading.Lock()
+        #: Each chart's ``youtube#video`` items, built once per (region, day, parts): the recording does not
+        #: change, and hashing every item for its etag on every page was most of a page's cost.
+        self._items: dict[tuple[str, date, tuple[str, ...]], list[dict[str, Any]]] = {}
 
     # ---- the clock ------------------------------------------------------------------------------------
     @property
@@ -312,8 +315,13 @@ class YouTubeStandIn:
                 raise errors.invalid_page_token()
             offset = token[2]
         end = min(offset + per_page, len(chart))
+        items = self._items.get((region, day, parts))
+        if items is None:
+            items = self._items.setdefault(
+                (region, day, parts), [resources.video_item(row, parts) for row in chart]
+            )
         return resources.video_list(
-            [resources.video_item(row, parts) for row in chart[offset:end]],
+            items[offset:end],
             total=len(chart),
             per_page=per_page,
             next_token=resources.page_token(region, day, end) if end < len(chart) else None,
