@@ -154,8 +154,7 @@ def make_cleanup_report_runs() -> Task[..., dict[str, list[str]]]:
     default_args=default_args(settings),
     **dag_alerts(settings),
     template_searchpath=[str(SQL_DIR)],
-    user_defined_macros=report_macros(),
-    params=settings.sql_params(),
+    user_defined_macros=report_macros(settings.sql_settings()),
 )
 def youtube_reporting() -> None:
     athena_args = athena_task_args()

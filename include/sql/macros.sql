@@ -1,6 +1,6 @@
 {#-
   What the reports and checks share, written once. Import with context (the macros read the caller's
-  ``params`` and ``run_id``; ``safe_run_id`` is one of the DAG's user_defined_macros):
+  ``params`` and ``run_id``; ``settings`` and ``safe_run_id`` are the DAG's user_defined_macros):
       {% from 'macros.sql' import ctas, channel_key with context -%}
   Resolved through the same search path as the reports (``template_searchpath`` = the sql folder; on MWAA
   ``dags/sql``), so Airflow's AthenaOperator and youtube_etl.reports.render_sql render identical SQL.
@@ -8,13 +8,13 @@
 
 {#- The analytics table every report and check reads. -#}
 {%- macro analytics_table() -%}
-{{ params.analytics_database }}.{{ params.analytics_table }}
+{{ settings.analytics_database }}.{{ settings.analytics_table }}
 {%- endmacro %}
 
 {#- This run's table of a report: a CTAS can neither reuse a table name nor write into a non-empty folder,
     so every run gets ``<report>__<safe run id>`` (youtube_etl.reports.report_table) of its own. -#}
 {%- macro run_table(report) -%}
-{{ params.analytics_database }}.{{ report }}__{{ safe_run_id(run_id) }}
+{{ settings.analytics_database }}.{{ report }}__{{ safe_run_id(run_id) }}
 {%- endmacro %}
 
 {#- The CTAS header of a report: Parquet (Snappy) into this run's own folder under reports_uri, partitioned
@@ -24,7 +24,7 @@ CREATE TABLE {{ run_table(report) }}
 WITH (
     format = 'PARQUET',
     write_compression = 'SNAPPY',
-    external_location = '{{ params.reports_uri }}{{ report }}/run={{ safe_run_id(run_id) }}/'
+    external_location = '{{ settings.reports_uri }}{{ report }}/run={{ safe_run_id(run_id) }}/'
     {%- if partitioned_by %},
     partitioned_by = ARRAY[{% for column in partitioned_by %}'{{ column }}'{{ ", " if not loop.last }}{% endfor %}]
     {%- endif %}
@@ -84,16 +84,16 @@ coalesce(CAST({{ value }} AS varchar), 'NULL')
 
 {#- The cleaned statistics table the source checks compare with the analytics table. -#}
 {%- macro statistics_table() -%}
-{{ params.processed_database }}.{{ params.statistics_table }}
+{{ settings.processed_database }}.{{ settings.statistics_table }}
 {%- endmacro %}
 
 {#- The keys of the analytics and statistics rows that meet ``condition``, each named by its table (source). -#}
 {%- macro key_rows_where(condition) -%}
-SELECT '{{ params.analytics_table }}' AS source, region, video_id, trending_date
+SELECT '{{ settings.analytics_table }}' AS source, region, video_id, trending_date
     FROM {{ analytics_table() }}
     WHERE {{ condition }}
     UNION ALL
-    SELECT '{{ params.statistics_table }}' AS source, region, video_id, trending_date
+    SELECT '{{ settings.statistics_table }}' AS source, region, video_id, trending_date
     FROM {{ statistics_table() }}
     WHERE {{ condition }}
 {%- endmacro %}

@@ -6,15 +6,16 @@ table name nor write into a non-empty location, so every run gets its own). Afte
 ``include/sql/checks/`` pass, the view ``<report>`` is replaced to point at the new table and older runs
 beyond the retention count are dropped. Readers only ever query the views.
 
-The SQL is Jinja: ``params`` is :meth:`Settings.sql_params`, ``run_id``/``ds`` come from Airflow, and
-:func:`report_macros` gives the DAG's ``user_defined_macros``. Finding the SQL files only lists folders, so
-it is cheap enough for DAG parse time; everything that touches AWS takes an injected ``boto3.Session``.
+The SQL is Jinja: ``settings`` is :meth:`Settings.sql_settings`, ``params`` a task's own (``report``),
+``run_id``/``ds`` come from Airflow, and :func:`report_macros` gives the DAG's ``user_defined_macros``.
+Finding the SQL files only lists folders, so it is cheap enough for DAG parse time; everything that
+touches AWS takes an injected ``boto3.Session``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -170,9 +171,10 @@ def run_of_table(report: str, table: str) -> str | None:
     return table[len(prefix) :]
 
 
-def report_macros() -> dict[str, Callable[..., str]]:
-    """Jinja macros the SQL uses; the DAG passes them as ``user_defined_macros``."""
-    return {"safe_run_id": safe_run_id}
+def report_macros(sql_settings: Mapping[str, Any]) -> dict[str, Any]:
+    """What the SQL uses beside Airflow's context: ``safe_run_id`` and ``settings`` (``sql_settings``, from
+    :meth:`Settings.sql_settings`); the DAG passes them as ``user_defined_macros``."""
+    return {"safe_run_id": safe_run_id, "settings": dict(sql_settings)}
 
 
 def render_sql(
@@ -180,12 +182,14 @@ def render_sql(
     *,
     run_id: str,
     ds: str,
-    params: Mapping[str, Any],
+    sql_settings: Mapping[str, Any],
+    params: Mapping[str, Any] | None = None,
     sql_dir: Path = DEFAULT_SQL_DIR,
     **variables: Any,
 ) -> str:
-    """Render a template like Airflow does (``params``, ``run_id``, ``ds``, macros, plus ``variables`` such as
-    a per-report check's ``columns``), failing on any undefined name. For tests and local use; in the DAG the
+    """Render a template like Airflow does (the DAG's macros with ``sql_settings``, a task's ``params``,
+    ``run_id``, ``ds``, plus ``variables`` such as a per-report check's ``columns``), failing on any
+    undefined name. For tests and local use; in the DAG the
     operator renders the same file."""
     import jinja2
 
@@ -200,17 +204,22 @@ def render_sql(
     )
     # Airflow puts a DAG's user_defined_macros into the environment's globals, where the macros that
     # ``macros.sql`` defines see them too.
-    environment.globals.update(report_macros())
+    environment.globals.update(report_macros(sql_settings))
     template = environment.get_template(template_path.as_posix())
-    return template.render(params=dict(params), run_id=run_id, ds=ds, **variables)
+    return template.render(params=dict(params or {}), run_id=run_id, ds=ds, **variables)
 
 
 def view_swap_sql(
-    report: str, *, run_id: str, params: Mapping[str, Any], sql_dir: Path = DEFAULT_SQL_DIR
+    report: str, *, run_id: str, sql_settings: Mapping[str, Any], sql_dir: Path = DEFAULT_SQL_DIR
 ) -> str:
     """``CREATE OR REPLACE VIEW <report>`` over this run's table."""
     return render_sql(
-        VIEW_TEMPLATE, run_id=run_id, ds="", params={**params, "report": report}, sql_dir=sql_dir
+        VIEW_TEMPLATE,
+        run_id=run_id,
+        ds="",
+        sql_settings=sql_settings,
+        params={"report": report},
+        sql_dir=sql_dir,
     )
 
 

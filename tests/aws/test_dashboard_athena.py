@@ -267,7 +267,7 @@ def published(local_aws: LocalRuntime) -> Iterator[LocalRuntime]:
             mode="overwrite",
             boto3_session=session,
         )
-        sql = view_swap_sql(report, run_id=RUN, params=settings.sql_params())
+        sql = view_swap_sql(report, run_id=RUN, sql_settings=settings.sql_settings())
         query_id = athena.start_query_execution(
             QueryString=sql,
             QueryExecutionContext={"Database": settings.analytics_database},

@@ -206,7 +206,7 @@ def athena(runtime: LocalRuntime, sql: str) -> list[dict[str, str | None]]:
 
 
 def render(template: str, settings: Settings, run_id: str = RUN) -> str:
-    return reports.render_sql(template, run_id=run_id, ds=DS, params=settings.sql_params())
+    return reports.render_sql(template, run_id=run_id, ds=DS, sql_settings=settings.sql_settings())
 
 
 def check_rows(runtime: LocalRuntime, check: str, run_id: str = RUN) -> list[dict[str, str | None]]:
@@ -216,10 +216,15 @@ def check_rows(runtime: LocalRuntime, check: str, run_id: str = RUN) -> list[dic
     if found.report is None:
         return athena(runtime, render(found.template, s, run_id))
     columns = reports.run_table_columns(runtime.session(), s, found.report, run_id)
-    params = {**s.sql_params(), "report": found.report}
-    return athena(
-        runtime, reports.render_sql(found.template, run_id=run_id, ds=DS, params=params, columns=columns)
+    sql = reports.render_sql(
+        found.template,
+        run_id=run_id,
+        ds=DS,
+        sql_settings=s.sql_settings(),
+        params={"report": found.report},
+        columns=columns,
     )
+    return athena(runtime, sql)
 
 
 def run_check(runtime: LocalRuntime, check: str, run_id: str = RUN) -> int:
@@ -716,7 +721,7 @@ def test_row_count_drop_compares_with_the_published_run(
         return {c.name for c in reports.applicable_checks(reports.discover_checks(), tables)}
 
     assert "row_count_drop" not in applicable()  # the first run has nothing to compare with
-    athena(runtime, reports.view_swap_sql("region_summary", run_id=first, params=s.sql_params()))
+    athena(runtime, reports.view_swap_sql("region_summary", run_id=first, sql_settings=s.sql_settings()))
     assert "row_count_drop" in applicable()
 
     # gb keeps 60% of its rows (a 40% drop: within the 50% threshold): passes.
@@ -746,7 +751,7 @@ def test_views_swap_and_retention_drops_the_oldest_runs(lake: LocalRuntime, tren
     runs = [f"manual__2026-12-0{i}T00:00:00+00:00" for i in range(1, 5)]
     for run_id in runs:
         build_report(runtime, report, run_id)
-        athena(runtime, reports.view_swap_sql(report, run_id=run_id, params=s.sql_params()))
+        athena(runtime, reports.view_swap_sql(report, run_id=run_id, sql_settings=s.sql_settings()))
         shown = athena(runtime, f"SELECT sum(videos) AS n FROM {s.analytics_database}.{report}")
         assert shown == [{"n": str(trending.groupby("region")["video_id"].nunique().sum())}]
     view = session.client("glue").get_table(DatabaseName=s.analytics_database, Name=report)["Table"]
@@ -775,7 +780,8 @@ def test_retention_keeps_the_published_run_even_when_it_is_the_oldest(lake: Loca
     s = runtime.settings
     session = runtime.session()
     report = "channel_daily"  # no other test builds more runs of it
-    athena(runtime, reports.view_swap_sql(report, run_id=RUN, params=s.sql_params()))  # the oldest run
+    # the oldest run
+    athena(runtime, reports.view_swap_sql(report, run_id=RUN, sql_settings=s.sql_settings()))
     newer = [f"manual__2026-12-1{i}T00:00:00+00:00" for i in range(1, 4)]
     for run_id in newer:
         build_report(runtime, report, run_id)
@@ -797,7 +803,8 @@ def test_a_retried_ctas_starts_from_a_clean_slate(lake: LocalRuntime) -> None:
     build_report(runtime, "category_performance", run_id)
     build_report(runtime, "category_performance", run_id)  # the retry
     assert len(read_report(runtime, "category_performance", run_id)) > 0
-    athena(runtime, reports.view_swap_sql("category_performance", run_id=run_id, params=s.sql_params()))
+    swap = reports.view_swap_sql("category_performance", run_id=run_id, sql_settings=s.sql_settings())
+    athena(runtime, swap)
     assert reports.discard_report_run(session, s, "category_performance", run_id) == []
     assert athena(runtime, f"SELECT count(*) AS n FROM {s.analytics_database}.category_performance") != [
         {"n": "0"}
@@ -832,8 +839,7 @@ athena_args = dict(
     schedule=None,
     start_date=datetime(2026, 1, 1),
     template_searchpath=[str(sql_dir(settings))],
-    user_defined_macros=report_macros(),
-    params=settings.sql_params(),
+    user_defined_macros=report_macros(settings.sql_settings()),
 )
 def unreadable_report_probe():
     @task
@@ -882,7 +888,7 @@ def test_an_unreadable_report_fails_its_check_and_the_view_stays_on_the_previous
     s = lake.settings
     glue = lake.client("glue")
     for report in ("category_performance", "region_summary"):
-        athena(lake, reports.view_swap_sql(report, run_id=RUN, params=s.sql_params()))
+        athena(lake, reports.view_swap_sql(report, run_id=RUN, sql_settings=s.sql_settings()))
     run = run_dag_file(PROBE_DAG, "unreadable_report_probe", tmp_path, monkeypatch)
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert states == {

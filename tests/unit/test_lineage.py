@@ -116,7 +116,7 @@ def rendered(task: object) -> object:
     query = getattr(task, "query", None)
     if not isinstance(query, str):
         return task
-    params = {**S.sql_params(), **task.params.dump()}  # type: ignore[attr-defined]
+    params = task.params.dump()  # type: ignore[attr-defined]
     context = {"params": params, "run_id": "scheduled__1", "columns": []}  # readable_*: looked up at run time
     text = task.render_template(query, context, jinja_env=task.dag.get_template_env())  # type: ignore[attr-defined]
     return SimpleNamespace(query=text, database=task.database)

@@ -44,14 +44,15 @@ def test_run_of_table(table: str, expected: str | None) -> None:
 
 
 def test_macros_are_what_the_sql_calls(settings: Settings) -> None:
-    macros = reports.report_macros()
+    macros = reports.report_macros(settings.sql_settings())
     assert macros["safe_run_id"]("scheduled__2026-11-24T00:00:00+00:00") == safe_run_id(
         "scheduled__2026-11-24T00:00:00+00:00"
     )
+    assert macros["settings"] == settings.sql_settings()
     used = set()
     for path in reports.DEFAULT_SQL_DIR.rglob("*.sql"):
         text = path.read_text()
-        used |= {name for name in macros if f"{name}(" in text}
+        used |= {name for name in macros if f"{name}(" in text or f"{name}." in text}
     assert used == set(macros)
 
 

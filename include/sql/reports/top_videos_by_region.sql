@@ -1,6 +1,6 @@
 {% from 'macros.sql' import ctas, analytics_table with context -%}
 -- Report: top_videos_by_region
--- Grain: one row per (region, trending_date, rank) — the top {{ params.top_n }} videos by views on each
+-- Grain: one row per (region, trending_date, rank) — the top {{ settings.top_n }} videos by views on each
 -- region's trending list that day; ties broken by likes, then video_id, so ranks are stable across runs.
 -- category_title_source says where the title came from: 'region' (the region's own category file),
 -- 'other_region' (the id is missing there; the title another region's file gives it) or 'unknown'.
@@ -35,4 +35,4 @@ SELECT
     like_ratio,
     region
 FROM ranked
-WHERE view_rank <= {{ params.top_n }}
+WHERE view_rank <= {{ settings.top_n }}

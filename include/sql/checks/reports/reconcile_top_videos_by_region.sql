@@ -3,7 +3,7 @@
 -- Fails for each (region, trending_date) where this run's top_videos_by_region does not hold exactly
 -- min(top_n, videos that day) rows ranked 1..n, or where its rank 1 is not the day's most viewed video.
 WITH source AS (
-    SELECT region, trending_date, least(count(*), {{ params.top_n }}) AS expected_rows, max(views) AS max_views
+    SELECT region, trending_date, least(count(*), {{ settings.top_n }}) AS expected_rows, max(views) AS max_views
     FROM {{ analytics_table() }}
     GROUP BY region, trending_date
 ),

@@ -1,12 +1,12 @@
 {% from 'macros.sql' import run_table with context -%}
 -- Check: row_count_drop
 -- Fails for each region whose trending row count in this run fell by more than
--- {{ params.row_drop_threshold }} (a fraction) below the previous published run, or that disappeared.
+-- {{ settings.row_drop_threshold }} (a fraction) below the previous published run, or that disappeared.
 -- The baseline is the stable view region_summary, which still shows the previous run: views are swapped
 -- only after every check passed. On the very first run there is no view yet, so the pipeline skips this
 -- check (see youtube_etl.reports.BASELINE_VIEWS).
 WITH previous AS (
-    SELECT region, trending_rows FROM {{ params.analytics_database }}.region_summary
+    SELECT region, trending_rows FROM {{ settings.analytics_database }}.region_summary
 ),
 current_run AS (
     SELECT region, trending_rows
@@ -16,7 +16,7 @@ offending AS (
     SELECT p.region, p.trending_rows AS previous_rows, coalesce(c.trending_rows, 0) AS current_rows
     FROM previous AS p
     LEFT JOIN current_run AS c ON p.region = c.region
-    WHERE coalesce(c.trending_rows, 0) < p.trending_rows * (1 - {{ params.row_drop_threshold }})
+    WHERE coalesce(c.trending_rows, 0) < p.trending_rows * (1 - {{ settings.row_drop_threshold }})
 )
 SELECT
     count(*) AS failures,

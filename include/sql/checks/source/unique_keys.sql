@@ -3,11 +3,11 @@
 -- Fails when (region, video_id, trending_date) is not unique in the analytics table or in the cleaned
 -- statistics. failures counts the surplus rows (a key seen 3 times adds 2).
 WITH keyed AS (
-    SELECT '{{ params.analytics_table }}' AS source, region, video_id, trending_date, count(*) AS n
+    SELECT '{{ settings.analytics_table }}' AS source, region, video_id, trending_date, count(*) AS n
     FROM {{ analytics_table() }}
     GROUP BY region, video_id, trending_date
     UNION ALL
-    SELECT '{{ params.statistics_table }}' AS source, region, video_id, trending_date, count(*) AS n
+    SELECT '{{ settings.statistics_table }}' AS source, region, video_id, trending_date, count(*) AS n
     FROM {{ statistics_table() }}
     GROUP BY region, video_id, trending_date
 )
