@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import Any
 from unittest import mock
 
@@ -49,7 +49,6 @@ def _shared(
 #: The models parsed by :func:`process_service_models` blocks, kept for the next one: a test process runs many
 #: DAGs, one ``dag.test()`` after another, each with tasks that build their own sessions.
 PROCESS_MODELS: dict[tuple[Any, ...], Any] = {}
-_PROCESS_LOCK = threading.Lock()
 _ACTIVE: list[dict[tuple[Any, ...], Any]] = []  # the cache of the block in force, if any
 
 
@@ -69,7 +68,7 @@ def shared_service_models(
         yield _ACTIVE[-1]
         return
     cache = {} if cache is None else cache
-    lock = _PROCESS_LOCK if cache is PROCESS_MODELS else threading.Lock()
+    lock = threading.Lock()  # one block patches at a time, so its lock is the only one a cache ever has
     with ExitStack() as stack:
         for name in CACHED_METHODS:
             original = getattr(Loader, name)
@@ -81,7 +80,7 @@ def shared_service_models(
             _ACTIVE.pop()
 
 
-def process_service_models() -> Any:
+def process_service_models() -> AbstractContextManager[dict[tuple[Any, ...], Any]]:
     """:func:`shared_service_models` with the process's cache, :data:`PROCESS_MODELS`: what every
     ``dag.test()`` run of this process is wrapped in (``local.pipeline.run_dag``)."""
     return shared_service_models(PROCESS_MODELS)

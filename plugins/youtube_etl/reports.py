@@ -189,8 +189,7 @@ def render_sql(
 ) -> str:
     """Render a template like Airflow does (the DAG's macros with ``sql_settings``, a task's ``params``,
     ``run_id``, ``ds``, plus ``variables`` such as a per-report check's ``columns``), failing on any
-    undefined name. For tests and local use; in the DAG the
-    operator renders the same file."""
+    undefined name. For tests and local use; in the DAG the operator renders the same file."""
     import jinja2
 
     template_path = Path(path)
