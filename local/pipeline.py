@@ -381,6 +381,7 @@ def run_pipeline(
     else:
         ingest_drops(runtime, data, result, started, prepare_airflow)
     mark = time.perf_counter()
+    runtime.no_more_glue_spares()  # build_analytics takes the waiting driver; no job run comes after it
     reporting = run_dag("youtube_reporting", started)
     reporting.check()
     result.run_ids["youtube_reporting"] = reporting.run_id

@@ -152,6 +152,9 @@ class GlueJobExecutor(Executor):
         # it waits, so the run it was not chosen for could wait for cores forever: only local[*] pre-starts.
         prestart = PRESTART if aws.glue_prestart is None else aws.glue_prestart
         self.prestart = prestart and (aws.glue_spark_master or SPARK_MASTER).startswith("local")
+        #: False once a caller said no more runs will follow the next (``LocalAWS.no_more_glue_spares``): a
+        #: run still takes the waiting spare, but starts none for a run that will never come.
+        self.more_spares = True
         self._closed = False
 
     # -- executor hooks --
@@ -234,14 +237,16 @@ class GlueJobExecutor(Executor):
 
     def _take_spare(self, arguments: Mapping[str, str]) -> SpareDriver | None:
         """The waiting driver if it can serve this run (no ``--conf`` of its own: the spare's JVM has the
-        standard configuration), and a new spare started for the next run."""
+        standard configuration), and a new spare started for the next run (unless :attr:`more_spares` is
+        off)."""
         if not self.prestart:
             return None
         with self._lock:
             if self._closed:
                 return None
             spare, self.spare = self.spare, None
-            self.spare = self._start_spare()
+            if self.more_spares:
+                self.spare = self._start_spare()
         if spare is not None and (spark_conf_from_arguments(arguments) or spare.proc.poll() is not None):
             _terminate(spare.proc)  # it cannot serve this run; the new spare will serve the next
             spare.proc.wait()

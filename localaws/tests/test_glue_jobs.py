@@ -423,6 +423,30 @@ def test_a_pre_started_driver_serves_the_next_run_once(
     assert echoes[0]["pid"] != echoes[1]["pid"] and echoes[0]["app"] != echoes[1]["app"]
 
 
+def test_after_no_more_spares_the_next_run_takes_the_waiting_driver_and_none_starts(
+    runtime: LocalAWS, make_job: Any, names: Names
+) -> None:
+    """``no_more_glue_spares`` (make run before its last job run): the next run is still served by the
+    waiting driver, and no driver starts for a run that will not come."""
+    executor = GlueJobExecutor.serving()
+    glue = runtime.client("glue")
+    assert runtime.prestart_glue_driver()
+    spare = executor.spare
+    assert spare is not None
+    echo = f"s3://{names.assets_bucket}/test-glue/last-run.json"
+    job = make_job(PID_SCRIPT, {"--echo_key": echo})
+    runtime.no_more_glue_spares()
+    try:
+        run, _ = wait_for_run(glue, job, glue.start_job_run(JobName=job)["JobRunId"])
+        assert executor.spare is None
+    finally:
+        executor.more_spares = True  # the session's runtime serves the other tests as before
+    assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+    bucket, key = echo[5:].split("/", 1)
+    echoed = json.loads(runtime.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert echoed["pid"] == spare.proc.pid and spare.proc.wait(30) == 0
+
+
 # ---- failure paths ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("script", "arguments", "first_line"),
