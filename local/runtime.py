@@ -77,6 +77,7 @@ class LocalRuntime(LocalAWS):
         youtube_data: Path | None = YOUTUBE_RECORDING,
         youtube_api_key: str = LOCAL_YOUTUBE_KEY,
         youtube_quota: int = 10_000,
+        glue_warmup: bool | None = None,
     ) -> None:
         self.settings = settings if settings is not None else get_settings()
         s = self.settings
@@ -95,6 +96,7 @@ class LocalRuntime(LocalAWS):
             youtube_data=youtube_data,
             youtube_api_keys=(youtube_api_key,),
             youtube_quota=youtube_quota,
+            glue_warmup=glue_warmup,
         )
 
     def client_env(self) -> dict[str, str]:

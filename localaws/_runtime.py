@@ -54,6 +54,7 @@ class LocalAWS:
         glue_minute_seconds: float = 60.0,
         glue_spark_master: str | None = None,
         glue_prestart: bool | None = None,
+        glue_warmup: bool | None = None,
         lambda_idle_timeout: float | None = None,
         lambda_max_workers: int | None = None,
         crawler_stopping_seconds: float = 1.0,
@@ -79,6 +80,10 @@ class LocalAWS:
         #: Keep a pre-started Glue driver (JVM + SparkSession) for the next job run (default True;
         #: ``LOCAL_GLUE_PRESTART=0``); never with a cluster master, where it would hold the cluster's cores.
         self.glue_prestart = glue_prestart
+        #: Whether that driver runs its warm-up before it waits (default True; ``LOCAL_GLUE_WARMUP=0``). It
+        #: buys a lone run a few seconds for ~12 CPU-s; runs that follow one another at once (tests) wait
+        #: for it.
+        self.glue_warmup = glue_warmup
         #: Seconds an idle Lambda execution environment lives (default 60, ``LOCAL_LAMBDA_IDLE_TIMEOUT``).
         self.lambda_idle_timeout = lambda_idle_timeout
         #: Lambda worker processes kept at most (default 8, ``LOCAL_LAMBDA_MAX_WORKERS``).

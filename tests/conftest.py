@@ -65,8 +65,11 @@ def settings() -> Settings:
 
 @pytest.fixture(scope="session")
 def local_aws(settings: Settings) -> Iterator[LocalRuntime]:
-    """The local AWS runtime on a free 127.0.0.1 port, provisioned; the test process points at it."""
-    runtime = LocalRuntime(settings=settings)
+    """The local AWS runtime on a free 127.0.0.1 port, provisioned; the test process points at it.
+
+    Its pre-started Glue drivers skip their warm-up: the tests' job runs follow one another at once, so each
+    would wait for the warm-up of the driver started beside the run before it (``LocalAWS.glue_warmup``)."""
+    runtime = LocalRuntime(settings=settings, glue_warmup=False)
     runtime.start()
     try:
         with patched_environ(runtime.client_env()):

@@ -80,7 +80,7 @@ def main() -> int:
     from pyspark.sql import SparkSession
 
     spark = SparkSession.builder.getOrCreate()  # the JVM and the session: what a cold run spends ~7 s on
-    if os.environ.get("LOCAL_GLUE_WARMUP", "1") != "0":
+    if os.environ.get("LOCAL_GLUE_WARMUP", "1") != "0":  # the executor's WARMUP_ENV
         try:
             warm_up(spark, "warmup")
         except Exception:  # a spare that could not warm up still serves, only slower

@@ -75,6 +75,8 @@ SPARK_MASTER = os.environ.get("LOCAL_GLUE_SPARK_MASTER", "local[*]")
 #: is a cluster's.
 PRESTART = os.environ.get("LOCAL_GLUE_PRESTART", "1") != "0"
 DRIVER = Path(__file__).resolve().with_name("driver.py")
+#: The pre-started driver runs its warm-up unless this is "0" in its environment (``LocalAWS.glue_warmup``).
+WARMUP_ENV = "LOCAL_GLUE_WARMUP"
 
 
 @dataclass(frozen=True)
@@ -269,7 +271,10 @@ class GlueJobExecutor(Executor):
         folder = Path(tempfile.mkdtemp(prefix="spare-", dir=self.root))
         try:
             conf_dir = spark.write_conf_dir(folder / "conf", self._driver_conf({}))
-            return SpareDriver(folder, conf_dir, self._environment(conf_dir, []))
+            env = self._environment(conf_dir, [])
+            if self.aws.glue_warmup is not None:
+                env[WARMUP_ENV] = "1" if self.aws.glue_warmup else "0"
+            return SpareDriver(folder, conf_dir, env)
         except Exception:  # without a spare, runs start cold
             log.exception("could not pre-start a Glue driver")
             return None

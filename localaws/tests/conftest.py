@@ -36,7 +36,11 @@ def names() -> Names:
 @pytest.fixture(scope="session")
 def aws() -> Iterator[LocalAWS]:
     """A runtime on a free 127.0.0.1 port with the test lake; this process's AWS clients point at it."""
-    with LocalAWS(region=NAMES.region, provision=provision) as runtime, pytest.MonkeyPatch.context() as env:
+    # no warm-up of the pre-started Glue drivers: job runs that follow one another at once would wait for it
+    with (
+        LocalAWS(region=NAMES.region, provision=provision, glue_warmup=False) as runtime,
+        pytest.MonkeyPatch.context() as env,
+    ):
         for key, value in runtime.client_env().items():
             env.setenv(key, value)
         yield runtime

@@ -447,6 +447,15 @@ def test_after_no_more_spares_the_next_run_takes_the_waiting_driver_and_none_sta
     assert echoed["pid"] == spare.proc.pid and spare.proc.wait(30) == 0
 
 
+def test_the_tests_runtime_pre_starts_its_glue_drivers_without_the_warm_up(runtime: LocalAWS) -> None:
+    """``glue_warmup=False`` reaches the driver: the tests' job runs follow one another at once, and each
+    would wait for the warm-up of the driver started beside the run before it."""
+    executor = GlueJobExecutor.serving()
+    assert runtime.glue_warmup is False and runtime.prestart_glue_driver()
+    assert executor.spare is not None
+    assert psutil.Process(executor.spare.proc.pid).environ().get("LOCAL_GLUE_WARMUP") == "0"
+
+
 # ---- failure paths ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("script", "arguments", "first_line"),
