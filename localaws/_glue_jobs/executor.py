@@ -250,7 +250,7 @@ class GlueJobExecutor(Executor):
             if self.more_spares:
                 self.spare = self._start_spare()
         if spare is not None and (spark_conf_from_arguments(arguments) or spare.proc.poll() is not None):
-            _terminate(spare.proc)  # it cannot serve this run; the new spare will serve the next
+            _terminate(spare.proc)  # it cannot serve this run; the new spare, if any, serves the next
             spare.proc.wait()
             return None
         return spare
