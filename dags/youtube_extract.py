@@ -133,7 +133,7 @@ def make_publish_extract() -> Task[..., dict[str, Any]]:
     tags=[*TAGS, "extract"],
     doc_md=__doc__,
     default_args=default_args(settings, execution_timeout=timedelta(minutes=30)),
-    **dag_alerts(settings),
+    **dag_alerts(settings, __file__),
 )
 def youtube_extract() -> None:
     extract_region = make_extract_region()

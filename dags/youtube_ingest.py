@@ -142,7 +142,7 @@ def make_record_verdicts() -> Task[..., dict[str, Any]]:
     tags=[*TAGS, "ingest"],
     doc_md=__doc__,
     default_args=default_args(settings),
-    **dag_alerts(settings),
+    **dag_alerts(settings, __file__),
     user_defined_macros={"safe_run_id": safe_run_id},
 )
 def youtube_ingest() -> None:

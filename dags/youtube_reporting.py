@@ -152,7 +152,7 @@ def make_cleanup_report_runs() -> Task[..., dict[str, list[str]]]:
     tags=[*TAGS, "reporting", "athena"],
     doc_md=__doc__,
     default_args=default_args(settings),
-    **dag_alerts(settings),
+    **dag_alerts(settings, __file__),
     template_searchpath=[str(SQL_DIR)],
     user_defined_macros=report_macros(settings.sql_settings()),
 )

@@ -52,11 +52,17 @@ def default_args(settings: Settings, *, execution_timeout: timedelta = timedelta
     }
 
 
-def dag_alerts(settings: Settings) -> dict[str, Any]:
-    """DAG arguments for operations: an alert when a run fails, a deadline alert when reports are late."""
-    from youtube_etl.deadlines import reports_deadline
+def dag_alerts(settings: Settings, dag_file: str) -> dict[str, Any]:
+    """DAG arguments for operations: an alert when a run fails, a deadline alert when reports are late.
 
-    deadline = reports_deadline(settings) if settings.report_deadline_hours else None
+    ``dag_file``: the DAG file's ``__file__``; its digest with the settings, this package and the SQL
+    folder goes into the deadline (see :func:`youtube_etl.deadlines.definition_digest`)."""
+    from youtube_etl.deadlines import definition_digest, reports_deadline
+
+    deadline = None
+    if settings.report_deadline_hours:
+        definition = definition_digest(settings, Path(dag_file), sql_dir(settings))
+        deadline = reports_deadline(settings, definition)
     return {"on_failure_callback": on_dag_failure, "deadline": deadline}
 
 

@@ -21,9 +21,13 @@ Manual and backfill runs get no deadline: they are started by an operator, often
 from __future__ import annotations
 
 import asyncio
+import functools
+import hashlib
+import json
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -120,13 +124,44 @@ class ReportsDue(BaseDeadlineReference):
         )
 
 
-def reports_deadline(settings: Settings) -> DeadlineAlert:
-    """The ``deadline=`` of both DAGs."""
+@functools.cache
+def _package_digest() -> bytes:
+    """The source of this package as loaded by this process (it does not change while the process runs)."""
+    digest = hashlib.sha256()
+    root = Path(__file__).resolve().parent
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.digest()
+
+
+def definition_digest(settings: Settings, *sources: Path) -> str:
+    """A digest of what a DAG is made of: the settings, this package's source and ``sources`` (the DAG file,
+    the SQL folder), for the deadline's definition.
+
+    Airflow 3.3.1 (apache/airflow#68732, fixed in 3.3.2) writes a changed DAG whose deadline did not change as
+    a new version that reuses the deadline's id but gets no ``deadline_alert`` row: its runs get no deadline,
+    silently, after every deploy of a DAG change. With this digest in the deadline, a changed DAG has a
+    changed deadline, which Airflow writes anew with the new version; an unchanged DAG keeps its digest, so
+    parsing it again writes nothing.
+    """
+    digest = hashlib.sha256(_package_digest())
+    digest.update(json.dumps(asdict(settings), sort_keys=True, default=str).encode())
+    for source in sources:
+        files = sorted(p for p in source.rglob("*") if p.is_file()) if source.is_dir() else [source]
+        for path in files:
+            digest.update(str(path.name).encode() + b"\0" + (path.read_bytes() if path.exists() else b""))
+    return digest.hexdigest()[:16]
+
+
+def reports_deadline(settings: Settings, definition: str = "") -> DeadlineAlert:
+    """The ``deadline=`` of the DAGs; ``definition``: :func:`definition_digest` of the DAG."""
     hours = settings.report_deadline_hours
     return DeadlineAlert(
         reference=ReportsDue(),
         interval=timedelta(hours=hours),
-        callback=AsyncCallback(on_deadline_missed, kwargs={"deadline_hours": hours}),
+        callback=AsyncCallback(
+            on_deadline_missed, kwargs={"deadline_hours": hours, "definition": definition}
+        ),
         name="reports_published",
     )
 

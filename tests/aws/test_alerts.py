@@ -18,6 +18,7 @@ from local.export import format_alerts
 from local.provisioning import alerts_topic_arn
 from local.runtime import LocalRuntime
 from tests.airflow_dags import run_dag_file
+from youtube_etl.settings import get_settings
 
 TOPIC_ENV = "AIRFLOW__YOUTUBE_ETL__ALERTS_TOPIC_ARN"
 
@@ -41,7 +42,7 @@ settings = get_settings()
     schedule=None,
     start_date=datetime(2026, 1, 1),
     default_args=default_args(settings),
-    **dag_alerts(settings),
+    **dag_alerts(settings, __file__),
 )
 def {dag_id}():
 {body}
@@ -275,6 +276,59 @@ def test_scheduled_runs_get_the_reports_deadline_and_a_missed_one_alerts(
     assert f"the reports of the interval ending {end.isoformat()}" in message["Message"]
     assert f"not published by {(end + timedelta(hours=hours)).isoformat()}" in message["Message"]
     assert scheduled.run_id in message["Message"]
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_a_new_version_of_a_dag_keeps_its_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Airflow 3.3.1 (apache/airflow#68732, fixed in 3.3.2): when a DAG changes but its deadline does not,
+    the new serialized version reuses the deadline's id and gets no deadline_alert row, so its runs get no
+    deadline — every deploy of a DAG change would silently end the reports deadline on MWAA. The deadline
+    carries a digest of what the DAG is made of (youtube_etl.deadlines.definition_digest): a changed DAG
+    has a changed deadline, written anew with the new version."""
+    from airflow.models import DagRun
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState
+    from airflow.utils.types import DagRunTriggeredByType, DagRunType
+    from sqlalchemy import select
+
+    # Every parse is written (the DAG processor writes at most every 30 s; this test parses twice at once).
+    monkeypatch.setenv("AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL", "0")
+    monkeypatch.setenv("AIRFLOW__YOUTUBE_ETL__POLL_INTERVAL", "7")
+    first = _serialized_dag("youtube_ingest")
+    start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    end = start + timedelta(days=1)
+    with create_session() as session:  # a run with task instances: the next change is a new version
+        first.create_dagrun(
+            run_id="manual__version_probe",
+            logical_date=start - timedelta(days=40),
+            data_interval=(start - timedelta(days=40), end - timedelta(days=40)),
+            run_after=end,
+            run_type=DagRunType.MANUAL,
+            triggered_by=DagRunTriggeredByType.TEST,
+            state=DagRunState.QUEUED,
+            session=session,
+        )
+    monkeypatch.setenv("AIRFLOW__YOUTUBE_ETL__POLL_INTERVAL", "9")  # the tasks' retry delay: not the deadline
+    second = _serialized_dag("youtube_ingest")
+    with create_session() as session:
+        scheduled = second.create_dagrun(
+            run_id="scheduled__version_probe",
+            logical_date=start - timedelta(days=39),
+            data_interval=(start, end),
+            run_after=end,
+            run_type=DagRunType.SCHEDULED,
+            triggered_by=DagRunTriggeredByType.TIMETABLE,
+            state=DagRunState.RUNNING,
+            session=session,
+        )
+        version = scheduled.created_dag_version_id
+    with create_session() as session:
+        probe = session.scalars(
+            select(DagRun).where(DagRun.dag_id == "youtube_ingest", DagRun.run_id == "manual__version_probe")
+        ).one()
+        assert probe.created_dag_version_id != version, "the changed DAG is a new version"
+    (deadline,) = _deadlines(scheduled.run_id)
+    assert deadline.deadline_time == end + timedelta(hours=get_settings().report_deadline_hours)
 
 
 def glue_dag(job: str) -> str:
