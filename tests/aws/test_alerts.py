@@ -194,6 +194,30 @@ def _serialized_dag(dag_id: str) -> Any:
     return dag
 
 
+def _interval_run(
+    dag: Any,
+    session: Any,
+    run_id: str,
+    logical_date: datetime,
+    interval: tuple[datetime, datetime],
+    scheduled: bool = True,
+) -> Any:
+    """A run of ``dag`` over ``interval``: scheduled (running, as the scheduler creates it) or manual."""
+    from airflow.utils.state import DagRunState
+    from airflow.utils.types import DagRunTriggeredByType, DagRunType
+
+    return dag.create_dagrun(
+        run_id=run_id,
+        logical_date=logical_date,
+        data_interval=interval,
+        run_after=interval[1],
+        run_type=DagRunType.SCHEDULED if scheduled else DagRunType.MANUAL,
+        triggered_by=DagRunTriggeredByType.TIMETABLE if scheduled else DagRunTriggeredByType.TEST,
+        state=DagRunState.RUNNING if scheduled else DagRunState.QUEUED,
+        session=session,
+    )
+
+
 def _deadlines(run_id: str) -> list[Any]:
     from airflow.models import DagRun
     from airflow.models.deadline import Deadline
@@ -222,26 +246,15 @@ def test_scheduled_runs_get_the_reports_deadline_and_a_missed_one_alerts(
     end = start + timedelta(days=1)
     ingest = _serialized_dag("youtube_ingest")
     with create_session() as session:
-        scheduled = ingest.create_dagrun(
-            run_id=f"scheduled__{start.isoformat()}",
-            logical_date=start,
-            data_interval=(start, end),
-            run_after=end,
-            run_type=DagRunType.SCHEDULED,
-            triggered_by=DagRunTriggeredByType.TIMETABLE,
-            state=DagRunState.RUNNING,
-            session=session,
-        )
+        scheduled = _interval_run(ingest, session, f"scheduled__{start.isoformat()}", start, (start, end))
         scheduled.start_date = datetime.now(UTC)
-        manual = ingest.create_dagrun(
-            run_id=f"manual__{start.isoformat()}",
-            logical_date=start + timedelta(seconds=1),
-            data_interval=(start, end),
-            run_after=end,
-            run_type=DagRunType.MANUAL,
-            triggered_by=DagRunTriggeredByType.TEST,
-            state=DagRunState.QUEUED,
-            session=session,
+        manual = _interval_run(
+            ingest,
+            session,
+            f"manual__{start.isoformat()}",
+            start + timedelta(seconds=1),
+            (start, end),
+            scheduled=False,
         )
     (deadline,) = _deadlines(scheduled.run_id)
     assert deadline.deadline_time == end + timedelta(hours=hours)
@@ -287,8 +300,6 @@ def test_a_new_version_of_a_dag_keeps_its_deadline(monkeypatch: pytest.MonkeyPat
     has a changed deadline, written anew with the new version."""
     from airflow.models import DagRun
     from airflow.utils.session import create_session
-    from airflow.utils.state import DagRunState
-    from airflow.utils.types import DagRunTriggeredByType, DagRunType
     from sqlalchemy import select
 
     # Every parse is written (the DAG processor writes at most every 30 s; this test parses twice at once).
@@ -298,28 +309,13 @@ def test_a_new_version_of_a_dag_keeps_its_deadline(monkeypatch: pytest.MonkeyPat
     start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
     end = start + timedelta(days=1)
     with create_session() as session:  # a run with task instances: the next change is a new version
-        first.create_dagrun(
-            run_id="manual__version_probe",
-            logical_date=start - timedelta(days=40),
-            data_interval=(start - timedelta(days=40), end - timedelta(days=40)),
-            run_after=end,
-            run_type=DagRunType.MANUAL,
-            triggered_by=DagRunTriggeredByType.TEST,
-            state=DagRunState.QUEUED,
-            session=session,
-        )
+        earlier = (start - timedelta(days=40), end - timedelta(days=40))
+        _interval_run(first, session, "manual__version_probe", earlier[0], earlier, scheduled=False)
     monkeypatch.setenv("AIRFLOW__YOUTUBE_ETL__POLL_INTERVAL", "9")  # the tasks' retry delay: not the deadline
     second = _serialized_dag("youtube_ingest")
     with create_session() as session:
-        scheduled = second.create_dagrun(
-            run_id="scheduled__version_probe",
-            logical_date=start - timedelta(days=39),
-            data_interval=(start, end),
-            run_after=end,
-            run_type=DagRunType.SCHEDULED,
-            triggered_by=DagRunTriggeredByType.TIMETABLE,
-            state=DagRunState.RUNNING,
-            session=session,
+        scheduled = _interval_run(
+            second, session, "scheduled__version_probe", start - timedelta(days=39), (start, end)
         )
         version = scheduled.created_dag_version_id
     with create_session() as session:
