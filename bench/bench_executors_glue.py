@@ -6,6 +6,8 @@ per category and writes region-partitioned Parquet back. Compared, in one run:
 * ``executor``: ``start_job_run`` → poll ``get_job_run`` (0.1 s) until SUCCEEDED — a fresh process and JVM
   per run, as Glue starts a fresh driver; ``pre-started`` when the executor's spare driver (JVM and
   SparkSession already up, started while the previous run ran) serves it, ``cold`` when it starts one;
+  ``without class archive`` when its JVM parses Spark's classes anew instead of mapping the archive
+  ``python -m localaws spark-classes`` built (the bench builds it if missing);
 * ``in-process cold``: create a SparkSession with the same S3A configuration, then run the script
   (``runpy``) in this process — what a developer pays once per Python session;
 * ``in-process warm``: the script again on the already running session — the floor.
@@ -86,13 +88,18 @@ def main() -> None:
 
         # Alternate the two executor variants so a change in machine load hits both alike.
         default_jvm = arguments | {"--conf": f"spark.driver.extraJavaOptions={JVM_DEFAULTS}"}
-        from localaws._glue_jobs.executor import GlueJobExecutor
+        from localaws._glue_jobs import classes
+        from localaws._glue_jobs.executor import DRIVER_JAVA_OPTIONS, GlueJobExecutor
 
+        classes.build()
+        # A job's own driver options replace the executor's, the archive's among them.
+        no_archive = arguments | {"--conf": f"spark.driver.extraJavaOptions={DRIVER_JAVA_OPTIONS}"}
         jobs = GlueJobExecutor.serving()
-        executor, untuned, prestarted = [], [], []
+        executor, untuned, prestarted, unarchived = [], [], [], []
         for _ in range(REPEAT):
             jobs.prestart = False
             executor.append(_run_job(glue, "bench-trivial", arguments)[0])
+            unarchived.append(_run_job(glue, "bench-trivial", no_archive)[0])
             untuned.append(_run_job(glue, "bench-trivial", default_jvm)[0])
             jobs.prestart = True
             _run_job(glue, "bench-trivial", arguments)  # cold, leaves a spare starting
@@ -142,6 +149,10 @@ def main() -> None:
     print(f"{'executor StartJobRun->SUCCEEDED (median)':<44}{through:>10.2f}{through / direct:>8.2f}")
     warm_driver = statistics.median(prestarted)
     print(f"{'executor, pre-started driver (median)':<44}{warm_driver:>10.2f}{warm_driver / direct:>8.2f}")
+    print(
+        f"{'executor, without class archive (median)':<44}{statistics.median(unarchived):>10.2f}"
+        f"{statistics.median(unarchived) / direct:>8.2f}"
+    )
     print(
         f"{'executor, JVM default JIT/GC (before tuning)':<44}{statistics.median(untuned):>10.2f}"
         f"{statistics.median(untuned) / direct:>8.2f}"

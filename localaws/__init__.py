@@ -22,7 +22,13 @@ This package imports nothing of the project that embeds it: the project provisio
 from __future__ import annotations
 
 from localaws._aws import DEFAULT_REGION, HOST, LOCAL_ACCOUNT, LOCAL_CREDENTIALS
-from localaws._glue_jobs.spark import SparkSetupError, python_worker_conf, spark_conf
+from localaws._glue_jobs.spark import (
+    SparkSetupError,
+    class_archive_options,
+    in_process_conf,
+    python_worker_conf,
+    spark_conf,
+)
 from localaws._holds import Hold
 from localaws._runtime import LocalAWS, Provision
 from localaws._serve import serve
@@ -40,6 +46,8 @@ __all__ = [
     "YouTubeCall",
     "YouTubeFault",
     "YouTubeStandIn",
+    "class_archive_options",
+    "in_process_conf",
     "python_worker_conf",
     "serve",
     "spark_conf",

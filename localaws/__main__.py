@@ -3,6 +3,9 @@
 Prints exactly one line ``ready: http://127.0.0.1:N`` once it accepts requests; SIGTERM or SIGINT stop it.
 Create resources through the AWS API (``AWS_ENDPOINT_URL=http://127.0.0.1:N``). ``--youtube-data FOLDER`` also
 serves the YouTube Data API stand-in at ``http://127.0.0.1:N/`` (clock: ``POST /_localaws/youtube/clock``).
+
+``python -m localaws spark-classes`` builds the Glue drivers' class archive if this JDK and PySpark have none
+yet (~20 s, once) and prints its path.
 """
 
 from __future__ import annotations
@@ -30,7 +33,16 @@ def main(argv: list[str] | None = None) -> int:
         help="an API key the stand-in accepts (repeatable; default local-key)",
     )
     command.add_argument("--youtube-quota", type=int, default=10_000, help="units per key and day")
+    sub.add_parser("spark-classes", help="build the Spark drivers' class archive (once per JDK and PySpark)")
     args = parser.parse_args(argv)
+    if args.command == "spark-classes":
+        from localaws._glue_jobs import classes, spark
+
+        archive = spark.class_archive()
+        if archive is not None and not archive.is_file():
+            print("building the Spark drivers' class archive (once per JDK and PySpark)", file=sys.stderr)
+        print(classes.build())
+        return 0
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     runtime = LocalAWS(
         port=args.port,

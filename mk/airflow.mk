@@ -1,6 +1,6 @@
 # Local Airflow UI against the embedded local AWS runtime (127.0.0.1 only).
 .PHONY: airflow
-airflow: install ## Airflow UI (api-server, scheduler, dag-processor, triggerer) + local AWS runtime with the sample data (DATA=folder)
+airflow: install spark-classes ## Airflow UI (api-server, scheduler, dag-processor, triggerer) + local AWS runtime with the sample data (DATA=folder)
 ifeq ($(patsubst %/,%,$(DATA)),$(QUICKSTART))
 	$(PY) -m local.drops --source "$(SAMPLE)" --out "$(QUICKSTART)"
 endif

@@ -90,7 +90,7 @@ def spark():  # type: ignore[no-untyped-def]
     """A local SparkSession like Glue 5.1's (Spark 3.5, UTC, dynamic partition overwrite)."""
     from pyspark.sql import SparkSession
 
-    from localaws import python_worker_conf
+    from localaws import in_process_conf
 
     builder = (
         SparkSession.builder.master("local[2]")
@@ -102,7 +102,7 @@ def spark():  # type: ignore[no-untyped-def]
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.driver.host", "127.0.0.1")
     )
-    for key, value in python_worker_conf().items():
+    for key, value in in_process_conf().items():
         builder = builder.config(key, value)
     # Python workers of this interpreter (PySpark reads the variable as the context starts), as on Glue.
     with patched_environ({"PYSPARK_PYTHON": sys.executable}):

@@ -76,8 +76,27 @@ def ship_py_files(spark: Any, pythonpath: list[str]) -> None:
             spark.sparkContext.addPyFile(entry)
 
 
+def archive_classes(folder: str) -> int:
+    """The class archive's training run (:mod:`.classes`): the warm-up in a JVM started with
+    ``-XX:ArchiveClassesAtExit``, which writes the archive as it exits; so close the JVM and wait for it."""
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.builder.getOrCreate()
+    warm_up(spark, folder)
+    gateway = SparkContext._gateway
+    spark.stop()
+    assert gateway is not None
+    jvm = gateway.proc  # type: ignore[attr-defined]  # PySpark keeps the JVM's Popen there
+    jvm.stdin.close()  # PySpark's gateway server exits on the end of its stdin
+    return int(jvm.wait())
+
+
 def main() -> int:
     from pyspark.sql import SparkSession
+
+    if sys.argv[1:2] == ["--archive-classes"]:
+        return archive_classes(sys.argv[2])
 
     spark = SparkSession.builder.getOrCreate()  # the JVM and the session: what a cold run spends ~7 s on
     if os.environ.get("LOCAL_GLUE_WARMUP", "1") != "0":  # the executor's WARMUP_ENV

@@ -6,7 +6,7 @@ backend is patched so that a run:
 1. downloads the job's ``Command.ScriptLocation`` (and ``--extra-py-files``) from the runtime's S3;
 2. starts ``python script.py --JOB_ID … --JOB_RUN_ID … --JOB_NAME … --TempDir … <DefaultArguments merged
    with the run's Arguments>`` in a separate process, as Glue does, so ``awsglue.utils.getResolvedOptions``
-   works; Spark is configured through a generated ``SPARK_CONF_DIR`` (S3A against the runtime for the
+   works; Spark is configured through a generated ``spark-defaults.conf`` (S3A against the runtime for the
    ``s3://`` scheme, see :mod:`.spark`), so the script's plain ``SparkSession.builder
    .getOrCreate()`` needs no local-only code;
 3. moves ``JobRunState`` STARTING → RUNNING → SUCCEEDED / FAILED (with the script's real error, e.g.
@@ -227,12 +227,13 @@ class GlueJobExecutor(Executor):
 
     # -- the pre-started driver --
     def _driver_conf(self, arguments: Mapping[str, str]) -> dict[str, str]:
+        java_options = f"{DRIVER_JAVA_OPTIONS} {spark.class_archive_options()}".strip()
         return spark.spark_conf(
             self.aws.endpoint,
             master=self.aws.glue_spark_master or SPARK_MASTER,
             extra={
                 "spark.driver.memory": DRIVER_MEMORY,
-                "spark.driver.extraJavaOptions": DRIVER_JAVA_OPTIONS,
+                "spark.driver.extraJavaOptions": java_options,
                 **spark_conf_from_arguments(arguments),
             },
         )

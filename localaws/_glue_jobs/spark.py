@@ -10,14 +10,24 @@ Two ways to apply the configuration:
 * in-process: :func:`configure_builder` on a ``SparkSession.Builder`` (tests, benchmarks);
 * for a subprocess whose script calls a plain ``SparkSession.builder.getOrCreate()``:
   :func:`write_conf_dir` writes ``spark-defaults.conf`` (+ a quiet ``log4j2.properties``) and
-  :func:`subprocess_env` points ``SPARK_CONF_DIR`` at it; ``spark-submit`` reads it when PySpark launches
-  the JVM.
+  :func:`subprocess_env` points ``PYSPARK_SUBMIT_ARGS`` at it (``--properties-file``); ``spark-submit`` reads
+  it when PySpark launches the JVM. Not ``SPARK_CONF_DIR``: that folder goes on the JVM's class path, and a
+  class path with a non-empty folder cannot use the class archive (:func:`class_archive`).
+
+Every driver JVM parses and verifies the same ~10,000 classes of Spark, Hadoop and Parquet as it starts and
+runs its first job. :func:`class_archive` is where a JVM class-data-sharing archive of them lives
+(``python -m localaws spark-classes`` builds it, ``make`` does on first use); :func:`class_archive_options`
+lets a JVM map it instead: about a third less CPU per job run (``bench/bench_executors_glue.py``).
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import importlib.util
 import os
+import shlex
+import shutil
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -181,24 +191,91 @@ def render_spark_defaults(conf: Mapping[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def java_option_path(flag: str, path: Path) -> str:
+    """``flag=path`` as one JVM option of ``spark.driver.extraJavaOptions`` (quoted if it holds a space)."""
+    text = str(path)
+    return f'{flag}="{text}"' if any(c.isspace() for c in text) else f"{flag}={text}"
+
+
 def write_conf_dir(folder: Path, conf: Mapping[str, str]) -> Path:
-    """Write ``spark-defaults.conf`` and ``log4j2.properties`` into ``folder`` (a ``SPARK_CONF_DIR``)."""
+    """Write ``spark-defaults.conf`` and ``log4j2.properties`` into ``folder``; the driver's JVM options
+    (``spark.driver.extraJavaOptions``) get ``-Dlog4j2.configurationFile`` pointing at the latter."""
     folder.mkdir(parents=True, exist_ok=True)
+    log4j = folder / "log4j2.properties"
+    log4j.write_text(LOG4J2_PROPERTIES, encoding="utf-8")
+    conf = dict(conf)
+    options = [
+        conf.get("spark.driver.extraJavaOptions", ""),
+        java_option_path("-Dlog4j2.configurationFile", log4j),
+    ]
+    conf["spark.driver.extraJavaOptions"] = " ".join(o for o in options if o)
     (folder / "spark-defaults.conf").write_text(render_spark_defaults(conf), encoding="utf-8")
-    (folder / "log4j2.properties").write_text(LOG4J2_PROPERTIES, encoding="utf-8")
     return folder
 
 
 def subprocess_env(conf_dir: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Environment for a Python subprocess whose PySpark must pick up ``conf_dir``.
+    """Environment for a Python subprocess whose PySpark must pick up ``conf_dir``'s ``spark-defaults.conf``.
 
-    ``PYSPARK_SUBMIT_ARGS`` and ``SPARK_HOME`` from the caller are dropped so the generated
-    configuration is the only one that applies.
+    ``PYSPARK_SUBMIT_ARGS``, ``SPARK_HOME`` and ``SPARK_CONF_DIR`` from the caller are dropped so the
+    generated configuration is the only one that applies.
     """
     env = dict(os.environ if base is None else base)
     for key in ("PYSPARK_SUBMIT_ARGS", "SPARK_HOME", "SPARK_CONF_DIR"):
         env.pop(key, None)
-    env["SPARK_CONF_DIR"] = str(conf_dir)
+    properties = shlex.quote(str(conf_dir / "spark-defaults.conf"))
+    env["PYSPARK_SUBMIT_ARGS"] = f"--properties-file {properties} pyspark-shell"
     env["PYSPARK_PYTHON"] = sys.executable
     env["PYSPARK_DRIVER_PYTHON"] = sys.executable
     return env
+
+
+# -- class data sharing --
+#: JVM options that keep a class archive's messages out of the driver's output (a JVM that cannot map it,
+#: e.g. after a JDK update, runs as without it, only slower; ``test_glue_jobs`` checks it is mapped).
+QUIET_ARCHIVE_OPTIONS = "-Xlog:cds=off -Xlog:cds+dynamic=off"
+
+
+def java_binary() -> Path | None:
+    """The ``java`` that ``spark-submit`` runs: ``$JAVA_HOME/bin/java``, else the one on the ``PATH``."""
+    home = os.environ.get("JAVA_HOME")
+    found = str(Path(home) / "bin" / "java") if home else shutil.which("java")
+    return Path(found).resolve() if found and Path(found).is_file() else None
+
+
+@functools.cache
+def _archive_key(java: Path, jars: Path) -> str:
+    """What an archive is valid for: this JDK and these Spark jars (names, sizes, times), as 16 hex digits."""
+    digest = hashlib.sha256()
+    for path in [java, java.parent.parent / "lib" / "server" / "libjvm.so", *sorted(jars.glob("*.jar"))]:
+        if path.is_file():
+            stat = path.stat()
+            digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def class_archive() -> Path | None:
+    """Where the class archive of this JDK and this PySpark lives (it may not exist yet), in the Python
+    environment's ``share/localaws``; None without a ``java`` or a PySpark."""
+    java = java_binary()
+    spec = importlib.util.find_spec("pyspark")
+    if java is None or spec is None or not spec.submodule_search_locations:
+        return None
+    jars = Path(next(iter(spec.submodule_search_locations))) / "jars"
+    return Path(sys.prefix) / "share" / "localaws" / f"spark-classes-{_archive_key(java, jars)}.jsa"
+
+
+def class_archive_options() -> str:
+    """JVM options that map the class archive, or "" while there is none for this JDK and PySpark."""
+    path = class_archive()
+    if path is None or not path.is_file():
+        return ""
+    return f"{java_option_path('-XX:SharedArchiveFile', path)} {QUIET_ARCHIVE_OPTIONS}"
+
+
+def in_process_conf() -> dict[str, str]:
+    """Settings for a SparkSession started in this process (tests, benchmarks): the lean Python worker daemon,
+    and the class archive when there is one."""
+    conf = python_worker_conf()
+    if options := class_archive_options():
+        conf["spark.driver.extraJavaOptions"] = options
+    return conf

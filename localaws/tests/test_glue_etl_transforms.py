@@ -11,7 +11,7 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from localaws import python_worker_conf
+from localaws import in_process_conf
 from localaws._glue_etl.awsglue import DynamicFrame, NotCoveredError
 from localaws._glue_etl.awsglue.context import GlueContext
 from localaws._glue_etl.awsglue.transforms import (
@@ -38,7 +38,7 @@ def glue_context() -> Iterator[GlueContext]:
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.driver.host", "127.0.0.1")
     )
-    for key, value in python_worker_conf().items():
+    for key, value in in_process_conf().items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     yield GlueContext(session.sparkContext)

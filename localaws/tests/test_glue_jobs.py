@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -28,8 +29,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from localaws import LocalAWS, spark_conf
+from localaws._glue_jobs import classes, spec
 from localaws._glue_jobs import spark as local_spark
-from localaws._glue_jobs import spec
 from localaws._glue_jobs.executor import GlueJobExecutor
 from localaws.tests.lake import NAMES, Names
 
@@ -391,6 +392,25 @@ boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(echo).enco
 print("served by", os.getpid())
 """
 
+#: Echoes the class-data-sharing archives its driver's JVM has mapped (from the JVM's /proc maps).
+ARCHIVE_SCRIPT = """\
+import json
+import sys
+
+import boto3
+from awsglue.utils import getResolvedOptions
+from pyspark.sql import SparkSession
+
+args = getResolvedOptions(sys.argv, ["JOB_NAME", "echo_key"])
+spark = SparkSession.builder.getOrCreate()
+pid = spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid()
+with open(f"/proc/{pid}/maps") as maps:
+    mapped = sorted({line.split()[-1] for line in maps if line.rstrip().endswith(".jsa")})
+bucket, key = args["echo_key"][5:].split("/", 1)
+echo = {"mapped": mapped, "rows": spark.range(10).count()}
+boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(echo).encode())
+"""
+
 
 def test_a_pre_started_driver_serves_the_next_run_once(
     runtime: LocalAWS, make_job: Any, names: Names
@@ -454,6 +474,58 @@ def test_the_tests_runtime_pre_starts_its_glue_drivers_without_the_warm_up(runti
     assert runtime.glue_warmup is False and runtime.prestart_glue_driver()
     assert executor.spare is not None
     assert psutil.Process(executor.spare.proc.pid).environ().get("LOCAL_GLUE_WARMUP") == "0"
+
+
+def test_job_runs_map_the_class_archive(runtime: LocalAWS, make_job: Any, names: Names) -> None:
+    """The driver's JVM maps the class archive (``make`` builds it; this test does when it is missing), so
+    it does not parse and verify Spark's classes anew; a Spark configured otherwise starts without it."""
+    archive = classes.build()
+    executor = GlueJobExecutor.serving()
+    executor._drop_spare()  # one started before the archive existed would not map it
+    glue = runtime.client("glue")
+    echo = f"s3://{names.assets_bucket}/test-glue/archive.json"
+    job = make_job(ARCHIVE_SCRIPT, {"--echo_key": echo})
+    run, _ = wait_for_run(glue, job, glue.start_job_run(JobName=job)["JobRunId"])
+    assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+    bucket, key = echo[5:].split("/", 1)
+    echoed = json.loads(runtime.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert str(archive) in echoed["mapped"] and echoed["rows"] == 10
+    errors = runtime.client("logs").get_log_events(
+        logGroupName="/aws-glue/jobs/error", logStreamName=run["Id"]
+    )
+    lines = [e["message"] for e in errors["events"]]
+    # Spark logs through the runtime's log4j2.properties, which silences e.g. Hadoop's native-library warning.
+    assert not [line for line in lines if "NativeCodeLoader" in line or " INFO " in line], lines
+
+    # A job's own driver options replace the runtime's: same job, no archive, same result.
+    run, _ = wait_for_run(
+        glue,
+        job,
+        glue.start_job_run(
+            JobName=job, Arguments={"--conf": "spark.driver.extraJavaOptions=-XX:+UseSerialGC"}
+        )["JobRunId"],
+    )
+    assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+    echoed = json.loads(runtime.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert str(archive) not in echoed["mapped"] and echoed["rows"] == 10
+
+
+def test_the_class_archive_is_named_after_the_jdk_and_the_spark_jars(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = local_spark.class_archive()
+    assert archive is not None and archive.name.startswith("spark-classes-")
+    assert archive.parent == Path(sys.prefix) / "share" / "localaws"
+    # Another JDK (JAVA_HOME wins over the PATH) is another archive; none exists for it yet.
+    java = tmp_path / "jdk" / "bin" / "java"
+    java.parent.mkdir(parents=True)
+    java.write_bytes(b"")
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "jdk"))
+    other = local_spark.class_archive()
+    assert other is not None and other != archive and local_spark.class_archive_options() == ""
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-jdk"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert local_spark.class_archive() is None and local_spark.class_archive_options() == ""
 
 
 # ---- failure paths ---------------------------------------------------------------------------------------
@@ -714,5 +786,19 @@ def test_spark_defaults_map_every_s3_scheme_to_s3a(tmp_path: Path) -> None:
     jars = [Path(p) for p in lines["spark.jars"].split(",")]
     assert [p.name for p in jars] == list(local_spark.S3A_JARS) and all(p.is_file() for p in jars)
     assert all(v.isdigit() for k, v in lines.items() if k.endswith("timeout"))
+    # Spark's logs through the quiet log4j2.properties beside it, given by path: a non-empty folder on the
+    # JVM's class path (SPARK_CONF_DIR) would keep it from mapping the class archive.
+    log4j = folder / "log4j2.properties"
+    assert lines["spark.driver.extraJavaOptions"] == f"-Dlog4j2.configurationFile={log4j}"
+    assert "rootLogger.level = warn" in log4j.read_text()
+    env = local_spark.subprocess_env(
+        folder, {"SPARK_CONF_DIR": "/etc/spark", "PYSPARK_SUBMIT_ARGS": "--master yarn"}
+    )
+    assert "SPARK_CONF_DIR" not in env
+    assert shlex.split(env["PYSPARK_SUBMIT_ARGS"]) == [
+        "--properties-file",
+        str(folder / "spark-defaults.conf"),
+        "pyspark-shell",
+    ]
     with pytest.raises(ValueError):
         local_spark.render_spark_defaults({"spark.bad": "two\nlines"})

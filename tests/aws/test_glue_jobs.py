@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 from local.runtime import GLUE_SOURCE, REPO_ROOT
+from localaws import class_archive_options
 from tests.api_pages import fetch_chart, land
 from tests.glue_plans import entry, folder_plan, write_plan
 from youtube_etl.settings import Settings
@@ -38,12 +40,18 @@ def run_script(script: str, arguments: dict[str, str], tmp_path: Path) -> subpro
     ]
     for key, value in arguments.items():
         argv += [key, value]
-    env = {
-        **os.environ,
-        "PYSPARK_SUBMIT_ARGS": "--master local[2] --conf spark.ui.enabled=false "
-        "--conf spark.driver.host=127.0.0.1 --conf spark.driver.bindAddress=127.0.0.1 "
-        "--conf spark.ui.showConsoleProgress=false pyspark-shell",
-    }
+    submit = [
+        "--master",
+        "local[2]",
+        "--conf",
+        "spark.ui.enabled=false",
+        "--conf",
+        "spark.driver.host=127.0.0.1",
+    ]
+    submit += ["--conf", "spark.driver.bindAddress=127.0.0.1", "--conf", "spark.ui.showConsoleProgress=false"]
+    if java_options := class_archive_options():  # as the runtime's drivers do
+        submit += ["--conf", f"spark.driver.extraJavaOptions={java_options}"]
+    env = {**os.environ, "PYSPARK_SUBMIT_ARGS": shlex.join([*submit, "pyspark-shell"])}
     return subprocess.run(
         argv, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600, check=False
     )

@@ -1,0 +1,68 @@
+"""The Spark drivers' class archive: JVM class data sharing for the classes every driver loads.
+
+A driver JVM parses and verifies some 10,000 classes of Spark, Hadoop and Parquet as it starts its session
+and runs its first job, every run anew. A dynamic CDS archive (``-XX:ArchiveClassesAtExit``, JDK 13+) keeps
+them parsed and verified in one file that later JVMs map (``-XX:SharedArchiveFile``): about a third less CPU
+per job run on 2 cores (``bench/bench_executors_glue.py``). :func:`build` makes it once per JDK and PySpark
+(:func:`.spark.class_archive` names it after both): a training run of the pre-started driver's warm-up in a
+JVM that writes the archive as it exits. Only the JVM's own class loaders are archived; the S3A jars of
+``spark.jars`` load as before.
+
+A JVM that cannot map the archive (another JDK, other jars) runs without it: slower, never different.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from localaws._glue_jobs import spark
+from localaws._glue_jobs.executor import DRIVER, DRIVER_JAVA_OPTIONS, DRIVER_MEMORY
+from localaws._glue_jobs.spec import tail
+
+#: A training run takes ~20 s on 2 idle cores.
+BUILD_TIMEOUT_SECONDS = 600.0
+
+
+class ClassArchiveError(RuntimeError):
+    """The training run failed or wrote no archive; the message holds its exit status and output's end."""
+
+
+def build(timeout: float = BUILD_TIMEOUT_SECONDS) -> Path:
+    """The class archive of this JDK and PySpark, built first if missing (others' archives are removed)."""
+    target = spark.class_archive()
+    if target is None:
+        raise spark.SparkSetupError("no java on the PATH (or JAVA_HOME) or no PySpark: no class archive")
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob("spark-classes-*.jsa"):
+        stale.unlink()
+    with tempfile.TemporaryDirectory(prefix="spark-classes-", dir=target.parent) as work:
+        folder = Path(work)
+        partial = folder / "classes.jsa"
+        options = [
+            DRIVER_JAVA_OPTIONS,
+            spark.java_option_path("-XX:ArchiveClassesAtExit", partial),
+            spark.QUIET_ARCHIVE_OPTIONS,
+        ]
+        # The endpoint is never asked: the warm-up only creates the S3A file system.
+        conf = spark.spark_conf(
+            "http://127.0.0.1:9",
+            extra={"spark.driver.memory": DRIVER_MEMORY, "spark.driver.extraJavaOptions": " ".join(options)},
+        )
+        env = spark.subprocess_env(spark.write_conf_dir(folder / "conf", conf))
+        env["SPARK_LOCAL_IP"] = "127.0.0.1"
+        command = [sys.executable, str(DRIVER), "--archive-classes", str(folder / "warmup")]
+        done = subprocess.run(command, cwd=folder, env=env, capture_output=True, timeout=timeout, check=False)
+        if done.returncode != 0 or not partial.is_file():
+            output = (done.stdout + done.stderr).decode(errors="replace")
+            raise ClassArchiveError(
+                f"the class archive's training run exited {done.returncode} and wrote "
+                f"{'an archive' if partial.is_file() else 'no archive'}: {tail(output)}"
+            )
+        os.replace(partial, target)
+    return target
