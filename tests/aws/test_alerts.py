@@ -174,13 +174,18 @@ def test_a_succeeding_run_publishes_nothing(
 
 
 # ---- deadlines, through Airflow's own run creation and miss handling -------------------------------
-def _serialized_dag(dag_id: str) -> Any:
-    """The project's DAG as the scheduler holds it (parsed, serialized, stored), with its deadline alert."""
+def _serialized_dag(dag_id: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The project's DAG as the scheduler holds it (parsed, serialized, stored), with its deadline alert.
+
+    Every parse is written: the DAG processor writes a DAG at most every 30 s, and this worker may have
+    written it less than 30 s ago (``make run``'s ``run_dag`` stores it without its deadline for
+    ``dag.test()``), or the test parses twice at once."""
     from airflow.dag_processing.bundles.manager import DagBundlesManager
     from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
 
     from local.runtime import REPO_ROOT
 
+    monkeypatch.setenv("AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL", "0")
     bag = BundleDagBag(
         dag_folder=str(REPO_ROOT / "dags"), bundle_path=REPO_ROOT / "dags", bundle_name="dags-folder"
     )
@@ -244,7 +249,7 @@ def test_scheduled_runs_get_the_reports_deadline_and_a_missed_one_alerts(
     monkeypatch.setenv("AIRFLOW__YOUTUBE_ETL__REPORT_DEADLINE_HOURS", str(hours))
     start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
     end = start + timedelta(days=1)
-    ingest = _serialized_dag("youtube_ingest")
+    ingest = _serialized_dag("youtube_ingest", monkeypatch)
     with create_session() as session:
         scheduled = _interval_run(ingest, session, f"scheduled__{start.isoformat()}", start, (start, end))
         scheduled.start_date = datetime.now(UTC)
@@ -260,7 +265,7 @@ def test_scheduled_runs_get_the_reports_deadline_and_a_missed_one_alerts(
     assert deadline.deadline_time == end + timedelta(hours=hours)
     assert _deadlines(manual.run_id) == []
 
-    reporting = _serialized_dag("youtube_reporting")
+    reporting = _serialized_dag("youtube_reporting", monkeypatch)
     with create_session() as session:
         triggered = reporting.create_dagrun(
             run_id="asset_triggered__probe",
@@ -302,17 +307,15 @@ def test_a_new_version_of_a_dag_keeps_its_deadline(monkeypatch: pytest.MonkeyPat
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
-    # Every parse is written (the DAG processor writes at most every 30 s; this test parses twice at once).
-    monkeypatch.setenv("AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL", "0")
     monkeypatch.setenv("AIRFLOW__YOUTUBE_ETL__POLL_INTERVAL", "7")
-    first = _serialized_dag("youtube_ingest")
+    first = _serialized_dag("youtube_ingest", monkeypatch)
     start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
     end = start + timedelta(days=1)
     with create_session() as session:  # a run with task instances: the next change is a new version
         earlier = (start - timedelta(days=40), end - timedelta(days=40))
         _interval_run(first, session, "manual__version_probe", earlier[0], earlier, scheduled=False)
     monkeypatch.setenv("AIRFLOW__YOUTUBE_ETL__POLL_INTERVAL", "9")  # the tasks' retry delay: not the deadline
-    second = _serialized_dag("youtube_ingest")
+    second = _serialized_dag("youtube_ingest", monkeypatch)
     with create_session() as session:
         scheduled = _interval_run(
             second, session, "scheduled__version_probe", start - timedelta(days=39), (start, end)
