@@ -36,8 +36,8 @@ $(VENV)/.synced: pyproject.toml uv.lock | check-prereqs
 .PHONY: install
 install: $(VENV)/.synced ## Create .venv from uv.lock (done automatically by run/test)
 
-# Every Glue driver JVM maps this archive of the classes Spark loads instead of parsing them anew: about a
-# third less CPU per job run (bench/bench_executors_glue.py). Built once per JDK and PySpark, in .venv.
+# Every Glue driver JVM maps this archive of the classes Spark loads instead of parsing them anew: a cold job
+# run takes about 30% less time (bench/bench_executors_glue.py). Built once per JDK and PySpark, in .venv.
 .PHONY: spark-classes
 spark-classes: install ## Build the Spark drivers' class archive (once, ~20 s; done automatically by run/test)
 	@$(PY) -m localaws spark-classes >/dev/null

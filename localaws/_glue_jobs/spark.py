@@ -17,7 +17,7 @@ Two ways to apply the configuration:
 Every driver JVM parses and verifies the same ~10,000 classes of Spark, Hadoop and Parquet as it starts and
 runs its first job. :func:`class_archive` is where a JVM class-data-sharing archive of them lives
 (``python -m localaws spark-classes`` builds it, ``make`` does on first use); :func:`class_archive_options`
-lets a JVM map it instead: about a third less CPU per job run (``bench/bench_executors_glue.py``).
+lets a JVM map it instead: a cold job run takes about 30% less time (``bench/bench_executors_glue.py``).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Both Glue scripts run as Glue runs them: ``python script.py --JOB_NAME … --<job arguments>``.
 
-The arguments are exactly ``Settings.glue_job_arguments(job)`` with the S3 URIs swapped for local folders
-(the local runtime's Glue executor is not committed yet; once it is, these runs go through
-``glue.start_job_run``). Each script gets a fresh JVM, plain ``SparkSession.builder.getOrCreate()``.
+The arguments are exactly ``Settings.glue_job_arguments(job)`` with the S3 URIs swapped for local folders,
+so the scripts run without the local runtime (its Glue executor, which runs them through
+``glue.start_job_run``, has its own tests). Each script gets a fresh JVM, plain
+``SparkSession.builder.getOrCreate()``, mapping the class archive as the runtime's drivers do.
 """
 
 from __future__ import annotations
