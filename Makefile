@@ -39,7 +39,7 @@ install: $(VENV)/.synced ## Create .venv from uv.lock (done automatically by run
 # Every Glue driver JVM maps this archive of the classes Spark loads instead of parsing them anew: a cold job
 # run takes about 30% less time (bench/bench_executors_glue.py). Built once per JDK and PySpark, in .venv.
 .PHONY: spark-classes
-spark-classes: install ## Build the Spark drivers' class archive (once, ~20 s; done automatically by run/test)
+spark-classes: install ## Build the Spark drivers' class archive (once, ~35 s; done automatically by run/test)
 	@$(PY) -m localaws spark-classes >/dev/null
 
 .PHONY: run

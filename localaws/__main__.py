@@ -5,7 +5,7 @@ Create resources through the AWS API (``AWS_ENDPOINT_URL=http://127.0.0.1:N``). 
 serves the YouTube Data API stand-in at ``http://127.0.0.1:N/`` (clock: ``POST /_localaws/youtube/clock``).
 
 ``python -m localaws spark-classes`` builds the Glue drivers' class archive if this JDK and PySpark have none
-yet (~20 s, once) and prints its path.
+yet (~35 s, once: a training run, then a check that a driver starts on it) and prints its path.
 """
 
 from __future__ import annotations

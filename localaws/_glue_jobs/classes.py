@@ -23,7 +23,7 @@ from localaws._glue_jobs import spark
 from localaws._glue_jobs.executor import DRIVER, DRIVER_JAVA_OPTIONS, DRIVER_MEMORY
 from localaws._glue_jobs.spec import tail
 
-#: A training run takes ~20 s on 2 idle cores.
+#: A training run takes ~25 s on 2 idle cores, its check ~10 s.
 BUILD_TIMEOUT_SECONDS = 600.0
 
 
@@ -44,25 +44,52 @@ def build(timeout: float = BUILD_TIMEOUT_SECONDS) -> Path:
     with tempfile.TemporaryDirectory(prefix="spark-classes-", dir=target.parent) as work:
         folder = Path(work)
         partial = folder / "classes.jsa"
-        options = [
-            DRIVER_JAVA_OPTIONS,
-            spark.java_option_path("-XX:ArchiveClassesAtExit", partial),
-            spark.QUIET_ARCHIVE_OPTIONS,
-        ]
-        # The endpoint is never asked: the warm-up only creates the S3A file system.
-        conf = spark.spark_conf(
-            "http://127.0.0.1:9",
-            extra={"spark.driver.memory": DRIVER_MEMORY, "spark.driver.extraJavaOptions": " ".join(options)},
-        )
-        env = spark.subprocess_env(spark.write_conf_dir(folder / "conf", conf))
-        env["SPARK_LOCAL_IP"] = "127.0.0.1"
         command = [sys.executable, str(DRIVER), "--archive-classes", str(folder / "warmup")]
-        done = subprocess.run(command, cwd=folder, env=env, capture_output=True, timeout=timeout, check=False)
+        done = _run_driver(command, folder, "-XX:ArchiveClassesAtExit", partial, timeout)
         if done.returncode != 0 or not partial.is_file():
-            output = (done.stdout + done.stderr).decode(errors="replace")
             raise ClassArchiveError(
                 f"the class archive's training run exited {done.returncode} and wrote "
-                f"{'an archive' if partial.is_file() else 'no archive'}: {tail(output)}"
+                f"{'an archive' if partial.is_file() else 'no archive'}: {tail(_output(done))}"
             )
+        verify(partial, timeout)
         os.replace(partial, target)
     return target
+
+
+#: A SparkSession's start and one small job: what every driver does first.
+VERIFY_STEP = "from pyspark.sql import SparkSession; SparkSession.builder.getOrCreate().range(3).count()"
+
+
+def verify(archive: Path, timeout: float = BUILD_TIMEOUT_SECONDS) -> None:
+    """Start a driver's JVM on ``archive`` and run a small job; ClassArchiveError naming the file if it
+    cannot (a truncated archive maps, then kills the JVM with SIGBUS where it touches the missing part)."""
+    with tempfile.TemporaryDirectory(prefix="spark-classes-verify-") as work:
+        command = [sys.executable, "-c", VERIFY_STEP]
+        done = _run_driver(command, Path(work), "-XX:SharedArchiveFile", archive, timeout)
+    if done.returncode != 0:
+        lines = [
+            line.strip(" #") for line in _output(done).splitlines() if "SIGBUS" in line or "Error" in line
+        ]
+        raise ClassArchiveError(
+            f"{archive}: a Spark driver cannot start on this class archive (exit {done.returncode}"
+            f"{': ' + lines[0] if lines else ''}); delete it and run python -m localaws spark-classes"
+        )
+
+
+def _run_driver(
+    command: list[str], folder: Path, flag: str, archive: Path, timeout: float
+) -> subprocess.CompletedProcess[bytes]:
+    """``command`` (a Python whose PySpark starts a JVM) in ``folder``, with the drivers' Spark settings and
+    JVM options plus ``flag=archive``. Its S3A endpoint is never asked (the warm-up asks S3 nothing)."""
+    options = [DRIVER_JAVA_OPTIONS, spark.java_option_path(flag, archive), spark.QUIET_ARCHIVE_OPTIONS]
+    conf = spark.spark_conf(
+        "http://127.0.0.1:9",
+        extra={"spark.driver.memory": DRIVER_MEMORY, "spark.driver.extraJavaOptions": " ".join(options)},
+    )
+    env = spark.subprocess_env(spark.write_conf_dir(folder / "conf", conf))
+    env["SPARK_LOCAL_IP"] = "127.0.0.1"
+    return subprocess.run(command, cwd=folder, env=env, capture_output=True, timeout=timeout, check=False)
+
+
+def _output(done: subprocess.CompletedProcess[bytes]) -> str:
+    return (done.stdout + done.stderr).decode(errors="replace")

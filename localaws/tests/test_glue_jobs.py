@@ -11,6 +11,7 @@ import csv
 import json
 import os
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -526,6 +527,20 @@ def test_the_class_archive_is_named_after_the_jdk_and_the_spark_jars(
     monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-jdk"))
     monkeypatch.setenv("PATH", str(tmp_path))
     assert local_spark.class_archive() is None and local_spark.class_archive_options() == ""
+
+
+def test_a_truncated_class_archive_is_refused_naming_it(tmp_path: Path) -> None:
+    """A JVM maps a truncated archive and dies of SIGBUS where it reads past the end: the build checks that a
+    driver starts on what it wrote, and says which file could not serve and what to do."""
+    archive = classes.build()
+    truncated = tmp_path / "truncated.jsa"
+    shutil.copyfile(archive, truncated)
+    os.truncate(truncated, archive.stat().st_size // 3)
+    with pytest.raises(classes.ClassArchiveError) as refused:
+        classes.verify(truncated)
+    assert str(truncated) in str(refused.value) and "SIGBUS" in str(refused.value)
+    assert "python -m localaws spark-classes" in str(refused.value)
+    classes.verify(archive)  # the whole archive serves
 
 
 # ---- failure paths ---------------------------------------------------------------------------------------
