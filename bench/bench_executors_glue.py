@@ -86,7 +86,7 @@ def main() -> None:
         target = f"s3://{s.processed_bucket}/bench-glue/out/"
         arguments = {"--source_path": source, "--target_path": target}
 
-        # Alternate the two executor variants so a change in machine load hits both alike.
+        # Alternate the executor variants so a change in machine load hits them alike.
         default_jvm = arguments | {"--conf": f"spark.driver.extraJavaOptions={JVM_DEFAULTS}"}
         from localaws._glue_jobs import classes
         from localaws._glue_jobs.executor import DRIVER_JAVA_OPTIONS, GlueJobExecutor
