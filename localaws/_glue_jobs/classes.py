@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from localaws._glue_jobs import spark
-from localaws._glue_jobs.executor import DRIVER, DRIVER_JAVA_OPTIONS, DRIVER_MEMORY
+from localaws._glue_jobs.executor import DRIVER, driver_conf
 from localaws._glue_jobs.spec import tail
 
 #: A training run takes ~25 s on 2 idle cores, its check ~10 s.
@@ -81,11 +81,8 @@ def _run_driver(
 ) -> subprocess.CompletedProcess[bytes]:
     """``command`` (a Python whose PySpark starts a JVM) in ``folder``, with the drivers' Spark settings and
     JVM options plus ``flag=archive``. Its S3A endpoint is never asked (the warm-up asks S3 nothing)."""
-    options = [DRIVER_JAVA_OPTIONS, spark.java_option_path(flag, archive), spark.QUIET_ARCHIVE_OPTIONS]
-    conf = spark.spark_conf(
-        "http://127.0.0.1:9",
-        extra={"spark.driver.memory": DRIVER_MEMORY, "spark.driver.extraJavaOptions": " ".join(options)},
-    )
+    archive_options = f"{spark.java_option_path(flag, archive)} {spark.QUIET_ARCHIVE_OPTIONS}"
+    conf = driver_conf("http://127.0.0.1:9", "local[*]", archive_options)
     env = spark.subprocess_env(spark.write_conf_dir(folder / "conf", conf))
     env["SPARK_LOCAL_IP"] = "127.0.0.1"
     return subprocess.run(command, cwd=folder, env=env, capture_output=True, timeout=timeout, check=False)

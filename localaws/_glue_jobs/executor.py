@@ -227,16 +227,8 @@ class GlueJobExecutor(Executor):
 
     # -- the pre-started driver --
     def _driver_conf(self, arguments: Mapping[str, str]) -> dict[str, str]:
-        java_options = f"{DRIVER_JAVA_OPTIONS} {spark.class_archive_options()}".strip()
-        return spark.spark_conf(
-            self.aws.endpoint,
-            master=self.aws.glue_spark_master or SPARK_MASTER,
-            extra={
-                "spark.driver.memory": DRIVER_MEMORY,
-                "spark.driver.extraJavaOptions": java_options,
-                **spark_conf_from_arguments(arguments),
-            },
-        )
+        master = self.aws.glue_spark_master or SPARK_MASTER
+        return driver_conf(self.aws.endpoint, master, spark.class_archive_options(), arguments)
 
     def _take_spare(self, arguments: Mapping[str, str]) -> SpareDriver | None:
         """The waiting driver if it can serve this run (no ``--conf`` of its own: the spare's JVM has the
@@ -439,6 +431,22 @@ class GlueJobExecutor(Executor):
         paths = [*pythonpath, str(LIBRARY_PATH), env.get("PYTHONPATH", "")]
         env["PYTHONPATH"] = os.pathsep.join(paths).rstrip(os.pathsep)
         return env
+
+
+def driver_conf(
+    endpoint: str, master: str, archive_options: str, arguments: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """A Glue driver's Spark settings: S3A against ``endpoint``, the driver's memory and JVM options with
+    ``archive_options`` (how its JVM uses the class archive, :mod:`.classes`), then a run's own ``--conf``."""
+    return spark.spark_conf(
+        endpoint,
+        master=master,
+        extra={
+            "spark.driver.memory": DRIVER_MEMORY,
+            "spark.driver.extraJavaOptions": f"{DRIVER_JAVA_OPTIONS} {archive_options}".strip(),
+            **spark_conf_from_arguments(arguments or {}),
+        },
+    )
 
 
 def _safe(name: str) -> str:
