@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 
 from localaws import DEFAULT_REGION, HOST, LocalAWS, serve
@@ -38,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "spark-classes":
         from localaws._glue_jobs import classes, spark
 
+        # A stopped build (SIGTERM as Ctrl-C) stops its training run and removes its work folder.
+        signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
         archive = spark.class_archive()
         if archive is not None and not archive.is_file():
             print("building the Spark drivers' class archive (once per JDK and PySpark)", file=sys.stderr)

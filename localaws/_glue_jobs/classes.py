@@ -13,10 +13,14 @@ A JVM that cannot map the archive (another JDK, other jars) runs without it: slo
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from localaws._glue_jobs import spark
@@ -39,10 +43,10 @@ def build(timeout: float = BUILD_TIMEOUT_SECONDS) -> Path:
     if target.is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    for stale in target.parent.glob("spark-classes-*.jsa"):
-        stale.unlink()
+    remove_leftovers(target.parent, timeout)
     with tempfile.TemporaryDirectory(prefix="spark-classes-", dir=target.parent) as work:
         folder = Path(work)
+        (folder / BUILDER_FILE).write_text(str(os.getpid()), encoding="utf-8")
         partial = folder / "classes.jsa"
         command = [sys.executable, str(DRIVER), "--archive-classes", str(folder / "warmup")]
         done = _run_driver(command, folder, "-XX:ArchiveClassesAtExit", partial, timeout)
@@ -54,6 +58,32 @@ def build(timeout: float = BUILD_TIMEOUT_SECONDS) -> Path:
         verify(partial, timeout)
         os.replace(partial, target)
     return target
+
+
+#: In a build's work folder: the building process's id, so that a later build can tell it was killed.
+BUILDER_FILE = "builder.pid"
+
+
+def remove_leftovers(folder: Path, timeout: float = BUILD_TIMEOUT_SECONDS) -> None:
+    """Remove other JDKs' and PySparks' archives, and the work folders of builds that were killed: their
+    builder process is gone (or, killed before it wrote its id, the folder is older than a build may take)."""
+    for stale in folder.glob("spark-classes-*"):
+        if not stale.is_dir():
+            stale.unlink()
+        elif not _builder_alive(stale / BUILDER_FILE, stale.stat().st_mtime + 2 * timeout):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _builder_alive(pid_file: Path, expires: float) -> bool:
+    try:
+        os.kill(int(pid_file.read_text(encoding="utf-8")), 0)
+    except (FileNotFoundError, ValueError):
+        return time.time() < expires
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 #: A SparkSession's start and one small job: what every driver does first.
@@ -85,7 +115,22 @@ def _run_driver(
     conf = driver_conf("http://127.0.0.1:9", "local[*]", archive_options)
     env = spark.subprocess_env(spark.write_conf_dir(folder / "conf", conf))
     env["SPARK_LOCAL_IP"] = "127.0.0.1"
-    return subprocess.run(command, cwd=folder, env=env, capture_output=True, timeout=timeout, check=False)
+    process = subprocess.Popen(
+        command,
+        cwd=folder,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group: the JVM goes with it
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except BaseException:  # a timeout, or the build stopped (Ctrl-C, SIGTERM): nothing may go on writing
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        raise
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
 def _output(done: subprocess.CompletedProcess[bytes]) -> str:

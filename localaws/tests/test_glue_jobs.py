@@ -543,6 +543,31 @@ def test_a_truncated_class_archive_is_refused_naming_it(tmp_path: Path) -> None:
     classes.verify(archive)  # the whole archive serves
 
 
+def test_a_killed_builds_work_folder_is_removed_by_the_next_build_and_a_running_ones_kept(
+    tmp_path: Path,
+) -> None:
+    """A build killed mid-way (SIGTERM, a closed terminal) leaves its work folder, an archive's size; the next
+    build removes it, and other JDKs' archives, but not the folder of a build still running."""
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    builders = {"killed": gone.stdout.strip(), "running": str(os.getpid()), "killed-early": None, "new": None}
+    for name, pid in builders.items():
+        folder = tmp_path / f"spark-classes-{name}"
+        (folder / "warmup").mkdir(parents=True)
+        (folder / "classes.jsa").write_bytes(b"partial")
+        if pid is not None:
+            (folder / classes.BUILDER_FILE).write_text(pid)
+    old = time.time() - 2 * classes.BUILD_TIMEOUT_SECONDS - 60
+    os.utime(tmp_path / "spark-classes-killed-early", (old, old))  # killed before it wrote its id
+    (tmp_path / "spark-classes-0123456789abcdef.jsa").write_bytes(b"another JDK's")
+    (tmp_path / "other.txt").write_text("not ours")
+    classes.remove_leftovers(tmp_path)
+    kept = ["other.txt", "spark-classes-new", "spark-classes-running"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == kept
+    assert (tmp_path / "spark-classes-running" / "classes.jsa").read_bytes() == b"partial"
+
+
 # ---- failure paths ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("script", "arguments", "first_line"),
